@@ -1,0 +1,37 @@
+//! The C ABI: a thin, total, panic-free translation of the Rust API, one file per handle type.
+//!
+//! Conventions (DESIGN.md §3), which every function here follows:
+//!
+//! - **Status codes.** Every fallible function returns `qdsim_status`; `QDSIM_OK` (0) is
+//!   success. On failure `qdsim_last_error_message()` gives this thread's explanation.
+//! - **Out-parameters** are written only on success. A failing call leaves them untouched.
+//! - **Panics never cross the ABI**: each entry point runs inside [`boundary::guard`], which maps
+//!   a panic to `QDSIM_ERR_INTERNAL`.
+//! - **Handles** are opaque and live in a registry ([`handles`]): NULL gives
+//!   `QDSIM_ERR_NULL_ARGUMENT`, a destroyed or wrong-type handle `QDSIM_ERR_INVALID_HANDLE`,
+//!   and neither is dereferenced. `qdsim_*_destroy(NULL)` is a no-op.
+//! - **Strings** returned by the library are freed with `qdsim_string_free`; strings returned as
+//!   `const char *` are static or thread-local and are never freed.
+//! - **Sizes** are `size_t`/`uint64_t`, and every product is overflow-checked.
+//! - **Enumerations passed in** (`qdsim_pool`) are plain `int32_t` so any value is checked.
+//! - **Thread safety** is stated per file and per function.
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | `status.rs` | `qdsim_status`, `qdsim_status_string` |
+//! | `boundary.rs` | panic boundary, last-error message, argument checks |
+//! | `handles.rs` | the registry of live handles |
+//! | `version.rs` | `QDSIM_MEM_ABI_VERSION`, `qdsim_abi_version`, `qdsim_version_string` |
+//! | `pool.rs` | `qdsim_pool`, `qdsim_complex` |
+//! | `manager.rs` | `qdsim_manager`: create, destroy, alloc, free, trim, check |
+//! | `manager_report.rs` | statistics, tags, leak summary, reports |
+//! | `string.rs` | `qdsim_string_free` |
+
+pub mod boundary;
+pub(crate) mod handles;
+pub mod manager;
+pub mod manager_report;
+pub mod pool;
+pub mod status;
+pub mod string;
+pub mod version;

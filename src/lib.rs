@@ -1,0 +1,30 @@
+//! # qdsim-mem
+//!
+//! Memory management for large effective-mass quantum-device simulations, with a C ABI
+//! (`libqdsim_mem.so`, `include/qdsim_mem.h`) for C, C++ and Fortran codes.
+//!
+//! The Rust API is the real API; [`ffi`] is a thin translation of it.
+//!
+//! ```
+//! use qdsim_mem::memory::{MemoryManager, PoolBuffer};
+//! use num_complex::Complex64;
+//!
+//! let manager = MemoryManager::with_defaults()?;
+//! let mut psi = PoolBuffer::<Complex64>::zeroed(&manager, 100 * 100, "psi")?;
+//! psi[0] = Complex64::new(1.0, 0.0);
+//! assert_eq!(manager.stats().bytes_in_use, 100 * 100 * 16);
+//! assert_eq!(manager.tag_stats("psi").unwrap().live_allocations, 1);
+//! # Ok::<(), qdsim_mem::Error>(())
+//! ```
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`memory`] | the memory manager, its pools, statistics, reports and RAII buffers |
+//! | [`ffi`] | the C ABI |
+//! | [`error`] | [`Error`], [`ErrorKind`], [`Result`] |
+
+pub mod error;
+pub mod ffi;
+pub mod memory;
+
+pub use error::{Error, ErrorKind, Result};

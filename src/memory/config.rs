@@ -1,0 +1,76 @@
+//! How a memory manager is set up: pool and chunk sizes, the hard limit, alignment, and how
+//! chunks are mapped.
+
+use crate::error::{Error, Result};
+
+/// 100 MiB, the seed design's initial pool size.
+pub const DEFAULT_INITIAL_POOL_SIZE: usize = 100 << 20;
+/// Every block is aligned to at least this many bytes (a cache line, an AVX-512 vector).
+pub const MIN_ALIGNMENT: usize = 64;
+/// Largest alignment a request may ask for (1 GiB, a huge page).
+pub const MAX_ALIGNMENT: usize = 1 << 30;
+
+/// Settings of a [`MemoryManager`](super::MemoryManager).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagerConfig {
+    /// Size of each pool's first chunk, in bytes.
+    pub initial_pool_size: usize,
+    /// Size of the chunks a pool adds when it runs out; `0` means `initial_pool_size`.
+    /// Requests larger than this (that do not fit a free run) get their own mapping.
+    pub chunk_size: usize,
+    /// Hard limit on the bytes in use over all pools; `None` for no limit.
+    pub memory_limit: Option<u64>,
+    /// Default alignment of every block (a power of two, at least 64).
+    pub alignment: usize,
+    /// Map each pool's first chunk when the manager is created instead of on first use.
+    pub eager: bool,
+    /// Touch every page of new chunks as soon as they are mapped.
+    pub prefault: bool,
+    /// Advise transparent huge pages for chunks and direct mappings.
+    pub huge_pages: bool,
+    /// Print the leak report to stderr when the manager is destroyed (C) or its last handle is
+    /// dropped (Rust) while allocations are still live.
+    pub report_leaks_on_destroy: bool,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        Self {
+            initial_pool_size: DEFAULT_INITIAL_POOL_SIZE,
+            chunk_size: 0,
+            memory_limit: None,
+            alignment: MIN_ALIGNMENT,
+            eager: false,
+            prefault: false,
+            huge_pages: true,
+            report_leaks_on_destroy: true,
+        }
+    }
+}
+
+impl ManagerConfig {
+    /// Checks the settings and fills in derived defaults.
+    pub(crate) fn validated(mut self) -> Result<Self> {
+        if self.initial_pool_size == 0 {
+            return Err(Error::invalid_argument(
+                "initial_pool_size must be greater than 0",
+            ));
+        }
+        if self.chunk_size == 0 {
+            self.chunk_size = self.initial_pool_size;
+        }
+        check_alignment(self.alignment, "alignment")?;
+        self.alignment = self.alignment.max(MIN_ALIGNMENT);
+        Ok(self)
+    }
+}
+
+/// Checks that `align` is a power of two no larger than [`MAX_ALIGNMENT`].
+pub(crate) fn check_alignment(align: usize, what: &str) -> Result<()> {
+    if !align.is_power_of_two() || align > MAX_ALIGNMENT {
+        return Err(Error::invalid_argument(format!(
+            "{what} {align} is not a power of two between 1 and {MAX_ALIGNMENT}"
+        )));
+    }
+    Ok(())
+}

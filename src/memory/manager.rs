@@ -1,0 +1,525 @@
+//! The memory manager: typed pools behind one handle, a hard limit, tags, exact statistics,
+//! leak reports, and checks that refuse pointers it does not own.
+//!
+//! Locking: each pool has its own lock, so threads working on different element types do not
+//! contend. The bytes in use over all pools live in one atomic that is only changed while the
+//! changing pool's lock is held; a total snapshot takes every pool lock in [`PoolKind::ALL`]
+//! order, so totals are exact at the moment they are read. The process-wide region map is locked
+//! after (never before) a pool lock.
+
+use super::config::{ManagerConfig, check_alignment};
+use super::os::{self, MapOptions};
+use super::pool::{GRANULE, LiveBlock, Placement, Pool};
+use super::pool_kind::{PoolElement, PoolKind};
+use super::regions::{self, Owner};
+use super::report;
+use super::stats::{AllocationInfo, LeakSummary, Stats, fragmentation};
+use super::tags::{TagStats, TagTable};
+use crate::error::{Error, ErrorKind, Result};
+use parking_lot::{Mutex, MutexGuard};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A thread-safe memory manager with typed, 64-byte-aligned pools.
+///
+/// Cloning is cheap and gives another handle to the same manager; the pools are released when
+/// the last handle (including every [`PoolBuffer`](super::PoolBuffer)) is dropped.
+#[derive(Clone)]
+pub struct MemoryManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: u64,
+    config: ManagerConfig,
+    pools: [Mutex<Pool>; 5],
+    tags: TagTable,
+    in_use: AtomicU64,
+    peak: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for MemoryManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryManager")
+            .field("id", &self.inner.id)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryManager {
+    /// A manager with `config`; with `config.eager` each pool's first chunk is mapped now.
+    pub fn new(config: ManagerConfig) -> Result<Self> {
+        let config = config.validated()?;
+        let manager = Self {
+            inner: Arc::new(Inner {
+                id: NEXT_MANAGER_ID.fetch_add(1, Ordering::Relaxed),
+                config,
+                pools: PoolKind::ALL.map(|kind| Mutex::new(Pool::new(kind))),
+                tags: TagTable::default(),
+                in_use: AtomicU64::new(0),
+                peak: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+            }),
+        };
+        if manager.inner.config.eager {
+            for kind in PoolKind::ALL {
+                let mut pool = manager.inner.pools[kind.index()].lock();
+                let len = manager.inner.config.initial_pool_size;
+                manager.inner.map_chunk(&mut pool, kind, len, GRANULE)?;
+            }
+        }
+        Ok(manager)
+    }
+
+    /// A manager with the default configuration.
+    pub fn with_defaults() -> Result<Self> {
+        Self::new(ManagerConfig::default())
+    }
+
+    /// This manager's process-unique id (as printed in reports).
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The configuration in force (derived defaults filled in).
+    pub fn config(&self) -> &ManagerConfig {
+        &self.inner.config
+    }
+
+    /// Allocates `size` bytes from `pool`, aligned to `align` bytes (0 for the configured
+    /// default; never less than the configured alignment) and tagged `tag` ("" for none).
+    ///
+    /// The contents are unspecified: fresh pages read as zero, reused blocks keep what their
+    /// previous owner wrote. A request that would cross the memory limit fails with
+    /// [`ErrorKind::LimitExceeded`] and changes nothing but the failure counter.
+    pub fn allocate(
+        &self,
+        pool: PoolKind,
+        size: usize,
+        align: usize,
+        tag: &str,
+    ) -> Result<NonNull<u8>> {
+        self.inner.allocate(pool, size, align, tag)
+    }
+
+    /// Like [`allocate`](Self::allocate) with every byte set to zero.
+    pub fn allocate_zeroed(
+        &self,
+        pool: PoolKind,
+        size: usize,
+        align: usize,
+        tag: &str,
+    ) -> Result<NonNull<u8>> {
+        let ptr = self.inner.allocate(pool, size, align, tag)?;
+        // SAFETY: `ptr` is a fresh block of at least `size` writable bytes that nobody else uses.
+        unsafe { ptr.as_ptr().write_bytes(0, size) };
+        Ok(ptr)
+    }
+
+    /// Allocates room for `count` elements of `T` from `T`'s pool (see [`allocate`](Self::allocate)).
+    pub fn allocate_elements<T: PoolElement>(&self, count: usize, tag: &str) -> Result<NonNull<T>> {
+        let bytes = element_bytes::<T>(count)?;
+        Ok(self.inner.allocate(T::POOL, bytes, 0, tag)?.cast())
+    }
+
+    /// Gives the allocation that starts at `ptr` back to its pool; a null `ptr` is a no-op.
+    ///
+    /// A pointer that is not the start of a live allocation of this manager (freed already, from
+    /// another manager, from `malloc`, or pointing inside an allocation) is refused with
+    /// [`ErrorKind::NotOwned`] and nothing changes.
+    ///
+    /// # Safety
+    /// No reference into the allocation may be used after this returns `Ok`. Do not free the
+    /// memory of a [`PoolBuffer`](super::PoolBuffer): it frees itself when dropped.
+    pub unsafe fn free(&self, ptr: *mut u8) -> Result<()> {
+        self.inner.free(ptr as usize)
+    }
+
+    /// The live allocation that starts at `ptr`, if there is one.
+    pub fn allocation_info(&self, ptr: *const u8) -> Option<AllocationInfo> {
+        let addr = ptr as usize;
+        let owner = regions::owner_of(addr)?;
+        if owner.manager != self.inner.id {
+            return None;
+        }
+        let pool = self.inner.pools[owner.pool.index()].lock();
+        pool.live_block(addr).map(|block| pool.info(addr, block))
+    }
+
+    /// Totals over all pools, exact at the moment of the call.
+    pub fn stats(&self) -> Stats {
+        self.inner.total_stats()
+    }
+
+    /// The counters of one pool.
+    pub fn pool_stats(&self, pool: PoolKind) -> Stats {
+        let stats = self.inner.pools[pool.index()].lock().stats();
+        self.inner.with_availability(stats)
+    }
+
+    /// Statistics of the allocations tagged `tag`, if any allocation ever used that tag.
+    pub fn tag_stats(&self, tag: &str) -> Option<TagStats> {
+        self.inner.tags.get(tag).map(|t| t.stats())
+    }
+
+    /// Number of distinct tags used so far (tags are never forgotten).
+    pub fn tag_count(&self) -> usize {
+        self.inner.tags.len()
+    }
+
+    /// Statistics of every tag ever used, the most memory in use first.
+    pub fn tags(&self) -> Vec<TagStats> {
+        self.inner.tags.all_stats()
+    }
+
+    /// Every live allocation, by pool then address.
+    pub fn live_allocations(&self) -> Vec<AllocationInfo> {
+        let pools = self.inner.lock_all();
+        pools.iter().flat_map(|p| p.allocations()).collect()
+    }
+
+    /// How many allocations are live and how many bytes they requested.
+    pub fn leak_summary(&self) -> LeakSummary {
+        let stats = self.stats();
+        LeakSummary {
+            count: stats.live_allocations,
+            bytes: stats.bytes_in_use,
+        }
+    }
+
+    /// The outstanding allocations as text: a summary per tag, then each allocation (largest
+    /// first, at most `report::LEAK_LINES` lines).
+    pub fn leak_report(&self) -> String {
+        report::leak_report(self.inner.id, &self.live_allocations())
+    }
+
+    /// The seed's `print_allocation_report`: limit, per-pool table, totals and the top tags.
+    pub fn allocation_report(&self) -> String {
+        let pools: Vec<(PoolKind, Stats)> = PoolKind::ALL
+            .iter()
+            .map(|&k| (k, self.pool_stats(k)))
+            .collect();
+        report::allocation_report(self.inner.id, &self.stats(), &pools, &self.tags())
+    }
+
+    /// Gives every entirely free chunk back to the system; returns the bytes released.
+    pub fn trim(&self) -> u64 {
+        let mut released = 0;
+        for pool in &self.inner.pools {
+            let empty = pool.lock().take_empty_chunks();
+            for (start, len) in empty {
+                regions::unregister(start);
+                os::unmap(start, len);
+                released += len as u64;
+            }
+        }
+        released
+    }
+
+    /// Verifies the manager's internal invariants (free runs and blocks tile every chunk,
+    /// counters match the live blocks, totals match the pools). Meant for tests and debugging;
+    /// it locks every pool while it runs.
+    pub fn check_consistency(&self) -> Result<()> {
+        let pools = self.inner.lock_all();
+        let mut in_use = 0;
+        for pool in pools.iter() {
+            pool.check()
+                .map_err(|e| Error::new(ErrorKind::Internal, e))?;
+            in_use += pool.stats().bytes_in_use;
+        }
+        let total = self.inner.in_use.load(Ordering::Relaxed);
+        if total != in_use {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("manager total in use {total} ≠ sum over pools {in_use}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Frees everything now, whatever handles remain, and returns what was still live (printing
+    /// the leak report to stderr when configured). Later calls on any handle to this manager fail
+    /// with [`ErrorKind::InvalidHandle`].
+    pub(crate) fn close(&self) -> LeakSummary {
+        self.inner.close()
+    }
+}
+
+/// `count * size_of::<T>()`, or an error naming the overflow.
+pub(crate) fn element_bytes<T>(count: usize) -> Result<usize> {
+    count.checked_mul(size_of::<T>()).ok_or_else(|| {
+        Error::invalid_argument(format!(
+            "{count} elements of {} bytes overflow the address space",
+            size_of::<T>()
+        ))
+    })
+}
+
+impl Inner {
+    fn allocate(
+        &self,
+        kind: PoolKind,
+        size: usize,
+        align: usize,
+        tag: &str,
+    ) -> Result<NonNull<u8>> {
+        let align = if align == 0 {
+            self.config.alignment
+        } else {
+            check_alignment(align, "alignment")?;
+            align.max(self.config.alignment)
+        };
+        if size > isize::MAX as usize / 2 {
+            return Err(Error::invalid_argument(format!(
+                "allocation of {size} bytes is larger than the address space allows"
+            )));
+        }
+        let block_len = os::align_up(size.max(1), GRANULE).expect("size checked above");
+        let tag = self.tags.intern(tag)?;
+
+        let mut pool = self.pools[kind.index()].lock();
+        self.check_open()?;
+        if let Err(e) = self.reserve(size, kind, tag.name()) {
+            pool.count_failure();
+            return Err(e);
+        }
+        let placed = match pool.carve(block_len, align) {
+            Some((addr, chunk)) => Ok((addr, block_len, Placement::Chunk(chunk))),
+            None if block_len > self.config.chunk_size => self.map_direct(kind, block_len, align),
+            None => {
+                let wanted = if pool.has_no_chunks() {
+                    self.config.initial_pool_size
+                } else {
+                    self.config.chunk_size
+                };
+                let len = wanted.max(block_len);
+                self.map_chunk(&mut pool, kind, len, align).map(|()| {
+                    let (addr, chunk) = pool
+                        .carve(block_len, align)
+                        .expect("a fresh aligned chunk holds the block");
+                    (addr, block_len, Placement::Chunk(chunk))
+                })
+            }
+        };
+        let (addr, len, placement) = match placed {
+            Ok(placed) => placed,
+            Err(e) => {
+                self.in_use.fetch_sub(size as u64, Ordering::Relaxed);
+                pool.count_failure();
+                return Err(e.context(&format!(
+                    "allocation of {size} bytes (tag {:?}, pool {kind})",
+                    tag.name()
+                )));
+            }
+        };
+        tag.on_alloc(size as u64);
+        pool.insert_live(
+            addr,
+            LiveBlock {
+                len,
+                requested: size,
+                tag,
+                placement,
+            },
+        );
+        Ok(NonNull::new(addr as *mut u8).expect("mappings are never at address 0"))
+    }
+
+    /// Counts `size` more bytes in use, unless that crosses the limit.
+    fn reserve(&self, size: usize, kind: PoolKind, tag: &str) -> Result<()> {
+        let size = size as u64;
+        let limit = self.config.memory_limit;
+        let result = self
+            .in_use
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+                let next = current.checked_add(size)?;
+                match limit {
+                    Some(limit) if next > limit => None,
+                    _ => Some(next),
+                }
+            });
+        match result {
+            Ok(previous) => {
+                self.peak.fetch_max(previous + size, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(current) => Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "allocation of {size} bytes (tag {tag:?}, pool {kind}) would exceed the \
+                     memory limit of {} bytes: {current} bytes are in use, {} available",
+                    limit.unwrap_or(u64::MAX),
+                    limit.unwrap_or(u64::MAX).saturating_sub(current)
+                ),
+            )),
+        }
+    }
+
+    fn map_options(&self) -> MapOptions {
+        MapOptions {
+            huge_pages: self.config.huge_pages,
+            prefault: self.config.prefault,
+        }
+    }
+
+    /// Maps a chunk of at least `len` bytes aligned to `align` and adds it to `pool`.
+    fn map_chunk(
+        &self,
+        pool: &mut MutexGuard<'_, Pool>,
+        kind: PoolKind,
+        len: usize,
+        align: usize,
+    ) -> Result<()> {
+        let (start, len) = os::map(len, align, self.map_options())?;
+        regions::register(start, len, self.owner(kind));
+        pool.add_chunk(start, len);
+        Ok(())
+    }
+
+    /// Maps a block too large for a chunk on its own.
+    fn map_direct(
+        &self,
+        kind: PoolKind,
+        len: usize,
+        align: usize,
+    ) -> Result<(usize, usize, Placement)> {
+        let (start, len) = os::map(len, align, self.map_options())?;
+        regions::register(start, len, self.owner(kind));
+        Ok((start, len, Placement::Direct))
+    }
+
+    fn owner(&self, pool: PoolKind) -> Owner {
+        Owner {
+            manager: self.id,
+            pool,
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::new(
+                ErrorKind::InvalidHandle,
+                format!("memory manager #{} has been destroyed", self.id),
+            ));
+        }
+        Ok(())
+    }
+
+    fn free(&self, addr: usize) -> Result<()> {
+        if addr == 0 {
+            return Ok(());
+        }
+        let owner = match regions::owner_of(addr) {
+            Some(owner) => owner,
+            None => {
+                self.check_open()?;
+                return Err(Error::new(
+                    ErrorKind::NotOwned,
+                    format!(
+                        "{addr:#x} was not allocated by any qdsim memory manager \
+                         (a malloc'ed, stack or static address, or freed with its manager?)"
+                    ),
+                ));
+            }
+        };
+        if owner.manager != self.id {
+            return Err(Error::new(
+                ErrorKind::NotOwned,
+                format!(
+                    "{addr:#x} belongs to memory manager #{} (pool {}), not to manager #{}; \
+                     free it with the manager that allocated it",
+                    owner.manager, owner.pool, self.id
+                ),
+            ));
+        }
+        let mut pool = self.pools[owner.pool.index()].lock();
+        self.check_open()?;
+        let block = pool
+            .remove_live(addr)
+            .map_err(|why| Error::new(ErrorKind::NotOwned, why))?;
+        self.in_use
+            .fetch_sub(block.requested as u64, Ordering::Relaxed);
+        block.tag.on_free(block.requested as u64);
+        if block.placement == Placement::Direct {
+            regions::unregister(addr);
+            drop(pool);
+            os::unmap(addr, block.len);
+        }
+        Ok(())
+    }
+
+    fn lock_all(&self) -> [MutexGuard<'_, Pool>; 5] {
+        // Fixed order (PoolKind::ALL) so that two snapshots cannot deadlock.
+        [0, 1, 2, 3, 4].map(|i| self.pools[i].lock())
+    }
+
+    fn total_stats(&self) -> Stats {
+        let pools = self.lock_all();
+        let mut total = Stats::default();
+        let mut largest_per_pool = 0;
+        for pool in pools.iter() {
+            let stats = pool.stats();
+            largest_per_pool += stats.largest_free_block;
+            total.accumulate(&stats);
+        }
+        // A pool's free space only ever serves that pool, so the total measures each pool
+        // against its own largest run (the free-bytes-weighted mean of the pools' values).
+        total.fragmentation = fragmentation(total.free_bytes, largest_per_pool);
+        total.peak_bytes_in_use = self.peak.load(Ordering::Relaxed);
+        debug_assert_eq!(total.bytes_in_use, self.in_use.load(Ordering::Relaxed));
+        self.with_availability(total)
+    }
+
+    fn with_availability(&self, mut stats: Stats) -> Stats {
+        let in_use = self.in_use.load(Ordering::Relaxed);
+        match self.config.memory_limit {
+            Some(limit) => {
+                stats.limit_bytes = limit;
+                stats.available_bytes = limit.saturating_sub(in_use);
+            }
+            None => stats.available_bytes = os::system_available_memory(),
+        }
+        stats
+    }
+
+    fn close(&self) -> LeakSummary {
+        let mut pools = self.lock_all();
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return LeakSummary::default();
+        }
+        let mut leaks = LeakSummary::default();
+        for pool in pools.iter() {
+            let stats = pool.stats();
+            leaks.count += stats.live_allocations;
+            leaks.bytes += stats.bytes_in_use;
+        }
+        if leaks.count > 0 && self.config.report_leaks_on_destroy {
+            let live: Vec<AllocationInfo> = pools.iter().flat_map(|p| p.allocations()).collect();
+            eprintln!("{}", report::leak_report(self.id, &live));
+        }
+        let mappings: Vec<(usize, usize)> = pools
+            .iter_mut()
+            .flat_map(|pool| pool.take_all_mappings())
+            .collect();
+        self.in_use.store(0, Ordering::Relaxed);
+        for &(start, _) in &mappings {
+            regions::unregister(start);
+        }
+        drop(pools);
+        for (start, len) in mappings {
+            os::unmap(start, len);
+        }
+        leaks
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,167 @@
+//! Pages from the operating system: anonymous mappings for pool chunks and for allocations too
+//! big for a chunk, transparent-huge-page advice, pre-faulting, and the system's available memory.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::sync::OnceLock;
+
+/// The system page size in bytes.
+pub fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions; it only reads a system constant.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if size > 0 { size as usize } else { 4096 }
+    })
+}
+
+/// Rounds `value` up to a multiple of `align` (a power of two); `None` on overflow.
+pub fn align_up(value: usize, align: usize) -> Option<usize> {
+    debug_assert!(align.is_power_of_two());
+    Some(value.checked_add(align - 1)? & !(align - 1))
+}
+
+/// How a fresh mapping is prepared.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapOptions {
+    /// Advise transparent huge pages (`MADV_HUGEPAGE`) where the kernel allows it.
+    pub huge_pages: bool,
+    /// Touch every page now (`MAP_POPULATE`) instead of on first use.
+    pub prefault: bool,
+}
+
+/// An anonymous private read-write mapping of at least `len` bytes whose start is aligned to
+/// `align` (a power of two). Returns `(address, mapped length)`; the mapped length is a multiple
+/// of the page size and is what must later be given to [`unmap`].
+pub fn map(len: usize, align: usize, options: MapOptions) -> Result<(usize, usize)> {
+    let page = page_size();
+    let len = align_up(len.max(1), page).ok_or_else(|| too_big(len))?;
+    let extra = if align > page { align } else { 0 };
+    let request = len.checked_add(extra).ok_or_else(|| too_big(len))?;
+    let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+    if options.prefault && extra == 0 {
+        flags |= libc::MAP_POPULATE;
+    }
+    // SAFETY: an anonymous mapping at an address of the kernel's choosing touches no existing
+    // memory; the result is checked against MAP_FAILED below.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            request,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        let os = std::io::Error::last_os_error();
+        return Err(Error::new(
+            ErrorKind::OutOfMemory,
+            format!("the operating system refused to map {request} bytes: {os}"),
+        ));
+    }
+    let raw = raw as usize;
+    let start = align_up(raw, align.max(page)).expect("mapping end fits in the address space");
+    if extra > 0 {
+        // Give back the unaligned head and the unused tail of the over-sized mapping.
+        let head = start - raw;
+        let tail = request - head - len;
+        if head > 0 {
+            unmap(raw, head);
+        }
+        if tail > 0 {
+            unmap(start + len, tail);
+        }
+    }
+    if options.huge_pages {
+        advise_huge_pages(start, len);
+    }
+    if options.prefault && extra > 0 {
+        prefault(start, len);
+    }
+    Ok((start, len))
+}
+
+/// Returns a mapping made by [`map`] (or a page-aligned part of one) to the system.
+pub fn unmap(addr: usize, len: usize) {
+    // SAFETY: callers pass a range they obtained from `map` and no longer hand out; unmapping it
+    // cannot affect memory the program still uses. A failure leaves the mapping in place (a leak,
+    // not a corruption), so the result is only checked in debug builds.
+    let rc = unsafe { libc::munmap(addr as *mut libc::c_void, len) };
+    debug_assert_eq!(rc, 0, "munmap({addr:#x}, {len}) failed");
+}
+
+/// Asks for transparent huge pages on `[addr, addr+len)`; a kernel that says no is not an error.
+fn advise_huge_pages(addr: usize, len: usize) {
+    // SAFETY: madvise with MADV_HUGEPAGE only changes how the kernel backs this mapping, which
+    // we own; it never changes its contents.
+    unsafe {
+        libc::madvise(addr as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+    }
+}
+
+/// Touches one byte per page so every page is backed now (first touch on this thread).
+pub fn prefault(addr: usize, len: usize) {
+    let page = page_size();
+    let mut offset = 0;
+    while offset < len {
+        // SAFETY: `addr + offset` lies inside a live read-write mapping that we own and that no
+        // one else uses yet; a volatile read-write of one byte keeps its value.
+        unsafe {
+            let p = (addr + offset) as *mut u8;
+            p.write_volatile(p.read_volatile());
+        }
+        offset += page;
+    }
+}
+
+fn too_big(len: usize) -> Error {
+    Error::new(
+        ErrorKind::OutOfMemory,
+        format!("a mapping of {len} bytes does not fit in the address space"),
+    )
+}
+
+/// Memory the system could give to a new program without swapping (`MemAvailable`), in bytes.
+pub fn system_available_memory() -> u64 {
+    if let Ok(text) = std::fs::read_to_string("/proc/meminfo") {
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("MemAvailable:") {
+                let kib = rest.trim().trim_end_matches("kB").trim();
+                if let Ok(kib) = kib.parse::<u64>() {
+                    return kib.saturating_mul(1024);
+                }
+            }
+        }
+    }
+    // SAFETY: sysconf has no preconditions.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_AVPHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages.max(0) as u64).saturating_mul(size.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_mappings_are_aligned_and_writable() {
+        for align in [64, 4096, 1 << 16, 1 << 21] {
+            let (addr, len) = map(10_000, align, MapOptions::default()).unwrap();
+            assert_eq!(addr % align, 0);
+            assert!(len >= 10_000 && len % page_size() == 0);
+            // SAFETY: the mapping is ours and at least `len` bytes long.
+            unsafe { std::ptr::write_bytes(addr as *mut u8, 0xAB, len) };
+            unmap(addr, len);
+        }
+    }
+
+    #[test]
+    fn available_memory_is_positive() {
+        assert!(system_available_memory() > 0);
+    }
+}

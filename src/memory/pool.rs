@@ -1,0 +1,332 @@
+//! One typed pool: its chunks, its free runs and its live blocks, with exact counters.
+//!
+//! A pool does no system calls and takes no locks; the manager maps and unmaps memory, keeps the
+//! process-wide region map and serialises access to each pool with a lock of its own.
+
+use super::free_list::FreeList;
+use super::pool_kind::PoolKind;
+use super::stats::{AllocationInfo, Stats};
+use super::tags::Tag;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Blocks inside chunks are whole multiples of this many bytes.
+pub const GRANULE: usize = 64;
+
+/// Where a live block's memory comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Carved out of the chunk that starts at this address.
+    Chunk(usize),
+    /// A mapping of its own (the block's `len` is the mapping's length).
+    Direct,
+}
+
+/// A live allocation.
+#[derive(Clone, Debug)]
+pub struct LiveBlock {
+    /// Bytes the block occupies (granule-rounded, or the whole direct mapping).
+    pub len: usize,
+    /// Bytes the caller asked for.
+    pub requested: usize,
+    /// The allocation's tag.
+    pub tag: Arc<Tag>,
+    /// Chunk or direct mapping.
+    pub placement: Placement,
+}
+
+/// State of one pool.
+#[derive(Debug)]
+pub struct Pool {
+    kind: PoolKind,
+    chunks: BTreeMap<usize, usize>,
+    free: FreeList,
+    live: BTreeMap<usize, LiveBlock>,
+    in_use: u64,
+    peak: u64,
+    total_allocated: u64,
+    allocs: u64,
+    frees: u64,
+    failed: u64,
+    direct_count: u64,
+    direct_bytes: u64,
+}
+
+impl Pool {
+    /// An empty pool of `kind`.
+    pub fn new(kind: PoolKind) -> Self {
+        Self {
+            kind,
+            chunks: BTreeMap::new(),
+            free: FreeList::default(),
+            live: BTreeMap::new(),
+            in_use: 0,
+            peak: 0,
+            total_allocated: 0,
+            allocs: 0,
+            frees: 0,
+            failed: 0,
+            direct_count: 0,
+            direct_bytes: 0,
+        }
+    }
+
+    /// True when the pool has no chunk yet (the next chunk is the initial one).
+    pub fn has_no_chunks(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Adds a freshly mapped chunk to the free space.
+    pub fn add_chunk(&mut self, start: usize, len: usize) {
+        debug_assert!(start % GRANULE == 0 && len % GRANULE == 0);
+        self.chunks.insert(start, len);
+        self.free.release(start, len, start);
+    }
+
+    /// Takes a free run for a block of `len` bytes aligned to `align`; returns `(addr, chunk)`.
+    pub fn carve(&mut self, len: usize, align: usize) -> Option<(usize, usize)> {
+        self.free.take(len, align)
+    }
+
+    /// Records a new live block at `addr` and counts it.
+    pub fn insert_live(&mut self, addr: usize, block: LiveBlock) {
+        self.in_use += block.requested as u64;
+        self.peak = self.peak.max(self.in_use);
+        self.total_allocated += block.requested as u64;
+        self.allocs += 1;
+        if block.placement == Placement::Direct {
+            self.direct_count += 1;
+            self.direct_bytes += block.len as u64;
+        }
+        let previous = self.live.insert(addr, block);
+        debug_assert!(previous.is_none(), "block {addr:#x} handed out twice");
+    }
+
+    /// Counts a refused request.
+    pub fn count_failure(&mut self) {
+        self.failed += 1;
+    }
+
+    /// Removes the live block that starts at `addr`, returning its space to the free runs when
+    /// it sits in a chunk. A direct block is only forgotten: the caller unmaps it.
+    /// `Err` carries a description of what `addr` points at instead.
+    pub fn remove_live(&mut self, addr: usize) -> Result<LiveBlock, String> {
+        let Some(block) = self.live.remove(&addr) else {
+            return Err(self.describe_non_block(addr));
+        };
+        self.in_use -= block.requested as u64;
+        self.frees += 1;
+        match block.placement {
+            Placement::Chunk(chunk) => self.free.release(addr, block.len, chunk),
+            Placement::Direct => {
+                self.direct_count -= 1;
+                self.direct_bytes -= block.len as u64;
+            }
+        }
+        Ok(block)
+    }
+
+    /// Explains why `addr` (inside this pool's memory) is not the start of a live block.
+    fn describe_non_block(&self, addr: usize) -> String {
+        if let Some((&start, block)) = self.live.range(..addr).next_back() {
+            if addr < start + block.len {
+                return format!(
+                    "{addr:#x} points {} bytes into the {}-byte allocation at {start:#x} \
+                     (tag {:?}, pool {}); pass the address the allocation returned",
+                    addr - start,
+                    block.requested,
+                    block.tag.name(),
+                    self.kind
+                );
+            }
+        }
+        if self.free.run_containing(addr).is_some() {
+            return format!(
+                "{addr:#x} points into free memory of pool {}: it was already freed \
+                 (double free) or is a stale pointer",
+                self.kind
+            );
+        }
+        format!(
+            "{addr:#x} is not a live allocation of pool {} (already freed?)",
+            self.kind
+        )
+    }
+
+    /// The live block starting at `addr`.
+    pub fn live_block(&self, addr: usize) -> Option<&LiveBlock> {
+        self.live.get(&addr)
+    }
+
+    /// Removes every chunk that is entirely free and returns `(start, len)` of each, for the
+    /// caller to unmap.
+    pub fn take_empty_chunks(&mut self) -> Vec<(usize, usize)> {
+        let empty: Vec<(usize, usize)> = self
+            .chunks
+            .iter()
+            .map(|(&start, &len)| (start, len))
+            .filter(|&(start, len)| self.free.take_whole_chunk(start, len))
+            .collect();
+        for (start, _) in &empty {
+            self.chunks.remove(start);
+        }
+        empty
+    }
+
+    /// Forgets every chunk and live block; returns all mappings `(start, len)` to unmap.
+    pub fn take_all_mappings(&mut self) -> Vec<(usize, usize)> {
+        let mut mappings: Vec<(usize, usize)> =
+            std::mem::take(&mut self.chunks).into_iter().collect();
+        for (addr, block) in std::mem::take(&mut self.live) {
+            self.in_use -= block.requested as u64;
+            self.frees += 1;
+            block.tag.on_free(block.requested as u64);
+            if block.placement == Placement::Direct {
+                mappings.push((addr, block.len));
+            }
+        }
+        self.free = FreeList::default();
+        self.direct_count = 0;
+        self.direct_bytes = 0;
+        mappings
+    }
+
+    /// Bytes mapped for this pool: chunks plus direct mappings.
+    pub fn footprint(&self) -> u64 {
+        self.chunks.values().map(|&len| len as u64).sum::<u64>() + self.direct_bytes
+    }
+
+    /// The pool's counters (`available_bytes` and `limit_bytes` are left for the manager).
+    pub fn stats(&self) -> Stats {
+        Stats {
+            bytes_in_use: self.in_use,
+            peak_bytes_in_use: self.peak,
+            footprint_bytes: self.footprint(),
+            total_allocated_bytes: self.total_allocated,
+            allocation_count: self.allocs,
+            free_count: self.frees,
+            live_allocations: self.live.len() as u64,
+            failed_allocations: self.failed,
+            free_bytes: self.free.total() as u64,
+            largest_free_block: self.free.largest() as u64,
+            chunk_count: self.chunks.len() as u64,
+            direct_allocations: self.direct_count,
+            direct_bytes: self.direct_bytes,
+            ..Stats::default()
+        }
+        .with_fragmentation()
+    }
+
+    /// Every live allocation of this pool.
+    pub fn allocations(&self) -> impl Iterator<Item = AllocationInfo> + '_ {
+        self.live
+            .iter()
+            .map(|(&address, block)| self.info(address, block))
+    }
+
+    /// The description of the live block at `address`.
+    pub fn info(&self, address: usize, block: &LiveBlock) -> AllocationInfo {
+        AllocationInfo {
+            address,
+            size: block.requested,
+            pool: self.kind,
+            tag: block.tag.name().to_string(),
+            direct: block.placement == Placement::Direct,
+        }
+    }
+
+    /// Verifies the pool's invariants: blocks and free runs tile each chunk exactly, nothing
+    /// overlaps, and the counters equal what the live blocks add up to.
+    pub fn check(&self) -> Result<(), String> {
+        let kind = self.kind;
+        // Every byte of every chunk is in exactly one block or free run.
+        let mut pieces: Vec<(usize, usize, usize)> = self.free.iter().collect();
+        for (&addr, block) in &self.live {
+            if let Placement::Chunk(chunk) = block.placement {
+                pieces.push((addr, block.len, chunk));
+            }
+        }
+        pieces.sort_unstable();
+        let mut cursor: Option<(usize, usize)> = None; // (chunk, next expected address)
+        let mut chunks_seen = 0;
+        for (addr, len, chunk) in pieces {
+            let Some(&chunk_len) = self.chunks.get(&chunk) else {
+                return Err(format!(
+                    "pool {kind}: piece {addr:#x} names unknown chunk {chunk:#x}"
+                ));
+            };
+            if addr < chunk || addr + len > chunk + chunk_len || len == 0 || len % GRANULE != 0 {
+                return Err(format!(
+                    "pool {kind}: piece {addr:#x}+{len} outside chunk {chunk:#x}"
+                ));
+            }
+            match cursor {
+                Some((c, next)) if c == chunk => {
+                    if addr != next {
+                        return Err(format!(
+                            "pool {kind}: gap or overlap at {next:#x} in chunk {chunk:#x}"
+                        ));
+                    }
+                }
+                Some((c, next)) => {
+                    if next != c + self.chunks[&c] {
+                        return Err(format!("pool {kind}: chunk {c:#x} not covered to its end"));
+                    }
+                    if addr != chunk {
+                        return Err(format!(
+                            "pool {kind}: chunk {chunk:#x} not covered from its start"
+                        ));
+                    }
+                    chunks_seen += 1;
+                }
+                None => {
+                    if addr != chunk {
+                        return Err(format!(
+                            "pool {kind}: chunk {chunk:#x} not covered from its start"
+                        ));
+                    }
+                    chunks_seen += 1;
+                }
+            }
+            cursor = Some((chunk, addr + len));
+        }
+        if let Some((c, next)) = cursor {
+            if next != c + self.chunks[&c] {
+                return Err(format!("pool {kind}: chunk {c:#x} not covered to its end"));
+            }
+        }
+        if chunks_seen != self.chunks.len() {
+            return Err(format!(
+                "pool {kind}: {} chunks mapped but {chunks_seen} covered by blocks and free runs",
+                self.chunks.len()
+            ));
+        }
+        let requested: u64 = self.live.values().map(|b| b.requested as u64).sum();
+        if requested != self.in_use {
+            return Err(format!(
+                "pool {kind}: bytes in use {} but live blocks request {requested}",
+                self.in_use
+            ));
+        }
+        if self.allocs - self.frees != self.live.len() as u64 {
+            return Err(format!(
+                "pool {kind}: {} allocations − {} frees ≠ {} live blocks",
+                self.allocs,
+                self.frees,
+                self.live.len()
+            ));
+        }
+        let direct: Vec<&LiveBlock> = self
+            .live
+            .values()
+            .filter(|b| b.placement == Placement::Direct)
+            .collect();
+        let direct_bytes: u64 = direct.iter().map(|b| b.len as u64).sum();
+        if direct.len() as u64 != self.direct_count || direct_bytes != self.direct_bytes {
+            return Err(format!(
+                "pool {kind}: direct-mapping counters disagree with live blocks"
+            ));
+        }
+        Ok(())
+    }
+}
