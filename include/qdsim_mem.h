@@ -15,6 +15,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Hard walls: ψ = 0 one spacing beyond the first and last points.
+#define QDSIM_BOUNDARY_DIRICHLET 0
+
+// The last point is linked to the first.
+#define QDSIM_BOUNDARY_PERIODIC 1
+
+// Absorber on the lower-x face.
+#define QDSIM_FACE_X_MIN 1
+
+// Absorber on the upper-x face.
+#define QDSIM_FACE_X_MAX 2
+
+// Absorber on the lower-y face.
+#define QDSIM_FACE_Y_MIN 4
+
+// Absorber on the upper-y face.
+#define QDSIM_FACE_Y_MAX 8
+
+// Absorber on the lower-z face.
+#define QDSIM_FACE_Z_MIN 16
+
+// Absorber on the upper-z face.
+#define QDSIM_FACE_Z_MAX 32
+
 // Default size of each pool's first chunk in bytes (100 MiB).
 #define QDSIM_DEFAULT_INITIAL_POOL_SIZE 104857600
 
@@ -78,9 +102,110 @@ typedef int32_t qdsim_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A sparse matrix in CSR form (arrays in the manager's pools).
+typedef struct qdsim_csr qdsim_csr;
+
+// A sparse matrix under construction.
+typedef struct qdsim_csr_builder qdsim_csr_builder;
+
 // A memory manager: typed pools, a limit, statistics and reports. Create it with
 // `qdsim_manager_create`, destroy it with `qdsim_manager_destroy`.
 typedef struct qdsim_manager qdsim_manager;
+
+// A dense matrix. Create with `qdsim_matrix_create`, destroy with `qdsim_matrix_destroy`.
+typedef struct qdsim_matrix qdsim_matrix;
+
+// A matrix-free Hamiltonian.
+typedef struct qdsim_operator qdsim_operator;
+
+// Selects real (`double`) or complex (`qdsim_complex`) matrix elements: one of the
+// `QDSIM_SCALAR_*` values.
+typedef int32_t qdsim_scalar;
+
+// A complex number, `re + i·im`.
+typedef struct qdsim_complex {
+    // Real part.
+    double re;
+    // Imaginary part.
+    double im;
+} qdsim_complex;
+
+// Shape and storage of a CSR matrix.
+typedef struct qdsim_csr_info {
+    // Rows.
+    size_t rows;
+    // Columns.
+    size_t cols;
+    // Stored entries.
+    size_t nnz;
+    // 32 (`int32_t` row pointers and column indices) or 64 (`int64_t`).
+    int32_t index_bits;
+    // `QDSIM_SCALAR_REAL` (double values) or `QDSIM_SCALAR_COMPLEX` (qdsim_complex values).
+    qdsim_scalar scalar;
+    // Exact bytes of the three arrays.
+    uint64_t bytes;
+} qdsim_csr_info;
+
+// One grid axis.
+typedef struct qdsim_axis {
+    // Number of grid points (unknowns) along the axis.
+    size_t points;
+    // Distance between neighbouring points, nm. For a hard-wall box of length L: L/(points+1).
+    double spacing;
+    // `QDSIM_BOUNDARY_DIRICHLET` or `QDSIM_BOUNDARY_PERIODIC`.
+    int32_t boundary;
+} qdsim_axis;
+
+// A uniform grid of 1 to 3 axes; points are numbered with x fastest: p = i + nx·(j + ny·k).
+typedef struct qdsim_grid {
+    // 1, 2 or 3.
+    int32_t dims;
+    // x, y, z (only the first `dims` are read).
+    struct qdsim_axis axes[3];
+} qdsim_grid;
+
+// A complex absorbing potential −iη·W(r): W rises as ((width − d)/width)^order within `width`
+// nm of each chosen face (d the distance from the face's wall). `faces == 0` means none.
+typedef struct qdsim_absorber {
+    // Bitwise OR of `QDSIM_FACE_*`; 0 for no absorber.
+    uint32_t faces;
+    // Polynomial order of the ramp, 1 to 16.
+    int32_t order;
+    // Thickness of the absorbing layer, nm.
+    double width;
+    // η, eV.
+    double strength;
+} qdsim_absorber;
+
+// Everything that defines H = −∇·(ħ²/2m(r))∇ + V(r) − iηW(r) (+ a magnetic field in 2D).
+// Start from `qdsim_hamiltonian_desc_default`.
+typedef struct qdsim_hamiltonian_desc {
+    // The grid.
+    struct qdsim_grid grid;
+    // Potential per grid point, eV (required: pass zeros for a free particle). Read during the
+    // build only.
+    const double *potential;
+    // Uniform effective mass, m₀ (used when `mass_field` is NULL).
+    double mass;
+    // Effective mass per grid point, m₀ (NULL for the uniform `mass`). Read during the build.
+    const double *mass_field;
+    // Magnetic field along z, tesla (2D, Dirichlet boundaries; 0 for none).
+    double magnetic_field;
+    // Absorbing potential (faces = 0 for none).
+    struct qdsim_absorber absorber;
+} qdsim_hamiltonian_desc;
+
+// What an operator is.
+typedef struct qdsim_operator_info {
+    // Unknowns (grid points).
+    size_t dim;
+    // `QDSIM_SCALAR_REAL` or `QDSIM_SCALAR_COMPLEX`.
+    qdsim_scalar scalar;
+    // 1 when H = Hᴴ (no absorber), else 0.
+    int32_t hermitian;
+    // Exact bytes held in the pools.
+    uint64_t bytes;
+} qdsim_operator_info;
 
 // Settings for `qdsim_manager_create`. Fill it with `qdsim_manager_config_default` and change
 // what you need; a zero field takes its default.
@@ -108,14 +233,6 @@ typedef struct qdsim_manager_config {
 // Selects a typed pool: one of the `QDSIM_POOL_*` values. A plain `int32_t` so that any value
 // a caller passes is checked, never trusted.
 typedef int32_t qdsim_pool;
-
-// A complex number, `re + i·im`.
-typedef struct qdsim_complex {
-    // Real part.
-    double re;
-    // Imaginary part.
-    double im;
-} qdsim_complex;
 
 // Counters of one pool or of the whole manager (C: `qdsim_stats`).
 //
@@ -198,6 +315,20 @@ typedef struct qdsim_leak_summary {
     uint64_t bytes;
 } qdsim_leak_summary;
 
+// Shape and storage of a dense matrix.
+typedef struct qdsim_matrix_info {
+    // Rows.
+    size_t rows;
+    // Columns.
+    size_t cols;
+    // Leading dimension: element (i, j) is at data[i + j·ld].
+    size_t ld;
+    // `QDSIM_SCALAR_REAL` (double) or `QDSIM_SCALAR_COMPLEX` (qdsim_complex).
+    qdsim_scalar scalar;
+    // Bytes held in the pool, padding included.
+    uint64_t bytes;
+} qdsim_matrix_info;
+
 // Pool of `double` arrays.
 #define QDSIM_POOL_F64 0
 
@@ -216,7 +347,14 @@ typedef struct qdsim_leak_summary {
 // Number of pools (valid values are 0 … QDSIM_POOL_COUNT−1).
 #define QDSIM_POOL_COUNT 5
 
+// Let the library choose: real whenever the Hamiltonian allows it (Hamiltonian builders only).
+#define QDSIM_SCALAR_AUTO 2
 
+// Real elements (`double`).
+#define QDSIM_SCALAR_REAL 0
+
+// Complex elements (`qdsim_complex`).
+#define QDSIM_SCALAR_COMPLEX 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -229,6 +367,143 @@ extern "C" {
 // valid until the next failing `qdsim_*` call on the same thread; copy the text to keep it.
 // Never free it. Thread safety: each thread has its own message.
 const char *qdsim_last_error_message(void);
+
+// Creates a builder for a `rows × cols` matrix of `scalar`; the final arrays are tagged
+// `tag.row_ptr`, `tag.col_idx` and `tag.values` (entries being collected: `tag.entries`).
+//
+// # Safety
+// `tag` is NULL or NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_csr_builder_create(struct qdsim_manager *manager, qdsim_scalar scalar, size_t rows, size_t cols, const char *tag, struct qdsim_csr_builder **out);
+
+// Destroys a builder and the entries it holds. NULL is a no-op.
+//
+// # Safety
+// Always safe to call; the handle is checked.
+qdsim_status qdsim_csr_builder_destroy(struct qdsim_csr_builder *builder);
+
+// Adds the real `value` at (`row`, `col`) (0-based); entries at the same position are summed.
+// Refused (nothing added): position out of range, non-finite value.
+//
+// # Safety
+// Always safe to call; the handle is checked.
+qdsim_status qdsim_csr_builder_add(struct qdsim_csr_builder *builder, size_t row, size_t col, double value);
+
+// Adds the complex `value` at (`row`, `col`); a real builder accepts it only when the imaginary
+// part is 0.
+//
+// # Safety
+// Always safe to call; the handle is checked.
+qdsim_status qdsim_csr_builder_add_complex(struct qdsim_csr_builder *builder, size_t row, size_t col, struct qdsim_complex value);
+
+// Sorts the entries, sums duplicates and writes the new CSR matrix to `*out`. The builder is
+// emptied (and may be reused) on success, unchanged on failure; it must still be destroyed.
+//
+// # Safety
+// `out` points to writable memory for a pointer.
+qdsim_status qdsim_csr_builder_finalize(struct qdsim_csr_builder *builder, struct qdsim_csr **out);
+
+// Destroys a CSR matrix and gives its arrays back to the pools. NULL is a no-op.
+//
+// # Safety
+// Pointers from `qdsim_csr_arrays` are not used after the call.
+qdsim_status qdsim_csr_destroy(struct qdsim_csr *csr);
+
+// Writes the matrix's shape, nnz, index width, scalar type and exact size to `*out`.
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_csr_info`.
+qdsim_status qdsim_csr_get_info(const struct qdsim_csr *csr, struct qdsim_csr_info *out);
+
+// Writes the addresses of the three CSR arrays: `row_ptr` (rows + 1 entries) and `col_idx`
+// (nnz entries) are `int32_t` or `int64_t` per `index_bits`, `values` (nnz entries) `double` or
+// `qdsim_complex` per `scalar`. Column indices are sorted within each row. The arrays are
+// read-only and live as long as the matrix.
+//
+// # Safety
+// The three out-pointers point to writable memory for a pointer each.
+qdsim_status qdsim_csr_arrays(const struct qdsim_csr *csr, const void **row_ptr, const void **col_idx, const void **values);
+
+// `y = α·A·x + β·y` for a real matrix and real vectors (x: cols entries, y: rows entries,
+// not overlapping). With β = 0, y is only written. In parallel over rows.
+//
+// # Safety
+// `x` points to `cols` doubles and `y` to `rows` writable doubles.
+qdsim_status qdsim_csr_spmv(const struct qdsim_csr *csr, double alpha, const double *x, double beta, double *y);
+
+// `y = α·A·x + β·y` with complex vectors, for a complex or a real matrix.
+//
+// # Safety
+// `x` points to `cols` and `y` to `rows` writable `qdsim_complex`.
+qdsim_status qdsim_csr_spmv_complex(const struct qdsim_csr *csr, struct qdsim_complex alpha, const struct qdsim_complex *x, struct qdsim_complex beta, struct qdsim_complex *y);
+
+// Writes a description with no grid (dims 0), no potential (NULL: must be set), GaAs mass
+// (0.067), no field and no absorber to `*out`; fill in the grid and the potential.
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_hamiltonian_desc`.
+qdsim_status qdsim_hamiltonian_desc_default(struct qdsim_hamiltonian_desc *out);
+
+// Fills `*out` with a hard-wall box of `dims` axes: `lengths[a]` nm with `points[a]` interior
+// points each (spacing lengths[a] / (points[a] + 1)).
+//
+// # Safety
+// `lengths` and `points` point to `dims` values each; `out` to a writable `qdsim_grid`.
+qdsim_status qdsim_grid_box(int32_t dims, const double *lengths, const size_t *points, struct qdsim_grid *out);
+
+// Builds the Hamiltonian of `desc` as a CSR matrix tagged `tag` (`tag.row_ptr`, …) with
+// `scalar` elements (`QDSIM_SCALAR_AUTO`: real unless there is a field or an absorber) and
+// writes it to `*out`. Rows list their entries by increasing column; nnz is
+// 5·Nx·Ny − 2Nx − 2Ny for a 2D hard-wall box.
+//
+// Errors (`QDSIM_ERR_INVALID_ARGUMENT`, with the offending field named): dims not 1–3, zero
+// points, non-positive spacing, wrong boundary, potential/mass not finite or mass ≤ 0, field on
+// a non-2D or periodic grid, absorber on a missing or periodic face, real scalars for a complex
+// Hamiltonian; `QDSIM_ERR_NULL_ARGUMENT` for a NULL desc or potential; allocation errors.
+//
+// # Safety
+// `desc` points to a valid description whose potential (and mass_field, when not NULL) hold
+// one value per grid point; `tag` is NULL or NUL-terminated; `out` points to writable memory
+// for a pointer.
+qdsim_status qdsim_hamiltonian_csr(struct qdsim_manager *manager, const struct qdsim_hamiltonian_desc *desc, qdsim_scalar scalar, const char *tag, struct qdsim_csr **out);
+
+// Builds the Hamiltonian of `desc` as a matrix-free operator (its diagonal, and per-link
+// hoppings only for a position-dependent mass, held in the pools under `tag.diag`, `tag.hops`,
+// `tag.phases`) and writes it to `*out`. Errors as for `qdsim_hamiltonian_csr`.
+//
+// # Safety
+// As for `qdsim_hamiltonian_csr`.
+qdsim_status qdsim_hamiltonian_operator(struct qdsim_manager *manager, const struct qdsim_hamiltonian_desc *desc, qdsim_scalar scalar, const char *tag, struct qdsim_operator **out);
+
+// Destroys an operator. NULL is a no-op.
+//
+// # Safety
+// Always safe to call; the handle is checked.
+qdsim_status qdsim_operator_destroy(struct qdsim_operator *op);
+
+// Writes the operator's dimension, scalar type, Hermiticity and memory to `*out`.
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_operator_info`.
+qdsim_status qdsim_operator_get_info(const struct qdsim_operator *op, struct qdsim_operator_info *out);
+
+// `y = α·H·x + β·y` for a real operator and real vectors of `dim` entries (not overlapping);
+// with β = 0, y is only written. In parallel over grid lines.
+//
+// # Safety
+// `x` points to `dim` doubles and `y` to `dim` writable doubles.
+qdsim_status qdsim_operator_apply(const struct qdsim_operator *op, double alpha, const double *x, double beta, double *y);
+
+// `y = α·H·x + β·y` with complex vectors, for a real or complex operator.
+//
+// # Safety
+// `x` points to `dim` and `y` to `dim` writable `qdsim_complex`.
+qdsim_status qdsim_operator_apply_complex(const struct qdsim_operator *op, struct qdsim_complex alpha, const struct qdsim_complex *x, struct qdsim_complex beta, struct qdsim_complex *y);
+
+// Assembles the operator as a CSR matrix tagged `tag` (same entries) and writes it to `*out`.
+//
+// # Safety
+// `tag` is NULL or NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_operator_to_csr(const struct qdsim_operator *op, const char *tag, struct qdsim_csr **out);
 
 // Writes the default settings into `*config`.
 //
@@ -398,10 +673,54 @@ qdsim_status qdsim_manager_leak_report(const struct qdsim_manager *manager, char
 // `text` points to writable memory for a pointer.
 qdsim_status qdsim_manager_allocation_report(const struct qdsim_manager *manager, char **text);
 
-// The short name of pool `pool` ("f64", "complex64", "i32", "i64", "bytes"), or "unknown".
+// Creates a zero `rows × cols` matrix of `scalar` (`QDSIM_SCALAR_REAL` or
+// `QDSIM_SCALAR_COMPLEX`) in `manager`'s pool, tagged `tag` (NULL for untagged).
 //
-// The string is static: never free it. Thread safety: any thread.
-const char *qdsim_pool_name(qdsim_pool pool);
+// Errors: `QDSIM_ERR_INVALID_ARGUMENT` (bad scalar, rows × cols overflow), the allocation
+// errors of `qdsim_manager_alloc`.
+//
+// # Safety
+// `tag` is NULL or NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_matrix_create(struct qdsim_manager *manager, qdsim_scalar scalar, size_t rows, size_t cols, const char *tag, struct qdsim_matrix **out);
+
+// Destroys a matrix and gives its memory back to the pool. NULL is a no-op; a destroyed
+// handle gives `QDSIM_ERR_INVALID_HANDLE`.
+//
+// # Safety
+// The matrix's data pointer is not used after the call.
+qdsim_status qdsim_matrix_destroy(struct qdsim_matrix *matrix);
+
+// Writes the matrix's shape, leading dimension, scalar type and size to `*out`.
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_matrix_info`.
+qdsim_status qdsim_matrix_get_info(const struct qdsim_matrix *matrix, struct qdsim_matrix_info *out);
+
+// Writes the address of element (0, 0) to `*data` (a `double *` or `qdsim_complex *`
+// according to the scalar type; element (i, j) is at `data[i + j·ld]`, every column 64-byte
+// aligned). The pointer stays valid until the matrix or its manager is destroyed.
+//
+// # Safety
+// `data` points to writable memory for a pointer.
+qdsim_status qdsim_matrix_data(const struct qdsim_matrix *matrix, void **data);
+
+// `dst = src` (same shape and scalar type), column by column.
+//
+// # Safety
+// Always safe to call; both handles are checked.
+qdsim_status qdsim_matrix_copy(const struct qdsim_matrix *src, struct qdsim_matrix *dst);
+
+// `dst = srcᵀ` with the cache-blocked kernel (`dst` is `cols × rows` of `src`).
+//
+// # Safety
+// Always safe to call; both handles are checked.
+qdsim_status qdsim_matrix_transpose(const struct qdsim_matrix *src, struct qdsim_matrix *dst);
+
+// `dst = srcᴴ` (conjugate transpose; the transpose for real matrices), cache-blocked.
+//
+// # Safety
+// Always safe to call; both handles are checked.
+qdsim_status qdsim_matrix_adjoint(const struct qdsim_matrix *src, struct qdsim_matrix *dst);
 
 // The name of status code `status` ("QDSIM_OK", "QDSIM_ERR_LIMIT_EXCEEDED", …), or
 // "QDSIM_UNKNOWN_STATUS" for a value that is not a status code.
@@ -417,6 +736,11 @@ const char *qdsim_status_string(int32_t status);
 // # Safety
 // `text` is not used after a successful call.
 qdsim_status qdsim_string_free(char *text);
+
+// The short name of pool `pool` ("f64", "complex64", "i32", "i64", "bytes"), or "unknown".
+//
+// The string is static: never free it. Thread safety: any thread.
+const char *qdsim_pool_name(qdsim_pool pool);
 
 // The ABI version of the loaded library (see `QDSIM_MEM_ABI_VERSION`). Any thread.
 uint32_t qdsim_abi_version(void);

@@ -20,11 +20,17 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`memory`] | the memory manager, its pools, statistics, reports and RAII buffers |
+//! | [`matrix`] | dense and CSR matrices in the pools, blocked kernels |
+//! | [`physics`] | grids and finite-difference Hamiltonians (CSR or matrix-free) |
 //! | [`ffi`] | the C ABI |
 //! | [`error`] | [`Error`], [`ErrorKind`], [`Result`] |
 
 pub mod error;
 pub mod ffi;
+/// cbindgen:ignore
+pub mod matrix;
 pub mod memory;
+/// cbindgen:ignore
+pub mod physics;
 
 pub use error::{Error, ErrorKind, Result};

@@ -91,6 +91,50 @@ pub(crate) unsafe fn in_param<'a, T>(ptr: *const T, name: &str) -> Result<&'a T>
     Ok(unsafe { ptr.as_ref() })
 }
 
+/// `len` elements at `ptr` (argument `name`) as a slice; NULL is refused unless `len` is 0.
+///
+/// # Safety
+/// When `len > 0`, `ptr` must point to `len` initialized elements that stay valid and unmodified
+/// for `'a`.
+pub(crate) unsafe fn in_slice<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    let ptr = out_param(ptr.cast_mut(), name)?;
+    // SAFETY: non-null and aligned (checked), `len` valid elements per the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) })
+}
+
+/// `len` writable elements at `ptr` (argument `name`) as a mutable slice.
+///
+/// # Safety
+/// When `len > 0`, `ptr` must point to `len` writable elements used by nothing else for `'a`.
+pub(crate) unsafe fn out_slice<'a, T>(ptr: *mut T, len: usize, name: &str) -> Result<&'a mut [T]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    let ptr = out_param(ptr, name)?;
+    // SAFETY: non-null and aligned (checked), `len` writable elements per the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) })
+}
+
+/// Refuses an input array `x` that overlaps the output array `y` (results would be garbage).
+pub(crate) fn check_disjoint<T>(
+    x: *const T,
+    x_len: usize,
+    y: *const T,
+    y_len: usize,
+) -> Result<()> {
+    let (x_bytes, y_bytes) = (x_len * size_of::<T>(), y_len * size_of::<T>());
+    let (x, y) = (x as usize, y as usize);
+    if x_len > 0 && y_len > 0 && x < y + y_bytes && y < x + x_bytes {
+        return Err(Error::invalid_argument(format!(
+            "x ({x:#x}) and y ({y:#x}) overlap; the product needs separate arrays"
+        )));
+    }
+    Ok(())
+}
+
 /// The UTF-8 text of C string `ptr` named `name`; NULL gives `None`.
 ///
 /// # Safety

@@ -17,6 +17,10 @@ use std::sync::Arc;
 pub(crate) enum HandleKind {
     Manager,
     String,
+    Matrix,
+    CsrBuilder,
+    Csr,
+    Operator,
 }
 
 impl HandleKind {
@@ -24,6 +28,10 @@ impl HandleKind {
         match self {
             HandleKind::Manager => "qdsim_manager",
             HandleKind::String => "string returned by qdsim",
+            HandleKind::Matrix => "qdsim_matrix",
+            HandleKind::CsrBuilder => "qdsim_csr_builder",
+            HandleKind::Csr => "qdsim_csr",
+            HandleKind::Operator => "qdsim_operator",
         }
     }
 }
@@ -84,6 +92,14 @@ pub(crate) fn lookup<T: Any + Send + Sync>(
     let handles = HANDLES.read();
     let entry = check(handles.get(&key), key, kind, name)?;
     Ok(downcast(entry.object.clone()))
+}
+
+/// Registers `object` under its own address and returns that address as the C handle.
+pub(crate) fn new_handle<H: Any + Send + Sync>(kind: HandleKind, object: H) -> *mut H {
+    let object = Arc::new(object);
+    let ptr = Arc::as_ptr(&object).cast_mut();
+    register(ptr as usize, kind, object);
+    ptr
 }
 
 /// Removes live handle `key` of `kind` and returns its object.

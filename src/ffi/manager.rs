@@ -8,8 +8,8 @@
 
 use super::boundary::{guard, in_param, optional_str, out_param, write_out};
 use super::handles::{self, HandleKind};
-use super::pool::{pool_kind, qdsim_complex, qdsim_pool};
 use super::status::qdsim_status;
+use super::types::{pool_kind, qdsim_complex, qdsim_pool};
 use crate::error::{Error, Result};
 use crate::memory::{
     DEFAULT_INITIAL_POOL_SIZE, MIN_ALIGNMENT, ManagerConfig, MemoryManager, PoolKind,
@@ -140,11 +140,12 @@ pub unsafe extern "C" fn qdsim_manager_create(
             // SAFETY: non-null; valid per the contract.
             ManagerConfig::from(unsafe { in_param(config, "config")? })
         };
-        let handle = Arc::new(qdsim_manager {
-            manager: MemoryManager::new(config)?,
-        });
-        let ptr = Arc::as_ptr(&handle).cast_mut();
-        handles::register(ptr as usize, HandleKind::Manager, handle);
+        let ptr = handles::new_handle(
+            HandleKind::Manager,
+            qdsim_manager {
+                manager: MemoryManager::new(config)?,
+            },
+        );
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, ptr) };
         Ok(())

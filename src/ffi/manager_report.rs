@@ -9,9 +9,9 @@
 
 use super::boundary::{copy_to_char_array, guard, optional_str, out_param, write_out};
 use super::manager::{manager_arg, qdsim_manager};
-use super::pool::{pool_kind, qdsim_pool};
 use super::status::qdsim_status;
 use super::string::new_c_string;
+use super::types::{pool_kind, qdsim_pool};
 use crate::error::{Error, ErrorKind};
 use crate::memory::{AllocationInfo, LeakSummary, Stats, TagStats};
 use std::ffi::{c_char, c_void};

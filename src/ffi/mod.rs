@@ -22,16 +22,22 @@
 //! | `boundary.rs` | panic boundary, last-error message, argument checks |
 //! | `handles.rs` | the registry of live handles |
 //! | `version.rs` | `QDSIM_MEM_ABI_VERSION`, `qdsim_abi_version`, `qdsim_version_string` |
-//! | `pool.rs` | `qdsim_pool`, `qdsim_complex` |
+//! | `types.rs` | `qdsim_pool`, `qdsim_scalar`, `qdsim_complex` |
 //! | `manager.rs` | `qdsim_manager`: create, destroy, alloc, free, trim, check |
 //! | `manager_report.rs` | statistics, tags, leak summary, reports |
+//! | `matrix.rs` | `qdsim_matrix`: dense matrices, blocked copy / transpose / adjoint |
+//! | `csr.rs` | `qdsim_csr_builder`, `qdsim_csr`: sparse assembly, arrays, SpMV |
+//! | `hamiltonian.rs` | `qdsim_hamiltonian_desc` → `qdsim_csr` or `qdsim_operator`; apply |
 //! | `string.rs` | `qdsim_string_free` |
 
 pub mod boundary;
+pub mod csr;
+pub mod hamiltonian;
 pub(crate) mod handles;
 pub mod manager;
 pub mod manager_report;
-pub mod pool;
+pub mod matrix;
 pub mod status;
 pub mod string;
+pub mod types;
 pub mod version;

@@ -51,6 +51,17 @@ impl<T: PoolElement> PoolBuffer<T> {
     pub fn manager(&self) -> &MemoryManager {
         &self.manager
     }
+
+    /// The start of the block as a raw pointer that carries the allocation's provenance (not a
+    /// reference's), for handing to C code that writes into the buffer.
+    pub fn as_raw_ptr(&self) -> *mut T {
+        self.ptr.as_ptr()
+    }
+
+    /// Bytes the buffer holds (`len × size_of::<T>()`).
+    pub fn size_bytes(&self) -> usize {
+        self.len * size_of::<T>()
+    }
 }
 
 impl<T: PoolElement> Deref for PoolBuffer<T> {

@@ -23,6 +23,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(1);
 
+// The manager is shared between threads (C callers and Rust alike).
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<MemoryManager>();
+};
+
 /// A thread-safe memory manager with typed, 64-byte-aligned pools.
 ///
 /// Cloning is cheap and gives another handle to the same manager; the pools are released when
@@ -79,6 +85,12 @@ impl MemoryManager {
     /// A manager with the default configuration.
     pub fn with_defaults() -> Result<Self> {
         Self::new(ManagerConfig::default())
+    }
+
+    /// True once the manager has been destroyed through the C API (every block freed); objects
+    /// that still hold it must not touch their memory.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
     }
 
     /// This manager's process-unique id (as printed in reports).

@@ -11,20 +11,36 @@
 //! | `stats.rs` | [`Stats`], [`AllocationInfo`], [`LeakSummary`] |
 //! | `report.rs` | the text allocation and leak reports |
 //! | `buffer.rs` | [`PoolBuffer`], an owned array that frees itself |
+//! | `pool_vec.rs` | [`PoolVec`], a growable array in a pool |
 //! | `config.rs` | [`ManagerConfig`] |
 //! | `regions.rs` | the process-wide map of mapped ranges to their owners |
 //! | `os.rs` | `mmap`/`munmap`, huge-page advice, available system memory |
+//!
+//! The C API uses [`Stats`] and [`LeakSummary`] from `stats.rs` as they are; every other module
+//! line carries `/// cbindgen:ignore` to keep Rust-only items out of the C header.
 
+/// cbindgen:ignore
 mod buffer;
+/// cbindgen:ignore
 mod config;
+/// cbindgen:ignore
 mod free_list;
+/// cbindgen:ignore
 mod manager;
+/// cbindgen:ignore
 pub mod os;
+/// cbindgen:ignore
 mod pool;
+/// cbindgen:ignore
 mod pool_kind;
+/// cbindgen:ignore
+mod pool_vec;
+/// cbindgen:ignore
 mod regions;
+/// cbindgen:ignore
 pub mod report;
 mod stats;
+/// cbindgen:ignore
 mod tags;
 
 pub use buffer::PoolBuffer;
@@ -32,5 +48,6 @@ pub use config::{DEFAULT_INITIAL_POOL_SIZE, MAX_ALIGNMENT, MIN_ALIGNMENT, Manage
 pub use manager::MemoryManager;
 pub use pool::GRANULE;
 pub use pool_kind::{PoolElement, PoolKind};
+pub use pool_vec::PoolVec;
 pub use stats::{AllocationInfo, LeakSummary, Stats};
 pub use tags::{MAX_TAG_LEN, TagStats};

@@ -1,8 +1,10 @@
-//! `qdsim_pool` (which typed pool an allocation comes from) and `qdsim_complex` (the ABI's complex
+//! Value types shared by the whole C API: `qdsim_pool` (which typed pool an allocation comes
+//! from), `qdsim_scalar` (real or complex matrices), and `qdsim_complex` (the ABI's complex
 //! number, layout-compatible with C `double _Complex`, C++ `std::complex<double>` and Fortran
 //! `complex(c_double_complex)`).
 
 use crate::error::{Error, Result};
+use crate::matrix::ScalarKind;
 use crate::memory::PoolKind;
 use num_complex::Complex64;
 use std::ffi::{CStr, c_char};
@@ -25,6 +27,43 @@ pub const QDSIM_POOL_BYTES: qdsim_pool = 4;
 /// Number of pools (valid values are 0 … QDSIM_POOL_COUNT−1).
 pub const QDSIM_POOL_COUNT: qdsim_pool = 5;
 
+/// Selects real (`double`) or complex (`qdsim_complex`) matrix elements: one of the
+/// `QDSIM_SCALAR_*` values.
+#[allow(non_camel_case_types)]
+pub type qdsim_scalar = i32;
+
+/// Let the library choose: real whenever the Hamiltonian allows it (Hamiltonian builders only).
+pub const QDSIM_SCALAR_AUTO: qdsim_scalar = 2;
+/// Real elements (`double`).
+pub const QDSIM_SCALAR_REAL: qdsim_scalar = 0;
+/// Complex elements (`qdsim_complex`).
+pub const QDSIM_SCALAR_COMPLEX: qdsim_scalar = 1;
+
+/// The scalar kind named by C value `scalar`; `QDSIM_SCALAR_AUTO` gives `None` when allowed.
+pub(crate) fn scalar_kind(scalar: qdsim_scalar, allow_auto: bool) -> Result<Option<ScalarKind>> {
+    match scalar {
+        QDSIM_SCALAR_REAL => Ok(Some(ScalarKind::Real)),
+        QDSIM_SCALAR_COMPLEX => Ok(Some(ScalarKind::Complex)),
+        QDSIM_SCALAR_AUTO if allow_auto => Ok(None),
+        _ => Err(Error::invalid_argument(format!(
+            "scalar {scalar} is not {}QDSIM_SCALAR_REAL (0) or QDSIM_SCALAR_COMPLEX (1)",
+            if allow_auto {
+                "QDSIM_SCALAR_AUTO (-1), "
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
+/// The C value of `kind`.
+pub(crate) fn scalar_value(kind: ScalarKind) -> qdsim_scalar {
+    match kind {
+        ScalarKind::Real => QDSIM_SCALAR_REAL,
+        ScalarKind::Complex => QDSIM_SCALAR_COMPLEX,
+    }
+}
+
 /// A complex number, `re + i·im`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -34,6 +73,12 @@ pub struct qdsim_complex {
     pub re: f64,
     /// Imaginary part.
     pub im: f64,
+}
+
+impl From<qdsim_complex> for Complex64 {
+    fn from(z: qdsim_complex) -> Self {
+        Complex64::new(z.re, z.im)
+    }
 }
 
 const _: () = assert!(size_of::<qdsim_complex>() == size_of::<Complex64>());

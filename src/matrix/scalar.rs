@@ -1,0 +1,127 @@
+//! The two scalar types matrices hold: `f64` (real Hamiltonians) and `Complex64` (magnetic field,
+//! absorbing potentials), with the few operations the kernels need.
+
+use crate::memory::PoolElement;
+use num_complex::Complex64;
+use std::ops::{Add, AddAssign, Mul, Sub};
+
+/// Real or complex, as a run-time tag (the C API's `qdsim_scalar`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScalarKind {
+    /// `f64`.
+    Real,
+    /// `Complex64` (two `f64`: re, im).
+    Complex,
+}
+
+impl ScalarKind {
+    /// Short name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarKind::Real => "real (f64)",
+            ScalarKind::Complex => "complex (complex64)",
+        }
+    }
+}
+
+/// A matrix element type: `f64` or `Complex64`.
+pub trait Scalar:
+    PoolElement
+    + faer::traits::ComplexField
+    + Copy
+    + PartialEq
+    + std::fmt::Debug
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + AddAssign
+{
+    /// Which of the two this is.
+    const KIND: ScalarKind;
+    /// Zero.
+    const ZERO_VALUE: Self;
+    /// One.
+    const ONE: Self;
+    /// `x` as this type.
+    fn from_real(x: f64) -> Self;
+    /// `z` as this type, or `None` if this type is real and `z` has an imaginary part.
+    fn from_complex(z: Complex64) -> Option<Self>;
+    /// The value as a complex number.
+    fn to_complex(self) -> Complex64;
+    /// Complex conjugate (identity for real).
+    fn conj_value(self) -> Self;
+    /// Both parts finite.
+    fn is_finite_value(self) -> bool;
+    /// |x|².
+    fn abs_sq(self) -> f64;
+    /// `self · s` for a real `s` (two multiplications for a complex value, not four).
+    fn scale(self, s: f64) -> Self;
+}
+
+impl Scalar for f64 {
+    const KIND: ScalarKind = ScalarKind::Real;
+    const ZERO_VALUE: Self = 0.0;
+    const ONE: Self = 1.0;
+    #[inline(always)]
+    fn from_real(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn from_complex(z: Complex64) -> Option<Self> {
+        (z.im == 0.0).then_some(z.re)
+    }
+    #[inline(always)]
+    fn to_complex(self) -> Complex64 {
+        Complex64::new(self, 0.0)
+    }
+    #[inline(always)]
+    fn conj_value(self) -> Self {
+        self
+    }
+    #[inline(always)]
+    fn is_finite_value(self) -> bool {
+        self.is_finite()
+    }
+    #[inline(always)]
+    fn abs_sq(self) -> f64 {
+        self * self
+    }
+    #[inline(always)]
+    fn scale(self, s: f64) -> Self {
+        self * s
+    }
+}
+
+impl Scalar for Complex64 {
+    const KIND: ScalarKind = ScalarKind::Complex;
+    const ZERO_VALUE: Self = Complex64::new(0.0, 0.0);
+    const ONE: Self = Complex64::new(1.0, 0.0);
+    #[inline(always)]
+    fn from_real(x: f64) -> Self {
+        Complex64::new(x, 0.0)
+    }
+    #[inline(always)]
+    fn from_complex(z: Complex64) -> Option<Self> {
+        Some(z)
+    }
+    #[inline(always)]
+    fn to_complex(self) -> Complex64 {
+        self
+    }
+    #[inline(always)]
+    fn conj_value(self) -> Self {
+        self.conj()
+    }
+    #[inline(always)]
+    fn is_finite_value(self) -> bool {
+        self.re.is_finite() && self.im.is_finite()
+    }
+    #[inline(always)]
+    fn abs_sq(self) -> f64 {
+        self.norm_sqr()
+    }
+    #[inline(always)]
+    fn scale(self, s: f64) -> Self {
+        Complex64::new(self.re * s, self.im * s)
+    }
+}

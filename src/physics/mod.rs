@@ -1,0 +1,31 @@
+//! Physics: grids, effective-mass Hamiltonians by finite differences (position-dependent mass,
+//! periodic or hard-wall boundaries, magnetic field, absorbing potential), as a matrix-free
+//! stencil operator or assembled into CSR.
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | `constants.rs` | ħ²/2m₀, e/ħ, material masses |
+//! | `grid.rs` | [`Grid`], [`Axis`], [`Boundary`] |
+//! | `hamiltonian.rs` | [`HamiltonianSpec`], [`Mass`]: the description and its checks |
+//! | `absorber.rs` | [`Absorber`]: the complex absorbing potential |
+//! | `magnetic.rs` | Peierls phases of a perpendicular field |
+//! | `stencil.rs` | [`StencilOperator`]: the matrix-free Hamiltonian (a faer `LinOp`) |
+//! | `assemble.rs` | `StencilOperator::to_csr` |
+//! | `build.rs` | [`AnyOperator`], `HamiltonianSpec::operator` / `csr` (scalar chosen at run time) |
+
+mod absorber;
+mod assemble;
+mod build;
+pub mod constants;
+mod grid;
+mod hamiltonian;
+pub mod magnetic;
+mod stencil;
+
+pub use absorber::{
+    Absorber, FACE_X_MAX, FACE_X_MIN, FACE_Y_MAX, FACE_Y_MIN, FACE_Z_MAX, FACE_Z_MIN,
+};
+pub use build::AnyOperator;
+pub use grid::{AXIS_NAMES, Axis, Boundary, Grid};
+pub use hamiltonian::{HamiltonianSpec, Mass};
+pub use stencil::StencilOperator;

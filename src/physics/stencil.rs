@@ -1,0 +1,587 @@
+//! `StencilOperator<T>`: the finite-difference Hamiltonian applied without storing a matrix —
+//! the diagonal, the hopping magnitudes (one number per axis for a uniform mass, one per link for
+//! a position-dependent mass) and the Peierls phases, all in the manager's pools. It is the
+//! single source of the matrix elements: the CSR assembly (`assemble.rs`) reads them from here,
+//! so the two representations agree to rounding.
+//!
+//! Discretisation (BenDaniel–Duke, symmetric, flux-conserving): along axis a with spacing h,
+//! the link between neighbours p and q has hopping t = (ħ²/2m₀)/h² · 2/(m_p + m_q) — the
+//! harmonic mean of the coefficient 1/m, which keeps ψ′/m continuous across a mass step that
+//! falls between two points and makes the scheme second order there. The element
+//! H[p, q] = −t·e^{iθ} (θ the Peierls phase, 0 without field), H[q, p] = conj(H[p, q]), and the
+//! diagonal is V_p + Σ_links t − iη·W_p. At a Dirichlet wall the missing neighbour counts with
+//! the point's own mass (a ghost point with ψ = 0), which for a uniform mass gives the textbook
+//! 3-, 5- and 7-point stencils.
+
+use super::constants::HBAR2_OVER_2M0;
+use super::grid::{Boundary, Grid};
+use super::hamiltonian::{HamiltonianSpec, Mass};
+use super::magnetic::peierls_phases;
+use crate::error::{Error, Result};
+use crate::matrix::{Scalar, ScalarKind, apply_columns};
+use crate::memory::{MemoryManager, PoolBuffer};
+use faer::dyn_stack::{MemStack, StackReq};
+use faer::matrix_free::LinOp;
+use faer::{MatMut, MatRef, Par};
+use num_complex::Complex64;
+use rayon::prelude::*;
+use std::ops::Mul;
+
+/// Grid points handled by one parallel task.
+const POINTS_PER_TASK: usize = 16384;
+
+/// Hopping magnitudes along one axis.
+enum Hops {
+    /// The same t for every link (uniform mass).
+    Uniform(f64),
+    /// t of the link from each point to its + neighbour (position-dependent mass). At a Dirichlet
+    /// upper edge the entry holds the ghost link's t (used by the diagonal only).
+    PerLink(PoolBuffer<f64>),
+}
+
+/// The grid's connectivity and hopping magnitudes.
+struct Links {
+    dims: usize,
+    shape: [usize; 3],
+    stride: [usize; 3],
+    periodic: [bool; 3],
+    hops: [Hops; 3],
+}
+
+impl Links {
+    /// t of the link from point `p` to its + neighbour along axis `a` (the ghost link at a
+    /// Dirichlet upper edge).
+    #[inline(always)]
+    fn hop(&self, a: usize, p: usize) -> f64 {
+        match &self.hops[a] {
+            Hops::Uniform(t) => *t,
+            Hops::PerLink(t) => t[p],
+        }
+    }
+
+    /// True when `p` (coordinate `i` along `a`) has a − neighbour.
+    #[inline(always)]
+    fn has_down(&self, a: usize, i: usize) -> bool {
+        i > 0 || self.periodic[a]
+    }
+
+    /// True when `p` (coordinate `i` along `a`) has a + neighbour.
+    #[inline(always)]
+    fn has_up(&self, a: usize, i: usize) -> bool {
+        i + 1 < self.shape[a] || self.periodic[a]
+    }
+
+    /// The − neighbour of `p` along `a` (with wrap-around); only call when it exists.
+    #[inline(always)]
+    fn down(&self, a: usize, p: usize, i: usize) -> usize {
+        if i > 0 {
+            p - self.stride[a]
+        } else {
+            p + (self.shape[a] - 1) * self.stride[a]
+        }
+    }
+
+    /// The + neighbour of `p` along `a` (with wrap-around); only call when it exists.
+    #[inline(always)]
+    fn up(&self, a: usize, p: usize, i: usize) -> usize {
+        if i + 1 < self.shape[a] {
+            p + self.stride[a]
+        } else {
+            p - (self.shape[a] - 1) * self.stride[a]
+        }
+    }
+}
+
+/// The Hamiltonian of a [`HamiltonianSpec`] as a matrix-free operator.
+pub struct StencilOperator<T: Scalar> {
+    grid: Grid,
+    links: Links,
+    diag: PoolBuffer<T>,
+    /// Peierls phase factors: x-links per row j, y-links per column i (2D with a field).
+    phases: Option<[PoolBuffer<T>; 2]>,
+    hermitian: bool,
+}
+
+/// A point's coordinates `[i, j, k]`.
+#[inline(always)]
+fn coords(p: usize, shape: [usize; 3]) -> [usize; 3] {
+    [
+        p % shape[0],
+        (p / shape[0]) % shape[1],
+        p / (shape[0] * shape[1]),
+    ]
+}
+
+impl<T: Scalar> StencilOperator<T> {
+    /// Builds the operator for `spec` (validated first) in `manager`'s pools, tagged
+    /// `tag.diag`, `tag.hops`, `tag.phases`. `T` must be complex when the spec has a field or an
+    /// absorber.
+    pub fn new(manager: &MemoryManager, spec: &HamiltonianSpec<'_>, tag: &str) -> Result<Self> {
+        spec.validate()?;
+        if T::KIND == ScalarKind::Real && spec.scalar_kind() == ScalarKind::Complex {
+            return Err(Error::invalid_argument(
+                "this Hamiltonian is complex (magnetic field or absorbing potential): build it with complex scalars",
+            ));
+        }
+        let grid = spec.grid.clone();
+        let n = grid.len();
+        let shape = grid.shape();
+        let mut links = Links {
+            dims: grid.dims(),
+            shape,
+            stride: [1, shape[0], shape[0] * shape[1]],
+            periodic: [false; 3],
+            hops: [Hops::Uniform(0.0), Hops::Uniform(0.0), Hops::Uniform(0.0)],
+        };
+        for (a, axis) in grid.axes().iter().enumerate() {
+            links.periodic[a] = axis.boundary == Boundary::Periodic;
+            let base = HBAR2_OVER_2M0 / (axis.spacing * axis.spacing);
+            links.hops[a] = match spec.mass {
+                Mass::Uniform(m) => Hops::Uniform(base / m),
+                Mass::PerPoint(m) => {
+                    let mut t =
+                        PoolBuffer::<f64>::uninit_values(manager, n, &format!("{tag}.hops"))?;
+                    for (p, tp) in t.iter_mut().enumerate() {
+                        let i = coords(p, shape)[a];
+                        *tp = if links.has_up(a, i) {
+                            base * 2.0 / (m[p] + m[links.up(a, p, i)])
+                        } else {
+                            base / m[p]
+                        };
+                    }
+                    Hops::PerLink(t)
+                }
+            };
+        }
+
+        let phases = if spec.magnetic_field != 0.0 {
+            let (x_links, y_links) = peierls_phases(&grid, spec.magnetic_field);
+            let mut px =
+                PoolBuffer::<T>::uninit_values(manager, x_links.len(), &format!("{tag}.phases"))?;
+            let mut py =
+                PoolBuffer::<T>::uninit_values(manager, y_links.len(), &format!("{tag}.phases"))?;
+            for (dst, &z) in px
+                .iter_mut()
+                .zip(&x_links)
+                .chain(py.iter_mut().zip(&y_links))
+            {
+                *dst = T::from_complex(z).expect("complex scalars checked above");
+            }
+            Some([px, py])
+        } else {
+            None
+        };
+
+        let mut diag = PoolBuffer::<T>::uninit_values(manager, n, &format!("{tag}.diag"))?;
+        for (p, d) in diag.iter_mut().enumerate() {
+            let c = coords(p, shape);
+            let mut kinetic = 0.0;
+            for (a, axis) in grid.axes().iter().enumerate() {
+                kinetic += links.hop(a, p);
+                kinetic += if links.has_down(a, c[a]) {
+                    links.hop(a, links.down(a, p, c[a]))
+                } else {
+                    // the ghost link beyond a Dirichlet lower wall, with p's own mass
+                    let ghost_mass = match spec.mass {
+                        Mass::Uniform(m) => m,
+                        Mass::PerPoint(m) => m[p],
+                    };
+                    HBAR2_OVER_2M0 / (axis.spacing * axis.spacing * ghost_mass)
+                };
+            }
+            let v = spec.potential.map_or(0.0, |v| v[p]);
+            let w = spec
+                .absorber
+                .map_or(0.0, |cap| cap.strength * cap.profile(&grid, c));
+            *d = T::from_complex(Complex64::new(v + kinetic, -w))
+                .expect("complex scalars checked above");
+        }
+        Ok(Self {
+            grid,
+            links,
+            diag,
+            phases,
+            hermitian: spec.is_hermitian(),
+        })
+    }
+
+    /// H[p, up(p)] for the link along `a` from `p` at coordinates `c`.
+    #[inline(always)]
+    pub(crate) fn link(&self, a: usize, p: usize, c: [usize; 3]) -> T {
+        let t = -self.links.hop(a, p);
+        match (&self.phases, a) {
+            (Some([px, _]), 0) => px[c[1]].scale(t),
+            (Some([_, py]), 1) => py[c[0]].scale(t),
+            _ => T::from_real(t),
+        }
+    }
+
+    /// The stored entries of row `p` as `(column, value)`, at most 7, in increasing column order.
+    pub(crate) fn row(&self, p: usize, out: &mut Vec<(usize, T)>) {
+        out.clear();
+        let l = &self.links;
+        let c = coords(p, l.shape);
+        out.push((p, self.diag[p]));
+        for a in 0..l.dims {
+            if l.has_down(a, c[a]) {
+                let q = l.down(a, p, c[a]);
+                out.push((q, self.link(a, q, coords(q, l.shape)).conj_value()));
+            }
+            if l.has_up(a, c[a]) {
+                out.push((l.up(a, p, c[a]), self.link(a, p, c)));
+            }
+        }
+        out.sort_unstable_by_key(|&(col, _)| col);
+    }
+
+    /// The manager whose pools hold the operator.
+    pub(crate) fn diagonal_manager(&self) -> &MemoryManager {
+        self.diag.manager()
+    }
+
+    /// The grid.
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// Unknowns (grid points).
+    pub fn dim(&self) -> usize {
+        self.grid.len()
+    }
+
+    /// True when H = Hᴴ.
+    pub fn is_hermitian(&self) -> bool {
+        self.hermitian
+    }
+
+    /// The diagonal of H (potential, kinetic diagonal and absorber).
+    pub fn diagonal(&self) -> &[T] {
+        &self.diag
+    }
+
+    /// Exact bytes the operator holds in the pools.
+    pub fn memory_bytes(&self) -> usize {
+        let hops: usize = self
+            .links
+            .hops
+            .iter()
+            .map(|h| match h {
+                Hops::PerLink(t) => t.size_bytes(),
+                Hops::Uniform(_) => 0,
+            })
+            .sum();
+        let phases = self
+            .phases
+            .as_ref()
+            .map_or(0, |[a, b]| a.size_bytes() + b.size_bytes());
+        self.diag.size_bytes() + hops + phases
+    }
+
+    /// `y = α·H·x + β·y`, in parallel over grid lines; with `β = 0`, `y` is not read. The vectors
+    /// may be complex when H is real.
+    pub fn apply<V>(&self, alpha: V, x: &[V], beta: V, y: &mut [V]) -> Result<()>
+    where
+        V: Scalar + Mul<T, Output = V>,
+    {
+        let n = self.dim();
+        if x.len() != n || y.len() != n {
+            return Err(Error::invalid_argument(format!(
+                "the operator has {n} unknowns; x has {} and y {}",
+                x.len(),
+                y.len()
+            )));
+        }
+        self.apply_unchecked::<V, false>(alpha, x, beta, y, true);
+        Ok(())
+    }
+
+    fn apply_unchecked<V, const CONJ: bool>(
+        &self,
+        alpha: V,
+        x: &[V],
+        beta: V,
+        y: &mut [V],
+        parallel: bool,
+    ) where
+        V: Scalar + Mul<T, Output = V>,
+    {
+        // One monomorphised kernel per (uniform or per-link hops) × (with or without phases).
+        match (&self.links.hops[0], self.phases.is_some()) {
+            (Hops::Uniform(_), false) => self.run_lines::<V, UniformHop, false, CONJ>(
+                self.uniform_hops(),
+                alpha,
+                x,
+                beta,
+                y,
+                parallel,
+            ),
+            (Hops::Uniform(_), true) => self.run_lines::<V, UniformHop, true, CONJ>(
+                self.uniform_hops(),
+                alpha,
+                x,
+                beta,
+                y,
+                parallel,
+            ),
+            (Hops::PerLink(_), false) => self.run_lines::<V, LinkHops, false, CONJ>(
+                self.link_hops(),
+                alpha,
+                x,
+                beta,
+                y,
+                parallel,
+            ),
+            (Hops::PerLink(_), true) => self.run_lines::<V, LinkHops, true, CONJ>(
+                self.link_hops(),
+                alpha,
+                x,
+                beta,
+                y,
+                parallel,
+            ),
+        }
+    }
+
+    fn uniform_hops(&self) -> [UniformHop; 3] {
+        [0, 1, 2].map(|a| UniformHop(self.links.hop(a, 0)))
+    }
+
+    fn link_hops(&self) -> [LinkHops<'_>; 3] {
+        [0, 1, 2].map(|a| match &self.links.hops[a] {
+            Hops::PerLink(t) => LinkHops(t),
+            Hops::Uniform(_) => LinkHops(&[]), // an axis the grid does not have: never read
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_lines<V, H: HopAt, const PHASE: bool, const CONJ: bool>(
+        &self,
+        hops: [H; 3],
+        alpha: V,
+        x: &[V],
+        beta: V,
+        y: &mut [V],
+        parallel: bool,
+    ) where
+        V: Scalar + Mul<T, Output = V>,
+    {
+        let nx = self.links.shape[0];
+        let lines_per_task = (POINTS_PER_TASK / nx).max(1);
+        let task = |(t, chunk): (usize, &mut [V])| {
+            for (l, y_line) in chunk.chunks_mut(nx).enumerate() {
+                self.apply_line::<V, H, PHASE, CONJ>(
+                    hops,
+                    t * lines_per_task + l,
+                    alpha,
+                    x,
+                    beta,
+                    y_line,
+                );
+            }
+        };
+        if parallel {
+            y.par_chunks_mut(nx * lines_per_task)
+                .enumerate()
+                .for_each(task);
+        } else {
+            y.chunks_mut(nx * lines_per_task).enumerate().for_each(task);
+        }
+    }
+
+    /// One grid line along x: `y_line = α·(H·x)[line] + β·y_line`. The neighbouring lines along
+    /// y and z are found once per line; inside the line only the x ends need a test.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn apply_line<V, H: HopAt, const PHASE: bool, const CONJ: bool>(
+        &self,
+        hops: [H; 3],
+        line: usize,
+        alpha: V,
+        x: &[V],
+        beta: V,
+        y_line: &mut [V],
+    ) where
+        V: Scalar + Mul<T, Output = V>,
+    {
+        let l = &self.links;
+        let [nx, ny, _] = l.shape;
+        let base = line * nx;
+        let (j, k) = (line % ny, line / ny);
+        let cj = |v: T| if CONJ { v.conj_value() } else { v };
+        let (px, py): (T, &[T]) = match &self.phases {
+            Some([px, py]) if PHASE => (px[j], py),
+            _ => (T::ONE, &[]),
+        };
+        // H[q, q+â] for the link of axis a leaving point q (hops given for the line's window).
+        let link = |t: f64, i: usize, phase_per_column: bool| -> T {
+            if PHASE {
+                if phase_per_column {
+                    py[i].scale(-t)
+                } else {
+                    px.scale(-t)
+                }
+            } else {
+                T::from_real(-t)
+            }
+        };
+        // Every array the line reads, as windows of exactly `nx` elements.
+        let x_line = &x[base..base + nx];
+        let diag = &self.diag[base..base + nx];
+        let hx = hops[0].window(base, nx);
+        // Along y and z: the − line with the hops of its links (which end on this line), and
+        // the + line with this line's own hops.
+        let c = [0, j, k];
+        let down = |a: usize| {
+            (l.dims > a && l.has_down(a, c[a])).then(|| {
+                let q = l.down(a, base, c[a]);
+                (&x[q..q + nx], hops[a].window(q, nx))
+            })
+        };
+        let up = |a: usize| {
+            (l.dims > a && l.has_up(a, c[a])).then(|| {
+                let q = l.up(a, base, c[a]);
+                (&x[q..q + nx], hops[a].window(base, nx))
+            })
+        };
+        let (y_down, y_up, z_down, z_up) = (down(1), up(1), down(2), up(2));
+
+        // The line is processed in blocks whose sums stay in a small local array; each term is
+        // a separate pass over the block, simple enough for the compiler to vectorise.
+        let mut acc = [V::ZERO_VALUE; LINE_BLOCK];
+        for start in (0..nx).step_by(LINE_BLOCK) {
+            let end = (start + LINE_BLOCK).min(nx);
+            let acc = &mut acc[..end - start];
+            for ((a, &xv), &d) in acc
+                .iter_mut()
+                .zip(&x_line[start..end])
+                .zip(&diag[start..end])
+            {
+                *a = xv * cj(d);
+            }
+            // x neighbours inside the line: H[p, p+1] x[p+1] and conj(H[p−1, p]) x[p−1].
+            for i in start..end.min(nx - 1) {
+                acc[i - start] += x_line[i + 1] * cj(link(hx.at(i), i, false));
+            }
+            for i in start.max(1)..end {
+                acc[i - start] += x_line[i - 1] * cj(link(hx.at(i - 1), i - 1, false).conj_value());
+            }
+            if l.periodic[0] {
+                let wrap = link(hx.at(nx - 1), nx - 1, false);
+                if start == 0 {
+                    acc[0] += x_line[nx - 1] * cj(wrap.conj_value());
+                }
+                if end == nx {
+                    acc[nx - 1 - start] += x_line[0] * cj(wrap);
+                }
+            }
+            // y and z neighbours: whole neighbouring lines.
+            if let Some((xd, hd)) = y_down {
+                for i in start..end {
+                    acc[i - start] += xd[i] * cj(link(hd.at(i), i, true).conj_value());
+                }
+            }
+            if let Some((xu, hu)) = y_up {
+                for i in start..end {
+                    acc[i - start] += xu[i] * cj(link(hu.at(i), i, true));
+                }
+            }
+            if let Some((xd, hd)) = z_down {
+                for i in start..end {
+                    acc[i - start] += xd[i] * cj(T::from_real(-hd.at(i)));
+                }
+            }
+            if let Some((xu, hu)) = z_up {
+                for i in start..end {
+                    acc[i - start] += xu[i] * cj(T::from_real(-hu.at(i)));
+                }
+            }
+            let out = &mut y_line[start..end];
+            if beta == V::ZERO_VALUE {
+                for (yi, &h) in out.iter_mut().zip(acc.iter()) {
+                    *yi = alpha * h;
+                }
+            } else {
+                for (yi, &h) in out.iter_mut().zip(acc.iter()) {
+                    *yi = alpha * h + beta * *yi;
+                }
+            }
+        }
+    }
+}
+
+/// Points of a grid line summed together in a local array by the apply kernel.
+const LINE_BLOCK: usize = 256;
+
+/// A hopping magnitude lookup, specialised at compile time.
+trait HopAt: Copy + Send + Sync {
+    /// The same lookup restricted to points `start .. start + len` (indexed from 0).
+    fn window(self, start: usize, len: usize) -> Self;
+    /// t of the link leaving point `p`.
+    fn at(self, p: usize) -> f64;
+}
+
+/// Uniform mass: one t per axis.
+#[derive(Clone, Copy)]
+struct UniformHop(f64);
+
+impl HopAt for UniformHop {
+    #[inline(always)]
+    fn window(self, _start: usize, _len: usize) -> Self {
+        self
+    }
+    #[inline(always)]
+    fn at(self, _p: usize) -> f64 {
+        self.0
+    }
+}
+
+/// Position-dependent mass: t per link.
+#[derive(Clone, Copy)]
+struct LinkHops<'a>(&'a [f64]);
+
+impl HopAt for LinkHops<'_> {
+    #[inline(always)]
+    fn window(self, start: usize, len: usize) -> Self {
+        LinkHops(&self.0[start..start + len])
+    }
+    #[inline(always)]
+    fn at(self, p: usize) -> f64 {
+        self.0[p]
+    }
+}
+
+impl<T: Scalar> std::fmt::Debug for StencilOperator<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StencilOperator")
+            .field("shape", &self.links.shape)
+            .field("scalar", &T::KIND)
+            .field("hermitian", &self.hermitian)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Scalar> LinOp<T> for StencilOperator<T> {
+    fn apply_scratch(&self, _rhs_ncols: usize, _par: Par) -> StackReq {
+        StackReq::EMPTY
+    }
+
+    fn nrows(&self) -> usize {
+        self.dim()
+    }
+
+    fn ncols(&self) -> usize {
+        self.dim()
+    }
+
+    fn apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
+        apply_columns(out, rhs, par, |x, y, parallel| {
+            self.apply_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, parallel)
+        });
+    }
+
+    fn conj_apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
+        apply_columns(out, rhs, par, |x, y, parallel| {
+            self.apply_unchecked::<T, true>(T::ONE, x, T::ZERO_VALUE, y, parallel)
+        });
+    }
+}
