@@ -24,13 +24,13 @@ trait Allocator {
     fn free(&self, ptr: *mut u8);
 }
 
-struct Pool(MemoryManager);
+struct Pool(MemoryManager, &'static str);
 struct Malloc;
 struct Memalign;
 
 impl Allocator for Pool {
     fn name(&self) -> &'static str {
-        "qdsim pool"
+        self.1
     }
     fn alloc(&self, bytes: usize) -> *mut u8 {
         self.0
@@ -117,8 +117,16 @@ fn us(d: Duration) -> f64 {
 }
 
 fn main() {
-    let pool = Pool(MemoryManager::new(ManagerConfig::default()).unwrap());
-    let allocators: [&dyn Allocator; 3] = [&Malloc, &Memalign, &pool];
+    let pool = Pool(
+        MemoryManager::new(ManagerConfig::default()).unwrap(),
+        "qdsim pool",
+    );
+    let huge = ManagerConfig {
+        huge_pages: true,
+        ..ManagerConfig::default()
+    };
+    let pool_thp = Pool(MemoryManager::new(huge).unwrap(), "qdsim pool + THP");
+    let allocators: [&dyn Allocator; 4] = [&Malloc, &Memalign, &pool, &pool_thp];
     println!(
         "allocate + touch every page + free of a complex N×N matrix; median of the repetitions"
     );

@@ -51,6 +51,15 @@
 // Longest tag plus its terminating NUL.
 #define QDSIM_TAG_CAPACITY 64
 
+// Let the library choose the method.
+#define QDSIM_METHOD_AUTO 0
+
+// Block LOBPCG (multigrid-preconditioned on grids, Jacobi on plain CSR).
+#define QDSIM_METHOD_LOBPCG 1
+
+// Shift-invert Krylov–Schur on a sparse Cholesky factor.
+#define QDSIM_METHOD_SHIFT_INVERT 2
+
 // ABI version of this header. Compare with `qdsim_abi_version()` at run time: a program built
 // against one header must only run with a library that reports the same value.
 #define QDSIM_MEM_ABI_VERSION 1
@@ -107,6 +116,9 @@ typedef struct qdsim_csr qdsim_csr;
 
 // A sparse matrix under construction.
 typedef struct qdsim_csr_builder qdsim_csr_builder;
+
+// Eigenvalues, eigenvectors (in the manager's pool) and solve statistics.
+typedef struct qdsim_eigen_result qdsim_eigen_result;
 
 // A memory manager: typed pools, a limit, statistics and reports. Create it with
 // `qdsim_manager_create`, destroy it with `qdsim_manager_destroy`.
@@ -223,7 +235,8 @@ typedef struct qdsim_manager_config {
     int32_t eager;
     // Non-zero: touch every page of a new chunk when it is mapped.
     int32_t prefault;
-    // Non-zero: advise transparent huge pages for chunks (default on).
+    // Non-zero: advise transparent huge pages for chunks (default off: measured slower to
+    // first-touch on the reference VM).
     int32_t huge_pages;
     // Non-zero: print the leak report to stderr when the manager is destroyed with live
     // allocations (default on).
@@ -328,6 +341,78 @@ typedef struct qdsim_matrix_info {
     // Bytes held in the pool, padding included.
     uint64_t bytes;
 } qdsim_matrix_info;
+
+// One progress report (C: `qdsim_progress`, the same `#[repr(C)]` struct).
+typedef struct qdsim_progress {
+    // Grid level being solved (0 is the finest; coarse-to-fine starts at the coarsest).
+    size_t level;
+    // Number of levels.
+    size_t levels;
+    // Iteration on this level (from 1).
+    size_t iteration;
+    // Eigenpairs converged (locked) so far on this level.
+    size_t converged;
+    // Eigenpairs wanted.
+    size_t wanted;
+    // Largest relative residual ‖Hx − λx‖ / max(|λ|, scale) among the wanted, unconverged pairs.
+    double max_residual;
+    // Operator applications so far (all levels).
+    uint64_t applications;
+} qdsim_progress;
+
+// Called after every solver iteration with `user` and the report; return non-zero to stop the
+// solve (it then returns `QDSIM_ERR_CANCELLED`).
+typedef int32_t (*qdsim_progress_fn)(void *user, const struct qdsim_progress *progress);
+
+// Solver settings; fill with `qdsim_eigen_options_default` and change what you need.
+typedef struct qdsim_eigen_options {
+    // Number of lowest eigenpairs (default 10).
+    size_t k;
+    // Relative residual tolerance ‖Hx − λx‖ ≤ tol·max(|λ|, 10⁻³·spread) (default 1e-6).
+    double tolerance;
+    // Iterations at most per grid level (default 500).
+    size_t max_iterations;
+    // Extra block vectors beyond k; negative for the default max(1, k/10).
+    int64_t block_extra;
+    // Seed of the random start vectors.
+    uint64_t seed;
+    // `QDSIM_METHOD_AUTO`, `QDSIM_METHOD_LOBPCG` or `QDSIM_METHOD_SHIFT_INVERT`.
+    int32_t method;
+    // Non-zero: start from coarser grids (grid Hamiltonians; default on).
+    int32_t coarse_to_fine;
+    // Bytes the solver may use for the automatic method choice; 0: the manager's available.
+    uint64_t memory_budget;
+    // Progress callback, or NULL.
+    qdsim_progress_fn progress;
+    // Passed to the callback unchanged.
+    void *progress_user;
+} qdsim_eigen_options;
+
+// What a result holds.
+typedef struct qdsim_eigen_info {
+    // Number of eigenpairs.
+    size_t count;
+    // Length of each eigenvector.
+    size_t dim;
+    // Pairs that met the tolerance.
+    size_t converged;
+    // Iterations (summed over grid levels).
+    size_t iterations;
+    // Operator applications (vectors).
+    uint64_t applications;
+    // Wall time, seconds.
+    double seconds;
+    // Highest bytes in use in the manager's pools during the solve.
+    uint64_t peak_pool_bytes;
+    // The method that ran (`QDSIM_METHOD_*`; 0 for the dense and resonance solvers).
+    int32_t method;
+    // Eigenvector elements: `QDSIM_SCALAR_REAL` or `QDSIM_SCALAR_COMPLEX`.
+    qdsim_scalar vector_scalar;
+    // 1 when the eigenvalues are complex (resonances, general dense), else 0.
+    int32_t complex_values;
+    // Grid levels used.
+    int32_t levels;
+} qdsim_eigen_info;
 
 // Pool of `double` arrays.
 #define QDSIM_POOL_F64 0
@@ -721,6 +806,95 @@ qdsim_status qdsim_matrix_transpose(const struct qdsim_matrix *src, struct qdsim
 // # Safety
 // Always safe to call; both handles are checked.
 qdsim_status qdsim_matrix_adjoint(const struct qdsim_matrix *src, struct qdsim_matrix *dst);
+
+// Writes the default options (k = 10, tolerance 1e-6, automatic method, coarse-to-fine on, no
+// callback) to `*out`.
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_eigen_options`.
+qdsim_status qdsim_eigen_options_default(struct qdsim_eigen_options *out);
+
+// The lowest `options->k` states of the grid Hamiltonian `desc` (the absorber, if any, is
+// ignored): multigrid-preconditioned LOBPCG started coarse-to-fine, or shift-invert when asked.
+// `scalar` is `QDSIM_SCALAR_AUTO` (real unless there is a magnetic field), or forces a type.
+// `options` may be NULL for the defaults.
+//
+// Errors: the description errors of `qdsim_hamiltonian_csr`; `QDSIM_ERR_INVALID_ARGUMENT` for
+// k = 0, k ≥ grid points, tolerance outside (0, 1), an unknown method; `QDSIM_ERR_CANCELLED`;
+// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written, see the file notes).
+//
+// # Safety
+// As for `qdsim_hamiltonian_csr`; `options` is NULL or valid; `out` points to writable memory
+// for a pointer.
+qdsim_status qdsim_solve_lowest(struct qdsim_manager *manager, const struct qdsim_hamiltonian_desc *desc, qdsim_scalar scalar, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
+
+// The lowest `options->k` eigenpairs of the Hermitian CSR matrix `h` (no grid: shift-invert
+// when its factor fits the memory budget, else Jacobi-preconditioned LOBPCG).
+//
+// # Safety
+// `options` is NULL or valid; `out` points to writable memory for a pointer.
+qdsim_status qdsim_csr_solve_lowest(const struct qdsim_csr *h, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
+
+// The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
+// absorbing potential) nearest `target` (eV), by shift-invert Krylov–Schur on a sparse LU of
+// H − target; sorted by distance to the target; eigenvectors normalised with xᵀx = 1.
+//
+// # Safety
+// `out` points to writable memory for a pointer.
+qdsim_status qdsim_csr_solve_resonances(const struct qdsim_csr *h, struct qdsim_complex target, size_t k, double tolerance, uint64_t seed, struct qdsim_eigen_result **out);
+
+// All (`k` = 0) or the lowest `k` eigenpairs of the Hermitian dense matrix `a` (lower triangle
+// read), by faer's dense solver.
+//
+// # Safety
+// `out` points to writable memory for a pointer.
+qdsim_status qdsim_matrix_eigen_hermitian(const struct qdsim_matrix *a, size_t k, struct qdsim_eigen_result **out);
+
+// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part).
+//
+// # Safety
+// `out` points to writable memory for a pointer.
+qdsim_status qdsim_matrix_eigen_general(const struct qdsim_matrix *a, struct qdsim_eigen_result **out);
+
+// Writes what the result holds (counts, statistics, types) to `*out`.
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_eigen_info`.
+qdsim_status qdsim_eigen_result_info(const struct qdsim_eigen_result *r, struct qdsim_eigen_info *out);
+
+// Copies the real eigenvalues (eV, ascending) into `values[0 .. count)`.
+// `QDSIM_ERR_INVALID_ARGUMENT` when the values are complex (use the complex accessor).
+//
+// # Safety
+// `values` points to `count` writable doubles.
+qdsim_status qdsim_eigen_result_values(const struct qdsim_eigen_result *r, double *values);
+
+// Copies the eigenvalues as complex numbers (real ones with zero imaginary part) into
+// `values[0 .. count)`.
+//
+// # Safety
+// `values` points to `count` writable `qdsim_complex`.
+qdsim_status qdsim_eigen_result_complex_values(const struct qdsim_eigen_result *r, struct qdsim_complex *values);
+
+// Copies ‖Hx − λx‖ of every pair (0 for the dense solvers) into `residuals[0 .. count)`.
+//
+// # Safety
+// `residuals` points to `count` writable doubles.
+qdsim_status qdsim_eigen_result_residuals(const struct qdsim_eigen_result *r, double *residuals);
+
+// Writes the address of the eigenvector block (column j is eigenvector j, element i of it at
+// `data[i + j·ld]`; `double` or `qdsim_complex` per `vector_scalar`) and its leading dimension.
+// The block lives in the manager's pool until the result is destroyed; treat it as read-only.
+//
+// # Safety
+// `data` and `ld` point to writable memory for a pointer and a `size_t`.
+qdsim_status qdsim_eigen_result_vectors(const struct qdsim_eigen_result *r, const void **data, size_t *ld);
+
+// Destroys a result and gives its eigenvectors back to the pool. NULL is a no-op.
+//
+// # Safety
+// The eigenvector pointer is not used after the call.
+qdsim_status qdsim_eigen_result_destroy(struct qdsim_eigen_result *r);
 
 // The name of status code `status` ("QDSIM_OK", "QDSIM_ERR_LIMIT_EXCEEDED", …), or
 // "QDSIM_UNKNOWN_STATUS" for a value that is not a status code.

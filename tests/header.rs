@@ -58,6 +58,9 @@ fn header_exports_only_qdsim_names() {
             rest.split_whitespace().next()
         } else if let Some(rest) = line.strip_prefix("typedef struct ") {
             rest.split_whitespace().next()
+        } else if line.starts_with("typedef") && line.contains("(*") {
+            // a function-pointer type: typedef R (*name)(args);
+            line.split("(*").nth(1).and_then(|r| r.split(')').next())
         } else {
             line.find('(')
                 .filter(|_| {

@@ -235,7 +235,7 @@ fn grid_from_c(g: &qdsim_grid) -> Result<Grid> {
 ///
 /// # Safety
 /// `desc` is valid; its potential and non-NULL mass_field hold one value per grid point.
-unsafe fn with_spec<R>(
+pub(crate) unsafe fn with_spec<R>(
     desc: *const qdsim_hamiltonian_desc,
     f: impl FnOnce(&HamiltonianSpec<'_>) -> Result<R>,
 ) -> Result<R> {

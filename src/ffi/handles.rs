@@ -21,6 +21,7 @@ pub(crate) enum HandleKind {
     CsrBuilder,
     Csr,
     Operator,
+    EigenResult,
 }
 
 impl HandleKind {
@@ -32,6 +33,7 @@ impl HandleKind {
             HandleKind::CsrBuilder => "qdsim_csr_builder",
             HandleKind::Csr => "qdsim_csr",
             HandleKind::Operator => "qdsim_operator",
+            HandleKind::EigenResult => "qdsim_eigen_result",
         }
     }
 }

@@ -53,7 +53,8 @@ pub struct qdsim_manager_config {
     pub eager: i32,
     /// Non-zero: touch every page of a new chunk when it is mapped.
     pub prefault: i32,
-    /// Non-zero: advise transparent huge pages for chunks (default on).
+    /// Non-zero: advise transparent huge pages for chunks (default off: measured slower to
+    /// first-touch on the reference VM).
     pub huge_pages: i32,
     /// Non-zero: print the leak report to stderr when the manager is destroyed with live
     /// allocations (default on).

@@ -25,8 +25,8 @@ use std::sync::Arc;
 /// A dense matrix. Create with `qdsim_matrix_create`, destroy with `qdsim_matrix_destroy`.
 #[allow(non_camel_case_types)]
 pub struct qdsim_matrix {
-    matrix: Mutex<AnyMatrix>,
-    manager: MemoryManager,
+    pub(crate) matrix: Mutex<AnyMatrix>,
+    pub(crate) manager: MemoryManager,
 }
 
 /// Shape and storage of a dense matrix.
@@ -59,7 +59,7 @@ pub(crate) fn check_manager_alive(manager: &MemoryManager, what: &str) -> Result
     Ok(())
 }
 
-fn matrix_arg(matrix: *const qdsim_matrix, name: &str) -> Result<Arc<qdsim_matrix>> {
+pub(crate) fn matrix_arg(matrix: *const qdsim_matrix, name: &str) -> Result<Arc<qdsim_matrix>> {
     let handle: Arc<qdsim_matrix> = handles::lookup(matrix as usize, HandleKind::Matrix, name)?;
     check_manager_alive(&handle.manager, "qdsim_matrix")?;
     Ok(handle)

@@ -176,6 +176,54 @@ impl<T: Scalar> CsrMatrix<T> {
             }
     }
 
+    /// Writes the values of `A − σ·I` into `out` (same pattern). Every row must store its
+    /// diagonal entry (grid Hamiltonians always do).
+    pub(crate) fn shifted_values(&self, sigma: T, out: &mut [T]) -> Result<()> {
+        fn shift<I: CsrIndex, T: Scalar>(
+            rp: &[I],
+            ci: &[I],
+            v: &[T],
+            sigma: T,
+            out: &mut [T],
+        ) -> Result<()> {
+            out.copy_from_slice(v);
+            for r in 0..rp.len() - 1 {
+                let row = rp[r].to_usize()..rp[r + 1].to_usize();
+                let d = row
+                    .clone()
+                    .find(|&p| ci[p].to_usize() == r)
+                    .ok_or_else(|| {
+                        Error::invalid_argument(format!(
+                            "row {r} stores no diagonal entry; a shift needs the full diagonal"
+                        ))
+                    })?;
+                out[d] -= sigma;
+            }
+            Ok(())
+        }
+        match &self.indices {
+            CsrIndices::I32 { row_ptr, col_idx } => {
+                shift(row_ptr, col_idx, &self.values, sigma, out)
+            }
+            CsrIndices::I64 { row_ptr, col_idx } => {
+                shift(row_ptr, col_idx, &self.values, sigma, out)
+            }
+        }
+    }
+
+    /// The stored entries of row `r` as `(col, value)`, by increasing column.
+    pub fn row(&self, r: usize) -> Vec<(usize, T)> {
+        fn collect<I: CsrIndex, T: Copy>(rp: &[I], ci: &[I], v: &[T], r: usize) -> Vec<(usize, T)> {
+            (rp[r].to_usize()..rp[r + 1].to_usize())
+                .map(|p| (ci[p].to_usize(), v[p]))
+                .collect()
+        }
+        match &self.indices {
+            CsrIndices::I32 { row_ptr, col_idx } => collect(row_ptr, col_idx, &self.values, r),
+            CsrIndices::I64 { row_ptr, col_idx } => collect(row_ptr, col_idx, &self.values, r),
+        }
+    }
+
     /// Every stored entry as `(row, col, value)`, row by row.
     pub fn entries(&self) -> Vec<(usize, usize, T)> {
         fn collect<I: CsrIndex, T: Copy>(rp: &[I], ci: &[I], v: &[T]) -> Vec<(usize, usize, T)> {
@@ -250,8 +298,15 @@ impl<T: Scalar> CsrMatrix<T> {
         V: Scalar + Mul<T, Output = V>,
     {
         self.check_vectors(x.len(), y.len())?;
-        self.spmv_unchecked::<V, false>(alpha, x, beta, y, true);
+        self.spmv_unchecked::<V, false>(alpha, x, beta, y, 0, true);
         Ok(())
+    }
+
+    /// `y = (A·x)[rows]`, sequentially (x has `ncols` entries, y `rows.len()`): the building
+    /// block of the solvers' row-chunked kernels.
+    pub(crate) fn apply_rows(&self, x: &[T], rows: std::ops::Range<usize>, y: &mut [T]) {
+        debug_assert!(x.len() == self.ncols && y.len() == rows.len() && rows.end <= self.nrows);
+        self.spmv_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, rows.start, false);
     }
 
     fn check_vectors(&self, x: usize, y: usize) -> Result<()> {
@@ -264,20 +319,22 @@ impl<T: Scalar> CsrMatrix<T> {
         Ok(())
     }
 
-    /// SpMV with lengths already checked; `CONJ` multiplies by the conjugated matrix.
+    /// SpMV with lengths already checked, for rows `first_row .. first_row + y.len()`; `CONJ`
+    /// multiplies by the conjugated matrix.
     fn spmv_unchecked<V, const CONJ: bool>(
         &self,
         alpha: V,
         x: &[V],
         beta: V,
         y: &mut [V],
+        first_row: usize,
         parallel: bool,
     ) where
         V: Scalar + Mul<T, Output = V>,
     {
         match &self.indices {
             CsrIndices::I32 { row_ptr, col_idx } => spmv_kernel::<i32, T, V, CONJ>(
-                row_ptr,
+                &row_ptr[first_row..],
                 col_idx,
                 &self.values,
                 alpha,
@@ -287,7 +344,7 @@ impl<T: Scalar> CsrMatrix<T> {
                 parallel,
             ),
             CsrIndices::I64 { row_ptr, col_idx } => spmv_kernel::<i64, T, V, CONJ>(
-                row_ptr,
+                &row_ptr[first_row..],
                 col_idx,
                 &self.values,
                 alpha,
@@ -414,13 +471,13 @@ impl<T: Scalar> LinOp<T> for CsrMatrix<T> {
 
     fn apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
         apply_columns(out, rhs, par, |x, y, parallel| {
-            self.spmv_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, parallel)
+            self.spmv_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
         });
     }
 
     fn conj_apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
         apply_columns(out, rhs, par, |x, y, parallel| {
-            self.spmv_unchecked::<T, true>(T::ONE, x, T::ZERO_VALUE, y, parallel)
+            self.spmv_unchecked::<T, true>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
         });
     }
 }

@@ -39,6 +39,33 @@ impl<T: Scalar> ManagedMatrix<T> {
         })
     }
 
+    /// An `nrows × ncols` matrix whose entries are whatever the pool block held (zero for fresh
+    /// pages): for matrices that are written before they are read.
+    pub fn uninit_values(
+        manager: &MemoryManager,
+        nrows: usize,
+        ncols: usize,
+        tag: &str,
+    ) -> Result<Self> {
+        let ld = aligned_ld::<T>(nrows).ok_or_else(|| overflow(nrows, ncols))?;
+        let len = ld
+            .checked_mul(ncols)
+            .ok_or_else(|| overflow(nrows, ncols))?;
+        let buffer = PoolBuffer::uninit_values(manager, len, tag)?;
+        Ok(Self {
+            buffer,
+            nrows,
+            ncols,
+            ld,
+        })
+    }
+
+    /// Keeps only the first `ncols` columns (the memory of the others stays allocated until
+    /// the matrix is dropped).
+    pub fn truncate_cols(&mut self, ncols: usize) {
+        self.ncols = self.ncols.min(ncols);
+    }
+
     /// Rows.
     pub fn nrows(&self) -> usize {
         self.nrows

@@ -3,7 +3,7 @@
 
 use crate::memory::PoolElement;
 use num_complex::Complex64;
-use std::ops::{Add, AddAssign, Mul, Sub};
+use std::ops::{Add, AddAssign, Mul, Sub, SubAssign};
 
 /// Real or complex, as a run-time tag (the C API's `qdsim_scalar`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,7 +27,7 @@ impl ScalarKind {
 /// A matrix element type: `f64` or `Complex64`.
 pub trait Scalar:
     PoolElement
-    + faer::traits::ComplexField
+    + faer::traits::ComplexField<Real = f64>
     + Copy
     + PartialEq
     + std::fmt::Debug
@@ -35,6 +35,7 @@ pub trait Scalar:
     + Sub<Output = Self>
     + Mul<Output = Self>
     + AddAssign
+    + SubAssign
 {
     /// Which of the two this is.
     const KIND: ScalarKind;

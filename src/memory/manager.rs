@@ -46,6 +46,35 @@ struct Inner {
     in_use: AtomicU64,
     peak: AtomicU64,
     closed: AtomicBool,
+    /// Peaks of the live [`PeakTracker`]s (scoped peaks), updated on every allocation while any
+    /// exists.
+    trackers: parking_lot::RwLock<Vec<Arc<AtomicU64>>>,
+    tracker_count: AtomicU64,
+}
+
+/// The highest bytes in use of a manager since the tracker was created (a scoped peak, e.g.
+/// of one solve). Created by [`MemoryManager::track_peak`]; stops tracking when dropped.
+pub struct PeakTracker {
+    cell: Arc<AtomicU64>,
+    manager: MemoryManager,
+}
+
+impl PeakTracker {
+    /// The peak so far.
+    pub fn peak(&self) -> u64 {
+        self.cell.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for PeakTracker {
+    fn drop(&mut self) {
+        let inner = &self.manager.inner;
+        inner
+            .trackers
+            .write()
+            .retain(|c| !Arc::ptr_eq(c, &self.cell));
+        inner.tracker_count.fetch_sub(1, Ordering::Release);
+    }
 }
 
 impl std::fmt::Debug for MemoryManager {
@@ -70,6 +99,8 @@ impl MemoryManager {
                 in_use: AtomicU64::new(0),
                 peak: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
+                trackers: parking_lot::RwLock::new(Vec::new()),
+                tracker_count: AtomicU64::new(0),
             }),
         };
         if manager.inner.config.eager {
@@ -161,6 +192,18 @@ impl MemoryManager {
         }
         let pool = self.inner.pools[owner.pool.index()].lock();
         pool.live_block(addr).map(|block| pool.info(addr, block))
+    }
+
+    /// Starts tracking the peak bytes in use from now on (e.g. over one solve).
+    pub fn track_peak(&self) -> PeakTracker {
+        let inner = &self.inner;
+        let cell = Arc::new(AtomicU64::new(inner.in_use.load(Ordering::Relaxed)));
+        inner.trackers.write().push(cell.clone());
+        inner.tracker_count.fetch_add(1, Ordering::Release);
+        PeakTracker {
+            cell,
+            manager: self.clone(),
+        }
     }
 
     /// Totals over all pools, exact at the moment of the call.
@@ -358,6 +401,11 @@ impl Inner {
         match result {
             Ok(previous) => {
                 self.peak.fetch_max(previous + size, Ordering::Relaxed);
+                if self.tracker_count.load(Ordering::Acquire) > 0 {
+                    for cell in self.trackers.read().iter() {
+                        cell.fetch_max(previous + size, Ordering::Relaxed);
+                    }
+                }
                 Ok(())
             }
             Err(current) => Err(Error::new(

@@ -45,7 +45,7 @@ mod tags;
 
 pub use buffer::PoolBuffer;
 pub use config::{DEFAULT_INITIAL_POOL_SIZE, MAX_ALIGNMENT, MIN_ALIGNMENT, ManagerConfig};
-pub use manager::MemoryManager;
+pub use manager::{MemoryManager, PeakTracker};
 pub use pool::GRANULE;
 pub use pool_kind::{PoolElement, PoolKind};
 pub use pool_vec::PoolVec;

@@ -291,8 +291,17 @@ impl<T: Scalar> StencilOperator<T> {
                 y.len()
             )));
         }
-        self.apply_unchecked::<V, false>(alpha, x, beta, y, true);
+        self.apply_unchecked::<V, false>(alpha, x, beta, y, 0, true);
         Ok(())
+    }
+
+    /// `y = (H·x)[rows]` for whole grid lines (`rows` starts and ends on multiples of the
+    /// x-axis length, or ends at `dim`), sequentially: the building block of the solvers'
+    /// row-chunked kernels.
+    pub(crate) fn apply_rows(&self, x: &[T], rows: std::ops::Range<usize>, y: &mut [T]) {
+        let nx = self.links.shape[0];
+        debug_assert!(rows.start % nx == 0 && y.len() == rows.len() && x.len() == self.dim());
+        self.apply_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, rows.start / nx, false);
     }
 
     fn apply_unchecked<V, const CONJ: bool>(
@@ -301,6 +310,7 @@ impl<T: Scalar> StencilOperator<T> {
         x: &[V],
         beta: V,
         y: &mut [V],
+        first_line: usize,
         parallel: bool,
     ) where
         V: Scalar + Mul<T, Output = V>,
@@ -313,6 +323,7 @@ impl<T: Scalar> StencilOperator<T> {
                 x,
                 beta,
                 y,
+                first_line,
                 parallel,
             ),
             (Hops::Uniform(_), true) => self.run_lines::<V, UniformHop, true, CONJ>(
@@ -321,6 +332,7 @@ impl<T: Scalar> StencilOperator<T> {
                 x,
                 beta,
                 y,
+                first_line,
                 parallel,
             ),
             (Hops::PerLink(_), false) => self.run_lines::<V, LinkHops, false, CONJ>(
@@ -329,6 +341,7 @@ impl<T: Scalar> StencilOperator<T> {
                 x,
                 beta,
                 y,
+                first_line,
                 parallel,
             ),
             (Hops::PerLink(_), true) => self.run_lines::<V, LinkHops, true, CONJ>(
@@ -337,6 +350,7 @@ impl<T: Scalar> StencilOperator<T> {
                 x,
                 beta,
                 y,
+                first_line,
                 parallel,
             ),
         }
@@ -361,6 +375,7 @@ impl<T: Scalar> StencilOperator<T> {
         x: &[V],
         beta: V,
         y: &mut [V],
+        first_line: usize,
         parallel: bool,
     ) where
         V: Scalar + Mul<T, Output = V>,
@@ -371,7 +386,7 @@ impl<T: Scalar> StencilOperator<T> {
             for (l, y_line) in chunk.chunks_mut(nx).enumerate() {
                 self.apply_line::<V, H, PHASE, CONJ>(
                     hops,
-                    t * lines_per_task + l,
+                    first_line + t * lines_per_task + l,
                     alpha,
                     x,
                     beta,
@@ -575,13 +590,13 @@ impl<T: Scalar> LinOp<T> for StencilOperator<T> {
 
     fn apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
         apply_columns(out, rhs, par, |x, y, parallel| {
-            self.apply_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, parallel)
+            self.apply_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
         });
     }
 
     fn conj_apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
         apply_columns(out, rhs, par, |x, y, parallel| {
-            self.apply_unchecked::<T, true>(T::ONE, x, T::ZERO_VALUE, y, parallel)
+            self.apply_unchecked::<T, true>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
         });
     }
 }

@@ -1,0 +1,185 @@
+//! The quantum-dot example: a 2D GaAs parabolic dot (ħω = 10 meV) in a 120 nm hard-wall box,
+//! the lowest states by the multigrid block eigensolver, printed against the exact oscillator
+//! levels ħω·(n + 1) (n + 1-fold degenerate), with residuals, time, a progress bar and the
+//! memory report.
+//!
+//! ```text
+//! cargo run --release --example quantum_dot                  # 1000 × 1000 grid, 10 states
+//! cargo run --release --example quantum_dot -- --n 500 --k 15 --method shift-invert
+//! ```
+
+use qdsim_mem::memory::{ManagerConfig, MemoryManager, PoolBuffer};
+use qdsim_mem::physics::constants::{GAAS_MASS, HBAR2_OVER_2M0};
+use qdsim_mem::physics::{Grid, HamiltonianSpec};
+use qdsim_mem::solver::{EigenOptions, Method, Progress, lowest_states};
+use std::io::Write;
+
+struct Args {
+    n: usize,
+    k: usize,
+    length: f64,
+    hw: f64,
+    method: Method,
+    tol: f64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        n: 1000,
+        k: 10,
+        length: 120.0,
+        hw: 0.010,
+        method: Method::Auto,
+        tol: 1e-6,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--n" => a.n = value()?.parse().map_err(|e| format!("--n: {e}"))?,
+            "--k" => a.k = value()?.parse().map_err(|e| format!("--k: {e}"))?,
+            "--box" => a.length = value()?.parse().map_err(|e| format!("--box: {e}"))?,
+            "--hw-mev" => {
+                a.hw = value()?
+                    .parse::<f64>()
+                    .map_err(|e| format!("--hw-mev: {e}"))?
+                    * 1e-3
+            }
+            "--tol" => a.tol = value()?.parse().map_err(|e| format!("--tol: {e}"))?,
+            "--method" => {
+                a.method = match value()?.as_str() {
+                    "auto" => Method::Auto,
+                    "lobpcg" => Method::Lobpcg,
+                    "shift-invert" => Method::ShiftInvert,
+                    other => {
+                        return Err(format!(
+                            "--method {other}: use auto, lobpcg or shift-invert"
+                        ));
+                    }
+                }
+            }
+            "--help" | "-h" => {
+                return Err("usage: quantum_dot [--n points-per-axis] [--k states] [--box nm] [--hw-mev meV] \
+                            [--tol relative-residual] [--method auto|lobpcg|shift-invert]"
+                    .into());
+            }
+            other => return Err(format!("unknown argument {other} (try --help)")),
+        }
+    }
+    Ok(a)
+}
+
+/// The exact oscillator levels: ħω(N + 1), N + 1 times each, the lowest `k`.
+fn exact_levels(hw: f64, k: usize) -> Vec<f64> {
+    (0..)
+        .flat_map(|shell: usize| std::iter::repeat_n(hw * (shell + 1) as f64, shell + 1))
+        .take(k)
+        .collect()
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let manager = MemoryManager::new(ManagerConfig::default()).expect("memory manager");
+    let n = args.n;
+    let grid = Grid::dirichlet_box(&[args.length, args.length], &[n, n]).expect("grid");
+    // V = (ħω)² r² / (4 ħ²/2m*), in the manager's pool like every other array.
+    let c = HBAR2_OVER_2M0 / GAAS_MASS;
+    let axis = grid.axes()[0];
+    let centre = args.length / 2.0;
+    let mut potential =
+        PoolBuffer::<f64>::uninit_values(&manager, n * n, "potential").expect("potential");
+    for (p, v) in potential.iter_mut().enumerate() {
+        let (x, y) = (
+            axis.coordinate(p % n) - centre,
+            axis.coordinate(p / n) - centre,
+        );
+        *v = args.hw * args.hw * (x * x + y * y) / (4.0 * c);
+    }
+    let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&potential));
+    let options = EigenOptions {
+        k: args.k,
+        tol: args.tol,
+        method: args.method,
+        ..EigenOptions::default()
+    };
+    println!(
+        "2D GaAs parabolic dot: ħω = {} meV, {} nm box, {n} × {n} grid ({} unknowns), lowest {} states",
+        args.hw * 1e3,
+        args.length,
+        n * n,
+        args.k
+    );
+    let mut progress = |p: &Progress| {
+        let width = 20;
+        let done = width * p.converged / p.wanted.max(1);
+        eprint!(
+            "\r  level {}/{}  iteration {:>3}  [{}{}] {:>2}/{} converged  residual {:.1e}   ",
+            p.levels - p.level,
+            p.levels,
+            p.iteration,
+            "#".repeat(done),
+            "-".repeat(width - done),
+            p.converged,
+            p.wanted,
+            p.max_residual
+        );
+        let _ = std::io::stderr().flush();
+        false
+    };
+    let result = match lowest_states::<f64>(&manager, &spec, &options, Some(&mut progress)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("\nsolve failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!();
+    println!(
+        "{:>4} {:>14} {:>12} {:>12} {:>12}",
+        "n", "E (meV)", "exact (meV)", "error (meV)", "residual"
+    );
+    for (i, ((e, x), r)) in result
+        .values
+        .iter()
+        .zip(exact_levels(args.hw, args.k))
+        .zip(&result.residuals)
+        .enumerate()
+    {
+        println!(
+            "{:>4} {:>14.6} {:>12.3} {:>12.2e} {:>12.2e}",
+            i,
+            e * 1e3,
+            x * 1e3,
+            (e - x) * 1e3,
+            r
+        );
+    }
+    println!(
+        "{} in {:.2} s: {} iterations over {} grid levels, {} operator applications, {}/{} converged",
+        match result.method {
+            Method::ShiftInvert => "shift-invert",
+            _ => "multigrid LOBPCG",
+        },
+        result.seconds,
+        result.iterations,
+        result.levels,
+        result.applications,
+        result.converged,
+        args.k
+    );
+    println!(
+        "peak pool memory during the solve: {:.1} MiB",
+        result.peak_pool_bytes as f64 / (1 << 20) as f64
+    );
+    println!();
+    print!("{}", manager.allocation_report());
+    if !result.is_converged() {
+        std::process::exit(1);
+    }
+}

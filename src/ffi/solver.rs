@@ -1,0 +1,648 @@
+//! The eigensolvers from C: options (`qdsim_eigen_options`, with an optional progress callback
+//! that can cancel), the solve entry points, and the `qdsim_eigen_result` handle whose
+//! eigenvectors live in the manager's pool.
+//!
+//! Convention exception: when a solve stops before every requested pair met the tolerance it
+//! returns `QDSIM_ERR_NOT_CONVERGED` **and still writes `*out`** with the partial result (its
+//! `converged` count says how many pairs are good), so no work is lost.
+//!
+//! Thread safety: a solve runs on the calling thread (and the library's worker threads); the
+//! progress callback is called on the calling thread. Results are immutable and may be read
+//! from any thread.
+
+use super::boundary::{guard, in_param, out_param, out_slice, write_out};
+use super::csr::{csr_arg, qdsim_csr};
+use super::hamiltonian::{qdsim_hamiltonian_desc, with_spec};
+use super::handles::{self, HandleKind};
+use super::manager::{manager_arg, qdsim_manager};
+use super::matrix::{check_manager_alive, matrix_arg, qdsim_matrix};
+use super::status::qdsim_status;
+use super::types::{
+    QDSIM_SCALAR_COMPLEX, QDSIM_SCALAR_REAL, qdsim_complex, qdsim_scalar, scalar_kind,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::matrix::{AnyCsr, AnyMatrix, ManagedMatrix, ScalarKind};
+use crate::memory::MemoryManager;
+use crate::solver::{
+    EigenOptions, EigenResult, Method, Progress, ProgressFn, csr_lowest, dense_general,
+    dense_hermitian, lowest_states, resonances,
+};
+use num_complex::Complex64;
+use std::ffi::c_void;
+use std::sync::Arc;
+
+/// Let the library choose the method.
+pub const QDSIM_METHOD_AUTO: i32 = 0;
+/// Block LOBPCG (multigrid-preconditioned on grids, Jacobi on plain CSR).
+pub const QDSIM_METHOD_LOBPCG: i32 = 1;
+/// Shift-invert Krylov–Schur on a sparse Cholesky factor.
+pub const QDSIM_METHOD_SHIFT_INVERT: i32 = 2;
+
+/// Called after every solver iteration with `user` and the report; return non-zero to stop the
+/// solve (it then returns `QDSIM_ERR_CANCELLED`).
+#[allow(non_camel_case_types)]
+pub type qdsim_progress_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, progress: *const Progress) -> i32>;
+
+/// Solver settings; fill with `qdsim_eigen_options_default` and change what you need.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)]
+pub struct qdsim_eigen_options {
+    /// Number of lowest eigenpairs (default 10).
+    pub k: usize,
+    /// Relative residual tolerance ‖Hx − λx‖ ≤ tol·max(|λ|, 10⁻³·spread) (default 1e-6).
+    pub tolerance: f64,
+    /// Iterations at most per grid level (default 500).
+    pub max_iterations: usize,
+    /// Extra block vectors beyond k; negative for the default max(1, k/10).
+    pub block_extra: i64,
+    /// Seed of the random start vectors.
+    pub seed: u64,
+    /// `QDSIM_METHOD_AUTO`, `QDSIM_METHOD_LOBPCG` or `QDSIM_METHOD_SHIFT_INVERT`.
+    pub method: i32,
+    /// Non-zero: start from coarser grids (grid Hamiltonians; default on).
+    pub coarse_to_fine: i32,
+    /// Bytes the solver may use for the automatic method choice; 0: the manager's available.
+    pub memory_budget: u64,
+    /// Progress callback, or NULL.
+    pub progress: qdsim_progress_fn,
+    /// Passed to the callback unchanged.
+    pub progress_user: *mut c_void,
+}
+
+/// What a result holds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[allow(non_camel_case_types)]
+pub struct qdsim_eigen_info {
+    /// Number of eigenpairs.
+    pub count: usize,
+    /// Length of each eigenvector.
+    pub dim: usize,
+    /// Pairs that met the tolerance.
+    pub converged: usize,
+    /// Iterations (summed over grid levels).
+    pub iterations: usize,
+    /// Operator applications (vectors).
+    pub applications: u64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// Highest bytes in use in the manager's pools during the solve.
+    pub peak_pool_bytes: u64,
+    /// The method that ran (`QDSIM_METHOD_*`; 0 for the dense and resonance solvers).
+    pub method: i32,
+    /// Eigenvector elements: `QDSIM_SCALAR_REAL` or `QDSIM_SCALAR_COMPLEX`.
+    pub vector_scalar: qdsim_scalar,
+    /// 1 when the eigenvalues are complex (resonances, general dense), else 0.
+    pub complex_values: i32,
+    /// Grid levels used.
+    pub levels: i32,
+}
+
+enum Values {
+    Real(Vec<f64>),
+    Complex(Vec<Complex64>),
+}
+
+/// Eigenvalues, eigenvectors (in the manager's pool) and solve statistics.
+#[allow(non_camel_case_types)]
+pub struct qdsim_eigen_result {
+    values: Values,
+    residuals: Vec<f64>,
+    vectors: AnyMatrix,
+    info: qdsim_eigen_info,
+    manager: MemoryManager,
+}
+
+fn method_value(m: Method) -> i32 {
+    match m {
+        Method::Auto => QDSIM_METHOD_AUTO,
+        Method::Lobpcg => QDSIM_METHOD_LOBPCG,
+        Method::ShiftInvert => QDSIM_METHOD_SHIFT_INVERT,
+    }
+}
+
+impl qdsim_eigen_result {
+    fn from_lowest<T: crate::matrix::Scalar>(
+        r: EigenResult<T>,
+        wrap: fn(ManagedMatrix<T>) -> AnyMatrix,
+        manager: MemoryManager,
+    ) -> Self {
+        let info = qdsim_eigen_info {
+            count: r.values.len(),
+            dim: r.vectors.nrows(),
+            converged: r.converged,
+            iterations: r.iterations,
+            applications: r.applications,
+            seconds: r.seconds,
+            peak_pool_bytes: r.peak_pool_bytes,
+            method: method_value(r.method),
+            vector_scalar: if T::KIND == ScalarKind::Real {
+                QDSIM_SCALAR_REAL
+            } else {
+                QDSIM_SCALAR_COMPLEX
+            },
+            complex_values: 0,
+            levels: r.levels as i32,
+        };
+        Self {
+            values: Values::Real(r.values),
+            residuals: r.residuals,
+            vectors: wrap(r.vectors),
+            info,
+            manager,
+        }
+    }
+}
+
+fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
+    let method = match o.method {
+        QDSIM_METHOD_AUTO => Method::Auto,
+        QDSIM_METHOD_LOBPCG => Method::Lobpcg,
+        QDSIM_METHOD_SHIFT_INVERT => Method::ShiftInvert,
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "method {other} is not a QDSIM_METHOD_* value"
+            )));
+        }
+    };
+    Ok(EigenOptions {
+        k: o.k,
+        tol: o.tolerance,
+        max_iterations: o.max_iterations,
+        block_extra: usize::try_from(o.block_extra).ok(),
+        seed: o.seed,
+        method,
+        memory_budget: (o.memory_budget != 0).then_some(o.memory_budget),
+        coarse_to_fine: o.coarse_to_fine != 0,
+    })
+}
+
+/// The caller's options, or the defaults for NULL.
+///
+/// # Safety
+/// `options` is NULL or points to a valid `qdsim_eigen_options`.
+unsafe fn options_arg(options: *const qdsim_eigen_options) -> Result<qdsim_eigen_options> {
+    if options.is_null() {
+        let mut o = std::mem::MaybeUninit::uninit();
+        // SAFETY: a valid out-pointer to local memory; the call initialises it (it cannot fail).
+        unsafe {
+            qdsim_eigen_options_default(o.as_mut_ptr());
+            Ok(o.assume_init())
+        }
+    } else {
+        // SAFETY: non-null and valid per the contract.
+        Ok(*unsafe { in_param(options, "options")? })
+    }
+}
+
+/// The C callback as a Rust progress closure.
+struct CallbackCell {
+    f: unsafe extern "C" fn(*mut c_void, *const Progress) -> i32,
+    user: *mut c_void,
+}
+
+// SAFETY: the callback and its user pointer are only used on the thread that called the solve
+// (the LOBPCG loop runs there); Send is needed only to satisfy the closure type.
+unsafe impl Send for CallbackCell {}
+
+impl CallbackCell {
+    /// Calls the C callback; true means "cancel".
+    fn call(&self, report: &Progress) -> bool {
+        // SAFETY: the caller supplied a valid function; the report lives for the call.
+        unsafe { (self.f)(self.user, report) != 0 }
+    }
+}
+
+fn with_progress<R>(
+    o: &qdsim_eigen_options,
+    run: impl FnOnce(Option<&mut ProgressFn<'_>>) -> R,
+) -> R {
+    match o.progress {
+        None => run(None),
+        Some(f) => {
+            let cell = CallbackCell {
+                f,
+                user: o.progress_user,
+            };
+            let mut closure = move |p: &Progress| cell.call(p);
+            run(Some(&mut closure))
+        }
+    }
+}
+
+/// Registers `result` and writes it to `out`; NOT_CONVERGED when it is partial.
+fn finish(
+    result: qdsim_eigen_result,
+    out: std::ptr::NonNull<*mut qdsim_eigen_result>,
+) -> Result<()> {
+    let (count, converged) = (result.info.count, result.info.converged);
+    let ptr = handles::new_handle(HandleKind::EigenResult, result);
+    // SAFETY: checked by out_param; writable per the contract.
+    unsafe { write_out(out, ptr) };
+    if converged < count {
+        return Err(Error::new(
+            ErrorKind::NotConverged,
+            format!(
+                "{converged} of {count} eigenpairs met the tolerance; *out holds the partial result"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the default options (k = 10, tolerance 1e-6, automatic method, coarse-to-fine on, no
+/// callback) to `*out`.
+///
+/// # Safety
+/// `out` points to writable memory for a `qdsim_eigen_options`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_eigen_options_default(
+    out: *mut qdsim_eigen_options,
+) -> qdsim_status {
+    guard("qdsim_eigen_options_default", || {
+        let out = out_param(out, "out")?;
+        let d = EigenOptions::default();
+        let o = qdsim_eigen_options {
+            k: d.k,
+            tolerance: d.tol,
+            max_iterations: d.max_iterations,
+            block_extra: -1,
+            seed: d.seed,
+            method: QDSIM_METHOD_AUTO,
+            coarse_to_fine: 1,
+            memory_budget: 0,
+            progress: None,
+            progress_user: std::ptr::null_mut(),
+        };
+        // SAFETY: checked by out_param; writable per the contract.
+        unsafe { write_out(out, o) };
+        Ok(())
+    })
+}
+
+/// The lowest `options->k` states of the grid Hamiltonian `desc` (the absorber, if any, is
+/// ignored): multigrid-preconditioned LOBPCG started coarse-to-fine, or shift-invert when asked.
+/// `scalar` is `QDSIM_SCALAR_AUTO` (real unless there is a magnetic field), or forces a type.
+/// `options` may be NULL for the defaults.
+///
+/// Errors: the description errors of `qdsim_hamiltonian_csr`; `QDSIM_ERR_INVALID_ARGUMENT` for
+/// k = 0, k ≥ grid points, tolerance outside (0, 1), an unknown method; `QDSIM_ERR_CANCELLED`;
+/// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written, see the file notes).
+///
+/// # Safety
+/// As for `qdsim_hamiltonian_csr`; `options` is NULL or valid; `out` points to writable memory
+/// for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_solve_lowest(
+    manager: *mut qdsim_manager,
+    desc: *const qdsim_hamiltonian_desc,
+    scalar: qdsim_scalar,
+    options: *const qdsim_eigen_options,
+    out: *mut *mut qdsim_eigen_result,
+) -> qdsim_status {
+    guard("qdsim_solve_lowest", || {
+        let out = out_param(out, "out")?;
+        let manager = manager_arg(manager)?.manager.clone();
+        // SAFETY: NULL or valid per the contract.
+        let c_options = unsafe { options_arg(options)? };
+        let opts = options_from_c(&c_options)?;
+        let kind = scalar_kind(scalar, true)?;
+        // SAFETY: per the contract.
+        let result = unsafe {
+            with_spec(desc, |spec| {
+                let kind = kind.unwrap_or(if spec.magnetic_field != 0.0 {
+                    ScalarKind::Complex
+                } else {
+                    ScalarKind::Real
+                });
+                if kind == ScalarKind::Real && spec.magnetic_field != 0.0 {
+                    return Err(Error::invalid_argument(
+                        "a magnetic field makes H complex: use QDSIM_SCALAR_COMPLEX or AUTO",
+                    ));
+                }
+                with_progress(&c_options, |progress| match kind {
+                    ScalarKind::Real => {
+                        lowest_states::<f64>(&manager, spec, &opts, progress).map(|r| {
+                            qdsim_eigen_result::from_lowest(r, AnyMatrix::Real, manager.clone())
+                        })
+                    }
+                    ScalarKind::Complex => {
+                        lowest_states::<Complex64>(&manager, spec, &opts, progress).map(|r| {
+                            qdsim_eigen_result::from_lowest(r, AnyMatrix::Complex, manager.clone())
+                        })
+                    }
+                })
+            })?
+        };
+        finish(result, out)
+    })
+}
+
+/// The lowest `options->k` eigenpairs of the Hermitian CSR matrix `h` (no grid: shift-invert
+/// when its factor fits the memory budget, else Jacobi-preconditioned LOBPCG).
+///
+/// # Safety
+/// `options` is NULL or valid; `out` points to writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_csr_solve_lowest(
+    h: *const qdsim_csr,
+    options: *const qdsim_eigen_options,
+    out: *mut *mut qdsim_eigen_result,
+) -> qdsim_status {
+    guard("qdsim_csr_solve_lowest", || {
+        let out = out_param(out, "out")?;
+        let handle = csr_arg(h)?;
+        // SAFETY: NULL or valid per the contract.
+        let c_options = unsafe { options_arg(options)? };
+        let opts = options_from_c(&c_options)?;
+        let (rows, cols, ..) = handle.csr.summary();
+        if rows != cols {
+            return Err(Error::invalid_argument(format!(
+                "the matrix is {rows}×{cols}, not square"
+            )));
+        }
+        let manager = handle.manager.clone();
+        let result = with_progress(&c_options, |progress| match &handle.csr {
+            AnyCsr::Real(m) => csr_lowest(&manager, m, &opts, progress)
+                .map(|r| qdsim_eigen_result::from_lowest(r, AnyMatrix::Real, manager.clone())),
+            AnyCsr::Complex(m) => csr_lowest(&manager, m, &opts, progress)
+                .map(|r| qdsim_eigen_result::from_lowest(r, AnyMatrix::Complex, manager.clone())),
+        })?;
+        finish(result, out)
+    })
+}
+
+/// The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
+/// absorbing potential) nearest `target` (eV), by shift-invert Krylov–Schur on a sparse LU of
+/// H − target; sorted by distance to the target; eigenvectors normalised with xᵀx = 1.
+///
+/// # Safety
+/// `out` points to writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_csr_solve_resonances(
+    h: *const qdsim_csr,
+    target: qdsim_complex,
+    k: usize,
+    tolerance: f64,
+    seed: u64,
+    out: *mut *mut qdsim_eigen_result,
+) -> qdsim_status {
+    guard("qdsim_csr_solve_resonances", || {
+        let out = out_param(out, "out")?;
+        let handle = csr_arg(h)?;
+        let AnyCsr::Complex(m) = &handle.csr else {
+            return Err(Error::invalid_argument(
+                "the matrix is real (no absorbing potential): resonances need a complex-symmetric H",
+            ));
+        };
+        let r = resonances(&handle.manager, m, target.into(), k, tolerance, seed)?;
+        let info = qdsim_eigen_info {
+            count: r.values.len(),
+            dim: m.nrows(),
+            converged: r.values.len(),
+            iterations: 1,
+            seconds: r.seconds,
+            vector_scalar: QDSIM_SCALAR_COMPLEX,
+            complex_values: 1,
+            levels: 1,
+            ..Default::default()
+        };
+        let result = qdsim_eigen_result {
+            values: Values::Complex(r.values),
+            residuals: r.residuals,
+            vectors: AnyMatrix::Complex(r.vectors),
+            info,
+            manager: handle.manager.clone(),
+        };
+        finish(result, out)
+    })
+}
+
+/// All (`k` = 0) or the lowest `k` eigenpairs of the Hermitian dense matrix `a` (lower triangle
+/// read), by faer's dense solver.
+///
+/// # Safety
+/// `out` points to writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_matrix_eigen_hermitian(
+    a: *const qdsim_matrix,
+    k: usize,
+    out: *mut *mut qdsim_eigen_result,
+) -> qdsim_status {
+    guard("qdsim_matrix_eigen_hermitian", || {
+        let out = out_param(out, "out")?;
+        let handle = matrix_arg(a, "a")?;
+        let m = handle.matrix.lock();
+        let k = (k != 0).then_some(k);
+        let (values, vectors) = match &*m {
+            AnyMatrix::Real(a) => {
+                let (v, x) = dense_hermitian(&handle.manager, a, k)?;
+                (v, AnyMatrix::Real(x))
+            }
+            AnyMatrix::Complex(a) => {
+                let (v, x) = dense_hermitian(&handle.manager, a, k)?;
+                (v, AnyMatrix::Complex(x))
+            }
+        };
+        let (dim, count, _) = vectors.shape();
+        let info = qdsim_eigen_info {
+            count,
+            dim,
+            converged: count,
+            vector_scalar: if vectors.kind() == ScalarKind::Real {
+                QDSIM_SCALAR_REAL
+            } else {
+                QDSIM_SCALAR_COMPLEX
+            },
+            levels: 1,
+            ..Default::default()
+        };
+        let residuals = vec![0.0; count];
+        finish(
+            qdsim_eigen_result {
+                values: Values::Real(values),
+                residuals,
+                vectors,
+                info,
+                manager: handle.manager.clone(),
+            },
+            out,
+        )
+    })
+}
+
+/// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part).
+///
+/// # Safety
+/// `out` points to writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_matrix_eigen_general(
+    a: *const qdsim_matrix,
+    out: *mut *mut qdsim_eigen_result,
+) -> qdsim_status {
+    guard("qdsim_matrix_eigen_general", || {
+        let out = out_param(out, "out")?;
+        let handle = matrix_arg(a, "a")?;
+        let m = handle.matrix.lock();
+        let (values, vectors) = match &*m {
+            AnyMatrix::Real(a) => dense_general(&handle.manager, a)?,
+            AnyMatrix::Complex(a) => dense_general(&handle.manager, a)?,
+        };
+        let info = qdsim_eigen_info {
+            count: values.len(),
+            dim: vectors.nrows(),
+            converged: values.len(),
+            vector_scalar: QDSIM_SCALAR_COMPLEX,
+            complex_values: 1,
+            levels: 1,
+            ..Default::default()
+        };
+        let residuals = vec![0.0; values.len()];
+        finish(
+            qdsim_eigen_result {
+                values: Values::Complex(values),
+                residuals,
+                vectors: AnyMatrix::Complex(vectors),
+                info,
+                manager: handle.manager.clone(),
+            },
+            out,
+        )
+    })
+}
+
+fn result_arg(r: *const qdsim_eigen_result) -> Result<Arc<qdsim_eigen_result>> {
+    let handle: Arc<qdsim_eigen_result> =
+        handles::lookup(r as usize, HandleKind::EigenResult, "result")?;
+    check_manager_alive(&handle.manager, "qdsim_eigen_result")?;
+    Ok(handle)
+}
+
+/// Writes what the result holds (counts, statistics, types) to `*out`.
+///
+/// # Safety
+/// `out` points to writable memory for a `qdsim_eigen_info`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_eigen_result_info(
+    r: *const qdsim_eigen_result,
+    out: *mut qdsim_eigen_info,
+) -> qdsim_status {
+    guard("qdsim_eigen_result_info", || {
+        let out = out_param(out, "out")?;
+        let info = result_arg(r)?.info;
+        // SAFETY: checked by out_param; writable per the contract.
+        unsafe { write_out(out, info) };
+        Ok(())
+    })
+}
+
+/// Copies the real eigenvalues (eV, ascending) into `values[0 .. count)`.
+/// `QDSIM_ERR_INVALID_ARGUMENT` when the values are complex (use the complex accessor).
+///
+/// # Safety
+/// `values` points to `count` writable doubles.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_eigen_result_values(
+    r: *const qdsim_eigen_result,
+    values: *mut f64,
+) -> qdsim_status {
+    guard("qdsim_eigen_result_values", || {
+        let handle = result_arg(r)?;
+        let Values::Real(v) = &handle.values else {
+            return Err(Error::invalid_argument(
+                "the eigenvalues are complex: use qdsim_eigen_result_complex_values",
+            ));
+        };
+        // SAFETY: `count` writable doubles per the contract.
+        unsafe { out_slice(values, v.len(), "values")? }.copy_from_slice(v);
+        Ok(())
+    })
+}
+
+/// Copies the eigenvalues as complex numbers (real ones with zero imaginary part) into
+/// `values[0 .. count)`.
+///
+/// # Safety
+/// `values` points to `count` writable `qdsim_complex`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_eigen_result_complex_values(
+    r: *const qdsim_eigen_result,
+    values: *mut qdsim_complex,
+) -> qdsim_status {
+    guard("qdsim_eigen_result_complex_values", || {
+        let handle = result_arg(r)?;
+        let as_complex: Vec<qdsim_complex> = match &handle.values {
+            Values::Real(v) => v.iter().map(|&re| qdsim_complex { re, im: 0.0 }).collect(),
+            Values::Complex(v) => v
+                .iter()
+                .map(|z| qdsim_complex { re: z.re, im: z.im })
+                .collect(),
+        };
+        // SAFETY: `count` writable values per the contract.
+        unsafe { out_slice(values, as_complex.len(), "values")? }.copy_from_slice(&as_complex);
+        Ok(())
+    })
+}
+
+/// Copies ‖Hx − λx‖ of every pair (0 for the dense solvers) into `residuals[0 .. count)`.
+///
+/// # Safety
+/// `residuals` points to `count` writable doubles.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_eigen_result_residuals(
+    r: *const qdsim_eigen_result,
+    residuals: *mut f64,
+) -> qdsim_status {
+    guard("qdsim_eigen_result_residuals", || {
+        let handle = result_arg(r)?;
+        // SAFETY: `count` writable doubles per the contract.
+        unsafe { out_slice(residuals, handle.residuals.len(), "residuals")? }
+            .copy_from_slice(&handle.residuals);
+        Ok(())
+    })
+}
+
+/// Writes the address of the eigenvector block (column j is eigenvector j, element i of it at
+/// `data[i + j·ld]`; `double` or `qdsim_complex` per `vector_scalar`) and its leading dimension.
+/// The block lives in the manager's pool until the result is destroyed; treat it as read-only.
+///
+/// # Safety
+/// `data` and `ld` point to writable memory for a pointer and a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_eigen_result_vectors(
+    r: *const qdsim_eigen_result,
+    data: *mut *const c_void,
+    ld: *mut usize,
+) -> qdsim_status {
+    guard("qdsim_eigen_result_vectors", || {
+        let (data_out, ld_out) = (out_param(data, "data")?, out_param(ld, "ld")?);
+        let handle = result_arg(r)?;
+        let (_, _, l) = handle.vectors.shape();
+        // SAFETY: both checked by out_param; writable per the contract.
+        unsafe {
+            write_out(data_out, handle.vectors.data_ptr().cast_const().cast());
+            write_out(ld_out, l);
+        }
+        Ok(())
+    })
+}
+
+/// Destroys a result and gives its eigenvectors back to the pool. NULL is a no-op.
+///
+/// # Safety
+/// The eigenvector pointer is not used after the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_eigen_result_destroy(r: *mut qdsim_eigen_result) -> qdsim_status {
+    guard("qdsim_eigen_result_destroy", || {
+        if !r.is_null() {
+            handles::unregister::<qdsim_eigen_result>(
+                r as usize,
+                HandleKind::EigenResult,
+                "result",
+            )?;
+        }
+        Ok(())
+    })
+}

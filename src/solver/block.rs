@@ -1,0 +1,327 @@
+//! Tall-skinny block kernels for the eigensolvers, computed one chunk of rows at a time in
+//! parallel: Gram matrices `AᴴB`, Gram matrices through the operator `Sᴴ·H·S` (the operator is
+//! applied to a chunk and reduced at once, so `H·S` is never stored), linear combinations
+//! `Y = S·C` that may overwrite their own inputs, and residuals `H·x − λx`.
+//!
+//! Blocks are sets of `n`-long columns ([`Cols`]) that may come from several pool matrices, so
+//! that `[X, W, P]` needs no copy. Memory beyond the blocks themselves: one chunk of rows per
+//! thread (≈ 8192 rows × block width).
+
+use super::operator::{Operator, chunk_rows};
+use crate::matrix::{ManagedMatrix, Scalar};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// A run of columns with a common stride: columns `j` of the run start at `ptr + j·ld`.
+#[derive(Clone, Copy)]
+struct Segment<T> {
+    ptr: *mut T,
+    ncols: usize,
+    ld: usize,
+}
+
+/// Columns of length `n` in pool matrices: a list of strided segments, so that a block such as
+/// `[X, W, P]` is used in place, and chunks of its rows are faer views (no copies).
+pub(crate) struct Cols<T> {
+    segments: Vec<Segment<T>>,
+    n: usize,
+}
+
+// SAFETY: the kernels below only read whole columns that no one writes during the call, or
+// read and write disjoint row ranges from different threads; the pointed-to matrices outlive
+// every kernel call (callers keep them borrowed).
+unsafe impl<T: Send> Send for Cols<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for Cols<T> {}
+
+impl<T: Scalar> Cols<T> {
+    /// Columns `range` of `m`.
+    pub(crate) fn of(m: &mut ManagedMatrix<T>, range: Range<usize>) -> Self {
+        assert!(range.end <= m.ncols());
+        // SAFETY: range.start ≤ ncols, so the offset stays inside (or one past) the block.
+        let ptr = unsafe { m.data_ptr().add(range.start * m.ld()) };
+        let segment = Segment {
+            ptr,
+            ncols: range.len(),
+            ld: m.ld(),
+        };
+        Self {
+            segments: if range.is_empty() {
+                Vec::new()
+            } else {
+                vec![segment]
+            },
+            n: m.nrows(),
+        }
+    }
+
+    /// The leading `n` rows of columns `range` of `m` (a smaller problem in a larger workspace).
+    pub(crate) fn of_rows(m: &mut ManagedMatrix<T>, range: Range<usize>, n: usize) -> Self {
+        assert!(n <= m.nrows());
+        let mut cols = Self::of(m, range);
+        cols.n = n;
+        cols
+    }
+
+    /// No columns.
+    pub(crate) fn empty(n: usize) -> Self {
+        Self {
+            segments: Vec::new(),
+            n,
+        }
+    }
+
+    /// The columns of `parts`, in order.
+    pub(crate) fn concat(parts: &[&Cols<T>]) -> Self {
+        let n = parts.first().map_or(0, |p| p.n);
+        Self {
+            segments: parts
+                .iter()
+                .flat_map(|p| p.segments.iter().copied())
+                .collect(),
+            n,
+        }
+    }
+
+    /// Columns `range`.
+    pub(crate) fn slice(&self, range: Range<usize>) -> Self {
+        let mut segments = Vec::new();
+        let mut first = 0;
+        for seg in &self.segments {
+            let (lo, hi) = (range.start.max(first), range.end.min(first + seg.ncols));
+            if lo < hi {
+                // SAFETY: lo − first < seg.ncols: the column lies inside the segment's matrix.
+                let ptr = unsafe { seg.ptr.add((lo - first) * seg.ld) };
+                segments.push(Segment {
+                    ptr,
+                    ncols: hi - lo,
+                    ld: seg.ld,
+                });
+            }
+            first += seg.ncols;
+        }
+        Self {
+            segments,
+            n: self.n,
+        }
+    }
+
+    /// The first `k` columns.
+    pub(crate) fn first(&self, k: usize) -> Self {
+        self.slice(0..k)
+    }
+
+    /// Number of columns.
+    pub(crate) fn len(&self) -> usize {
+        self.segments.iter().map(|s| s.ncols).sum()
+    }
+
+    /// Column length.
+    pub(crate) fn rows(&self) -> usize {
+        self.n
+    }
+
+    fn col_ptr(&self, mut j: usize) -> *mut T {
+        for seg in &self.segments {
+            if j < seg.ncols {
+                // SAFETY: j < ncols of this segment.
+                return unsafe { seg.ptr.add(j * seg.ld) };
+            }
+            j -= seg.ncols;
+        }
+        panic!("column index out of range");
+    }
+
+    /// Column `j`, whole.
+    ///
+    /// # Safety
+    /// Nobody writes the column while the slice is alive.
+    pub(crate) unsafe fn col(&self, j: usize) -> &[T] {
+        // SAFETY: the column has n elements; no concurrent writer per the contract.
+        unsafe { std::slice::from_raw_parts(self.col_ptr(j), self.n) }
+    }
+
+    /// Rows `rows` of column `j`, mutably.
+    ///
+    /// # Safety
+    /// Nobody else reads or writes those rows of the column while the slice is alive.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn rows_mut(&self, j: usize, rows: Range<usize>) -> &mut [T] {
+        assert!(rows.end <= self.n);
+        // SAFETY: in bounds (checked); exclusive per the contract.
+        unsafe { std::slice::from_raw_parts_mut(self.col_ptr(j).add(rows.start), rows.len()) }
+    }
+
+    /// Rows `rows` of each segment as faer views, with the index of its first column.
+    ///
+    /// # Safety
+    /// Nobody writes those rows while the views are alive.
+    unsafe fn chunk_views(&self, rows: &Range<usize>) -> Vec<(usize, MatRef<'_, T>)> {
+        let mut first = 0;
+        self.segments
+            .iter()
+            .map(|seg| {
+                // SAFETY: rows ⊂ 0..n and the segment's columns are ld apart inside its matrix.
+                let view = unsafe {
+                    MatRef::from_raw_parts(
+                        seg.ptr.add(rows.start),
+                        rows.len(),
+                        seg.ncols,
+                        1,
+                        seg.ld as isize,
+                    )
+                };
+                first += seg.ncols;
+                (first - seg.ncols, view)
+            })
+            .collect()
+    }
+
+    /// Writes `src` (rows.len() × len, contiguous columns) into rows `rows` of every column.
+    fn scatter(&self, rows: &Range<usize>, src: &Mat<T>) {
+        for j in 0..self.len() {
+            // SAFETY: rows ⊂ 0..n; concurrent calls use disjoint row ranges.
+            let dst = unsafe { self.rows_mut(j, rows.clone()) };
+            let col = src
+                .as_ref()
+                .col(j)
+                .try_as_col_major()
+                .expect("faer Mat columns are contiguous");
+            dst.copy_from_slice(col.as_slice());
+        }
+    }
+}
+
+/// `acc += Lᴴ·R` over one chunk of rows, segment by segment (`r` given as a contiguous matrix or
+/// as segment views).
+fn accumulate_gram<T: Scalar>(
+    acc: &mut Mat<T>,
+    left: &[(usize, MatRef<'_, T>)],
+    right: &[(usize, MatRef<'_, T>)],
+) {
+    for &(i0, l) in left {
+        for &(j0, r) in right {
+            let block = acc.as_mut().submatrix_mut(i0, j0, l.ncols(), r.ncols());
+            matmul(block, Accum::Add, l.adjoint(), r, T::ONE, Par::Seq);
+        }
+    }
+}
+
+/// The row chunks of a kernel: `(index, rows)`.
+fn chunks(n: usize, granularity: usize) -> impl IndexedParallelIterator<Item = Range<usize>> {
+    let size = chunk_rows(n, granularity);
+    (0..n.div_ceil(size))
+        .into_par_iter()
+        .map(move |c| c * size..((c + 1) * size).min(n))
+}
+
+/// `Aᴴ·B`.
+pub(crate) fn gram<T: Scalar>(a: &Cols<T>, b: &Cols<T>) -> Mat<T> {
+    let (na, nb) = (a.len(), b.len());
+    if na == 0 || nb == 0 {
+        return Mat::zeros(na, nb);
+    }
+    chunks(a.rows(), 1)
+        .fold(
+            || Mat::<T>::zeros(na, nb),
+            |mut acc, rows| {
+                // SAFETY: A and B are only read during this kernel.
+                let (va, vb) = unsafe { (a.chunk_views(&rows), b.chunk_views(&rows)) };
+                accumulate_gram(&mut acc, &va, &vb);
+                acc
+            },
+        )
+        .reduce(|| Mat::zeros(na, nb), |x, y| x + y)
+}
+
+/// `Sᴴ·H·S`, applying `op` chunk by chunk (H·S is never stored).
+pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(op: &A, s: &Cols<T>) -> Mat<T> {
+    let b = s.len();
+    if b == 0 {
+        return Mat::zeros(0, 0);
+    }
+    chunks(s.rows(), op.row_granularity())
+        .fold(
+            || (Mat::<T>::zeros(b, b), Mat::<T>::zeros(0, 0)),
+            |(mut acc, mut th), rows| {
+                th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
+                for j in 0..b {
+                    // SAFETY: S is only read during this kernel.
+                    let x = unsafe { s.col(j) };
+                    let y = th
+                        .as_mut()
+                        .col_mut(j)
+                        .try_as_col_major_mut()
+                        .expect("contiguous");
+                    op.apply_rows(x, rows.clone(), y.as_slice_mut());
+                }
+                // SAFETY: S is only read during this kernel.
+                let vs = unsafe { s.chunk_views(&rows) };
+                accumulate_gram(&mut acc, &vs, &[(0, th.as_ref())]);
+                (acc, th)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(|| Mat::zeros(b, b), |x, y| x + y)
+}
+
+/// `outputs = inputs·coeff` (`coeff` is inputs × outputs). The outputs may be some of the inputs:
+/// each chunk of rows is computed into a buffer before it is written.
+pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs: &Cols<T>) {
+    assert!(coeff.nrows() == inputs.len() && coeff.ncols() == outputs.len());
+    if outputs.len() == 0 {
+        return;
+    }
+    chunks(inputs.rows(), 1).for_each_init(
+        || Mat::<T>::zeros(0, 0),
+        |to, rows| {
+            to.resize_with(rows.len(), outputs.len(), |_, _| T::ZERO_VALUE);
+            // SAFETY: within this chunk the inputs are only read until the buffer is complete;
+            // other chunks touch other rows.
+            let views = unsafe { inputs.chunk_views(&rows) };
+            for (k, &(i0, v)) in views.iter().enumerate() {
+                let c = coeff.subrows(i0, v.ncols());
+                let accum = if k == 0 { Accum::Replace } else { Accum::Add };
+                matmul(to.as_mut(), accum, v, c, T::ONE, Par::Seq);
+            }
+            drop(views);
+            outputs.scatter(&rows, to);
+        },
+    );
+}
+
+/// `r_j = H·x_j − λ_j·x_j` for every column; returns `‖r_j‖`. `r` must not alias `x`.
+pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
+    op: &A,
+    x: &Cols<T>,
+    lambda: &[f64],
+    r: &Cols<T>,
+) -> Vec<f64> {
+    let b = x.len();
+    assert!(r.len() == b && lambda.len() == b);
+    let sq = chunks(x.rows(), op.row_granularity())
+        .fold(
+            || (vec![0.0; b], Vec::new()),
+            |(mut acc, mut hx), rows| {
+                hx.resize(rows.len(), T::ZERO_VALUE);
+                for j in 0..b {
+                    // SAFETY: X is only read; R's rows `rows` are written by this chunk alone.
+                    let (xj, rj) = unsafe { (x.col(j), r.rows_mut(j, rows.clone())) };
+                    op.apply_rows(xj, rows.clone(), &mut hx);
+                    for ((ri, &h), &xi) in rj.iter_mut().zip(&hx).zip(&xj[rows.clone()]) {
+                        *ri = h - xi.scale(lambda[j]);
+                        acc[j] += ri.abs_sq();
+                    }
+                }
+                (acc, hx)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(
+            || vec![0.0; b],
+            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+        );
+    sq.into_iter().map(f64::sqrt).collect()
+}

@@ -1,0 +1,239 @@
+//! LOBPCG (Knyazev's locally optimal block preconditioned conjugate gradient) for the lowest
+//! eigenpairs of a Hermitian operator, with hard locking of converged pairs, SVQB
+//! orthonormalisation of every search block, and Rayleigh–Ritz on `[X, W, P]` computed in
+//! row chunks so that `H·[X, W, P]` is never stored.
+//!
+//! Memory: the three blocks X, W, P (`n × m` each, in the manager's pools) and one chunk of
+//! rows per thread. Because whole blocks are projected at once, every member of a degenerate
+//! multiplet that fits in the block is found (single-vector Lanczos misses copies).
+
+use super::block::{Cols, combine, gram_op, residuals};
+use super::operator::Operator;
+use super::options::{EigenResult, Method};
+use super::preconditioner::Preconditioner;
+use super::progress::{Progress, ProgressFn};
+use super::small::{hermitian_eigen, orthonormalize};
+use crate::error::{Error, ErrorKind, Result};
+use crate::matrix::{ManagedMatrix, Scalar};
+use crate::memory::MemoryManager;
+use faer::Mat;
+
+/// What LOBPCG is asked to do.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LobpcgParams {
+    /// Pairs that must converge (the lowest `k`; the block may hold more).
+    pub k: usize,
+    /// Relative residual tolerance: ‖Hx − λx‖ ≤ tol · max(|λ|, scale).
+    pub tol: f64,
+    /// Iterations at most.
+    pub max_iter: usize,
+    /// The `scale` above (a spectrum width estimate) so that λ ≈ 0 does not demand the impossible.
+    pub scale: f64,
+    /// Level reported to the progress callback.
+    pub level: usize,
+    /// Number of levels reported to the progress callback.
+    pub levels: usize,
+}
+
+/// What LOBPCG did.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LobpcgOutcome {
+    /// Ritz values of every block column, ascending.
+    pub values: Vec<f64>,
+    /// Final residual norms ‖Hx − λx‖ of every block column.
+    pub residuals: Vec<f64>,
+    /// Leading pairs that met the tolerance.
+    pub converged: usize,
+    /// Iterations done.
+    pub iterations: usize,
+    /// Operator applications (vectors).
+    pub applications: u64,
+    /// Preconditioner applications (vectors).
+    pub preconditionings: u64,
+}
+
+/// The three blocks of LOBPCG, allocated once for the largest problem of a solve and used by
+/// every smaller one (a coarse grid uses the leading rows), so coarse-to-fine leaves no freed
+/// blocks behind.
+pub(crate) struct Workspace<T: Scalar> {
+    /// Current approximations (the result).
+    pub x: ManagedMatrix<T>,
+    /// Preconditioned residuals (also a spare block between solves).
+    pub w: ManagedMatrix<T>,
+    /// Search directions.
+    pub p: ManagedMatrix<T>,
+}
+
+impl<T: Scalar> Workspace<T> {
+    /// Blocks of `n × m` in `manager`'s pool; their contents start undefined.
+    pub(crate) fn new(manager: &MemoryManager, n: usize, m: usize) -> Result<Self> {
+        Ok(Self {
+            x: ManagedMatrix::uninit_values(manager, n, m, "solver.block")?,
+            w: ManagedMatrix::uninit_values(manager, n, m, "solver.block")?,
+            p: ManagedMatrix::uninit_values(manager, n, m, "solver.block")?,
+        })
+    }
+}
+
+impl<T: Scalar> Workspace<T> {
+    /// The solve's result: the first `k` columns of X (the guard columns stay allocated with
+    /// them) and the first `k` values and residuals of `outcome`; W and P are freed.
+    pub(crate) fn into_result(
+        self,
+        outcome: &LobpcgOutcome,
+        k: usize,
+        totals: SolveTotals,
+    ) -> EigenResult<T> {
+        let Workspace {
+            x: mut vectors,
+            w,
+            p,
+        } = self;
+        drop((w, p));
+        vectors.truncate_cols(k);
+        EigenResult {
+            values: outcome.values[..k].to_vec(),
+            vectors,
+            residuals: outcome.residuals[..k].to_vec(),
+            converged: outcome.converged.min(k),
+            iterations: totals.iterations,
+            applications: totals.applications,
+            seconds: totals.seconds,
+            peak_pool_bytes: totals.peak_pool_bytes,
+            method: Method::Lobpcg,
+            levels: totals.levels,
+        }
+    }
+}
+
+/// Totals of a whole solve (all levels) for [`Workspace::into_result`].
+pub(crate) struct SolveTotals {
+    pub iterations: usize,
+    pub applications: u64,
+    pub seconds: f64,
+    pub peak_pool_bytes: u64,
+    pub levels: usize,
+}
+
+/// Runs LOBPCG on the leading `op.dim()` rows of the workspace's X block (`m` columns,
+/// m ≥ k), overwriting it with Ritz vectors.
+pub(crate) fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
+    ws: &mut Workspace<T>,
+    op: &A,
+    prec: &P,
+    params: LobpcgParams,
+    applications_before: u64,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<LobpcgOutcome> {
+    let (n, m) = (op.dim(), ws.x.ncols());
+    assert!(
+        params.k <= m && m <= n,
+        "block size {m} must lie between k = {} and n = {n}",
+        params.k
+    );
+    let mut progress = progress;
+    let mut out = LobpcgOutcome::default();
+    let xall = Cols::of_rows(&mut ws.x, 0..m, n);
+
+    // Start: orthonormalise X and rotate it to Ritz vectors.
+    let kept = orthonormalize(&Cols::empty(n), &xall)?;
+    if kept < m {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            format!("the initial block has rank {kept} < {m}"),
+        ));
+    }
+    let (theta, u) = hermitian_eigen(&gram_op(op, &xall))?;
+    out.applications += m as u64;
+    combine(&xall, u.as_ref(), &xall);
+    let mut lambda = theta;
+    let mut res_norms = vec![f64::INFINITY; m];
+
+    // W and P are always written before they are read.
+    let (wall, pall) = (
+        Cols::of_rows(&mut ws.w, 0..m, n),
+        Cols::of_rows(&mut ws.p, 0..m, n),
+    );
+    let mut locked = 0;
+    let mut p_count = 0;
+    let threshold = |l: f64| params.tol * l.abs().max(params.scale);
+
+    for iteration in 1..=params.max_iter {
+        out.iterations = iteration;
+        let na = m - locked;
+        let norms = residuals(
+            op,
+            &xall.slice(locked..m),
+            &lambda[locked..],
+            &wall.first(na),
+        );
+        out.applications += na as u64;
+        res_norms[locked..].copy_from_slice(&norms);
+        // Lock the leading run of wanted pairs that meet the tolerance.
+        let newly = (locked..params.k)
+            .take_while(|&j| res_norms[j] <= threshold(lambda[j]))
+            .count();
+        let max_residual = (locked + newly..params.k)
+            .map(|j| res_norms[j] / lambda[j].abs().max(params.scale))
+            .fold(0.0, f64::max);
+        if let Some(callback) = progress.as_mut() {
+            let report = Progress {
+                level: params.level,
+                levels: params.levels,
+                iteration,
+                converged: locked + newly,
+                wanted: params.k,
+                max_residual,
+                applications: applications_before + out.applications,
+            };
+            if callback(&report) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    format!("cancelled by the progress callback at iteration {iteration}"),
+                ));
+            }
+        }
+        locked += newly;
+        if locked >= params.k {
+            out.converged = locked;
+            break;
+        }
+        // Residuals of the still-active pairs are W's columns `newly..na`.
+        let wa = wall.slice(newly..na);
+        for j in 0..wa.len() {
+            // SAFETY: W's columns are written by this loop only.
+            prec.apply_in_place(unsafe { wa.rows_mut(j, 0..n) });
+        }
+        out.preconditionings += wa.len() as u64;
+        let active = m - locked;
+        let nw = orthonormalize(&xall, &wa)?;
+        let wk = wa.first(nw);
+        let np = if p_count > 0 {
+            orthonormalize(&Cols::concat(&[&xall, &wk]), &pall.first(p_count))?
+        } else {
+            0
+        };
+        let pk = pall.first(np);
+        // Rayleigh–Ritz on S = [X_active, W, P] (orthonormal).
+        let s = Cols::concat(&[&xall.slice(locked..m), &wk, &pk]);
+        let (theta, u) = hermitian_eigen(&gram_op(op, &s))?;
+        out.applications += s.len() as u64;
+        // X_active ← S·C and P ← [0; W; P]·C, with C the lowest `active` Ritz vectors.
+        let coeff = Mat::<T>::from_fn(s.len(), 2 * active, |i, j| {
+            let c = u[(i, j % active)];
+            if j >= active && i < active {
+                T::ZERO_VALUE
+            } else {
+                c
+            }
+        });
+        let outputs = Cols::concat(&[&xall.slice(locked..m), &pall.first(active)]);
+        combine(&s, coeff.as_ref(), &outputs);
+        p_count = active;
+        lambda[locked..].copy_from_slice(&theta[..active]);
+        out.converged = locked;
+    }
+    out.values = lambda;
+    out.residuals = res_norms;
+    Ok(out)
+}

@@ -1,0 +1,115 @@
+//! The lowest eigenpairs of any [`Operator`] with LOBPCG from a seeded random block: the
+//! general-purpose entry point (user CSR matrices, Jacobi preconditioning by default). Grid
+//! Hamiltonians get multigrid and a coarse-to-fine start in `grid_solver.rs`.
+
+use super::lobpcg::{LobpcgParams, SolveTotals, Workspace, lobpcg};
+use super::operator::Operator;
+use super::options::{EigenOptions, EigenResult, Method};
+use super::preconditioner::{Jacobi, Preconditioner};
+use super::progress::ProgressFn;
+use super::random::fill_random;
+use crate::error::{Error, Result};
+use crate::matrix::Scalar;
+use crate::memory::MemoryManager;
+use std::time::Instant;
+
+/// Checks `options` against a problem of dimension `n`.
+pub(crate) fn check_options(options: &EigenOptions, n: usize) -> Result<()> {
+    if options.k == 0 {
+        return Err(Error::invalid_argument(
+            "k = 0: ask for at least one eigenpair",
+        ));
+    }
+    if options.k >= n {
+        return Err(Error::invalid_argument(format!(
+            "k = {} must be smaller than the dimension {n} (use the dense solver for all eigenpairs)",
+            options.k
+        )));
+    }
+    if !(options.tol.is_finite() && options.tol > 0.0 && options.tol < 1.0) {
+        return Err(Error::invalid_argument(format!(
+            "tolerance {} must be in (0, 1)",
+            options.tol
+        )));
+    }
+    if options.max_iterations == 0 {
+        return Err(Error::invalid_argument("max_iterations = 0"));
+    }
+    Ok(())
+}
+
+/// The lowest `options.k` eigenpairs of the Hermitian `op` by LOBPCG, preconditioned by `prec`
+/// (Jacobi when `None`).
+pub fn lowest_eigenpairs<T: Scalar, A: Operator<T> + ?Sized>(
+    manager: &MemoryManager,
+    op: &A,
+    prec: Option<&dyn Preconditioner<T>>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    let n = op.dim();
+    check_options(options, n)?;
+    let start = Instant::now();
+    let peak = manager.track_peak();
+    let jacobi;
+    let prec: &dyn Preconditioner<T> = match prec {
+        Some(p) => p,
+        None => {
+            jacobi = Jacobi::new(op);
+            &jacobi
+        }
+    };
+    let (lower, upper) = op.gershgorin_bounds();
+    let m = options.block_size(n);
+    let mut ws = Workspace::<T>::new(manager, n, m)?;
+    for j in 0..m {
+        fill_random(ws.x.col_mut(j), options.seed, j);
+    }
+    let params = LobpcgParams {
+        k: options.k,
+        tol: options.tol,
+        max_iter: options.max_iterations,
+        scale: 1e-3 * (upper - lower).abs(),
+        level: 0,
+        levels: 1,
+    };
+    let outcome = lobpcg(&mut ws, op, prec, params, 0, progress)?;
+    Ok(ws.into_result(
+        &outcome,
+        options.k,
+        SolveTotals {
+            iterations: outcome.iterations,
+            applications: outcome.applications,
+            seconds: start.elapsed().as_secs_f64(),
+            peak_pool_bytes: peak.peak(),
+            levels: 1,
+        },
+    ))
+}
+
+/// The lowest `options.k` eigenpairs of a Hermitian CSR matrix (no grid known): shift-invert on
+/// a sparse Cholesky factor when it fits the memory budget (`Method::Auto`, or always with
+/// `Method::ShiftInvert`), otherwise Jacobi-preconditioned LOBPCG.
+pub fn csr_lowest<T: Scalar>(
+    manager: &MemoryManager,
+    h: &crate::matrix::CsrMatrix<T>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    check_options(options, h.nrows())?;
+    let shift_invert = match options.method {
+        Method::ShiftInvert => true,
+        Method::Lobpcg => false,
+        Method::Auto => {
+            let budget = options
+                .memory_budget
+                .unwrap_or_else(|| manager.stats().available_bytes);
+            super::shift_invert::shift_invert_memory_estimate(h)? <= budget
+        }
+    };
+    if shift_invert {
+        super::shift_invert::shift_invert_lowest(manager, h, None, options)
+    } else {
+        lowest_eigenpairs(manager, h, None, options, progress)
+    }
+}

@@ -1,0 +1,65 @@
+//! Eigensolvers: the lowest states of closed systems (block LOBPCG with geometric multigrid and
+//! a coarse-to-fine start, or shift-invert Krylov), resonances of open systems (shift-invert
+//! Krylov–Schur on a sparse LU), and dense solvers for small matrices.
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | `dense.rs` | [`dense_hermitian`], [`dense_general`] for small matrices |
+//! | `open_system.rs` | [`resonances`]: E − iΓ/2 near a target, sparse LU shift-invert |
+//! | `operator.rs` | [`Operator`]: what a solver needs from H (row-range products, bounds) |
+//! | `block.rs` | row-chunked tall-skinny kernels: Gram matrices, `SᴴHS`, combinations |
+//! | `small.rs` | eigen-decomposition of projected matrices, SVQB orthonormalisation |
+//! | `lobpcg.rs` | the block eigensolver with locking |
+//! | `grid_solver.rs` | [`lowest_states`] of a grid Hamiltonian: multigrid + coarse-to-fine |
+//! | `lowest.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi) |
+//! | `options.rs` | [`EigenOptions`], [`EigenResult`], [`Method`] |
+//! | `random.rs` | seeded random start vectors |
+//! | `shift_invert.rs` | [`shift_invert_lowest`]: sparse Cholesky + Krylov–Schur |
+//! | `preconditioner.rs` | [`Preconditioner`], Jacobi |
+//! | `multigrid.rs` | [`Multigrid`]: rediscretised hierarchy, Chebyshev smoothing, V-cycles |
+//! | `transfer.rs` | linear interpolation and full weighting between grids |
+//! | `progress.rs` | [`Progress`] reports and cancellation |
+//!
+//! The C API uses [`Progress`] as it is (`qdsim_progress`); every other module line carries
+//! `/// cbindgen:ignore` to keep Rust-only items out of the C header.
+
+/// cbindgen:ignore
+mod block;
+/// cbindgen:ignore
+mod dense;
+/// cbindgen:ignore
+mod grid_solver;
+/// cbindgen:ignore
+mod lobpcg;
+/// cbindgen:ignore
+mod lowest;
+/// cbindgen:ignore
+mod multigrid;
+/// cbindgen:ignore
+mod open_system;
+/// cbindgen:ignore
+mod operator;
+/// cbindgen:ignore
+mod options;
+/// cbindgen:ignore
+mod preconditioner;
+mod progress;
+/// cbindgen:ignore
+mod random;
+/// cbindgen:ignore
+mod shift_invert;
+/// cbindgen:ignore
+mod small;
+/// cbindgen:ignore
+mod transfer;
+
+pub use dense::{dense_general, dense_hermitian};
+pub use grid_solver::lowest_states;
+pub use lowest::{csr_lowest, lowest_eigenpairs};
+pub use multigrid::{Multigrid, MultigridPreconditioner};
+pub use open_system::{Resonances, resonances};
+pub use operator::Operator;
+pub use options::{EigenOptions, EigenResult, Method};
+pub use preconditioner::{Identity, Jacobi, Preconditioner};
+pub use progress::{Progress, ProgressFn};
+pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};

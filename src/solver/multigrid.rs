@@ -1,0 +1,292 @@
+//! Geometric multigrid for grid Hamiltonians: a hierarchy of the same physics rediscretised on
+//! grids coarsened by 2 (potential and mass interpolated, magnetic field kept, so position-
+//! dependent masses and fields work at every level), weighted-Jacobi smoothing of (H + s),
+//! full-weighting transfers, and an exact dense Cholesky solve on the coarsest grid.
+//!
+//! One V-cycle approximates (H + s)⁻¹ with s ≥ 0 chosen so H + s is positive definite on every
+//! level; it is symmetric (one smoothing step before and one after, restriction = scaled
+//! transpose of prolongation), as the block eigensolver's theory wants.
+//!
+//! Why one Jacobi step: the block eigensolver's convergence is limited by the spectral gaps of
+//! H, not by the quality of the preconditioner, so a cheaper V-cycle wins (measured on the 2D
+//! dot at 1000²: same iteration count as degree-2 Chebyshev smoothing, 30 % less time).
+
+use super::operator::{Operator, chunk_rows};
+use super::preconditioner::Preconditioner;
+use super::transfer::{Transfer, interpolate_field};
+use crate::error::{Error, ErrorKind, Result};
+use crate::matrix::Scalar;
+use crate::memory::MemoryManager;
+use crate::physics::{Axis, Boundary, Grid, HamiltonianSpec, Mass, StencilOperator};
+use faer::Side;
+use faer::linalg::solvers::Solve;
+use parking_lot::Mutex;
+use rayon::prelude::*;
+
+/// Coarsen until a grid has at most this many points (then solve it densely).
+const COARSEST_POINTS: usize = 1200;
+
+/// One level of the hierarchy.
+struct Level<T: Scalar> {
+    op: StencilOperator<T>,
+    /// ω of the damped Jacobi step x += ω·D⁻¹r, ω = 4 / (3·λmax(D⁻¹(H + s))).
+    omega: f64,
+    /// Transfers to the next coarser level (None on the coarsest).
+    to_coarse: Option<Transfer>,
+}
+
+/// Work vectors of one level (allocated on first use, reused by every V-cycle).
+struct Scratch<T> {
+    /// Right-hand side and solution of this level when it is visited as a coarse level.
+    rhs: Vec<T>,
+    x: Vec<T>,
+    /// Residual, then the interpolated coarse correction.
+    r: Vec<T>,
+    /// Intermediate arrays of the transfers to and from the next coarser level.
+    transfer: [Vec<T>; 2],
+}
+
+/// A multigrid hierarchy for a grid Hamiltonian.
+pub struct Multigrid<T: Scalar> {
+    levels: Vec<Level<T>>,
+    shift: f64,
+    coarse_factor: faer::linalg::solvers::Llt<T>,
+    scratch: Mutex<Vec<Scratch<T>>>,
+}
+
+/// The grid coarsened by about 2 along every axis that has room, or `None`.
+fn coarsen(grid: &Grid) -> Option<Grid> {
+    let axes: Vec<Axis> = grid
+        .axes()
+        .iter()
+        .map(|a| match a.boundary {
+            Boundary::Dirichlet if a.points >= 7 => {
+                Axis::dirichlet_box(a.extent(), (a.points - 1) / 2)
+            }
+            Boundary::Periodic if a.points >= 8 => Axis::periodic(a.extent(), a.points / 2),
+            _ => *a,
+        })
+        .collect();
+    let coarse = Grid::new(&axes).ok()?;
+    (coarse.len() < grid.len()).then_some(coarse)
+}
+
+/// Largest absolute row sum of D⁻¹(H + s): a Gershgorin bound of its spectrum.
+fn jacobi_lambda_max<T: Scalar>(op: &StencilOperator<T>, shift: f64) -> f64 {
+    (0..op.dim())
+        .into_par_iter()
+        .map_init(Vec::new, |row, p| {
+            op.row(p, row);
+            let mut d = shift;
+            let mut off = 0.0;
+            for &(c, v) in row.iter() {
+                if c == p {
+                    d += v.to_complex().re
+                } else {
+                    off += v.abs_sq().sqrt()
+                }
+            }
+            (d.abs() + off) / d
+        })
+        .reduce(|| 0.0, f64::max)
+}
+
+impl<T: Scalar> Multigrid<T> {
+    /// Builds the hierarchy for `spec` (level 0 is `spec` itself). The absorbing potential, if
+    /// any, is left out: multigrid serves the Hermitian solver.
+    pub fn new(manager: &MemoryManager, spec: &HamiltonianSpec<'_>) -> Result<Self> {
+        let mut grids = vec![spec.grid.clone()];
+        let mut potentials = vec![spec.potential.map(<[f64]>::to_vec)];
+        let mut masses = vec![match spec.mass {
+            Mass::PerPoint(m) => Some(m.to_vec()),
+            Mass::Uniform(_) => None,
+        }];
+        while let Some(coarse) = grids
+            .last()
+            .filter(|g| g.len() > COARSEST_POINTS)
+            .and_then(coarsen)
+        {
+            let fine = grids.last().expect("non-empty");
+            let potential = potentials
+                .last()
+                .expect("non-empty")
+                .as_ref()
+                .map(|v| interpolate_field(fine, &coarse, v));
+            let mass = masses
+                .last()
+                .expect("non-empty")
+                .as_ref()
+                .map(|m| interpolate_field(fine, &coarse, m));
+            potentials.push(potential);
+            masses.push(mass);
+            grids.push(coarse);
+        }
+        let mut levels = Vec::with_capacity(grids.len());
+        for (l, grid) in grids.iter().enumerate() {
+            let level_spec = HamiltonianSpec {
+                grid: grid.clone(),
+                potential: potentials[l].as_deref(),
+                mass: match (spec.mass, &masses[l]) {
+                    (Mass::PerPoint(_), Some(m)) => Mass::PerPoint(m),
+                    (m, _) => m,
+                },
+                magnetic_field: spec.magnetic_field,
+                absorber: None,
+            };
+            let op = StencilOperator::<T>::new(
+                manager,
+                &level_spec,
+                &format!("solver.multigrid.level{l}"),
+            )?;
+            let to_coarse = grids.get(l + 1).map(|coarse| Transfer::new(grid, coarse));
+            levels.push(Level {
+                op,
+                omega: 0.0,
+                to_coarse,
+            });
+        }
+        // Shift so that H + s is positive definite on every level: the Gershgorin lower bound of
+        // a stencil is min V (the kinetic part is diagonally dominant).
+        let bounds: Vec<(f64, f64)> = levels.iter().map(|l| l.op.gershgorin_bounds()).collect();
+        let lower = bounds.iter().map(|b| b.0).fold(f64::INFINITY, f64::min);
+        let shift = (-lower).max(0.0) + 1e-6 * (bounds[0].1 - lower).abs();
+        for level in &mut levels {
+            level.omega = 4.0 / (3.0 * jacobi_lambda_max(&level.op, shift));
+        }
+        let coarsest = &levels.last().expect("at least one level").op;
+        let mut dense = coarsest.to_csr("solver.multigrid.coarsest")?.to_dense();
+        for i in 0..dense.nrows() {
+            dense[(i, i)] += T::from_real(shift);
+        }
+        let coarse_factor = dense.llt(Side::Lower).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("coarsest multigrid matrix is not positive definite: {e:?}"),
+            )
+        })?;
+        let scratch = levels
+            .iter()
+            .map(|_| Scratch {
+                rhs: Vec::new(),
+                x: Vec::new(),
+                r: Vec::new(),
+                transfer: [Vec::new(), Vec::new()],
+            })
+            .collect();
+        Ok(Self {
+            levels,
+            shift,
+            coarse_factor,
+            scratch: Mutex::new(scratch),
+        })
+    }
+
+    /// Number of levels.
+    pub fn levels(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// The Hamiltonian on level `l` (0 is the finest).
+    pub fn operator(&self, l: usize) -> &StencilOperator<T> {
+        &self.levels[l].op
+    }
+
+    /// Interpolates a vector on level `l + 1` to level `l` (into `fine`, resized).
+    pub(crate) fn prolong(
+        &self,
+        l: usize,
+        coarse: &[T],
+        fine: &mut Vec<T>,
+        temp: &mut [Vec<T>; 2],
+    ) {
+        self.levels[l]
+            .to_coarse
+            .as_ref()
+            .expect("not the coarsest level")
+            .prolong(coarse, fine, temp);
+    }
+
+    /// The preconditioner that starts its V-cycles at level `l`.
+    pub fn preconditioner(&self, l: usize) -> MultigridPreconditioner<'_, T> {
+        MultigridPreconditioner { mg: self, level: l }
+    }
+
+    /// `r = b − (H + s)·x` on level `l`, in parallel chunks of rows.
+    fn residual(&self, l: usize, b: &[T], x: &[T], r: &mut [T]) {
+        let op = &self.levels[l].op;
+        let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
+        r.par_chunks_mut(chunk).enumerate().for_each(|(c, rc)| {
+            let rows = c * chunk..c * chunk + rc.len();
+            op.apply_rows(x, rows.clone(), rc);
+            for ((ri, &bi), &xi) in rc.iter_mut().zip(&b[rows.clone()]).zip(&x[rows]) {
+                *ri = bi - *ri - xi.scale(self.shift);
+            }
+        });
+    }
+
+    /// One V-cycle from level `l` for `(H + s)·x = b`, written to `x`. `scratch[0]` belongs to
+    /// level `l`, `scratch[1]` to level `l + 1`, and so on.
+    fn vcycle(&self, l: usize, b: &[T], x: &mut [T], scratch: &mut [Scratch<T>]) {
+        let level = &self.levels[l];
+        let n = level.op.dim();
+        if l + 1 == self.levels.len() {
+            x.copy_from_slice(b);
+            self.coarse_factor
+                .solve_in_place(faer::MatMut::from_column_major_slice_mut(x, n, 1));
+            return;
+        }
+        let (here, below) = scratch.split_first_mut().expect("one scratch per level");
+        here.r.resize(n, T::ZERO_VALUE);
+        // Pre-smoothing from x = 0: one damped Jacobi step.
+        let (omega, shift, diag) = (level.omega, self.shift, level.op.diagonal());
+        let step = |d: T| omega / (d.to_complex().re + shift);
+        x.par_iter_mut()
+            .zip(b.par_iter())
+            .zip(diag.par_iter())
+            .for_each(|((xi, &bi), &d)| {
+                *xi = bi.scale(step(d));
+            });
+        // Coarse-grid correction: restrict the residual, solve by recursion, interpolate back.
+        self.residual(l, b, x, &mut here.r);
+        let transfer = level.to_coarse.as_ref().expect("not the coarsest");
+        let coarse = &mut below[0];
+        let (mut rhs, mut xc) = (
+            std::mem::take(&mut coarse.rhs),
+            std::mem::take(&mut coarse.x),
+        );
+        transfer.restrict(&here.r, &mut rhs, &mut here.transfer);
+        xc.resize(rhs.len(), T::ZERO_VALUE);
+        self.vcycle(l + 1, &rhs, &mut xc, below);
+        transfer.prolong(&xc, &mut here.r, &mut here.transfer);
+        (below[0].rhs, below[0].x) = (rhs, xc);
+        x.par_iter_mut()
+            .zip(here.r.par_iter())
+            .for_each(|(xi, &ci)| *xi += ci);
+        // Post-smoothing: one damped Jacobi step.
+        self.residual(l, b, x, &mut here.r);
+        x.par_iter_mut()
+            .zip(here.r.par_iter())
+            .zip(diag.par_iter())
+            .for_each(|((xi, &ri), &d)| {
+                *xi += ri.scale(step(d));
+            });
+    }
+}
+
+/// A V-cycle preconditioner starting at one level of a [`Multigrid`].
+pub struct MultigridPreconditioner<'a, T: Scalar> {
+    mg: &'a Multigrid<T>,
+    level: usize,
+}
+
+impl<T: Scalar> Preconditioner<T> for MultigridPreconditioner<'_, T> {
+    fn apply_in_place(&self, r: &mut [T]) {
+        let mut scratch = self.mg.scratch.lock();
+        let scratch = &mut scratch[self.level..];
+        let mut x = std::mem::take(&mut scratch[0].x);
+        x.resize(r.len(), T::ZERO_VALUE);
+        self.mg.vcycle(self.level, r, &mut x, scratch);
+        r.copy_from_slice(&x);
+        scratch[0].x = x;
+    }
+}

@@ -1,0 +1,126 @@
+//! What the iterative solvers need from a Hamiltonian: its dimension, its action on a range of
+//! rows (so that products with a block of vectors can be fused with the reductions that follow,
+//! one cache-sized chunk of rows at a time), its diagonal and Gershgorin bounds of its spectrum.
+//! Implemented by the matrix-free stencil and by CSR matrices.
+
+use crate::matrix::{CsrMatrix, Scalar};
+use crate::physics::StencilOperator;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// A square Hermitian (or, for open systems, complex-symmetric) operator.
+pub trait Operator<T: Scalar>: Sync {
+    /// Number of rows and columns.
+    fn dim(&self) -> usize;
+    /// Row ranges given to [`apply_rows`](Self::apply_rows) start on multiples of this.
+    fn row_granularity(&self) -> usize {
+        1
+    }
+    /// `y = (A·x)[rows]`, sequentially; `x` has `dim` entries and `y` `rows.len()`.
+    fn apply_rows(&self, x: &[T], rows: Range<usize>, y: &mut [T]);
+    /// The diagonal.
+    fn diagonal(&self) -> Vec<T>;
+    /// `(lower, upper)` bounds of the real parts of the spectrum (Gershgorin discs).
+    fn gershgorin_bounds(&self) -> (f64, f64);
+
+    /// `y = A·x`, in parallel over chunks of rows.
+    fn apply(&self, x: &[T], y: &mut [T]) {
+        let chunk = chunk_rows(self.dim(), self.row_granularity());
+        y.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, y_chunk)| {
+                let start = c * chunk;
+                self.apply_rows(x, start..start + y_chunk.len(), y_chunk);
+            });
+    }
+}
+
+/// Rows per parallel chunk: about 8192, rounded to the operator's granularity.
+pub(crate) fn chunk_rows(dim: usize, granularity: usize) -> usize {
+    let g = granularity.max(1);
+    (8192usize.div_ceil(g) * g).min(dim.max(1).next_multiple_of(g))
+}
+
+fn bounds_from_rows<T: Scalar>(n: usize, row: impl Fn(usize) -> (T, f64) + Sync) -> (f64, f64) {
+    (0..n)
+        .into_par_iter()
+        .map(|p| {
+            let (d, off) = row(p);
+            let re = d.to_complex().re;
+            (re - off, re + off)
+        })
+        .reduce(
+            || (f64::INFINITY, f64::NEG_INFINITY),
+            |a, b| (a.0.min(b.0), a.1.max(b.1)),
+        )
+}
+
+impl<T: Scalar> Operator<T> for StencilOperator<T> {
+    fn dim(&self) -> usize {
+        StencilOperator::dim(self)
+    }
+
+    fn row_granularity(&self) -> usize {
+        self.grid().shape()[0]
+    }
+
+    fn apply_rows(&self, x: &[T], rows: Range<usize>, y: &mut [T]) {
+        StencilOperator::apply_rows(self, x, rows, y)
+    }
+
+    fn diagonal(&self) -> Vec<T> {
+        StencilOperator::diagonal(self).to_vec()
+    }
+
+    fn gershgorin_bounds(&self) -> (f64, f64) {
+        bounds_from_rows(self.dim(), |p| {
+            let mut row = Vec::with_capacity(7);
+            self.row(p, &mut row);
+            let (mut d, mut off) = (T::ZERO_VALUE, 0.0);
+            for (c, v) in row {
+                if c == p {
+                    d = v
+                } else {
+                    off += v.abs_sq().sqrt()
+                }
+            }
+            (d, off)
+        })
+    }
+}
+
+impl<T: Scalar> Operator<T> for CsrMatrix<T> {
+    fn dim(&self) -> usize {
+        self.nrows()
+    }
+
+    fn apply_rows(&self, x: &[T], rows: Range<usize>, y: &mut [T]) {
+        CsrMatrix::apply_rows(self, x, rows, y)
+    }
+
+    fn diagonal(&self) -> Vec<T> {
+        (0..self.nrows())
+            .into_par_iter()
+            .map(|r| {
+                self.row(r)
+                    .into_iter()
+                    .filter(|&(c, _)| c == r)
+                    .fold(T::ZERO_VALUE, |acc, (_, v)| acc + v)
+            })
+            .collect()
+    }
+
+    fn gershgorin_bounds(&self) -> (f64, f64) {
+        bounds_from_rows(self.nrows(), |r| {
+            let (mut d, mut off) = (T::ZERO_VALUE, 0.0);
+            for (c, v) in self.row(r) {
+                if c == r {
+                    d += v
+                } else {
+                    off += v.abs_sq().sqrt()
+                }
+            }
+            (d, off)
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! Options and results of the lowest-eigenpair solvers.
+
+use crate::matrix::{ManagedMatrix, Scalar};
+
+/// Which algorithm computes the lowest eigenpairs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Method {
+    /// Block LOBPCG with multigrid, unless shift-invert is expected to be faster and its factor
+    /// fits the memory budget.
+    #[default]
+    Auto,
+    /// Block LOBPCG (multigrid-preconditioned for grid Hamiltonians, Jacobi otherwise).
+    Lobpcg,
+    /// Shift-invert Krylov–Schur on a sparse Cholesky factor of H − σ.
+    ShiftInvert,
+}
+
+/// What to compute and how hard to try.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EigenOptions {
+    /// Number of lowest eigenpairs wanted.
+    pub k: usize,
+    /// Relative residual tolerance: every returned pair has ‖Hx − λx‖ ≤ tol·max(|λ|, s), with
+    /// s ≈ 10⁻³ of the spectrum width (so λ ≈ 0 is not held to an impossible standard). The
+    /// eigenvalue error is then below ‖r‖²/gap: with the default 10⁻⁶, about 10⁻¹²·λ²/gap.
+    pub tol: f64,
+    /// Iterations at most (per grid level for the coarse-to-fine solver).
+    pub max_iterations: usize,
+    /// Extra block vectors beyond `k` (they speed up convergence and complete multiplets that
+    /// straddle the k-th state); `None` picks `max(1, k/10)` — each one costs three vectors of
+    /// memory.
+    pub block_extra: Option<usize>,
+    /// Seed of the random start vectors.
+    pub seed: u64,
+    /// Algorithm.
+    pub method: Method,
+    /// Bytes the solver may use (for `Auto`'s choice; `None`: the manager's available memory).
+    pub memory_budget: Option<u64>,
+    /// Start from the solution on coarser grids (grid Hamiltonians only).
+    pub coarse_to_fine: bool,
+}
+
+impl Default for EigenOptions {
+    fn default() -> Self {
+        Self {
+            k: 10,
+            tol: 1e-6,
+            max_iterations: 500,
+            block_extra: None,
+            seed: 0x5eed_cafe,
+            method: Method::Auto,
+            memory_budget: None,
+            coarse_to_fine: true,
+        }
+    }
+}
+
+impl EigenOptions {
+    /// The block size for `k` wanted pairs in an `n`-dimensional problem.
+    pub(crate) fn block_size(&self, n: usize) -> usize {
+        let extra = self.block_extra.unwrap_or((self.k / 10).max(1));
+        (self.k + extra).min(n)
+    }
+}
+
+/// The lowest eigenpairs and how they were obtained.
+pub struct EigenResult<T: Scalar> {
+    /// Eigenvalues, ascending (eV for Hamiltonians).
+    pub values: Vec<f64>,
+    /// Eigenvectors, one orthonormal column per value, in the manager's pool.
+    pub vectors: ManagedMatrix<T>,
+    /// ‖Hx − λx‖ of every pair.
+    pub residuals: Vec<f64>,
+    /// Pairs that met the tolerance (all of them when `converged == values.len()`).
+    pub converged: usize,
+    /// Iterations (summed over grid levels).
+    pub iterations: usize,
+    /// Operator applications to a vector (summed over levels; factor solves for shift-invert).
+    pub applications: u64,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// Highest bytes in use in the manager's pools during the solve (everything the manager
+    /// holds, the caller's arrays included).
+    pub peak_pool_bytes: u64,
+    /// The algorithm that ran.
+    pub method: Method,
+    /// Grid levels used (1 without coarse-to-fine).
+    pub levels: usize,
+}
+
+impl<T: Scalar> EigenResult<T> {
+    /// True when every returned pair met the tolerance.
+    pub fn is_converged(&self) -> bool {
+        self.converged >= self.values.len()
+    }
+}
+
+impl<T: Scalar> std::fmt::Debug for EigenResult<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EigenResult")
+            .field("values", &self.values)
+            .field("residuals", &self.residuals)
+            .field("converged", &self.converged)
+            .field("iterations", &self.iterations)
+            .field("applications", &self.applications)
+            .field("seconds", &self.seconds)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}

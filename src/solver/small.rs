@@ -1,0 +1,137 @@
+//! Dense helpers on the small projected matrices of the block solvers: the Hermitian eigen-
+//! decomposition of a Rayleigh–Ritz matrix, and SVQB orthonormalisation of a block against an
+//! orthonormal block (which also drops directions that have become linearly dependent).
+
+use super::block::{Cols, combine, gram};
+use crate::error::{Error, ErrorKind, Result};
+use crate::matrix::Scalar;
+use faer::{Mat, Side};
+
+/// Eigenvalues (ascending) and eigenvectors of the Hermitian part of `g`.
+pub(crate) fn hermitian_eigen<T: Scalar>(g: &Mat<T>) -> Result<(Vec<f64>, Mat<T>)> {
+    let n = g.nrows();
+    let sym = Mat::<T>::from_fn(n, n, |i, j| (g[(i, j)] + g[(j, i)].conj_value()).scale(0.5));
+    let evd = sym.self_adjoint_eigen(Side::Lower).map_err(|e| {
+        Error::new(
+            ErrorKind::NotConverged,
+            format!("dense eigensolver failed on the {n}×{n} projected matrix: {e:?}"),
+        )
+    })?;
+    let values = (0..n).map(|i| evd.S()[i].to_complex().re).collect();
+    Ok((values, evd.U().to_owned()))
+}
+
+/// Makes `y` orthogonal to the orthonormal columns `q` and orthonormal itself. Columns that lie
+/// (numerically) in the span of `q` or of the other columns are dropped: the kept columns are
+/// written to the first `kept` columns of `y`, and `kept` is returned.
+///
+/// Two passes over the data in the common case: (1) one Gram matrix `[q y]ᴴy` gives the
+/// projection and the original norms, and y ← y − q·c₁ is applied; (2) a second Gram matrix
+/// gives the re-orthogonalisation coefficients c₂ and, by `yᴴy − c₂ᴴc₂`, the Gram matrix of the
+/// re-projected block, from which SVQB builds the orthonormalising matrix M; then a single
+/// combination y ← (y − q·c₂)·M finishes. A third pass repeats SVQB when M was ill-conditioned.
+pub(crate) fn orthonormalize<T: Scalar>(q: &Cols<T>, y: &Cols<T>) -> Result<usize> {
+    let (nq, b) = (q.len(), y.len());
+    if b == 0 {
+        return Ok(0);
+    }
+    let qy = Cols::concat(&[q, y]);
+    // Pass 1: c₁ = qᴴy and the norms before projection.
+    let g1 = gram(&qy, y);
+    let before = (0..b)
+        .map(|j| g1[(nq + j, j)].to_complex().re.max(0.0).sqrt())
+        .collect::<Vec<_>>();
+    let (mut c2, mut g) = (
+        Mat::<T>::zeros(nq, b),
+        Mat::<T>::from_fn(b, b, |i, j| g1[(nq + i, j)]),
+    );
+    if nq > 0 {
+        combine(&qy, project_coeff(&g1, nq, b).as_ref(), y);
+        // Pass 2: c₂ = qᴴy′ and G = y′ᴴy′ − c₂ᴴc₂ = (y′ − q·c₂)ᴴ(y′ − q·c₂) (q orthonormal).
+        let g2 = gram(&qy, y);
+        c2 = Mat::from_fn(nq, b, |i, j| g2[(i, j)]);
+        g = Mat::from_fn(b, b, |i, j| {
+            let mut v = g2[(nq + i, j)];
+            for t in 0..nq {
+                v -= c2[(t, i)].conj_value() * c2[(t, j)];
+            }
+            v
+        });
+    }
+    // A column that kept less than 1e-10 of its norm was (numerically) inside span(q): drop it.
+    let alive: Vec<usize> = (0..b)
+        .filter(|&j| {
+            let after = g[(j, j)].to_complex().re.max(0.0).sqrt();
+            after > 1e-10 * before[j] && after > 0.0
+        })
+        .collect();
+    let g_alive = Mat::<T>::from_fn(alive.len(), alive.len(), |i, j| g[(alive[i], alive[j])]);
+    let (m, condition) = svqb(&g_alive)?;
+    // y ← (y − q·c₂)·M on the alive columns, in one pass.
+    let kept = m.ncols();
+    let coeff = Mat::<T>::from_fn(nq + b, kept, |i, c| {
+        let mut v = T::ZERO_VALUE;
+        for (a, &col) in alive.iter().enumerate() {
+            let mac = m[(a, c)];
+            v += if i < nq {
+                T::ZERO_VALUE - c2[(i, col)] * mac
+            } else if i - nq == col {
+                mac
+            } else {
+                T::ZERO_VALUE
+            };
+        }
+        v
+    });
+    combine(&qy, coeff.as_ref(), &y.first(kept));
+    if condition > 1e8 && kept > 0 {
+        // Ill-conditioned: one more SVQB pass on the result.
+        let y_kept = y.first(kept);
+        let (m2, _) = svqb(&gram(&y_kept, &y_kept))?;
+        combine(&y_kept, m2.as_ref(), &y.first(m2.ncols()));
+        return Ok(m2.ncols());
+    }
+    Ok(kept)
+}
+
+/// The coefficients of y ← y − q·c₁ given `g1 = [q y]ᴴy`, as a combination of `[q y]`.
+fn project_coeff<T: Scalar>(g1: &Mat<T>, nq: usize, b: usize) -> Mat<T> {
+    Mat::from_fn(nq + b, b, |i, j| {
+        if i < nq {
+            T::ZERO_VALUE - g1[(i, j)]
+        } else if i - nq == j {
+            T::ONE
+        } else {
+            T::ZERO_VALUE
+        }
+    })
+}
+
+/// SVQB: for a Gram matrix G, M = D·U·Θ^-1/2 with D = diag(G)^-1/2 and D·G·D = U·Θ·Uᴴ, keeping
+/// directions with Θ above 1e-12 of the largest; Y·M is then orthonormal. Returns M and the
+/// condition number of the kept part.
+fn svqb<T: Scalar>(g: &Mat<T>) -> Result<(Mat<T>, f64)> {
+    let b = g.nrows();
+    if b == 0 {
+        return Ok((Mat::zeros(0, 0), 1.0));
+    }
+    let d: Vec<f64> = diag_norms(g).iter().map(|&v| 1.0 / v).collect();
+    let scaled = Mat::<T>::from_fn(b, b, |i, j| g[(i, j)].scale(d[i] * d[j]));
+    let (theta, u) = hermitian_eigen(&scaled)?;
+    let theta_max = theta[b - 1];
+    let keep: Vec<usize> = (0..b)
+        .rev()
+        .filter(|&t| theta[t] > 1e-12 * theta_max)
+        .collect();
+    let m = Mat::<T>::from_fn(b, keep.len(), |i, c| {
+        u[(i, keep[c])].scale(d[i] / theta[keep[c]].sqrt())
+    });
+    let condition = theta_max / theta[*keep.last().expect("the largest is kept")];
+    Ok((m, condition))
+}
+
+fn diag_norms<T: Scalar>(g: &Mat<T>) -> Vec<f64> {
+    (0..g.nrows())
+        .map(|i| g[(i, i)].to_complex().re.max(0.0).sqrt())
+        .collect()
+}

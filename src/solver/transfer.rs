@@ -1,0 +1,315 @@
+//! Grid transfer for multigrid and for the coarse-to-fine start: linear interpolation between
+//! two grids over the same box, one axis at a time (tensor product), and its scaled transpose
+//! (full-weighting restriction). Works for any pair of point counts, Dirichlet or periodic.
+
+use crate::matrix::Scalar;
+use crate::physics::{Axis, Boundary, Grid};
+use rayon::prelude::*;
+
+/// A sparse 1D linear map `out[i] = Σ weight · in[index]`.
+#[derive(Clone, Debug)]
+pub(crate) struct Map1d {
+    offsets: Vec<usize>,
+    index: Vec<usize>,
+    weight: Vec<f64>,
+    n_in: usize,
+}
+
+impl Map1d {
+    /// Values of a grid function on `src` interpolated (linearly) at the points of `dst`. A hard
+    /// wall contributes its value 0; a periodic axis wraps around.
+    pub(crate) fn interpolation(src: &Axis, dst: &Axis) -> Self {
+        let mut map = Self {
+            offsets: vec![0],
+            index: Vec::new(),
+            weight: Vec::new(),
+            n_in: src.points,
+        };
+        for i in 0..dst.points {
+            let x = dst.coordinate(i);
+            match src.boundary {
+                Boundary::Dirichlet => {
+                    // src point I sits at (I+1)·h.
+                    let t = x / src.spacing - 1.0;
+                    let i0 = t.floor();
+                    let w = t - i0;
+                    for (j, wj) in [(i0, 1.0 - w), (i0 + 1.0, w)] {
+                        if j >= 0.0 && (j as usize) < src.points && wj > 1e-14 {
+                            map.index.push(j as usize);
+                            map.weight.push(wj);
+                        }
+                    }
+                }
+                Boundary::Periodic => {
+                    let t = x / src.spacing;
+                    let i0 = t.floor();
+                    let w = t - i0;
+                    let n = src.points as i64;
+                    for (j, wj) in [(i0 as i64, 1.0 - w), (i0 as i64 + 1, w)] {
+                        if wj > 1e-14 {
+                            map.index.push(j.rem_euclid(n) as usize);
+                            map.weight.push(wj);
+                        }
+                    }
+                }
+            }
+            map.offsets.push(map.index.len());
+        }
+        map
+    }
+
+    /// `scale · Mᵀ`.
+    pub(crate) fn transpose(&self, scale: f64) -> Self {
+        let n_out = self.offsets.len() - 1;
+        let mut rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); self.n_in];
+        for i in 0..n_out {
+            for t in self.offsets[i]..self.offsets[i + 1] {
+                rows[self.index[t]].push((i, scale * self.weight[t]));
+            }
+        }
+        let mut map = Self {
+            offsets: vec![0],
+            index: Vec::new(),
+            weight: Vec::new(),
+            n_in: n_out,
+        };
+        for row in rows {
+            for (j, w) in row {
+                map.index.push(j);
+                map.weight.push(w);
+            }
+            map.offsets.push(map.index.len());
+        }
+        map
+    }
+
+    fn n_out(&self) -> usize {
+        self.offsets.len() - 1
+    }
+}
+
+/// Applies `map` along axis `axis` of an array of `shape` (x fastest) into `output` (resized);
+/// returns the new shape. Parallel over whole x-lines (axis > 0) or over slabs (axis 0).
+fn apply_along<T: Scalar>(
+    map: &Map1d,
+    axis: usize,
+    shape: [usize; 3],
+    input: &[T],
+    output: &mut Vec<T>,
+) -> [usize; 3] {
+    debug_assert_eq!(shape[axis], map.n_in);
+    let mut out_shape = shape;
+    out_shape[axis] = map.n_out();
+    let inner: usize = shape[..axis].iter().product();
+    let (n_in, n_out) = (map.n_in, map.n_out());
+    output.clear();
+    output.resize(out_shape.iter().product(), T::ZERO_VALUE);
+    // One unit: output index i along the axis, for one value of the outer indices: `inner`
+    // contiguous values.
+    let unit = |u: usize, dst: &mut [T]| {
+        let (o, i) = (u / n_out, u % n_out);
+        let in_slab = &input[o * inner * n_in..(o + 1) * inner * n_in];
+        for t in map.offsets[i]..map.offsets[i + 1] {
+            let (src, w) = (
+                &in_slab[map.index[t] * inner..(map.index[t] + 1) * inner],
+                map.weight[t],
+            );
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d += s.scale(w);
+            }
+        }
+    };
+    if inner == 1 {
+        // Along x: each output line is a short gather from one input line.
+        output
+            .par_chunks_mut(n_out)
+            .enumerate()
+            .for_each(|(o, dst)| {
+                let src = &input[o * n_in..(o + 1) * n_in];
+                for (i, d) in dst.iter_mut().enumerate() {
+                    let mut acc = T::ZERO_VALUE;
+                    for t in map.offsets[i]..map.offsets[i + 1] {
+                        acc += src[map.index[t]].scale(map.weight[t]);
+                    }
+                    *d = acc;
+                }
+            });
+    } else if inner >= 64 {
+        output
+            .par_chunks_mut(inner)
+            .enumerate()
+            .for_each(|(u, dst)| unit(u, dst));
+    } else {
+        output
+            .par_chunks_mut(inner * n_out)
+            .enumerate()
+            .for_each(|(o, slab)| {
+                for (i, dst) in slab.chunks_mut(inner).enumerate() {
+                    unit(o * n_out + i, dst);
+                }
+            });
+    }
+    out_shape
+}
+
+/// Linear maps between a fine and a coarse grid over the same box.
+#[derive(Clone, Debug)]
+pub(crate) struct Transfer {
+    prolong: Vec<Map1d>,
+    restrict: Vec<Map1d>,
+    coarse_shape: [usize; 3],
+    fine_shape: [usize; 3],
+}
+
+impl Transfer {
+    /// Transfers between `fine` and `coarse` (same dimension and extents).
+    pub(crate) fn new(fine: &Grid, coarse: &Grid) -> Self {
+        let prolong: Vec<Map1d> = fine
+            .axes()
+            .iter()
+            .zip(coarse.axes())
+            .map(|(f, c)| Map1d::interpolation(c, f))
+            .collect();
+        // Restriction = (h_f / h_c)·Pᵀ per axis: full weighting, the adjoint of P in the
+        // grid-scaled inner product, which keeps the V-cycle symmetric.
+        let restrict = prolong
+            .iter()
+            .zip(fine.axes().iter().zip(coarse.axes()))
+            .map(|(p, (f, c))| p.transpose(f.spacing / c.spacing))
+            .collect();
+        Self {
+            prolong,
+            restrict,
+            coarse_shape: coarse.shape(),
+            fine_shape: fine.shape(),
+        }
+    }
+
+    /// Applies `maps` axis after axis; `temp` holds the intermediate arrays (kept for reuse).
+    fn apply<T: Scalar>(
+        maps: &[Map1d],
+        mut shape: [usize; 3],
+        input: &[T],
+        output: &mut Vec<T>,
+        temp: &mut [Vec<T>; 2],
+    ) {
+        let last = maps.len() - 1;
+        for (a, map) in maps.iter().enumerate() {
+            let (src, dst): (&[T], &mut Vec<T>) = match (a, a == last) {
+                (0, true) => (input, &mut *output),
+                (0, false) => (input, &mut temp[0]),
+                (_, true) => (&temp[(a - 1) % 2], &mut *output),
+                (_, false) => {
+                    let (t0, t1) = temp.split_at_mut(1);
+                    if (a - 1) % 2 == 0 {
+                        (&t0[0], &mut t1[0])
+                    } else {
+                        (&t1[0], &mut t0[0])
+                    }
+                }
+            };
+            shape = apply_along(map, a, shape, src, dst);
+        }
+    }
+
+    /// Coarse → fine (linear interpolation); `temp` holds intermediate arrays between calls.
+    pub(crate) fn prolong<T: Scalar>(
+        &self,
+        coarse: &[T],
+        fine: &mut Vec<T>,
+        temp: &mut [Vec<T>; 2],
+    ) {
+        Self::apply(&self.prolong, self.coarse_shape, coarse, fine, temp);
+    }
+
+    /// Fine → coarse (full weighting); `temp` holds intermediate arrays between calls.
+    pub(crate) fn restrict<T: Scalar>(
+        &self,
+        fine: &[T],
+        coarse: &mut Vec<T>,
+        temp: &mut [Vec<T>; 2],
+    ) {
+        Self::apply(&self.restrict, self.fine_shape, fine, coarse, temp);
+    }
+}
+
+/// `values` (one per point of `src`) interpolated at the points of `dst` (same box).
+pub(crate) fn interpolate_field(src: &Grid, dst: &Grid, values: &[f64]) -> Vec<f64> {
+    let maps: Vec<Map1d> = src
+        .axes()
+        .iter()
+        .zip(dst.axes())
+        .map(|(s, d)| Map1d::interpolation(s, d))
+        .collect();
+    let mut out = Vec::new();
+    Transfer::apply(
+        &maps,
+        src.shape(),
+        values,
+        &mut out,
+        &mut [Vec::new(), Vec::new()],
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_functions_are_interpolated_exactly_inside() {
+        let fine = Grid::dirichlet_box(&[10.0, 6.0], &[19, 11]).unwrap();
+        let coarse = Grid::dirichlet_box(&[10.0, 6.0], &[9, 5]).unwrap();
+        let t = Transfer::new(&fine, &coarse);
+        let f = |x: f64, y: f64| 2.0 * x - 3.0 * y + 1.0;
+        let (cx, cy) = (coarse.axes()[0], coarse.axes()[1]);
+        let coarse_values: Vec<f64> = (0..45)
+            .map(|p| f(cx.coordinate(p % 9), cy.coordinate(p / 9)))
+            .collect();
+        let mut fine_values = Vec::new();
+        t.prolong(
+            &coarse_values,
+            &mut fine_values,
+            &mut [Vec::new(), Vec::new()],
+        );
+        assert_eq!(fine_values.len(), 19 * 11);
+        let (fx, fy) = (fine.axes()[0], fine.axes()[1]);
+        // Fine points between coarse points (not next to a wall) reproduce the linear function.
+        for j in 1..10 {
+            for i in 1..18 {
+                let v = fine_values[i + 19 * j];
+                assert!(
+                    (v - f(fx.coordinate(i), fy.coordinate(j))).abs() < 1e-12,
+                    "({i},{j})"
+                );
+            }
+        }
+        // Restriction is the scaled transpose: <R u, v>_c·H² = <u, P v>_f·h² for all u, v.
+        let u: Vec<f64> = (0..19 * 11).map(|p| ((p * 7) % 5) as f64).collect();
+        let mut ru = Vec::new();
+        t.restrict(&u, &mut ru, &mut [Vec::new(), Vec::new()]);
+        let lhs: f64 = ru
+            .iter()
+            .zip(&coarse_values)
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+            * (cx.spacing * cy.spacing);
+        let rhs: f64 =
+            u.iter().zip(&fine_values).map(|(a, b)| a * b).sum::<f64>() * (fx.spacing * fy.spacing);
+        assert!((lhs - rhs).abs() < 1e-9 * rhs.abs());
+    }
+
+    #[test]
+    fn periodic_axes_wrap() {
+        let fine = Grid::new(&[Axis::periodic(8.0, 8)]).unwrap();
+        let coarse = Grid::new(&[Axis::periodic(8.0, 4)]).unwrap();
+        let t = Transfer::new(&fine, &coarse);
+        let mut out = Vec::new();
+        t.prolong(
+            &[1.0, 3.0, 5.0, 7.0],
+            &mut out,
+            &mut [Vec::new(), Vec::new()],
+        );
+        assert_eq!(out, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 4.0]);
+    }
+}
