@@ -2,10 +2,14 @@
  * ħω = 10 meV, 120 nm box, lowest states by qdsim_solve_lowest with a progress bar, printed
  * against the exact levels ħω(n+1), with residuals, time and the memory report.
  *
- *   ./quantum_dot [points-per-axis (1000)] [states (10)]
+ *   ./quantum_dot [points-per-axis (1000)] [states (10)] [--bits]
+ * With --bits every energy is also printed as its IEEE-754 bit pattern (the CTest compares the C,
+ * C++ and Fortran twins bit for bit).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "qdsim_mem.h"
 
@@ -33,6 +37,7 @@ static int32_t show_progress(void *user, const qdsim_progress *p) {
 int main(int argc, char **argv) {
     const size_t n = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 1000;
     const size_t k = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 10;
+    const int bits = argc > 3 && strcmp(argv[3], "--bits") == 0;
     const double hw = 0.010, length = 120.0, mass = 0.067;
     if (qdsim_abi_version() != QDSIM_MEM_ABI_VERSION) return 1;
 
@@ -75,6 +80,11 @@ int main(int argc, char **argv) {
         double exact = hw * (double)(shell + 1);
         printf("%4zu %14.6f %12.3f %12.2e %12.2e\n", i, e[i] * 1e3, exact * 1e3, (e[i] - exact) * 1e3, res[i]);
         if (++in_shell == shell + 1) { ++shell; in_shell = 0; }
+    }
+    for (size_t i = 0; bits && i < info.count; ++i) {
+        uint64_t b;
+        memcpy(&b, &e[i], sizeof b);
+        printf("bits %016" PRIX64 "\n", b);
     }
     printf("%s in %.2f s: %zu iterations over %d grid levels, %llu operator applications, %zu/%zu converged\n",
            info.method == QDSIM_METHOD_SHIFT_INVERT ? "shift-invert" : "multigrid LOBPCG", info.seconds,

@@ -217,23 +217,31 @@ fn chunks(n: usize, granularity: usize) -> impl IndexedParallelIterator<Item = R
         .map(move |c| c * size..((c + 1) * size).min(n))
 }
 
+/// Sums per-chunk partial results in chunk order: the reductions are deterministic whatever the
+/// number of threads or how rayon split the work (the language bindings' results must agree
+/// bit for bit).
+fn ordered_sum<T: Scalar>(parts: Vec<Mat<T>>, nrows: usize, ncols: usize) -> Mat<T> {
+    parts
+        .into_iter()
+        .fold(Mat::zeros(nrows, ncols), |acc, part| acc + part)
+}
+
 /// `Aᴴ·B`.
 pub(crate) fn gram<T: Scalar>(a: &Cols<T>, b: &Cols<T>) -> Mat<T> {
     let (na, nb) = (a.len(), b.len());
     if na == 0 || nb == 0 {
         return Mat::zeros(na, nb);
     }
-    chunks(a.rows(), 1)
-        .fold(
-            || Mat::<T>::zeros(na, nb),
-            |mut acc, rows| {
-                // SAFETY: A and B are only read during this kernel.
-                let (va, vb) = unsafe { (a.chunk_views(&rows), b.chunk_views(&rows)) };
-                accumulate_gram(&mut acc, &va, &vb);
-                acc
-            },
-        )
-        .reduce(|| Mat::zeros(na, nb), |x, y| x + y)
+    let parts = chunks(a.rows(), 1)
+        .map(|rows| {
+            let mut part = Mat::<T>::zeros(na, nb);
+            // SAFETY: A and B are only read during this kernel.
+            let (va, vb) = unsafe { (a.chunk_views(&rows), b.chunk_views(&rows)) };
+            accumulate_gram(&mut part, &va, &vb);
+            part
+        })
+        .collect();
+    ordered_sum(parts, na, nb)
 }
 
 /// `Sᴴ·H·S`, applying `op` chunk by chunk (H·S is never stored).
@@ -242,10 +250,10 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(op: &A, s: &Cols<T>) -
     if b == 0 {
         return Mat::zeros(0, 0);
     }
-    chunks(s.rows(), op.row_granularity())
-        .fold(
-            || (Mat::<T>::zeros(b, b), Mat::<T>::zeros(0, 0)),
-            |(mut acc, mut th), rows| {
+    let parts = chunks(s.rows(), op.row_granularity())
+        .map_init(
+            || Mat::<T>::zeros(0, 0),
+            |th, rows| {
                 th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
                 for j in 0..b {
                     // SAFETY: S is only read during this kernel.
@@ -257,14 +265,15 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(op: &A, s: &Cols<T>) -
                         .expect("contiguous");
                     op.apply_rows(x, rows.clone(), y.as_slice_mut());
                 }
+                let mut part = Mat::<T>::zeros(b, b);
                 // SAFETY: S is only read during this kernel.
                 let vs = unsafe { s.chunk_views(&rows) };
-                accumulate_gram(&mut acc, &vs, &[(0, th.as_ref())]);
-                (acc, th)
+                accumulate_gram(&mut part, &vs, &[(0, th.as_ref())]);
+                part
             },
         )
-        .map(|(acc, _)| acc)
-        .reduce(|| Mat::zeros(b, b), |x, y| x + y)
+        .collect();
+    ordered_sum(parts, b, b)
 }
 
 /// `outputs = inputs·coeff` (`coeff` is inputs × outputs). The outputs may be some of the inputs:
@@ -301,27 +310,25 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
 ) -> Vec<f64> {
     let b = x.len();
     assert!(r.len() == b && lambda.len() == b);
-    let sq = chunks(x.rows(), op.row_granularity())
-        .fold(
-            || (vec![0.0; b], Vec::new()),
-            |(mut acc, mut hx), rows| {
-                hx.resize(rows.len(), T::ZERO_VALUE);
-                for j in 0..b {
-                    // SAFETY: X is only read; R's rows `rows` are written by this chunk alone.
-                    let (xj, rj) = unsafe { (x.col(j), r.rows_mut(j, rows.clone())) };
-                    op.apply_rows(xj, rows.clone(), &mut hx);
-                    for ((ri, &h), &xi) in rj.iter_mut().zip(&hx).zip(&xj[rows.clone()]) {
-                        *ri = h - xi.scale(lambda[j]);
-                        acc[j] += ri.abs_sq();
-                    }
+    let parts: Vec<Vec<f64>> = chunks(x.rows(), op.row_granularity())
+        .map_init(Vec::new, |hx, rows| {
+            hx.resize(rows.len(), T::ZERO_VALUE);
+            let mut part = vec![0.0; b];
+            for j in 0..b {
+                // SAFETY: X is only read; R's rows `rows` are written by this chunk alone.
+                let (xj, rj) = unsafe { (x.col(j), r.rows_mut(j, rows.clone())) };
+                op.apply_rows(xj, rows.clone(), hx);
+                for ((ri, &h), &xi) in rj.iter_mut().zip(hx.iter()).zip(&xj[rows.clone()]) {
+                    *ri = h - xi.scale(lambda[j]);
+                    part[j] += ri.abs_sq();
                 }
-                (acc, hx)
-            },
-        )
-        .map(|(acc, _)| acc)
-        .reduce(
-            || vec![0.0; b],
-            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
-        );
+            }
+            part
+        })
+        .collect();
+    // In chunk order, for determinism (see `ordered_sum`).
+    let sq = parts.iter().fold(vec![0.0; b], |acc, p| {
+        acc.iter().zip(p).map(|(a, b)| a + b).collect()
+    });
     sq.into_iter().map(f64::sqrt).collect()
 }

@@ -1,0 +1,23 @@
+# Runs each of PROGRAMS with ARGS and checks that the "bits" lines they print (the IEEE-754 bit
+# patterns of the computed energies) are identical: the C, C++ and Fortran quantum-dot examples
+# drive the same library with the same inputs and must agree bit for bit.
+set(reference "")
+foreach(program IN LISTS PROGRAMS)
+    execute_process(COMMAND "${program}" ${ARGS} OUTPUT_VARIABLE out ERROR_QUIET RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "${program} failed (${rc})")
+    endif()
+    string(REGEX MATCHALL "bits [0-9A-Fa-f]+" bits "${out}")
+    string(TOUPPER "${bits}" bits)
+    list(LENGTH bits count)
+    if(count EQUAL 0)
+        message(FATAL_ERROR "${program} printed no bits lines")
+    endif()
+    if(reference STREQUAL "")
+        set(reference "${bits}")
+        set(reference_program "${program}")
+    elseif(NOT bits STREQUAL reference)
+        message(FATAL_ERROR "${program} differs from ${reference_program}:\n${bits}\nvs\n${reference}")
+    endif()
+    message(STATUS "${program}: ${count} energies, identical bits")
+endforeach()

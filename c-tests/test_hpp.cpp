@@ -1,0 +1,91 @@
+// The C++ wrappers (qdsim_mem.hpp): RAII release, move semantics, errors as qdsim::error with
+// status and message, typed arrays, matrices, CSR, the Hamiltonian and a solve with a callback
+// (including an exception thrown inside it, which must cancel the solve and come back out).
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "qdsim_mem.hpp"
+
+#define EXPECT(cond)                                                                  \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            return 1;                                                                 \
+        }                                                                             \
+    } while (0)
+
+template <typename F>
+static bool throws(qdsim_status status, const char *needle, F f) {
+    try {
+        f();
+    } catch (const qdsim::error &e) {
+        return e.status() == status && std::strstr(e.what(), needle) != nullptr;
+    }
+    return false;
+}
+
+int main() {
+    qdsim::check_abi();
+    qdsim_manager_config cfg = qdsim::manager::default_config();
+    cfg.memory_limit = 1 << 20;
+    qdsim::manager m(cfg);
+    {
+        auto a = m.alloc<double>(1000, "a");
+        auto z = m.alloc_zeroed<std::complex<double>>(100, "z");
+        EXPECT(reinterpret_cast<std::uintptr_t>(a.data()) % 64 == 0);
+        EXPECT(z[7] == std::complex<double>(0, 0));
+        qdsim::pool_array<double> moved = std::move(a);
+        EXPECT(a.data() == nullptr && moved.size() == 1000);
+        EXPECT(m.stats().live_allocations == 2);
+        EXPECT(m.tag_stats("z").bytes_in_use == 1600);
+        EXPECT(throws(QDSIM_ERR_LIMIT_EXCEEDED, "would exceed the memory limit", [&] { m.alloc<double>(200000, "big"); }));
+        EXPECT(throws(QDSIM_ERR_NOT_FOUND, "nobody", [&] { m.tag_stats("nobody"); }));
+        EXPECT(m.tags().size() == 3);
+    }
+    EXPECT(m.stats().live_allocations == 0);  // RAII gave everything back
+
+    // Matrices and CSR.
+    qdsim::matrix<std::complex<double>> A(m, 3, 2, "A"), B(m, 2, 3, "B");
+    A(2, 1) = {1.0, 2.0};
+    B.adjoint_from(A);
+    EXPECT(B(1, 2) == std::complex<double>(1.0, -2.0));
+    EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "same matrix", [&] { B.transpose_from(B); }));
+    qdsim::csr_builder builder(m, QDSIM_SCALAR_REAL, 2, 2, "t");
+    builder.add(0, 0, 2.0);
+    builder.add(1, 1, 3.0);
+    builder.add(0, 1, -1.0);
+    builder.add(1, 0, -1.0);
+    qdsim::csr t = builder.finalize();
+    double x[2] = {1, 1}, y[2];
+    t.spmv(1.0, {x, 2}, 0.0, {y, 2});
+    EXPECT(y[0] == 1.0 && y[1] == 2.0);
+    EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "x must have 2", [&] { t.spmv(1.0, {x, 1}, 0.0, {y, 2}); }));
+
+    // A solve: the 49x49 box of DESIGN.md case 1.
+    auto zero = m.alloc_zeroed<double>(49 * 49, "V");
+    qdsim_hamiltonian_desc d = qdsim::hamiltonian_desc(qdsim::box_grid({20.0, 20.0}, {49, 49}), zero.data());
+    qdsim::eigen_options o;
+    o.c.k = 3;
+    int calls = 0;
+    o.progress = [&](const qdsim_progress &) { return ++calls < 0; };
+    qdsim_manager_config big = qdsim::manager::default_config();
+    qdsim::manager m2(big);
+    qdsim::eigen_result r = qdsim::solve_lowest(m2, d, o);
+    std::vector<double> e = r.values();
+    EXPECT(r.converged() && calls > 0);
+    EXPECT(std::fabs(e[0] * 1e3 - 28.05272) < 1e-5 && std::fabs(e[1] * 1e3 - 70.07645) < 1e-5);
+    EXPECT(r.vector<double>(0).size() == 49 * 49);
+    EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "element type", [&] { r.vector<std::complex<double>>(0); }));
+    // An exception inside the callback cancels the solve and is rethrown to the caller.
+    o.progress = [](const qdsim_progress &) -> bool { throw std::runtime_error("stop here"); };
+    bool rethrown = false;
+    try {
+        qdsim::solve_lowest(m2, d, o);
+    } catch (const std::runtime_error &ex) {
+        rethrown = std::strcmp(ex.what(), "stop here") == 0;
+    }
+    EXPECT(rethrown);
+    std::printf("test_hpp: ok\n");
+    return 0;
+}
