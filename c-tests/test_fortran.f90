@@ -1,5 +1,6 @@
 ! The Fortran module: ABI constant against the library, shapes and alignment of qdsim_allocate,
-! statuses and messages for bad input (returned through `status`, not stopping the program).
+! statuses and messages for bad input (returned through `status`, not stopping the program),
+! the profiler, scoped statistics and leak checks.
 program test_fortran
   use, intrinsic :: iso_c_binding
   use qdsim_mem
@@ -10,6 +11,11 @@ program test_fortran
   real(c_double), pointer :: a(:), b(:, :), big(:)
   complex(c_double_complex), pointer :: z(:, :, :)
   integer(c_int32_t) :: st
+  type(qdsim_profiler) :: prof
+  type(qdsim_profile_summary) :: ps
+  type(qdsim_scope_stats) :: scope
+  type(qdsim_leak_check) :: leaks
+  integer(c_int64_t) :: checkpoint
 
   if (qdsim_abi_version() /= QDSIM_MEM_ABI_VERSION) error stop 'ABI version of module and library differ'
 
@@ -56,6 +62,32 @@ program test_fortran
   call qdsim_deallocate(m, z)
   call qdsim_get_stats(m, s)
   if (s%live_allocations /= 0 .or. s%bytes_in_use /= 0) error stop 'stats after free'
+
+  ! Profiler, scopes, leak checks.
+  call qdsim_profiler_create(m, prof, 0.005_c_double)
+  call qdsim_profiler_start(prof)
+  call qdsim_checkpoint(m, checkpoint)
+  call qdsim_push_scope(m, 'phase')
+  call qdsim_allocate(m, a, [100_c_int64_t], 'kept')
+  call qdsim_allocate(m, b, [2_c_int64_t, 5_c_int64_t], 'freed')
+  call qdsim_deallocate(m, b)
+  call qdsim_profiler_mark(prof, 'allocated')
+  call qdsim_pop_scope(m, scope)
+  if (scope%allocations /= 2 .or. scope%frees /= 1 .or. scope%net_bytes /= 800) error stop 'scope'
+  if (scope%name(1) /= 'p' .or. scope%name(6) /= c_null_char) error stop 'scope name'
+  call qdsim_leaks_since(m, checkpoint, 1_c_int64_t, leaks)
+  if (leaks%count /= 1 .or. leaks%bytes /= 800 .or. leaks%is_leak /= 1) error stop 'leaks_since'
+  call qdsim_pop_scope(m, scope, st)
+  if (st /= QDSIM_ERR_INVALID_ARGUMENT) error stop 'pop without push'
+  call qdsim_profiler_stop(prof)
+  call qdsim_profiler_summary(prof, ps)
+  if (ps%marks /= 1 .or. ps%running /= 0) error stop 'profiler summary'
+  call qdsim_profiler_write(prof, 7_c_int32_t, 'x.csv', st)
+  if (st /= QDSIM_ERR_INVALID_ARGUMENT) error stop 'bad format'
+  call qdsim_profiler_mark(prof, '', st)
+  if (st /= QDSIM_ERR_INVALID_ARGUMENT) error stop 'empty mark'
+  call qdsim_profiler_destroy(prof)
+  call qdsim_deallocate(m, a)
   call qdsim_destroy(m)
   write (*, '(a)') 'test_fortran: ok'
 end program test_fortran

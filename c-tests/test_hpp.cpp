@@ -86,6 +86,32 @@ int main() {
         rethrown = std::strcmp(ex.what(), "stop here") == 0;
     }
     EXPECT(rethrown);
+
+    // Profiler, scopes and leak checks.
+    {
+        qdsim::profiler prof(m2, 0.005);
+        prof.start();
+        std::uint64_t checkpoint = m2.checkpoint();
+        qdsim::scope phase(m2, "phase");
+        auto kept = m2.alloc<double>(4096, "kept");
+        { auto freed = m2.alloc<double>(1024, "freed"); }
+        prof.mark("allocated");
+        qdsim_scope_stats st = phase.finish();
+        EXPECT(std::strcmp(st.name, "phase") == 0 && st.allocations == 2 && st.frees == 1);
+        EXPECT(st.net_bytes == 4096 * 8 && st.peak_bytes_in_use >= st.bytes_in_use_at_start + 5120 * 8);
+        EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "finished twice", [&] { phase.finish(); }));
+        std::string report;
+        qdsim_leak_check leaks = m2.leaks_since(checkpoint, 1, &report);
+        EXPECT(leaks.count == 1 && leaks.bytes == 4096 * 8 && leaks.is_leak == 1);
+        EXPECT(report.find("kept") != std::string::npos);
+        prof.stop();
+        qdsim_profile_summary ps = prof.summary();
+        EXPECT(ps.marks == 1 && ps.samples >= 1 && ps.running == 0);
+        EXPECT(prof.to_string(QDSIM_FORMAT_SVG).find("allocated") != std::string::npos);
+        EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "format 9", [&] { prof.to_string(9); }));
+        { qdsim::scope unfinished(m2, "unfinished"); }  // the destructor pops it
+        EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "push_scope first", [&] { m2.pop_scope(); }));
+    }
     std::printf("test_hpp: ok\n");
     return 0;
 }

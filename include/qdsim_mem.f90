@@ -67,6 +67,55 @@ module qdsim_mem
     type(c_ptr) :: ptr = c_null_ptr
   end type qdsim_eigen_result
 
+  !> A sampling profiler of a manager.
+  type, public :: qdsim_profiler
+    private
+    type(c_ptr) :: ptr = c_null_ptr
+  end type qdsim_profiler
+
+  !> Export formats of qdsim_profiler_write.
+  integer(c_int32_t), parameter, public :: QDSIM_FORMAT_CSV = 0, QDSIM_FORMAT_JSON = 1, &
+       QDSIM_FORMAT_SVG = 2
+
+  !> Profiler settings (qdsim_profiler_config).
+  type, bind(C), public :: qdsim_profiler_config
+    real(c_double) :: interval_s
+    integer(c_size_t) :: capacity
+    integer(c_size_t) :: max_marks
+  end type qdsim_profiler_config
+
+  !> What a profiler recorded (qdsim_profile_summary).
+  type, bind(C), public :: qdsim_profile_summary
+    integer(c_int64_t) :: samples
+    integer(c_int64_t) :: marks
+    integer(c_int64_t) :: dropped_samples
+    integer(c_int64_t) :: dropped_marks
+    integer(c_int64_t) :: peak_bytes
+    real(c_double) :: peak_time_s
+    integer(c_int64_t) :: exact_peak_bytes
+    integer(c_int32_t) :: running
+  end type qdsim_profile_summary
+
+  !> Statistics of one phase, from qdsim_pop_scope (qdsim_scope_stats).
+  type, bind(C), public :: qdsim_scope_stats
+    character(kind=c_char) :: name(64)
+    integer(c_int64_t) :: allocations
+    integer(c_int64_t) :: frees
+    integer(c_int64_t) :: bytes_allocated
+    integer(c_int64_t) :: bytes_in_use_at_start
+    integer(c_int64_t) :: net_bytes
+    integer(c_int64_t) :: peak_bytes_in_use
+    real(c_double) :: seconds
+  end type qdsim_scope_stats
+
+  !> Allocations made after a checkpoint that are still live (qdsim_leak_check).
+  type, bind(C), public :: qdsim_leak_check
+    integer(c_int64_t) :: count
+    integer(c_int64_t) :: bytes
+    integer(c_int64_t) :: tags
+    integer(c_int32_t) :: is_leak
+  end type qdsim_leak_check
+
   !> Manager settings (qdsim_manager_config); get the defaults from qdsim_manager_config_default.
   type, bind(C), public :: qdsim_manager_config
     integer(c_size_t) :: initial_pool_size
@@ -184,6 +233,9 @@ module qdsim_mem
   public :: qdsim_eigen_options_default, qdsim_solve_lowest, qdsim_solve_resonances
   public :: qdsim_result_info, qdsim_result_values, qdsim_result_complex_values
   public :: qdsim_result_residuals, qdsim_result_vector, qdsim_result_destroy
+  public :: qdsim_profiler_create, qdsim_profiler_start, qdsim_profiler_stop, qdsim_profiler_mark
+  public :: qdsim_profiler_summary, qdsim_profiler_write, qdsim_profiler_destroy
+  public :: qdsim_push_scope, qdsim_pop_scope, qdsim_checkpoint, qdsim_leaks_since
 
   !> Typed array allocation from the manager's pools (rank 1 to 3).
   interface qdsim_allocate
@@ -369,6 +421,75 @@ module qdsim_mem
       type(c_ptr), value :: r
       integer(c_int32_t) :: c_qdsim_eigen_result_destroy
     end function
+    function c_qdsim_profiler_config_default(c) bind(C, name="qdsim_profiler_config_default")
+      import :: c_int32_t, qdsim_profiler_config
+      type(qdsim_profiler_config), intent(out) :: c
+      integer(c_int32_t) :: c_qdsim_profiler_config_default
+    end function
+    function c_qdsim_profiler_create(m, c, out) bind(C, name="qdsim_profiler_create")
+      import :: c_ptr, c_int32_t, qdsim_profiler_config
+      type(c_ptr), value :: m
+      type(qdsim_profiler_config), intent(in) :: c
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_profiler_create
+    end function
+    function c_qdsim_profiler_start(p) bind(C, name="qdsim_profiler_start")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: p
+      integer(c_int32_t) :: c_qdsim_profiler_start
+    end function
+    function c_qdsim_profiler_stop(p) bind(C, name="qdsim_profiler_stop")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: p
+      integer(c_int32_t) :: c_qdsim_profiler_stop
+    end function
+    function c_qdsim_profiler_mark(p, label) bind(C, name="qdsim_profiler_mark")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: p, label
+      integer(c_int32_t) :: c_qdsim_profiler_mark
+    end function
+    function c_qdsim_profiler_summary(p, out) bind(C, name="qdsim_profiler_summary")
+      import :: c_ptr, c_int32_t, qdsim_profile_summary
+      type(c_ptr), value :: p
+      type(qdsim_profile_summary), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_profiler_summary
+    end function
+    function c_qdsim_profiler_write(p, format, path) bind(C, name="qdsim_profiler_write")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: p, path
+      integer(c_int32_t), value :: format
+      integer(c_int32_t) :: c_qdsim_profiler_write
+    end function
+    function c_qdsim_profiler_destroy(p) bind(C, name="qdsim_profiler_destroy")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: p
+      integer(c_int32_t) :: c_qdsim_profiler_destroy
+    end function
+    function c_qdsim_manager_push_scope(m, name) bind(C, name="qdsim_manager_push_scope")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: m, name
+      integer(c_int32_t) :: c_qdsim_manager_push_scope
+    end function
+    function c_qdsim_manager_pop_scope(m, out) bind(C, name="qdsim_manager_pop_scope")
+      import :: c_ptr, c_int32_t, qdsim_scope_stats
+      type(c_ptr), value :: m
+      type(qdsim_scope_stats), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_manager_pop_scope
+    end function
+    function c_qdsim_manager_checkpoint(m, out) bind(C, name="qdsim_manager_checkpoint")
+      import :: c_ptr, c_int32_t, c_int64_t
+      type(c_ptr), value :: m
+      integer(c_int64_t), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_manager_checkpoint
+    end function
+    function c_qdsim_manager_leaks_since(m, checkpoint, threshold, out, report) &
+        bind(C, name="qdsim_manager_leaks_since")
+      import :: c_ptr, c_int32_t, c_int64_t, qdsim_leak_check
+      type(c_ptr), value :: m, report
+      integer(c_int64_t), value :: checkpoint, threshold
+      type(qdsim_leak_check), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_manager_leaks_since
+    end function
   end interface
 
 contains
@@ -536,6 +657,109 @@ contains
     end if
     call report(st, status)
   end function qdsim_leak_report
+
+  ! ---- profiler, scopes and leak checks ----------------------------------------------------
+
+  !> A profiler of `m` sampling every `interval_s` seconds (default 0.1), not yet started.
+  subroutine qdsim_profiler_create(m, p, interval_s, status)
+    type(qdsim_manager), intent(in) :: m
+    type(qdsim_profiler), intent(out) :: p
+    real(c_double), intent(in), optional :: interval_s
+    integer(c_int32_t), intent(out), optional :: status
+    type(qdsim_profiler_config) :: c
+    integer(c_int32_t) :: st
+    st = c_qdsim_profiler_config_default(c)
+    if (present(interval_s)) c%interval_s = interval_s
+    if (st == QDSIM_OK) st = c_qdsim_profiler_create(m%ptr, c, p%ptr)
+    call report(st, status)
+  end subroutine qdsim_profiler_create
+
+  !> Starts sampling.
+  subroutine qdsim_profiler_start(p, status)
+    type(qdsim_profiler), intent(in) :: p
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_profiler_start(p%ptr), status)
+  end subroutine qdsim_profiler_start
+
+  !> Stops sampling (the history stays).
+  subroutine qdsim_profiler_stop(p, status)
+    type(qdsim_profiler), intent(in) :: p
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_profiler_stop(p%ptr), status)
+  end subroutine qdsim_profiler_stop
+
+  !> A named event on the timeline ("assembly done").
+  subroutine qdsim_profiler_mark(p, label, status)
+    type(qdsim_profiler), intent(in) :: p
+    character(len=*), intent(in) :: label
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: clabel(:)
+    call to_c(label, clabel)
+    call report(c_qdsim_profiler_mark(p%ptr, c_loc(clabel)), status)
+  end subroutine qdsim_profiler_mark
+
+  !> What the profiler recorded so far.
+  subroutine qdsim_profiler_summary(p, summary, status)
+    type(qdsim_profiler), intent(in) :: p
+    type(qdsim_profile_summary), intent(out) :: summary
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_profiler_summary(p%ptr, summary), status)
+  end subroutine qdsim_profiler_summary
+
+  !> Writes the history to `path` as QDSIM_FORMAT_CSV, QDSIM_FORMAT_JSON or QDSIM_FORMAT_SVG.
+  subroutine qdsim_profiler_write(p, format, path, status)
+    type(qdsim_profiler), intent(in) :: p
+    integer(c_int32_t), intent(in) :: format
+    character(len=*), intent(in) :: path
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: cpath(:)
+    call to_c(path, cpath)
+    call report(c_qdsim_profiler_write(p%ptr, format, c_loc(cpath)), status)
+  end subroutine qdsim_profiler_write
+
+  !> Stops and destroys the profiler.
+  subroutine qdsim_profiler_destroy(p, status)
+    type(qdsim_profiler), intent(inout) :: p
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_profiler_destroy(p%ptr), status)
+    p%ptr = c_null_ptr
+  end subroutine qdsim_profiler_destroy
+
+  !> Opens a scope named `name` (phase statistics until qdsim_pop_scope; scopes nest).
+  subroutine qdsim_push_scope(m, name, status)
+    type(qdsim_manager), intent(in) :: m
+    character(len=*), intent(in) :: name
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: cname(:)
+    call to_c(name, cname)
+    call report(c_qdsim_manager_push_scope(m%ptr, c_loc(cname)), status)
+  end subroutine qdsim_push_scope
+
+  !> Closes the innermost scope and returns its statistics.
+  subroutine qdsim_pop_scope(m, stats, status)
+    type(qdsim_manager), intent(in) :: m
+    type(qdsim_scope_stats), intent(out) :: stats
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_manager_pop_scope(m%ptr, stats), status)
+  end subroutine qdsim_pop_scope
+
+  !> A point in the allocation history, for qdsim_leaks_since.
+  subroutine qdsim_checkpoint(m, checkpoint, status)
+    type(qdsim_manager), intent(in) :: m
+    integer(c_int64_t), intent(out) :: checkpoint
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_manager_checkpoint(m%ptr, checkpoint), status)
+  end subroutine qdsim_checkpoint
+
+  !> The allocations made after `checkpoint` that are still live; is_leak = 1 when their bytes
+  !> reach `threshold_bytes`.
+  subroutine qdsim_leaks_since(m, checkpoint, threshold_bytes, check, status)
+    type(qdsim_manager), intent(in) :: m
+    integer(c_int64_t), intent(in) :: checkpoint, threshold_bytes
+    type(qdsim_leak_check), intent(out) :: check
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_manager_leaks_since(m%ptr, checkpoint, threshold_bytes, check, c_null_ptr), status)
+  end subroutine qdsim_leaks_since
 
   ! ---- Hamiltonians -----------------------------------------------------------------------
 

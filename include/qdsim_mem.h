@@ -57,7 +57,7 @@
 // Block LOBPCG (multigrid-preconditioned on grids, Jacobi on plain CSR).
 #define QDSIM_METHOD_LOBPCG 1
 
-// Shift-invert Krylov–Schur on a sparse Cholesky factor.
+// Shift-invert: LOBPCG preconditioned by an exact sparse Cholesky factor of H − σ.
 #define QDSIM_METHOD_SHIFT_INVERT 2
 
 // ABI version of this header. Compare with `qdsim_abi_version()` at run time: a program built
@@ -129,6 +129,10 @@ typedef struct qdsim_matrix qdsim_matrix;
 
 // A matrix-free Hamiltonian.
 typedef struct qdsim_operator qdsim_operator;
+
+// A sampling profiler attached to a manager. Create it with `qdsim_profiler_create`, destroy
+// it with `qdsim_profiler_destroy`.
+typedef struct qdsim_profiler qdsim_profiler;
 
 // Selects real (`double`) or complex (`qdsim_complex`) matrix elements: one of the
 // `QDSIM_SCALAR_*` values.
@@ -342,6 +346,83 @@ typedef struct qdsim_matrix_info {
     uint64_t bytes;
 } qdsim_matrix_info;
 
+// Settings for `qdsim_profiler_create`. Fill it with `qdsim_profiler_config_default`.
+typedef struct qdsim_profiler_config {
+    // Seconds between samples (default 0.1; at least 0.001).
+    double interval_s;
+    // Samples kept; the oldest are dropped first (default 10 000; at least 2).
+    size_t capacity;
+    // Marks kept; the oldest are dropped first (default 10 000; at least 1).
+    size_t max_marks;
+} qdsim_profiler_config;
+
+// What a profiler recorded so far.
+typedef struct qdsim_profile_summary {
+    // Samples held.
+    uint64_t samples;
+    // Marks held.
+    uint64_t marks;
+    // Samples dropped because the buffer was full.
+    uint64_t dropped_samples;
+    // Marks dropped because the buffer was full.
+    uint64_t dropped_marks;
+    // Highest bytes in use seen in a sample.
+    uint64_t peak_bytes;
+    // When that sample was taken, seconds since the profiler was created.
+    double peak_time_s;
+    // The manager's exact peak bytes in use (sampling can miss short spikes).
+    uint64_t exact_peak_bytes;
+    // 1 while the sampling thread runs, else 0.
+    int32_t running;
+} qdsim_profile_summary;
+
+// Selects an export format: one of the `QDSIM_FORMAT_*` values.
+typedef int32_t qdsim_format;
+
+// Statistics of one phase, from `qdsim_manager_pop_scope`.
+typedef struct qdsim_scope_stats {
+    // The scope's name, NUL-terminated.
+    char name[QDSIM_TAG_CAPACITY];
+    // Allocations made inside the scope.
+    uint64_t allocations;
+    // Frees done inside the scope.
+    uint64_t frees;
+    // Bytes allocated inside the scope.
+    uint64_t bytes_allocated;
+    // Bytes in use when the scope was pushed.
+    uint64_t bytes_in_use_at_start;
+    // Bytes in use at the pop minus at the push (negative when the phase freed more).
+    int64_t net_bytes;
+    // Highest bytes in use while the scope was open.
+    uint64_t peak_bytes_in_use;
+    // Seconds the scope was open.
+    double seconds;
+} qdsim_scope_stats;
+
+// The result of `qdsim_manager_leaks_since`.
+typedef struct qdsim_leak_check {
+    // Allocations made after the checkpoint that are still live.
+    uint64_t count;
+    // Their bytes.
+    uint64_t bytes;
+    // Distinct tags among them.
+    uint64_t tags;
+    // 1 when `bytes` reaches the threshold (and `count` > 0), else 0.
+    int32_t is_leak;
+} qdsim_leak_check;
+
+// What `qdsim_replay_event_log` measured.
+typedef struct qdsim_replay_summary {
+    // Allocations replayed.
+    uint64_t allocations;
+    // Frees replayed.
+    uint64_t frees;
+    // Highest bytes in use during the replay.
+    uint64_t peak_bytes_in_use;
+    // Allocations still live at the end of the log.
+    uint64_t live_at_end;
+} qdsim_replay_summary;
+
 // One progress report (C: `qdsim_progress`, the same `#[repr(C)]` struct).
 typedef struct qdsim_progress {
     // Grid level being solved (0 is the finest; coarse-to-fine starts at the coarsest).
@@ -413,6 +494,15 @@ typedef struct qdsim_eigen_info {
     // Grid levels used.
     int32_t levels;
 } qdsim_eigen_info;
+
+// CSV: one row per sample (time, totals, pools, tags); marks as `# mark,<time>,<label>` lines.
+#define QDSIM_FORMAT_CSV 0
+
+// JSON: the whole history.
+#define QDSIM_FORMAT_JSON 1
+
+// SVG: the plot (stacked areas by tag, marks, peak), for a browser.
+#define QDSIM_FORMAT_SVG 2
 
 // Pool of `double` arrays.
 #define QDSIM_POOL_F64 0
@@ -807,6 +897,129 @@ qdsim_status qdsim_matrix_transpose(const struct qdsim_matrix *src, struct qdsim
 // Always safe to call; both handles are checked.
 qdsim_status qdsim_matrix_adjoint(const struct qdsim_matrix *src, struct qdsim_matrix *dst);
 
+// Writes the default profiler settings into `*config`.
+//
+// # Safety
+// `config` points to writable memory for a `qdsim_profiler_config`.
+qdsim_status qdsim_profiler_config_default(struct qdsim_profiler_config *config);
+
+// Creates a profiler for `manager` with `config` (NULL for the defaults), not yet started, and
+// writes its handle to `*out`. The profiler keeps the manager's pools alive until it is
+// destroyed, but destroying the manager first is safe (samples then read the closed manager).
+//
+// Errors: `QDSIM_ERR_NULL_ARGUMENT`, `QDSIM_ERR_INVALID_HANDLE`, `QDSIM_ERR_INVALID_ARGUMENT`
+// (interval below 1 ms or not finite, capacity below 2, max_marks 0).
+//
+// # Safety
+// `config` is NULL or points to a valid `qdsim_profiler_config`; `out` points to writable
+// memory for a pointer.
+qdsim_status qdsim_profiler_create(const struct qdsim_manager *manager, const struct qdsim_profiler_config *config, struct qdsim_profiler **out);
+
+// Starts the sampling thread (no-op when running).
+//
+// # Safety
+// `profiler` is a handle or any pointer value (it is validated).
+qdsim_status qdsim_profiler_start(struct qdsim_profiler *profiler);
+
+// Stops the sampling thread and waits for it (no-op when stopped). The history stays.
+//
+// # Safety
+// `profiler` is a handle or any pointer value (it is validated).
+qdsim_status qdsim_profiler_stop(struct qdsim_profiler *profiler);
+
+// Records a sample now, in addition to the periodic ones (works while stopped too).
+//
+// # Safety
+// `profiler` is a handle or any pointer value (it is validated).
+qdsim_status qdsim_profiler_sample(struct qdsim_profiler *profiler);
+
+// Records the named event `label` (1 to 200 bytes of UTF-8) at the current time, with a
+// sample. Marks appear as vertical lines in the SVG and as `# mark` lines in the CSV.
+//
+// # Safety
+// `label` is NULL or NUL-terminated.
+qdsim_status qdsim_profiler_mark(struct qdsim_profiler *profiler, const char *label);
+
+// Writes what the profiler recorded so far to `*out`.
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_profile_summary`.
+qdsim_status qdsim_profiler_summary(const struct qdsim_profiler *profiler, struct qdsim_profile_summary *out);
+
+// Writes the history in `format` (`QDSIM_FORMAT_CSV`, `_JSON` or `_SVG`) to the file `path`
+// (created or replaced). Errors: `QDSIM_ERR_IO` names the path and the reason.
+//
+// # Safety
+// `path` is NULL or NUL-terminated.
+qdsim_status qdsim_profiler_write(const struct qdsim_profiler *profiler, qdsim_format format, const char *path);
+
+// Writes the history in `format` as a new string to `*text` (free it with
+// `qdsim_string_free`).
+//
+// # Safety
+// `text` points to writable memory for a pointer.
+qdsim_status qdsim_profiler_export(const struct qdsim_profiler *profiler, qdsim_format format, char **text);
+
+// Stops the profiler if it runs and destroys it. NULL is a no-op.
+//
+// # Safety
+// `profiler` is not used after a successful call.
+qdsim_status qdsim_profiler_destroy(struct qdsim_profiler *profiler);
+
+// Opens a scope named `name` (1 to 63 bytes) on the manager's scope stack: the statistics of
+// everything until the matching `qdsim_manager_pop_scope`. Scopes nest.
+//
+// # Safety
+// `name` is NULL or NUL-terminated.
+qdsim_status qdsim_manager_push_scope(struct qdsim_manager *manager, const char *name);
+
+// Closes the innermost scope and writes its statistics to `*out`. Errors:
+// `QDSIM_ERR_INVALID_ARGUMENT` when no scope is open (nothing changes).
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_scope_stats`.
+qdsim_status qdsim_manager_pop_scope(struct qdsim_manager *manager, struct qdsim_scope_stats *out);
+
+// Writes a checkpoint (a point in the manager's allocation history) to `*out`, for
+// `qdsim_manager_leaks_since`.
+//
+// # Safety
+// `out` points to writable memory for a `uint64_t`.
+qdsim_status qdsim_manager_checkpoint(const struct qdsim_manager *manager, uint64_t *out);
+
+// Finds the allocations made after `checkpoint` that are still live; `*out` gets their count
+// and bytes, and `is_leak` = 1 when the bytes reach `threshold_bytes` (the seed used 1 MiB).
+// When `report` is not NULL, `*report` gets the list by tag as a new string (free it with
+// `qdsim_string_free`).
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_leak_check`; `report` is NULL or points to
+// writable memory for a pointer.
+qdsim_status qdsim_manager_leaks_since(const struct qdsim_manager *manager, uint64_t checkpoint, uint64_t threshold_bytes, struct qdsim_leak_check *out, char **report);
+
+// Turns the allocation event log on (`on` ≠ 0) or off. Off by default; while on, every
+// allocation and free is recorded (about 40 bytes each).
+//
+// # Safety
+// `manager` is a handle or any pointer value (it is validated).
+qdsim_status qdsim_manager_set_event_log(struct qdsim_manager *manager, int32_t on);
+
+// Writes the events recorded so far to `path` as CSV (`seq,op,id,bytes,pool,tag`).
+//
+// # Safety
+// `path` is NULL or NUL-terminated.
+qdsim_status qdsim_manager_write_event_log(const struct qdsim_manager *manager, const char *path);
+
+// Re-runs the event log at `path` against a fresh manager: `*out` gets the counts and the
+// peak; when `report` is not NULL, `*report` gets the text report with the size histogram
+// (free it with `qdsim_string_free`). Errors: `QDSIM_ERR_IO`, `QDSIM_ERR_CORRUPT_FILE` (names
+// the line).
+//
+// # Safety
+// `path` is NULL or NUL-terminated; `out` points to writable memory for a
+// `qdsim_replay_summary`; `report` is NULL or points to writable memory for a pointer.
+qdsim_status qdsim_replay_event_log(const char *path, struct qdsim_replay_summary *out, char **report);
+
 // Writes the default options (k = 10, tolerance 1e-6, automatic method, coarse-to-fine on, no
 // callback) to `*out`.
 //
@@ -836,8 +1049,9 @@ qdsim_status qdsim_solve_lowest(struct qdsim_manager *manager, const struct qdsi
 qdsim_status qdsim_csr_solve_lowest(const struct qdsim_csr *h, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
 
 // The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
-// absorbing potential) nearest `target` (eV), by shift-invert Krylov–Schur on a sparse LU of
-// H − target; sorted by distance to the target; eigenvectors normalised with xᵀx = 1.
+// absorbing potential) nearest `target` (eV), by block shift-invert subspace iteration on a
+// sparse LU of H − target; sorted by distance to the target; eigenvectors normalised with
+// xᵀx = 1. Converged means ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞).
 //
 // # Safety
 // `out` points to writable memory for a pointer.

@@ -254,10 +254,107 @@ public:
         return released;
     }
 
+    /// Opens a scope (phase statistics until pop_scope; scopes nest).
+    void push_scope(const char *name) { check(qdsim_manager_push_scope(get(), name)); }
+    /// Closes the innermost scope and returns what happened inside it.
+    qdsim_scope_stats pop_scope() {
+        qdsim_scope_stats s;
+        check(qdsim_manager_pop_scope(get(), &s));
+        return s;
+    }
+    /// A point in the allocation history, for leaks_since.
+    std::uint64_t checkpoint() const {
+        std::uint64_t c = 0;
+        check(qdsim_manager_checkpoint(get(), &c));
+        return c;
+    }
+    /// The allocations made after `checkpoint` that are still live; `report` (if given) gets
+    /// them listed by tag.
+    qdsim_leak_check leaks_since(std::uint64_t checkpoint, std::uint64_t threshold_bytes = 1 << 20,
+                                 std::string *report = nullptr) const {
+        qdsim_leak_check l;
+        char *t = nullptr;
+        check(qdsim_manager_leaks_since(get(), checkpoint, threshold_bytes, &l, report ? &t : nullptr));
+        if (report) *report = detail::take_string(t);
+        return l;
+    }
+    /// Turns the allocation event log on or off (off by default).
+    void set_event_log(bool on) { check(qdsim_manager_set_event_log(get(), on ? 1 : 0)); }
+    /// Writes the recorded events as CSV (replay it with qdsim::replay_event_log).
+    void write_event_log(const char *path) const { check(qdsim_manager_write_event_log(get(), path)); }
+
 private:
     using handle_t = detail::handle<qdsim_manager, qdsim_manager_destroy>;
     handle_t h_;
 };
+
+/// Phase statistics as an RAII scope: pushed on construction; finish() pops it and returns the
+/// statistics (the destructor pops it if finish() was not called).
+class scope {
+public:
+    scope(manager &m, const char *name) : m_(&m) { m.push_scope(name); }
+    scope(const scope &) = delete;
+    scope &operator=(const scope &) = delete;
+    ~scope() {
+        if (m_) {
+            qdsim_scope_stats ignored;
+            qdsim_manager_pop_scope(m_->get(), &ignored);
+        }
+    }
+    qdsim_scope_stats finish() {
+        if (!m_) throw error(QDSIM_ERR_INVALID_ARGUMENT, "scope finished twice");
+        manager *m = std::exchange(m_, nullptr);
+        return m->pop_scope();
+    }
+
+private:
+    manager *m_;
+};
+
+/// A sampling profiler of a manager (stopped and destroyed with the object).
+class profiler {
+public:
+    /// A profiler sampling every `interval_s` seconds (not started).
+    explicit profiler(const manager &m, double interval_s = 0.1) {
+        qdsim_profiler_config c;
+        check(qdsim_profiler_config_default(&c));
+        c.interval_s = interval_s;
+        qdsim_profiler *p = nullptr;
+        check(qdsim_profiler_create(m.get(), &c, &p));
+        h_ = handle_t(p);
+    }
+    void start() { check(qdsim_profiler_start(h_.get())); }
+    void stop() { check(qdsim_profiler_stop(h_.get())); }
+    /// A named event on the timeline ("assembly done").
+    void mark(const char *label) { check(qdsim_profiler_mark(h_.get(), label)); }
+    qdsim_profile_summary summary() const {
+        qdsim_profile_summary s;
+        check(qdsim_profiler_summary(h_.get(), &s));
+        return s;
+    }
+    /// Writes QDSIM_FORMAT_CSV, _JSON or _SVG to `path`.
+    void write(qdsim_format format, const char *path) const { check(qdsim_profiler_write(h_.get(), format, path)); }
+    std::string to_string(qdsim_format format) const {
+        char *t = nullptr;
+        check(qdsim_profiler_export(h_.get(), format, &t));
+        return detail::take_string(t);
+    }
+    qdsim_profiler *get() const noexcept { return h_.get(); }
+
+private:
+    using handle_t = detail::handle<qdsim_profiler, qdsim_profiler_destroy>;
+    handle_t h_;
+};
+
+/// Replays an event log written by manager::write_event_log; `report` (if given) gets the size
+/// histogram.
+inline qdsim_replay_summary replay_event_log(const char *path, std::string *report = nullptr) {
+    qdsim_replay_summary r;
+    char *t = nullptr;
+    check(qdsim_replay_event_log(path, &r, report ? &t : nullptr));
+    if (report) *report = detail::take_string(t);
+    return r;
+}
 
 /// A dense matrix (column-major, element (i, j) at data()[i + j·ld()]).
 template <typename T>

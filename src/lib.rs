@@ -22,6 +22,7 @@
 //! | [`memory`] | the memory manager, its pools, statistics, reports and RAII buffers |
 //! | [`matrix`] | dense and CSR matrices in the pools, blocked kernels |
 //! | [`physics`] | grids and finite-difference Hamiltonians (CSR or matrix-free) |
+//! | [`profiler`] | the sampling profiler, its history and plots |
 //! | [`solver`] | eigensolvers: lowest states, resonances, dense |
 //! | [`ffi`] | the C ABI |
 //! | [`error`] | [`Error`], [`ErrorKind`], [`Result`] |
@@ -33,6 +34,8 @@ pub mod matrix;
 pub mod memory;
 /// cbindgen:ignore
 pub mod physics;
+/// cbindgen:ignore
+pub mod profiler;
 pub mod solver;
 
 pub use error::{Error, ErrorKind, Result};

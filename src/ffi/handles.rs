@@ -22,6 +22,7 @@ pub(crate) enum HandleKind {
     Csr,
     Operator,
     EigenResult,
+    Profiler,
 }
 
 impl HandleKind {
@@ -34,6 +35,7 @@ impl HandleKind {
             HandleKind::Csr => "qdsim_csr",
             HandleKind::Operator => "qdsim_operator",
             HandleKind::EigenResult => "qdsim_eigen_result",
+            HandleKind::Profiler => "qdsim_profiler",
         }
     }
 }

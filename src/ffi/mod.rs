@@ -28,6 +28,7 @@
 //! | `matrix.rs` | `qdsim_matrix`: dense matrices, blocked copy / transpose / adjoint |
 //! | `csr.rs` | `qdsim_csr_builder`, `qdsim_csr`: sparse assembly, arrays, SpMV |
 //! | `hamiltonian.rs` | `qdsim_hamiltonian_desc` → `qdsim_csr` or `qdsim_operator`; apply |
+//! | `profiler.rs` | `qdsim_profiler`, scopes, checkpoints and leaks, the event log and replay |
 //! | `solver.rs` | `qdsim_eigen_options`, solves, `qdsim_eigen_result` |
 //! | `string.rs` | `qdsim_string_free` |
 
@@ -38,6 +39,7 @@ pub(crate) mod handles;
 pub mod manager;
 pub mod manager_report;
 pub mod matrix;
+pub mod profiler;
 pub mod solver;
 pub mod status;
 pub mod string;

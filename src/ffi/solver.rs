@@ -35,7 +35,7 @@ use std::sync::Arc;
 pub const QDSIM_METHOD_AUTO: i32 = 0;
 /// Block LOBPCG (multigrid-preconditioned on grids, Jacobi on plain CSR).
 pub const QDSIM_METHOD_LOBPCG: i32 = 1;
-/// Shift-invert Krylov–Schur on a sparse Cholesky factor.
+/// Shift-invert: LOBPCG preconditioned by an exact sparse Cholesky factor of H − σ.
 pub const QDSIM_METHOD_SHIFT_INVERT: i32 = 2;
 
 /// Called after every solver iteration with `user` and the report; return non-zero to stop the
@@ -375,8 +375,9 @@ pub unsafe extern "C" fn qdsim_csr_solve_lowest(
 }
 
 /// The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
-/// absorbing potential) nearest `target` (eV), by shift-invert Krylov–Schur on a sparse LU of
-/// H − target; sorted by distance to the target; eigenvectors normalised with xᵀx = 1.
+/// absorbing potential) nearest `target` (eV), by block shift-invert subspace iteration on a
+/// sparse LU of H − target; sorted by distance to the target; eigenvectors normalised with
+/// xᵀx = 1. Converged means ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞).
 ///
 /// # Safety
 /// `out` points to writable memory for a pointer.

@@ -8,11 +8,13 @@
 //! after (never before) a pool lock.
 
 use super::config::{ManagerConfig, check_alignment};
+use super::event_log::{EventLog, EventOp};
 use super::os::{self, MapOptions};
 use super::pool::{GRANULE, LiveBlock, Placement, Pool};
 use super::pool_kind::{PoolElement, PoolKind};
 use super::regions::{self, Owner};
 use super::report;
+use super::scopes::OpenScope;
 use super::stats::{AllocationInfo, LeakSummary, Stats, fragmentation};
 use super::tags::{TagStats, TagTable};
 use crate::error::{Error, ErrorKind, Result};
@@ -50,6 +52,12 @@ struct Inner {
     /// exists.
     trackers: parking_lot::RwLock<Vec<Arc<AtomicU64>>>,
     tracker_count: AtomicU64,
+    /// Serial number of the next allocation (allocation ids, checkpoints).
+    serial: AtomicU64,
+    /// The optional allocation event log.
+    event_log: EventLog,
+    /// Open scoped-statistics frames.
+    scopes: Mutex<Vec<OpenScope>>,
 }
 
 /// The highest bytes in use of a manager since the tracker was created (a scoped peak, e.g.
@@ -101,6 +109,9 @@ impl MemoryManager {
                 closed: AtomicBool::new(false),
                 trackers: parking_lot::RwLock::new(Vec::new()),
                 tracker_count: AtomicU64::new(0),
+                serial: AtomicU64::new(0),
+                event_log: EventLog::default(),
+                scopes: Mutex::new(Vec::new()),
             }),
         };
         if manager.inner.config.eager {
@@ -196,14 +207,47 @@ impl MemoryManager {
 
     /// Starts tracking the peak bytes in use from now on (e.g. over one solve).
     pub fn track_peak(&self) -> PeakTracker {
-        let inner = &self.inner;
-        let cell = Arc::new(AtomicU64::new(inner.in_use.load(Ordering::Relaxed)));
-        inner.trackers.write().push(cell.clone());
-        inner.tracker_count.fetch_add(1, Ordering::Release);
         PeakTracker {
-            cell,
+            cell: self.inner.register_tracker(),
             manager: self.clone(),
         }
+    }
+
+    /// Starts (or stops) recording every allocation and free in the event log (off by default;
+    /// when off it costs one relaxed atomic load per operation).
+    pub fn set_event_log(&self, on: bool) {
+        self.inner.event_log.set_enabled(on);
+    }
+
+    /// The events recorded so far, in order.
+    pub fn event_log(&self) -> Vec<crate::memory::Event> {
+        self.inner.event_log.snapshot()
+    }
+
+    /// Forgets the recorded events.
+    pub fn clear_event_log(&self) {
+        self.inner.event_log.clear();
+    }
+
+    /// The open scoped-statistics frames.
+    pub(crate) fn scopes(&self) -> &Mutex<Vec<OpenScope>> {
+        &self.inner.scopes
+    }
+
+    /// The serial number the next allocation will get.
+    pub(crate) fn next_serial(&self) -> u64 {
+        self.inner.serial.load(Ordering::Acquire)
+    }
+
+    /// A new scoped-peak cell (see [`track_peak`](Self::track_peak)); give it back with
+    /// [`untrack_peak`](Self::untrack_peak).
+    pub(crate) fn register_peak_cell(&self) -> Arc<AtomicU64> {
+        self.inner.register_tracker()
+    }
+
+    /// Stops updating `cell`.
+    pub(crate) fn untrack_peak(&self, cell: &Arc<AtomicU64>) {
+        self.inner.unregister_tracker(cell);
     }
 
     /// Totals over all pools, exact at the moment of the call.
@@ -316,6 +360,22 @@ pub(crate) fn element_bytes<T>(count: usize) -> Result<usize> {
 }
 
 impl Inner {
+    fn register_tracker(&self) -> Arc<AtomicU64> {
+        let cell = Arc::new(AtomicU64::new(self.in_use.load(Ordering::Relaxed)));
+        self.trackers.write().push(cell.clone());
+        self.tracker_count.fetch_add(1, Ordering::Release);
+        cell
+    }
+
+    fn unregister_tracker(&self, cell: &Arc<AtomicU64>) {
+        let mut trackers = self.trackers.write();
+        let before = trackers.len();
+        trackers.retain(|c| !Arc::ptr_eq(c, cell));
+        if trackers.len() < before {
+            self.tracker_count.fetch_sub(1, Ordering::Release);
+        }
+    }
+
     fn allocate(
         &self,
         kind: PoolKind,
@@ -373,6 +433,11 @@ impl Inner {
             }
         };
         tag.on_alloc(size as u64);
+        let serial = self.serial.fetch_add(1, Ordering::AcqRel);
+        if self.event_log.is_enabled() {
+            self.event_log
+                .record(EventOp::Alloc, serial, size as u64, kind, &tag);
+        }
         pool.insert_live(
             addr,
             LiveBlock {
@@ -380,6 +445,7 @@ impl Inner {
                 requested: size,
                 tag,
                 placement,
+                serial,
             },
         );
         Ok(NonNull::new(addr as *mut u8).expect("mappings are never at address 0"))
@@ -505,6 +571,15 @@ impl Inner {
         self.in_use
             .fetch_sub(block.requested as u64, Ordering::Relaxed);
         block.tag.on_free(block.requested as u64);
+        if self.event_log.is_enabled() {
+            self.event_log.record(
+                EventOp::Free,
+                block.serial,
+                block.requested as u64,
+                owner.pool,
+                &block.tag,
+            );
+        }
         if block.placement == Placement::Direct {
             regions::unregister(addr);
             drop(pool);

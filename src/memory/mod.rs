@@ -10,6 +10,8 @@
 //! | `tags.rs` | allocation tags and their counters |
 //! | `stats.rs` | [`Stats`], [`AllocationInfo`], [`LeakSummary`] |
 //! | `report.rs` | the text allocation and leak reports |
+//! | `scopes.rs` | scoped statistics (push/pop), checkpoints and `leaks_since` |
+//! | `event_log.rs` | the optional allocation event log, its CSV form and `replay` |
 //! | `buffer.rs` | [`PoolBuffer`], an owned array that frees itself |
 //! | `pool_vec.rs` | [`PoolVec`], a growable array in a pool |
 //! | `config.rs` | [`ManagerConfig`] |
@@ -23,6 +25,8 @@
 mod buffer;
 /// cbindgen:ignore
 mod config;
+/// cbindgen:ignore
+mod event_log;
 /// cbindgen:ignore
 mod free_list;
 /// cbindgen:ignore
@@ -39,15 +43,22 @@ mod pool_vec;
 mod regions;
 /// cbindgen:ignore
 pub mod report;
+/// cbindgen:ignore
+mod scopes;
 mod stats;
 /// cbindgen:ignore
 mod tags;
 
 pub use buffer::PoolBuffer;
 pub use config::{DEFAULT_INITIAL_POOL_SIZE, MAX_ALIGNMENT, MIN_ALIGNMENT, ManagerConfig};
+pub use event_log::{
+    EVENT_LOG_HEADER, Event, EventOp, ReplayReport, events_from_csv, events_to_csv, read_event_log,
+    replay,
+};
 pub use manager::{MemoryManager, PeakTracker};
 pub use pool::GRANULE;
 pub use pool_kind::{PoolElement, PoolKind};
 pub use pool_vec::PoolVec;
+pub use scopes::{Checkpoint, LeakCheck, ScopeStats};
 pub use stats::{AllocationInfo, LeakSummary, Stats};
 pub use tags::{MAX_TAG_LEN, TagStats};

@@ -33,6 +33,8 @@ pub struct LiveBlock {
     pub tag: Arc<Tag>,
     /// Chunk or direct mapping.
     pub placement: Placement,
+    /// The manager-wide serial number of the allocation (its id in reports and event logs).
+    pub serial: u64,
 }
 
 /// State of one pool.
@@ -232,6 +234,7 @@ impl Pool {
             pool: self.kind,
             tag: block.tag.name().to_string(),
             direct: block.placement == Placement::Direct,
+            serial: block.serial,
         }
     }
 

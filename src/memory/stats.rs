@@ -91,6 +91,8 @@ pub struct AllocationInfo {
     pub tag: String,
     /// True when it has a mapping of its own rather than a block in a chunk.
     pub direct: bool,
+    /// The manager-wide serial number of the allocation (order of allocation).
+    pub serial: u64,
 }
 
 /// How many allocations are live and how many bytes they requested (C: `qdsim_leak_summary`).

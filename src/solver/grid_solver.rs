@@ -41,7 +41,7 @@ pub fn lowest_states<T: Scalar>(
         };
         let h = StencilOperator::<T>::new(manager, &closed, "solver.hamiltonian")?
             .to_csr("solver.hamiltonian")?;
-        return shift_invert_lowest(manager, &h, None, options);
+        return shift_invert_lowest(manager, &h, None, options, progress);
     }
     let start = Instant::now();
     let peak = manager.track_peak();

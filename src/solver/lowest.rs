@@ -10,7 +10,7 @@ use super::progress::ProgressFn;
 use super::random::fill_random;
 use crate::error::{Error, Result};
 use crate::matrix::Scalar;
-use crate::memory::MemoryManager;
+use crate::memory::{MemoryManager, PeakTracker};
 use std::time::Instant;
 
 /// Checks `options` against a problem of dimension `n`.
@@ -59,6 +59,22 @@ pub fn lowest_eigenpairs<T: Scalar, A: Operator<T> + ?Sized>(
             &jacobi
         }
     };
+    random_start_lobpcg(manager, op, prec, options, progress, start, &peak)
+}
+
+/// LOBPCG for `options.k` pairs of `op` from a seeded random block of `options.block_size`
+/// columns, preconditioned by `prec`; `start` and `peak` time and measure the whole solve
+/// (including what the caller did before, e.g. a factorisation).
+pub(crate) fn random_start_lobpcg<T: Scalar, A: Operator<T> + ?Sized>(
+    manager: &MemoryManager,
+    op: &A,
+    prec: &(impl Preconditioner<T> + ?Sized),
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+    start: Instant,
+    peak: &PeakTracker,
+) -> Result<EigenResult<T>> {
+    let n = op.dim();
     let (lower, upper) = op.gershgorin_bounds();
     let m = options.block_size(n);
     let mut ws = Workspace::<T>::new(manager, n, m)?;
@@ -104,11 +120,11 @@ pub fn csr_lowest<T: Scalar>(
             let budget = options
                 .memory_budget
                 .unwrap_or_else(|| manager.stats().available_bytes);
-            super::shift_invert::shift_invert_memory_estimate(h)? <= budget
+            super::shift_invert::shift_invert_memory_estimate(h, options.k)? <= budget
         }
     };
     if shift_invert {
-        super::shift_invert::shift_invert_lowest(manager, h, None, options)
+        super::shift_invert::shift_invert_lowest(manager, h, None, options, progress)
     } else {
         lowest_eigenpairs(manager, h, None, options, progress)
     }

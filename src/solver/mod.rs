@@ -1,11 +1,12 @@
 //! Eigensolvers: the lowest states of closed systems (block LOBPCG with geometric multigrid and
-//! a coarse-to-fine start, or shift-invert Krylov), resonances of open systems (shift-invert
-//! Krylov–Schur on a sparse LU), and dense solvers for small matrices.
+//! a coarse-to-fine start, or LOBPCG with an exact shifted inverse), resonances of open systems
+//! (block shift-invert subspace iteration on a sparse LU), and dense solvers for small
+//! matrices.
 //!
 //! | file | what lives there |
 //! |---|---|
 //! | `dense.rs` | [`dense_hermitian`], [`dense_general`] for small matrices |
-//! | `open_system.rs` | [`resonances`]: E − iΓ/2 near a target, sparse LU shift-invert |
+//! | `open_system.rs` | [`resonances`]: E − iΓ/2 near a target, sparse LU shift-invert subspace iteration |
 //! | `operator.rs` | [`Operator`]: what a solver needs from H (row-range products, bounds) |
 //! | `block.rs` | row-chunked tall-skinny kernels: Gram matrices, `SᴴHS`, combinations |
 //! | `small.rs` | eigen-decomposition of projected matrices, SVQB orthonormalisation |
@@ -14,7 +15,7 @@
 //! | `lowest.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi) |
 //! | `options.rs` | [`EigenOptions`], [`EigenResult`], [`Method`] |
 //! | `random.rs` | seeded random start vectors |
-//! | `shift_invert.rs` | [`shift_invert_lowest`]: sparse Cholesky + Krylov–Schur |
+//! | `shift_invert.rs` | [`shift_invert_lowest`]: sparse Cholesky + LOBPCG with the exact shifted inverse |
 //! | `preconditioner.rs` | [`Preconditioner`], Jacobi |
 //! | `multigrid.rs` | [`Multigrid`]: rediscretised hierarchy, Chebyshev smoothing, V-cycles |
 //! | `transfer.rs` | linear interpolation and full weighting between grids |

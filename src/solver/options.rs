@@ -11,7 +11,7 @@ pub enum Method {
     Auto,
     /// Block LOBPCG (multigrid-preconditioned for grid Hamiltonians, Jacobi otherwise).
     Lobpcg,
-    /// Shift-invert Krylov–Schur on a sparse Cholesky factor of H − σ.
+    /// Shift-invert: LOBPCG preconditioned by an exact sparse Cholesky factor of H − σ.
     ShiftInvert,
 }
 
