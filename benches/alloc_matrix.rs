@@ -1,12 +1,17 @@
 //! Allocation benchmark (the seed's "Matrix Allocation" / "Memory Deallocation" table, measured):
-//! allocate, touch every page of, and free a complex N×N matrix, from a qdsim pool and from
-//! glibc (`malloc`/`free` and `posix_memalign(64)`), all in the same run. Prints median times
-//! and the pool's speed-up over `malloc`.
+//! allocate, touch every page of, and free a complex N×N matrix, again and again, from a qdsim
+//! pool and from glibc (`malloc`/`free` and `posix_memalign(64)`) and mimalloc, all in the same
+//! run. Prints median times and each allocator's speed-up over `malloc`. A matrix allocated
+//! again after its free is where a pool pays: glibc returns blocks above its mmap threshold
+//! (at most 32 MiB) to the kernel and faults every page in again.
 //!
 //! Run with `cargo bench --bench alloc_matrix`.
 
+mod allocators;
+
+use allocators::{Allocator, Malloc, Memalign, Mimalloc, Pool};
 use num_complex::Complex64;
-use qdsim_mem::memory::{ManagerConfig, MemoryManager, PoolKind, os::page_size};
+use qdsim_mem::memory::{ManagerConfig, MemoryManager, os::page_size};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -16,64 +21,6 @@ struct Cycle {
     alloc: Duration,
     touch: Duration,
     free: Duration,
-}
-
-trait Allocator {
-    fn name(&self) -> &'static str;
-    fn alloc(&self, bytes: usize) -> *mut u8;
-    fn free(&self, ptr: *mut u8);
-}
-
-struct Pool(MemoryManager, &'static str);
-struct Malloc;
-struct Memalign;
-
-impl Allocator for Pool {
-    fn name(&self) -> &'static str {
-        self.1
-    }
-    fn alloc(&self, bytes: usize) -> *mut u8 {
-        self.0
-            .allocate(PoolKind::Complex64, bytes, 0, "bench")
-            .unwrap()
-            .as_ptr()
-    }
-    fn free(&self, ptr: *mut u8) {
-        // SAFETY: `ptr` came from `alloc` above and is not used afterwards.
-        unsafe { self.0.free(ptr).unwrap() }
-    }
-}
-
-impl Allocator for Malloc {
-    fn name(&self) -> &'static str {
-        "glibc malloc"
-    }
-    fn alloc(&self, bytes: usize) -> *mut u8 {
-        // SAFETY: malloc has no preconditions; the result is checked.
-        let p = unsafe { libc::malloc(bytes) } as *mut u8;
-        assert!(!p.is_null());
-        p
-    }
-    fn free(&self, ptr: *mut u8) {
-        // SAFETY: `ptr` came from malloc and is freed once.
-        unsafe { libc::free(ptr.cast()) }
-    }
-}
-
-impl Allocator for Memalign {
-    fn name(&self) -> &'static str {
-        "posix_memalign(64)"
-    }
-    fn alloc(&self, bytes: usize) -> *mut u8 {
-        let mut p = std::ptr::null_mut();
-        // SAFETY: `p` is a valid out-pointer; 64 is a power of two multiple of sizeof(void*).
-        assert_eq!(unsafe { libc::posix_memalign(&mut p, 64, bytes) }, 0);
-        p as *mut u8
-    }
-    fn free(&self, ptr: *mut u8) {
-        // SAFETY: `ptr` came from posix_memalign and is freed once.
-        unsafe { libc::free(ptr.cast()) }
-    }
 }
 
 fn cycle(a: &dyn Allocator, bytes: usize) -> Cycle {
@@ -88,7 +35,7 @@ fn cycle(a: &dyn Allocator, bytes: usize) -> Cycle {
         offset += page;
     }
     let t2 = Instant::now();
-    a.free(p);
+    a.free(p, bytes);
     let t3 = Instant::now();
     Cycle {
         alloc: t1 - t0,
@@ -119,14 +66,17 @@ fn us(d: Duration) -> f64 {
 fn main() {
     let pool = Pool(
         MemoryManager::new(ManagerConfig::default()).unwrap(),
-        "qdsim pool",
+        "qdsim pool".into(),
     );
-    let huge = ManagerConfig {
-        huge_pages: true,
+    let no_reuse = ManagerConfig {
+        retain_bytes: 0,
         ..ManagerConfig::default()
     };
-    let pool_thp = Pool(MemoryManager::new(huge).unwrap(), "qdsim pool + THP");
-    let allocators: [&dyn Allocator; 4] = [&Malloc, &Memalign, &pool, &pool_thp];
+    let pool_unmap = Pool(
+        MemoryManager::new(no_reuse).unwrap(),
+        "qdsim, retain 0".into(),
+    );
+    let allocators: [&dyn Allocator; 5] = [&Malloc, &Memalign, &Mimalloc, &pool, &pool_unmap];
     println!(
         "allocate + touch every page + free of a complex N×N matrix; median of the repetitions"
     );
@@ -143,7 +93,7 @@ fn main() {
         "free ×",
         "total ×"
     );
-    for (n, reps) in [(100usize, 200usize), (1000, 30), (5000, 5)] {
+    for (n, reps) in [(100usize, 200usize), (1000, 30), (2000, 15), (5000, 7)] {
         let bytes = n * n * size_of::<Complex64>();
         let results: Vec<Cycle> = allocators
             .iter()

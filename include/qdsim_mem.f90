@@ -19,7 +19,7 @@ module qdsim_mem
   private
 
   !> The ABI version of this module; compare with qdsim_abi_version() at start-up.
-  integer(c_int32_t), parameter, public :: QDSIM_MEM_ABI_VERSION = 1
+  integer(c_int32_t), parameter, public :: QDSIM_MEM_ABI_VERSION = 2
 
   ! Status codes (qdsim_status).
   integer(c_int32_t), parameter, public :: QDSIM_OK = 0
@@ -126,6 +126,9 @@ module qdsim_mem
     integer(c_int32_t) :: prefault
     integer(c_int32_t) :: huge_pages
     integer(c_int32_t) :: report_leaks_on_destroy
+    integer(c_int32_t) :: thread_cache
+    integer(c_int32_t) :: prefault_threads
+    integer(c_int64_t) :: retain_bytes
   end type qdsim_manager_config
 
   !> Counters of one pool or of the whole manager (qdsim_stats).
@@ -146,6 +149,8 @@ module qdsim_mem
     integer(c_int64_t) :: chunk_count
     integer(c_int64_t) :: direct_allocations
     integer(c_int64_t) :: direct_bytes
+    integer(c_int64_t) :: cached_bytes
+    integer(c_int64_t) :: retained_bytes
   end type qdsim_stats
 
   !> Live allocations and their bytes (qdsim_leak_summary).

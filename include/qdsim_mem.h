@@ -62,7 +62,7 @@
 
 // ABI version of this header. Compare with `qdsim_abi_version()` at run time: a program built
 // against one header must only run with a library that reports the same value.
-#define QDSIM_MEM_ABI_VERSION 1
+#define QDSIM_MEM_ABI_VERSION 2
 
 // Result code of every fallible `qdsim_*` function. `QDSIM_OK` is 0; every other value is a
 // failure, described further by `qdsim_last_error_message()` on the same thread.
@@ -245,6 +245,15 @@ typedef struct qdsim_manager_config {
     // Non-zero: print the leak report to stderr when the manager is destroyed with live
     // allocations (default on).
     int32_t report_leaks_on_destroy;
+    // Non-zero: serve requests up to 256 KiB (at the default alignment) from lock-free
+    // per-thread caches of size-class slabs (default on).
+    int32_t thread_cache;
+    // With `prefault`, touch new chunks' pages from this many threads (first touch places
+    // pages on the toucher's NUMA node); 0 or 1: the kernel populates them.
+    uint32_t prefault_threads;
+    // Bytes of freed direct mappings (blocks larger than a chunk) each pool keeps for reuse
+    // (default 1 GiB); 0 unmaps them at once. `qdsim_manager_trim` returns them.
+    uint64_t retain_bytes;
 } qdsim_manager_config;
 
 // Selects a typed pool: one of the `QDSIM_POOL_*` values. A plain `int32_t` so that any value
@@ -290,6 +299,11 @@ typedef struct qdsim_stats {
     uint64_t direct_allocations;
     // Bytes mapped for those direct allocations.
     uint64_t direct_bytes;
+    // Free bytes held for the size classes (≤ 256 KiB): free blocks in slabs and in thread
+    // caches. Part of the footprint, not of `free_bytes` (and so not of `fragmentation`).
+    uint64_t cached_bytes;
+    // Bytes of freed direct mappings kept for reuse (`retain_bytes`); `trim` returns them.
+    uint64_t retained_bytes;
 } qdsim_stats;
 
 // Statistics of one tag, over all pools.

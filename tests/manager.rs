@@ -13,6 +13,18 @@ fn small_manager() -> MemoryManager {
     .unwrap()
 }
 
+/// A manager whose every request takes the best-fit pool path (no thread cache, no kept
+/// mappings): for the tests of chunk carving, coalescing and fragmentation.
+fn pool_path_manager(initial_pool_size: usize) -> MemoryManager {
+    MemoryManager::new(ManagerConfig {
+        initial_pool_size,
+        thread_cache: false,
+        retain_bytes: 0,
+        ..ManagerConfig::default()
+    })
+    .unwrap()
+}
+
 /// The seed's integrity test: 100 complex 100×100 matrices from one manager, a distinct pattern
 /// in each, all verified, all freed, statistics back to zero.
 #[test]
@@ -95,7 +107,7 @@ fn config_alignment_applies_to_every_block() {
 
 #[test]
 fn statistics_per_pool_and_tag_add_up() {
-    let manager = small_manager();
+    let manager = pool_path_manager(1 << 20);
     let a = PoolBuffer::<f64>::zeroed(&manager, 1000, "potential").unwrap();
     let b = PoolBuffer::<Complex64>::zeroed(&manager, 500, "psi").unwrap();
     let c = PoolBuffer::<Complex64>::zeroed(&manager, 10, "psi").unwrap();
@@ -127,11 +139,7 @@ fn statistics_per_pool_and_tag_add_up() {
 
 #[test]
 fn fragmentation_is_measured_from_the_free_runs() {
-    let manager = MemoryManager::new(ManagerConfig {
-        initial_pool_size: 64 * 16,
-        ..ManagerConfig::default()
-    })
-    .unwrap();
+    let manager = pool_path_manager(64 * 16);
     // The first chunk is one page (the mapping is rounded up); fill it with 64-byte blocks.
     let page = qdsim_mem::memory::os::page_size();
     let blocks: Vec<_> = (0..page / 64)
@@ -198,7 +206,7 @@ fn pools_grow_by_chunks_and_trim_gives_them_back() {
 
 #[test]
 fn requests_larger_than_a_chunk_get_their_own_mapping() {
-    let manager = small_manager();
+    let manager = pool_path_manager(1 << 20);
     let big = 3 << 20;
     let p = manager
         .allocate(PoolKind::Complex64, big, 0, "big")
@@ -361,7 +369,7 @@ fn dropping_a_manager_with_live_allocations_frees_its_mappings() {
 
 #[test]
 fn total_fragmentation_measures_each_pool_against_its_own_largest_run() {
-    let manager = small_manager();
+    let manager = pool_path_manager(1 << 20);
     let _a = PoolBuffer::<f64>::zeroed(&manager, 10, "").unwrap();
     let _b = PoolBuffer::<i32>::zeroed(&manager, 10, "").unwrap();
     // Two pools, each one chunk with one free run: nothing is fragmented.

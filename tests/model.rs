@@ -1,7 +1,9 @@
 //! Model-based randomized tests: random sequences of allocations, frees, misuse and trims are
 //! applied both to a manager and to a simple model (a list of live blocks); after every step the
 //! manager's statistics must equal the model's, no two live blocks may overlap, every block must
-//! be aligned and keep its contents, and the manager's internal invariants must hold.
+//! be aligned and keep its contents, and the manager's internal invariants must hold. Every
+//! sequence runs with the thread cache on (small blocks through slabs and per-thread caches,
+//! including frees from short-lived threads, whose caches are flushed as they exit) and off.
 
 use proptest::prelude::*;
 use qdsim_mem::ErrorKind;
@@ -29,6 +31,10 @@ enum Op {
     DoubleFree {
         pick: usize,
     },
+    /// Free on a thread spawned for it (it exits at once, with the block in its cache).
+    FreeElsewhere {
+        pick: usize,
+    },
     Trim,
 }
 
@@ -44,6 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
         7 => any::<usize>().prop_map(|pick| Op::Free { pick }),
         1 => (any::<usize>(), 1usize..64).prop_map(|(pick, offset)| Op::FreeInterior { pick, offset }),
         1 => any::<usize>().prop_map(|pick| Op::DoubleFree { pick }),
+        2 => any::<usize>().prop_map(|pick| Op::FreeElsewhere { pick }),
         1 => Just(Op::Trim),
     ]
 }
@@ -105,7 +112,10 @@ fn check(manager: &MemoryManager, model: &Model, limit: Option<u64>) {
     assert_eq!(stats.total_allocated_bytes, model.total);
     assert!((0.0..=1.0).contains(&stats.fragmentation));
     assert!(stats.largest_free_block <= stats.free_bytes);
-    assert!(stats.footprint_bytes >= stats.bytes_in_use + stats.free_bytes);
+    assert!(
+        stats.footprint_bytes
+            >= stats.bytes_in_use + stats.free_bytes + stats.cached_bytes + stats.retained_bytes
+    );
     if let Some(limit) = limit {
         assert_eq!(stats.available_bytes, limit - model.in_use());
     }
@@ -143,11 +153,12 @@ fn check(manager: &MemoryManager, model: &Model, limit: Option<u64>) {
     }
 }
 
-fn run(ops: Vec<Op>, limit: Option<u64>) {
+fn run(ops: Vec<Op>, limit: Option<u64>, thread_cache: bool) {
     let manager = MemoryManager::new(ManagerConfig {
         initial_pool_size: CHUNK,
         memory_limit: limit,
         huge_pages: false,
+        thread_cache,
         ..ManagerConfig::default()
     })
     .unwrap();
@@ -195,6 +206,17 @@ fn run(ops: Vec<Op>, limit: Option<u64>) {
                 model.freed.push(addr);
                 model.frees += 1;
             }
+            Op::FreeElsewhere { pick } if !model.live.is_empty() => {
+                let addr = *model.live.keys().nth(pick % model.live.len()).unwrap();
+                let block = model.live.remove(&addr).unwrap();
+                verify(addr, &block);
+                std::thread::scope(|scope| {
+                    // SAFETY: a live block of this manager, not used after this.
+                    scope.spawn(|| unsafe { manager.free(addr as *mut u8) }.unwrap());
+                });
+                model.freed.push(addr);
+                model.frees += 1;
+            }
             Op::FreeInterior { pick, offset } if !model.live.is_empty() => {
                 let (&addr, block) = model.live.iter().nth(pick % model.live.len()).unwrap();
                 if block.size > offset {
@@ -228,15 +250,19 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_sequences_match_the_model(ops in prop::collection::vec(op(), 1..200)) {
-        run(ops, None);
+    fn random_sequences_match_the_model(
+        ops in prop::collection::vec(op(), 1..200),
+        thread_cache in any::<bool>(),
+    ) {
+        run(ops, None, thread_cache);
     }
 
     #[test]
     fn random_sequences_under_a_limit_match_the_model(
         ops in prop::collection::vec(op(), 1..200),
         limit in 10_000u64..2_000_000,
+        thread_cache in any::<bool>(),
     ) {
-        run(ops, Some(limit));
+        run(ops, Some(limit), thread_cache);
     }
 }

@@ -59,6 +59,15 @@ pub struct qdsim_manager_config {
     /// Non-zero: print the leak report to stderr when the manager is destroyed with live
     /// allocations (default on).
     pub report_leaks_on_destroy: i32,
+    /// Non-zero: serve requests up to 256 KiB (at the default alignment) from lock-free
+    /// per-thread caches of size-class slabs (default on).
+    pub thread_cache: i32,
+    /// With `prefault`, touch new chunks' pages from this many threads (first touch places
+    /// pages on the toucher's NUMA node); 0 or 1: the kernel populates them.
+    pub prefault_threads: u32,
+    /// Bytes of freed direct mappings (blocks larger than a chunk) each pool keeps for reuse
+    /// (default 1 GiB); 0 unmaps them at once. `qdsim_manager_trim` returns them.
+    pub retain_bytes: u64,
 }
 
 impl From<&ManagerConfig> for qdsim_manager_config {
@@ -72,6 +81,9 @@ impl From<&ManagerConfig> for qdsim_manager_config {
             prefault: c.prefault.into(),
             huge_pages: c.huge_pages.into(),
             report_leaks_on_destroy: c.report_leaks_on_destroy.into(),
+            thread_cache: c.thread_cache.into(),
+            prefault_threads: u32::try_from(c.prefault_threads).unwrap_or(u32::MAX),
+            retain_bytes: c.retain_bytes,
         }
     }
 }
@@ -95,6 +107,9 @@ impl From<&qdsim_manager_config> for ManagerConfig {
             prefault: c.prefault != 0,
             huge_pages: c.huge_pages != 0,
             report_leaks_on_destroy: c.report_leaks_on_destroy != 0,
+            thread_cache: c.thread_cache != 0,
+            prefault_threads: c.prefault_threads as usize,
+            retain_bytes: c.retain_bytes,
         }
     }
 }

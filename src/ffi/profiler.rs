@@ -453,11 +453,11 @@ pub unsafe extern "C" fn qdsim_manager_leaks_since(
     guard("qdsim_manager_leaks_since", || {
         let out = out_param(out, "out")?;
         let m = manager_arg(manager)?;
-        if checkpoint > m.manager.checkpoint().0 {
+        if checkpoint > m.manager.current_epoch() {
             return Err(Error::invalid_argument(format!(
-                "checkpoint {checkpoint} is in the future of this manager (next allocation is {}); \
+                "checkpoint {checkpoint} is in the future of this manager (the latest is {}); \
                  take it with qdsim_manager_checkpoint on the same manager",
-                m.manager.checkpoint().0
+                m.manager.current_epoch()
             )));
         }
         let check = m

@@ -5,6 +5,8 @@ use crate::error::{Error, Result};
 
 /// 100 MiB, the seed design's initial pool size.
 pub const DEFAULT_INITIAL_POOL_SIZE: usize = 100 << 20;
+/// Default bytes of freed direct mappings a pool keeps for reuse (1 GiB).
+pub const DEFAULT_RETAIN_BYTES: u64 = 1 << 30;
 /// Every block is aligned to at least this many bytes (a cache line, an AVX-512 vector).
 pub const MIN_ALIGNMENT: usize = 64;
 /// Largest alignment a request may ask for (1 GiB, a huge page).
@@ -26,6 +28,17 @@ pub struct ManagerConfig {
     pub eager: bool,
     /// Touch every page of new chunks as soon as they are mapped.
     pub prefault: bool,
+    /// With `prefault`, touch the pages from this many threads at once (first touch places a
+    /// page on the toucher's NUMA node); 0 or 1 lets the kernel do it (`MAP_POPULATE`).
+    pub prefault_threads: usize,
+    /// Serve requests up to 256 KiB (at the default alignment) from per-thread caches of
+    /// size-class slabs, without a lock (on by default). Off, every request takes the pool's
+    /// lock and best-fit path.
+    pub thread_cache: bool,
+    /// Keep up to this many bytes of freed direct mappings (blocks larger than a chunk) per pool
+    /// for reuse, so a matrix allocated again is neither mapped nor faulted in again; `trim`
+    /// returns them. 0 unmaps at once (default 1 GiB).
+    pub retain_bytes: u64,
     /// Advise transparent huge pages for chunks and direct mappings. Off by default: on the
     /// 2-core VM the benchmarks run on, first touch of huge pages was 4× slower than of 4 KiB
     /// pages (0.23 s vs 0.06 s for 96 MB, `defrag = madvise`), which cost more than their TLB
@@ -45,6 +58,9 @@ impl Default for ManagerConfig {
             alignment: MIN_ALIGNMENT,
             eager: false,
             prefault: false,
+            prefault_threads: 0,
+            thread_cache: true,
+            retain_bytes: DEFAULT_RETAIN_BYTES,
             huge_pages: false,
             report_leaks_on_destroy: true,
         }

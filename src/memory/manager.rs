@@ -1,11 +1,17 @@
 //! The memory manager: typed pools behind one handle, a hard limit, tags, exact statistics,
 //! leak reports, and checks that refuse pointers it does not own.
 //!
+//! Requests up to 256 KiB at the default alignment take the small-block path
+//! ([`small_path`](self::small_path), [`crate::memory::small`]): per-thread caches of size-class
+//! slabs, no lock. Everything else takes its pool's lock and the best-fit path; blocks larger
+//! than a chunk get mappings of their own, which are kept for reuse up to `retain_bytes`.
+//!
 //! Locking: each pool has its own lock, so threads working on different element types do not
-//! contend. The bytes in use over all pools live in one atomic that is only changed while the
-//! changing pool's lock is held; a total snapshot takes every pool lock in [`PoolKind::ALL`]
-//! order, so totals are exact at the moment they are read. The process-wide region map is locked
-//! after (never before) a pool lock.
+//! contend. Bytes in use (over all pools and per pool) are atomics; every other counter is
+//! either a pool's (under its lock) or a thread heap's (single writer), and a snapshot sums
+//! them: each figure is exact, and all agree with one another whenever no allocation is in
+//! flight. Lock order: the small arena's locks, then pool locks (in [`PoolKind::ALL`] order),
+//! then the process-wide region map.
 
 use super::config::{ManagerConfig, check_alignment};
 use super::event_log::{EventLog, EventOp};
@@ -15,6 +21,7 @@ use super::pool_kind::{PoolElement, PoolKind};
 use super::regions::{self, Owner};
 use super::report;
 use super::scopes::OpenScope;
+use super::small::{SmallArena, SmallCounters, slab_map};
 use super::stats::{AllocationInfo, LeakSummary, Stats, fragmentation};
 use super::tags::{TagStats, TagTable};
 use crate::error::{Error, ErrorKind, Result};
@@ -22,6 +29,8 @@ use parking_lot::{Mutex, MutexGuard};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+mod small_path;
 
 static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -52,12 +61,40 @@ struct Inner {
     /// exists.
     trackers: parking_lot::RwLock<Vec<Arc<AtomicU64>>>,
     tracker_count: AtomicU64,
-    /// Serial number of the next allocation (allocation ids, checkpoints).
+    /// Serial number of the next pool-path allocation (event-log ids).
     serial: AtomicU64,
+    /// Checkpoints taken so far; every allocation records it (`leaks_since`).
+    epoch: AtomicU64,
+    /// Bytes in use and peak per pool.
+    usage: [Usage; 5],
+    /// The small-block path: slabs and thread heaps.
+    small: Arc<SmallArena>,
     /// The optional allocation event log.
     event_log: EventLog,
     /// Open scoped-statistics frames.
     scopes: Mutex<Vec<OpenScope>>,
+}
+
+/// Bytes in use of one pool and their peak.
+#[derive(Debug, Default)]
+struct Usage {
+    in_use: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl Usage {
+    #[inline]
+    fn add(&self, bytes: u64) {
+        let now = self.in_use.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if now > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn sub(&self, bytes: u64) {
+        self.in_use.fetch_sub(bytes, Ordering::Relaxed);
+    }
 }
 
 /// The highest bytes in use of a manager since the tracker was created (a scoped peak, e.g.
@@ -98,9 +135,10 @@ impl MemoryManager {
     /// A manager with `config`; with `config.eager` each pool's first chunk is mapped now.
     pub fn new(config: ManagerConfig) -> Result<Self> {
         let config = config.validated()?;
+        let id = NEXT_MANAGER_ID.fetch_add(1, Ordering::Relaxed);
         let manager = Self {
             inner: Arc::new(Inner {
-                id: NEXT_MANAGER_ID.fetch_add(1, Ordering::Relaxed),
+                id,
                 config,
                 pools: PoolKind::ALL.map(|kind| Mutex::new(Pool::new(kind))),
                 tags: TagTable::default(),
@@ -110,6 +148,9 @@ impl MemoryManager {
                 trackers: parking_lot::RwLock::new(Vec::new()),
                 tracker_count: AtomicU64::new(0),
                 serial: AtomicU64::new(0),
+                epoch: AtomicU64::new(0),
+                usage: Default::default(),
+                small: Arc::new(SmallArena::new(id)),
                 event_log: EventLog::default(),
                 scopes: Mutex::new(Vec::new()),
             }),
@@ -197,6 +238,9 @@ impl MemoryManager {
     /// The live allocation that starts at `ptr`, if there is one.
     pub fn allocation_info(&self, ptr: *const u8) -> Option<AllocationInfo> {
         let addr = ptr as usize;
+        if let Some(small) = self.inner.small_info(addr) {
+            return small;
+        }
         let owner = regions::owner_of(addr)?;
         if owner.manager != self.inner.id {
             return None;
@@ -234,9 +278,14 @@ impl MemoryManager {
         &self.inner.scopes
     }
 
-    /// The serial number the next allocation will get.
-    pub(crate) fn next_serial(&self) -> u64 {
-        self.inner.serial.load(Ordering::Acquire)
+    /// Starts a new checkpoint epoch and returns it: allocations from now on record it.
+    pub(crate) fn next_epoch(&self) -> u64 {
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// The current checkpoint epoch.
+    pub(crate) fn current_epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Acquire)
     }
 
     /// A new scoped-peak cell (see [`track_peak`](Self::track_peak)); give it back with
@@ -257,13 +306,18 @@ impl MemoryManager {
 
     /// The counters of one pool.
     pub fn pool_stats(&self, pool: PoolKind) -> Stats {
+        let small = self.inner.small.counters(pool);
         let stats = self.inner.pools[pool.index()].lock().stats();
+        let stats = small_path::merge_small(stats, &small, &self.inner.usage[pool.index()]);
         self.inner.with_availability(stats)
     }
 
     /// Statistics of the allocations tagged `tag`, if any allocation ever used that tag.
     pub fn tag_stats(&self, tag: &str) -> Option<TagStats> {
-        self.inner.tags.get(tag).map(|t| t.stats())
+        self.inner
+            .tags
+            .get(tag)
+            .map(|t| t.stats(self.inner.tag_extra(&t)))
     }
 
     /// Number of distinct tags used so far (tags are never forgotten).
@@ -273,13 +327,21 @@ impl MemoryManager {
 
     /// Statistics of every tag ever used, the most memory in use first.
     pub fn tags(&self) -> Vec<TagStats> {
-        self.inner.tags.all_stats()
+        self.inner.tags.all_stats(|t| self.inner.tag_extra(t))
     }
 
     /// Every live allocation, by pool then address.
     pub fn live_allocations(&self) -> Vec<AllocationInfo> {
+        let small: Vec<AllocationInfo> = PoolKind::ALL
+            .iter()
+            .flat_map(|&k| self.inner.small_allocations(k))
+            .collect();
         let pools = self.inner.lock_all();
-        pools.iter().flat_map(|p| p.allocations()).collect()
+        let mut all: Vec<AllocationInfo> = pools.iter().flat_map(|p| p.allocations()).collect();
+        drop(pools);
+        all.extend(small);
+        all.sort_by_key(|a| (a.pool.index(), a.address));
+        all
     }
 
     /// How many allocations are live and how many bytes they requested.
@@ -306,12 +368,18 @@ impl MemoryManager {
         report::allocation_report(self.inner.id, &self.stats(), &pools, &self.tags())
     }
 
-    /// Gives every entirely free chunk back to the system; returns the bytes released.
+    /// Empties this thread's block cache (other threads' at their next call), gives every
+    /// entirely free slab back to its pool, then every entirely free chunk and every kept
+    /// direct mapping back to the system; returns the bytes unmapped.
     pub fn trim(&self) -> u64 {
+        self.inner.small.trim(&*self.inner);
         let mut released = 0;
         for pool in &self.inner.pools {
-            let empty = pool.lock().take_empty_chunks();
-            for (start, len) in empty {
+            let (empty, retained) = {
+                let mut pool = pool.lock();
+                (pool.take_empty_chunks(), pool.take_retained())
+            };
+            for (start, len) in empty.into_iter().chain(retained) {
                 regions::unregister(start);
                 os::unmap(start, len);
                 released += len as u64;
@@ -324,12 +392,18 @@ impl MemoryManager {
     /// counters match the live blocks, totals match the pools). Meant for tests and debugging;
     /// it locks every pool while it runs.
     pub fn check_consistency(&self) -> Result<()> {
-        let pools = self.inner.lock_all();
         let mut in_use = 0;
-        for pool in pools.iter() {
-            pool.check()
-                .map_err(|e| Error::new(ErrorKind::Internal, e))?;
-            in_use += pool.stats().bytes_in_use;
+        for kind in PoolKind::ALL {
+            let (own, slabs) = {
+                let pool = self.inner.pools[kind.index()].lock();
+                pool.check()
+                    .map_err(|e| Error::new(ErrorKind::Internal, e))?;
+                (pool.own_in_use(), pool.slab_ranges())
+            };
+            self.inner.check_small(kind, own, &slabs)?;
+            in_use += self.inner.usage[kind.index()]
+                .in_use
+                .load(Ordering::Relaxed);
         }
         let total = self.inner.in_use.load(Ordering::Relaxed);
         if total != in_use {
@@ -360,6 +434,13 @@ pub(crate) fn element_bytes<T>(count: usize) -> Result<usize> {
 }
 
 impl Inner {
+    /// What the small path counted for tag `tag` outside the tag's own counters.
+    fn tag_extra(&self, tag: &super::tags::Tag) -> (u64, u64, u64) {
+        tag.slot()
+            .map(|slot| self.small.tag_counters(slot))
+            .unwrap_or_default()
+    }
+
     fn register_tracker(&self) -> Arc<AtomicU64> {
         let cell = Arc::new(AtomicU64::new(self.in_use.load(Ordering::Relaxed)));
         self.trackers.write().push(cell.clone());
@@ -394,6 +475,11 @@ impl Inner {
                 "allocation of {size} bytes is larger than the address space allows"
             )));
         }
+        if self.small_eligible(size, align) {
+            if let Some(result) = self.allocate_small(kind, size, tag) {
+                return result;
+            }
+        }
         let block_len = os::align_up(size.max(1), GRANULE).expect("size checked above");
         let tag = self.tags.intern(tag)?;
 
@@ -405,7 +491,9 @@ impl Inner {
         }
         let placed = match pool.carve(block_len, align) {
             Some((addr, chunk)) => Ok((addr, block_len, Placement::Chunk(chunk))),
-            None if block_len > self.config.chunk_size => self.map_direct(kind, block_len, align),
+            None if block_len > self.config.chunk_size => {
+                self.map_direct(&mut pool, kind, block_len, align)
+            }
             None => {
                 let wanted = if pool.has_no_chunks() {
                     self.config.initial_pool_size
@@ -433,6 +521,7 @@ impl Inner {
             }
         };
         tag.on_alloc(size as u64);
+        self.usage[kind.index()].add(size as u64);
         let serial = self.serial.fetch_add(1, Ordering::AcqRel);
         if self.event_log.is_enabled() {
             self.event_log
@@ -446,6 +535,7 @@ impl Inner {
                 tag,
                 placement,
                 serial,
+                epoch: self.epoch.load(Ordering::Acquire),
             },
         );
         Ok(NonNull::new(addr as *mut u8).expect("mappings are never at address 0"))
@@ -455,18 +545,23 @@ impl Inner {
     fn reserve(&self, size: usize, kind: PoolKind, tag: &str) -> Result<()> {
         let size = size as u64;
         let limit = self.config.memory_limit;
-        let result = self
-            .in_use
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
-                let next = current.checked_add(size)?;
-                match limit {
-                    Some(limit) if next > limit => None,
-                    _ => Some(next),
-                }
-            });
+        let result = if limit.is_none() {
+            Ok(self.in_use.fetch_add(size, Ordering::Relaxed))
+        } else {
+            self.in_use
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+                    let next = current.checked_add(size)?;
+                    match limit {
+                        Some(limit) if next > limit => None,
+                        _ => Some(next),
+                    }
+                })
+        };
         match result {
             Ok(previous) => {
-                self.peak.fetch_max(previous + size, Ordering::Relaxed);
+                if previous + size > self.peak.load(Ordering::Relaxed) {
+                    self.peak.fetch_max(previous + size, Ordering::Relaxed);
+                }
                 if self.tracker_count.load(Ordering::Acquire) > 0 {
                     for cell in self.trackers.read().iter() {
                         cell.fetch_max(previous + size, Ordering::Relaxed);
@@ -490,6 +585,7 @@ impl Inner {
         MapOptions {
             huge_pages: self.config.huge_pages,
             prefault: self.config.prefault,
+            prefault_threads: self.config.prefault_threads,
         }
     }
 
@@ -507,13 +603,18 @@ impl Inner {
         Ok(())
     }
 
-    /// Maps a block too large for a chunk on its own.
+    /// A mapping of its own for a block too large for a chunk: a kept one when one fits, else
+    /// a new one.
     fn map_direct(
         &self,
+        pool: &mut MutexGuard<'_, Pool>,
         kind: PoolKind,
         len: usize,
         align: usize,
     ) -> Result<(usize, usize, Placement)> {
+        if let Some((start, len)) = pool.reuse_retained(len, align) {
+            return Ok((start, len, Placement::Direct));
+        }
         let (start, len) = os::map(len, align, self.map_options())?;
         regions::register(start, len, self.owner(kind));
         Ok((start, len, Placement::Direct))
@@ -539,6 +640,11 @@ impl Inner {
     fn free(&self, addr: usize) -> Result<()> {
         if addr == 0 {
             return Ok(());
+        }
+        if let Some(slab) = slab_map::lookup(addr) {
+            if let Some(place) = slab.locate(addr) {
+                return self.free_small(slab, place, addr);
+            }
         }
         let owner = match regions::owner_of(addr) {
             Some(owner) => owner,
@@ -570,6 +676,7 @@ impl Inner {
             .map_err(|why| Error::new(ErrorKind::NotOwned, why))?;
         self.in_use
             .fetch_sub(block.requested as u64, Ordering::Relaxed);
+        self.usage[owner.pool.index()].sub(block.requested as u64);
         block.tag.on_free(block.requested as u64);
         if self.event_log.is_enabled() {
             self.event_log.record(
@@ -580,7 +687,9 @@ impl Inner {
                 &block.tag,
             );
         }
-        if block.placement == Placement::Direct {
+        if block.placement == Placement::Direct
+            && !pool.retain(addr, block.len, self.config.retain_bytes)
+        {
             regions::unregister(addr);
             drop(pool);
             os::unmap(addr, block.len);
@@ -594,11 +703,12 @@ impl Inner {
     }
 
     fn total_stats(&self) -> Stats {
+        let small: [SmallCounters; 5] = PoolKind::ALL.map(|k| self.small.counters(k));
         let pools = self.lock_all();
         let mut total = Stats::default();
         let mut largest_per_pool = 0;
-        for pool in pools.iter() {
-            let stats = pool.stats();
+        for (i, pool) in pools.iter().enumerate() {
+            let stats = small_path::merge_small(pool.stats(), &small[i], &self.usage[i]);
             largest_per_pool += stats.largest_free_block;
             total.accumulate(&stats);
         }
@@ -606,7 +716,7 @@ impl Inner {
         // against its own largest run (the free-bytes-weighted mean of the pools' values).
         total.fragmentation = fragmentation(total.free_bytes, largest_per_pool);
         total.peak_bytes_in_use = self.peak.load(Ordering::Relaxed);
-        debug_assert_eq!(total.bytes_in_use, self.in_use.load(Ordering::Relaxed));
+        total.bytes_in_use = self.in_use.load(Ordering::Relaxed);
         self.with_availability(total)
     }
 
@@ -623,18 +733,34 @@ impl Inner {
     }
 
     fn close(&self) -> LeakSummary {
-        let mut pools = self.lock_all();
         if self.closed.swap(true, Ordering::AcqRel) {
             return LeakSummary::default();
         }
-        let mut leaks = LeakSummary::default();
+        let mut small_live: Vec<AllocationInfo> = Vec::new();
+        self.small.close(|slab| {
+            for i in 0..slab.capacity() {
+                if let Some(state) = slab.state(i) {
+                    small_live.push(self.small_allocation(slab.address(i), slab.pool(), state));
+                    if let Some(tag) = self.tags.by_id(state.tag) {
+                        tag.on_free(state.requested as u64);
+                    }
+                }
+            }
+        });
+        let mut pools = self.lock_all();
+        let mut leaks = LeakSummary {
+            count: small_live.len() as u64,
+            bytes: small_live.iter().map(|a| a.size as u64).sum(),
+        };
         for pool in pools.iter() {
             let stats = pool.stats();
             leaks.count += stats.live_allocations;
             leaks.bytes += stats.bytes_in_use;
         }
         if leaks.count > 0 && self.config.report_leaks_on_destroy {
-            let live: Vec<AllocationInfo> = pools.iter().flat_map(|p| p.allocations()).collect();
+            let mut live: Vec<AllocationInfo> =
+                pools.iter().flat_map(|p| p.allocations()).collect();
+            live.extend(small_live);
             eprintln!("{}", report::leak_report(self.id, &live));
         }
         let mappings: Vec<(usize, usize)> = pools
@@ -642,6 +768,9 @@ impl Inner {
             .flat_map(|pool| pool.take_all_mappings())
             .collect();
         self.in_use.store(0, Ordering::Relaxed);
+        for usage in &self.usage {
+            usage.in_use.store(0, Ordering::Relaxed);
+        }
         for &(start, _) in &mappings {
             regions::unregister(start);
         }

@@ -10,6 +10,7 @@
 //! | `tags.rs` | allocation tags and their counters |
 //! | `stats.rs` | [`Stats`], [`AllocationInfo`], [`LeakSummary`] |
 //! | `report.rs` | the text allocation and leak reports |
+//! | `small/` | the small-block path: size classes, slabs, per-thread caches |
 //! | `scopes.rs` | scoped statistics (push/pop), checkpoints and `leaks_since` |
 //! | `event_log.rs` | the optional allocation event log, its CSV form and `replay` |
 //! | `buffer.rs` | [`PoolBuffer`], an owned array that frees itself |
@@ -45,12 +46,16 @@ mod regions;
 pub mod report;
 /// cbindgen:ignore
 mod scopes;
+/// cbindgen:ignore
+mod small;
 mod stats;
 /// cbindgen:ignore
 mod tags;
 
 pub use buffer::PoolBuffer;
-pub use config::{DEFAULT_INITIAL_POOL_SIZE, MAX_ALIGNMENT, MIN_ALIGNMENT, ManagerConfig};
+pub use config::{
+    DEFAULT_INITIAL_POOL_SIZE, DEFAULT_RETAIN_BYTES, MAX_ALIGNMENT, MIN_ALIGNMENT, ManagerConfig,
+};
 pub use event_log::{
     EVENT_LOG_HEADER, Event, EventOp, ReplayReport, events_from_csv, events_to_csv, read_event_log,
     replay,

@@ -27,6 +27,8 @@ pub struct MapOptions {
     pub huge_pages: bool,
     /// Touch every page now (`MAP_POPULATE`) instead of on first use.
     pub prefault: bool,
+    /// With `prefault`, touch from this many threads at once (≤ 1: the kernel populates).
+    pub prefault_threads: usize,
 }
 
 /// An anonymous private read-write mapping of at least `len` bytes whose start is aligned to
@@ -38,7 +40,8 @@ pub fn map(len: usize, align: usize, options: MapOptions) -> Result<(usize, usiz
     let extra = if align > page { align } else { 0 };
     let request = len.checked_add(extra).ok_or_else(|| too_big(len))?;
     let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
-    if options.prefault && extra == 0 {
+    let parallel = options.prefault && options.prefault_threads > 1;
+    if options.prefault && extra == 0 && !parallel {
         flags |= libc::MAP_POPULATE;
     }
     // SAFETY: an anonymous mapping at an address of the kernel's choosing touches no existing
@@ -76,7 +79,9 @@ pub fn map(len: usize, align: usize, options: MapOptions) -> Result<(usize, usiz
     if options.huge_pages {
         advise_huge_pages(start, len);
     }
-    if options.prefault && extra > 0 {
+    if parallel {
+        prefault_parallel(start, len, options.prefault_threads);
+    } else if options.prefault && extra > 0 {
         prefault(start, len);
     }
     Ok((start, len))
@@ -113,6 +118,23 @@ pub fn prefault(addr: usize, len: usize) {
         }
         offset += page;
     }
+}
+
+/// Touches the pages of `[addr, addr+len)` from `threads` threads, each its own contiguous
+/// slice, so on a NUMA machine each slice lands on the node of the thread that touched it.
+pub fn prefault_parallel(addr: usize, len: usize, threads: usize) {
+    let page = page_size();
+    let pages = len.div_ceil(page);
+    let per = pages.div_ceil(threads.max(1));
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let first = t * per;
+            let last = ((t + 1) * per).min(pages);
+            if first < last {
+                scope.spawn(move || prefault(addr + first * page, (last - first) * page));
+            }
+        }
+    });
 }
 
 fn too_big(len: usize) -> Error {
@@ -158,6 +180,27 @@ mod tests {
             unsafe { std::ptr::write_bytes(addr as *mut u8, 0xAB, len) };
             unmap(addr, len);
         }
+    }
+
+    #[test]
+    fn parallel_prefault_backs_every_page() {
+        let options = MapOptions {
+            prefault: true,
+            prefault_threads: 3,
+            ..MapOptions::default()
+        };
+        let (addr, len) = map(10 << 20, 4096, options).unwrap();
+        let page = page_size();
+        let mut resident = vec![0u8; len / page];
+        // SAFETY: mincore reads the residency of our own mapping into a buffer of one byte per
+        // page, as sized above.
+        let rc = unsafe { libc::mincore(addr as *mut libc::c_void, len, resident.as_mut_ptr()) };
+        assert_eq!(rc, 0);
+        assert!(
+            resident.iter().all(|&r| r & 1 == 1),
+            "a page was not faulted in"
+        );
+        unmap(addr, len);
     }
 
     #[test]

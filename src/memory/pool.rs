@@ -1,4 +1,6 @@
-//! One typed pool: its chunks, its free runs and its live blocks, with exact counters.
+//! One typed pool: its chunks, its free runs, its live blocks, the slabs it lent to the
+//! size classes, and the freed direct mappings it keeps for reuse, with exact counters for the
+//! blocks it serves itself (the small-block path counts its own; the manager adds them up).
 //!
 //! A pool does no system calls and takes no locks; the manager maps and unmaps memory, keeps the
 //! process-wide region map and serialises access to each pool with a lock of its own.
@@ -33,8 +35,10 @@ pub struct LiveBlock {
     pub tag: Arc<Tag>,
     /// Chunk or direct mapping.
     pub placement: Placement,
-    /// The manager-wide serial number of the allocation (its id in reports and event logs).
+    /// The manager-wide serial number of the allocation (its id in event logs).
     pub serial: u64,
+    /// The checkpoint epoch at allocation.
+    pub epoch: u64,
 }
 
 /// State of one pool.
@@ -44,6 +48,11 @@ pub struct Pool {
     chunks: BTreeMap<usize, usize>,
     free: FreeList,
     live: BTreeMap<usize, LiveBlock>,
+    /// Slabs carved out of chunks for the size classes: start → (len, chunk).
+    slabs: BTreeMap<usize, (usize, usize)>,
+    /// Freed direct mappings kept for reuse: (start, len).
+    retained: Vec<(usize, usize)>,
+    retained_bytes: u64,
     in_use: u64,
     peak: u64,
     total_allocated: u64,
@@ -62,6 +71,9 @@ impl Pool {
             chunks: BTreeMap::new(),
             free: FreeList::default(),
             live: BTreeMap::new(),
+            slabs: BTreeMap::new(),
+            retained: Vec::new(),
+            retained_bytes: 0,
             in_use: 0,
             peak: 0,
             total_allocated: 0,
@@ -88,6 +100,52 @@ impl Pool {
     /// Takes a free run for a block of `len` bytes aligned to `align`; returns `(addr, chunk)`.
     pub fn carve(&mut self, len: usize, align: usize) -> Option<(usize, usize)> {
         self.free.take(len, align)
+    }
+
+    /// Lends `len` bytes at `addr` (just carved from `chunk`) to a slab.
+    pub fn add_slab(&mut self, addr: usize, len: usize, chunk: usize) {
+        self.slabs.insert(addr, (len, chunk));
+    }
+
+    /// Takes back the slab at `addr` into the free runs.
+    pub fn remove_slab(&mut self, addr: usize) {
+        let (len, chunk) = self
+            .slabs
+            .remove(&addr)
+            .expect("only slabs lent by this pool come back");
+        self.free.release(addr, len, chunk);
+    }
+
+    /// A kept direct mapping for a block of `len` bytes aligned to `align`: the smallest one
+    /// at least `len` and at most 1.25 × `len` long. Returns `(start, mapped len)`.
+    pub fn reuse_retained(&mut self, len: usize, align: usize) -> Option<(usize, usize)> {
+        let best = self
+            .retained
+            .iter()
+            .enumerate()
+            .filter(|&(_, &(start, l))| l >= len && l - len <= len / 4 && start % align == 0)
+            .min_by_key(|&(_, &(_, l))| l)?
+            .0;
+        let (start, l) = self.retained.swap_remove(best);
+        self.retained_bytes -= l as u64;
+        Some((start, l))
+    }
+
+    /// Keeps a freed direct mapping for reuse when that keeps the retained bytes within
+    /// `limit`; returns false (the caller unmaps it) otherwise.
+    pub fn retain(&mut self, start: usize, len: usize, limit: u64) -> bool {
+        if self.retained_bytes + len as u64 > limit {
+            return false;
+        }
+        self.retained.push((start, len));
+        self.retained_bytes += len as u64;
+        true
+    }
+
+    /// Forgets every kept direct mapping; returns them for the caller to unmap.
+    pub fn take_retained(&mut self) -> Vec<(usize, usize)> {
+        self.retained_bytes = 0;
+        std::mem::take(&mut self.retained)
     }
 
     /// Records a new live block at `addr` and counts it.
@@ -187,15 +245,29 @@ impl Pool {
                 mappings.push((addr, block.len));
             }
         }
+        mappings.append(&mut self.take_retained());
+        self.slabs.clear();
         self.free = FreeList::default();
         self.direct_count = 0;
         self.direct_bytes = 0;
         mappings
     }
 
-    /// Bytes mapped for this pool: chunks plus direct mappings.
+    /// Bytes mapped for this pool: chunks plus direct mappings, live and kept.
     pub fn footprint(&self) -> u64 {
-        self.chunks.values().map(|&len| len as u64).sum::<u64>() + self.direct_bytes
+        self.chunks.values().map(|&len| len as u64).sum::<u64>()
+            + self.direct_bytes
+            + self.retained_bytes
+    }
+
+    /// `(start, len)` of every slab this pool lent.
+    pub fn slab_ranges(&self) -> Vec<(usize, usize)> {
+        self.slabs.iter().map(|(&a, &(l, _))| (a, l)).collect()
+    }
+
+    /// Bytes requested by this pool's own live blocks.
+    pub fn own_in_use(&self) -> u64 {
+        self.in_use
     }
 
     /// The pool's counters (`available_bytes` and `limit_bytes` are left for the manager).
@@ -214,6 +286,7 @@ impl Pool {
             chunk_count: self.chunks.len() as u64,
             direct_allocations: self.direct_count,
             direct_bytes: self.direct_bytes,
+            retained_bytes: self.retained_bytes,
             ..Stats::default()
         }
         .with_fragmentation()
@@ -234,7 +307,7 @@ impl Pool {
             pool: self.kind,
             tag: block.tag.name().to_string(),
             direct: block.placement == Placement::Direct,
-            serial: block.serial,
+            epoch: block.epoch,
         }
     }
 
@@ -249,6 +322,11 @@ impl Pool {
                 pieces.push((addr, block.len, chunk));
             }
         }
+        pieces.extend(
+            self.slabs
+                .iter()
+                .map(|(&addr, &(len, chunk))| (addr, len, chunk)),
+        );
         pieces.sort_unstable();
         let mut cursor: Option<(usize, usize)> = None; // (chunk, next expected address)
         let mut chunks_seen = 0;

@@ -135,7 +135,7 @@ impl MemoryManager {
 
     /// Marks the present: allocations made from now on are "after" it.
     pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint(self.next_serial())
+        Checkpoint(self.next_epoch())
     }
 
     /// The allocations made after `checkpoint` that are still live, grouped by tag, judged
@@ -144,7 +144,7 @@ impl MemoryManager {
         let live: Vec<AllocationInfo> = self
             .live_allocations()
             .into_iter()
-            .filter(|a| a.serial >= checkpoint.0)
+            .filter(|a| a.epoch >= checkpoint.0)
             .collect();
         let mut by_tag: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for a in &live {

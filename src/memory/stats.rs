@@ -43,6 +43,12 @@ pub struct Stats {
     pub direct_allocations: u64,
     /// Bytes mapped for those direct allocations.
     pub direct_bytes: u64,
+    /// Bytes held for the size classes (≤ 256 KiB) but not in live blocks: free blocks in slabs
+    /// and in thread caches, and slab tails too short for a block. Part of the footprint, not
+    /// of `free_bytes` (and so not of `fragmentation`).
+    pub cached_bytes: u64,
+    /// Bytes of freed direct mappings kept for reuse (`retain_bytes`); `trim` returns them.
+    pub retained_bytes: u64,
 }
 
 impl Stats {
@@ -59,6 +65,8 @@ impl Stats {
         self.total_allocated_bytes += other.total_allocated_bytes;
         self.allocation_count += other.allocation_count;
         self.free_count += other.free_count;
+        self.cached_bytes += other.cached_bytes;
+        self.retained_bytes += other.retained_bytes;
         self.live_allocations += other.live_allocations;
         self.failed_allocations += other.failed_allocations;
         self.free_bytes += other.free_bytes;
@@ -91,8 +99,9 @@ pub struct AllocationInfo {
     pub tag: String,
     /// True when it has a mapping of its own rather than a block in a chunk.
     pub direct: bool,
-    /// The manager-wide serial number of the allocation (order of allocation).
-    pub serial: u64,
+    /// The checkpoint epoch at allocation: how many checkpoints had been taken before it
+    /// (`leaks_since` reports the live allocations whose epoch is at least the checkpoint's).
+    pub epoch: u64,
 }
 
 /// How many allocations are live and how many bytes they requested (C: `qdsim_leak_summary`).

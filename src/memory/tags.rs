@@ -1,6 +1,10 @@
 //! Allocation tags: short names (`"hamiltonian.values"`) that say who holds memory, interned
-//! once per manager, with lock-free counters updated on every allocation and free.
+//! once per manager with a small id, with lock-free counters updated on every allocation and
+//! free. Bytes in use (and so the tag's peak) are always counted here; the small-block path
+//! counts allocations, frees and bytes allocated of the first [`TAG_SLOTS`] tags per thread
+//! instead, and the manager adds those in when it reads a tag.
 
+use super::small::TAG_SLOTS;
 use crate::error::{Error, Result};
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -32,6 +36,7 @@ pub struct TagStats {
 /// One interned tag and its counters.
 #[derive(Debug)]
 pub struct Tag {
+    id: u32,
     name: Box<str>,
     in_use: AtomicU64,
     peak: AtomicU64,
@@ -41,8 +46,9 @@ pub struct Tag {
 }
 
 impl Tag {
-    fn new(name: &str) -> Self {
+    fn new(id: u32, name: &str) -> Self {
         Self {
+            id,
             name: name.into(),
             in_use: AtomicU64::new(0),
             peak: AtomicU64::new(0),
@@ -57,29 +63,65 @@ impl Tag {
         &self.name
     }
 
-    /// Counts an allocation of `bytes`.
-    pub fn on_alloc(&self, bytes: u64) {
+    /// The tag's id in its manager (0 is the empty tag's when it is used first).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The per-thread counter slot of this tag, if it has one.
+    #[inline]
+    pub fn slot(&self) -> Option<usize> {
+        ((self.id as usize) < TAG_SLOTS).then_some(self.id as usize)
+    }
+
+    /// Counts `bytes` more in use (and the peak).
+    #[inline]
+    pub fn add_in_use(&self, bytes: u64) {
         let now = self.in_use.fetch_add(bytes, Relaxed) + bytes;
-        self.peak.fetch_max(now, Relaxed);
+        if now > self.peak.load(Relaxed) {
+            self.peak.fetch_max(now, Relaxed);
+        }
+    }
+
+    /// Counts `bytes` fewer in use.
+    #[inline]
+    pub fn sub_in_use(&self, bytes: u64) {
+        self.in_use.fetch_sub(bytes, Relaxed);
+    }
+
+    /// Counts an allocation of `bytes` in the tag's own counters.
+    pub fn on_alloc(&self, bytes: u64) {
+        self.add_in_use(bytes);
+        self.count_alloc(bytes);
+    }
+
+    /// Counts an allocation of `bytes` without touching bytes in use.
+    pub fn count_alloc(&self, bytes: u64) {
         self.total.fetch_add(bytes, Relaxed);
         self.allocs.fetch_add(1, Relaxed);
     }
 
-    /// Counts a free of `bytes`.
+    /// Counts a free of `bytes` in the tag's own counters.
     pub fn on_free(&self, bytes: u64) {
-        self.in_use.fetch_sub(bytes, Relaxed);
+        self.sub_in_use(bytes);
+        self.count_free();
+    }
+
+    /// Counts a free without touching bytes in use.
+    pub fn count_free(&self) {
         self.frees.fetch_add(1, Relaxed);
     }
 
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> TagStats {
-        let allocation_count = self.allocs.load(Relaxed);
-        let free_count = self.frees.load(Relaxed);
+    /// A snapshot of the counters, plus `(allocations, frees, bytes allocated)` counted
+    /// elsewhere (the per-thread slots).
+    pub fn stats(&self, extra: (u64, u64, u64)) -> TagStats {
+        let allocation_count = self.allocs.load(Relaxed) + extra.0;
+        let free_count = self.frees.load(Relaxed) + extra.1;
         TagStats {
             name: self.name.to_string(),
             bytes_in_use: self.in_use.load(Relaxed),
             peak_bytes_in_use: self.peak.load(Relaxed),
-            total_allocated_bytes: self.total.load(Relaxed),
+            total_allocated_bytes: self.total.load(Relaxed) + extra.2,
             allocation_count,
             free_count,
             live_allocations: allocation_count.saturating_sub(free_count),
@@ -91,6 +133,7 @@ impl Tag {
 #[derive(Debug, Default)]
 pub struct TagTable {
     tags: RwLock<HashMap<Box<str>, Arc<Tag>>>,
+    by_id: RwLock<Vec<Arc<Tag>>>,
 }
 
 impl TagTable {
@@ -108,8 +151,18 @@ impl TagTable {
         let mut tags = self.tags.write();
         Ok(tags
             .entry(name.into())
-            .or_insert_with(|| Arc::new(Tag::new(name)))
+            .or_insert_with(|| {
+                let mut by_id = self.by_id.write();
+                let tag = Arc::new(Tag::new(by_id.len() as u32, name));
+                by_id.push(tag.clone());
+                tag
+            })
             .clone())
+    }
+
+    /// The tag with id `id`.
+    pub fn by_id(&self, id: u32) -> Option<Arc<Tag>> {
+        self.by_id.read().get(id as usize).cloned()
     }
 
     /// The tag called `name`, if any allocation ever used it.
@@ -117,9 +170,15 @@ impl TagTable {
         self.tags.read().get(name).cloned()
     }
 
-    /// Statistics of every tag, the most memory in use first (then by name).
-    pub fn all_stats(&self) -> Vec<TagStats> {
-        let mut all: Vec<TagStats> = self.tags.read().values().map(|t| t.stats()).collect();
+    /// Every tag, in id order.
+    pub fn all(&self) -> Vec<Arc<Tag>> {
+        self.by_id.read().clone()
+    }
+
+    /// Statistics of every tag, the most memory in use first (then by name); `extra` gives
+    /// what is counted outside a tag's own counters.
+    pub fn all_stats(&self, extra: impl Fn(&Tag) -> (u64, u64, u64)) -> Vec<TagStats> {
+        let mut all: Vec<TagStats> = self.all().iter().map(|t| t.stats(extra(t))).collect();
         all.sort_by(|a, b| {
             b.bytes_in_use
                 .cmp(&a.bytes_in_use)

@@ -1,0 +1,334 @@
+//! The manager's side of the small-block path: allocation and free through the calling
+//! thread's heap, the manager as the source of slabs, and the small blocks' share of
+//! statistics, listings and consistency checks.
+//!
+//! Per allocation and free the fast path does one store (or swap) of the block's state word and
+//! the read-modify-writes that exact totals need: bytes in use of the manager (limit, peak),
+//! of the pool (its peak) and of the tag (its peak). Counts and bytes allocated are per-thread
+//! single-writer counters, summed when read.
+
+use super::{Inner, Usage};
+use crate::error::{Error, ErrorKind, Result};
+use crate::memory::event_log::EventOp;
+use crate::memory::pool_kind::PoolKind;
+use crate::memory::small::{
+    BlockState, MAX_EPOCH, MAX_TAG_ID, RECENT_TAGS, SLAB_ALIGN, SMALL_MAX, Slab, SlabSource,
+    SmallCounters, ThreadHeap, class_of,
+};
+use crate::memory::stats::{AllocationInfo, Stats};
+use crate::memory::tags::Tag;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+impl SlabSource for Inner {
+    fn map_slab(&self, kind: PoolKind, len: usize) -> Result<usize> {
+        let mut pool = self.pools[kind.index()].lock();
+        self.check_open()?;
+        let (addr, chunk) = match pool.carve(len, SLAB_ALIGN) {
+            Some(placed) => placed,
+            None => {
+                let wanted = if pool.has_no_chunks() {
+                    self.config.initial_pool_size
+                } else {
+                    self.config.chunk_size
+                };
+                self.map_chunk(&mut pool, kind, wanted.max(len), SLAB_ALIGN)?;
+                pool.carve(len, SLAB_ALIGN)
+                    .expect("a fresh aligned chunk holds the slab")
+            }
+        };
+        pool.add_slab(addr, len, chunk);
+        Ok(addr)
+    }
+
+    fn unmap_slab(&self, kind: PoolKind, base: usize, _len: usize) {
+        self.pools[kind.index()].lock().remove_slab(base);
+    }
+}
+
+/// The tag called `name` from the heap's recent tags (interned and remembered on a miss).
+fn recent_tag<'h>(inner: &Inner, heap: &'h ThreadHeap, name: &str) -> Result<&'h Arc<Tag>> {
+    // SAFETY: `heap` is the calling thread's own, handed out by `with_heap`, and no other
+    // reference to its recent tags is alive.
+    let recent = unsafe { heap.recent_tags() };
+    // Callers usually pass the same literal every time: compare addresses before bytes.
+    let same = |t: &Arc<Tag>| {
+        let n = t.name();
+        (n.as_ptr() == name.as_ptr() && n.len() == name.len()) || n == name
+    };
+    if let Some(i) = recent.iter().position(same) {
+        return Ok(&recent[i]);
+    }
+    let tag = inner.tags.intern(name)?;
+    if recent.len() >= RECENT_TAGS {
+        recent.remove(0);
+    }
+    recent.push(tag);
+    Ok(recent.last().expect("just pushed"))
+}
+
+/// The tag with id `id` from the heap's recent tags, else from the table.
+fn tag_by_id(inner: &Inner, heap: &ThreadHeap, id: u32) -> Arc<Tag> {
+    // SAFETY: as in `recent_tag`.
+    let recent = unsafe { heap.recent_tags() };
+    match recent.iter().find(|t| t.id() == id) {
+        Some(tag) => tag.clone(),
+        None => inner
+            .tags
+            .by_id(id)
+            .expect("slab blocks record interned tags"),
+    }
+}
+
+impl Inner {
+    /// True when a request may take the small-block path.
+    #[inline]
+    pub(super) fn small_eligible(&self, size: usize, align: usize) -> bool {
+        self.config.thread_cache
+            && size <= SMALL_MAX
+            && align <= crate::memory::MIN_ALIGNMENT
+            && !self.event_log.is_enabled()
+    }
+
+    /// Allocates through the calling thread's heap; `None` when this request must take the
+    /// pool path instead (no heap on this thread now, or a tag id or epoch too large to record
+    /// in a block's state word).
+    pub(super) fn allocate_small(
+        &self,
+        kind: PoolKind,
+        size: usize,
+        tag_name: &str,
+    ) -> Option<Result<NonNull<u8>>> {
+        self.small
+            .with_heap(|heap| {
+                let tag = match recent_tag(self, heap, tag_name) {
+                    Ok(tag) => tag,
+                    Err(e) => return Some(Err(e)),
+                };
+                let epoch = self.epoch.load(Relaxed);
+                if tag.id() > MAX_TAG_ID || epoch > MAX_EPOCH {
+                    return None;
+                }
+                if let Err(e) = self.check_open() {
+                    return Some(Err(e));
+                }
+                if let Err(e) = self.reserve(size, kind, tag.name()) {
+                    self.pools[kind.index()].lock().count_failure();
+                    return Some(Err(e));
+                }
+                let (slab, index) = match self.small.pop(heap, kind, class_of(size.max(1)), self) {
+                    Ok(block) => block,
+                    Err(e) => {
+                        self.in_use.fetch_sub(size as u64, Relaxed);
+                        self.pools[kind.index()].lock().count_failure();
+                        return Some(Err(e.context(&format!(
+                            "allocation of {size} bytes (tag {:?}, pool {kind})",
+                            tag.name()
+                        ))));
+                    }
+                };
+                self.usage[kind.index()].add(size as u64);
+                tag.add_in_use(size as u64);
+                heap.count_alloc(kind, tag.slot(), size as u64);
+                if tag.slot().is_none() {
+                    tag.count_alloc(size as u64);
+                }
+                slab.set_live(
+                    index as usize,
+                    BlockState {
+                        tag: tag.id(),
+                        requested: size,
+                        epoch,
+                    },
+                );
+                Some(Ok(NonNull::new(slab.address(index as usize) as *mut u8)
+                    .expect("slabs are never at address 0")))
+            })
+            .flatten()
+    }
+
+    /// Frees a pointer that falls inside `slab`: `place` is `Ok(block)` for a block start or
+    /// `Err((block, offset))` for an interior pointer.
+    pub(super) fn free_small(
+        &self,
+        slab: &'static Slab,
+        place: std::result::Result<usize, (usize, usize)>,
+        addr: usize,
+    ) -> Result<()> {
+        let pool = slab.pool();
+        let owner = slab.manager();
+        if owner != self.id {
+            return Err(Error::new(
+                ErrorKind::NotOwned,
+                format!(
+                    "{addr:#x} belongs to memory manager #{owner} (pool {pool}), not to manager \
+                     #{}; free it with the manager that allocated it",
+                    self.id
+                ),
+            ));
+        }
+        self.check_open()?;
+        let index = match place {
+            Ok(index) => index,
+            Err((index, offset)) => {
+                let why = match slab.state(index) {
+                    Some(state) => format!(
+                        "{addr:#x} points {offset} bytes into the {}-byte allocation at {:#x} \
+                         (tag {:?}, pool {pool}); pass the address the allocation returned",
+                        state.requested,
+                        slab.address(index),
+                        self.tags
+                            .by_id(state.tag)
+                            .map(|t| t.name().to_string())
+                            .unwrap_or_default()
+                    ),
+                    None => format!(
+                        "{addr:#x} points into free memory of pool {pool}: it was already freed \
+                         (double free) or is a stale pointer"
+                    ),
+                };
+                return Err(Error::new(ErrorKind::NotOwned, why));
+            }
+        };
+        let Some(state) = slab.take_live(index) else {
+            return Err(Error::new(
+                ErrorKind::NotOwned,
+                format!(
+                    "{addr:#x} points into free memory of pool {pool}: it was already freed \
+                     (double free) or is a stale pointer"
+                ),
+            ));
+        };
+        let bytes = state.requested as u64;
+        self.in_use.fetch_sub(bytes, Relaxed);
+        self.usage[pool.index()].sub(bytes);
+        let tag = self.small.with_heap(|heap| {
+            let tag = tag_by_id(self, heap, state.tag);
+            tag.sub_in_use(bytes);
+            heap.count_free(pool, tag.slot());
+            if tag.slot().is_none() {
+                tag.count_free();
+            }
+            self.small.push(heap, slab, index as u32);
+            tag
+        });
+        let tag = match tag {
+            Some(tag) => tag,
+            None => {
+                // No heap on this thread now (it is exiting): count and return directly.
+                let tag = self
+                    .tags
+                    .by_id(state.tag)
+                    .expect("slab blocks record interned tags");
+                tag.on_free(bytes);
+                self.small.count_free_shared(pool);
+                self.small.push_without_heap(slab, index as u32);
+                tag
+            }
+        };
+        if self.event_log.is_enabled() {
+            let serial = self.serial.fetch_add(1, Relaxed);
+            self.event_log
+                .record(EventOp::Free, serial, bytes, pool, &tag);
+        }
+        Ok(())
+    }
+
+    /// The description of the live small block at `addr`, if it is one of ours.
+    pub(super) fn small_info(&self, addr: usize) -> Option<Option<AllocationInfo>> {
+        let slab = crate::memory::small::slab_map::lookup(addr)?;
+        let place = slab.locate(addr)?;
+        if slab.manager() != self.id {
+            return Some(None);
+        }
+        Some(
+            place
+                .ok()
+                .and_then(|i| slab.state(i))
+                .map(|state| self.small_allocation(addr, slab.pool(), state)),
+        )
+    }
+
+    pub(super) fn small_allocation(
+        &self,
+        address: usize,
+        pool: PoolKind,
+        state: BlockState,
+    ) -> AllocationInfo {
+        AllocationInfo {
+            address,
+            size: state.requested,
+            pool,
+            tag: self
+                .tags
+                .by_id(state.tag)
+                .map(|t| t.name().to_string())
+                .unwrap_or_default(),
+            direct: false,
+            epoch: state.epoch,
+        }
+    }
+
+    /// Every live small block of `pool`.
+    pub(super) fn small_allocations(&self, pool: PoolKind) -> Vec<AllocationInfo> {
+        self.small
+            .live_blocks(pool)
+            .into_iter()
+            .map(|(addr, state)| self.small_allocation(addr, pool, state))
+            .collect()
+    }
+
+    /// Verifies the small path's invariants for `pool` against the pool's own view: the
+    /// slabs agree, and the pool's usage is its own blocks plus the live small blocks.
+    /// Call only while no other thread uses the manager.
+    pub(super) fn check_small(
+        &self,
+        pool: PoolKind,
+        own_in_use: u64,
+        slabs: &[(usize, usize)],
+    ) -> Result<()> {
+        let mut ours = self.small.slab_ranges(pool);
+        ours.sort_unstable();
+        let mut lent = slabs.to_vec();
+        lent.sort_unstable();
+        let fail = |m: String| Err(Error::new(ErrorKind::Internal, m));
+        if ours != lent {
+            return fail(format!(
+                "pool {pool}: the arena has {} slabs but the pool lent {}",
+                ours.len(),
+                lent.len()
+            ));
+        }
+        let live = self.small.live_blocks(pool);
+        let requested: u64 = live.iter().map(|(_, s)| s.requested as u64).sum();
+        let usage = self.usage[pool.index()].in_use.load(Relaxed);
+        if own_in_use + requested != usage {
+            return fail(format!(
+                "pool {pool}: in use {usage} ≠ pool blocks {own_in_use} + small blocks {requested}"
+            ));
+        }
+        let c = self.small.counters(pool);
+        if c.allocs - c.frees != live.len() as u64 {
+            return fail(format!(
+                "pool {pool}: {} small allocations − {} frees ≠ {} live small blocks",
+                c.allocs,
+                c.frees,
+                live.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A pool's statistics: its own counters plus the small path's and the pool's usage.
+pub(super) fn merge_small(mut stats: Stats, small: &SmallCounters, usage: &Usage) -> Stats {
+    stats.allocation_count += small.allocs;
+    stats.free_count += small.frees;
+    stats.total_allocated_bytes += small.total;
+    stats.live_allocations += small.allocs.saturating_sub(small.frees);
+    stats.cached_bytes = small.cached;
+    stats.bytes_in_use = usage.in_use.load(Relaxed);
+    stats.peak_bytes_in_use = usage.peak.load(Relaxed);
+    stats
+}

@@ -1,0 +1,439 @@
+//! A manager's small-block arena: the slabs of every pool and size class, the per-thread heaps
+//! that cache their blocks, and the moves between the two.
+//!
+//! **Fast path.** An allocation pops a block from the calling thread's magazine and a free
+//! pushes it onto the freeing thread's magazine (whichever thread allocated it): no lock, and
+//! no atomic read-modify-write beyond those the manager's exact counters need. Magazines are
+//! bounded ([`cache_limit`]); an empty one is refilled from the class's slabs under the class
+//! lock, a full one spills half of its blocks onto their slabs' lock-free free stacks.
+//!
+//! **Cross-thread frees** therefore never take a lock: a block freed by another thread joins
+//! that thread's magazine, or its slab's atomic free stack when that overflows, where the next
+//! refill of any thread finds it (tcmalloc's transfer design rather than mimalloc's owner
+//! lists: blocks have no owning thread, so a thread that exits leaves nothing stranded).
+//!
+//! **Flushes.** A heap empties its magazines onto the slabs when its thread exits, and at its
+//! next operation after a [`trim`](SmallArena::trim) (which empties the calling thread's heap
+//! at once and then returns every entirely free slab to its pool).
+//!
+//! **Teardown.** Pushing blocks writes into slab memory, so every push and refill holds the
+//! arena's guard for reading; `close` takes it for writing before the manager unmaps anything.
+//!
+//! Lock order: guard → class lock → (the manager's) pool lock; the heap list lock is taken
+//! alone.
+
+use super::class::{CLASS_COUNT, block_size, cache_limit, slab_len};
+use super::heap::{
+    CachedBlock, Local, MAGAZINES, PoolCounters, TAG_SLOTS, TagCounters, ThreadHeap,
+    add_pool_counters, add_tag_counters, bump,
+};
+use super::slab::{BlockState, Slab};
+use super::slab_map;
+use crate::error::{Error, ErrorKind, Result};
+use crate::memory::pool_kind::PoolKind;
+use parking_lot::{Mutex, RwLock};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Weak};
+
+/// Where slabs come from: the manager's pools.
+pub trait SlabSource {
+    /// `len` bytes for a slab of `pool`, aligned to the slab alignment.
+    fn map_slab(&self, pool: PoolKind, len: usize) -> Result<usize>;
+    /// Gives a slab's memory back to `pool`.
+    fn unmap_slab(&self, pool: PoolKind, base: usize, len: usize);
+}
+
+/// Small-block counters of one pool, summed over every thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SmallCounters {
+    /// Small allocations.
+    pub allocs: u64,
+    /// Frees of small blocks.
+    pub frees: u64,
+    /// Bytes requested by small allocations.
+    pub total: u64,
+    /// Bytes of the slabs not in live blocks: free blocks (in magazines, on slab free stacks,
+    /// never handed out) and each slab's tail too short for a block.
+    pub cached: u64,
+    /// Slabs mapped.
+    pub slabs: u64,
+    /// Bytes of the slabs.
+    pub slab_bytes: u64,
+}
+
+/// A manager's slabs and thread heaps (see the module documentation).
+pub struct SmallArena {
+    manager: u64,
+    classes: Box<[Mutex<Vec<&'static Slab>>]>,
+    guard: RwLock<()>,
+    closed: AtomicBool,
+    heaps: Mutex<Vec<Arc<ThreadHeap>>>,
+    retired_pools: [PoolCounters; PoolKind::ALL.len()],
+    retired_tags: [TagCounters; TAG_SLOTS],
+    flush_epoch: AtomicU64,
+}
+
+/// A thread's heap for one manager, in the thread's registry.
+struct Entry {
+    manager: u64,
+    arena: Weak<SmallArena>,
+    heap: Arc<ThreadHeap>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        // The thread is exiting (or the entry's manager is gone): hand the cache back.
+        if let Some(arena) = self.arena.upgrade() {
+            arena.retire(&self.heap);
+        }
+    }
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+}
+
+impl SmallArena {
+    /// An empty arena for manager `manager`.
+    pub fn new(manager: u64) -> Self {
+        Self {
+            manager,
+            classes: (0..MAGAZINES).map(|_| Mutex::new(Vec::new())).collect(),
+            guard: RwLock::new(()),
+            closed: AtomicBool::new(false),
+            heaps: Mutex::new(Vec::new()),
+            retired_pools: Default::default(),
+            retired_tags: Default::default(),
+            flush_epoch: AtomicU64::new(0),
+        }
+    }
+
+    /// Runs `f` with the calling thread's heap for this arena (created on first use); `None`
+    /// when the thread's registry is unavailable (the thread is exiting) or already in use
+    /// further up the stack.
+    #[inline]
+    pub fn with_heap<R>(self: &Arc<Self>, f: impl FnOnce(&ThreadHeap) -> R) -> Option<R> {
+        REGISTRY
+            .try_with(|registry| {
+                let found = {
+                    let entries = registry.try_borrow_mut().ok()?;
+                    entries.iter().position(|e| e.manager == self.manager)
+                };
+                let index = match found {
+                    Some(i) => i,
+                    None => self.register(registry)?,
+                };
+                // Exclusive borrow for the call: `f` may use the heap's owner-only part.
+                let entries = registry.try_borrow_mut().ok()?;
+                Some(f(&entries[index].heap))
+            })
+            .ok()
+            .flatten()
+    }
+
+    fn register(self: &Arc<Self>, registry: &RefCell<Vec<Entry>>) -> Option<usize> {
+        let heap = Arc::new(ThreadHeap::new(self.flush_epoch.load(Relaxed)));
+        self.heaps.lock().push(heap.clone());
+        // Entries of managers that no longer exist go now (their drop finds no arena).
+        let stale: Vec<Entry> = {
+            let mut entries = registry.try_borrow_mut().ok()?;
+            let (live, stale) = std::mem::take(&mut *entries)
+                .into_iter()
+                .partition(|e| e.arena.strong_count() > 0);
+            *entries = live;
+            entries.push(Entry {
+                manager: self.manager,
+                arena: Arc::downgrade(self),
+                heap,
+            });
+            stale
+        };
+        drop(stale);
+        Some(registry.try_borrow().ok()?.len() - 1)
+    }
+
+    /// A free block of `class` in `pool` for the calling thread's `heap`.
+    #[inline]
+    pub fn pop(
+        &self,
+        heap: &ThreadHeap,
+        pool: PoolKind,
+        class: usize,
+        source: &dyn SlabSource,
+    ) -> Result<CachedBlock> {
+        // SAFETY: `heap` is the calling thread's own (handed out by `with_heap`).
+        let local = unsafe { heap.local() };
+        self.follow_flushes(heap, local);
+        let m = pool.index() * CLASS_COUNT + class;
+        if local.magazines[m].is_empty() {
+            self.refill(pool, class, &mut local.magazines[m], heap, source)?;
+        }
+        let block = local.magazines[m].pop().expect("refilled above");
+        bump(
+            &heap.pools[pool.index()].cached,
+            (block_size(class) as u64).wrapping_neg(),
+        );
+        Ok(block)
+    }
+
+    /// Takes back block `index` of `slab` (already marked free) into the calling thread's
+    /// `heap`, spilling half of the magazine onto the slabs when it is full.
+    #[inline]
+    pub fn push(&self, heap: &ThreadHeap, slab: &'static Slab, index: u32) {
+        // SAFETY: `heap` is the calling thread's own (handed out by `with_heap`).
+        let local = unsafe { heap.local() };
+        self.follow_flushes(heap, local);
+        let (pool, class) = (slab.pool(), slab.class());
+        let magazine = &mut local.magazines[pool.index() * CLASS_COUNT + class];
+        magazine.push((slab, index));
+        bump(&heap.pools[pool.index()].cached, block_size(class) as u64);
+        if magazine.len() > cache_limit(class) {
+            let keep = magazine.len() / 2;
+            let spilled: Vec<CachedBlock> = magazine.drain(..keep).collect();
+            bump(
+                &heap.pools[pool.index()].cached,
+                ((spilled.len() * block_size(class)) as u64).wrapping_neg(),
+            );
+            self.return_to_slabs(spilled);
+        }
+    }
+
+    /// Counts a free made while the thread has no heap.
+    pub fn count_free_shared(&self, pool: PoolKind) {
+        self.retired_pools[pool.index()].frees.fetch_add(1, Relaxed);
+    }
+
+    /// Takes back a freed block when the thread has no heap (it is exiting).
+    pub fn push_without_heap(&self, slab: &'static Slab, index: u32) {
+        self.return_to_slabs(vec![(slab, index)]);
+    }
+
+    /// Empties the calling thread's magazines once per trim.
+    #[inline]
+    fn follow_flushes(&self, heap: &ThreadHeap, local: &mut Local) {
+        let epoch = self.flush_epoch.load(Relaxed);
+        if local.seen_flush_epoch != epoch {
+            local.seen_flush_epoch = epoch;
+            self.flush_local(heap, local);
+        }
+    }
+
+    fn flush_local(&self, heap: &ThreadHeap, local: &mut Local) {
+        let mut blocks = Vec::new();
+        for magazine in &mut local.magazines {
+            blocks.append(magazine);
+        }
+        for p in &heap.pools {
+            p.cached.store(0, Relaxed);
+        }
+        self.return_to_slabs(blocks);
+    }
+
+    /// Pushes free blocks back on their slabs' stacks (one chain per slab).
+    fn return_to_slabs(&self, mut blocks: Vec<CachedBlock>) {
+        if blocks.is_empty() {
+            return;
+        }
+        let _guard = self.guard.read();
+        if self.closed.load(Relaxed) {
+            return; // the memory is being unmapped; the blocks go with it
+        }
+        blocks.sort_unstable_by_key(|&(slab, i)| (slab as *const Slab as usize, i));
+        let mut chain: Vec<u32> = Vec::new();
+        let mut current: Option<&'static Slab> = None;
+        for (slab, i) in blocks {
+            if current.is_some_and(|c| !std::ptr::eq(c, slab)) {
+                current.expect("checked").push(&chain);
+                chain.clear();
+            }
+            current = Some(slab);
+            chain.push(i);
+        }
+        if let Some(slab) = current {
+            slab.push(&chain);
+        }
+    }
+
+    /// Fills an empty magazine with about half its limit of blocks from the class's slabs,
+    /// mapping a new slab when none has a free block.
+    fn refill(
+        &self,
+        pool: PoolKind,
+        class: usize,
+        magazine: &mut Vec<CachedBlock>,
+        heap: &ThreadHeap,
+        source: &dyn SlabSource,
+    ) -> Result<()> {
+        let _guard = self.guard.read();
+        if self.closed.load(Relaxed) {
+            return Err(self.closed_error());
+        }
+        let want = (cache_limit(class) / 2).max(1);
+        let mut slabs = self.classes[pool.index() * CLASS_COUNT + class].lock();
+        let mut scratch = Vec::with_capacity(want);
+        // The newest slabs first: they are the likeliest to have room.
+        for &slab in slabs.iter().rev() {
+            if magazine.len() >= want {
+                break;
+            }
+            if slab.free_blocks() > 0 {
+                scratch.clear();
+                slab.take(want - magazine.len(), &mut scratch);
+                magazine.extend(scratch.iter().map(|&i| (slab, i)));
+            }
+        }
+        if magazine.is_empty() {
+            let len = slab_len(class);
+            let base = source.map_slab(pool, len)?;
+            let slab = Slab::describe(self.manager, pool, class, base, len);
+            slab_map::insert(base, len, slab);
+            slabs.push(slab);
+            scratch.clear();
+            slab.take(want, &mut scratch);
+            magazine.extend(scratch.iter().map(|&i| (slab, i)));
+        }
+        bump(
+            &heap.pools[pool.index()].cached,
+            (magazine.len() * block_size(class)) as u64,
+        );
+        Ok(())
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::new(
+            ErrorKind::InvalidHandle,
+            format!("memory manager #{} has been destroyed", self.manager),
+        )
+    }
+
+    /// A thread is done with `heap`: its blocks go back to the slabs and its counters into the
+    /// arena's totals.
+    fn retire(&self, heap: &Arc<ThreadHeap>) {
+        // SAFETY: called from the owning thread's registry entry as it is dropped.
+        let local = unsafe { heap.local() };
+        self.flush_local(heap, local);
+        let mut heaps = self.heaps.lock();
+        for (into, from) in self.retired_pools.iter().zip(&heap.pools) {
+            add_pool_counters(into, from);
+        }
+        for (into, from) in self.retired_tags.iter().zip(&heap.tags) {
+            add_tag_counters(into, from);
+        }
+        heaps.retain(|h| !Arc::ptr_eq(h, heap));
+    }
+
+    /// Empties the calling thread's heap now and every other thread's at its next operation,
+    /// then gives every entirely free slab back to its pool; returns the bytes given back.
+    pub fn trim(self: &Arc<Self>, source: &dyn SlabSource) -> u64 {
+        self.flush_epoch.fetch_add(1, Relaxed);
+        self.with_heap(|heap| {
+            // SAFETY: our own heap, inside `with_heap`.
+            let local = unsafe { heap.local() };
+            self.follow_flushes(heap, local);
+        });
+        let _guard = self.guard.read();
+        if self.closed.load(Relaxed) {
+            return 0;
+        }
+        let mut released = 0;
+        for (m, class_lock) in self.classes.iter().enumerate() {
+            let pool = PoolKind::ALL[m / CLASS_COUNT];
+            let mut slabs = class_lock.lock();
+            // A slab whose every block is free is held by nobody: no thread can push to it.
+            let (empty, busy): (Vec<&'static Slab>, Vec<&'static Slab>) =
+                slabs.iter().partition(|s| s.free_blocks() == s.capacity());
+            *slabs = busy;
+            for slab in empty {
+                let (base, len) = (slab.base(), slab.len());
+                slab_map::remove(base, len);
+                slab.park();
+                source.unmap_slab(pool, base, len);
+                released += len as u64;
+            }
+        }
+        released
+    }
+
+    /// Marks the arena closed and hands every slab to `visit` (for the leak report), then
+    /// forgets them; the caller unmaps the memory afterwards.
+    pub fn close(&self, mut visit: impl FnMut(&'static Slab)) {
+        let _guard = self.guard.write();
+        self.closed.store(true, Relaxed);
+        for class_lock in self.classes.iter() {
+            for slab in std::mem::take(&mut *class_lock.lock()) {
+                visit(slab);
+                slab_map::remove(slab.base(), slab.len());
+                slab.park();
+            }
+        }
+    }
+
+    /// The small-block counters of `pool`, summed over every thread.
+    pub fn counters(&self, pool: PoolKind) -> SmallCounters {
+        let mut c = SmallCounters::default();
+        {
+            let heaps = self.heaps.lock();
+            let sources = std::iter::once(&self.retired_pools[pool.index()])
+                .chain(heaps.iter().map(|h| &h.pools[pool.index()]));
+            for p in sources {
+                c.allocs += p.allocs.load(Relaxed);
+                c.frees += p.frees.load(Relaxed);
+                c.total += p.total.load(Relaxed);
+                c.cached = c.cached.wrapping_add(p.cached.load(Relaxed));
+            }
+        }
+        for class in 0..CLASS_COUNT {
+            let slabs = self.classes[pool.index() * CLASS_COUNT + class].lock();
+            for slab in slabs.iter() {
+                let tail = slab.len() - slab.capacity() * slab.block_size();
+                c.cached += (slab.free_blocks() * slab.block_size() + tail) as u64;
+                c.slabs += 1;
+                c.slab_bytes += slab.len() as u64;
+            }
+        }
+        c
+    }
+
+    /// `(allocations, frees, bytes allocated)` of tag slot `slot`, over every thread.
+    pub fn tag_counters(&self, slot: usize) -> (u64, u64, u64) {
+        let heaps = self.heaps.lock();
+        std::iter::once(&self.retired_tags[slot])
+            .chain(heaps.iter().map(|h| &h.tags[slot]))
+            .fold((0, 0, 0), |(a, f, t), c| {
+                (
+                    a + c.allocs.load(Relaxed),
+                    f + c.frees.load(Relaxed),
+                    t + c.total.load(Relaxed),
+                )
+            })
+    }
+
+    /// Every live block of `pool`: `(address, what it holds)`.
+    pub fn live_blocks(&self, pool: PoolKind) -> Vec<(usize, BlockState)> {
+        let mut live = Vec::new();
+        for class in 0..CLASS_COUNT {
+            let slabs = self.classes[pool.index() * CLASS_COUNT + class].lock();
+            for slab in slabs.iter() {
+                live.extend(
+                    (0..slab.capacity())
+                        .filter_map(|i| slab.state(i).map(|s| (slab.address(i), s))),
+                );
+            }
+        }
+        live
+    }
+
+    /// `(base, len)` of every slab of `pool` (consistency checks).
+    pub fn slab_ranges(&self, pool: PoolKind) -> Vec<(usize, usize)> {
+        (0..CLASS_COUNT)
+            .flat_map(|class| {
+                self.classes[pool.index() * CLASS_COUNT + class]
+                    .lock()
+                    .iter()
+                    .map(|s| (s.base(), s.len()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}

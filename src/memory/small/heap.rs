@@ -1,0 +1,157 @@
+//! One thread's cache for one manager: per pool and size class a bounded stack ("magazine")
+//! of free blocks that only the owning thread touches, and single-writer counters that any
+//! thread may read.
+//!
+//! A [`ThreadHeap`] is shared (`Arc`) between its thread's registry entry and the manager's
+//! list of heaps, so statistics can sum the counters of every thread at any moment. The
+//! magazines sit in an `UnsafeCell` that only the owning thread accesses; the counters are
+//! atomics written by that thread alone with plain load + store (no read-modify-write), and read
+//! by anyone with relaxed loads.
+
+use super::class::CLASS_COUNT;
+use super::slab::Slab;
+use crate::memory::pool_kind::PoolKind;
+use crate::memory::tags::Tag;
+use std::cell::UnsafeCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Tags with an id below this count their allocations in per-thread counters; other tags in
+/// the tag's own atomics.
+pub const TAG_SLOTS: usize = 32;
+
+/// Tags a heap remembers.
+pub const RECENT_TAGS: usize = 8;
+
+/// Pools × classes: one magazine each.
+pub const MAGAZINES: usize = PoolKind::ALL.len() * CLASS_COUNT;
+
+/// A free block in a magazine: its slab and index.
+pub type CachedBlock = (&'static Slab, u32);
+
+/// Adds `delta` to a counter that only the calling thread writes.
+#[inline]
+pub fn bump(counter: &AtomicU64, delta: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(delta), Relaxed);
+}
+
+/// Allocation counters of one pool (single writer in a heap; read-modify-write where shared).
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    /// Successful small allocations.
+    pub allocs: AtomicU64,
+    /// Frees of small blocks.
+    pub frees: AtomicU64,
+    /// Bytes requested by small allocations.
+    pub total: AtomicU64,
+    /// Bytes of free blocks held in magazines (heaps only).
+    pub cached: AtomicU64,
+}
+
+/// Counters of one tag slot.
+#[derive(Debug, Default)]
+pub struct TagCounters {
+    /// Allocations with the tag.
+    pub allocs: AtomicU64,
+    /// Frees of allocations with the tag.
+    pub frees: AtomicU64,
+    /// Bytes requested by allocations with the tag.
+    pub total: AtomicU64,
+}
+
+/// What only the owning thread touches.
+pub struct Local {
+    /// Free blocks, by `pool * CLASS_COUNT + class`.
+    pub magazines: Vec<Vec<CachedBlock>>,
+    /// The manager's flush epoch when this heap last emptied its magazines.
+    pub seen_flush_epoch: u64,
+}
+
+/// One thread's cache for one manager.
+pub struct ThreadHeap {
+    local: UnsafeCell<Local>,
+    /// The tags this thread used last (owner only), so the fast path finds a tag without the
+    /// manager's tag table lock.
+    recent_tags: UnsafeCell<Vec<Arc<Tag>>>,
+    /// Per-pool counters.
+    pub pools: [PoolCounters; PoolKind::ALL.len()],
+    /// Per-tag counters for tag ids below [`TAG_SLOTS`].
+    pub tags: [TagCounters; TAG_SLOTS],
+}
+
+// SAFETY: `local` is only accessed by the thread that created the heap (see `local`), and the
+// remaining fields are atomics.
+unsafe impl Sync for ThreadHeap {}
+// SAFETY: as above; the `&'static Slab`s inside are `Sync`.
+unsafe impl Send for ThreadHeap {}
+
+impl ThreadHeap {
+    /// An empty heap whose flush epoch starts at `epoch`.
+    pub fn new(epoch: u64) -> Self {
+        Self {
+            local: UnsafeCell::new(Local {
+                magazines: (0..MAGAZINES).map(|_| Vec::new()).collect(),
+                seen_flush_epoch: epoch,
+            }),
+            recent_tags: UnsafeCell::new(Vec::new()),
+            pools: Default::default(),
+            tags: Default::default(),
+        }
+    }
+
+    /// The owner-only part.
+    ///
+    /// # Safety
+    /// Only the thread that owns the heap (the one whose registry holds it) may call this, and
+    /// not while another reference from this call is alive.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn local(&self) -> &mut Local {
+        // SAFETY: the caller guarantees exclusive, same-thread access.
+        unsafe { &mut *self.local.get() }
+    }
+
+    /// The tags this thread used last (at most [`RECENT_TAGS`]).
+    ///
+    /// # Safety
+    /// As for [`local`](Self::local).
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn recent_tags(&self) -> &mut Vec<Arc<Tag>> {
+        // SAFETY: the caller guarantees exclusive, same-thread access.
+        unsafe { &mut *self.recent_tags.get() }
+    }
+
+    /// Counts a small allocation of `bytes` in `pool` with the tag slot `tag` (if any).
+    #[inline]
+    pub fn count_alloc(&self, pool: PoolKind, tag: Option<usize>, bytes: u64) {
+        let p = &self.pools[pool.index()];
+        bump(&p.allocs, 1);
+        bump(&p.total, bytes);
+        if let Some(t) = tag {
+            bump(&self.tags[t].allocs, 1);
+            bump(&self.tags[t].total, bytes);
+        }
+    }
+
+    /// Counts a free of a small block in `pool` with the tag slot `tag` (if any).
+    #[inline]
+    pub fn count_free(&self, pool: PoolKind, tag: Option<usize>) {
+        bump(&self.pools[pool.index()].frees, 1);
+        if let Some(t) = tag {
+            bump(&self.tags[t].frees, 1);
+        }
+    }
+}
+
+/// Adds `from` into `into` (read-modify-write: `into` may be shared).
+pub fn add_pool_counters(into: &PoolCounters, from: &PoolCounters) {
+    into.allocs.fetch_add(from.allocs.load(Relaxed), Relaxed);
+    into.frees.fetch_add(from.frees.load(Relaxed), Relaxed);
+    into.total.fetch_add(from.total.load(Relaxed), Relaxed);
+}
+
+/// Adds `from` into `into` (read-modify-write: `into` may be shared).
+pub fn add_tag_counters(into: &TagCounters, from: &TagCounters) {
+    into.allocs.fetch_add(from.allocs.load(Relaxed), Relaxed);
+    into.frees.fetch_add(from.frees.load(Relaxed), Relaxed);
+    into.total.fetch_add(from.total.load(Relaxed), Relaxed);
+}
