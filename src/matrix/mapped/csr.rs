@@ -63,16 +63,14 @@ fn validate<I: CsrIndex + Into<i64>>(rp: &[I], ci: &[I], ncols: usize) -> Result
                 r + 1
             )));
         }
-        if e > nnz {
-            return Err(corrupt(format!(
-                "row_ptr[{}] = {e} is beyond the {nnz} entries",
-                r + 1
-            )));
-        }
+    }
+    // Row pointers are now known to run monotonically from 0 to nnz.
+    for (r, w) in rp.windows(2).enumerate() {
+        let (s, e) = (w[0].to_usize(), w[1].to_usize());
         let mut previous: Option<i64> = None;
-        for (p, &c) in ci[s as usize..e as usize].iter().enumerate() {
+        for (p, &c) in ci[s..e].iter().enumerate() {
             let c: i64 = c.into();
-            let p = s as usize + p;
+            let p = s + p;
             if c < 0 || c as u64 >= ncols as u64 {
                 return Err(corrupt(format!(
                     "column index {c} of entry {p} (row {r}) is out of range for {ncols} columns"
