@@ -8,7 +8,7 @@
 //! |---:|---|---|
 //! | 0 | `[u8; 8]` | magic `QDSIMMAT` |
 //! | 8 | `u32` | format version (1) |
-//! | 12 | `u32` | state: `WRIT` (0x5452_4957) being written, `FINL` (0x4C4E_4946) finalized |
+//! | 12 | `u32` | state: `WRIT` (0x5449_5257) being written, `FINL` (0x4C4E_4946) finalized |
 //! | 16 | `u32` | layout: 1 dense (column-major), 2 CSR |
 //! | 20 | `u32` | element type: 1 `f64`, 2 complex `f64` pair (re, im) |
 //! | 24 | `u32` | index width of CSR arrays: 32 or 64 (0 for dense) |
