@@ -124,6 +124,11 @@ typedef struct qdsim_eigen_result qdsim_eigen_result;
 // `qdsim_manager_create`, destroy it with `qdsim_manager_destroy`.
 typedef struct qdsim_manager qdsim_manager;
 
+// A matrix in a memory-mapped file. Create with `qdsim_mapped_create_dense`,
+// `qdsim_mapped_open`, `qdsim_mapped_from_csr` or `qdsim_mapped_from_matrix`; destroy with
+// `qdsim_mapped_destroy`.
+typedef struct qdsim_mapped qdsim_mapped;
+
 // A dense matrix. Create with `qdsim_matrix_create`, destroy with `qdsim_matrix_destroy`.
 typedef struct qdsim_matrix qdsim_matrix;
 
@@ -299,8 +304,9 @@ typedef struct qdsim_stats {
     uint64_t direct_allocations;
     // Bytes mapped for those direct allocations.
     uint64_t direct_bytes;
-    // Free bytes held for the size classes (≤ 256 KiB): free blocks in slabs and in thread
-    // caches. Part of the footprint, not of `free_bytes` (and so not of `fragmentation`).
+    // Bytes held for the size classes (≤ 256 KiB) but not in live blocks: free blocks in slabs
+    // and in thread caches, and slab tails too short for a block. Part of the footprint, not
+    // of `free_bytes` (and so not of `fragmentation`).
     uint64_t cached_bytes;
     // Bytes of freed direct mappings kept for reuse (`retain_bytes`); `trim` returns them.
     uint64_t retained_bytes;
@@ -345,6 +351,33 @@ typedef struct qdsim_leak_summary {
     // Bytes they requested.
     uint64_t bytes;
 } qdsim_leak_summary;
+
+// How a mapped matrix is stored: one of the `QDSIM_MAPPED_*` values.
+typedef int32_t qdsim_mapped_layout;
+
+// What a mapped file holds.
+typedef struct qdsim_mapped_info {
+    // Rows.
+    size_t rows;
+    // Columns.
+    size_t cols;
+    // Stored entries (CSR; 0 for dense).
+    size_t nnz;
+    // Leading dimension in elements (dense; 0 for CSR).
+    size_t ld;
+    // Length of the file in bytes.
+    uint64_t file_bytes;
+    // `QDSIM_MAPPED_DENSE` or `QDSIM_MAPPED_CSR`.
+    qdsim_mapped_layout layout;
+    // `QDSIM_SCALAR_REAL` or `QDSIM_SCALAR_COMPLEX`.
+    qdsim_scalar scalar;
+    // 32 or 64 for CSR (`int32_t` / `int64_t` arrays), 0 for dense.
+    int32_t index_bits;
+    // 1 when mapped writable, 0 when read-only.
+    int32_t writable;
+    // 1 when the file is finalized now, 0 while it is being written.
+    int32_t finalized;
+} qdsim_mapped_info;
 
 // Shape and storage of a dense matrix.
 typedef struct qdsim_matrix_info {
@@ -508,6 +541,12 @@ typedef struct qdsim_eigen_info {
     // Grid levels used.
     int32_t levels;
 } qdsim_eigen_info;
+
+// Dense, column-major: element (i, j) at `data[i + j·ld]`, every column 64-byte aligned.
+#define QDSIM_MAPPED_DENSE 0
+
+// Compressed sparse rows.
+#define QDSIM_MAPPED_CSR 1
 
 // CSV: one row per sample (time, totals, pools, tags); marks as `# mark,<time>,<label>` lines.
 #define QDSIM_FORMAT_CSV 0
@@ -862,6 +901,125 @@ qdsim_status qdsim_manager_leak_report(const struct qdsim_manager *manager, char
 // `text` points to writable memory for a pointer.
 qdsim_status qdsim_manager_allocation_report(const struct qdsim_manager *manager, char **text);
 
+// Creates (or replaces) file `path` holding a zero `rows × cols` dense matrix of `scalar`,
+// mapped writable and not yet finalized, and writes its handle to `*out`. Fill it (through
+// `qdsim_mapped_data_mut` or `qdsim_mapped_write_columns`), then `qdsim_mapped_finalize`.
+//
+// Errors: `QDSIM_ERR_INVALID_ARGUMENT` (bad scalar, size overflow), `QDSIM_ERR_IO`.
+//
+// # Safety
+// `path` is NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_mapped_create_dense(const char *path, qdsim_scalar scalar, size_t rows, size_t cols, struct qdsim_mapped **out);
+
+// Opens a finalized mapped-matrix file (dense or CSR, real or complex, as its header says),
+// read-only when `writable` is 0, and writes its handle to `*out`. CSR files are validated.
+//
+// Errors: `QDSIM_ERR_CORRUPT_FILE` with what is wrong (unfinalized, truncated, bad magic,
+// header checksum, version, sizes, CSR structure), `QDSIM_ERR_IO`.
+//
+// # Safety
+// `path` is NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_mapped_open(const char *path, int32_t writable, struct qdsim_mapped **out);
+
+// Unmaps the file and destroys the handle. NULL is a no-op. Modified pages reach the file,
+// but a file not finalized since its last change is refused by the next open.
+//
+// # Safety
+// Pointers from `qdsim_mapped_data*` and `qdsim_mapped_csr_arrays` are not used afterwards.
+qdsim_status qdsim_mapped_destroy(struct qdsim_mapped *mapped);
+
+// Writes what the file holds (layout, scalar type, shape, state) to `*out`.
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_mapped_info`.
+qdsim_status qdsim_mapped_get_info(const struct qdsim_mapped *mapped, struct qdsim_mapped_info *out);
+
+// Writes the address of element (0, 0) of a dense mapped matrix to `*data` (`const double *`
+// or `const qdsim_complex *`; element (i, j) at `data[i + j·ld]`) and its leading dimension to
+// `*ld`. Read-only access: never write through this pointer (a read-only mapping would fault).
+//
+// # Safety
+// `data` and `ld` point to writable memory for a pointer and a `size_t`.
+qdsim_status qdsim_mapped_data(const struct qdsim_mapped *mapped, const void **data, size_t *ld);
+
+// Like `qdsim_mapped_data`, for writing through the pointer: refused with
+// `QDSIM_ERR_INVALID_ARGUMENT` for a read-only mapping. Marks the file unfinalized until the
+// next `qdsim_mapped_finalize`.
+//
+// # Safety
+// `data` and `ld` point to writable memory for a pointer and a `size_t`.
+qdsim_status qdsim_mapped_data_mut(struct qdsim_mapped *mapped, void **data, size_t *ld);
+
+// Writes the addresses of a mapped CSR matrix's arrays (read-only; `int32_t`/`int64_t` per
+// `index_bits`, values `double`/`qdsim_complex` per `scalar`; see `qdsim_csr_arrays`).
+//
+// # Safety
+// The three out-pointers point to writable memory for a pointer each.
+qdsim_status qdsim_mapped_csr_arrays(const struct qdsim_mapped *mapped, const void **row_ptr, const void **col_idx, const void **values);
+
+// Copies columns `first .. first + count` of a dense mapped matrix into `dst` (column k at
+// `dst + k·ld_dst`, `ld_dst ≥ rows`); `scalar` must be the file's element type.
+//
+// # Safety
+// `dst` points to `ld_dst·(count − 1) + rows` writable elements of the scalar type.
+qdsim_status qdsim_mapped_read_columns(const struct qdsim_mapped *mapped, qdsim_scalar scalar, size_t first, size_t count, void *dst, size_t ld_dst);
+
+// Copies `count` columns from `src` (column k at `src + k·ld_src`) into columns
+// `first .. first + count` of a writable dense mapped matrix (refused with
+// `QDSIM_ERR_INVALID_ARGUMENT` when read-only). Marks the file unfinalized.
+//
+// # Safety
+// `src` points to `ld_src·(count − 1) + rows` elements of the scalar type.
+qdsim_status qdsim_mapped_write_columns(struct qdsim_mapped *mapped, qdsim_scalar scalar, size_t first, size_t count, const void *src, size_t ld_src);
+
+// Grows a writable dense mapped matrix to `cols` columns (new columns zero; existing data
+// stays). Earlier data pointers are invalid afterwards. Marks the file unfinalized.
+//
+// # Safety
+// Always safe to call; the handle is checked.
+qdsim_status qdsim_mapped_grow(struct qdsim_mapped *mapped, size_t cols);
+
+// Writes modified pages back to the file (`msync`) without finalizing it. No-op when
+// read-only.
+//
+// # Safety
+// Always safe to call; the handle is checked.
+qdsim_status qdsim_mapped_flush(struct qdsim_mapped *mapped);
+
+// Makes the data durable, then marks the file finalized so that it can be opened again.
+// Refused (`QDSIM_ERR_INVALID_ARGUMENT`) for a read-only mapping.
+//
+// # Safety
+// Always safe to call; the handle is checked.
+qdsim_status qdsim_mapped_finalize(struct qdsim_mapped *mapped);
+
+// Writes CSR matrix `csr` (same index width) to a new file `path` (replacing it), finalized,
+// and writes the writable handle to `*out`.
+//
+// # Safety
+// `path` is NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_mapped_from_csr(const struct qdsim_csr *csr, const char *path, struct qdsim_mapped **out);
+
+// Copies a mapped CSR matrix into a new `qdsim_csr` of `manager` (arrays tagged `tag.*`;
+// NULL tag: "csr").
+//
+// # Safety
+// `tag` is NULL or NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_mapped_to_csr(const struct qdsim_mapped *mapped, struct qdsim_manager *manager, const char *tag, struct qdsim_csr **out);
+
+// Writes dense matrix `matrix` to a new file `path` (replacing it), finalized, and writes the
+// writable handle to `*out`.
+//
+// # Safety
+// `path` is NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_mapped_from_matrix(const struct qdsim_matrix *matrix, const char *path, struct qdsim_mapped **out);
+
+// Copies a dense mapped matrix into a new `qdsim_matrix` of `manager`, tagged `tag`.
+//
+// # Safety
+// `tag` is NULL or NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_mapped_to_matrix(const struct qdsim_mapped *mapped, struct qdsim_manager *manager, const char *tag, struct qdsim_matrix **out);
+
 // Creates a zero `rows × cols` matrix of `scalar` (`QDSIM_SCALAR_REAL` or
 // `QDSIM_SCALAR_COMPLEX`) in `manager`'s pool, tagged `tag` (NULL for untagged).
 //
@@ -910,6 +1068,44 @@ qdsim_status qdsim_matrix_transpose(const struct qdsim_matrix *src, struct qdsim
 // # Safety
 // Always safe to call; both handles are checked.
 qdsim_status qdsim_matrix_adjoint(const struct qdsim_matrix *src, struct qdsim_matrix *dst);
+
+// Writes `csr` to `path` (replacing it) in PETSc's binary format with 32-bit integers
+// (big-endian; real values for a real matrix, (re, im) pairs for a complex one — load it with
+// a PETSc built for that scalar type).
+//
+// Errors: `QDSIM_ERR_IO`; `QDSIM_ERR_INVALID_ARGUMENT` when the sizes exceed 32-bit integers.
+//
+// # Safety
+// `path` is NUL-terminated.
+qdsim_status qdsim_csr_write_petsc(const struct qdsim_csr *csr, const char *path);
+
+// Writes `csr` to `path` (replacing it) as a MatrixMarket coordinate file (`real` or
+// `complex`, `general`, 1-based, values that read back bit-identical).
+//
+// # Safety
+// `path` is NUL-terminated.
+qdsim_status qdsim_csr_write_matrix_market(const struct qdsim_csr *csr, const char *path);
+
+// Reads a MatrixMarket file (coordinate or array; real, integer, pattern or complex; general,
+// symmetric, skew-symmetric or Hermitian, expanded to the full matrix) into a new CSR matrix
+// of `manager` (arrays tagged `tag.*`; NULL: "csr"), written to `*out`.
+//
+// Errors: `QDSIM_ERR_CORRUPT_FILE` with the line number of what is malformed, `QDSIM_ERR_IO`.
+//
+// # Safety
+// `path` is NUL-terminated, `tag` NULL or NUL-terminated; `out` points to writable memory for
+// a pointer.
+qdsim_status qdsim_csr_read_matrix_market(struct qdsim_manager *manager, const char *path, const char *tag, struct qdsim_csr **out);
+
+// Reads a PETSc binary matrix file (32- or 64-bit integers, real or complex values, told apart
+// by the file's length) into a new CSR matrix of `manager`, written to `*out`.
+//
+// Errors: `QDSIM_ERR_CORRUPT_FILE` (class id, sizes, indices, truncation), `QDSIM_ERR_IO`.
+//
+// # Safety
+// `path` is NUL-terminated, `tag` NULL or NUL-terminated; `out` points to writable memory for
+// a pointer.
+qdsim_status qdsim_csr_read_petsc(struct qdsim_manager *manager, const char *path, const char *tag, struct qdsim_csr **out);
 
 // Writes the default profiler settings into `*config`.
 //

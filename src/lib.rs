@@ -20,7 +20,8 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`memory`] | the memory manager, its pools, statistics, reports and RAII buffers |
-//! | [`matrix`] | dense and CSR matrices in the pools, blocked kernels |
+//! | [`matrix`] | dense and CSR matrices in the pools, blocked kernels, memory-mapped files |
+//! | [`io`] | CSR matrices to and from PETSc binary and MatrixMarket files |
 //! | [`physics`] | grids and finite-difference Hamiltonians (CSR or matrix-free) |
 //! | [`profiler`] | the sampling profiler, its history and plots |
 //! | [`solver`] | eigensolvers: lowest states, resonances, dense |
@@ -29,6 +30,8 @@
 
 pub mod error;
 pub mod ffi;
+/// cbindgen:ignore
+pub mod io;
 /// cbindgen:ignore
 pub mod matrix;
 pub mod memory;

@@ -23,6 +23,7 @@ pub(crate) enum HandleKind {
     Operator,
     EigenResult,
     Profiler,
+    Mapped,
 }
 
 impl HandleKind {
@@ -36,6 +37,7 @@ impl HandleKind {
             HandleKind::Operator => "qdsim_operator",
             HandleKind::EigenResult => "qdsim_eigen_result",
             HandleKind::Profiler => "qdsim_profiler",
+            HandleKind::Mapped => "qdsim_mapped",
         }
     }
 }

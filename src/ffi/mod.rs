@@ -27,6 +27,8 @@
 //! | `manager_report.rs` | statistics, tags, leak summary, reports |
 //! | `matrix.rs` | `qdsim_matrix`: dense matrices, blocked copy / transpose / adjoint |
 //! | `csr.rs` | `qdsim_csr_builder`, `qdsim_csr`: sparse assembly, arrays, SpMV |
+//! | `matrix_io.rs` | `qdsim_csr` to and from PETSc binary and MatrixMarket files |
+//! | `mapped.rs` | `qdsim_mapped`: dense and CSR matrices in memory-mapped files |
 //! | `hamiltonian.rs` | `qdsim_hamiltonian_desc` → `qdsim_csr` or `qdsim_operator`; apply |
 //! | `profiler.rs` | `qdsim_profiler`, scopes, checkpoints and leaks, the event log and replay |
 //! | `solver.rs` | `qdsim_eigen_options`, solves, `qdsim_eigen_result` |
@@ -38,7 +40,9 @@ pub mod hamiltonian;
 pub(crate) mod handles;
 pub mod manager;
 pub mod manager_report;
+pub mod mapped;
 pub mod matrix;
+pub mod matrix_io;
 pub mod profiler;
 pub mod solver;
 pub mod status;

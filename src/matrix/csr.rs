@@ -251,37 +251,15 @@ impl<T: Scalar> CsrMatrix<T> {
 
     /// A zero-copy faer view.
     pub fn as_faer(&self) -> FaerCsr<'_, T> {
-        fn view<'a, I: CsrIndex, U: faer::Index, T>(
-            nrows: usize,
-            ncols: usize,
-            rp: &'a [I],
-            ci: &'a [I],
-            values: &'a [T],
-        ) -> SparseRowMatRef<'a, U, T> {
-            const { assert!(size_of::<I>() == size_of::<U>() && align_of::<I>() == align_of::<U>()) };
-            // SAFETY: I and U have the same size and alignment (checked above), and every index
-            // is non-negative, so reading it as the unsigned type gives the same value.
-            let (rp, ci) = unsafe {
-                (
-                    std::slice::from_raw_parts(rp.as_ptr().cast::<U>(), rp.len()),
-                    std::slice::from_raw_parts(ci.as_ptr().cast::<U>(), ci.len()),
-                )
-            };
-            // SAFETY: the module invariants are exactly faer's CSR invariants (monotone row
-            // pointers, sorted in-range column indices).
-            let symbolic =
-                unsafe { SymbolicSparseRowMatRef::new_unchecked(nrows, ncols, rp, None, ci) };
-            SparseRowMatRef::new(symbolic, values)
-        }
         match &self.indices {
-            CsrIndices::I32 { row_ptr, col_idx } => FaerCsr::U32(view::<i32, u32, T>(
+            CsrIndices::I32 { row_ptr, col_idx } => FaerCsr::U32(faer_view::<i32, u32, T>(
                 self.nrows,
                 self.ncols,
                 row_ptr,
                 col_idx,
                 &self.values,
             )),
-            CsrIndices::I64 { row_ptr, col_idx } => FaerCsr::U64(view::<i64, u64, T>(
+            CsrIndices::I64 { row_ptr, col_idx } => FaerCsr::U64(faer_view::<i64, u64, T>(
                 self.nrows,
                 self.ncols,
                 row_ptr,
@@ -355,6 +333,30 @@ impl<T: Scalar> CsrMatrix<T> {
             ),
         }
     }
+}
+
+/// Arrays satisfying the module's invariants viewed as faer's CSR type with unsigned indices of
+/// the same width (shared with the memory-mapped CSR matrices, which validate on open).
+pub(crate) fn faer_view<'a, I: CsrIndex, U: faer::Index, T>(
+    nrows: usize,
+    ncols: usize,
+    rp: &'a [I],
+    ci: &'a [I],
+    values: &'a [T],
+) -> SparseRowMatRef<'a, U, T> {
+    const { assert!(size_of::<I>() == size_of::<U>() && align_of::<I>() == align_of::<U>()) };
+    // SAFETY: I and U have the same size and alignment (checked above), and every index
+    // is non-negative, so reading it as the unsigned type gives the same value.
+    let (rp, ci) = unsafe {
+        (
+            std::slice::from_raw_parts(rp.as_ptr().cast::<U>(), rp.len()),
+            std::slice::from_raw_parts(ci.as_ptr().cast::<U>(), ci.len()),
+        )
+    };
+    // SAFETY: the caller's arrays satisfy the module invariants (CsrMatrix establishes them,
+    // MappedCsr validates them on open), which are exactly faer's CSR invariants.
+    let symbolic = unsafe { SymbolicSparseRowMatRef::new_unchecked(nrows, ncols, rp, None, ci) };
+    SparseRowMatRef::new(symbolic, values)
 }
 
 #[allow(clippy::too_many_arguments)]

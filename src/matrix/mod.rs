@@ -1,5 +1,6 @@
 //! Matrices in a manager's pools: dense (`ManagedMatrix`), sparse CSR (`CsrMatrix`, built with
-//! `CsrBuilder`), and the cache-blocked dense kernels.
+//! `CsrBuilder`), and the cache-blocked dense kernels; and matrices in memory-mapped files
+//! ([`mapped`]).
 //!
 //! | file | what lives there |
 //! |---|---|
@@ -9,12 +10,14 @@
 //! | `blocked.rs` | cache-blocked copy, transpose, conjugate transpose |
 //! | `csr.rs` | [`CsrMatrix`]: 32- or 64-bit indices, parallel SpMV, faer views |
 //! | `csr_builder.rs` | [`CsrBuilder`]: entries in any order, duplicates summed |
+//! | `mapped/` | [`mapped`]: dense and CSR matrices in memory-mapped files |
 
 mod any;
 pub mod blocked;
 mod csr;
 mod csr_builder;
 mod dense;
+pub mod mapped;
 mod scalar;
 
 pub use any::{AnyCsr, AnyMatrix, DenseOp};
