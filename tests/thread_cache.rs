@@ -134,6 +134,9 @@ fn a_thread_that_exits_with_blocks_in_its_cache_loses_nothing() {
                 let freed: Vec<_> = (0..200)
                     .map(|_| m.allocate(PoolKind::Complex64, 1024, 0, "t").unwrap())
                     .collect();
+                // A read sees the 200 live blocks: the tag's peak counts them (per-tag and
+                // per-pool peaks see small blocks at reads and pool-path allocations).
+                assert_eq!(m.tag_stats("t").unwrap().peak_bytes_in_use, 200 * 1024);
                 for p in freed {
                     // SAFETY: allocated above, freed once.
                     unsafe { m.free(p.as_ptr()).unwrap() };

@@ -65,7 +65,7 @@ struct Inner {
     serial: AtomicU64,
     /// Checkpoints taken so far; every allocation records it (`leaks_since`).
     epoch: AtomicU64,
-    /// Bytes in use and peak per pool.
+    /// Bytes in use of the pool path, and the peak (pool path + small blocks) per pool.
     usage: [Usage; 5],
     /// The small-block path: slabs and thread heaps.
     small: Arc<SmallArena>,
@@ -83,11 +83,15 @@ struct Usage {
 }
 
 impl Usage {
-    #[inline]
-    fn add(&self, bytes: u64) {
-        let now = self.in_use.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        if now > self.peak.load(Ordering::Relaxed) {
-            self.peak.fetch_max(now, Ordering::Relaxed);
+    /// Counts `bytes` more; returns the new value.
+    fn add(&self, bytes: u64) -> u64 {
+        self.in_use.fetch_add(bytes, Ordering::Relaxed) + bytes
+    }
+
+    /// Raises the peak to `current` if higher.
+    fn note_peak(&self, current: u64) {
+        if current > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(current, Ordering::Relaxed);
         }
     }
 
@@ -202,7 +206,8 @@ impl MemoryManager {
         self.inner.allocate(pool, size, align, tag)
     }
 
-    /// Like [`allocate`](Self::allocate) with every byte set to zero.
+    /// Like [`allocate`](Self::allocate) with every byte set to zero. A block in a mapping made
+    /// for it (fresh pages read as zero) is not written, so its pages are not faulted in yet.
     pub fn allocate_zeroed(
         &self,
         pool: PoolKind,
@@ -210,9 +215,12 @@ impl MemoryManager {
         align: usize,
         tag: &str,
     ) -> Result<NonNull<u8>> {
-        let ptr = self.inner.allocate(pool, size, align, tag)?;
-        // SAFETY: `ptr` is a fresh block of at least `size` writable bytes that nobody else uses.
-        unsafe { ptr.as_ptr().write_bytes(0, size) };
+        let (ptr, zero) = self.inner.allocate_block(pool, size, align, tag)?;
+        if !zero {
+            // SAFETY: `ptr` is a fresh block of at least `size` writable bytes that nobody else
+            // uses.
+            unsafe { ptr.as_ptr().write_bytes(0, size) };
+        }
         Ok(ptr)
     }
 
@@ -403,7 +411,8 @@ impl MemoryManager {
             self.inner.check_small(kind, own, &slabs)?;
             in_use += self.inner.usage[kind.index()]
                 .in_use
-                .load(Ordering::Relaxed);
+                .load(Ordering::Relaxed)
+                .wrapping_add(self.inner.small.in_use(kind));
         }
         let total = self.inner.in_use.load(Ordering::Relaxed);
         if total != in_use {
@@ -435,7 +444,7 @@ pub(crate) fn element_bytes<T>(count: usize) -> Result<usize> {
 
 impl Inner {
     /// What the small path counted for tag `tag` outside the tag's own counters.
-    fn tag_extra(&self, tag: &super::tags::Tag) -> (u64, u64, u64) {
+    fn tag_extra(&self, tag: &super::tags::Tag) -> super::tags::Counted {
         tag.slot()
             .map(|slot| self.small.tag_counters(slot))
             .unwrap_or_default()
@@ -464,6 +473,18 @@ impl Inner {
         align: usize,
         tag: &str,
     ) -> Result<NonNull<u8>> {
+        self.allocate_block(kind, size, align, tag).map(|(p, _)| p)
+    }
+
+    /// Allocates a block; the flag says whether it lies in pages mapped for it just now (which
+    /// read as zero).
+    fn allocate_block(
+        &self,
+        kind: PoolKind,
+        size: usize,
+        align: usize,
+        tag: &str,
+    ) -> Result<(NonNull<u8>, bool)> {
         let align = if align == 0 {
             self.config.alignment
         } else {
@@ -477,7 +498,7 @@ impl Inner {
         }
         if self.small_eligible(size, align) {
             if let Some(result) = self.allocate_small(kind, size, tag) {
-                return result;
+                return result.map(|p| (p, false));
             }
         }
         let block_len = os::align_up(size.max(1), GRANULE).expect("size checked above");
@@ -490,7 +511,7 @@ impl Inner {
             return Err(e);
         }
         let placed = match pool.carve(block_len, align) {
-            Some((addr, chunk)) => Ok((addr, block_len, Placement::Chunk(chunk))),
+            Some((addr, chunk)) => Ok((addr, block_len, Placement::Chunk(chunk), false)),
             None if block_len > self.config.chunk_size => {
                 self.map_direct(&mut pool, kind, block_len, align)
             }
@@ -505,11 +526,11 @@ impl Inner {
                     let (addr, chunk) = pool
                         .carve(block_len, align)
                         .expect("a fresh aligned chunk holds the block");
-                    (addr, block_len, Placement::Chunk(chunk))
+                    (addr, block_len, Placement::Chunk(chunk), true)
                 })
             }
         };
-        let (addr, len, placement) = match placed {
+        let (addr, len, placement, zero) = match placed {
             Ok(placed) => placed,
             Err(e) => {
                 self.in_use.fetch_sub(size as u64, Ordering::Relaxed);
@@ -521,7 +542,15 @@ impl Inner {
             }
         };
         tag.on_alloc(size as u64);
-        self.usage[kind.index()].add(size as u64);
+        // The peaks of the pool and the tag count the small blocks live now too.
+        let now = self.usage[kind.index()].add(size as u64);
+        self.usage[kind.index()].note_peak(now.wrapping_add(self.small.in_use(kind)));
+        if let Some(slot) = tag.slot() {
+            tag.note_peak(
+                tag.in_use()
+                    .wrapping_add(self.small.tag_counters(slot).in_use),
+            );
+        }
         let serial = self.serial.fetch_add(1, Ordering::AcqRel);
         if self.event_log.is_enabled() {
             self.event_log
@@ -538,7 +567,8 @@ impl Inner {
                 epoch: self.epoch.load(Ordering::Acquire),
             },
         );
-        Ok(NonNull::new(addr as *mut u8).expect("mappings are never at address 0"))
+        let ptr = NonNull::new(addr as *mut u8).expect("mappings are never at address 0");
+        Ok((ptr, zero))
     }
 
     /// Counts `size` more bytes in use, unless that crosses the limit.
@@ -611,13 +641,13 @@ impl Inner {
         kind: PoolKind,
         len: usize,
         align: usize,
-    ) -> Result<(usize, usize, Placement)> {
+    ) -> Result<(usize, usize, Placement, bool)> {
         if let Some((start, len)) = pool.reuse_retained(len, align) {
-            return Ok((start, len, Placement::Direct));
+            return Ok((start, len, Placement::Direct, false));
         }
         let (start, len) = os::map(len, align, self.map_options())?;
         regions::register(start, len, self.owner(kind));
-        Ok((start, len, Placement::Direct))
+        Ok((start, len, Placement::Direct, true))
     }
 
     fn owner(&self, pool: PoolKind) -> Owner {
@@ -741,9 +771,6 @@ impl Inner {
             for i in 0..slab.capacity() {
                 if let Some(state) = slab.state(i) {
                     small_live.push(self.small_allocation(slab.address(i), slab.pool(), state));
-                    if let Some(tag) = self.tags.by_id(state.tag) {
-                        tag.on_free(state.requested as u64);
-                    }
                 }
             }
         });

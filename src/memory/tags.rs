@@ -1,8 +1,7 @@
 //! Allocation tags: short names (`"hamiltonian.values"`) that say who holds memory, interned
 //! once per manager with a small id, with lock-free counters updated on every allocation and
-//! free. Bytes in use (and so the tag's peak) are always counted here; the small-block path
-//! counts allocations, frees and bytes allocated of the first [`TAG_SLOTS`] tags per thread
-//! instead, and the manager adds those in when it reads a tag.
+//! free. The small-block path counts the first [`TAG_SLOTS`] tags in per-thread slots instead,
+//! and the manager adds those in when it reads a tag (see [`Tag::stats`] for the peak).
 
 use super::small::TAG_SLOTS;
 use crate::error::{Error, Result};
@@ -31,6 +30,19 @@ pub struct TagStats {
     pub free_count: u64,
     /// Allocations with this tag that are still live.
     pub live_allocations: u64,
+}
+
+/// Counters of a tag kept outside the tag (the small path's per-thread slots), summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counted {
+    /// Allocations.
+    pub allocs: u64,
+    /// Frees.
+    pub frees: u64,
+    /// Bytes allocated.
+    pub total: u64,
+    /// Bytes in use (wrapping: add it to the tag's own).
+    pub in_use: u64,
 }
 
 /// One interned tag and its counters.
@@ -89,6 +101,19 @@ impl Tag {
         self.in_use.fetch_sub(bytes, Relaxed);
     }
 
+    /// Bytes in use counted in the tag itself (pool path, and small blocks of tags without a
+    /// per-thread slot).
+    pub fn in_use(&self) -> u64 {
+        self.in_use.load(Relaxed)
+    }
+
+    /// Raises the peak to `current` bytes in use (pool path plus small blocks) if higher.
+    pub fn note_peak(&self, current: u64) {
+        if current > self.peak.load(Relaxed) {
+            self.peak.fetch_max(current, Relaxed);
+        }
+    }
+
     /// Counts an allocation of `bytes` in the tag's own counters.
     pub fn on_alloc(&self, bytes: u64) {
         self.add_in_use(bytes);
@@ -112,16 +137,18 @@ impl Tag {
         self.frees.fetch_add(1, Relaxed);
     }
 
-    /// A snapshot of the counters, plus `(allocations, frees, bytes allocated)` counted
-    /// elsewhere (the per-thread slots).
-    pub fn stats(&self, extra: (u64, u64, u64)) -> TagStats {
-        let allocation_count = self.allocs.load(Relaxed) + extra.0;
-        let free_count = self.frees.load(Relaxed) + extra.1;
+    /// A snapshot of the counters plus what is counted elsewhere (the per-thread slots); the
+    /// bytes in use seen now count towards the peak.
+    pub fn stats(&self, extra: Counted) -> TagStats {
+        let allocation_count = self.allocs.load(Relaxed) + extra.allocs;
+        let free_count = self.frees.load(Relaxed) + extra.frees;
+        let bytes_in_use = self.in_use.load(Relaxed).wrapping_add(extra.in_use);
+        self.note_peak(bytes_in_use);
         TagStats {
             name: self.name.to_string(),
-            bytes_in_use: self.in_use.load(Relaxed),
+            bytes_in_use,
             peak_bytes_in_use: self.peak.load(Relaxed),
-            total_allocated_bytes: self.total.load(Relaxed) + extra.2,
+            total_allocated_bytes: self.total.load(Relaxed) + extra.total,
             allocation_count,
             free_count,
             live_allocations: allocation_count.saturating_sub(free_count),
@@ -177,7 +204,7 @@ impl TagTable {
 
     /// Statistics of every tag, the most memory in use first (then by name); `extra` gives
     /// what is counted outside a tag's own counters.
-    pub fn all_stats(&self, extra: impl Fn(&Tag) -> (u64, u64, u64)) -> Vec<TagStats> {
+    pub fn all_stats(&self, extra: impl Fn(&Tag) -> Counted) -> Vec<TagStats> {
         let mut all: Vec<TagStats> = self.all().iter().map(|t| t.stats(extra(t))).collect();
         all.sort_by(|a, b| {
             b.bytes_in_use

@@ -2,10 +2,12 @@
 //! thread's heap, the manager as the source of slabs, and the small blocks' share of
 //! statistics, listings and consistency checks.
 //!
-//! Per allocation and free the fast path does one store (or swap) of the block's state word and
-//! the read-modify-writes that exact totals need: bytes in use of the manager (limit, peak),
-//! of the pool (its peak) and of the tag (its peak). Counts and bytes allocated are per-thread
-//! single-writer counters, summed when read.
+//! Per allocation and free the fast path does one store (or swap: the double-free check) of the
+//! block's state word and one read-modify-write of the manager's bytes in use (the limit and the
+//! exact peak). Everything else — counts, bytes allocated, bytes in use per pool and per tag —
+//! goes to the thread's single-writer counters, summed when read. Per-pool and per-tag peaks
+//! therefore see small blocks when they are computed: at every pool-path allocation and every
+//! statistics read (the manager's total peak is exact at every moment).
 
 use super::{Inner, Usage};
 use crate::error::{Error, ErrorKind, Result};
@@ -13,7 +15,7 @@ use crate::memory::event_log::EventOp;
 use crate::memory::pool_kind::PoolKind;
 use crate::memory::small::{
     BlockState, MAX_EPOCH, MAX_TAG_ID, RECENT_TAGS, SLAB_ALIGN, SMALL_MAX, Slab, SlabSource,
-    SmallCounters, ThreadHeap, class_of,
+    SmallCounters, TAG_SLOTS, ThreadHeap, class_of,
 };
 use crate::memory::stats::{AllocationInfo, Stats};
 use crate::memory::tags::Tag;
@@ -68,17 +70,17 @@ fn recent_tag<'h>(inner: &Inner, heap: &'h ThreadHeap, name: &str) -> Result<&'h
     Ok(recent.last().expect("just pushed"))
 }
 
-/// The tag with id `id` from the heap's recent tags, else from the table.
-fn tag_by_id(inner: &Inner, heap: &ThreadHeap, id: u32) -> Arc<Tag> {
-    // SAFETY: as in `recent_tag`.
-    let recent = unsafe { heap.recent_tags() };
-    match recent.iter().find(|t| t.id() == id) {
-        Some(tag) => tag.clone(),
-        None => inner
-            .tags
-            .by_id(id)
-            .expect("slab blocks record interned tags"),
-    }
+/// The tag with id `id` (the slow path: tags without a per-thread slot, the event log).
+fn tag_by_id(inner: &Inner, id: u32) -> Arc<Tag> {
+    inner
+        .tags
+        .by_id(id)
+        .expect("slab blocks record interned tags")
+}
+
+/// The per-thread counter slot of tag id `id`, if it has one.
+fn slot_of(id: u32) -> Option<usize> {
+    ((id as usize) < TAG_SLOTS).then_some(id as usize)
 }
 
 impl Inner {
@@ -128,11 +130,9 @@ impl Inner {
                         ))));
                     }
                 };
-                self.usage[kind.index()].add(size as u64);
-                tag.add_in_use(size as u64);
                 heap.count_alloc(kind, tag.slot(), size as u64);
                 if tag.slot().is_none() {
-                    tag.count_alloc(size as u64);
+                    tag.on_alloc(size as u64);
                 }
                 slab.set_live(
                     index as usize,
@@ -202,33 +202,22 @@ impl Inner {
         };
         let bytes = state.requested as u64;
         self.in_use.fetch_sub(bytes, Relaxed);
-        self.usage[pool.index()].sub(bytes);
-        let tag = self.small.with_heap(|heap| {
-            let tag = tag_by_id(self, heap, state.tag);
-            tag.sub_in_use(bytes);
-            heap.count_free(pool, tag.slot());
-            if tag.slot().is_none() {
-                tag.count_free();
-            }
+        let slot = slot_of(state.tag);
+        let done = self.small.with_heap(|heap| {
+            heap.count_free(pool, slot, bytes);
             self.small.push(heap, slab, index as u32);
-            tag
         });
-        let tag = match tag {
-            Some(tag) => tag,
-            None => {
-                // No heap on this thread now (it is exiting): count and return directly.
-                let tag = self
-                    .tags
-                    .by_id(state.tag)
-                    .expect("slab blocks record interned tags");
-                tag.on_free(bytes);
-                self.small.count_free_shared(pool);
-                self.small.push_without_heap(slab, index as u32);
-                tag
-            }
-        };
+        if done.is_none() {
+            // No heap on this thread now (it is exiting): count and return directly.
+            self.small.count_free_shared(pool, slot, bytes);
+            self.small.push_without_heap(slab, index as u32);
+        }
+        if slot.is_none() {
+            tag_by_id(self, state.tag).on_free(bytes);
+        }
         if self.event_log.is_enabled() {
             let serial = self.serial.fetch_add(1, Relaxed);
+            let tag = tag_by_id(self, state.tag);
             self.event_log
                 .record(EventOp::Free, serial, bytes, pool, &tag);
         }
@@ -303,12 +292,18 @@ impl Inner {
         let live = self.small.live_blocks(pool);
         let requested: u64 = live.iter().map(|(_, s)| s.requested as u64).sum();
         let usage = self.usage[pool.index()].in_use.load(Relaxed);
-        if own_in_use + requested != usage {
+        if own_in_use != usage {
             return fail(format!(
-                "pool {pool}: in use {usage} ≠ pool blocks {own_in_use} + small blocks {requested}"
+                "pool {pool}: pool-path bytes in use {usage} ≠ its live blocks' {own_in_use}"
             ));
         }
         let c = self.small.counters(pool);
+        if c.in_use != requested {
+            return fail(format!(
+                "pool {pool}: small bytes in use {} ≠ live small blocks' {requested}",
+                c.in_use
+            ));
+        }
         if c.allocs - c.frees != live.len() as u64 {
             return fail(format!(
                 "pool {pool}: {} small allocations − {} frees ≠ {} live small blocks",
@@ -328,7 +323,8 @@ pub(super) fn merge_small(mut stats: Stats, small: &SmallCounters, usage: &Usage
     stats.total_allocated_bytes += small.total;
     stats.live_allocations += small.allocs.saturating_sub(small.frees);
     stats.cached_bytes = small.cached;
-    stats.bytes_in_use = usage.in_use.load(Relaxed);
+    stats.bytes_in_use = usage.in_use.load(Relaxed).wrapping_add(small.in_use);
+    usage.note_peak(stats.bytes_in_use);
     stats.peak_bytes_in_use = usage.peak.load(Relaxed);
     stats
 }

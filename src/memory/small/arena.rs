@@ -31,6 +31,7 @@ use super::slab::{BlockState, Slab};
 use super::slab_map;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::pool_kind::PoolKind;
+use crate::memory::tags::Counted;
 use parking_lot::{Mutex, RwLock};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -53,6 +54,8 @@ pub struct SmallCounters {
     pub frees: u64,
     /// Bytes requested by small allocations.
     pub total: u64,
+    /// Bytes requested by live small blocks.
+    pub in_use: u64,
     /// Bytes of the slabs not in live blocks: free blocks (in magazines, on slab free stacks,
     /// never handed out) and each slab's tail too short for a block.
     pub cached: u64,
@@ -199,9 +202,15 @@ impl SmallArena {
         }
     }
 
-    /// Counts a free made while the thread has no heap.
-    pub fn count_free_shared(&self, pool: PoolKind) {
-        self.retired_pools[pool.index()].frees.fetch_add(1, Relaxed);
+    /// Counts a free of `bytes` (tag slot `slot`) made while the thread has no heap.
+    pub fn count_free_shared(&self, pool: PoolKind, slot: Option<usize>, bytes: u64) {
+        let p = &self.retired_pools[pool.index()];
+        p.frees.fetch_add(1, Relaxed);
+        p.in_use.fetch_sub(bytes, Relaxed);
+        if let Some(slot) = slot {
+            self.retired_tags[slot].frees.fetch_add(1, Relaxed);
+            self.retired_tags[slot].in_use.fetch_sub(bytes, Relaxed);
+        }
     }
 
     /// Takes back a freed block when the thread has no heap (it is exiting).
@@ -380,6 +389,7 @@ impl SmallArena {
                 c.allocs += p.allocs.load(Relaxed);
                 c.frees += p.frees.load(Relaxed);
                 c.total += p.total.load(Relaxed);
+                c.in_use = c.in_use.wrapping_add(p.in_use.load(Relaxed));
                 c.cached = c.cached.wrapping_add(p.cached.load(Relaxed));
             }
         }
@@ -395,17 +405,24 @@ impl SmallArena {
         c
     }
 
-    /// `(allocations, frees, bytes allocated)` of tag slot `slot`, over every thread.
-    pub fn tag_counters(&self, slot: usize) -> (u64, u64, u64) {
+    /// Bytes requested by the live small blocks of `pool`, over every thread (no slab locks).
+    pub fn in_use(&self, pool: PoolKind) -> u64 {
+        let heaps = self.heaps.lock();
+        std::iter::once(&self.retired_pools[pool.index()])
+            .chain(heaps.iter().map(|h| &h.pools[pool.index()]))
+            .fold(0u64, |sum, p| sum.wrapping_add(p.in_use.load(Relaxed)))
+    }
+
+    /// The counters of tag slot `slot`, over every thread.
+    pub fn tag_counters(&self, slot: usize) -> Counted {
         let heaps = self.heaps.lock();
         std::iter::once(&self.retired_tags[slot])
             .chain(heaps.iter().map(|h| &h.tags[slot]))
-            .fold((0, 0, 0), |(a, f, t), c| {
-                (
-                    a + c.allocs.load(Relaxed),
-                    f + c.frees.load(Relaxed),
-                    t + c.total.load(Relaxed),
-                )
+            .fold(Counted::default(), |sum, c| Counted {
+                allocs: sum.allocs + c.allocs.load(Relaxed),
+                frees: sum.frees + c.frees.load(Relaxed),
+                total: sum.total + c.total.load(Relaxed),
+                in_use: sum.in_use.wrapping_add(c.in_use.load(Relaxed)),
             })
     }
 

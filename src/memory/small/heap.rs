@@ -4,9 +4,9 @@
 //!
 //! A [`ThreadHeap`] is shared (`Arc`) between its thread's registry entry and the manager's
 //! list of heaps, so statistics can sum the counters of every thread at any moment. The
-//! magazines sit in an `UnsafeCell` that only the owning thread accesses; the counters are
-//! atomics written by that thread alone with plain load + store (no read-modify-write), and read
-//! by anyone with relaxed loads.
+//! magazines sit in an `UnsafeCell` that only the owning thread accesses; the counters (counts,
+//! bytes allocated, bytes in use per pool and per tag slot) are atomics written by that thread
+//! alone with plain load + store (no read-modify-write), and read by anyone with relaxed loads.
 
 use super::class::CLASS_COUNT;
 use super::slab::Slab;
@@ -44,6 +44,9 @@ pub struct PoolCounters {
     pub frees: AtomicU64,
     /// Bytes requested by small allocations.
     pub total: AtomicU64,
+    /// Bytes requested by small allocations minus bytes of small blocks freed here (wrapping:
+    /// a thread may free more than it allocated; the sum over threads is exact).
+    pub in_use: AtomicU64,
     /// Bytes of free blocks held in magazines (heaps only).
     pub cached: AtomicU64,
 }
@@ -57,6 +60,8 @@ pub struct TagCounters {
     pub frees: AtomicU64,
     /// Bytes requested by allocations with the tag.
     pub total: AtomicU64,
+    /// Bytes allocated minus bytes freed here (wrapping, as for [`PoolCounters::in_use`]).
+    pub in_use: AtomicU64,
 }
 
 /// What only the owning thread touches.
@@ -126,18 +131,24 @@ impl ThreadHeap {
         let p = &self.pools[pool.index()];
         bump(&p.allocs, 1);
         bump(&p.total, bytes);
+        bump(&p.in_use, bytes);
         if let Some(t) = tag {
-            bump(&self.tags[t].allocs, 1);
-            bump(&self.tags[t].total, bytes);
+            let t = &self.tags[t];
+            bump(&t.allocs, 1);
+            bump(&t.total, bytes);
+            bump(&t.in_use, bytes);
         }
     }
 
-    /// Counts a free of a small block in `pool` with the tag slot `tag` (if any).
+    /// Counts a free of a small block of `bytes` in `pool` with the tag slot `tag` (if any).
     #[inline]
-    pub fn count_free(&self, pool: PoolKind, tag: Option<usize>) {
-        bump(&self.pools[pool.index()].frees, 1);
+    pub fn count_free(&self, pool: PoolKind, tag: Option<usize>, bytes: u64) {
+        let p = &self.pools[pool.index()];
+        bump(&p.frees, 1);
+        bump(&p.in_use, bytes.wrapping_neg());
         if let Some(t) = tag {
             bump(&self.tags[t].frees, 1);
+            bump(&self.tags[t].in_use, bytes.wrapping_neg());
         }
     }
 }
@@ -147,6 +158,7 @@ pub fn add_pool_counters(into: &PoolCounters, from: &PoolCounters) {
     into.allocs.fetch_add(from.allocs.load(Relaxed), Relaxed);
     into.frees.fetch_add(from.frees.load(Relaxed), Relaxed);
     into.total.fetch_add(from.total.load(Relaxed), Relaxed);
+    into.in_use.fetch_add(from.in_use.load(Relaxed), Relaxed);
 }
 
 /// Adds `from` into `into` (read-modify-write: `into` may be shared).
@@ -154,4 +166,5 @@ pub fn add_tag_counters(into: &TagCounters, from: &TagCounters) {
     into.allocs.fetch_add(from.allocs.load(Relaxed), Relaxed);
     into.frees.fetch_add(from.frees.load(Relaxed), Relaxed);
     into.total.fetch_add(from.total.load(Relaxed), Relaxed);
+    into.in_use.fetch_add(from.in_use.load(Relaxed), Relaxed);
 }
