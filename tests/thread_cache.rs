@@ -316,3 +316,24 @@ fn no_retention_when_turned_off() {
     unsafe { m.free(p.as_ptr()).unwrap() };
     assert_eq!(m.stats().footprint_bytes, 0);
 }
+
+#[test]
+fn zeroed_allocations_are_zero_whether_fresh_or_reused() {
+    let m = MemoryManager::new(ManagerConfig {
+        initial_pool_size: 1 << 20,
+        ..ManagerConfig::default()
+    })
+    .unwrap();
+    for size in [100usize, 200 << 10, 3 << 20] {
+        for round in 0..2 {
+            // Round 0 gets fresh memory, round 1 the block (or kept mapping) dirtied below.
+            let p = m.allocate_zeroed(PoolKind::Bytes, size, 0, "").unwrap();
+            // SAFETY: `size` bytes, ours.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(p.as_ptr(), size) };
+            assert!(bytes.iter().all(|&b| b == 0), "size {size}, round {round}");
+            bytes.fill(0xA5);
+            // SAFETY: freed once.
+            unsafe { m.free(p.as_ptr()).unwrap() };
+        }
+    }
+}
