@@ -172,3 +172,93 @@ fn statistics_can_be_read_while_others_allocate() {
     );
     manager.check_consistency().unwrap();
 }
+
+/// Trims, statistics reads and checkpoints race with threads that allocate, fill, verify and
+/// free small blocks (some on another thread): no block is lost, overwritten or handed out
+/// twice, and everything adds up at the end.
+#[test]
+fn trim_and_reads_race_with_the_thread_caches() {
+    let manager = MemoryManager::new(ManagerConfig {
+        initial_pool_size: 1 << 20,
+        ..ManagerConfig::default()
+    })
+    .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (to_other, from_other) = mpsc::channel::<Block>();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|t| {
+                let manager = &manager;
+                let to_other = to_other.clone();
+                scope.spawn(move || {
+                    let mut rng = 0xDEAD_BEEF ^ (t as u64 + 7);
+                    let mut mine: Vec<Block> = Vec::new();
+                    for n in 0..30_000 {
+                        let r = next(&mut rng);
+                        if mine.len() < 200 && r % 2 == 0 {
+                            let size = 8 * (1 + (r >> 8) as usize % 512);
+                            let addr = manager
+                                .allocate(PoolKind::Bytes, size, 0, "race")
+                                .unwrap()
+                                .as_ptr() as usize;
+                            let b = Block {
+                                addr,
+                                size,
+                                canary: canary(t, n),
+                            };
+                            fill(&b);
+                            mine.push(b);
+                        } else if let Some(b) = mine.pop() {
+                            verify(&b);
+                            if t == 0 && r % 7 == 0 {
+                                to_other.send(b).unwrap();
+                            } else {
+                                // SAFETY: our own live block, not used after this.
+                                unsafe { manager.free(b.addr as *mut u8).unwrap() };
+                            }
+                        }
+                    }
+                    for b in mine {
+                        verify(&b);
+                        // SAFETY: our own live block, not used after this.
+                        unsafe { manager.free(b.addr as *mut u8).unwrap() };
+                    }
+                })
+            })
+            .collect();
+        drop(to_other);
+        let trimmer = scope.spawn(|| {
+            let mut trims = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                manager.trim();
+                let s = manager.stats();
+                assert!(s.live_allocations <= s.allocation_count);
+                let _ = manager.checkpoint();
+                trims += 1;
+                // Blocks handed over by worker 0 are freed here, on a third thread.
+                while let Ok(b) = from_other.try_recv() {
+                    verify(&b);
+                    // SAFETY: a live block handed over by its owner.
+                    unsafe { manager.free(b.addr as *mut u8).unwrap() };
+                }
+            }
+            for b in from_other {
+                verify(&b);
+                // SAFETY: a live block handed over by its owner.
+                unsafe { manager.free(b.addr as *mut u8).unwrap() };
+            }
+            trims
+        });
+        for w in workers {
+            w.join().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(trimmer.join().unwrap() > 0);
+    });
+    let s = manager.stats();
+    assert_eq!((s.bytes_in_use, s.live_allocations), (0, 0));
+    assert_eq!(s.allocation_count, s.free_count);
+    manager.check_consistency().unwrap();
+    manager.trim();
+    assert_eq!(manager.stats().footprint_bytes, 0);
+}
