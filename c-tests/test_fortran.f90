@@ -1,6 +1,7 @@
 ! The Fortran module: ABI constant against the library, shapes and alignment of qdsim_allocate,
 ! statuses and messages for bad input (returned through `status`, not stopping the program),
-! the profiler, scoped statistics and leak checks.
+! the profiler, scoped statistics and leak checks, and a Hamiltonian written to PETSc and
+! MatrixMarket files and read back.
 program test_fortran
   use, intrinsic :: iso_c_binding
   use qdsim_mem
@@ -16,6 +17,12 @@ program test_fortran
   type(qdsim_scope_stats) :: scope
   type(qdsim_leak_check) :: leaks
   integer(c_int64_t) :: checkpoint
+  type(qdsim_manager) :: m2
+  type(qdsim_hamiltonian_desc) :: d
+  type(qdsim_csr) :: h, h_petsc, h_mm, h_missing
+  type(qdsim_stats) :: s0, s1, s2
+  integer :: unit
+  real(c_double), allocatable, target :: pot(:)
 
   if (qdsim_abi_version() /= QDSIM_MEM_ABI_VERSION) error stop 'ABI version of module and library differ'
 
@@ -89,5 +96,34 @@ program test_fortran
   call qdsim_profiler_destroy(prof)
   call qdsim_deallocate(m, a)
   call qdsim_destroy(m)
+
+  ! A 1D Hamiltonian to PETSc and MatrixMarket files and back: the copies hold as many bytes.
+  call qdsim_create(m2)
+  call qdsim_hamiltonian_desc_default(d)
+  call qdsim_grid_box([40.0_c_double], [50_c_int64_t], d%grid)
+  allocate(pot(50))
+  pot = 0.0_c_double
+  d%potential = c_loc(pot)
+  call qdsim_hamiltonian_csr(m2, d, h)
+  call qdsim_get_stats(m2, s0)
+  call qdsim_csr_write_petsc(h, 'test_fortran_h.petsc')
+  call qdsim_csr_write_matrix_market(h, 'test_fortran_h.mtx')
+  call qdsim_csr_read_petsc(m2, 'test_fortran_h.petsc', h_petsc)
+  call qdsim_get_stats(m2, s1)
+  call qdsim_csr_read_matrix_market(m2, 'test_fortran_h.mtx', h_mm)
+  call qdsim_get_stats(m2, s2)
+  if (s1%bytes_in_use /= 2 * s0%bytes_in_use .or. s2%bytes_in_use /= 3 * s0%bytes_in_use) &
+       error stop 'PETSc / MatrixMarket round trip sizes'
+  call qdsim_csr_read_petsc(m2, 'no_such_file.petsc', h_missing, st)
+  if (st /= QDSIM_ERR_IO) error stop 'missing file status'
+  open(newunit=unit, file='test_fortran_h.petsc', status='old')
+  close(unit, status='delete')
+  open(newunit=unit, file='test_fortran_h.mtx', status='old')
+  close(unit, status='delete')
+  call qdsim_csr_destroy(h_petsc)
+  call qdsim_csr_destroy(h_mm)
+  call qdsim_csr_destroy(h)
+  call qdsim_destroy(m2)
+  deallocate(pot)
   write (*, '(a)') 'test_fortran: ok'
 end program test_fortran

@@ -61,6 +61,19 @@ int main() {
     t.spmv(1.0, {x, 2}, 0.0, {y, 2});
     EXPECT(y[0] == 1.0 && y[1] == 2.0);
     EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "x must have 2", [&] { t.spmv(1.0, {x, 1}, 0.0, {y, 2}); }));
+    // The same matrix through MatrixMarket and PETSc files and back.
+    t.write_matrix_market("cxx_wrappers_t.mtx");
+    t.write_petsc("cxx_wrappers_t.petsc");
+    auto same_as_t = [&](const qdsim::csr &u) {
+        double z[2];
+        u.spmv(1.0, {x, 2}, 0.0, {z, 2});
+        return z[0] == y[0] && z[1] == y[1] && u.info().nnz == 4;
+    };
+    EXPECT(same_as_t(qdsim::read_matrix_market(m, "cxx_wrappers_t.mtx")));
+    EXPECT(same_as_t(qdsim::read_petsc(m, "cxx_wrappers_t.petsc")));
+    std::remove("cxx_wrappers_t.mtx");
+    std::remove("cxx_wrappers_t.petsc");
+    EXPECT(throws(QDSIM_ERR_IO, "no_such", [&] { qdsim::read_petsc(m, "no_such.petsc"); }));
 
     // A solve: the 49x49 box of DESIGN.md case 1.
     auto zero = m.alloc_zeroed<double>(49 * 49, "V");

@@ -235,6 +235,8 @@ module qdsim_mem
   public :: qdsim_allocate, qdsim_deallocate
   public :: qdsim_get_stats, qdsim_get_leak_summary, qdsim_allocation_report, qdsim_leak_report
   public :: qdsim_grid_box, qdsim_hamiltonian_desc_default, qdsim_hamiltonian_csr, qdsim_csr_destroy
+  public :: qdsim_csr_write_petsc, qdsim_csr_write_matrix_market, qdsim_csr_read_matrix_market
+  public :: qdsim_csr_read_petsc
   public :: qdsim_eigen_options_default, qdsim_solve_lowest, qdsim_solve_resonances
   public :: qdsim_result_info, qdsim_result_values, qdsim_result_complex_values
   public :: qdsim_result_residuals, qdsim_result_vector, qdsim_result_destroy
@@ -365,6 +367,28 @@ module qdsim_mem
       import :: c_ptr, c_int32_t
       type(c_ptr), value :: h
       integer(c_int32_t) :: c_qdsim_csr_destroy
+    end function
+    function c_qdsim_csr_write_petsc(h, path) bind(C, name="qdsim_csr_write_petsc")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h, path
+      integer(c_int32_t) :: c_qdsim_csr_write_petsc
+    end function
+    function c_qdsim_csr_write_matrix_market(h, path) bind(C, name="qdsim_csr_write_matrix_market")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h, path
+      integer(c_int32_t) :: c_qdsim_csr_write_matrix_market
+    end function
+    function c_qdsim_csr_read_matrix_market(m, path, tag, out) bind(C, name="qdsim_csr_read_matrix_market")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: m, path, tag
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_csr_read_matrix_market
+    end function
+    function c_qdsim_csr_read_petsc(m, path, tag, out) bind(C, name="qdsim_csr_read_petsc")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: m, path, tag
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_csr_read_petsc
     end function
     function c_qdsim_eigen_options_default(out) bind(C, name="qdsim_eigen_options_default")
       import :: c_int32_t, qdsim_eigen_options
@@ -802,6 +826,48 @@ contains
     call report(c_qdsim_csr_destroy(h%ptr), status)
     h%ptr = c_null_ptr
   end subroutine qdsim_csr_destroy
+
+  !> Writes `h` to `path` in PETSc's binary format (for SLEPc: see the README).
+  subroutine qdsim_csr_write_petsc(h, path, status)
+    type(qdsim_csr), intent(in) :: h
+    character(len=*), intent(in) :: path
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: cpath(:)
+    call to_c(path, cpath)
+    call report(c_qdsim_csr_write_petsc(h%ptr, c_loc(cpath)), status)
+  end subroutine qdsim_csr_write_petsc
+
+  !> Writes `h` to `path` as a MatrixMarket coordinate file.
+  subroutine qdsim_csr_write_matrix_market(h, path, status)
+    type(qdsim_csr), intent(in) :: h
+    character(len=*), intent(in) :: path
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: cpath(:)
+    call to_c(path, cpath)
+    call report(c_qdsim_csr_write_matrix_market(h%ptr, c_loc(cpath)), status)
+  end subroutine qdsim_csr_write_matrix_market
+
+  !> Reads the MatrixMarket file `path` into a new CSR matrix `h` of manager `m`.
+  subroutine qdsim_csr_read_matrix_market(m, path, h, status)
+    type(qdsim_manager), intent(in) :: m
+    character(len=*), intent(in) :: path
+    type(qdsim_csr), intent(out) :: h
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: cpath(:)
+    call to_c(path, cpath)
+    call report(c_qdsim_csr_read_matrix_market(m%ptr, c_loc(cpath), c_null_ptr, h%ptr), status)
+  end subroutine qdsim_csr_read_matrix_market
+
+  !> Reads the PETSc binary matrix file `path` into a new CSR matrix `h` of manager `m`.
+  subroutine qdsim_csr_read_petsc(m, path, h, status)
+    type(qdsim_manager), intent(in) :: m
+    character(len=*), intent(in) :: path
+    type(qdsim_csr), intent(out) :: h
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: cpath(:)
+    call to_c(path, cpath)
+    call report(c_qdsim_csr_read_petsc(m%ptr, c_loc(cpath), c_null_ptr, h%ptr), status)
+  end subroutine qdsim_csr_read_petsc
 
   ! ---- solvers ----------------------------------------------------------------------------
 

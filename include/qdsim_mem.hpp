@@ -409,6 +409,10 @@ public:
         check(qdsim_csr_spmv_complex(get(), to_c(alpha), reinterpret_cast<const qdsim_complex *>(x.data()), to_c(beta),
                                      reinterpret_cast<qdsim_complex *>(y.data())));
     }
+    /// Writes the matrix to `path` in PETSc's binary format (for SLEPc; see the README).
+    void write_petsc(const char *path) const { check(qdsim_csr_write_petsc(get(), path)); }
+    /// Writes the matrix to `path` as a MatrixMarket coordinate file.
+    void write_matrix_market(const char *path) const { check(qdsim_csr_write_matrix_market(get(), path)); }
 
 private:
     static qdsim_complex to_c(std::complex<double> z) { return {z.real(), z.imag()}; }
@@ -467,6 +471,20 @@ inline csr hamiltonian_csr(manager &m, const qdsim_hamiltonian_desc &d, qdsim_sc
                            const char *tag = nullptr) {
     qdsim_csr *c = nullptr;
     check(qdsim_hamiltonian_csr(m.get(), &d, scalar, tag, &c));
+    return csr(c);
+}
+
+/// A CSR matrix read from a MatrixMarket file into `m`'s pools.
+inline csr read_matrix_market(manager &m, const char *path, const char *tag = nullptr) {
+    qdsim_csr *c = nullptr;
+    check(qdsim_csr_read_matrix_market(m.get(), path, tag, &c));
+    return csr(c);
+}
+
+/// A CSR matrix read from a PETSc binary file into `m`'s pools.
+inline csr read_petsc(manager &m, const char *path, const char *tag = nullptr) {
+    qdsim_csr *c = nullptr;
+    check(qdsim_csr_read_petsc(m.get(), path, tag, &c));
     return csr(c);
 }
 
