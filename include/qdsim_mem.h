@@ -272,7 +272,9 @@ typedef int32_t qdsim_pool;
 typedef struct qdsim_stats {
     // Bytes requested by live allocations.
     uint64_t bytes_in_use;
-    // Highest `bytes_in_use` ever reached.
+    // Highest `bytes_in_use` ever reached. Exact at every moment for the manager's total; for
+    // one pool, blocks of up to 256 KiB from the thread caches count at the moments the peak is
+    // computed (every pool-path allocation and every statistics read).
     uint64_t peak_bytes_in_use;
     // Bytes currently mapped from the operating system (chunks plus direct mappings).
     uint64_t footprint_bytes;
@@ -318,7 +320,8 @@ typedef struct qdsim_tag_stats {
     char name[QDSIM_TAG_CAPACITY];
     // Bytes requested by live allocations with this tag.
     uint64_t bytes_in_use;
-    // Highest `bytes_in_use` ever reached.
+    // Highest `bytes_in_use` ever reached (blocks of up to 256 KiB from the thread caches
+    // count at every pool-path allocation with this tag and every statistics read).
     uint64_t peak_bytes_in_use;
     // Bytes requested by all allocations with this tag.
     uint64_t total_allocated_bytes;

@@ -29,7 +29,8 @@ pub struct qdsim_tag_stats {
     pub name: [c_char; QDSIM_TAG_CAPACITY],
     /// Bytes requested by live allocations with this tag.
     pub bytes_in_use: u64,
-    /// Highest `bytes_in_use` ever reached.
+    /// Highest `bytes_in_use` ever reached (blocks of up to 256 KiB from the thread caches
+    /// count at every pool-path allocation with this tag and every statistics read).
     pub peak_bytes_in_use: u64,
     /// Bytes requested by all allocations with this tag.
     pub total_allocated_bytes: u64,

@@ -11,7 +11,9 @@ use super::pool_kind::PoolKind;
 pub struct Stats {
     /// Bytes requested by live allocations.
     pub bytes_in_use: u64,
-    /// Highest `bytes_in_use` ever reached.
+    /// Highest `bytes_in_use` ever reached. Exact at every moment for the manager's total; for
+    /// one pool, blocks of up to 256 KiB from the thread caches count at the moments the peak is
+    /// computed (every pool-path allocation and every statistics read).
     pub peak_bytes_in_use: u64,
     /// Bytes currently mapped from the operating system (chunks plus direct mappings).
     pub footprint_bytes: u64,

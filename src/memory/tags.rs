@@ -20,7 +20,8 @@ pub struct TagStats {
     pub name: String,
     /// Bytes requested by live allocations with this tag.
     pub bytes_in_use: u64,
-    /// Highest `bytes_in_use` ever reached.
+    /// Highest `bytes_in_use` ever reached (blocks of up to 256 KiB from the thread caches
+    /// count at every pool-path allocation with this tag and every statistics read).
     pub peak_bytes_in_use: u64,
     /// Bytes requested by all allocations with this tag, freed or not.
     pub total_allocated_bytes: u64,
