@@ -163,9 +163,18 @@ impl<T: Scalar> Cols<T> {
         self.advise_rows(rows.end..rows.end + rows.len(), Advice::WillNeed);
     }
 
-    /// Drops rows `rows` from the resident memory (scratch-file columns only).
+    /// Drops rows `rows` from the resident memory (scratch-file columns only), with a margin of
+    /// a chunk (at least 64 KiB) on both sides: the kernel's fault-around maps up to 64 KiB of
+    /// cached pages around every read fault, and operators read halo rows, so a chunk's faults
+    /// also map pages of its neighbours, which were released already or are about to be.
+    /// Releasing pages another thread is using is safe for a shared file mapping (they are
+    /// faulted in again from the page cache), only a little slower.
     fn release(&self, rows: &Range<usize>) {
-        self.advise_rows(rows.clone(), Advice::Release);
+        let margin = rows.len().max((64 << 10) / size_of::<T>().max(1));
+        self.advise_rows(
+            rows.start.saturating_sub(margin)..rows.end + margin,
+            Advice::Release,
+        );
     }
 
     /// Drops every scratch-file column from the resident memory.

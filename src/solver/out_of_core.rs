@@ -179,6 +179,12 @@ impl<T: Scalar> ScratchBlock<T> {
         // SAFETY: the file is ours and unlinked: no other program can truncate or rewrite it.
         let map = unsafe { MmapOptions::new().len(bytes).map_mut(&file) }
             .map_err(|e| scratch_error(&path, len, "map it", e))?;
+        // No kernel read-ahead on faults: it would read in more than the chunk being used; the
+        // kernels read ahead themselves (MADV_WILLNEED on the next chunk).
+        // SAFETY: advice on our own live mapping; it does not change the contents.
+        unsafe {
+            libc::madvise(map.as_ptr().cast_mut().cast(), map.len(), libc::MADV_RANDOM);
+        }
         Ok(Self {
             map,
             _file: file,
