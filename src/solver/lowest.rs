@@ -68,6 +68,7 @@ pub fn lowest_eigenpairs<T: Scalar, A: Operator<T> + ?Sized>(
 /// (including what the caller did before, e.g. a factorisation); `resident_bytes` is what the
 /// caller holds in core besides the operator (for the out-of-core decision, see
 /// [`BlockPlan::choose`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn random_start_lobpcg<T: Scalar, A: Operator<T> + ?Sized>(
     manager: &MemoryManager,
     op: &A,
