@@ -1,11 +1,14 @@
 /* Out-of-core solves from C (issue 6): DESIGN.md case 1 (49² box) with the LOBPCG blocks forced
  * into scratch files gives the in-core energies; the placement rule from memory_budget; no file
  * is left in the scratch directory after success, cancellation or an I/O error; a missing
- * scratch directory is QDSIM_ERR_IO naming it; bad placement values and an empty directory
+ * scratch directory, or a file-size limit hit while reserving the space, is QDSIM_ERR_IO naming
+ * the path and the size; bad placement values and an empty directory
  * string are refused without writing *out. Small grid: this test also runs under valgrind. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -116,6 +119,28 @@ int main(void) {
     CHECK(strstr(qdsim_last_error_message(), "bytes") != NULL);
     CHECK(r == NULL);
     CHECK(access(missing, F_OK) != 0);
+
+    /* A file that cannot be extended (here: a file-size limit, as a full disk would): the space
+     * is reserved up front, so this is an I/O error naming the size, not a SIGBUS later. */
+    struct rlimit old_limit, small_limit;
+    CHECK(getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+    small_limit = old_limit;
+    small_limit.rlim_cur = 16384;
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK(setrlimit(RLIMIT_FSIZE, &small_limit) == 0);
+    o.scratch_dir = dir;
+    qdsim_status st = qdsim_solve_lowest(m, &d, QDSIM_SCALAR_AUTO, &o, &r);
+    CHECK(setrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+    if (st != QDSIM_ERR_IO) {
+        fprintf(stderr, "expected QDSIM_ERR_IO, got %s: %s\n", qdsim_status_string(st),
+                qdsim_last_error_message());
+        return 1;
+    }
+    CHECK(strstr(qdsim_last_error_message(), "posix_fallocate") != NULL);
+    CHECK(strstr(qdsim_last_error_message(), "bytes") != NULL);
+    CHECK(strstr(qdsim_last_error_message(), dir) != NULL);
+    CHECK(r == NULL);
+    CHECK(entries(dir) == 0);
 
     /* Bad values. */
     o.scratch_dir = "";

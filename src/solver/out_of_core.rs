@@ -196,8 +196,12 @@ impl<T: Scalar> ScratchBlock<T> {
         })
     }
 
-    fn data_ptr(&self) -> *mut T {
-        self.map.as_ptr().cast_mut().cast()
+    fn data_ptr(&self) -> *const T {
+        self.map.as_ptr().cast()
+    }
+
+    fn data_ptr_mut(&mut self) -> *mut T {
+        self.map.as_mut_ptr().cast()
     }
 
     /// Bytes of the file.
@@ -295,7 +299,7 @@ impl<T: Scalar> Block<T> {
     pub(crate) fn data_ptr(&mut self) -> *mut T {
         match self {
             Self::InCore(m) => m.data_ptr(),
-            Self::Mapped(s) => s.data_ptr(),
+            Self::Mapped(s) => s.data_ptr_mut(),
         }
     }
 
@@ -328,7 +332,7 @@ impl<T: Scalar> Block<T> {
             Self::Mapped(s) => {
                 let (n, ld) = (s.nrows, s.ld);
                 // SAFETY: j < ncols: the column lies inside the mapping; `&mut self` is unique.
-                unsafe { std::slice::from_raw_parts_mut(s.data_ptr().add(j * ld), n) }
+                unsafe { std::slice::from_raw_parts_mut(s.data_ptr_mut().add(j * ld), n) }
             }
         }
     }
@@ -369,8 +373,7 @@ impl<T: Scalar> Block<T> {
                 m.truncate_cols(k);
                 Ok(m)
             }
-            Self::Mapped(s) => {
-                let block = Self::Mapped(s);
+            block @ Self::Mapped(_) => {
                 let mut out = ManagedMatrix::uninit_values(manager, block.nrows(), k, tag)?;
                 for j in 0..k {
                     out.col_mut(j).copy_from_slice(block.col(j));
