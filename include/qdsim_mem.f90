@@ -19,7 +19,7 @@ module qdsim_mem
   private
 
   !> The ABI version of this module; compare with qdsim_abi_version() at start-up.
-  integer(c_int32_t), parameter, public :: QDSIM_MEM_ABI_VERSION = 2
+  integer(c_int32_t), parameter, public :: QDSIM_MEM_ABI_VERSION = 3
 
   ! Status codes (qdsim_status).
   integer(c_int32_t), parameter, public :: QDSIM_OK = 0
@@ -48,6 +48,8 @@ module qdsim_mem
        QDSIM_FACE_Y_MIN = 4, QDSIM_FACE_Y_MAX = 8, QDSIM_FACE_Z_MIN = 16, QDSIM_FACE_Z_MAX = 32
   integer(c_int32_t), parameter, public :: QDSIM_METHOD_AUTO = 0, QDSIM_METHOD_LOBPCG = 1, &
        QDSIM_METHOD_SHIFT_INVERT = 2
+  integer(c_int32_t), parameter, public :: QDSIM_PLACEMENT_AUTO = 0, QDSIM_PLACEMENT_IN_CORE = 1, &
+       QDSIM_PLACEMENT_OUT_OF_CORE = 2
 
   !> A memory manager.
   type, public :: qdsim_manager
@@ -213,6 +215,9 @@ module qdsim_mem
     integer(c_int64_t) :: memory_budget
     type(c_funptr) :: progress
     type(c_ptr) :: progress_user
+    !> Scratch directory: c_loc of a c_null_char-terminated character array, or c_null_ptr.
+    type(c_ptr) :: scratch_dir
+    integer(c_int32_t) :: placement
   end type qdsim_eigen_options
 
   !> What a result holds (qdsim_eigen_info).
@@ -228,6 +233,7 @@ module qdsim_mem
     integer(c_int32_t) :: vector_scalar
     integer(c_int32_t) :: complex_values
     integer(c_int32_t) :: levels
+    integer(c_int64_t) :: scratch_bytes
   end type qdsim_eigen_info
 
   public :: qdsim_abi_version, qdsim_last_error, qdsim_status_name

@@ -60,9 +60,18 @@
 // Shift-invert: LOBPCG preconditioned by an exact sparse Cholesky factor of H − σ.
 #define QDSIM_METHOD_SHIFT_INVERT 2
 
+// Blocks out of core when `memory_budget` is set and the in-core estimate exceeds it.
+#define QDSIM_PLACEMENT_AUTO 0
+
+// Blocks in the manager's pools.
+#define QDSIM_PLACEMENT_IN_CORE 1
+
+// Blocks in memory-mapped scratch files in `scratch_dir`, resident part kept near the budget.
+#define QDSIM_PLACEMENT_OUT_OF_CORE 2
+
 // ABI version of this header. Compare with `qdsim_abi_version()` at run time: a program built
 // against one header must only run with a library that reports the same value.
-#define QDSIM_MEM_ABI_VERSION 2
+#define QDSIM_MEM_ABI_VERSION 3
 
 // Result code of every fallible `qdsim_*` function. `QDSIM_OK` is 0; every other value is a
 // failure, described further by `qdsim_last_error_message()` on the same thread.
@@ -511,12 +520,20 @@ typedef struct qdsim_eigen_options {
     int32_t method;
     // Non-zero: start from coarser grids (grid Hamiltonians; default on).
     int32_t coarse_to_fine;
-    // Bytes the solver may use for the automatic method choice; 0: the manager's available.
+    // Bytes the solver may use: for the automatic method choice (0: the manager's available)
+    // and for `QDSIM_PLACEMENT_AUTO` (0: never out of core).
     uint64_t memory_budget;
     // Progress callback, or NULL.
     qdsim_progress_fn progress;
     // Passed to the callback unchanged.
     void *progress_user;
+    // Directory of the out-of-core scratch files (NUL-terminated; NULL: the system's temporary
+    // directory, `$TMPDIR` or /tmp). The files are unlinked at once: none is left behind. The
+    // string is read during the solve call only.
+    const char *scratch_dir;
+    // `QDSIM_PLACEMENT_AUTO` (default), `QDSIM_PLACEMENT_IN_CORE` or
+    // `QDSIM_PLACEMENT_OUT_OF_CORE`.
+    int32_t placement;
 } qdsim_eigen_options;
 
 // What a result holds.
@@ -543,6 +560,8 @@ typedef struct qdsim_eigen_info {
     int32_t complex_values;
     // Grid levels used.
     int32_t levels;
+    // Bytes of scratch files the solve used (0 in core).
+    uint64_t scratch_bytes;
 } qdsim_eigen_info;
 
 // Dense, column-major: element (i, j) at `data[i + j·ld]`, every column 64-byte aligned.
@@ -1246,7 +1265,10 @@ qdsim_status qdsim_eigen_options_default(struct qdsim_eigen_options *out);
 // `options` may be NULL for the defaults.
 //
 // Errors: the description errors of `qdsim_hamiltonian_csr`; `QDSIM_ERR_INVALID_ARGUMENT` for
-// k = 0, k ≥ grid points, tolerance outside (0, 1), an unknown method; `QDSIM_ERR_CANCELLED`;
+// k = 0, k ≥ grid points, tolerance outside (0, 1), an unknown method or placement, an empty
+// `scratch_dir`; `QDSIM_ERR_IO` when an out-of-core solve cannot create, size or map its
+// scratch files (missing or read-only directory, disk full: the message names the file and
+// the size; no file is left behind); `QDSIM_ERR_CANCELLED`;
 // `QDSIM_ERR_NOT_CONVERGED` (with `*out` written, see the file notes).
 //
 // # Safety

@@ -24,11 +24,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{AnyCsr, AnyMatrix, ManagedMatrix, ScalarKind};
 use crate::memory::MemoryManager;
 use crate::solver::{
-    EigenOptions, EigenResult, Method, Progress, ProgressFn, csr_lowest, dense_general,
+    EigenOptions, EigenResult, Method, Placement, Progress, ProgressFn, csr_lowest, dense_general,
     dense_hermitian, lowest_states, resonances,
 };
 use num_complex::Complex64;
-use std::ffi::c_void;
+use std::ffi::{CStr, c_char, c_void};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Let the library choose the method.
@@ -37,6 +39,13 @@ pub const QDSIM_METHOD_AUTO: i32 = 0;
 pub const QDSIM_METHOD_LOBPCG: i32 = 1;
 /// Shift-invert: LOBPCG preconditioned by an exact sparse Cholesky factor of H − σ.
 pub const QDSIM_METHOD_SHIFT_INVERT: i32 = 2;
+
+/// Blocks out of core when `memory_budget` is set and the in-core estimate exceeds it.
+pub const QDSIM_PLACEMENT_AUTO: i32 = 0;
+/// Blocks in the manager's pools.
+pub const QDSIM_PLACEMENT_IN_CORE: i32 = 1;
+/// Blocks in memory-mapped scratch files in `scratch_dir`, resident part kept near the budget.
+pub const QDSIM_PLACEMENT_OUT_OF_CORE: i32 = 2;
 
 /// Called after every solver iteration with `user` and the report; return non-zero to stop the
 /// solve (it then returns `QDSIM_ERR_CANCELLED`).
@@ -63,12 +72,20 @@ pub struct qdsim_eigen_options {
     pub method: i32,
     /// Non-zero: start from coarser grids (grid Hamiltonians; default on).
     pub coarse_to_fine: i32,
-    /// Bytes the solver may use for the automatic method choice; 0: the manager's available.
+    /// Bytes the solver may use: for the automatic method choice (0: the manager's available)
+    /// and for `QDSIM_PLACEMENT_AUTO` (0: never out of core).
     pub memory_budget: u64,
     /// Progress callback, or NULL.
     pub progress: qdsim_progress_fn,
     /// Passed to the callback unchanged.
     pub progress_user: *mut c_void,
+    /// Directory of the out-of-core scratch files (NUL-terminated; NULL: the system's temporary
+    /// directory, `$TMPDIR` or /tmp). The files are unlinked at once: none is left behind. The
+    /// string is read during the solve call only.
+    pub scratch_dir: *const c_char,
+    /// `QDSIM_PLACEMENT_AUTO` (default), `QDSIM_PLACEMENT_IN_CORE` or
+    /// `QDSIM_PLACEMENT_OUT_OF_CORE`.
+    pub placement: i32,
 }
 
 /// What a result holds.
@@ -98,6 +115,8 @@ pub struct qdsim_eigen_info {
     pub complex_values: i32,
     /// Grid levels used.
     pub levels: i32,
+    /// Bytes of scratch files the solve used (0 in core).
+    pub scratch_bytes: u64,
 }
 
 enum Values {
@@ -145,6 +164,7 @@ impl qdsim_eigen_result {
             },
             complex_values: 0,
             levels: r.levels as i32,
+            scratch_bytes: r.scratch_bytes,
         };
         Self {
             values: Values::Real(r.values),
@@ -156,7 +176,27 @@ impl qdsim_eigen_result {
     }
 }
 
-fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
+/// The scratch directory of the C options (`None` for NULL).
+///
+/// # Safety
+/// `dir` is NULL or a NUL-terminated string.
+unsafe fn scratch_dir_arg(dir: *const c_char) -> Result<Option<PathBuf>> {
+    if dir.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-null and NUL-terminated per the contract.
+    let bytes = unsafe { CStr::from_ptr(dir) }.to_bytes();
+    if bytes.is_empty() {
+        return Err(Error::invalid_argument(
+            "scratch_dir is an empty string: pass NULL for the default directory",
+        ));
+    }
+    Ok(Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes))))
+}
+
+/// # Safety
+/// `o.scratch_dir` is NULL or a NUL-terminated string.
+unsafe fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
     let method = match o.method {
         QDSIM_METHOD_AUTO => Method::Auto,
         QDSIM_METHOD_LOBPCG => Method::Lobpcg,
@@ -164,6 +204,16 @@ fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
         other => {
             return Err(Error::invalid_argument(format!(
                 "method {other} is not a QDSIM_METHOD_* value"
+            )));
+        }
+    };
+    let placement = match o.placement {
+        QDSIM_PLACEMENT_AUTO => Placement::Auto,
+        QDSIM_PLACEMENT_IN_CORE => Placement::InCore,
+        QDSIM_PLACEMENT_OUT_OF_CORE => Placement::OutOfCore,
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "placement {other} is not a QDSIM_PLACEMENT_* value"
             )));
         }
     };
@@ -175,6 +225,9 @@ fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
         seed: o.seed,
         method,
         memory_budget: (o.memory_budget != 0).then_some(o.memory_budget),
+        placement,
+        // SAFETY: per the contract.
+        scratch_dir: unsafe { scratch_dir_arg(o.scratch_dir)? },
         coarse_to_fine: o.coarse_to_fine != 0,
     })
 }
@@ -275,6 +328,8 @@ pub unsafe extern "C" fn qdsim_eigen_options_default(
             memory_budget: 0,
             progress: None,
             progress_user: std::ptr::null_mut(),
+            scratch_dir: std::ptr::null(),
+            placement: QDSIM_PLACEMENT_AUTO,
         };
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, o) };
@@ -288,7 +343,10 @@ pub unsafe extern "C" fn qdsim_eigen_options_default(
 /// `options` may be NULL for the defaults.
 ///
 /// Errors: the description errors of `qdsim_hamiltonian_csr`; `QDSIM_ERR_INVALID_ARGUMENT` for
-/// k = 0, k ≥ grid points, tolerance outside (0, 1), an unknown method; `QDSIM_ERR_CANCELLED`;
+/// k = 0, k ≥ grid points, tolerance outside (0, 1), an unknown method or placement, an empty
+/// `scratch_dir`; `QDSIM_ERR_IO` when an out-of-core solve cannot create, size or map its
+/// scratch files (missing or read-only directory, disk full: the message names the file and
+/// the size; no file is left behind); `QDSIM_ERR_CANCELLED`;
 /// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written, see the file notes).
 ///
 /// # Safety
@@ -307,7 +365,8 @@ pub unsafe extern "C" fn qdsim_solve_lowest(
         let manager = manager_arg(manager)?.manager.clone();
         // SAFETY: NULL or valid per the contract.
         let c_options = unsafe { options_arg(options)? };
-        let opts = options_from_c(&c_options)?;
+        // SAFETY: the caller's options, valid per the contract.
+        let opts = unsafe { options_from_c(&c_options)? };
         let kind = scalar_kind(scalar, true)?;
         // SAFETY: per the contract.
         let result = unsafe {
@@ -356,7 +415,8 @@ pub unsafe extern "C" fn qdsim_csr_solve_lowest(
         let handle = csr_arg(h)?;
         // SAFETY: NULL or valid per the contract.
         let c_options = unsafe { options_arg(options)? };
-        let opts = options_from_c(&c_options)?;
+        // SAFETY: the caller's options, valid per the contract.
+        let opts = unsafe { options_from_c(&c_options)? };
         let (rows, cols, ..) = handle.csr.summary();
         if rows != cols {
             return Err(Error::invalid_argument(format!(

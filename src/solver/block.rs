@@ -6,9 +6,14 @@
 //! Blocks are sets of `n`-long columns ([`Cols`]) that may come from several pool matrices, so
 //! that `[X, W, P]` needs no copy. Memory beyond the blocks themselves: one chunk of rows per
 //! thread (≈ 8192 rows × block width).
+//!
+//! Columns in scratch files (out-of-core solves, `out_of_core.rs`) are processed in chunks of
+//! the height their block asks for; each chunk reads ahead the next one and drops its own rows
+//! from the resident memory when done, and every kernel drops its blocks' pages at the end.
 
 use super::operator::{Operator, chunk_rows};
-use crate::matrix::{ManagedMatrix, Scalar};
+use super::out_of_core::{Advice, Block, advise};
+use crate::matrix::Scalar;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
@@ -20,6 +25,8 @@ struct Segment<T> {
     ptr: *mut T,
     ncols: usize,
     ld: usize,
+    /// In a scratch-file mapping: residency advice applies.
+    mapped: bool,
 }
 
 /// Columns of length `n` in pool matrices: a list of strided segments, so that a block such as
@@ -27,6 +34,8 @@ struct Segment<T> {
 pub(crate) struct Cols<T> {
     segments: Vec<Segment<T>>,
     n: usize,
+    /// Rows per kernel chunk at most (`usize::MAX`: the default chunking).
+    chunk_limit: usize,
 }
 
 // SAFETY: the kernels below only read whole columns that no one writes during the call, or
@@ -38,7 +47,7 @@ unsafe impl<T: Sync> Sync for Cols<T> {}
 
 impl<T: Scalar> Cols<T> {
     /// Columns `range` of `m`.
-    pub(crate) fn of(m: &mut ManagedMatrix<T>, range: Range<usize>) -> Self {
+    pub(crate) fn of(m: &mut Block<T>, range: Range<usize>) -> Self {
         assert!(range.end <= m.ncols());
         // SAFETY: range.start ≤ ncols, so the offset stays inside (or one past) the block.
         let ptr = unsafe { m.data_ptr().add(range.start * m.ld()) };
@@ -46,6 +55,7 @@ impl<T: Scalar> Cols<T> {
             ptr,
             ncols: range.len(),
             ld: m.ld(),
+            mapped: m.is_mapped(),
         };
         Self {
             segments: if range.is_empty() {
@@ -54,11 +64,12 @@ impl<T: Scalar> Cols<T> {
                 vec![segment]
             },
             n: m.nrows(),
+            chunk_limit: m.chunk_rows(),
         }
     }
 
     /// The leading `n` rows of columns `range` of `m` (a smaller problem in a larger workspace).
-    pub(crate) fn of_rows(m: &mut ManagedMatrix<T>, range: Range<usize>, n: usize) -> Self {
+    pub(crate) fn of_rows(m: &mut Block<T>, range: Range<usize>, n: usize) -> Self {
         assert!(n <= m.nrows());
         let mut cols = Self::of(m, range);
         cols.n = n;
@@ -70,6 +81,7 @@ impl<T: Scalar> Cols<T> {
         Self {
             segments: Vec::new(),
             n,
+            chunk_limit: usize::MAX,
         }
     }
 
@@ -82,6 +94,11 @@ impl<T: Scalar> Cols<T> {
                 .flat_map(|p| p.segments.iter().copied())
                 .collect(),
             n,
+            chunk_limit: parts
+                .iter()
+                .map(|p| p.chunk_limit)
+                .min()
+                .unwrap_or(usize::MAX),
         }
     }
 
@@ -98,6 +115,7 @@ impl<T: Scalar> Cols<T> {
                     ptr,
                     ncols: hi - lo,
                     ld: seg.ld,
+                    mapped: seg.mapped,
                 });
             }
             first += seg.ncols;
@@ -105,6 +123,7 @@ impl<T: Scalar> Cols<T> {
         Self {
             segments,
             n: self.n,
+            chunk_limit: self.chunk_limit,
         }
     }
 
@@ -121,6 +140,51 @@ impl<T: Scalar> Cols<T> {
     /// Column length.
     pub(crate) fn rows(&self) -> usize {
         self.n
+    }
+
+    /// Residency advice on rows `rows` (clipped to the column length) of every column that
+    /// lies in a scratch file; nothing for pool memory.
+    pub(crate) fn advise_rows(&self, rows: Range<usize>, advice: Advice) {
+        let (lo, hi) = (rows.start.min(self.n), rows.end.min(self.n));
+        if lo >= hi {
+            return;
+        }
+        for seg in self.segments.iter().filter(|s| s.mapped) {
+            for j in 0..seg.ncols {
+                // SAFETY: rows lo..hi of column j lie inside the segment's mapping.
+                let start = unsafe { seg.ptr.add(j * seg.ld + lo) };
+                advise(start.cast(), (hi - lo) * size_of::<T>(), advice);
+            }
+        }
+    }
+
+    /// Reads ahead the rows after `rows` (the next chunk's).
+    fn prefetch_after(&self, rows: &Range<usize>) {
+        self.advise_rows(rows.end..rows.end + rows.len(), Advice::WillNeed);
+    }
+
+    /// Drops rows `rows` from the resident memory (scratch-file columns only), with a margin of
+    /// a chunk (at least 64 KiB) on both sides: the kernel's fault-around maps up to 64 KiB of
+    /// cached pages around every read fault, and operators read halo rows, so a chunk's faults
+    /// also map pages of its neighbours, which were released already or are about to be.
+    /// Releasing pages another thread is using is safe for a shared file mapping (they are
+    /// faulted in again from the page cache), only a little slower.
+    fn release(&self, rows: &Range<usize>) {
+        let margin = rows.len().max((64 << 10) / size_of::<T>().max(1));
+        self.advise_rows(
+            rows.start.saturating_sub(margin)..rows.end + margin,
+            Advice::Release,
+        );
+    }
+
+    /// Drops every scratch-file column from the resident memory.
+    pub(crate) fn release_all(&self) {
+        self.advise_rows(0..self.n, Advice::Release);
+    }
+
+    /// True when some column lies in a scratch file.
+    fn any_mapped(&self) -> bool {
+        self.segments.iter().any(|s| s.mapped)
     }
 
     fn col_ptr(&self, mut j: usize) -> *mut T {
@@ -209,9 +273,19 @@ fn accumulate_gram<T: Scalar>(
     }
 }
 
-/// The row chunks of a kernel: `(index, rows)`.
-fn chunks(n: usize, granularity: usize) -> impl IndexedParallelIterator<Item = Range<usize>> {
-    let size = chunk_rows(n, granularity);
+/// The row chunks of a kernel: about 8192 rows, or at most `limit` (rounded down to the
+/// granularity, at least one granule) when the blocks ask for less or more.
+fn chunks(
+    n: usize,
+    granularity: usize,
+    limit: usize,
+) -> impl IndexedParallelIterator<Item = Range<usize>> {
+    let size = if limit == usize::MAX {
+        chunk_rows(n, granularity)
+    } else {
+        let g = granularity.max(1);
+        ((limit / g).max(1) * g).min(n.max(1).next_multiple_of(g))
+    };
     (0..n.div_ceil(size))
         .into_par_iter()
         .map(move |c| c * size..((c + 1) * size).min(n))
@@ -232,15 +306,22 @@ pub(crate) fn gram<T: Scalar>(a: &Cols<T>, b: &Cols<T>) -> Mat<T> {
     if na == 0 || nb == 0 {
         return Mat::zeros(na, nb);
     }
-    let parts = chunks(a.rows(), 1)
+    let limit = a.chunk_limit.min(b.chunk_limit);
+    let parts = chunks(a.rows(), 1, limit)
         .map(|rows| {
+            a.prefetch_after(&rows);
+            b.prefetch_after(&rows);
             let mut part = Mat::<T>::zeros(na, nb);
             // SAFETY: A and B are only read during this kernel.
             let (va, vb) = unsafe { (a.chunk_views(&rows), b.chunk_views(&rows)) };
             accumulate_gram(&mut part, &va, &vb);
+            a.release(&rows);
+            b.release(&rows);
             part
         })
         .collect();
+    a.release_all();
+    b.release_all();
     ordered_sum(parts, na, nb)
 }
 
@@ -250,10 +331,11 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(op: &A, s: &Cols<T>) -
     if b == 0 {
         return Mat::zeros(0, 0);
     }
-    let parts = chunks(s.rows(), op.row_granularity())
+    let parts = chunks(s.rows(), op.row_granularity(), s.chunk_limit)
         .map_init(
             || Mat::<T>::zeros(0, 0),
             |th, rows| {
+                s.prefetch_after(&rows);
                 th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
                 for j in 0..b {
                     // SAFETY: S is only read during this kernel.
@@ -269,10 +351,14 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(op: &A, s: &Cols<T>) -
                 // SAFETY: S is only read during this kernel.
                 let vs = unsafe { s.chunk_views(&rows) };
                 accumulate_gram(&mut part, &vs, &[(0, th.as_ref())]);
+                drop(vs);
+                s.release(&rows);
                 part
             },
         )
         .collect();
+    // The operator read halo rows of neighbouring chunks: drop those pages too.
+    s.release_all();
     ordered_sum(parts, b, b)
 }
 
@@ -283,9 +369,12 @@ pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs
     if outputs.len() == 0 {
         return;
     }
-    chunks(inputs.rows(), 1).for_each_init(
+    let limit = inputs.chunk_limit.min(outputs.chunk_limit);
+    chunks(inputs.rows(), 1, limit).for_each_init(
         || Mat::<T>::zeros(0, 0),
         |to, rows| {
+            inputs.prefetch_after(&rows);
+            outputs.prefetch_after(&rows);
             to.resize_with(rows.len(), outputs.len(), |_, _| T::ZERO_VALUE);
             // SAFETY: within this chunk the inputs are only read until the buffer is complete;
             // other chunks touch other rows.
@@ -297,8 +386,14 @@ pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs
             }
             drop(views);
             outputs.scatter(&rows, to);
+            inputs.release(&rows);
+            outputs.release(&rows);
         },
     );
+    if inputs.any_mapped() || outputs.any_mapped() {
+        inputs.release_all();
+        outputs.release_all();
+    }
 }
 
 /// `r_j = H·x_j − λ_j·x_j` for every column; returns `‖r_j‖`. `r` must not alias `x`.
@@ -310,8 +405,11 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
 ) -> Vec<f64> {
     let b = x.len();
     assert!(r.len() == b && lambda.len() == b);
-    let parts: Vec<Vec<f64>> = chunks(x.rows(), op.row_granularity())
+    let limit = x.chunk_limit.min(r.chunk_limit);
+    let parts: Vec<Vec<f64>> = chunks(x.rows(), op.row_granularity(), limit)
         .map_init(Vec::new, |hx, rows| {
+            x.prefetch_after(&rows);
+            r.prefetch_after(&rows);
             hx.resize(rows.len(), T::ZERO_VALUE);
             let mut part = vec![0.0; b];
             for j in 0..b {
@@ -323,9 +421,14 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
                     part[j] += ri.abs_sq();
                 }
             }
+            x.release(&rows);
+            r.release(&rows);
             part
         })
         .collect();
+    // The operator read halo rows of neighbouring chunks: drop those pages too.
+    x.release_all();
+    r.release_all();
     // In chunk order, for determinism (see `ordered_sum`).
     let sq = parts.iter().fold(vec![0.0; b], |acc, p| {
         acc.iter().zip(p).map(|(a, b)| a + b).collect()

@@ -8,6 +8,7 @@ use super::lowest::check_options;
 use super::multigrid::Multigrid;
 use super::operator::Operator;
 use super::options::{EigenOptions, EigenResult, Method};
+use super::out_of_core::{BlockPlan, block_bytes};
 use super::progress::ProgressFn;
 use super::random::fill_random;
 use super::shift_invert::shift_invert_lowest;
@@ -58,11 +59,16 @@ pub fn lowest_states<T: Scalar>(
     };
     let (lower, upper) = mg.operator(0).gershgorin_bounds();
     let scale = 1e-3 * (upper - lower).abs();
+    // Out of core, the operators, the multigrid and the result vectors stay in core.
+    let resident = mg.memory_bytes() + block_bytes::<T>(n, options.k);
+    let estimate = mg.memory_bytes() + 3 * block_bytes::<T>(n, m);
+    let plan = BlockPlan::choose(options, estimate, resident);
     // One workspace at the finest size serves every level (coarse levels use leading rows).
-    let mut ws = Workspace::<T>::new(manager, n, m)?;
+    let mut ws = Workspace::<T>::new(manager, n, m, &plan)?;
     let n_first = mg.operator(first).dim();
     for j in 0..m {
         fill_random(&mut ws.x.col_mut(j)[..n_first], options.seed, j);
+        ws.x.release_col(j);
     }
     let (mut iterations, mut applications) = (0, 0u64);
     let mut outcome = Default::default();
@@ -74,6 +80,8 @@ pub fn lowest_states<T: Scalar>(
             for j in 0..m {
                 mg.prolong(level, &ws.x.col(j)[..nc], &mut column, &mut temp);
                 ws.w.col_mut(j)[..nf].copy_from_slice(&column);
+                ws.x.release_col(j);
+                ws.w.release_col(j);
             }
             std::mem::swap(&mut ws.x, &mut ws.w);
         }
@@ -102,7 +110,9 @@ pub fn lowest_states<T: Scalar>(
         applications += outcome.applications;
     }
     drop((column, temp));
-    Ok(ws.into_result(
+    drop(mg);
+    ws.into_result(
+        manager,
         &outcome,
         options.k,
         SolveTotals {
@@ -112,5 +122,21 @@ pub fn lowest_states<T: Scalar>(
             peak_pool_bytes: peak.peak(),
             levels: first + 1,
         },
-    ))
+    )
+}
+
+/// Bytes an in-core solve of `spec` by [`lowest_states`] (multigrid LOBPCG) holds: the three
+/// LOBPCG blocks and the multigrid hierarchy (operators, coarsest factor, work vectors). This is
+/// what `Placement::Auto` compares with `EigenOptions::memory_budget`. It builds the hierarchy
+/// to measure it (a small fraction of a solve's time and memory).
+pub fn lowest_states_memory_estimate<T: Scalar>(
+    manager: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    options: &EigenOptions,
+) -> Result<u64> {
+    spec.validate()?;
+    let n = spec.grid.len();
+    check_options(options, n)?;
+    let mg = Multigrid::<T>::new(manager, spec)?;
+    Ok(mg.memory_bytes() + 3 * block_bytes::<T>(n, options.block_size(n)))
 }

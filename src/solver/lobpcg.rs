@@ -3,18 +3,19 @@
 //! orthonormalisation of every search block, and Rayleigh–Ritz on `[X, W, P]` computed in
 //! row chunks so that `H·[X, W, P]` is never stored.
 //!
-//! Memory: the three blocks X, W, P (`n × m` each, in the manager's pools) and one chunk of
-//! rows per thread. Because whole blocks are projected at once, every member of a degenerate
+//! Memory: the three blocks X, W, P (`n × m` each, in the manager's pools, or in scratch files
+//! for out-of-core solves) and one chunk of rows per thread. Because whole blocks are projected at once, every member of a degenerate
 //! multiplet that fits in the block is found (single-vector Lanczos misses copies).
 
 use super::block::{Cols, combine, gram_op, residuals};
 use super::operator::Operator;
 use super::options::{EigenResult, Method};
+use super::out_of_core::{Block, BlockPlan};
 use super::preconditioner::Preconditioner;
 use super::progress::{Progress, ProgressFn};
 use super::small::{hermitian_eigen, orthonormalize};
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{ManagedMatrix, Scalar};
+use crate::matrix::Scalar;
 use crate::memory::MemoryManager;
 use faer::Mat;
 
@@ -57,41 +58,51 @@ pub(crate) struct LobpcgOutcome {
 /// blocks behind.
 pub(crate) struct Workspace<T: Scalar> {
     /// Current approximations (the result).
-    pub x: ManagedMatrix<T>,
+    pub x: Block<T>,
     /// Preconditioned residuals (also a spare block between solves).
-    pub w: ManagedMatrix<T>,
+    pub w: Block<T>,
     /// Search directions.
-    pub p: ManagedMatrix<T>,
+    pub p: Block<T>,
 }
 
 impl<T: Scalar> Workspace<T> {
-    /// Blocks of `n × m` in `manager`'s pool; their contents start undefined.
-    pub(crate) fn new(manager: &MemoryManager, n: usize, m: usize) -> Result<Self> {
+    /// Blocks of `n × m` in `manager`'s pool or in scratch files, as `plan` says; their
+    /// contents start undefined. A failure frees (or unlinks) what was created.
+    pub(crate) fn new(
+        manager: &MemoryManager,
+        n: usize,
+        m: usize,
+        plan: &BlockPlan,
+    ) -> Result<Self> {
         Ok(Self {
-            x: ManagedMatrix::uninit_values(manager, n, m, "solver.block")?,
-            w: ManagedMatrix::uninit_values(manager, n, m, "solver.block")?,
-            p: ManagedMatrix::uninit_values(manager, n, m, "solver.block")?,
+            x: Block::new(manager, plan, n, m, "solver.block")?,
+            w: Block::new(manager, plan, n, m, "solver.block")?,
+            p: Block::new(manager, plan, n, m, "solver.block")?,
         })
+    }
+
+    /// Bytes of scratch files the blocks use (0 in core).
+    pub(crate) fn scratch_bytes(&self) -> u64 {
+        self.x.scratch_bytes() + self.w.scratch_bytes() + self.p.scratch_bytes()
     }
 }
 
 impl<T: Scalar> Workspace<T> {
-    /// The solve's result: the first `k` columns of X (the guard columns stay allocated with
-    /// them) and the first `k` values and residuals of `outcome`; W and P are freed.
+    /// The solve's result: the first `k` columns of X (in core: the guard columns stay
+    /// allocated with them; out of core: copied to the pool) and the first `k` values and
+    /// residuals of `outcome`; W and P are freed first.
     pub(crate) fn into_result(
         self,
+        manager: &MemoryManager,
         outcome: &LobpcgOutcome,
         k: usize,
         totals: SolveTotals,
-    ) -> EigenResult<T> {
-        let Workspace {
-            x: mut vectors,
-            w,
-            p,
-        } = self;
+    ) -> Result<EigenResult<T>> {
+        let scratch_bytes = self.scratch_bytes();
+        let Workspace { x, w, p } = self;
         drop((w, p));
-        vectors.truncate_cols(k);
-        EigenResult {
+        let vectors = x.into_managed(manager, k, "solver.vectors")?;
+        Ok(EigenResult {
             values: outcome.values[..k].to_vec(),
             vectors,
             residuals: outcome.residuals[..k].to_vec(),
@@ -101,8 +112,9 @@ impl<T: Scalar> Workspace<T> {
             seconds: totals.seconds,
             peak_pool_bytes: totals.peak_pool_bytes,
             method: Method::Lobpcg,
+            scratch_bytes,
             levels: totals.levels,
-        }
+        })
     }
 }
 
@@ -203,6 +215,8 @@ pub(crate) fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + 
         for j in 0..wa.len() {
             // SAFETY: W's columns are written by this loop only.
             prec.apply_in_place(unsafe { wa.rows_mut(j, 0..n) });
+            // Out of core: one column at a time is resident.
+            wa.slice(j..j + 1).release_all();
         }
         out.preconditionings += wa.len() as u64;
         let active = m - locked;

@@ -5,6 +5,7 @@
 use super::lobpcg::{LobpcgParams, SolveTotals, Workspace, lobpcg};
 use super::operator::Operator;
 use super::options::{EigenOptions, EigenResult, Method};
+use super::out_of_core::{BlockPlan, block_bytes};
 use super::preconditioner::{Jacobi, Preconditioner};
 use super::progress::ProgressFn;
 use super::random::fill_random;
@@ -59,12 +60,15 @@ pub fn lowest_eigenpairs<T: Scalar, A: Operator<T> + ?Sized>(
             &jacobi
         }
     };
-    random_start_lobpcg(manager, op, prec, options, progress, start, &peak)
+    random_start_lobpcg(manager, op, prec, options, progress, start, &peak, 0)
 }
 
 /// LOBPCG for `options.k` pairs of `op` from a seeded random block of `options.block_size`
 /// columns, preconditioned by `prec`; `start` and `peak` time and measure the whole solve
-/// (including what the caller did before, e.g. a factorisation).
+/// (including what the caller did before, e.g. a factorisation); `resident_bytes` is what the
+/// caller holds in core besides the operator (for the out-of-core decision, see
+/// [`BlockPlan::choose`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn random_start_lobpcg<T: Scalar, A: Operator<T> + ?Sized>(
     manager: &MemoryManager,
     op: &A,
@@ -73,13 +77,20 @@ pub(crate) fn random_start_lobpcg<T: Scalar, A: Operator<T> + ?Sized>(
     progress: Option<&mut ProgressFn<'_>>,
     start: Instant,
     peak: &PeakTracker,
+    resident_bytes: u64,
 ) -> Result<EigenResult<T>> {
     let n = op.dim();
     let (lower, upper) = op.gershgorin_bounds();
     let m = options.block_size(n);
-    let mut ws = Workspace::<T>::new(manager, n, m)?;
+    // In core: the blocks, and the operator and preconditioner (a few vectors' worth; the
+    // caller adds what it holds besides, e.g. a factor).
+    let blocks = 3 * block_bytes::<T>(n, m);
+    let resident = resident_bytes + 4 * (n * size_of::<T>()) as u64;
+    let plan = BlockPlan::choose(options, blocks.saturating_add(resident), resident);
+    let mut ws = Workspace::<T>::new(manager, n, m, &plan)?;
     for j in 0..m {
         fill_random(ws.x.col_mut(j), options.seed, j);
+        ws.x.release_col(j);
     }
     let params = LobpcgParams {
         k: options.k,
@@ -90,7 +101,8 @@ pub(crate) fn random_start_lobpcg<T: Scalar, A: Operator<T> + ?Sized>(
         levels: 1,
     };
     let outcome = lobpcg(&mut ws, op, prec, params, 0, progress)?;
-    Ok(ws.into_result(
+    ws.into_result(
+        manager,
         &outcome,
         options.k,
         SolveTotals {
@@ -100,7 +112,7 @@ pub(crate) fn random_start_lobpcg<T: Scalar, A: Operator<T> + ?Sized>(
             peak_pool_bytes: peak.peak(),
             levels: 1,
         },
-    ))
+    )
 }
 
 /// The lowest `options.k` eigenpairs of a Hermitian CSR matrix (no grid known): shift-invert on

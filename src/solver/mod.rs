@@ -13,7 +13,8 @@
 //! | `lobpcg.rs` | the block eigensolver with locking |
 //! | `grid_solver.rs` | [`lowest_states`] of a grid Hamiltonian: multigrid + coarse-to-fine |
 //! | `lowest.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi) |
-//! | `options.rs` | [`EigenOptions`], [`EigenResult`], [`Method`] |
+//! | `options.rs` | [`EigenOptions`], [`EigenResult`], [`Method`], [`Placement`] |
+//! | `out_of_core.rs` | solver blocks in the pool or in unlinked, mapped scratch files; residency advice |
 //! | `random.rs` | seeded random start vectors |
 //! | `shift_invert.rs` | [`shift_invert_lowest`]: sparse Cholesky + LOBPCG with the exact shifted inverse |
 //! | `preconditioner.rs` | [`Preconditioner`], Jacobi |
@@ -43,6 +44,8 @@ mod operator;
 /// cbindgen:ignore
 mod options;
 /// cbindgen:ignore
+mod out_of_core;
+/// cbindgen:ignore
 mod preconditioner;
 mod progress;
 /// cbindgen:ignore
@@ -55,12 +58,12 @@ mod small;
 mod transfer;
 
 pub use dense::{dense_general, dense_hermitian};
-pub use grid_solver::lowest_states;
+pub use grid_solver::{lowest_states, lowest_states_memory_estimate};
 pub use lowest::{csr_lowest, lowest_eigenpairs};
 pub use multigrid::{Multigrid, MultigridPreconditioner};
 pub use open_system::{Resonances, resonances};
 pub use operator::Operator;
-pub use options::{EigenOptions, EigenResult, Method};
+pub use options::{EigenOptions, EigenResult, Method, Placement};
 pub use preconditioner::{Identity, Jacobi, Preconditioner};
 pub use progress::{Progress, ProgressFn};
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};

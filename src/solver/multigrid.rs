@@ -181,6 +181,15 @@ impl<T: Scalar> Multigrid<T> {
         })
     }
 
+    /// Bytes the hierarchy holds or uses while preconditioning: every level's operator, the
+    /// dense factor of the coarsest level and the V-cycle work vectors (about five per level).
+    pub fn memory_bytes(&self) -> u64 {
+        let ops: usize = self.levels.iter().map(|l| l.op.memory_bytes()).sum();
+        let points: usize = self.levels.iter().map(|l| l.op.dim()).sum();
+        let coarsest = self.levels.last().map_or(0, |l| l.op.dim());
+        (ops + (5 * points + coarsest * coarsest) * size_of::<T>()) as u64
+    }
+
     /// Number of levels.
     pub fn levels(&self) -> usize {
         self.levels.len()

@@ -15,6 +15,20 @@ pub enum Method {
     ShiftInvert,
 }
 
+/// Where the solver keeps its `n × m` blocks (the LOBPCG iterates X, W, P).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Placement {
+    /// Out of core when a memory budget is set and the in-core estimate of the solve (blocks,
+    /// operator, multigrid levels) exceeds it; otherwise in core.
+    #[default]
+    Auto,
+    /// In the manager's pools.
+    InCore,
+    /// In memory-mapped scratch files in `scratch_dir`, with the resident part kept near the
+    /// memory budget.
+    OutOfCore,
+}
+
 /// What to compute and how hard to try.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EigenOptions {
@@ -34,8 +48,15 @@ pub struct EigenOptions {
     pub seed: u64,
     /// Algorithm.
     pub method: Method,
-    /// Bytes the solver may use (for `Auto`'s choice; `None`: the manager's available memory).
+    /// Bytes the solver may use: for `Method::Auto`'s choice (`None`: the manager's available
+    /// memory) and for `Placement::Auto` (`None`: never out of core); out of core, the blocks'
+    /// working set is sized so that the resident memory stays near it.
     pub memory_budget: Option<u64>,
+    /// Where the blocks live (default: decided from `memory_budget`).
+    pub placement: Placement,
+    /// Directory of the out-of-core scratch files (`None`: `std::env::temp_dir()`). The files
+    /// are unlinked as soon as they are created, so none is ever left behind.
+    pub scratch_dir: Option<std::path::PathBuf>,
     /// Start from the solution on coarser grids (grid Hamiltonians only).
     pub coarse_to_fine: bool,
 }
@@ -50,6 +71,8 @@ impl Default for EigenOptions {
             seed: 0x5eed_cafe,
             method: Method::Auto,
             memory_budget: None,
+            placement: Placement::Auto,
+            scratch_dir: None,
             coarse_to_fine: true,
         }
     }
@@ -84,6 +107,8 @@ pub struct EigenResult<T: Scalar> {
     pub peak_pool_bytes: u64,
     /// The algorithm that ran.
     pub method: Method,
+    /// Bytes of scratch files the blocks used (0 for an in-core solve).
+    pub scratch_bytes: u64,
     /// Grid levels used (1 without coarse-to-fine).
     pub levels: usize,
 }
@@ -105,6 +130,7 @@ impl<T: Scalar> std::fmt::Debug for EigenResult<T> {
             .field("applications", &self.applications)
             .field("seconds", &self.seconds)
             .field("method", &self.method)
+            .field("scratch_bytes", &self.scratch_bytes)
             .finish_non_exhaustive()
     }
 }

@@ -168,5 +168,9 @@ fn solve<I: faer::Index, T: Scalar>(
     drop(mem);
     drop(shifted);
     let inverse = Inverse { llt, n };
-    random_start_lobpcg(manager, h, &inverse, options, progress, start, peak)
+    // Held in core besides the blocks: the matrix and the factor.
+    let resident = (h.memory_bytes() + symbolic.len_val() * size_of::<T>()) as u64;
+    random_start_lobpcg(
+        manager, h, &inverse, options, progress, start, peak, resident,
+    )
 }
