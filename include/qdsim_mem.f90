@@ -19,7 +19,7 @@ module qdsim_mem
   private
 
   !> The ABI version of this module; compare with qdsim_abi_version() at start-up.
-  integer(c_int32_t), parameter, public :: QDSIM_MEM_ABI_VERSION = 3
+  integer(c_int32_t), parameter, public :: QDSIM_MEM_ABI_VERSION = 2
 
   ! Status codes (qdsim_status).
   integer(c_int32_t), parameter, public :: QDSIM_OK = 0

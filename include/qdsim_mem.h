@@ -71,7 +71,7 @@
 
 // ABI version of this header. Compare with `qdsim_abi_version()` at run time: a program built
 // against one header must only run with a library that reports the same value.
-#define QDSIM_MEM_ABI_VERSION 3
+#define QDSIM_MEM_ABI_VERSION 2
 
 // Result code of every fallible `qdsim_*` function. `QDSIM_OK` is 0; every other value is a
 // failure, described further by `qdsim_last_error_message()` on the same thread.
