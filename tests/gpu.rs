@@ -419,6 +419,18 @@ mod with_feature {
         ledger.release(MemoryKind::Device, a, |_| Ok(())).unwrap();
         refused(MemoryKind::Device, a, "freed already");
         assert_eq!(ledger.stats(MemoryKind::Device).free_count, 1);
+        // A driver that hands out a live address again is refused without touching the books.
+        let b = ledger
+            .allocate(MemoryKind::Device, 8, "b", &mut next)
+            .unwrap();
+        let before = ledger.stats(MemoryKind::Device);
+        let err = ledger
+            .allocate(MemoryKind::Device, 16, "c", || Ok(b))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert!(err.message().contains("already live"), "{err}");
+        assert_eq!(ledger.stats(MemoryKind::Device), before);
+        assert_eq!(ledger.live().len(), 2);
     }
 
     #[test]

@@ -133,6 +133,18 @@ impl Ledger {
                 return Err(error);
             }
         };
+        if let Some(previous) = inner.live.get(&address) {
+            // The driver handed out an address that is still live here: our books are wrong.
+            // Refuse it before counting anything, so the books stay consistent.
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "the driver returned address {address:#x}, which is already live \
+                     ({} bytes, tag {:?})",
+                    previous.size, previous.tag
+                ),
+            ));
+        }
         let stats = inner.stats_mut(kind);
         stats.bytes_in_use += bytes;
         stats.peak_bytes_in_use = stats.peak_bytes_in_use.max(stats.bytes_in_use);
@@ -152,7 +164,7 @@ impl Ledger {
         t.total_allocated_bytes += bytes;
         t.allocation_count += 1;
         t.live_allocations += 1;
-        let previous = inner.live.insert(
+        inner.live.insert(
             address,
             Allocation {
                 address,
@@ -161,17 +173,6 @@ impl Ledger {
                 tag,
             },
         );
-        if let Some(previous) = previous {
-            // The driver handed out an address that is still live here: our books are wrong.
-            return Err(Error::new(
-                ErrorKind::Internal,
-                format!(
-                    "the driver returned address {address:#x}, which is already live \
-                     ({} bytes, tag {:?})",
-                    previous.size, previous.tag
-                ),
-            ));
-        }
         Ok(address)
     }
 
