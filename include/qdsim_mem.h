@@ -129,6 +129,11 @@ typedef struct qdsim_csr_builder qdsim_csr_builder;
 // Eigenvalues, eigenvectors (in the manager's pool) and solve statistics.
 typedef struct qdsim_eigen_result qdsim_eigen_result;
 
+// A pool of device memory on one GPU, with statistics, a limit, tags and a leak report, plus
+// pinned host buffers. Create it with `qdsim_gpu_pool_create`, destroy it with
+// `qdsim_gpu_pool_destroy`.
+typedef struct qdsim_gpu_pool qdsim_gpu_pool;
+
 // A memory manager: typed pools, a limit, statistics and reports. Create it with
 // `qdsim_manager_create`, destroy it with `qdsim_manager_destroy`.
 typedef struct qdsim_manager qdsim_manager;
@@ -175,6 +180,74 @@ typedef struct qdsim_csr_info {
     // Exact bytes of the three arrays.
     uint64_t bytes;
 } qdsim_csr_info;
+
+// Counters of one pool or of the whole manager (C: `qdsim_stats`).
+//
+// Bytes in use count what callers asked for; blocks are rounded up to 64-byte granules, and
+// that rounding shows in `footprint_bytes − free_bytes − bytes_in_use`.
+typedef struct qdsim_stats {
+    // Bytes requested by live allocations.
+    uint64_t bytes_in_use;
+    // Highest `bytes_in_use` ever reached. Exact at every moment for the manager's total; for
+    // one pool, blocks of up to 256 KiB from the thread caches count at the moments the peak is
+    // computed (every pool-path allocation and every statistics read).
+    uint64_t peak_bytes_in_use;
+    // Bytes currently mapped from the operating system (chunks plus direct mappings).
+    uint64_t footprint_bytes;
+    // Bytes requested by all successful allocations so far.
+    uint64_t total_allocated_bytes;
+    // Successful allocations so far.
+    uint64_t allocation_count;
+    // Frees so far.
+    uint64_t free_count;
+    // Allocations not yet freed.
+    uint64_t live_allocations;
+    // Requests refused (limit reached or the system out of memory).
+    uint64_t failed_allocations;
+    // Free bytes inside the chunks.
+    uint64_t free_bytes;
+    // Largest contiguous free run inside one chunk.
+    uint64_t largest_free_block;
+    // For a pool, `1 − largest_free_block / free_bytes` (0 when nothing is free). For the
+    // total, `1 − Σ_pools largest_free_block / free_bytes`: a pool's free space only serves that
+    // pool, so each pool is measured against its own largest run.
+    double fragmentation;
+    // `limit − bytes_in_use` with a limit, otherwise the system's available memory.
+    uint64_t available_bytes;
+    // The manager's limit in bytes, 0 when there is none.
+    uint64_t limit_bytes;
+    // Chunks currently mapped.
+    uint64_t chunk_count;
+    // Live allocations served by a mapping of their own (too big for a chunk).
+    uint64_t direct_allocations;
+    // Bytes mapped for those direct allocations.
+    uint64_t direct_bytes;
+    // Bytes held for the size classes (≤ 256 KiB) but not in live blocks: free blocks in slabs
+    // and in thread caches, and slab tails too short for a block. Part of the footprint, not
+    // of `free_bytes` (and so not of `fragmentation`).
+    uint64_t cached_bytes;
+    // Bytes of freed direct mappings kept for reuse (`retain_bytes`); `trim` returns them.
+    uint64_t retained_bytes;
+} qdsim_stats;
+
+// Statistics of one tag, over all pools.
+typedef struct qdsim_tag_stats {
+    // The tag, NUL-terminated ("" for untagged allocations).
+    char name[QDSIM_TAG_CAPACITY];
+    // Bytes requested by live allocations with this tag.
+    uint64_t bytes_in_use;
+    // Highest `bytes_in_use` ever reached (blocks of up to 256 KiB from the thread caches
+    // count at every pool-path allocation with this tag and every statistics read).
+    uint64_t peak_bytes_in_use;
+    // Bytes requested by all allocations with this tag.
+    uint64_t total_allocated_bytes;
+    // Allocations with this tag so far.
+    uint64_t allocation_count;
+    // Frees of allocations with this tag so far.
+    uint64_t free_count;
+    // Live allocations with this tag.
+    uint64_t live_allocations;
+} qdsim_tag_stats;
 
 // One grid axis.
 typedef struct qdsim_axis {
@@ -273,74 +346,6 @@ typedef struct qdsim_manager_config {
 // Selects a typed pool: one of the `QDSIM_POOL_*` values. A plain `int32_t` so that any value
 // a caller passes is checked, never trusted.
 typedef int32_t qdsim_pool;
-
-// Counters of one pool or of the whole manager (C: `qdsim_stats`).
-//
-// Bytes in use count what callers asked for; blocks are rounded up to 64-byte granules, and
-// that rounding shows in `footprint_bytes − free_bytes − bytes_in_use`.
-typedef struct qdsim_stats {
-    // Bytes requested by live allocations.
-    uint64_t bytes_in_use;
-    // Highest `bytes_in_use` ever reached. Exact at every moment for the manager's total; for
-    // one pool, blocks of up to 256 KiB from the thread caches count at the moments the peak is
-    // computed (every pool-path allocation and every statistics read).
-    uint64_t peak_bytes_in_use;
-    // Bytes currently mapped from the operating system (chunks plus direct mappings).
-    uint64_t footprint_bytes;
-    // Bytes requested by all successful allocations so far.
-    uint64_t total_allocated_bytes;
-    // Successful allocations so far.
-    uint64_t allocation_count;
-    // Frees so far.
-    uint64_t free_count;
-    // Allocations not yet freed.
-    uint64_t live_allocations;
-    // Requests refused (limit reached or the system out of memory).
-    uint64_t failed_allocations;
-    // Free bytes inside the chunks.
-    uint64_t free_bytes;
-    // Largest contiguous free run inside one chunk.
-    uint64_t largest_free_block;
-    // For a pool, `1 − largest_free_block / free_bytes` (0 when nothing is free). For the
-    // total, `1 − Σ_pools largest_free_block / free_bytes`: a pool's free space only serves that
-    // pool, so each pool is measured against its own largest run.
-    double fragmentation;
-    // `limit − bytes_in_use` with a limit, otherwise the system's available memory.
-    uint64_t available_bytes;
-    // The manager's limit in bytes, 0 when there is none.
-    uint64_t limit_bytes;
-    // Chunks currently mapped.
-    uint64_t chunk_count;
-    // Live allocations served by a mapping of their own (too big for a chunk).
-    uint64_t direct_allocations;
-    // Bytes mapped for those direct allocations.
-    uint64_t direct_bytes;
-    // Bytes held for the size classes (≤ 256 KiB) but not in live blocks: free blocks in slabs
-    // and in thread caches, and slab tails too short for a block. Part of the footprint, not
-    // of `free_bytes` (and so not of `fragmentation`).
-    uint64_t cached_bytes;
-    // Bytes of freed direct mappings kept for reuse (`retain_bytes`); `trim` returns them.
-    uint64_t retained_bytes;
-} qdsim_stats;
-
-// Statistics of one tag, over all pools.
-typedef struct qdsim_tag_stats {
-    // The tag, NUL-terminated ("" for untagged allocations).
-    char name[QDSIM_TAG_CAPACITY];
-    // Bytes requested by live allocations with this tag.
-    uint64_t bytes_in_use;
-    // Highest `bytes_in_use` ever reached (blocks of up to 256 KiB from the thread caches
-    // count at every pool-path allocation with this tag and every statistics read).
-    uint64_t peak_bytes_in_use;
-    // Bytes requested by all allocations with this tag.
-    uint64_t total_allocated_bytes;
-    // Allocations with this tag so far.
-    uint64_t allocation_count;
-    // Frees of allocations with this tag so far.
-    uint64_t free_count;
-    // Live allocations with this tag.
-    uint64_t live_allocations;
-} qdsim_tag_stats;
 
 // One live allocation.
 typedef struct qdsim_allocation_info {
@@ -685,6 +690,111 @@ qdsim_status qdsim_csr_spmv(const struct qdsim_csr *csr, double alpha, const dou
 // # Safety
 // `x` points to `cols` and `y` to `rows` writable `qdsim_complex`.
 qdsim_status qdsim_csr_spmv_complex(const struct qdsim_csr *csr, struct qdsim_complex alpha, const struct qdsim_complex *x, struct qdsim_complex beta, struct qdsim_complex *y);
+
+// Writes the number of CUDA devices (at least 1) to `*out`. `QDSIM_ERR_NO_DEVICE` when there
+// is no CUDA driver library, the driver fails to initialise, it sees no device, or the library
+// was built without the gpu feature; the message says which.
+//
+// # Safety
+// `out` points to writable memory for an `int32_t`.
+qdsim_status qdsim_gpu_device_count(int32_t *out);
+
+// Opens GPU `device` (0-based) and creates a pool on it with a hard limit of `limit_bytes`
+// device bytes in use (0: no limit); writes the handle to `*out`.
+//
+// Errors: `QDSIM_ERR_NULL_ARGUMENT` (out), `QDSIM_ERR_INVALID_ARGUMENT` (negative device),
+// `QDSIM_ERR_NO_DEVICE` (no driver, no device, no device with that number).
+//
+// # Safety
+// `out` points to writable memory for a pointer.
+qdsim_status qdsim_gpu_pool_create(int32_t device, uint64_t limit_bytes, struct qdsim_gpu_pool **out);
+
+// Destroys a pool: prints the leak report to stderr when allocations are still live, frees
+// them and returns the pool's memory to the device. NULL is a no-op. Every device address and
+// pinned buffer from the pool becomes invalid.
+//
+// # Safety
+// No memory from this pool is used after the call.
+qdsim_status qdsim_gpu_pool_destroy(struct qdsim_gpu_pool *pool);
+
+// Allocates `bytes` of device memory tagged `tag` (NULL: untagged) and writes its device
+// address to `*device_ptr`. The memory is uninitialised and ready for use on any stream when
+// the call returns.
+//
+// Errors: `QDSIM_ERR_INVALID_ARGUMENT` (0 bytes, tag over 63 bytes),
+// `QDSIM_ERR_LIMIT_EXCEEDED` (the pool's limit), `QDSIM_ERR_OUT_OF_MEMORY` (the device is full).
+//
+// # Safety
+// `tag` is NULL or NUL-terminated; `device_ptr` points to writable memory for a `uint64_t`.
+qdsim_status qdsim_gpu_alloc(struct qdsim_gpu_pool *pool, size_t bytes, const char *tag, uint64_t *device_ptr);
+
+// Frees the device allocation that starts at `device_ptr`. 0 is a no-op. Any other address
+// that is not the start of a live allocation of this pool (freed already, inside an
+// allocation, from another pool) returns `QDSIM_ERR_NOT_OWNED` and changes nothing.
+//
+// # Safety
+// The memory is not used after a successful call (kernels using it have finished).
+qdsim_status qdsim_gpu_free(struct qdsim_gpu_pool *pool, uint64_t device_ptr);
+
+// Copies `bytes` from device address `src` (inside a live allocation of this pool) to host
+// memory `dst`; complete on return. A range that runs past its allocation is refused with
+// `QDSIM_ERR_INVALID_ARGUMENT`, an address outside every allocation with `QDSIM_ERR_NOT_OWNED`.
+//
+// # Safety
+// `dst` points to `bytes` writable bytes (may be NULL when `bytes` is 0).
+qdsim_status qdsim_gpu_copy_to_host(struct qdsim_gpu_pool *pool, void *dst, uint64_t src, size_t bytes);
+
+// Copies `bytes` from host memory `src` to device address `dst` (inside a live allocation of
+// this pool); complete on return. Range checks as for `qdsim_gpu_copy_to_host`.
+//
+// # Safety
+// `src` points to `bytes` readable bytes (may be NULL when `bytes` is 0).
+qdsim_status qdsim_gpu_copy_to_device(struct qdsim_gpu_pool *pool, uint64_t dst, const void *src, size_t bytes);
+
+// Writes the pool's device memory statistics to `*out`: bytes in use, peak, totals, counts,
+// live and failed allocations and the limit exactly; `footprint_bytes` is what the CUDA memory
+// pool holds and `free_bytes` the part of it not in use; `available_bytes` is `limit − in use`
+// with a limit, otherwise the device's free memory. The chunk and fragmentation fields are 0.
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_stats`.
+qdsim_status qdsim_gpu_pool_stats(const struct qdsim_gpu_pool *pool, struct qdsim_stats *out);
+
+// Writes the statistics of the pool's pinned host buffers to `*out` (not under the limit;
+// `footprint_bytes` equals `bytes_in_use`).
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_stats`.
+qdsim_status qdsim_gpu_pool_pinned_stats(const struct qdsim_gpu_pool *pool, struct qdsim_stats *out);
+
+// Writes the statistics of tag `tag` ("" or NULL: untagged) in this pool, device and pinned
+// memory together, to `*out`. `QDSIM_ERR_NOT_FOUND` when no allocation of the pool used it.
+//
+// # Safety
+// `tag` is NULL or NUL-terminated; `out` points to writable memory for a `qdsim_tag_stats`.
+qdsim_status qdsim_gpu_pool_tag_stats(const struct qdsim_gpu_pool *pool, const char *tag, struct qdsim_tag_stats *out);
+
+// Writes the pool's leak report (live device and pinned allocations by tag, then each with
+// its address, size and tag) as a new string to `*report`. Free it with `qdsim_string_free`.
+//
+// # Safety
+// `report` points to writable memory for a pointer.
+qdsim_status qdsim_gpu_pool_leak_report(const struct qdsim_gpu_pool *pool, char **report);
+
+// Allocates `bytes` of page-locked host memory tagged `tag` (NULL: untagged) for fast copies
+// to and from the pool's device, and writes its address to `*out`. Counted in
+// `qdsim_gpu_pool_pinned_stats`, the tags and the leak report; not under the limit.
+//
+// # Safety
+// `tag` is NULL or NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_gpu_pinned_alloc(struct qdsim_gpu_pool *pool, size_t bytes, const char *tag, void **out);
+
+// Frees pinned host memory from `qdsim_gpu_pinned_alloc`. NULL is a no-op; any other pointer
+// that is not a live pinned buffer of this pool returns `QDSIM_ERR_NOT_OWNED`.
+//
+// # Safety
+// The memory is not used after a successful call.
+qdsim_status qdsim_gpu_pinned_free(struct qdsim_gpu_pool *pool, void *ptr);
 
 // Writes a description with no grid (dims 0), no potential (NULL: must be set), GaAs mass
 // (0.067), no field and no absorber to `*out`; fill in the grid and the potential.

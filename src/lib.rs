@@ -25,11 +25,15 @@
 //! | [`physics`] | grids and finite-difference Hamiltonians (CSR or matrix-free) |
 //! | [`profiler`] | the sampling profiler, its history and plots |
 //! | [`solver`] | eigensolvers: lowest states, resonances, dense |
+//! | `gpu` | (feature `gpu`) CUDA device detection, device memory pool, pinned host memory |
 //! | [`ffi`] | the C ABI |
 //! | [`error`] | [`Error`], [`ErrorKind`], [`Result`] |
 
 pub mod error;
 pub mod ffi;
+/// cbindgen:ignore
+#[cfg(feature = "gpu")]
+pub mod gpu;
 /// cbindgen:ignore
 pub mod io;
 /// cbindgen:ignore

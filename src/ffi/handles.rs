@@ -24,6 +24,8 @@ pub(crate) enum HandleKind {
     EigenResult,
     Profiler,
     Mapped,
+    #[cfg(feature = "gpu")]
+    GpuPool,
 }
 
 impl HandleKind {
@@ -38,6 +40,8 @@ impl HandleKind {
             HandleKind::EigenResult => "qdsim_eigen_result",
             HandleKind::Profiler => "qdsim_profiler",
             HandleKind::Mapped => "qdsim_mapped",
+            #[cfg(feature = "gpu")]
+            HandleKind::GpuPool => "qdsim_gpu_pool",
         }
     }
 }

@@ -32,10 +32,12 @@
 //! | `hamiltonian.rs` | `qdsim_hamiltonian_desc` → `qdsim_csr` or `qdsim_operator`; apply |
 //! | `profiler.rs` | `qdsim_profiler`, scopes, checkpoints and leaks, the event log and replay |
 //! | `solver.rs` | `qdsim_eigen_options`, solves, `qdsim_eigen_result` |
+//! | `gpu.rs` | `qdsim_gpu_*`: device count, `qdsim_gpu_pool` (device memory, copies, pinned host buffers, statistics, tags, leak report); `QDSIM_ERR_NO_DEVICE` without the `gpu` feature |
 //! | `string.rs` | `qdsim_string_free` |
 
 pub mod boundary;
 pub mod csr;
+pub mod gpu;
 pub mod hamiltonian;
 pub(crate) mod handles;
 pub mod manager;
