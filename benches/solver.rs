@@ -16,8 +16,8 @@
 //! Run with `cargo bench --bench solver` (add `-- --large` for 5000²).
 
 use qdsim_mem::memory::{MemoryManager, PoolBuffer};
-use qdsim_mem::physics::constants::{GAAS_MASS, HBAR2_OVER_2M0};
-use qdsim_mem::physics::{Grid, HamiltonianSpec};
+use qdsim_mem::physics::constants::GAAS_MASS;
+use qdsim_mem::physics::{Grid, HamiltonianSpec, parabolic_potential};
 use qdsim_mem::solver::{EigenOptions, Method, lowest_states};
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -29,13 +29,8 @@ const HW: f64 = 0.010;
 fn child(method: &str, n: usize) {
     let manager = MemoryManager::with_defaults().unwrap();
     let grid = Grid::dirichlet_box(&[120.0, 120.0], &[n, n]).unwrap();
-    let c = HBAR2_OVER_2M0 / GAAS_MASS;
-    let axis = grid.axes()[0];
     let mut v = PoolBuffer::<f64>::uninit_values(&manager, n * n, "potential").unwrap();
-    for (p, e) in v.iter_mut().enumerate() {
-        let (x, y) = (axis.coordinate(p % n) - 60.0, axis.coordinate(p / n) - 60.0);
-        *e = HW * HW * (x * x + y * y) / (4.0 * c);
-    }
+    parabolic_potential(&grid, GAAS_MASS, HW, &mut v).unwrap();
     let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
     let method = if method == "shift-invert" {
         Method::ShiftInvert

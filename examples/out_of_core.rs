@@ -7,8 +7,8 @@
 //! ```
 
 use qdsim_mem::memory::MemoryManager;
-use qdsim_mem::physics::constants::{GAAS_MASS, HBAR2_OVER_2M0};
-use qdsim_mem::physics::{Grid, HamiltonianSpec};
+use qdsim_mem::physics::constants::GAAS_MASS;
+use qdsim_mem::physics::{Grid, HamiltonianSpec, parabolic_potential};
 use qdsim_mem::solver::{EigenOptions, Placement, lowest_states, lowest_states_memory_estimate};
 use std::process::Command;
 
@@ -28,16 +28,8 @@ fn status_bytes(field: &str) -> u64 {
 
 fn problem(points: usize) -> (Grid, Vec<f64>) {
     let grid = Grid::dirichlet_box(&[120.0, 120.0], &[points, points]).expect("grid");
-    let c = HBAR2_OVER_2M0 / GAAS_MASS;
-    let hw: f64 = 0.010;
-    let (ax, ay) = (grid.axes()[0], grid.axes()[1]);
-    let v = (0..grid.len())
-        .map(|p| {
-            let x = ax.coordinate(p % ax.points) - 60.0;
-            let y = ay.coordinate(p / ax.points) - 60.0;
-            hw * hw * (x * x + y * y) / (4.0 * c)
-        })
-        .collect();
+    let mut v = vec![0.0; grid.len()];
+    parabolic_potential(&grid, GAAS_MASS, 0.010, &mut v).expect("potential");
     (grid, v)
 }
 

@@ -11,8 +11,8 @@
 
 use qdsim_mem::matrix::AnyCsr;
 use qdsim_mem::memory::{MemoryManager, PoolBuffer};
-use qdsim_mem::physics::constants::{GAAS_MASS, HBAR2_OVER_2M0};
-use qdsim_mem::physics::{Grid, HamiltonianSpec};
+use qdsim_mem::physics::constants::GAAS_MASS;
+use qdsim_mem::physics::{Grid, HamiltonianSpec, parabolic_potential};
 use qdsim_mem::profiler::{ExportFormat, Profiler, ProfilerConfig};
 use qdsim_mem::solver::{EigenOptions, Method, Progress, csr_lowest, lowest_states};
 use std::path::PathBuf;
@@ -50,16 +50,8 @@ fn run() -> qdsim_mem::Result<()> {
 
     let (length, hw) = (120.0, 0.010);
     let grid = Grid::dirichlet_box(&[length, length], &[n, n])?;
-    let axis = grid.axes()[0];
-    let c = HBAR2_OVER_2M0 / GAAS_MASS;
     let mut potential = PoolBuffer::<f64>::uninit_values(&manager, n * n, "potential")?;
-    for (p, v) in potential.iter_mut().enumerate() {
-        let (x, y) = (
-            axis.coordinate(p % n) - length / 2.0,
-            axis.coordinate(p / n) - length / 2.0,
-        );
-        *v = hw * hw * (x * x + y * y) / (4.0 * c);
-    }
+    parabolic_potential(&grid, GAAS_MASS, hw, &mut potential)?;
     let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&potential));
     profiler.mark("potential ready")?;
     let options = EigenOptions {

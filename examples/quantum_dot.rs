@@ -9,8 +9,8 @@
 //! ```
 
 use qdsim_mem::memory::{ManagerConfig, MemoryManager, PoolBuffer};
-use qdsim_mem::physics::constants::{GAAS_MASS, HBAR2_OVER_2M0};
-use qdsim_mem::physics::{Grid, HamiltonianSpec};
+use qdsim_mem::physics::constants::GAAS_MASS;
+use qdsim_mem::physics::{Grid, HamiltonianSpec, parabolic_potential};
 use qdsim_mem::solver::{EigenOptions, Method, Progress, lowest_states};
 use std::io::Write;
 
@@ -89,18 +89,9 @@ fn main() {
     let n = args.n;
     let grid = Grid::dirichlet_box(&[args.length, args.length], &[n, n]).expect("grid");
     // V = (ħω)² r² / (4 ħ²/2m*), in the manager's pool like every other array.
-    let c = HBAR2_OVER_2M0 / GAAS_MASS;
-    let axis = grid.axes()[0];
-    let centre = args.length / 2.0;
     let mut potential =
         PoolBuffer::<f64>::uninit_values(&manager, n * n, "potential").expect("potential");
-    for (p, v) in potential.iter_mut().enumerate() {
-        let (x, y) = (
-            axis.coordinate(p % n) - centre,
-            axis.coordinate(p / n) - centre,
-        );
-        *v = args.hw * args.hw * (x * x + y * y) / (4.0 * c);
-    }
+    parabolic_potential(&grid, GAAS_MASS, args.hw, &mut potential).expect("potential");
     let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&potential));
     let options = EigenOptions {
         k: args.k,

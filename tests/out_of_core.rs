@@ -6,25 +6,16 @@
 //! entries the tests count the process's open descriptors that point into the scratch
 //! directory (`/proc/self/fd`): three (X, W, P) during an out-of-core solve, none after it.
 
-use qdsim_mem::physics::constants::{GAAS_MASS, HBAR2_OVER_2M0};
+use qdsim_mem::physics::constants::GAAS_MASS;
 use qdsim_mem::physics::*;
 use qdsim_mem::solver::*;
 use qdsim_mem::{ErrorKind, memory::MemoryManager};
 use std::path::{Path, PathBuf};
 
 fn dot_potential(grid: &Grid, hw: f64) -> Vec<f64> {
-    let c = HBAR2_OVER_2M0 / GAAS_MASS;
-    let (ax, ay) = (grid.axes()[0], grid.axes()[1]);
-    let (cx, cy) = (ax.extent() / 2.0, ay.extent() / 2.0);
-    (0..grid.len())
-        .map(|p| {
-            let (x, y) = (
-                ax.coordinate(p % ax.points) - cx,
-                ay.coordinate(p / ax.points) - cy,
-            );
-            hw * hw * (x * x + y * y) / (4.0 * c)
-        })
-        .collect()
+    let mut v = vec![0.0; grid.len()];
+    parabolic_potential(grid, GAAS_MASS, hw, &mut v).unwrap();
+    v
 }
 
 /// A fresh, empty scratch directory for one test, removed when dropped.

@@ -16,18 +16,9 @@ fn manager() -> MemoryManager {
 }
 
 fn dot_potential(grid: &Grid, hw: f64) -> Vec<f64> {
-    let c = HBAR2_OVER_2M0 / GAAS_MASS;
-    let (ax, ay) = (grid.axes()[0], grid.axes()[1]);
-    let (cx, cy) = (ax.extent() / 2.0, ay.extent() / 2.0);
-    (0..grid.len())
-        .map(|p| {
-            let (x, y) = (
-                ax.coordinate(p % ax.points) - cx,
-                ay.coordinate(p / ax.points) - cy,
-            );
-            hw * hw * (x * x + y * y) / (4.0 * c)
-        })
-        .collect()
+    let mut v = vec![0.0; grid.len()];
+    parabolic_potential(grid, GAAS_MASS, hw, &mut v).unwrap();
+    v
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! | `magnetic.rs` | Peierls phases of a perpendicular field |
 //! | `stencil.rs` | [`StencilOperator`]: the matrix-free Hamiltonian (a faer `LinOp`) |
 //! | `assemble.rs` | `StencilOperator::to_csr` |
+//! | `potential.rs` | [`parabolic_potential`]: the harmonic confinement of the validation dots |
 //! | `build.rs` | [`AnyOperator`], `HamiltonianSpec::operator` / `csr` (scalar chosen at run time) |
 
 mod absorber;
@@ -20,6 +21,7 @@ pub mod constants;
 mod grid;
 mod hamiltonian;
 pub mod magnetic;
+mod potential;
 mod stencil;
 
 pub use absorber::{
@@ -28,4 +30,5 @@ pub use absorber::{
 pub use build::AnyOperator;
 pub use grid::{AXIS_NAMES, Axis, Boundary, Grid};
 pub use hamiltonian::{HamiltonianSpec, Mass};
+pub use potential::parabolic_potential;
 pub use stencil::StencilOperator;
