@@ -432,6 +432,18 @@ impl MemoryManager {
     }
 }
 
+/// The refusal of a free of `addr`, which belongs to manager `owner` (pool `pool`), through
+/// manager `this` (pool path and small-block path alike).
+fn foreign_manager_error(addr: usize, owner: u64, pool: PoolKind, this: u64) -> Error {
+    Error::new(
+        ErrorKind::NotOwned,
+        format!(
+            "{addr:#x} belongs to memory manager #{owner} (pool {pool}), not to manager #{this}; \
+             free it with the manager that allocated it"
+        ),
+    )
+}
+
 /// `count * size_of::<T>()`, or an error naming the overflow.
 pub(crate) fn element_bytes<T>(count: usize) -> Result<usize> {
     count.checked_mul(size_of::<T>()).ok_or_else(|| {
@@ -690,13 +702,11 @@ impl Inner {
             }
         };
         if owner.manager != self.id {
-            return Err(Error::new(
-                ErrorKind::NotOwned,
-                format!(
-                    "{addr:#x} belongs to memory manager #{} (pool {}), not to manager #{}; \
-                     free it with the manager that allocated it",
-                    owner.manager, owner.pool, self.id
-                ),
+            return Err(foreign_manager_error(
+                addr,
+                owner.manager,
+                owner.pool,
+                self.id,
             ));
         }
         let mut pool = self.pools[owner.pool.index()].lock();

@@ -41,6 +41,30 @@ pub struct LiveBlock {
     pub epoch: u64,
 }
 
+/// Why `addr`, inside the live `requested`-byte allocation at `start`, cannot be freed (the
+/// message of both the pool path and the small-block path).
+pub(crate) fn interior_pointer_message(
+    addr: usize,
+    start: usize,
+    requested: usize,
+    tag: &str,
+    pool: PoolKind,
+) -> String {
+    format!(
+        "{addr:#x} points {} bytes into the {requested}-byte allocation at {start:#x} \
+         (tag {tag:?}, pool {pool}); pass the address the allocation returned",
+        addr - start
+    )
+}
+
+/// Why `addr`, in free memory of `pool`, cannot be freed.
+pub(crate) fn freed_memory_message(addr: usize, pool: PoolKind) -> String {
+    format!(
+        "{addr:#x} points into free memory of pool {pool}: it was already freed (double free) \
+         or is a stale pointer"
+    )
+}
+
 /// State of one pool.
 #[derive(Debug)]
 pub struct Pool {
@@ -190,22 +214,17 @@ impl Pool {
     fn describe_non_block(&self, addr: usize) -> String {
         if let Some((&start, block)) = self.live.range(..addr).next_back() {
             if addr < start + block.len {
-                return format!(
-                    "{addr:#x} points {} bytes into the {}-byte allocation at {start:#x} \
-                     (tag {:?}, pool {}); pass the address the allocation returned",
-                    addr - start,
+                return interior_pointer_message(
+                    addr,
+                    start,
                     block.requested,
                     block.tag.name(),
-                    self.kind
+                    self.kind,
                 );
             }
         }
         if self.free.run_containing(addr).is_some() {
-            return format!(
-                "{addr:#x} points into free memory of pool {}: it was already freed \
-                 (double free) or is a stale pointer",
-                self.kind
-            );
+            return freed_memory_message(addr, self.kind);
         }
         format!(
             "{addr:#x} is not a live allocation of pool {} (already freed?)",

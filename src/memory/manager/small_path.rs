@@ -12,6 +12,7 @@
 use super::{Inner, Usage};
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::event_log::EventOp;
+use crate::memory::pool::{freed_memory_message, interior_pointer_message};
 use crate::memory::pool_kind::PoolKind;
 use crate::memory::small::{
     BlockState, MAX_EPOCH, MAX_TAG_ID, RECENT_TAGS, SLAB_ALIGN, SMALL_MAX, Slab, SlabSource,
@@ -159,34 +160,21 @@ impl Inner {
         let pool = slab.pool();
         let owner = slab.manager();
         if owner != self.id {
-            return Err(Error::new(
-                ErrorKind::NotOwned,
-                format!(
-                    "{addr:#x} belongs to memory manager #{owner} (pool {pool}), not to manager \
-                     #{}; free it with the manager that allocated it",
-                    self.id
-                ),
-            ));
+            return Err(super::foreign_manager_error(addr, owner, pool, self.id));
         }
         self.check_open()?;
         let index = match place {
             Ok(index) => index,
-            Err((index, offset)) => {
+            Err((index, _)) => {
                 let why = match slab.state(index) {
-                    Some(state) => format!(
-                        "{addr:#x} points {offset} bytes into the {}-byte allocation at {:#x} \
-                         (tag {:?}, pool {pool}); pass the address the allocation returned",
-                        state.requested,
+                    Some(state) => interior_pointer_message(
+                        addr,
                         slab.address(index),
-                        self.tags
-                            .by_id(state.tag)
-                            .map(|t| t.name().to_string())
-                            .unwrap_or_default()
+                        state.requested,
+                        tag_by_id(self, state.tag).name(),
+                        pool,
                     ),
-                    None => format!(
-                        "{addr:#x} points into free memory of pool {pool}: it was already freed \
-                         (double free) or is a stale pointer"
-                    ),
+                    None => freed_memory_message(addr, pool),
                 };
                 return Err(Error::new(ErrorKind::NotOwned, why));
             }
@@ -194,10 +182,7 @@ impl Inner {
         let Some(state) = slab.take_live(index) else {
             return Err(Error::new(
                 ErrorKind::NotOwned,
-                format!(
-                    "{addr:#x} points into free memory of pool {pool}: it was already freed \
-                     (double free) or is a stale pointer"
-                ),
+                freed_memory_message(addr, pool),
             ));
         };
         let bytes = state.requested as u64;
