@@ -60,6 +60,14 @@ static void profiler_with_marks_and_exports(qdsim_manager *m) {
     remove(scratch("c_profile.json"));
     remove(scratch("c_profile.svg"));
 
+    /* A sample on demand works while stopped and adds one. */
+    qdsim_profile_summary before = s;
+    CHECK_OK(qdsim_profiler_sample(p));
+    CHECK_OK(qdsim_profiler_summary(p, &s));
+    CHECK(s.samples == before.samples + 1 && s.running == 0);
+    CHECK_FAILS(qdsim_profiler_sample(NULL), QDSIM_ERR_NULL_ARGUMENT, "profiler is NULL");
+    CHECK_FAILS(qdsim_profiler_sample((qdsim_profiler *)m), QDSIM_ERR_INVALID_HANDLE, "not a qdsim_profiler");
+
     /* Bad input: clear errors, out-parameters untouched. */
     qdsim_profile_summary untouched = s;
     CHECK_FAILS(qdsim_profiler_summary(NULL, &s), QDSIM_ERR_NULL_ARGUMENT, "profiler is NULL");
