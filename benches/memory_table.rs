@@ -19,7 +19,8 @@
 //! to the eigenpairs (assembly and factorisation included). Reductions are the standard
 //! path's time and peak RSS divided by ours, in the same run.
 //!
-//! `cargo bench --bench memory_table [-- --large]`
+//! `cargo bench --bench memory_table [-- --large] [--grids 1000,5000] [--dry]` (`--grids`
+//! picks the grids, `--dry` prints the standard path's estimates and runs no solve).
 
 mod common;
 
@@ -168,6 +169,14 @@ fn main() {
     if large {
         sizes.extend([5000, HUGE]);
     }
+    if let Some(i) = args.iter().position(|a| a == "--grids") {
+        sizes = args[i + 1]
+            .split(',')
+            .map(|g| g.parse().expect("--grids 1000,2000,…"))
+            .collect();
+    }
+    // Estimates only: no solve runs (to see what the standard path would need).
+    let dry = args.iter().any(|a| a == "--dry");
     println!(
         "lowest {K} states of the 2D GaAs dot, {} threads, {:.1} GiB available; each solve in its own process",
         rayon::current_num_threads(),
@@ -188,6 +197,16 @@ fn main() {
             }
             match need {
                 // Room for the allocator's slack and the rest of the system.
+                Some(need) if dry => {
+                    println!(
+                        "{:>6} {:>11} {:<34} needs {:.1} GiB (not run: --dry)",
+                        n,
+                        n * n,
+                        standard_label,
+                        gib(need as f64)
+                    );
+                    None
+                }
                 Some(need) if (need as f64) < 0.85 * available_memory() as f64 => {
                     measure_self(&["--child", "standard", &n.to_string()])
                 }
@@ -214,17 +233,19 @@ fn main() {
         } else {
             // Too large even to estimate on this machine (the symbolic factorisation of 100 M
             // unknowns): the CSR alone, and the factor extrapolated as n·log n.
-            let extrapolated = last_estimate.map(|(m, need)| {
+            let known = last_estimate.or_else(|| standard_estimate(2000).map(|b| (2000, b)));
+            let extrapolated = known.map(|(m, need)| {
                 let (a, b) = ((m * m) as f64, (n * n) as f64);
                 need as f64 * (b * b.ln()) / (a * a.ln())
             });
             println!(
-                "{:>6} {:>11} {:<34} does not fit: the CSR alone is {:.1} GiB; with its factor ≈ {} GiB",
+                "{:>6} {:>11} {:<34} does not fit: the CSR alone is {:.1} GiB; with its factor ≈ {} GiB (n·log n from {}²)",
                 n,
                 n * n,
                 standard_label,
                 gib(csr64_bytes(n) as f64),
-                extrapolated.map_or("?".into(), |b| format!("{:.0}", gib(b)))
+                extrapolated.map_or("?".into(), |b| format!("{:.0}", gib(b))),
+                known.map_or(0, |k| k.0)
             );
             None
         };
@@ -236,6 +257,9 @@ fn main() {
         } else {
             ("out-of-core", "ours, out of core, 8 GiB budget")
         };
+        if dry {
+            continue;
+        }
         let ours = measure_self(&["--child", mode, &n.to_string()]);
         match (&ours, &standard) {
             (Some(o), Some(s)) => row(
