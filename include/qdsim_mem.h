@@ -1467,7 +1467,9 @@ qdsim_status qdsim_eigen_result_residuals(const struct qdsim_eigen_result *r, do
 
 // Writes the address of the eigenvector block (column j is eigenvector j, element i of it at
 // `data[i + j·ld]`; `double` or `qdsim_complex` per `vector_scalar`) and its leading dimension.
-// The block lives in the manager's pool until the result is destroyed; treat it as read-only.
+// The block lives until the result is destroyed — in the manager's pool, or mapped from the
+// `vectors_file` (or an unlinked scratch file) of an out-of-core solve, read in as you touch
+// it; treat it as read-only.
 //
 // # Safety
 // `data` and `ld` point to writable memory for a pointer and a `size_t`.

@@ -1,6 +1,6 @@
 //! The eigensolvers from C: options (`qdsim_eigen_options`, with an optional progress callback
-//! that can cancel), the solve entry points, and the `qdsim_eigen_result` handle whose
-//! eigenvectors live in the manager's pool.
+//! that can cancel), the solve entry points (grid, CSR, mapped CSR, resonances, dense), and the
+//! `qdsim_eigen_result` handle whose eigenvectors live in the manager's pool or in a mapped file.
 //!
 //! Convention exception: when a solve stops before every requested pair met the tolerance it
 //! returns `QDSIM_ERR_NOT_CONVERGED` **and still writes `*out`** with the partial result (its
@@ -764,7 +764,9 @@ pub unsafe extern "C" fn qdsim_eigen_result_residuals(
 
 /// Writes the address of the eigenvector block (column j is eigenvector j, element i of it at
 /// `data[i + j·ld]`; `double` or `qdsim_complex` per `vector_scalar`) and its leading dimension.
-/// The block lives in the manager's pool until the result is destroyed; treat it as read-only.
+/// The block lives until the result is destroyed — in the manager's pool, or mapped from the
+/// `vectors_file` (or an unlinked scratch file) of an out-of-core solve, read in as you touch
+/// it; treat it as read-only.
 ///
 /// # Safety
 /// `data` and `ld` point to writable memory for a pointer and a `size_t`.
