@@ -86,6 +86,10 @@ fn without_the_feature_every_entry_point_is_no_device() {
 }
 
 #[cfg(feature = "gpu")]
+#[path = "gpu/operators.rs"]
+mod operators;
+
+#[cfg(feature = "gpu")]
 mod with_feature {
     use super::*;
     use qdsim_mem::ErrorKind;

@@ -23,13 +23,29 @@
 //! # Ok::<(), qdsim_mem::Error>(())
 //! ```
 
+pub mod blas;
+mod block;
+pub mod buffer;
 pub mod detect;
+pub mod kernels;
 pub mod ledger;
+pub mod libraries;
+mod lobpcg;
+pub mod operator;
 pub mod pool;
+mod solve;
+pub mod spmv;
+pub mod stencil;
 
+pub use buffer::DeviceVec;
 pub use detect::{Device, device_count};
 pub use ledger::{Allocation, MemoryKind};
+pub use libraries::Library;
+pub use operator::DeviceOperator;
 pub use pool::DevicePool;
+pub use solve::lowest_states;
+pub use spmv::DeviceCsr;
+pub use stencil::DeviceStencil;
 
 use crate::error::{Error, ErrorKind};
 use cudarc::driver::DriverError;

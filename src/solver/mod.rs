@@ -67,3 +67,14 @@ pub use options::{EigenOptions, EigenResult, Method, Placement};
 pub use preconditioner::{Identity, Jacobi, Preconditioner};
 pub use progress::{Progress, ProgressFn};
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
+
+// What the GPU eigensolver (src/gpu/) shares with the host solver: the LOBPCG parameters and
+// outcome, the option checks, the random start, and the small dense math (Rayleigh–Ritz,
+// SVQB) written over `small::ColumnBlock`.
+#[cfg(feature = "gpu")]
+pub(crate) use {
+    lobpcg::{LobpcgOutcome, LobpcgParams},
+    lowest::check_options,
+    random::fill_random,
+    small::{ColumnBlock, hermitian_eigen, orthonormalize},
+};

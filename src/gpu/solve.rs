@@ -1,0 +1,228 @@
+//! [`lowest_states`]: the lowest states of a grid Hamiltonian on a GPU — the block LOBPCG of
+//! `lobpcg.rs` with X, W, P and the work block in a [`DevicePool`], `H·X` by the NVRTC stencil
+//! ([`DeviceStencil`]), block products by cuBLAS (`block.rs`), the small dense eigenproblems and
+//! SVQB on the host, Jacobi preconditioning on the device, and the CPU solver's coarse-to-fine
+//! start (solve on the coarsest grid of the multigrid hierarchy that holds 4 block widths,
+//! interpolate on the host, iterate on the next finer grid, …).
+//!
+//! Preconditioning is Jacobi (`1 / (H_ii − σ)`, σ a Gershgorin lower bound), not the CPU's
+//! multigrid V-cycle: for the fine grids this needs more iterations than the CPU solver, but
+//! each is a few bandwidth-bound kernels. The eigenvectors are copied back into the manager's
+//! pool (`solver.vectors`), so the result is an [`EigenResult`] like the CPU solver's.
+
+use super::block::{BlockKernels, DeviceCols};
+use super::buffer::DeviceVec;
+use super::kernels::{function, scale_rows};
+use super::lobpcg::{BlockBackend, block_lobpcg};
+use super::operator::DeviceOperator;
+use super::pool::DevicePool;
+use super::stencil::DeviceStencil;
+use crate::error::{Error, Result};
+use crate::matrix::{ManagedMatrix, Scalar};
+use crate::memory::MemoryManager;
+use crate::physics::{HamiltonianSpec, StencilOperator};
+use crate::solver::{
+    EigenOptions, EigenResult, Jacobi, LobpcgOutcome, LobpcgParams, Method, Multigrid, Operator,
+    Placement, ProgressFn, check_options, fill_random,
+};
+use cudarc::driver::CudaFunction;
+use faer::Mat;
+use std::time::Instant;
+
+/// Residual tolerance on the coarser levels, as in the CPU solver (`solver/grid_solver.rs`):
+/// their solutions differ from the fine one by the discretisation error anyway.
+const COARSE_TOLERANCE: f64 = 1e-3;
+
+/// Jacobi scaling on the device.
+struct DeviceJacobi<'p> {
+    inverse: DeviceVec<'p, f64>,
+    function: CudaFunction,
+}
+
+impl<'p> DeviceJacobi<'p> {
+    fn new<T: Scalar>(pool: &'p DevicePool, op: &StencilOperator<T>) -> Result<Self> {
+        let jacobi = Jacobi::new(op);
+        Ok(Self {
+            inverse: DeviceVec::from_host(pool, jacobi.inverse(), "gpu.solver.jacobi")?,
+            function: function::<T>(pool, "scale_rows")?,
+        })
+    }
+}
+
+/// The device blocks, operator and preconditioner of one level.
+struct DeviceBackend<'k, 'p, T: Scalar> {
+    kernels: &'k BlockKernels<'p, T>,
+    op: &'k dyn DeviceOperator<T>,
+    jacobi: &'k DeviceJacobi<'p>,
+}
+
+impl<'k, 'p, T: Scalar> BlockBackend<T> for DeviceBackend<'k, 'p, T> {
+    type Cols = DeviceCols<'k, 'p, T>;
+
+    fn gram_op(&self, s: &Self::Cols) -> Result<Mat<T>> {
+        self.kernels.gram_op(self.op, s)
+    }
+
+    fn residuals(&self, x: &Self::Cols, lambda: &[f64], r: &Self::Cols) -> Result<Vec<f64>> {
+        self.kernels.residuals(self.op, x, lambda, r)
+    }
+
+    fn precondition(&self, w: &Self::Cols) -> Result<()> {
+        for (address, ncols, ld) in w.runs() {
+            // SAFETY: the run is live device columns of `rows()` elements, `ld` apart; the
+            // inverse holds that many doubles (one level's operator).
+            unsafe {
+                scale_rows(
+                    self.kernels.pool(),
+                    &self.jacobi.function,
+                    (address, ld, w.rows(), ncols),
+                    self.jacobi.inverse.address(),
+                )?
+            };
+        }
+        Ok(())
+    }
+}
+
+/// Checks what the GPU solver does not do.
+fn check_gpu_options(options: &EigenOptions) -> Result<()> {
+    if options.method == Method::ShiftInvert {
+        return Err(Error::invalid_argument(
+            "shift-invert is not available on the GPU: use Method::Lobpcg or Method::Auto (or the CPU solver)",
+        ));
+    }
+    if options.placement == Placement::OutOfCore {
+        return Err(Error::invalid_argument(
+            "out-of-core placement is for the CPU solver; the GPU solver keeps its blocks in device memory",
+        ));
+    }
+    Ok(())
+}
+
+/// The lowest `options.k` states of `spec` (closed system: the absorber is ignored) computed on
+/// `pool`'s device (see the module doc). Options as for [`crate::solver::lowest_states`], except
+/// that `Method::ShiftInvert` and `Placement::OutOfCore` are refused and `memory_budget` and
+/// `scratch_dir` do not apply (the pool's limit bounds device memory: X, W, P and a work block
+/// of 3 block widths, i.e. `6·n·m` scalars, plus the operator). The eigenvectors are copied into
+/// `manager`'s pool; `peak_pool_bytes` is the manager's (host) peak.
+///
+/// Errors as for the CPU solver, plus [`crate::ErrorKind::NoDevice`] when libcublas or
+/// libnvrtc cannot be loaded, and device errors (out of memory, the pool's limit).
+pub fn lowest_states<T: Scalar>(
+    pool: &DevicePool,
+    manager: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    options: &EigenOptions,
+    mut progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    spec.validate()?;
+    let n = spec.grid.len();
+    check_options(options, n)?;
+    check_gpu_options(options)?;
+    super::blas::dim_i32(n, "grid points")?;
+    let start = Instant::now();
+    let peak = manager.track_peak();
+    let closed = HamiltonianSpec {
+        absorber: None,
+        ..spec.clone()
+    };
+    let mg = Multigrid::<T>::new(manager, &closed)?;
+    let m = options.block_size(n);
+    // The coarsest level that can hold the block (with room to spare) starts the solve, as on
+    // the CPU.
+    let first = if options.coarse_to_fine {
+        (0..mg.levels())
+            .rev()
+            .find(|&l| mg.operator(l).dim() >= 4 * m)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let (lower, upper) = mg.operator(0).gershgorin_bounds();
+    let scale = 1e-3 * (upper - lower).abs();
+
+    // Blocks of the finest size; coarser levels use their leading rows (ld = n throughout).
+    let block = |tag| DeviceVec::<T>::uninit(pool, n * m, tag);
+    let (mut x, mut w, p) = (
+        block("gpu.solver.block")?,
+        block("gpu.solver.block")?,
+        block("gpu.solver.block")?,
+    );
+    let kernels = BlockKernels::<T>::new(pool, n, 3 * m)?;
+    let n_first = mg.operator(first).dim();
+    let mut column = vec![T::ZERO_VALUE; n_first];
+    for j in 0..m {
+        fill_random(&mut column, options.seed, j);
+        x.write(j * n, &column)?;
+    }
+    let (mut iterations, mut applications) = (0, 0u64);
+    let mut outcome = LobpcgOutcome::default();
+    let (mut fine, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
+    for level in (0..=first).rev() {
+        let nl = mg.operator(level).dim();
+        if level < first {
+            // Interpolate the block to this level on the host, into W; W becomes X.
+            let nc = mg.operator(level + 1).dim();
+            column.resize(nc, T::ZERO_VALUE);
+            for j in 0..m {
+                x.read(j * n, &mut column)?;
+                mg.prolong(level, &column, &mut fine, &mut temp);
+                w.write(j * n, &fine)?;
+            }
+            std::mem::swap(&mut x, &mut w);
+        }
+        let op = DeviceStencil::new(pool, mg.operator(level))?;
+        let jacobi = DeviceJacobi::new(pool, mg.operator(level))?;
+        let backend = DeviceBackend {
+            kernels: &kernels,
+            op: &op,
+            jacobi: &jacobi,
+        };
+        let params = LobpcgParams {
+            k: options.k,
+            tol: if level == 0 {
+                options.tol
+            } else {
+                options.tol.max(COARSE_TOLERANCE)
+            },
+            max_iter: options.max_iterations,
+            scale,
+            level,
+            levels: first + 1,
+        };
+        outcome = block_lobpcg(
+            &backend,
+            [
+                &kernels.cols(&x, n, nl, 0..m),
+                &kernels.cols(&w, n, nl, 0..m),
+                &kernels.cols(&p, n, nl, 0..m),
+            ],
+            params,
+            applications,
+            progress.as_deref_mut(),
+        )
+        .map_err(|e| e.context(&format!("GPU LOBPCG on level {level} ({nl} points)")))?;
+        iterations += outcome.iterations;
+        applications += outcome.applications;
+    }
+    drop((column, fine, temp, kernels, w, p));
+    drop(mg);
+    let k = options.k;
+    let mut vectors = ManagedMatrix::<T>::uninit_values(manager, n, k, "solver.vectors")?;
+    for j in 0..k {
+        x.read(j * n, vectors.col_mut(j))?;
+    }
+    Ok(EigenResult {
+        values: outcome.values[..k].to_vec(),
+        vectors,
+        residuals: outcome.residuals[..k].to_vec(),
+        converged: outcome.converged.min(k),
+        iterations,
+        applications,
+        seconds: start.elapsed().as_secs_f64(),
+        peak_pool_bytes: peak.peak(),
+        method: Method::Lobpcg,
+        scratch_bytes: 0,
+        levels: first + 1,
+    })
+}
