@@ -28,7 +28,7 @@ build() {
     mkdir -p "$OUT_DIR"
     cp "$target/release/libqdsim_mem.so" "$OUT_DIR/"
     cp "$exe" "$OUT_DIR/gpu-tests"
-    cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -Ic-tests c-tests/test_gpu.c \
+    cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -Ic-tests c-tests/test_gpu.c -lm \
         -L"$OUT_DIR" -lqdsim_mem -Wl,-rpath,'$ORIGIN' -o "$OUT_DIR/c_gpu"
     strip --strip-debug "$OUT_DIR/libqdsim_mem.so" "$OUT_DIR/gpu-tests" "$OUT_DIR/c_gpu"
     git rev-parse HEAD > "$OUT_DIR/COMMIT" 2>/dev/null || true

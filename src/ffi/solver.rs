@@ -143,7 +143,7 @@ fn method_value(m: Method) -> i32 {
 }
 
 impl qdsim_eigen_result {
-    fn from_lowest<T: crate::matrix::Scalar>(
+    pub(super) fn from_lowest<T: crate::matrix::Scalar>(
         r: EigenResult<T>,
         wrap: fn(ManagedMatrix<T>) -> AnyMatrix,
         manager: MemoryManager,
@@ -196,7 +196,7 @@ unsafe fn scratch_dir_arg(dir: *const c_char) -> Result<Option<PathBuf>> {
 
 /// # Safety
 /// `o.scratch_dir` is NULL or a NUL-terminated string.
-unsafe fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
+pub(super) unsafe fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
     let method = match o.method {
         QDSIM_METHOD_AUTO => Method::Auto,
         QDSIM_METHOD_LOBPCG => Method::Lobpcg,
@@ -236,7 +236,9 @@ unsafe fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
 ///
 /// # Safety
 /// `options` is NULL or points to a valid `qdsim_eigen_options`.
-unsafe fn options_arg(options: *const qdsim_eigen_options) -> Result<qdsim_eigen_options> {
+pub(super) unsafe fn options_arg(
+    options: *const qdsim_eigen_options,
+) -> Result<qdsim_eigen_options> {
     if options.is_null() {
         let mut o = std::mem::MaybeUninit::uninit();
         // SAFETY: a valid out-pointer to local memory; the call initialises it (it cannot fail).
@@ -268,7 +270,7 @@ impl CallbackCell {
     }
 }
 
-fn with_progress<R>(
+pub(super) fn with_progress<R>(
     o: &qdsim_eigen_options,
     run: impl FnOnce(Option<&mut ProgressFn<'_>>) -> R,
 ) -> R {
@@ -286,7 +288,7 @@ fn with_progress<R>(
 }
 
 /// Registers `result` and writes it to `out`; NOT_CONVERGED when it is partial.
-fn finish(
+pub(super) fn finish(
     result: qdsim_eigen_result,
     out: std::ptr::NonNull<*mut qdsim_eigen_result>,
 ) -> Result<()> {

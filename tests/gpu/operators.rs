@@ -50,6 +50,53 @@ fn missing_cuda_libraries_are_no_device_never_a_panic() {
     }
 }
 
+#[test]
+fn c_solve_entry_point_checks_its_arguments_first() {
+    use qdsim_mem::ffi::boundary::qdsim_last_error_message;
+    use qdsim_mem::ffi::manager::{qdsim_manager_create, qdsim_manager_destroy};
+    use qdsim_mem::ffi::solver::qdsim_eigen_result;
+    use qdsim_mem::ffi::solver_gpu::qdsim_gpu_solve_lowest;
+    use qdsim_mem::ffi::status::qdsim_status::*;
+    use std::ptr::{null, null_mut};
+    let message = || {
+        // SAFETY: this thread's NUL-terminated message, read before the next call.
+        unsafe { std::ffi::CStr::from_ptr(qdsim_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut manager = null_mut();
+    // SAFETY: valid out-pointer; NULL options are the defaults.
+    assert_eq!(
+        unsafe { qdsim_manager_create(null(), &mut manager) },
+        QDSIM_OK
+    );
+    let mut result: *mut qdsim_eigen_result = null_mut();
+    // SAFETY: each call is refused before any pointer is dereferenced.
+    unsafe {
+        assert_eq!(
+            qdsim_gpu_solve_lowest(null_mut(), manager, null(), -1, null(), null_mut()),
+            QDSIM_ERR_NULL_ARGUMENT
+        );
+        assert!(message().contains("out is NULL"), "{}", message());
+        assert_eq!(
+            qdsim_gpu_solve_lowest(null_mut(), manager, null(), -1, null(), &mut result),
+            QDSIM_ERR_NULL_ARGUMENT
+        );
+        assert!(message().contains("pool is NULL"), "{}", message());
+        assert_eq!(
+            qdsim_gpu_solve_lowest(manager.cast(), manager, null(), -1, null(), &mut result),
+            QDSIM_ERR_INVALID_HANDLE
+        );
+        assert!(
+            message().contains("is a qdsim_manager, not a qdsim_gpu_pool"),
+            "{}",
+            message()
+        );
+        assert!(result.is_null());
+        assert_eq!(qdsim_manager_destroy(manager), QDSIM_OK);
+    }
+}
+
 fn random_vector<T: Scalar>(n: usize, seed: u64) -> Vec<T> {
     let mut state = seed;
     (0..n)
