@@ -23,8 +23,8 @@ use super::types::qdsim_scalar;
 
 /// The lowest `options->k` states of the grid Hamiltonian `desc` (the absorber, if any, is
 /// ignored) computed on the GPU of `pool`: block LOBPCG with the blocks in the pool's device
-/// memory, the NVRTC stencil kernel for H, cuBLAS for the block products, Jacobi
-/// preconditioning and the coarse-to-fine start of the CPU solver. The eigenvectors are copied
+/// memory, the NVRTC stencil kernel for H, cuBLAS for the block products, and the CPU solver's
+/// multigrid preconditioning (V-cycles on the device) and coarse-to-fine start. The eigenvectors are copied
 /// into `manager`'s pool. `scalar` is `QDSIM_SCALAR_AUTO` (real unless there is a magnetic
 /// field) or forces a type; `options` may be NULL for the defaults.
 ///
@@ -33,7 +33,7 @@ use super::types::qdsim_scalar;
 /// scratch_dir do not apply: the pool's limit bounds device memory); `QDSIM_ERR_NO_DEVICE`
 /// without the gpu feature or when libcublas / libnvrtc cannot be loaded;
 /// `QDSIM_ERR_LIMIT_EXCEEDED` / `QDSIM_ERR_OUT_OF_MEMORY` when the pool's limit or the device
-/// is too small (about 6·n·(k + extra) scalars).
+/// is too small (about 11·n·(k + extra) scalars for a 2D grid of n points).
 ///
 /// # Safety
 /// `pool`, `manager` are live handles (checked); `desc` as for `qdsim_hamiltonian_csr`;

@@ -5,6 +5,9 @@
 //! |---|---|
 //! | `stencil_{f64,c64}` | `Y = H·X` for a block of columns: the finite-difference Hamiltonian of `physics::StencilOperator` (diagonal, uniform or per-link hoppings, Dirichlet or periodic axes, Peierls phases) |
 //! | `scale_rows_{f64,c64}` | `W[i, j] *= s[i]` for a block of columns (Jacobi preconditioning) |
+//! | `mg_update_{f64,c64}` | multigrid: `x = step·b`, `x += step·b` (damped Jacobi) or `x += b` |
+//! | `mg_residual_{f64,c64}` | multigrid: `r = b − H·x − s·x` (r holds `H·x` on entry) |
+//! | `map_axis_{f64,c64}` | multigrid: a 1D interpolation or restriction map along one axis |
 //!
 //! The matrix elements are exactly those of the CPU operator: the diagonal array is copied from
 //! it, and the link along axis a from point p is `−t_a(p)·phase`, its reverse the conjugate, as
@@ -139,6 +142,96 @@ extern "C" __global__ void scale_rows_f64(double *w, long long ldw, long long n,
 }
 extern "C" __global__ void scale_rows_c64(c64 *w, long long ldw, long long n, const double *s) {
     scale_rows<c64>(w, ldw, n, s);
+}
+
+/* Multigrid (gpu/multigrid.rs), one column per blockIdx.y. mode 0: x = step·b (pre-smoothing
+ * from x = 0); mode 1: x += step·b (post-smoothing); mode 2: x += b (coarse correction). */
+template <typename T>
+__device__ __forceinline__ void mg_update(T *x, long long ldx, const T *b, long long ldb,
+                                          const double *step, int mode, long long n) {
+    x += (long long)blockIdx.y * ldx;
+    b += (long long)blockIdx.y * ldb;
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        if (mode == 0) {
+            x[i] = scale(b[i], step[i]);
+        } else if (mode == 1) {
+            x[i] = x[i] + scale(b[i], step[i]);
+        } else {
+            x[i] = x[i] + b[i];
+        }
+    }
+}
+extern "C" __global__ void mg_update_f64(double *x, long long ldx, const double *b, long long ldb,
+                                         const double *step, int mode, long long n) {
+    mg_update<double>(x, ldx, b, ldb, step, mode, n);
+}
+extern "C" __global__ void mg_update_c64(c64 *x, long long ldx, const c64 *b, long long ldb,
+                                         const double *step, int mode, long long n) {
+    mg_update<c64>(x, ldx, b, ldb, step, mode, n);
+}
+
+/* r = b − r − s·x, where r holds H·x on entry: the residual of (H + s)·x = b. */
+template <typename T>
+__device__ __forceinline__ void mg_residual(T *r, long long ldr, const T *b, long long ldb,
+                                            const T *x, long long ldx, double s, long long n) {
+    r += (long long)blockIdx.y * ldr;
+    b += (long long)blockIdx.y * ldb;
+    x += (long long)blockIdx.y * ldx;
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        r[i] = b[i] + scale(r[i], -1.0) + scale(x[i], -s);
+    }
+}
+extern "C" __global__ void mg_residual_f64(double *r, long long ldr, const double *b, long long ldb,
+                                           const double *x, long long ldx, double s, long long n) {
+    mg_residual<double>(r, ldr, b, ldb, x, ldx, s, n);
+}
+extern "C" __global__ void mg_residual_c64(c64 *r, long long ldr, const c64 *b, long long ldb,
+                                           const c64 *x, long long ldx, double s, long long n) {
+    mg_residual<c64>(r, ldr, b, ldb, x, ldx, s, n);
+}
+
+/* A 1D linear map along `axis` of an array of shape (nx, ny, nz), x fastest: output index o
+ * along the axis is Σ_t weight[t]·in[index[t]] over t in offsets[o]..offsets[o+1] (the
+ * solver's Map1d, summed in the same order); n_out points along the axis in the output. */
+template <typename T>
+__device__ __forceinline__ void map_axis(T *out, long long ldo, const T *in, long long ldi,
+                                         const long long *offsets, const long long *index,
+                                         const double *weight, long long nx, long long ny,
+                                         long long nz, int axis, long long n_out) {
+    out += (long long)blockIdx.y * ldo;
+    in += (long long)blockIdx.y * ldi;
+    const long long ox = axis == 0 ? n_out : nx;
+    const long long oy = axis == 1 ? n_out : ny;
+    const long long oz = axis == 2 ? n_out : nz;
+    const long long total = ox * oy * oz;
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long p = (long long)blockIdx.x * blockDim.x + threadIdx.x; p < total; p += stride) {
+        const long long i = p % ox;
+        const long long j = (p / ox) % oy;
+        const long long k = p / (ox * oy);
+        const long long o = axis == 0 ? i : (axis == 1 ? j : k);
+        T acc = scale(one_value<T>(), 0.0);
+        for (long long t = offsets[o]; t < offsets[o + 1]; ++t) {
+            const long long c = index[t];
+            const long long q = (axis == 0 ? c : i) + nx * ((axis == 1 ? c : j) + ny * (axis == 2 ? c : k));
+            acc = acc + scale(in[q], weight[t]);
+        }
+        out[p] = acc;
+    }
+}
+extern "C" __global__ void map_axis_f64(double *out, long long ldo, const double *in, long long ldi,
+                                        const long long *offsets, const long long *index,
+                                        const double *weight, long long nx, long long ny,
+                                        long long nz, int axis, long long n_out) {
+    map_axis<double>(out, ldo, in, ldi, offsets, index, weight, nx, ny, nz, axis, n_out);
+}
+extern "C" __global__ void map_axis_c64(c64 *out, long long ldo, const c64 *in, long long ldi,
+                                        const long long *offsets, const long long *index,
+                                        const double *weight, long long nx, long long ny,
+                                        long long nz, int axis, long long n_out) {
+    map_axis<c64>(out, ldo, in, ldi, offsets, index, weight, nx, ny, nz, axis, n_out);
 }
 "#;
 

@@ -1,19 +1,22 @@
 //! [`lowest_states`]: the lowest states of a grid Hamiltonian on a GPU — the block LOBPCG of
 //! `lobpcg.rs` with X, W, P and the work block in a [`DevicePool`], `H·X` by the NVRTC stencil
 //! ([`DeviceStencil`]), block products by cuBLAS (`block.rs`), the small dense eigenproblems and
-//! SVQB on the host, Jacobi preconditioning on the device, and the CPU solver's coarse-to-fine
-//! start (solve on the coarsest grid of the multigrid hierarchy that holds 4 block widths,
+//! SVQB on the host, and the CPU solver's preconditioning and start: the multigrid V-cycle on
+//! the device (`multigrid.rs`, [`GpuPreconditioner::Multigrid`], the default) and
+//! coarse-to-fine (solve on the coarsest grid of the hierarchy that holds 4 block widths,
 //! interpolate on the host, iterate on the next finer grid, …).
 //!
-//! Preconditioning is Jacobi (`1 / (H_ii − σ)`, σ a Gershgorin lower bound), not the CPU's
-//! multigrid V-cycle: for the fine grids this needs more iterations than the CPU solver, but
-//! each is a few bandwidth-bound kernels. The eigenvectors are copied back into the manager's
-//! pool (`solver.vectors`), so the result is an [`EigenResult`] like the CPU solver's.
+//! [`GpuPreconditioner::Jacobi`] (`1 / (H_ii − σ)`, σ a Gershgorin lower bound) needs much less
+//! device memory but many more iterations on fine grids (its convergence degrades with the
+//! grid spacing); it is there for checking and for memory-tight solves. The eigenvectors are
+//! copied back into the manager's pool (`solver.vectors`), so the result is an
+//! [`EigenResult`] like the CPU solver's.
 
 use super::block::{BlockKernels, DeviceCols};
 use super::buffer::DeviceVec;
 use super::kernels::{function, scale_rows};
 use super::lobpcg::{BlockBackend, block_lobpcg};
+use super::multigrid::DeviceMultigrid;
 use super::operator::DeviceOperator;
 use super::pool::DevicePool;
 use super::stencil::DeviceStencil;
@@ -49,14 +52,31 @@ impl<'p> DeviceJacobi<'p> {
     }
 }
 
-/// The device blocks, operator and preconditioner of one level.
-struct DeviceBackend<'k, 'p, T: Scalar> {
-    kernels: &'k BlockKernels<'p, T>,
-    op: &'k dyn DeviceOperator<T>,
-    jacobi: &'k DeviceJacobi<'p>,
+/// The preconditioner of the GPU solver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GpuPreconditioner {
+    /// The CPU solver's multigrid V-cycle, on the device (the coarsest solve on the host).
+    #[default]
+    Multigrid,
+    /// Diagonal scaling by `1 / (H_ii − σ)`.
+    Jacobi,
 }
 
-impl<'k, 'p, T: Scalar> BlockBackend<T> for DeviceBackend<'k, 'p, T> {
+/// A level's preconditioner on the device.
+enum LevelPreconditioner<'k, 'p, 'h, T: Scalar> {
+    Jacobi(DeviceJacobi<'p>),
+    /// V-cycles starting at the given level of the hierarchy.
+    Multigrid(&'k DeviceMultigrid<'p, 'h, T>, usize),
+}
+
+/// The device blocks, operator and preconditioner of one level.
+struct DeviceBackend<'k, 'p, 'h, T: Scalar> {
+    kernels: &'k BlockKernels<'p, T>,
+    op: &'k dyn DeviceOperator<T>,
+    preconditioner: LevelPreconditioner<'k, 'p, 'h, T>,
+}
+
+impl<'k, 'p, T: Scalar> BlockBackend<T> for DeviceBackend<'k, 'p, '_, T> {
     type Cols = DeviceCols<'k, 'p, T>;
 
     fn gram_op(&self, s: &Self::Cols) -> Result<Mat<T>> {
@@ -69,16 +89,22 @@ impl<'k, 'p, T: Scalar> BlockBackend<T> for DeviceBackend<'k, 'p, T> {
 
     fn precondition(&self, w: &Self::Cols) -> Result<()> {
         for (address, ncols, ld) in w.runs() {
-            // SAFETY: the run is live device columns of `rows()` elements, `ld` apart; the
-            // inverse holds that many doubles (one level's operator).
-            unsafe {
-                scale_rows(
-                    self.kernels.pool(),
-                    &self.jacobi.function,
-                    (address, ld, w.rows(), ncols),
-                    self.jacobi.inverse.address(),
-                )?
-            };
+            match &self.preconditioner {
+                // SAFETY: the run is live device columns of `rows()` elements, `ld` apart; the
+                // inverse holds that many doubles (this level's operator).
+                LevelPreconditioner::Jacobi(jacobi) => unsafe {
+                    scale_rows(
+                        self.kernels.pool(),
+                        &jacobi.function,
+                        (address, ld, w.rows(), ncols),
+                        jacobi.inverse.address(),
+                    )?
+                },
+                // SAFETY: as above; the hierarchy's level has `rows()` points.
+                LevelPreconditioner::Multigrid(mg, level) => unsafe {
+                    mg.precondition(*level, (address, ld), ncols)?
+                },
+            }
         }
         Ok(())
     }
@@ -103,8 +129,9 @@ fn check_gpu_options(options: &EigenOptions) -> Result<()> {
 /// `pool`'s device (see the module doc). Options as for [`crate::solver::lowest_states`], except
 /// that `Method::ShiftInvert` and `Placement::OutOfCore` are refused and `memory_budget` and
 /// `scratch_dir` do not apply (the pool's limit bounds device memory: X, W, P and a work block
-/// of 3 block widths, i.e. `6·n·m` scalars, plus the operator). The eigenvectors are copied into
-/// `manager`'s pool; `peak_pool_bytes` is the manager's (host) peak.
+/// of 3 block widths, `6·n·m` scalars, and the multigrid hierarchy, about `5·n·m` more in 2D,
+/// with m = k + extra). The eigenvectors are copied into `manager`'s pool; `peak_pool_bytes` is
+/// the manager's (host) peak.
 ///
 /// Errors as for the CPU solver, plus [`crate::ErrorKind::NoDevice`] when libcublas or
 /// libnvrtc cannot be loaded, and device errors (out of memory, the pool's limit).
@@ -113,6 +140,27 @@ pub fn lowest_states<T: Scalar>(
     manager: &MemoryManager,
     spec: &HamiltonianSpec<'_>,
     options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    lowest_states_with(
+        pool,
+        manager,
+        spec,
+        options,
+        GpuPreconditioner::Multigrid,
+        progress,
+    )
+}
+
+/// [`lowest_states`] with a chosen preconditioner. Device memory: `6·n·m` scalars for the
+/// blocks, plus with multigrid about `(3 + 5/3)·n·m` (2D; a third more in 3D) for the
+/// hierarchy's work arrays.
+pub fn lowest_states_with<T: Scalar>(
+    pool: &DevicePool,
+    manager: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    options: &EigenOptions,
+    preconditioner: GpuPreconditioner,
     mut progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
     spec.validate()?;
@@ -149,6 +197,10 @@ pub fn lowest_states<T: Scalar>(
         block("gpu.solver.block")?,
     );
     let kernels = BlockKernels::<T>::new(pool, n, 3 * m)?;
+    let device_mg = match preconditioner {
+        GpuPreconditioner::Multigrid => Some(DeviceMultigrid::new(pool, &mg, m)?),
+        GpuPreconditioner::Jacobi => None,
+    };
     let n_first = mg.operator(first).dim();
     let mut column = vec![T::ZERO_VALUE; n_first];
     for j in 0..m {
@@ -161,22 +213,42 @@ pub fn lowest_states<T: Scalar>(
     for level in (0..=first).rev() {
         let nl = mg.operator(level).dim();
         if level < first {
-            // Interpolate the block to this level on the host, into W; W becomes X.
-            let nc = mg.operator(level + 1).dim();
-            column.resize(nc, T::ZERO_VALUE);
-            for j in 0..m {
-                x.read(j * n, &mut column)?;
-                mg.prolong(level, &column, &mut fine, &mut temp);
-                w.write(j * n, &fine)?;
+            // Interpolate the block to this level, into W (on the device with the multigrid's
+            // maps, else on the host); W becomes X.
+            match &device_mg {
+                // SAFETY: X holds m columns of the coarser level, W receives m columns of this
+                // one; both n apart in distinct live blocks.
+                Some(dmg) => unsafe { dmg.prolong(level, (x.address(), n), (w.address(), n), m)? },
+                None => {
+                    let nc = mg.operator(level + 1).dim();
+                    column.resize(nc, T::ZERO_VALUE);
+                    for j in 0..m {
+                        x.read(j * n, &mut column)?;
+                        mg.prolong(level, &column, &mut fine, &mut temp);
+                        w.write(j * n, &fine)?;
+                    }
+                }
             }
             std::mem::swap(&mut x, &mut w);
         }
-        let op = DeviceStencil::new(pool, mg.operator(level))?;
-        let jacobi = DeviceJacobi::new(pool, mg.operator(level))?;
+        let own_op;
+        let (op, preconditioner): (&dyn DeviceOperator<T>, _) = match &device_mg {
+            Some(dmg) => (
+                dmg.operator(level),
+                LevelPreconditioner::Multigrid(dmg, level),
+            ),
+            None => {
+                own_op = DeviceStencil::new(pool, mg.operator(level))?;
+                (
+                    &own_op,
+                    LevelPreconditioner::Jacobi(DeviceJacobi::new(pool, mg.operator(level))?),
+                )
+            }
+        };
         let backend = DeviceBackend {
             kernels: &kernels,
-            op: &op,
-            jacobi: &jacobi,
+            op,
+            preconditioner,
         };
         let params = LobpcgParams {
             k: options.k,
@@ -205,7 +277,7 @@ pub fn lowest_states<T: Scalar>(
         iterations += outcome.iterations;
         applications += outcome.applications;
     }
-    drop((column, fine, temp, kernels, w, p));
+    drop((column, fine, temp, device_mg, kernels, w, p));
     drop(mg);
     let k = options.k;
     let mut vectors = ManagedMatrix::<T>::uninit_values(manager, n, k, "solver.vectors")?;

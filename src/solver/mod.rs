@@ -77,4 +77,5 @@ pub(crate) use {
     lowest::check_options,
     random::fill_random,
     small::{ColumnBlock, hermitian_eigen, orthonormalize},
+    transfer::Map1d,
 };
