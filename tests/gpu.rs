@@ -79,7 +79,7 @@ fn without_the_feature_every_entry_point_is_no_device() {
                 fake,
                 null_mut(),
                 null(),
-                -1,
+                qdsim_mem::ffi::types::QDSIM_SCALAR_AUTO,
                 null(),
                 &mut result,
             ),

@@ -10,7 +10,7 @@
 //! (2D) or two (3D) transfer temporaries — about 3 blocks at the finest level and 5/3 of one
 //! over the coarser ones in 2D.
 
-use super::buffer::{DeviceVec, bytes_of_mut};
+use super::buffer::{DeviceVec, bytes_of, bytes_of_mut};
 use super::driver_error;
 use super::kernels::{function, launch_config};
 use super::operator::DeviceOperator;
@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
 use crate::solver::{Map1d, Multigrid};
 use cudarc::driver::{CudaFunction, PushKernelArg};
-use faer::Mat;
+use faer::MatMut;
 
 /// A block of columns on the device: address, leading dimension.
 pub type Cols = (u64, usize);
@@ -317,29 +317,28 @@ impl<'p, 'h, T: Scalar> DeviceMultigrid<'p, 'h, T> {
     }
 
     /// The coarsest solve on the host: B is copied down, solved with the dense factor, and the
-    /// solution copied into X.
+    /// solution copied into X (one copy each way when the columns are contiguous, as they are
+    /// inside a V-cycle).
     fn coarse_solve(&self, n: usize, b: Cols, x: Cols, columns: usize) -> Result<()> {
         let size = size_of::<T>() as u64;
-        let mut rhs = Mat::<T>::zeros(n, columns);
-        let mut column = vec![T::ZERO_VALUE; n];
-        for j in 0..columns {
-            self.pool.copy_to_host(
-                bytes_of_mut(&mut column),
-                b.0 + j as u64 * b.1 as u64 * size,
-            )?;
-            for (i, &v) in column.iter().enumerate() {
-                rhs[(i, j)] = v;
+        let mut data = vec![T::ZERO_VALUE; n * columns];
+        if b.1 == n {
+            self.pool.copy_to_host(bytes_of_mut(&mut data), b.0)?;
+        } else {
+            for (j, column) in data.chunks_mut(n).enumerate() {
+                self.pool
+                    .copy_to_host(bytes_of_mut(column), b.0 + j as u64 * b.1 as u64 * size)?;
             }
         }
-        self.host.coarse_solve_in_place(rhs.as_mut());
-        for j in 0..columns {
-            for (i, v) in column.iter_mut().enumerate() {
-                *v = rhs[(i, j)];
+        self.host
+            .coarse_solve_in_place(MatMut::from_column_major_slice_mut(&mut data, n, columns));
+        if x.1 == n {
+            self.pool.copy_to_device(x.0, bytes_of(&data))?;
+        } else {
+            for (j, column) in data.chunks(n).enumerate() {
+                self.pool
+                    .copy_to_device(x.0 + j as u64 * x.1 as u64 * size, bytes_of(column))?;
             }
-            self.pool.copy_to_device(
-                x.0 + j as u64 * x.1 as u64 * size,
-                super::buffer::bytes_of(&column),
-            )?;
         }
         Ok(())
     }

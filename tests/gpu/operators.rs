@@ -60,6 +60,7 @@ fn c_solve_entry_point_checks_its_arguments_first() {
     use qdsim_mem::ffi::solver::qdsim_eigen_result;
     use qdsim_mem::ffi::solver_gpu::qdsim_gpu_solve_lowest;
     use qdsim_mem::ffi::status::qdsim_status::*;
+    use qdsim_mem::ffi::types::QDSIM_SCALAR_AUTO;
     use std::ptr::{null, null_mut};
     let message = || {
         // SAFETY: this thread's NUL-terminated message, read before the next call.
@@ -77,17 +78,38 @@ fn c_solve_entry_point_checks_its_arguments_first() {
     // SAFETY: each call is refused before any pointer is dereferenced.
     unsafe {
         assert_eq!(
-            qdsim_gpu_solve_lowest(null_mut(), manager, null(), -1, null(), null_mut()),
+            qdsim_gpu_solve_lowest(
+                null_mut(),
+                manager,
+                null(),
+                QDSIM_SCALAR_AUTO,
+                null(),
+                null_mut()
+            ),
             QDSIM_ERR_NULL_ARGUMENT
         );
         assert!(message().contains("out is NULL"), "{}", message());
         assert_eq!(
-            qdsim_gpu_solve_lowest(null_mut(), manager, null(), -1, null(), &mut result),
+            qdsim_gpu_solve_lowest(
+                null_mut(),
+                manager,
+                null(),
+                QDSIM_SCALAR_AUTO,
+                null(),
+                &mut result
+            ),
             QDSIM_ERR_NULL_ARGUMENT
         );
         assert!(message().contains("pool is NULL"), "{}", message());
         assert_eq!(
-            qdsim_gpu_solve_lowest(manager.cast(), manager, null(), -1, null(), &mut result),
+            qdsim_gpu_solve_lowest(
+                manager.cast(),
+                manager,
+                null(),
+                QDSIM_SCALAR_AUTO,
+                null(),
+                &mut result
+            ),
             QDSIM_ERR_INVALID_HANDLE
         );
         assert!(
