@@ -44,6 +44,32 @@ build() {
     du -sh "$OUT_DIR"
 }
 
+# The CUDA libraries the operator and solver tests load by name (cudarc dlopens libcublas,
+# libcusparse and libnvrtc): when the loader does not know one, look in the toolkit's and the
+# Python wheels' usual folders and add the first folder that holds it to LD_LIBRARY_PATH.
+add_cuda_libraries() {
+    local name found dir roots
+    roots="/usr/local/cuda /usr/local/cuda/targets /usr/lib /opt"
+    roots="$roots $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null || true)"
+    for name in libcublas.so libcusparse.so libnvrtc.so; do
+        if ldconfig -p 2>/dev/null | grep -q "$name"; then
+            continue
+        fi
+        # shellcheck disable=SC2086
+        found=$(find $roots -maxdepth 6 -name "$name*" 2>/dev/null | head -n 1 || true)
+        if [ -n "$found" ]; then
+            dir=$(dirname "$found")
+            case ":${LD_LIBRARY_PATH:-}:" in
+                *":$dir:"*) ;;
+                *) export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ;;
+            esac
+            echo "gpu-check: $name from $dir"
+        else
+            echo "gpu-check: $name not found (the tests that need it will say so and skip)"
+        fi
+    done
+}
+
 bench() {
     [ -x "$OUT_DIR/gpu-bench" ] || { echo "gpu-check: $OUT_DIR/gpu-bench missing: run 'build' first" >&2; exit 1; }
     local logs="${OUT:-$OUT_DIR/logs}"
@@ -63,6 +89,7 @@ run() {
     local logs="${OUT:-$OUT_DIR/logs}"
     mkdir -p "$logs"
     echo "commit: $(cat "$OUT_DIR/COMMIT" 2>/dev/null || echo unknown)"
+    add_cuda_libraries
     command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L || echo "nvidia-smi: not found"
     local failed=0 passed=0 skipped=0
     local table="$logs/table.txt"
@@ -123,6 +150,6 @@ run() {
 case "${1:-}" in
     build) build ;;
     run)
-        if [ "${2:-}" = "bench" ]; then bench; else run "${2:-}"; fi ;;
+        if [ "${2:-}" = "bench" ]; then add_cuda_libraries; bench; else run "${2:-}"; fi ;;
     *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

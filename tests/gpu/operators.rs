@@ -343,8 +343,10 @@ fn gpu_solver_matches_the_cpu_solver_and_the_analytic_dot() {
     );
     assert!(gpu.is_converged(), "{gpu:?}");
     let cpu = solver::lowest_states::<f64>(&m, &spec, &options, None).unwrap();
-    // Both meet ‖r‖ ≤ 1e-6·max(|λ|, s), s = 1e-3 of the spectrum width (≈ 3 meV here): the
-    // eigenvalue errors are ≤ ‖r‖²/gap ≈ 1e-15 eV, so 1e-9 eV leaves rounding room.
+    // Both meet ‖r‖ ≤ 1e-6·max(|λ|, s) ≤ 4e-8 eV (s = 1e-3 of the spectrum width ≈ 3.5 meV);
+    // every shell lies inside the block (11 columns, shells of 1+2+3+4), so the Ritz values
+    // converge quadratically: errors ≤ ‖r‖²/gap ≈ 2e-13 eV with the 10 meV gap to the next
+    // shell, and 1e-9 eV leaves room for rounding.
     assert_same_values(&gpu, &cpu, 1e-9);
     // DESIGN.md §5.2, as in tests/solver_validation.rs: 9.9921, 19.9762 (×2), 29.94–29.96 (×3),
     // four states within 0.15 meV of 40.
@@ -408,8 +410,9 @@ fn gpu_solver_with_a_field_matches_the_cpu_solver() {
     let gpu = lowest_states::<Complex64>(&pool, &m, &spec, &options, None).unwrap();
     assert!(gpu.is_converged(), "{gpu:?}");
     let cpu = solver::lowest_states::<Complex64>(&m, &spec, &options, None).unwrap();
-    // ‖r‖ ≤ 1e-8·max(|λ|, s) on both: eigenvalue errors far below 1e-10 eV.
-    assert_same_values(&gpu, &cpu, 1e-10);
+    // ‖r‖ ≤ 1e-8·max(|λ|, s) ≈ 3e-10 eV on both: the eigenvalue errors are below that even by
+    // the linear bound (the field splits the shells into close pairs), so 1e-9 eV.
+    assert_same_values(&gpu, &cpu, 1e-9);
     let op = StencilOperator::<Complex64>::new(&m, &spec, "check").unwrap();
     let (_, orthogonality) = host_checks(&op, &gpu);
     assert!(orthogonality < 1e-10, "XᴴX − I: {orthogonality:e}");
@@ -455,12 +458,13 @@ fn gpu_solver_refuses_what_it_does_not_do_and_reports_progress() {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(e.message().contains(needle), "{}", e.message());
     }
-    // Progress reports arrive, and a callback that returns true cancels cleanly.
+    // Progress reports arrive, and a callback that returns true cancels cleanly (at the second
+    // report: a random start cannot converge in one iteration).
     let mut calls = 0;
     let mut cancel = |p: &solver::Progress| {
         calls += 1;
-        assert_eq!(p.wanted, 4);
-        calls >= 3
+        assert_eq!((p.wanted, p.iteration), (4, calls));
+        calls >= 2
     };
     let e = lowest_states::<f64>(
         &pool,
@@ -475,7 +479,7 @@ fn gpu_solver_refuses_what_it_does_not_do_and_reports_progress() {
     )
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled, "{}", e.message());
-    assert_eq!(calls, 3);
+    assert_eq!(calls, 2);
     assert_eq!(pool.stats().unwrap().live_allocations, 0);
     // A limit too small for the blocks is the pool's LimitExceeded, with nothing left behind.
     let small = DevicePool::new(pool.device().clone(), Some(64 << 10)).unwrap();
