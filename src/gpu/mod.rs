@@ -22,8 +22,9 @@
 //! | [`DeviceMultigrid`] | the CPU's multigrid V-cycle on device blocks (coarsest solve on the host) ([`multigrid`]) |
 //! | [`lowest_states`], [`lowest_states_with`] | the lowest states of a grid Hamiltonian on the GPU: coarse-to-fine, multigrid (or Jacobi) on the device, results in the manager's pool (`solve.rs`) |
 //!
-//! Not done yet: a GPU solver for plain CSR matrices (the operator exists: [`DeviceCsr`]), and
-//! the performance targets, which are unmeasured.
+//! | [`csr_lowest_states`] | the same LOBPCG for a plain CSR matrix: cuSPARSE products, Jacobi on the device |
+//!
+//! Not done yet: the performance targets, which are unmeasured.
 //!
 //! ```no_run
 //! use qdsim_mem::gpu::{Device, DevicePool};
@@ -59,7 +60,7 @@ pub use libraries::Library;
 pub use multigrid::DeviceMultigrid;
 pub use operator::DeviceOperator;
 pub use pool::DevicePool;
-pub use solve::{GpuPreconditioner, lowest_states, lowest_states_with};
+pub use solve::{GpuPreconditioner, csr_lowest_states, lowest_states, lowest_states_with};
 pub use spmv::DeviceCsr;
 pub use stencil::DeviceStencil;
 

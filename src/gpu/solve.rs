@@ -19,11 +19,12 @@ use super::lobpcg::{BlockBackend, block_lobpcg};
 use super::multigrid::DeviceMultigrid;
 use super::operator::DeviceOperator;
 use super::pool::DevicePool;
+use super::spmv::DeviceCsr;
 use super::stencil::DeviceStencil;
 use crate::error::{Error, Result};
-use crate::matrix::{ManagedMatrix, Scalar};
+use crate::matrix::{CsrMatrix, ManagedMatrix, Scalar};
 use crate::memory::MemoryManager;
-use crate::physics::{HamiltonianSpec, StencilOperator};
+use crate::physics::HamiltonianSpec;
 use crate::solver::{
     EigenOptions, EigenResult, Jacobi, LobpcgOutcome, LobpcgParams, Method, Multigrid, Operator,
     Placement, ProgressFn, check_options, fill_random,
@@ -43,7 +44,7 @@ struct DeviceJacobi<'p> {
 }
 
 impl<'p> DeviceJacobi<'p> {
-    fn new<T: Scalar>(pool: &'p DevicePool, op: &StencilOperator<T>) -> Result<Self> {
+    fn new<T: Scalar, A: Operator<T> + ?Sized>(pool: &'p DevicePool, op: &A) -> Result<Self> {
         let jacobi = Jacobi::new(op);
         Ok(Self {
             inverse: DeviceVec::from_host(pool, jacobi.inverse(), "gpu.solver.jacobi")?,
@@ -201,12 +202,7 @@ pub fn lowest_states_with<T: Scalar>(
         GpuPreconditioner::Multigrid => Some(DeviceMultigrid::new(pool, &mg, m)?),
         GpuPreconditioner::Jacobi => None,
     };
-    let n_first = mg.operator(first).dim();
-    let mut column = vec![T::ZERO_VALUE; n_first];
-    for j in 0..m {
-        fill_random(&mut column, options.seed, j);
-        x.write(j * n, &column)?;
-    }
+    let mut column = random_start(&x, n, mg.operator(first).dim(), m, options.seed)?;
     let (mut iterations, mut applications) = (0, 0u64);
     let mut outcome = LobpcgOutcome::default();
     let (mut fine, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
@@ -279,7 +275,58 @@ pub fn lowest_states_with<T: Scalar>(
     }
     drop((column, fine, temp, device_mg, kernels, w, p));
     drop(mg);
-    let k = options.k;
+    finish(
+        manager,
+        &x,
+        n,
+        options.k,
+        outcome,
+        Totals {
+            iterations,
+            applications,
+            seconds: start.elapsed().as_secs_f64(),
+            peak_pool_bytes: peak.peak(),
+            levels: first + 1,
+        },
+    )
+}
+
+/// Fills the leading `rows` rows of the `m` columns of `x` (`ld` apart) with the CPU solver's
+/// seeded random start; returns the host column used (for reuse).
+fn random_start<T: Scalar>(
+    x: &DeviceVec<'_, T>,
+    ld: usize,
+    rows: usize,
+    m: usize,
+    seed: u64,
+) -> Result<Vec<T>> {
+    let mut column = vec![T::ZERO_VALUE; rows];
+    for j in 0..m {
+        fill_random(&mut column, seed, j);
+        x.write(j * ld, &column)?;
+    }
+    Ok(column)
+}
+
+/// What a solve did, over all its levels.
+struct Totals {
+    iterations: usize,
+    applications: u64,
+    seconds: f64,
+    peak_pool_bytes: u64,
+    levels: usize,
+}
+
+/// The result: the first `k` columns of `x` (`n` rows, `n` apart) copied into `manager`'s pool,
+/// and the first `k` values and residuals of `outcome`.
+fn finish<T: Scalar>(
+    manager: &MemoryManager,
+    x: &DeviceVec<'_, T>,
+    n: usize,
+    k: usize,
+    outcome: LobpcgOutcome,
+    totals: Totals,
+) -> Result<EigenResult<T>> {
     let mut vectors = ManagedMatrix::<T>::uninit_values(manager, n, k, "solver.vectors")?;
     for j in 0..k {
         x.read(j * n, vectors.col_mut(j))?;
@@ -289,12 +336,85 @@ pub fn lowest_states_with<T: Scalar>(
         vectors,
         residuals: outcome.residuals[..k].to_vec(),
         converged: outcome.converged.min(k),
-        iterations,
-        applications,
-        seconds: start.elapsed().as_secs_f64(),
-        peak_pool_bytes: peak.peak(),
+        iterations: totals.iterations,
+        applications: totals.applications,
+        seconds: totals.seconds,
+        peak_pool_bytes: totals.peak_pool_bytes,
         method: Method::Lobpcg,
         scratch_bytes: 0,
-        levels: first + 1,
+        levels: totals.levels,
     })
+}
+
+/// The lowest `options.k` eigenpairs of a Hermitian CSR matrix `h` on `pool`'s device: the same
+/// LOBPCG with `H·X` by cuSPARSE ([`DeviceCsr`]), Jacobi preconditioning on the device (no grid
+/// is known, as for the CPU's `solver::lowest_eigenpairs`), and the CPU solver's seeded random
+/// start. Options as for [`lowest_states`] (`coarse_to_fine` does not apply). Device memory:
+/// the matrix and `6·n·m` scalars. [`crate::ErrorKind::NoDevice`] also when libcusparse cannot
+/// be loaded.
+pub fn csr_lowest_states<T: Scalar>(
+    pool: &DevicePool,
+    manager: &MemoryManager,
+    h: &CsrMatrix<T>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    let n = h.nrows();
+    if h.ncols() != n {
+        return Err(Error::invalid_argument(format!(
+            "a {n}×{} matrix is not square: it has no eigenpairs",
+            h.ncols()
+        )));
+    }
+    check_options(options, n)?;
+    check_gpu_options(options)?;
+    super::blas::dim_i32(n, "rows")?;
+    let start = Instant::now();
+    let peak = manager.track_peak();
+    let (lower, upper) = h.gershgorin_bounds();
+    let m = options.block_size(n);
+    let block = |tag| DeviceVec::<T>::uninit(pool, n * m, tag);
+    let (x, w, p) = (
+        block("gpu.solver.block")?,
+        block("gpu.solver.block")?,
+        block("gpu.solver.block")?,
+    );
+    let kernels = BlockKernels::<T>::new(pool, n, 3 * m)?;
+    let op = DeviceCsr::new(pool, h)?;
+    let backend = DeviceBackend {
+        kernels: &kernels,
+        op: &op,
+        preconditioner: LevelPreconditioner::Jacobi(DeviceJacobi::new(pool, h)?),
+    };
+    random_start(&x, n, n, m, options.seed)?;
+    let params = LobpcgParams {
+        k: options.k,
+        tol: options.tol,
+        max_iter: options.max_iterations,
+        scale: 1e-3 * (upper - lower).abs(),
+        level: 0,
+        levels: 1,
+    };
+    let outcome = block_lobpcg(
+        &backend,
+        [
+            &kernels.cols(&x, n, n, 0..m),
+            &kernels.cols(&w, n, n, 0..m),
+            &kernels.cols(&p, n, n, 0..m),
+        ],
+        params,
+        0,
+        progress,
+    )
+    .map_err(|e| e.context(&format!("GPU LOBPCG on a {n}×{n} CSR matrix")))?;
+    drop(backend);
+    drop((op, kernels, w, p));
+    let totals = Totals {
+        iterations: outcome.iterations,
+        applications: outcome.applications,
+        seconds: start.elapsed().as_secs_f64(),
+        peak_pool_bytes: peak.peak(),
+        levels: 1,
+    };
+    finish(manager, &x, n, options.k, outcome, totals)
 }

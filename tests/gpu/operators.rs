@@ -8,7 +8,7 @@ use qdsim_mem::ErrorKind;
 use qdsim_mem::gpu::libraries::{Library, require};
 use qdsim_mem::gpu::{
     Device, DeviceCsr, DeviceMultigrid, DeviceOperator, DevicePool, DeviceStencil, DeviceVec,
-    GpuPreconditioner, lowest_states, lowest_states_with,
+    GpuPreconditioner, csr_lowest_states, lowest_states, lowest_states_with,
 };
 use qdsim_mem::matrix::{CsrBuilder, Scalar};
 use qdsim_mem::memory::MemoryManager;
@@ -590,4 +590,52 @@ fn gpu_solver_with_jacobi_matches_the_cpu_solver() {
     let cpu = solver::lowest_states::<f64>(&m, &spec, &options, None).unwrap();
     // As in gpu_solver_matches_the_cpu_solver_and_the_analytic_dot.
     assert_same_values(&gpu, &cpu, 1e-9);
+}
+
+#[test]
+fn gpu_csr_solver_finds_the_discrete_box_spectrum() {
+    let Some(pool) = pool_or_skip(
+        "gpu_csr_solver_finds_the_discrete_box_spectrum",
+        &[Library::Nvrtc, Library::Cublas, Library::Cusparse],
+    ) else {
+        return;
+    };
+    // DESIGN.md §5 case 1 on a 30² box, assembled to CSR: the 5-point stencil's exact levels.
+    let m = manager();
+    let (points, l) = (30usize, 20.0);
+    let grid = Grid::dirichlet_box(&[l, l], &[points, points]).unwrap();
+    let op =
+        StencilOperator::<f64>::new(&m, &HamiltonianSpec::new(grid, GAAS_MASS, None), "h").unwrap();
+    let h = op.to_csr("h.csr").unwrap();
+    let options = EigenOptions {
+        k: 6,
+        ..EigenOptions::default()
+    };
+    let r = csr_lowest_states::<f64>(&pool, &m, &h, &options, None).unwrap();
+    eprintln!(
+        "30² box as CSR on the GPU: {} iterations, {:.3} s",
+        r.iterations, r.seconds
+    );
+    assert!(r.is_converged(), "{r:?}");
+    let c = qdsim_mem::physics::constants::HBAR2_OVER_2M0 / GAAS_MASS;
+    let hh = l / (points as f64 + 1.0);
+    let s = |p: usize| {
+        (4.0 / (hh * hh))
+            * (p as f64 * std::f64::consts::PI / (2.0 * (points as f64 + 1.0)))
+                .sin()
+                .powi(2)
+    };
+    let mut exact: Vec<f64> = (1..5)
+        .flat_map(|p| (1..5).map(move |q| c * (s(p) + s(q))))
+        .collect();
+    exact.sort_by(f64::total_cmp);
+    for (j, (e, x)) in r.values.iter().zip(&exact).enumerate() {
+        // ‖r‖ ≤ 1e-6·max(|λ|, s) ≈ 1e-8 eV; every multiplet (the pairs) lies inside the block,
+        // so the error is ~‖r‖²/gap ≪ 1e-9 eV.
+        assert!((e - x).abs() < 1e-9, "state {j}: {e} eV vs exact {x} eV");
+    }
+    // The same matrix on the CPU agrees.
+    let cpu = solver::csr_lowest(&m, &h, &options, None).unwrap();
+    assert_same_values(&r, &cpu, 1e-9);
+    assert_eq!(pool.stats().unwrap().live_allocations, 0);
 }
