@@ -191,18 +191,12 @@ pub fn lowest_states_with<T: Scalar>(
     let scale = 1e-3 * (upper - lower).abs();
 
     // Blocks of the finest size; coarser levels use their leading rows (ld = n throughout).
-    let block = |tag| DeviceVec::<T>::uninit(pool, n * m, tag);
-    let (mut x, mut w, p) = (
-        block("gpu.solver.block")?,
-        block("gpu.solver.block")?,
-        block("gpu.solver.block")?,
-    );
-    let kernels = BlockKernels::<T>::new(pool, n, 3 * m)?;
+    let mut blocks = Blocks::<T>::new(pool, n, m)?;
     let device_mg = match preconditioner {
         GpuPreconditioner::Multigrid => Some(DeviceMultigrid::new(pool, &mg, m)?),
         GpuPreconditioner::Jacobi => None,
     };
-    let mut column = random_start(&x, n, mg.operator(first).dim(), m, options.seed)?;
+    let mut column = random_start(&blocks.x, n, mg.operator(first).dim(), m, options.seed)?;
     let (mut iterations, mut applications) = (0, 0u64);
     let mut outcome = LobpcgOutcome::default();
     let (mut fine, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
@@ -214,18 +208,20 @@ pub fn lowest_states_with<T: Scalar>(
             match &device_mg {
                 // SAFETY: X holds m columns of the coarser level, W receives m columns of this
                 // one; both n apart in distinct live blocks.
-                Some(dmg) => unsafe { dmg.prolong(level, (x.address(), n), (w.address(), n), m)? },
+                Some(dmg) => unsafe {
+                    dmg.prolong(level, (blocks.x.address(), n), (blocks.w.address(), n), m)?
+                },
                 None => {
                     let nc = mg.operator(level + 1).dim();
                     column.resize(nc, T::ZERO_VALUE);
                     for j in 0..m {
-                        x.read(j * n, &mut column)?;
+                        blocks.x.read(j * n, &mut column)?;
                         mg.prolong(level, &column, &mut fine, &mut temp);
-                        w.write(j * n, &fine)?;
+                        blocks.w.write(j * n, &fine)?;
                     }
                 }
             }
-            std::mem::swap(&mut x, &mut w);
+            std::mem::swap(&mut blocks.x, &mut blocks.w);
         }
         let own_op;
         let (op, preconditioner): (&dyn DeviceOperator<T>, _) = match &device_mg {
@@ -242,7 +238,7 @@ pub fn lowest_states_with<T: Scalar>(
             }
         };
         let backend = DeviceBackend {
-            kernels: &kernels,
+            kernels: &blocks.kernels,
             op,
             preconditioner,
         };
@@ -258,13 +254,10 @@ pub fn lowest_states_with<T: Scalar>(
             level,
             levels: first + 1,
         };
+        let [x, w, p] = blocks.cols(nl);
         outcome = block_lobpcg(
             &backend,
-            [
-                &kernels.cols(&x, n, nl, 0..m),
-                &kernels.cols(&w, n, nl, 0..m),
-                &kernels.cols(&p, n, nl, 0..m),
-            ],
+            [&x, &w, &p],
             params,
             applications,
             progress.as_deref_mut(),
@@ -273,11 +266,11 @@ pub fn lowest_states_with<T: Scalar>(
         iterations += outcome.iterations;
         applications += outcome.applications;
     }
-    drop((column, fine, temp, device_mg, kernels, w, p));
+    drop((column, fine, temp, device_mg));
     drop(mg);
     finish(
         manager,
-        &x,
+        &blocks.x,
         n,
         options.k,
         outcome,
@@ -289,6 +282,35 @@ pub fn lowest_states_with<T: Scalar>(
             levels: first + 1,
         },
     )
+}
+
+/// X, W, P (`n × m` each, columns `n` apart) and the block kernels of one solve.
+struct Blocks<'p, T: Scalar> {
+    x: DeviceVec<'p, T>,
+    w: DeviceVec<'p, T>,
+    p: DeviceVec<'p, T>,
+    kernels: BlockKernels<'p, T>,
+    n: usize,
+    m: usize,
+}
+
+impl<'p, T: Scalar> Blocks<'p, T> {
+    fn new(pool: &'p DevicePool, n: usize, m: usize) -> Result<Self> {
+        let block = || DeviceVec::<T>::uninit(pool, n * m, "gpu.solver.block");
+        Ok(Self {
+            x: block()?,
+            w: block()?,
+            p: block()?,
+            kernels: BlockKernels::new(pool, n, 3 * m)?,
+            n,
+            m,
+        })
+    }
+
+    /// The leading `rows` rows of X, W and P.
+    fn cols(&self, rows: usize) -> [DeviceCols<'_, 'p, T>; 3] {
+        [&self.x, &self.w, &self.p].map(|b| self.kernels.cols(b, self.n, rows, 0..self.m))
+    }
 }
 
 /// Fills the leading `rows` rows of the `m` columns of `x` (`ld` apart) with the CPU solver's
@@ -373,20 +395,14 @@ pub fn csr_lowest_states<T: Scalar>(
     let peak = manager.track_peak();
     let (lower, upper) = h.gershgorin_bounds();
     let m = options.block_size(n);
-    let block = |tag| DeviceVec::<T>::uninit(pool, n * m, tag);
-    let (x, w, p) = (
-        block("gpu.solver.block")?,
-        block("gpu.solver.block")?,
-        block("gpu.solver.block")?,
-    );
-    let kernels = BlockKernels::<T>::new(pool, n, 3 * m)?;
+    let blocks = Blocks::<T>::new(pool, n, m)?;
     let op = DeviceCsr::new(pool, h)?;
     let backend = DeviceBackend {
-        kernels: &kernels,
+        kernels: &blocks.kernels,
         op: &op,
         preconditioner: LevelPreconditioner::Jacobi(DeviceJacobi::new(pool, h)?),
     };
-    random_start(&x, n, n, m, options.seed)?;
+    random_start(&blocks.x, n, n, m, options.seed)?;
     let params = LobpcgParams {
         k: options.k,
         tol: options.tol,
@@ -395,20 +411,11 @@ pub fn csr_lowest_states<T: Scalar>(
         level: 0,
         levels: 1,
     };
-    let outcome = block_lobpcg(
-        &backend,
-        [
-            &kernels.cols(&x, n, n, 0..m),
-            &kernels.cols(&w, n, n, 0..m),
-            &kernels.cols(&p, n, n, 0..m),
-        ],
-        params,
-        0,
-        progress,
-    )
-    .map_err(|e| e.context(&format!("GPU LOBPCG on a {n}×{n} CSR matrix")))?;
-    drop(backend);
-    drop((op, kernels, w, p));
+    let [x, w, p] = blocks.cols(n);
+    let outcome = block_lobpcg(&backend, [&x, &w, &p], params, 0, progress)
+        .map_err(|e| e.context(&format!("GPU LOBPCG on a {n}×{n} CSR matrix")))?;
+    drop((x, w, p, backend));
+    drop(op);
     let totals = Totals {
         iterations: outcome.iterations,
         applications: outcome.applications,
@@ -416,5 +423,5 @@ pub fn csr_lowest_states<T: Scalar>(
         peak_pool_bytes: peak.peak(),
         levels: 1,
     };
-    finish(manager, &x, n, options.k, outcome, totals)
+    finish(manager, &blocks.x, n, options.k, outcome, totals)
 }
