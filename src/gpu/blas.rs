@@ -33,6 +33,19 @@ impl Op {
     }
 }
 
+/// A host scalar handed to cuBLAS or cuSPARSE by pointer, aligned as `cuDoubleComplex` (16
+/// bytes: the libraries may load it with aligned vector instructions; `Complex64` alone is only
+/// 8-byte aligned).
+#[repr(C, align(16))]
+pub(crate) struct HostScalar<T>(pub T);
+
+impl<T> HostScalar<T> {
+    /// The pointer the libraries take.
+    pub(crate) fn ptr<U>(&self) -> *const U {
+        (&self.0 as *const T).cast()
+    }
+}
+
 /// `value` as a cuBLAS/cuSPARSE 32-bit dimension, or an error naming `what`.
 pub(crate) fn dim_i32(value: usize, what: &str) -> Result<c_int> {
     c_int::try_from(value).map_err(|_| {
@@ -108,6 +121,7 @@ impl Blas {
             dim_i32(ldc, "ldc")?,
         );
         let (ta, tb) = (op_a.cublas(), op_b.cublas());
+        let (alpha, beta) = (HostScalar(alpha), HostScalar(beta));
         // SAFETY: per the contract; α, β live on the host for the duration of the call, and
         // T is f64 or Complex64 (two f64, the layout of cuDoubleComplex) as KIND says.
         let status = unsafe {
@@ -119,12 +133,12 @@ impl Blas {
                     m,
                     n,
                     k,
-                    (&alpha as *const T).cast(),
+                    alpha.ptr(),
                     a as *const f64,
                     lda,
                     b as *const f64,
                     ldb,
-                    (&beta as *const T).cast(),
+                    beta.ptr(),
                     c as *mut f64,
                     ldc,
                 ),
@@ -135,12 +149,12 @@ impl Blas {
                     m,
                     n,
                     k,
-                    (&alpha as *const T).cast(),
+                    alpha.ptr(),
                     a as *const sys::cuDoubleComplex,
                     lda,
                     b as *const sys::cuDoubleComplex,
                     ldb,
-                    (&beta as *const T).cast(),
+                    beta.ptr(),
                     c as *mut sys::cuDoubleComplex,
                     ldc,
                 ),
@@ -160,13 +174,14 @@ impl Blas {
     /// `x` and `y` hold `n` elements of `T` each, live until the stream has run the call.
     pub unsafe fn axpy<T: Scalar>(&self, n: usize, alpha: T, x: u64, y: u64) -> Result<()> {
         let len = dim_i32(n, "n")?;
+        let alpha = HostScalar(alpha);
         // SAFETY: per the contract; α is read during the call (host pointer mode).
         let status = unsafe {
             match T::KIND {
                 ScalarKind::Real => sys::cublasDaxpy_v2(
                     self.handle,
                     len,
-                    (&alpha as *const T).cast(),
+                    alpha.ptr(),
                     x as *const f64,
                     1,
                     y as *mut f64,
@@ -175,7 +190,7 @@ impl Blas {
                 ScalarKind::Complex => sys::cublasZaxpy_v2(
                     self.handle,
                     len,
-                    (&alpha as *const T).cast(),
+                    alpha.ptr(),
                     x as *const sys::cuDoubleComplex,
                     1,
                     y as *mut sys::cuDoubleComplex,

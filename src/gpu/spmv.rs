@@ -7,7 +7,7 @@
 //! and grown when needed. All work is queued on the pool's stream (`cusparseSetStream`); α and
 //! β are host scalars (cuSPARSE's default pointer mode). Algorithm: `CUSPARSE_SPMV_ALG_DEFAULT`.
 
-use super::blas::dim_i32;
+use super::blas::{HostScalar, dim_i32};
 use super::buffer::DeviceVec;
 use super::libraries::{Library, require};
 use super::operator::DeviceOperator;
@@ -233,10 +233,8 @@ impl<'p, T: Scalar> DeviceCsr<'p, T> {
     ) -> Result<()> {
         let op = cusparseOperation_t::CUSPARSE_OPERATION_NON_TRANSPOSE;
         let alg = cusparseSpMVAlg_t::CUSPARSE_SPMV_ALG_DEFAULT;
-        let (pa, pb) = (
-            (&alpha as *const T).cast::<c_void>(),
-            (&beta as *const T).cast::<c_void>(),
-        );
+        let (alpha, beta) = (HostScalar(alpha), HostScalar(beta));
+        let (pa, pb) = (alpha.ptr::<c_void>(), beta.ptr::<c_void>());
         let mut size = 0usize;
         // SAFETY: live handle and descriptors; α, β host scalars of the value type.
         check(
