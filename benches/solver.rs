@@ -15,22 +15,19 @@
 //!
 //! Run with `cargo bench --bench solver` (add `-- --large` for 5000²).
 
-use qdsim_mem::memory::{MemoryManager, PoolBuffer};
-use qdsim_mem::physics::constants::GAAS_MASS;
-use qdsim_mem::physics::{Grid, HamiltonianSpec, parabolic_potential};
-use qdsim_mem::solver::{EigenOptions, Method, lowest_states};
-use std::io::Read;
-use std::process::{Command, Stdio};
+mod common;
 
-const K: usize = 10;
-const HW: f64 = 0.010;
+use common::{K, Measured, dot, max_error_mev, measure_command, measure_self};
+use qdsim_mem::memory::MemoryManager;
+use qdsim_mem::physics::HamiltonianSpec;
+use qdsim_mem::physics::constants::GAAS_MASS;
+use qdsim_mem::solver::{EigenOptions, Method, lowest_states};
+use std::process::{Command, Stdio};
 
 /// Runs one solve and prints `seconds applications max_error_meV converged`.
 fn child(method: &str, n: usize) {
     let manager = MemoryManager::with_defaults().unwrap();
-    let grid = Grid::dirichlet_box(&[120.0, 120.0], &[n, n]).unwrap();
-    let mut v = PoolBuffer::<f64>::uninit_values(&manager, n * n, "potential").unwrap();
-    parabolic_potential(&grid, GAAS_MASS, HW, &mut v).unwrap();
+    let (grid, v) = dot(&manager, n);
     let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
     let method = if method == "shift-invert" {
         Method::ShiftInvert
@@ -43,66 +40,18 @@ fn child(method: &str, n: usize) {
         ..EigenOptions::default()
     };
     let r = lowest_states::<f64>(&manager, &spec, &options, None).unwrap();
-    let exact = (0..).flat_map(|s: usize| std::iter::repeat_n(HW * (s + 1) as f64, s + 1));
-    let max_error = r
-        .values
-        .iter()
-        .zip(exact)
-        .map(|(e, x)| (e - x).abs())
-        .fold(0.0, f64::max);
     println!(
         "{} {} {} {}",
         r.seconds,
         r.applications,
-        max_error * 1e3,
+        max_error_mev(&r.values),
         r.converged
     );
 }
 
-struct Measured {
-    seconds: f64,
-    rss_mib: f64,
-    applications: u64,
-    max_error_mev: f64,
-    converged: usize,
-}
-
-/// Runs `command` (one solve that prints `seconds applications max_error_meV converged`) and
-/// measures its peak resident memory.
-// The child is reaped by `libc::wait4` (which also returns its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
-fn measure_command(mut command: Command) -> Option<Measured> {
-    let mut child = command.stdout(Stdio::piped()).spawn().ok()?;
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child (not waited for elsewhere) and writes into locals.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    if pid < 0 || status != 0 {
-        return None;
-    }
-    let f: Vec<&str> = out.split_whitespace().collect();
-    Some(Measured {
-        seconds: f.first()?.parse().ok()?,
-        rss_mib: usage.ru_maxrss as f64 / 1024.0,
-        applications: f.get(1)?.parse().ok()?,
-        max_error_mev: f.get(2)?.parse().ok()?,
-        converged: f.get(3)?.parse().ok()?,
-    })
-}
-
 /// One of our solvers in a child process of this benchmark.
 fn measure(method: &str, n: usize) -> Option<Measured> {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args(["--child", method, &n.to_string()]);
-    measure_command(command)
+    measure_self(&["--child", method, &n.to_string()])
 }
 
 /// scipy's `eigsh(sigma=0)` (benches/external/scipy_eigsh.py), when python3 with scipy is

@@ -20,7 +20,7 @@ module qdsim_mem
   private
 
   !> The ABI version of this module; compare with qdsim_abi_version() at start-up.
-  integer(c_int32_t), parameter, public :: QDSIM_MEM_ABI_VERSION = 2
+  integer(c_int32_t), parameter, public :: QDSIM_MEM_ABI_VERSION = 3
 
   ! Status codes (qdsim_status).
   integer(c_int32_t), parameter, public :: QDSIM_OK = 0
@@ -225,6 +225,8 @@ module qdsim_mem
     !> Scratch directory: c_loc of a c_null_char-terminated character array, or c_null_ptr.
     type(c_ptr) :: scratch_dir
     integer(c_int32_t) :: placement
+    !> Eigenvector file (same form as scratch_dir), or c_null_ptr for the pool.
+    type(c_ptr) :: vectors_file
   end type qdsim_eigen_options
 
   !> What a result holds (qdsim_eigen_info).

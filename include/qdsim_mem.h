@@ -71,7 +71,7 @@
 
 // ABI version of this header. Compare with `qdsim_abi_version()` at run time: a program built
 // against one header must only run with a library that reports the same value.
-#define QDSIM_MEM_ABI_VERSION 2
+#define QDSIM_MEM_ABI_VERSION 3
 
 // Result code of every fallible `qdsim_*` function. `QDSIM_OK` is 0; every other value is a
 // failure, described further by `qdsim_last_error_message()` on the same thread.
@@ -126,7 +126,8 @@ typedef struct qdsim_csr qdsim_csr;
 // A sparse matrix under construction.
 typedef struct qdsim_csr_builder qdsim_csr_builder;
 
-// Eigenvalues, eigenvectors (in the manager's pool) and solve statistics.
+// Eigenvalues, eigenvectors (in the manager's pool, or in a mapped file: see
+// `qdsim_eigen_options.vectors_file`) and solve statistics.
 typedef struct qdsim_eigen_result qdsim_eigen_result;
 
 // A pool of device memory on one GPU, with statistics, a limit, tags and a leak report, plus
@@ -539,6 +540,13 @@ typedef struct qdsim_eigen_options {
     // `QDSIM_PLACEMENT_AUTO` (default), `QDSIM_PLACEMENT_IN_CORE` or
     // `QDSIM_PLACEMENT_OUT_OF_CORE`.
     int32_t placement;
+    // Write the eigenvectors to this file (NUL-terminated path; the mapped dense format of
+    // `qdsim_mapped_open`, finalized when the solve returns; an existing file is replaced)
+    // instead of the pool: for results larger than memory, and to keep them. NULL (default): in
+    // the pool, except that an out-of-core solve whose vectors do not fit the memory budget
+    // keeps them in an unlinked file in `scratch_dir`. Either way
+    // `qdsim_eigen_result_vectors` gives their address. Read during the solve call only.
+    const char *vectors_file;
 } qdsim_eigen_options;
 
 // What a result holds.
@@ -1392,6 +1400,22 @@ qdsim_status qdsim_solve_lowest(struct qdsim_manager *manager, const struct qdsi
 // # Safety
 // `options` is NULL or valid; `out` points to writable memory for a pointer.
 qdsim_status qdsim_csr_solve_lowest(const struct qdsim_csr *h, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
+
+// The lowest `options->k` eigenpairs of the Hermitian CSR matrix in the mapped file `h`
+// (`qdsim_mapped_open`, `qdsim_mapped_from_csr`), by Jacobi-preconditioned LOBPCG reading the
+// matrix where it lies — nothing of it is copied into memory. With a `memory_budget` (or
+// `QDSIM_PLACEMENT_OUT_OF_CORE`) the solver blocks go to scratch files, and with
+// `vectors_file` the eigenvectors: the whole solve can be larger than memory. The
+// eigenvectors' pool is `manager`'s. The handle is locked during the solve (other calls on it
+// wait).
+//
+// Errors: `QDSIM_ERR_INVALID_ARGUMENT` for a dense file, a non-square matrix, and the option
+// errors of `qdsim_solve_lowest`; `QDSIM_ERR_IO`; `QDSIM_ERR_CANCELLED`;
+// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written).
+//
+// # Safety
+// `options` is NULL or valid; `out` points to writable memory for a pointer.
+qdsim_status qdsim_mapped_solve_lowest(struct qdsim_manager *manager, const struct qdsim_mapped *h, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
 
 // The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
 // absorbing potential) nearest `target` (eV), by block shift-invert subspace iteration on a

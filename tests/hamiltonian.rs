@@ -81,6 +81,28 @@ fn design_validation_case_1_values_and_nnz() {
 }
 
 #[test]
+fn assembly_index_width_can_be_chosen() {
+    let grid = Grid::dirichlet_box(&[20.0, 20.0], &[30, 30]).unwrap();
+    let m = manager();
+    let op =
+        StencilOperator::<f64>::new(&m, &HamiltonianSpec::new(grid, GAAS_MASS, None), "h").unwrap();
+    let narrow = op.to_csr("h").unwrap();
+    assert_eq!(narrow.index_bits(), 32, "32 bits when they fit");
+    let wide = op.to_csr_with_index_bits("h", Some(64)).unwrap();
+    assert_eq!(wide.index_bits(), 64);
+    // The same matrix, stored wider.
+    assert_eq!(wide.entries(), narrow.entries());
+    assert_eq!(
+        op.to_csr_with_index_bits("h", Some(32))
+            .unwrap()
+            .index_bits(),
+        32
+    );
+    let err = op.to_csr_with_index_bits("h", Some(16)).unwrap_err();
+    assert_eq!(err.kind(), qdsim_mem::ErrorKind::InvalidArgument, "{err}");
+}
+
+#[test]
 fn box_3d_seven_point_spectrum_and_nnz() {
     let (nx, ny, nz) = (6, 5, 4);
     let grid = Grid::dirichlet_box(&[10.0, 9.0, 8.0], &[nx, ny, nz]).unwrap();

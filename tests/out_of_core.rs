@@ -102,15 +102,24 @@ fn out_of_core_equals_in_core_with_multiplicities() {
     )
     .unwrap();
     assert!(ooc.is_converged(), "{ooc:?}");
-    // Three blocks of 9801 × 11 doubles (leading dimension 9808), each a whole number of pages.
+    // Three blocks of 9801 × 11 doubles (leading dimension 9808), each a whole number of pages,
+    // and — the 1 MiB budget cannot hold the 10 result vectors beside the multigrid — the
+    // result's own scratch file (10 such columns and a header page).
     let block = (9808 * 11 * 8usize).next_multiple_of(4096) as u64;
+    let result = (9808 * 10 * 8 + 4096) as u64;
+    assert!(ooc.vectors.is_mapped() && ooc.vectors.file_path().is_none());
     assert!(
-        ooc.scratch_bytes >= 3 * block && ooc.scratch_bytes < 3 * block + 3 * 65536,
+        ooc.scratch_bytes >= 3 * block + result
+            && ooc.scratch_bytes < 3 * block + result + 4 * 65536,
         "{}",
         ooc.scratch_bytes
     );
     assert_eq!(seen_open, 3, "X, W and P in scratch files during the solve");
-    assert_eq!(open_files_in(&dir.0), 0);
+    assert_eq!(
+        open_files_in(&dir.0),
+        1,
+        "the result's unlinked file, while it lives"
+    );
     assert_eq!(dir.entries(), 0);
 
     // Same arithmetic; only the row chunks (and so the order of the partial sums of the
@@ -140,6 +149,87 @@ fn out_of_core_equals_in_core_with_multiplicities() {
     let (a, b) = (ooc.vectors.col(0), in_core.vectors.col(0));
     let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     assert!((dot.abs() - 1.0).abs() < 1e-9, "{dot}");
+    drop(ooc);
+    assert_eq!(open_files_in(&dir.0), 0, "the result's file goes with it");
+}
+
+#[test]
+fn vectors_file_holds_the_result_and_opens_again() {
+    let dir = ScratchDir::new("vectors-file");
+    let (grid, v) = dot(63);
+    let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+    let m = MemoryManager::with_defaults().unwrap();
+    let path = dir.0.join("psi.qdm");
+    let base = EigenOptions {
+        k: 6,
+        ..options(&dir, Placement::InCore)
+    };
+    let pooled = lowest_states::<f64>(&m, &spec, &base, None).unwrap();
+    assert!(!pooled.vectors.is_mapped());
+    for placement in [Placement::InCore, Placement::OutOfCore] {
+        let filed = lowest_states::<f64>(
+            &m,
+            &spec,
+            &EigenOptions {
+                vectors_file: Some(path.clone()),
+                placement,
+                ..base.clone()
+            },
+            None,
+        )
+        .unwrap();
+        assert!(filed.is_converged(), "{filed:?}");
+        assert_eq!(filed.vectors.file_path(), Some(path.as_path()));
+        assert_eq!(filed.vectors.ncols(), 6);
+        // A named file is the user's, not scratch.
+        let blocks_only = if placement == Placement::InCore { 0 } else { 1 };
+        assert_eq!(filed.scratch_bytes > 0, blocks_only == 1);
+        for (a, b) in filed.values.iter().zip(&pooled.values) {
+            // In core: the same arithmetic, bit for bit; out of core: other chunking (see
+            // out_of_core_equals_in_core_with_multiplicities).
+            assert!((a - b).abs() <= 1e-10 * b.abs(), "{a} vs {b}");
+        }
+        drop(filed);
+        // Finalized: it opens again, read-only, and holds the same vectors (up to rounding and
+        // to rotations within the degenerate levels: compare the ground state up to sign).
+        let file = qdsim_mem::matrix::mapped::MappedDense::<f64>::open(&path).unwrap();
+        assert_eq!((file.nrows(), file.ncols()), (63 * 63, 6));
+        let dot: f64 = file
+            .col(0)
+            .iter()
+            .zip(pooled.vectors.col(0))
+            .map(|(x, y)| x * y)
+            .sum();
+        assert!((dot.abs() - 1.0).abs() < 1e-9, "{dot}");
+        if placement == Placement::InCore {
+            assert_eq!(
+                file.col(5),
+                pooled.vectors.col(5),
+                "a copy of the same block"
+            );
+        }
+    }
+    assert_eq!(dir.entries(), 1, "the vectors file, and no scratch file");
+
+    // A file that cannot be created: I/O error naming it, nothing kept in the pool.
+    let before = m.stats().bytes_in_use;
+    let bad = dir.0.join("no-such-dir").join("psi.qdm");
+    let err = lowest_states::<f64>(
+        &m,
+        &spec,
+        &EigenOptions {
+            vectors_file: Some(bad.clone()),
+            ..base.clone()
+        },
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(
+        err.to_string().contains(&bad.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(m.stats().bytes_in_use, before);
 }
 
 #[test]
@@ -186,6 +276,11 @@ fn auto_placement_follows_the_budget() {
     )
     .unwrap();
     assert!(r.scratch_bytes > 0 && r.is_converged(), "{r:?}");
+    // Neither budget holds the result beside what stays in core: both keep their vectors in an
+    // unlinked scratch file (one descriptor each) until they are dropped.
+    assert!(spilled.vectors.is_mapped() && r.vectors.is_mapped());
+    assert_eq!(open_files_in(&dir.0), 2);
+    drop((spilled, r));
     assert_eq!(dir.entries(), 0);
     assert_eq!(open_files_in(&dir.0), 0);
 }
@@ -274,4 +369,64 @@ fn complex_hamiltonian_out_of_core() {
         assert!((x - y).abs() <= 1e-10 * y.abs(), "{x} vs {y}");
     }
     assert_eq!(dir.entries(), 0);
+}
+
+#[test]
+fn mapped_csr_hamiltonian_solves_where_it_lies() {
+    // A user's CSR Hamiltonian in a mapped file (as MatrixMarket/PETSc import or
+    // `MappedCsr::from_csr` writes it), solved without copying it into memory, blocks and
+    // vectors out of core too.
+    let dir = ScratchDir::new("mapped-csr");
+    let (grid, v) = dot(49);
+    let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+    let m = MemoryManager::with_defaults().unwrap();
+    let csr = StencilOperator::<f64>::new(&m, &spec, "h")
+        .unwrap()
+        .to_csr("h")
+        .unwrap();
+    let base = EigenOptions {
+        k: 6,
+        method: Method::Lobpcg,
+        ..options(&dir, Placement::InCore)
+    };
+    let reference = csr_lowest(&m, &csr, &base, None).unwrap();
+    assert!(reference.is_converged());
+    let file = dir.0.join("h.qdm");
+    let mapped = qdsim_mem::matrix::mapped::MappedCsr::from_csr(&file, &csr).unwrap();
+    drop(csr);
+    let in_use = m.stats().bytes_in_use;
+    let vectors = dir.0.join("psi.qdm");
+    let r = mapped_csr_lowest(
+        &m,
+        &mapped,
+        &EigenOptions {
+            placement: Placement::OutOfCore,
+            vectors_file: Some(vectors.clone()),
+            ..base.clone()
+        },
+        None,
+    )
+    .unwrap();
+    assert!(r.is_converged(), "{r:?}");
+    assert!(r.scratch_bytes > 0);
+    assert_eq!(r.vectors.file_path(), Some(vectors.as_path()));
+    // The same Jacobi-preconditioned LOBPCG from the same seed: only the row chunking differs
+    // (see out_of_core_equals_in_core_with_multiplicities for the 1e-10).
+    for (a, b) in r.values.iter().zip(&reference.values) {
+        assert!((a - b).abs() <= 1e-10 * b.abs(), "{a} vs {b}");
+    }
+    drop(r);
+    // Nothing of the matrix, blocks or vectors stayed in the pool (the diagonal for Jacobi and
+    // the small projected matrices come and go).
+    assert_eq!(m.stats().bytes_in_use, in_use);
+
+    // A rectangular matrix is refused, naming the file.
+    let mut b = qdsim_mem::matrix::CsrBuilder::<f64>::new(&m, 3, 4, "rect").unwrap();
+    b.add_element(0, 0, 1.0).unwrap();
+    let rect_file = dir.0.join("rect.qdm");
+    let rect =
+        qdsim_mem::matrix::mapped::MappedCsr::from_csr(&rect_file, &b.finalize().unwrap()).unwrap();
+    let err = mapped_csr_lowest(&m, &rect, &base, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.to_string().contains("rect.qdm"), "{err}");
 }

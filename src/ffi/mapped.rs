@@ -31,7 +31,7 @@ use std::sync::Arc;
 /// `qdsim_mapped_destroy`.
 #[allow(non_camel_case_types)]
 pub struct qdsim_mapped {
-    mapped: Mutex<AnyMapped>,
+    pub(crate) mapped: Mutex<AnyMapped>,
 }
 
 /// How a mapped matrix is stored: one of the `QDSIM_MAPPED_*` values.
@@ -81,7 +81,7 @@ pub(crate) unsafe fn path_arg<'a>(path: *const c_char) -> Result<&'a Path> {
         .ok_or_else(|| Error::new(ErrorKind::NullArgument, "path is NULL"))
 }
 
-fn mapped_arg(mapped: *const qdsim_mapped) -> Result<Arc<qdsim_mapped>> {
+pub(crate) fn mapped_arg(mapped: *const qdsim_mapped) -> Result<Arc<qdsim_mapped>> {
     handles::lookup(mapped as usize, HandleKind::Mapped, "mapped")
 }
 

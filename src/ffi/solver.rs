@@ -15,17 +15,19 @@ use super::csr::{csr_arg, qdsim_csr};
 use super::hamiltonian::{qdsim_hamiltonian_desc, with_spec};
 use super::handles::{self, HandleKind};
 use super::manager::{manager_arg, qdsim_manager};
+use super::mapped::{mapped_arg, qdsim_mapped};
 use super::matrix::{check_manager_alive, matrix_arg, qdsim_matrix};
 use super::status::qdsim_status;
 use super::types::{
     QDSIM_SCALAR_COMPLEX, QDSIM_SCALAR_REAL, qdsim_complex, qdsim_scalar, scalar_kind,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{AnyCsr, AnyMatrix, ManagedMatrix, ScalarKind};
+use crate::matrix::mapped::AnyMapped;
+use crate::matrix::{AnyCsr, AnyMatrix, ScalarKind};
 use crate::memory::MemoryManager;
 use crate::solver::{
-    EigenOptions, EigenResult, Method, Placement, Progress, ProgressFn, csr_lowest, dense_general,
-    dense_hermitian, lowest_states, resonances,
+    EigenOptions, EigenResult, Eigenvectors, Method, Placement, Progress, ProgressFn, csr_lowest,
+    dense_general, dense_hermitian, lowest_states, mapped_csr_lowest, resonances,
 };
 use num_complex::Complex64;
 use std::ffi::{CStr, c_char, c_void};
@@ -86,6 +88,13 @@ pub struct qdsim_eigen_options {
     /// `QDSIM_PLACEMENT_AUTO` (default), `QDSIM_PLACEMENT_IN_CORE` or
     /// `QDSIM_PLACEMENT_OUT_OF_CORE`.
     pub placement: i32,
+    /// Write the eigenvectors to this file (NUL-terminated path; the mapped dense format of
+    /// `qdsim_mapped_open`, finalized when the solve returns; an existing file is replaced)
+    /// instead of the pool: for results larger than memory, and to keep them. NULL (default): in
+    /// the pool, except that an out-of-core solve whose vectors do not fit the memory budget
+    /// keeps them in an unlinked file in `scratch_dir`. Either way
+    /// `qdsim_eigen_result_vectors` gives their address. Read during the solve call only.
+    pub vectors_file: *const c_char,
 }
 
 /// What a result holds.
@@ -124,12 +133,45 @@ enum Values {
     Complex(Vec<Complex64>),
 }
 
-/// Eigenvalues, eigenvectors (in the manager's pool) and solve statistics.
+/// The eigenvectors of a result, of either scalar type.
+pub(super) enum ResultVectors {
+    Real(Eigenvectors<f64>),
+    Complex(Eigenvectors<Complex64>),
+}
+
+impl ResultVectors {
+    /// `(rows, columns, leading dimension)`.
+    fn shape(&self) -> (usize, usize, usize) {
+        match self {
+            Self::Real(v) => (v.nrows(), v.ncols(), v.ld()),
+            Self::Complex(v) => (v.nrows(), v.ncols(), v.ld()),
+        }
+    }
+
+    fn data_ptr(&self) -> *const c_void {
+        match self {
+            Self::Real(v) => v.data_ptr().cast(),
+            Self::Complex(v) => v.data_ptr().cast(),
+        }
+    }
+}
+
+impl From<AnyMatrix> for ResultVectors {
+    fn from(m: AnyMatrix) -> Self {
+        match m {
+            AnyMatrix::Real(m) => Self::Real(m.into()),
+            AnyMatrix::Complex(m) => Self::Complex(m.into()),
+        }
+    }
+}
+
+/// Eigenvalues, eigenvectors (in the manager's pool, or in a mapped file: see
+/// `qdsim_eigen_options.vectors_file`) and solve statistics.
 #[allow(non_camel_case_types)]
 pub struct qdsim_eigen_result {
     values: Values,
     residuals: Vec<f64>,
-    vectors: AnyMatrix,
+    vectors: ResultVectors,
     info: qdsim_eigen_info,
     manager: MemoryManager,
 }
@@ -145,7 +187,7 @@ fn method_value(m: Method) -> i32 {
 impl qdsim_eigen_result {
     pub(super) fn from_lowest<T: crate::matrix::Scalar>(
         r: EigenResult<T>,
-        wrap: fn(ManagedMatrix<T>) -> AnyMatrix,
+        wrap: fn(Eigenvectors<T>) -> ResultVectors,
         manager: MemoryManager,
     ) -> Self {
         let info = qdsim_eigen_info {
@@ -176,26 +218,27 @@ impl qdsim_eigen_result {
     }
 }
 
-/// The scratch directory of the C options (`None` for NULL).
+/// A path of the C options (`None` for NULL); `name` and `null_means` for the message about an
+/// empty string.
 ///
 /// # Safety
-/// `dir` is NULL or a NUL-terminated string.
-unsafe fn scratch_dir_arg(dir: *const c_char) -> Result<Option<PathBuf>> {
-    if dir.is_null() {
+/// `path` is NULL or a NUL-terminated string.
+unsafe fn path_arg(path: *const c_char, name: &str, null_means: &str) -> Result<Option<PathBuf>> {
+    if path.is_null() {
         return Ok(None);
     }
     // SAFETY: non-null and NUL-terminated per the contract.
-    let bytes = unsafe { CStr::from_ptr(dir) }.to_bytes();
+    let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
     if bytes.is_empty() {
-        return Err(Error::invalid_argument(
-            "scratch_dir is an empty string: pass NULL for the default directory",
-        ));
+        return Err(Error::invalid_argument(format!(
+            "{name} is an empty string: pass NULL for {null_means}"
+        )));
     }
     Ok(Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes))))
 }
 
 /// # Safety
-/// `o.scratch_dir` is NULL or a NUL-terminated string.
+/// `o.scratch_dir` and `o.vectors_file` are NULL or NUL-terminated strings.
 pub(super) unsafe fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
     let method = match o.method {
         QDSIM_METHOD_AUTO => Method::Auto,
@@ -227,8 +270,10 @@ pub(super) unsafe fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOpti
         memory_budget: (o.memory_budget != 0).then_some(o.memory_budget),
         placement,
         // SAFETY: per the contract.
-        scratch_dir: unsafe { scratch_dir_arg(o.scratch_dir)? },
+        scratch_dir: unsafe { path_arg(o.scratch_dir, "scratch_dir", "the default directory")? },
         coarse_to_fine: o.coarse_to_fine != 0,
+        // SAFETY: per the contract.
+        vectors_file: unsafe { path_arg(o.vectors_file, "vectors_file", "the pool")? },
     })
 }
 
@@ -332,6 +377,7 @@ pub unsafe extern "C" fn qdsim_eigen_options_default(
             progress_user: std::ptr::null_mut(),
             scratch_dir: std::ptr::null(),
             placement: QDSIM_PLACEMENT_AUTO,
+            vectors_file: std::ptr::null(),
         };
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, o) };
@@ -386,12 +432,16 @@ pub unsafe extern "C" fn qdsim_solve_lowest(
                 with_progress(&c_options, |progress| match kind {
                     ScalarKind::Real => {
                         lowest_states::<f64>(&manager, spec, &opts, progress).map(|r| {
-                            qdsim_eigen_result::from_lowest(r, AnyMatrix::Real, manager.clone())
+                            qdsim_eigen_result::from_lowest(r, ResultVectors::Real, manager.clone())
                         })
                     }
                     ScalarKind::Complex => {
                         lowest_states::<Complex64>(&manager, spec, &opts, progress).map(|r| {
-                            qdsim_eigen_result::from_lowest(r, AnyMatrix::Complex, manager.clone())
+                            qdsim_eigen_result::from_lowest(
+                                r,
+                                ResultVectors::Complex,
+                                manager.clone(),
+                            )
                         })
                     }
                 })
@@ -428,10 +478,57 @@ pub unsafe extern "C" fn qdsim_csr_solve_lowest(
         let manager = handle.manager.clone();
         let result = with_progress(&c_options, |progress| match &handle.csr {
             AnyCsr::Real(m) => csr_lowest(&manager, m, &opts, progress)
-                .map(|r| qdsim_eigen_result::from_lowest(r, AnyMatrix::Real, manager.clone())),
-            AnyCsr::Complex(m) => csr_lowest(&manager, m, &opts, progress)
-                .map(|r| qdsim_eigen_result::from_lowest(r, AnyMatrix::Complex, manager.clone())),
+                .map(|r| qdsim_eigen_result::from_lowest(r, ResultVectors::Real, manager.clone())),
+            AnyCsr::Complex(m) => csr_lowest(&manager, m, &opts, progress).map(|r| {
+                qdsim_eigen_result::from_lowest(r, ResultVectors::Complex, manager.clone())
+            }),
         })?;
+        finish(result, out)
+    })
+}
+
+/// The lowest `options->k` eigenpairs of the Hermitian CSR matrix in the mapped file `h`
+/// (`qdsim_mapped_open`, `qdsim_mapped_from_csr`), by Jacobi-preconditioned LOBPCG reading the
+/// matrix where it lies — nothing of it is copied into memory. With a `memory_budget` (or
+/// `QDSIM_PLACEMENT_OUT_OF_CORE`) the solver blocks go to scratch files, and with
+/// `vectors_file` the eigenvectors: the whole solve can be larger than memory. The
+/// eigenvectors' pool is `manager`'s. The handle is locked during the solve (other calls on it
+/// wait).
+///
+/// Errors: `QDSIM_ERR_INVALID_ARGUMENT` for a dense file, a non-square matrix, and the option
+/// errors of `qdsim_solve_lowest`; `QDSIM_ERR_IO`; `QDSIM_ERR_CANCELLED`;
+/// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written).
+///
+/// # Safety
+/// `options` is NULL or valid; `out` points to writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_mapped_solve_lowest(
+    manager: *mut qdsim_manager,
+    h: *const qdsim_mapped,
+    options: *const qdsim_eigen_options,
+    out: *mut *mut qdsim_eigen_result,
+) -> qdsim_status {
+    guard("qdsim_mapped_solve_lowest", || {
+        let out = out_param(out, "out")?;
+        let manager = manager_arg(manager)?.manager.clone();
+        let handle = mapped_arg(h)?;
+        // SAFETY: NULL or valid per the contract.
+        let c_options = unsafe { options_arg(options)? };
+        // SAFETY: the caller's options, valid per the contract.
+        let opts = unsafe { options_from_c(&c_options)? };
+        let mapped = handle.mapped.lock();
+        let result = with_progress(&c_options, |progress| match &*mapped {
+            AnyMapped::CsrReal(m) => mapped_csr_lowest(&manager, m, &opts, progress)
+                .map(|r| qdsim_eigen_result::from_lowest(r, ResultVectors::Real, manager.clone())),
+            AnyMapped::CsrComplex(m) => mapped_csr_lowest(&manager, m, &opts, progress).map(|r| {
+                qdsim_eigen_result::from_lowest(r, ResultVectors::Complex, manager.clone())
+            }),
+            AnyMapped::DenseReal(_) | AnyMapped::DenseComplex(_) => Err(Error::invalid_argument(
+                "the file holds a dense matrix; the mapped solver needs a CSR one \
+                 (qdsim_mapped_from_csr)",
+            )),
+        })?;
+        drop(mapped);
         finish(result, out)
     })
 }
@@ -475,7 +572,7 @@ pub unsafe extern "C" fn qdsim_csr_solve_resonances(
         let result = qdsim_eigen_result {
             values: Values::Complex(r.values),
             residuals: r.residuals,
-            vectors: AnyMatrix::Complex(r.vectors),
+            vectors: ResultVectors::Complex(r.vectors.into()),
             info,
             manager: handle.manager.clone(),
         };
@@ -527,7 +624,7 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_hermitian(
             qdsim_eigen_result {
                 values: Values::Real(values),
                 residuals,
-                vectors,
+                vectors: vectors.into(),
                 info,
                 manager: handle.manager.clone(),
             },
@@ -567,7 +664,7 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_general(
             qdsim_eigen_result {
                 values: Values::Complex(values),
                 residuals,
-                vectors: AnyMatrix::Complex(vectors),
+                vectors: ResultVectors::Complex(vectors.into()),
                 info,
                 manager: handle.manager.clone(),
             },
@@ -685,7 +782,7 @@ pub unsafe extern "C" fn qdsim_eigen_result_vectors(
         let (_, _, l) = handle.vectors.shape();
         // SAFETY: both checked by out_param; writable per the contract.
         unsafe {
-            write_out(data_out, handle.vectors.data_ptr().cast_const().cast());
+            write_out(data_out, handle.vectors.data_ptr());
             write_out(ld_out, l);
         }
         Ok(())

@@ -57,12 +57,12 @@ mod imp {
     use super::super::boundary::out_param;
     use super::super::handles::{self, HandleKind};
     use super::super::manager::manager_arg;
-    use super::super::solver::{finish, options_arg, options_from_c, with_progress};
+    use super::super::solver::{ResultVectors, finish, options_arg, options_from_c, with_progress};
     use super::super::types::scalar_kind;
     use super::*;
     use crate::error::{Error, Result};
     use crate::gpu::lowest_states;
-    use crate::matrix::{AnyMatrix, ScalarKind};
+    use crate::matrix::ScalarKind;
     use num_complex::Complex64;
     use std::sync::Arc;
 
@@ -102,7 +102,7 @@ mod imp {
                         let r = lowest_states::<f64>(&pool.pool, &manager, spec, &opts, progress)?;
                         Ok(qdsim_eigen_result::from_lowest(
                             r,
-                            AnyMatrix::Real,
+                            ResultVectors::Real,
                             manager.clone(),
                         ))
                     } else {
@@ -111,7 +111,7 @@ mod imp {
                         )?;
                         Ok(qdsim_eigen_result::from_lowest(
                             r,
-                            AnyMatrix::Complex,
+                            ResultVectors::Complex,
                             manager.clone(),
                         ))
                     }

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 /// ABI version of this header. Compare with `qdsim_abi_version()` at run time: a program built
 /// against one header must only run with a library that reports the same value.
-pub const QDSIM_MEM_ABI_VERSION: u32 = 2;
+pub const QDSIM_MEM_ABI_VERSION: u32 = 3;
 
 /// The ABI version of the loaded library (see `QDSIM_MEM_ABI_VERSION`). Any thread.
 #[unsafe(no_mangle)]

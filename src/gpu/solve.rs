@@ -118,6 +118,12 @@ fn check_gpu_options(options: &EigenOptions) -> Result<()> {
             "shift-invert is not available on the GPU: use Method::Lobpcg or Method::Auto (or the CPU solver)",
         ));
     }
+    if let Some(path) = &options.vectors_file {
+        return Err(Error::invalid_argument(format!(
+            "vectors_file {}: the GPU solver returns its eigenvectors in the manager's pool",
+            path.display()
+        )));
+    }
     if options.placement == Placement::OutOfCore {
         return Err(Error::invalid_argument(
             "out-of-core placement is for the CPU solver; the GPU solver keeps its blocks in device memory",
@@ -355,7 +361,7 @@ fn finish<T: Scalar>(
     }
     Ok(EigenResult {
         values: outcome.values[..k].to_vec(),
-        vectors,
+        vectors: vectors.into(),
         residuals: outcome.residuals[..k].to_vec(),
         converged: outcome.converged.min(k),
         iterations: totals.iterations,

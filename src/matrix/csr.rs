@@ -213,14 +213,9 @@ impl<T: Scalar> CsrMatrix<T> {
 
     /// The stored entries of row `r` as `(col, value)`, by increasing column.
     pub fn row(&self, r: usize) -> Vec<(usize, T)> {
-        fn collect<I: CsrIndex, T: Copy>(rp: &[I], ci: &[I], v: &[T], r: usize) -> Vec<(usize, T)> {
-            (rp[r].to_usize()..rp[r + 1].to_usize())
-                .map(|p| (ci[p].to_usize(), v[p]))
-                .collect()
-        }
         match &self.indices {
-            CsrIndices::I32 { row_ptr, col_idx } => collect(row_ptr, col_idx, &self.values, r),
-            CsrIndices::I64 { row_ptr, col_idx } => collect(row_ptr, col_idx, &self.values, r),
+            CsrIndices::I32 { row_ptr, col_idx } => row_entries(row_ptr, col_idx, &self.values, r),
+            CsrIndices::I64 { row_ptr, col_idx } => row_entries(row_ptr, col_idx, &self.values, r),
         }
     }
 
@@ -333,6 +328,41 @@ impl<T: Scalar> CsrMatrix<T> {
             ),
         }
     }
+}
+
+/// Row `r`'s `(column, value)` pairs of CSR arrays (shared with the memory-mapped CSR matrices).
+pub(crate) fn row_entries<I: CsrIndex, T: Copy>(
+    row_ptr: &[I],
+    col_idx: &[I],
+    values: &[T],
+    r: usize,
+) -> Vec<(usize, T)> {
+    (row_ptr[r].to_usize()..row_ptr[r + 1].to_usize())
+        .map(|p| (col_idx[p].to_usize(), values[p]))
+        .collect()
+}
+
+/// `y = (A·x)[first_row ..]` for CSR arrays satisfying the module's invariants, sequentially
+/// (shared with the memory-mapped CSR matrices, which validate them on open).
+pub(crate) fn csr_rows_product<I: CsrIndex, T: Scalar>(
+    row_ptr: &[I],
+    col_idx: &[I],
+    values: &[T],
+    x: &[T],
+    first_row: usize,
+    y: &mut [T],
+) {
+    debug_assert!(first_row + y.len() < row_ptr.len());
+    spmv_kernel::<I, T, T, false>(
+        &row_ptr[first_row..],
+        col_idx,
+        values,
+        T::ONE,
+        x,
+        T::ZERO_VALUE,
+        y,
+        false,
+    );
 }
 
 /// Arrays satisfying the module's invariants viewed as faer's CSR type with unsigned indices of

@@ -1,5 +1,6 @@
 //! Pages from the operating system: anonymous mappings for pool chunks and for allocations too
-//! big for a chunk, transparent-huge-page advice, pre-faulting, and the system's available memory.
+//! big for a chunk, transparent-huge-page advice, pre-faulting, the system's available memory,
+//! and disk space reserved for files that are about to be mapped.
 
 use crate::error::{Error, ErrorKind, Result};
 use std::sync::OnceLock;
@@ -142,6 +143,27 @@ fn too_big(len: usize) -> Error {
         ErrorKind::OutOfMemory,
         format!("a mapping of {len} bytes does not fit in the address space"),
     )
+}
+
+/// Sets `file`'s length to `len` with its blocks allocated on disk (`posix_fallocate`), so
+/// that a full disk is an error now rather than SIGBUS when a page of a mapping is first
+/// written. File systems that cannot reserve space (`EOPNOTSUPP`, `EINVAL`) get a plain,
+/// sparse `set_len` instead.
+pub fn reserve_file_space(file: &std::fs::File, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let Ok(off) = libc::off_t::try_from(len) else {
+        return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
+    };
+    if len > 0 {
+        // SAFETY: posix_fallocate on an open descriptor; the result is an errno value.
+        match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, off) } {
+            0 => {}
+            libc::EOPNOTSUPP | libc::EINVAL => {}
+            rc => return Err(std::io::Error::from_raw_os_error(rc)),
+        }
+    }
+    // Shrinks a longer file (posix_fallocate never does) and sizes unreserved ones.
+    file.set_len(len)
 }
 
 /// Memory the system could give to a new program without swapping (`MemAvailable`), in bytes.

@@ -12,6 +12,7 @@ use super::out_of_core::{BlockPlan, block_bytes};
 use super::progress::ProgressFn;
 use super::random::fill_random;
 use super::shift_invert::shift_invert_lowest;
+use super::vectors::{Destination, destination};
 use crate::error::Result;
 use crate::matrix::Scalar;
 use crate::memory::MemoryManager;
@@ -59,9 +60,15 @@ pub fn lowest_states<T: Scalar>(
     };
     let (lower, upper) = mg.operator(0).gershgorin_bounds();
     let scale = 1e-3 * (upper - lower).abs();
-    // Out of core, the operators, the multigrid and the result vectors stay in core.
-    let resident = mg.memory_bytes() + block_bytes::<T>(n, options.k);
+    // Out of core, the operators and the multigrid stay in core, and the result vectors too
+    // unless they go to a file.
     let estimate = mg.memory_bytes() + 3 * block_bytes::<T>(n, m);
+    let plan = BlockPlan::choose(options, estimate, mg.memory_bytes());
+    let destination = destination::<T>(options, &plan, n, mg.memory_bytes());
+    let resident = match destination {
+        Destination::Pool => mg.memory_bytes() + block_bytes::<T>(n, options.k),
+        Destination::File(_) | Destination::Scratch(_) => mg.memory_bytes(),
+    };
     let plan = BlockPlan::choose(options, estimate, resident);
     // One workspace at the finest size serves every level (coarse levels use leading rows).
     let mut ws = Workspace::<T>::new(manager, n, m, &plan)?;
@@ -84,6 +91,11 @@ pub fn lowest_states<T: Scalar>(
                 ws.w.release_col(j);
             }
             std::mem::swap(&mut ws.x, &mut ws.w);
+            if level == 0 {
+                // The finest level's transfer vectors are not needed again: give them back
+                // before its V-cycles allocate their own.
+                (column, temp) = (Vec::new(), [Vec::new(), Vec::new()]);
+            }
         }
         let params = LobpcgParams {
             k: options.k,
@@ -122,6 +134,7 @@ pub fn lowest_states<T: Scalar>(
             peak_pool_bytes: peak.peak(),
             levels: first + 1,
         },
+        &destination,
     )
 }
 

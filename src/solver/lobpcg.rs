@@ -14,6 +14,7 @@ use super::out_of_core::{Block, BlockPlan};
 use super::preconditioner::Preconditioner;
 use super::progress::{Progress, ProgressFn};
 use super::small::{hermitian_eigen, orthonormalize};
+use super::vectors::{Destination, store};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
 use crate::memory::MemoryManager;
@@ -88,20 +89,23 @@ impl<T: Scalar> Workspace<T> {
 }
 
 impl<T: Scalar> Workspace<T> {
-    /// The solve's result: the first `k` columns of X (in core: the guard columns stay
-    /// allocated with them; out of core: copied to the pool) and the first `k` values and
-    /// residuals of `outcome`; W and P are freed first.
+    /// The solve's result: the first `k` columns of X at `destination` (in the pool: in core
+    /// the guard columns stay allocated with them, out of core they are copied; in a file:
+    /// copied column by column) and the first `k` values and residuals of `outcome`; W and P
+    /// are freed first.
     pub(crate) fn into_result(
         self,
         manager: &MemoryManager,
         outcome: &LobpcgOutcome,
         k: usize,
         totals: SolveTotals,
+        destination: &Destination,
     ) -> Result<EigenResult<T>> {
-        let scratch_bytes = self.scratch_bytes();
+        let blocks_scratch = self.scratch_bytes();
         let Workspace { x, w, p } = self;
         drop((w, p));
-        let vectors = x.into_managed(manager, k, "solver.vectors")?;
+        let vectors = store(manager, x, k, destination)?;
+        let scratch_bytes = blocks_scratch + vectors.scratch_bytes();
         Ok(EigenResult {
             values: outcome.values[..k].to_vec(),
             vectors,

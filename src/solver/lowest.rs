@@ -1,6 +1,7 @@
 //! The lowest eigenpairs of any [`Operator`] with LOBPCG from a seeded random block: the
-//! general-purpose entry point (user CSR matrices, Jacobi preconditioning by default). Grid
-//! Hamiltonians get multigrid and a coarse-to-fine start in `grid_solver.rs`.
+//! general-purpose entry point (user CSR matrices, in the pool or memory-mapped; Jacobi
+//! preconditioning by default). Grid Hamiltonians get multigrid and a coarse-to-fine start in
+//! `grid_solver.rs`.
 
 use super::lobpcg::{LobpcgParams, SolveTotals, Workspace, lobpcg};
 use super::operator::Operator;
@@ -9,8 +10,10 @@ use super::out_of_core::{BlockPlan, block_bytes};
 use super::preconditioner::{Jacobi, Preconditioner};
 use super::progress::ProgressFn;
 use super::random::fill_random;
+use super::vectors::destination;
 use crate::error::{Error, Result};
 use crate::matrix::Scalar;
+use crate::matrix::mapped::MappedCsr;
 use crate::memory::{MemoryManager, PeakTracker};
 use std::time::Instant;
 
@@ -87,6 +90,7 @@ pub(crate) fn random_start_lobpcg<T: Scalar, A: Operator<T> + ?Sized>(
     let blocks = 3 * block_bytes::<T>(n, m);
     let resident = resident_bytes + 4 * (n * size_of::<T>()) as u64;
     let plan = BlockPlan::choose(options, blocks.saturating_add(resident), resident);
+    let destination = destination::<T>(options, &plan, n, resident);
     let mut ws = Workspace::<T>::new(manager, n, m, &plan)?;
     for j in 0..m {
         fill_random(ws.x.col_mut(j), options.seed, j);
@@ -112,6 +116,7 @@ pub(crate) fn random_start_lobpcg<T: Scalar, A: Operator<T> + ?Sized>(
             peak_pool_bytes: peak.peak(),
             levels: 1,
         },
+        &destination,
     )
 }
 
@@ -140,4 +145,26 @@ pub fn csr_lowest<T: Scalar>(
     } else {
         lowest_eigenpairs(manager, h, None, options, progress)
     }
+}
+
+/// The lowest `options.k` eigenpairs of a Hermitian CSR matrix in a memory-mapped file, by
+/// Jacobi-preconditioned LOBPCG working on the file where it lies (nothing of the matrix is
+/// copied into the pools). With `memory_budget` (and `Placement::Auto`) or
+/// `Placement::OutOfCore`, the blocks go to scratch files too, and with `vectors_file` the
+/// result: a Hamiltonian, blocks and eigenvectors larger than memory.
+pub fn mapped_csr_lowest<T: Scalar>(
+    manager: &MemoryManager,
+    h: &MappedCsr<T>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    if h.nrows() != h.ncols() {
+        return Err(Error::invalid_argument(format!(
+            "{}: the matrix is {}×{}, not square",
+            h.path().display(),
+            h.nrows(),
+            h.ncols()
+        )));
+    }
+    lowest_eigenpairs(manager, h, None, options, progress)
 }

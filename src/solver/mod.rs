@@ -12,7 +12,7 @@
 //! | `small.rs` | eigen-decomposition of projected matrices, SVQB orthonormalisation |
 //! | `lobpcg.rs` | the block eigensolver with locking |
 //! | `grid_solver.rs` | [`lowest_states`] of a grid Hamiltonian: multigrid + coarse-to-fine |
-//! | `lowest.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi) |
+//! | `lowest.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi); CSR and mapped-CSR entry points |
 //! | `options.rs` | [`EigenOptions`], [`EigenResult`], [`Method`], [`Placement`] |
 //! | `out_of_core.rs` | solver blocks in the pool or in unlinked, mapped scratch files; residency advice |
 //! | `random.rs` | seeded random start vectors |
@@ -20,6 +20,7 @@
 //! | `preconditioner.rs` | [`Preconditioner`], Jacobi |
 //! | `multigrid.rs` | [`Multigrid`]: rediscretised hierarchy, Chebyshev smoothing, V-cycles |
 //! | `transfer.rs` | linear interpolation and full weighting between grids |
+//! | `vectors.rs` | [`Eigenvectors`]: the result vectors in the pool or in a mapped file |
 //! | `progress.rs` | [`Progress`] reports and cancellation |
 //!
 //! The C API uses [`Progress`] as it is (`qdsim_progress`); every other module line carries
@@ -56,10 +57,12 @@ mod shift_invert;
 mod small;
 /// cbindgen:ignore
 mod transfer;
+/// cbindgen:ignore
+mod vectors;
 
 pub use dense::{dense_general, dense_hermitian};
 pub use grid_solver::{lowest_states, lowest_states_memory_estimate};
-pub use lowest::{csr_lowest, lowest_eigenpairs};
+pub use lowest::{csr_lowest, lowest_eigenpairs, mapped_csr_lowest};
 pub use multigrid::{Multigrid, MultigridPreconditioner};
 pub use open_system::{Resonances, resonances};
 pub use operator::Operator;
@@ -67,6 +70,7 @@ pub use options::{EigenOptions, EigenResult, Method, Placement};
 pub use preconditioner::{Identity, Jacobi, Preconditioner};
 pub use progress::{Progress, ProgressFn};
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
+pub use vectors::Eigenvectors;
 
 // What the GPU eigensolver (src/gpu/) shares with the host solver: the LOBPCG parameters and
 // outcome, the option checks, the random start, and the small dense math (Rayleigh–Ritz,

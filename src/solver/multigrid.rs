@@ -22,6 +22,7 @@ use faer::Side;
 use faer::linalg::solvers::Solve;
 use parking_lot::Mutex;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Coarsen until a grid has at most this many points (then solve it densely).
 const COARSEST_POINTS: usize = 1200;
@@ -96,9 +97,11 @@ impl<T: Scalar> Multigrid<T> {
     /// any, is left out: multigrid serves the Hermitian solver.
     pub fn new(manager: &MemoryManager, spec: &HamiltonianSpec<'_>) -> Result<Self> {
         let mut grids = vec![spec.grid.clone()];
-        let mut potentials = vec![spec.potential.map(<[f64]>::to_vec)];
-        let mut masses = vec![match spec.mass {
-            Mass::PerPoint(m) => Some(m.to_vec()),
+        // Level 0 borrows the caller's fields (no copy of the largest arrays); coarser levels
+        // own their interpolated ones.
+        let mut potentials: Vec<Option<Cow<'_, [f64]>>> = vec![spec.potential.map(Cow::Borrowed)];
+        let mut masses: Vec<Option<Cow<'_, [f64]>>> = vec![match spec.mass {
+            Mass::PerPoint(m) => Some(Cow::Borrowed(m)),
             Mass::Uniform(_) => None,
         }];
         while let Some(coarse) = grids
@@ -111,12 +114,12 @@ impl<T: Scalar> Multigrid<T> {
                 .last()
                 .expect("non-empty")
                 .as_ref()
-                .map(|v| interpolate_field(fine, &coarse, v));
+                .map(|v| Cow::Owned(interpolate_field(fine, &coarse, v)));
             let mass = masses
                 .last()
                 .expect("non-empty")
                 .as_ref()
-                .map(|m| interpolate_field(fine, &coarse, m));
+                .map(|m| Cow::Owned(interpolate_field(fine, &coarse, m)));
             potentials.push(potential);
             masses.push(mass);
             grids.push(coarse);

@@ -1,8 +1,9 @@
 //! What the iterative solvers need from a Hamiltonian: its dimension, its action on a range of
 //! rows (so that products with a block of vectors can be fused with the reductions that follow,
 //! one cache-sized chunk of rows at a time), its diagonal and Gershgorin bounds of its spectrum.
-//! Implemented by the matrix-free stencil and by CSR matrices.
+//! Implemented by the matrix-free stencil and by CSR matrices, in the pool or memory-mapped.
 
+use crate::matrix::mapped::MappedCsr;
 use crate::matrix::{CsrMatrix, Scalar};
 use crate::physics::StencilOperator;
 use rayon::prelude::*;
@@ -89,6 +90,34 @@ impl<T: Scalar> Operator<T> for StencilOperator<T> {
     }
 }
 
+/// The diagonal of a CSR matrix given its rows (duplicates summed).
+fn csr_diagonal<T: Scalar>(n: usize, row: impl Fn(usize) -> Vec<(usize, T)> + Sync) -> Vec<T> {
+    (0..n)
+        .into_par_iter()
+        .map(|r| {
+            row(r)
+                .into_iter()
+                .filter(|&(c, _)| c == r)
+                .fold(T::ZERO_VALUE, |acc, (_, v)| acc + v)
+        })
+        .collect()
+}
+
+/// Gershgorin bounds of a CSR matrix given its rows.
+fn csr_bounds<T: Scalar>(n: usize, row: impl Fn(usize) -> Vec<(usize, T)> + Sync) -> (f64, f64) {
+    bounds_from_rows(n, |r| {
+        let (mut d, mut off) = (T::ZERO_VALUE, 0.0);
+        for (c, v) in row(r) {
+            if c == r {
+                d += v
+            } else {
+                off += v.abs_sq().sqrt()
+            }
+        }
+        (d, off)
+    })
+}
+
 impl<T: Scalar> Operator<T> for CsrMatrix<T> {
     fn dim(&self) -> usize {
         self.nrows()
@@ -99,28 +128,30 @@ impl<T: Scalar> Operator<T> for CsrMatrix<T> {
     }
 
     fn diagonal(&self) -> Vec<T> {
-        (0..self.nrows())
-            .into_par_iter()
-            .map(|r| {
-                self.row(r)
-                    .into_iter()
-                    .filter(|&(c, _)| c == r)
-                    .fold(T::ZERO_VALUE, |acc, (_, v)| acc + v)
-            })
-            .collect()
+        csr_diagonal(self.nrows(), |r| self.row(r))
     }
 
     fn gershgorin_bounds(&self) -> (f64, f64) {
-        bounds_from_rows(self.nrows(), |r| {
-            let (mut d, mut off) = (T::ZERO_VALUE, 0.0);
-            for (c, v) in self.row(r) {
-                if c == r {
-                    d += v
-                } else {
-                    off += v.abs_sq().sqrt()
-                }
-            }
-            (d, off)
-        })
+        csr_bounds(self.nrows(), |r| self.row(r))
+    }
+}
+
+/// A CSR matrix in a memory-mapped file, used where it lies: the Hamiltonian need not fit in
+/// memory (its pages are file-backed, read in as the row chunks reach them, and reclaimable).
+impl<T: Scalar> Operator<T> for MappedCsr<T> {
+    fn dim(&self) -> usize {
+        self.nrows()
+    }
+
+    fn apply_rows(&self, x: &[T], rows: Range<usize>, y: &mut [T]) {
+        MappedCsr::apply_rows(self, x, rows, y)
+    }
+
+    fn diagonal(&self) -> Vec<T> {
+        csr_diagonal(self.nrows(), |r| self.row(r))
+    }
+
+    fn gershgorin_bounds(&self) -> (f64, f64) {
+        csr_bounds(self.nrows(), |r| self.row(r))
     }
 }

@@ -1,6 +1,7 @@
 //! Options and results of the lowest-eigenpair solvers.
 
-use crate::matrix::{ManagedMatrix, Scalar};
+use super::vectors::Eigenvectors;
+use crate::matrix::Scalar;
 
 /// Which algorithm computes the lowest eigenpairs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,6 +60,13 @@ pub struct EigenOptions {
     pub scratch_dir: Option<std::path::PathBuf>,
     /// Start from the solution on coarser grids (grid Hamiltonians only).
     pub coarse_to_fine: bool,
+    /// Write the eigenvectors to this file (the [`MappedDense`](crate::matrix::mapped::MappedDense)
+    /// format, finalized when the solve returns; an existing file is replaced) rather than to the
+    /// pool: for results larger than memory, and to keep them. `None`: in the pool — except for
+    /// an out-of-core solve whose `k` vectors do not fit the memory budget beside what must stay
+    /// in core, which keeps them in an unlinked scratch file in `scratch_dir` instead.
+    /// (LOBPCG-based solvers: grid, CSR, shift-invert.)
+    pub vectors_file: Option<std::path::PathBuf>,
 }
 
 impl Default for EigenOptions {
@@ -74,6 +82,7 @@ impl Default for EigenOptions {
             placement: Placement::Auto,
             scratch_dir: None,
             coarse_to_fine: true,
+            vectors_file: None,
         }
     }
 }
@@ -90,8 +99,9 @@ impl EigenOptions {
 pub struct EigenResult<T: Scalar> {
     /// Eigenvalues, ascending (eV for Hamiltonians).
     pub values: Vec<f64>,
-    /// Eigenvectors, one orthonormal column per value, in the manager's pool.
-    pub vectors: ManagedMatrix<T>,
+    /// Eigenvectors, one orthonormal column per value: in the manager's pool, or in a mapped
+    /// file (`EigenOptions::vectors_file`, or an out-of-core result larger than the budget).
+    pub vectors: Eigenvectors<T>,
     /// ‖Hx − λx‖ of every pair.
     pub residuals: Vec<f64>,
     /// Pairs that met the tolerance (all of them when `converged == values.len()`).

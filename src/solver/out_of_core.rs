@@ -19,10 +19,10 @@
 use super::options::{EigenOptions, Placement};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{ManagedMatrix, Scalar, aligned_ld};
-use crate::memory::{MemoryManager, os::page_size};
+use crate::memory::MemoryManager;
+use crate::memory::os::{page_size, reserve_file_space};
 use memmap2::{MmapMut, MmapOptions};
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -97,7 +97,7 @@ pub(crate) struct ScratchBlock<T: Scalar> {
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
-fn scratch_error(path: &Path, bytes: u64, doing: &str, e: std::io::Error) -> Error {
+pub(crate) fn scratch_error(path: &Path, bytes: u64, doing: &str, e: std::io::Error) -> Error {
     Error::new(
         ErrorKind::Io,
         format!(
@@ -108,16 +108,16 @@ fn scratch_error(path: &Path, bytes: u64, doing: &str, e: std::io::Error) -> Err
     )
 }
 
-/// Creates a file with a fresh name in `dir`, unlinks it and returns it open for reading and
-/// writing (with the name it had, for messages).
-fn create_unlinked(dir: &Path, bytes: u64) -> Result<(File, PathBuf)> {
+/// Creates an empty file with a fresh name (`qdsim-<what>-…`, mode 0600) in `dir` and returns it
+/// open for reading and writing, with its name. The caller unlinks it.
+pub(crate) fn create_unique(dir: &Path, what: &str, bytes: u64) -> Result<(File, PathBuf)> {
     let pid = std::process::id();
     for _ in 0..16 {
         let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let path = dir.join(format!("qdsim-scratch-{pid}-{seq}-{nanos:08x}"));
+        let path = dir.join(format!("qdsim-{what}-{pid}-{seq}-{nanos:08x}"));
         let mut open = OpenOptions::new();
         open.read(true).write(true).create_new(true);
         {
@@ -125,12 +125,7 @@ fn create_unlinked(dir: &Path, bytes: u64) -> Result<(File, PathBuf)> {
             open.mode(0o600);
         }
         match open.open(&path) {
-            Ok(file) => {
-                // No name from here on: nothing can be left behind.
-                std::fs::remove_file(&path)
-                    .map_err(|e| scratch_error(&path, bytes, "unlink the new file", e))?;
-                return Ok((file, path));
-            }
+            Ok(file) => return Ok((file, path)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
                 return Err(scratch_error(
@@ -151,6 +146,16 @@ fn create_unlinked(dir: &Path, bytes: u64) -> Result<(File, PathBuf)> {
     ))
 }
 
+/// Creates a file with a fresh name in `dir`, unlinks it and returns it open for reading and
+/// writing (with the name it had, for messages).
+fn create_unlinked(dir: &Path, bytes: u64) -> Result<(File, PathBuf)> {
+    let (file, path) = create_unique(dir, "scratch", bytes)?;
+    // No name from here on: nothing can be left behind.
+    std::fs::remove_file(&path)
+        .map_err(|e| scratch_error(&path, bytes, "unlink the new file", e))?;
+    Ok((file, path))
+}
+
 impl<T: Scalar> ScratchBlock<T> {
     /// A zero `nrows × ncols` block in a new scratch file in `dir`; its kernel chunks hold at
     /// most a `budget`'s worth of rows over all threads.
@@ -166,16 +171,8 @@ impl<T: Scalar> ScratchBlock<T> {
         let bytes = bytes.next_multiple_of(page_size());
         let len = bytes as u64;
         let (file, path) = create_unlinked(dir, len)?;
-        // SAFETY: posix_fallocate on an open descriptor of ours; the result is an errno value.
-        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
-        if rc != 0 {
-            return Err(scratch_error(
-                &path,
-                len,
-                "reserve its space (posix_fallocate)",
-                std::io::Error::from_raw_os_error(rc),
-            ));
-        }
+        reserve_file_space(&file, len)
+            .map_err(|e| scratch_error(&path, len, "reserve its space (posix_fallocate)", e))?;
         // SAFETY: the file is ours and unlinked: no other program can truncate or rewrite it.
         let map = unsafe { MmapOptions::new().len(bytes).map_mut(&file) }
             .map_err(|e| scratch_error(&path, len, "map it", e))?;

@@ -9,7 +9,7 @@
 use super::file::{Expect, MappedFile};
 use super::header::{Header, Layout};
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::csr::faer_view;
+use crate::matrix::csr::{csr_rows_product, faer_view, row_entries};
 use crate::matrix::{CsrIndex, CsrIndices, CsrMatrix, FaerCsr, Scalar};
 use crate::memory::{MemoryManager, PoolBuffer};
 use std::marker::PhantomData;
@@ -235,6 +235,39 @@ impl<T: Scalar> MappedCsr<T> {
                 row_ptr: self.file.slice(0),
                 col_idx: self.file.slice(1),
             },
+        }
+    }
+
+    /// Row `r`'s `(column, value)` pairs (panics when `r ≥ nrows`).
+    pub fn row(&self, r: usize) -> Vec<(usize, T)> {
+        match self.indices() {
+            MappedIndices::I32 { row_ptr, col_idx } => {
+                row_entries(row_ptr, col_idx, self.values(), r)
+            }
+            MappedIndices::I64 { row_ptr, col_idx } => {
+                row_entries(row_ptr, col_idx, self.values(), r)
+            }
+        }
+    }
+
+    /// `y = (A·x)[rows]`, sequentially, straight from the file (`x` has `ncols` entries): the
+    /// solvers' row-chunked kernels use this.
+    pub(crate) fn apply_rows(&self, x: &[T], rows: std::ops::Range<usize>, y: &mut [T]) {
+        assert!(
+            x.len() == self.ncols() && y.len() == rows.len() && rows.end <= self.nrows(),
+            "mapped CSR product: x {} (ncols {}), rows {rows:?} (nrows {}), y {}",
+            x.len(),
+            self.ncols(),
+            self.nrows(),
+            y.len()
+        );
+        match self.indices() {
+            MappedIndices::I32 { row_ptr, col_idx } => {
+                csr_rows_product(row_ptr, col_idx, self.values(), x, rows.start, y)
+            }
+            MappedIndices::I64 { row_ptr, col_idx } => {
+                csr_rows_product(row_ptr, col_idx, self.values(), x, rows.start, y)
+            }
         }
     }
 

@@ -15,6 +15,7 @@ use super::header::{HEADER_BYTES, Header, Layout, Section};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::ScalarKind;
 use crate::memory::PoolElement;
+use crate::memory::os::reserve_file_space;
 use memmap2::{Mmap, MmapMut, MmapOptions};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -71,8 +72,8 @@ impl MappedFile {
             .truncate(true)
             .open(path)
             .map_err(|e| io_error(path, "create the file", e))?;
-        file.set_len(header.file_len)
-            .map_err(|e| io_error(path, "size the file", e))?;
+        reserve_file_space(&file, header.file_len)
+            .map_err(|e| io_error(path, "reserve the file's space on disk", e))?;
         // SAFETY: the file was just created by us; the type's contract (module doc) is that no
         // other program truncates or rewrites it while it is mapped.
         let map = unsafe { MmapOptions::new().map_mut(&file) }
@@ -254,9 +255,8 @@ impl MappedFile {
         self.flush()?;
         self.header.finalized = false;
         self.write_header()?;
-        self.file
-            .set_len(header.file_len)
-            .map_err(|e| io_error(&self.path, "extend the file", e))?;
+        reserve_file_space(&self.file, header.file_len)
+            .map_err(|e| io_error(&self.path, "extend the file (reserve its space)", e))?;
         // SAFETY: as in `create`: the file is ours and nobody truncates it behind the mapping.
         let map = unsafe { MmapOptions::new().map_mut(&self.file) }
             .map_err(|e| io_error(&self.path, "map the extended file", e))?;
