@@ -28,9 +28,9 @@ use super::types::qdsim_scalar;
 /// into `manager`'s pool. `scalar` is `QDSIM_SCALAR_AUTO` (real unless there is a magnetic
 /// field) or forces a type; `options` may be NULL for the defaults.
 ///
-/// Errors: those of `qdsim_solve_lowest`, except that `QDSIM_METHOD_SHIFT_INVERT` and
-/// `QDSIM_PLACEMENT_OUT_OF_CORE` are `QDSIM_ERR_INVALID_ARGUMENT` (memory_budget and
-/// scratch_dir do not apply: the pool's limit bounds device memory); `QDSIM_ERR_NO_DEVICE`
+/// Errors: those of `qdsim_solve_lowest`, except that `QDSIM_METHOD_SHIFT_INVERT`,
+/// `QDSIM_PLACEMENT_OUT_OF_CORE` and a `vectors_file` are `QDSIM_ERR_INVALID_ARGUMENT`
+/// (memory_budget and scratch_dir do not apply: the pool's limit bounds device memory); `QDSIM_ERR_NO_DEVICE`
 /// without the gpu feature or when libcublas / libnvrtc cannot be loaded;
 /// `QDSIM_ERR_LIMIT_EXCEEDED` / `QDSIM_ERR_OUT_OF_MEMORY` when the pool's limit or the device
 /// is too small (about 11·n·(k + extra) scalars for a 2D grid of n points).

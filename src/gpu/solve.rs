@@ -134,7 +134,7 @@ fn check_gpu_options(options: &EigenOptions) -> Result<()> {
 
 /// The lowest `options.k` states of `spec` (closed system: the absorber is ignored) computed on
 /// `pool`'s device (see the module doc). Options as for [`crate::solver::lowest_states`], except
-/// that `Method::ShiftInvert` and `Placement::OutOfCore` are refused and `memory_budget` and
+/// that `Method::ShiftInvert`, `Placement::OutOfCore` and `vectors_file` are refused and `memory_budget` and
 /// `scratch_dir` do not apply (the pool's limit bounds device memory: X, W, P and a work block
 /// of 3 block widths, `6·n·m` scalars, and the multigrid hierarchy, about `5·n·m` more in 2D,
 /// with m = k + extra). The eigenvectors are copied into `manager`'s pool; `peak_pool_bytes` is

@@ -448,6 +448,14 @@ fn gpu_solver_refuses_what_it_does_not_do_and_reports_progress() {
         ),
         (
             EigenOptions {
+                k: 4,
+                vectors_file: Some("gpu_vectors.bin".into()),
+                ..EigenOptions::default()
+            },
+            "the GPU solver returns its eigenvectors in the manager's pool",
+        ),
+        (
+            EigenOptions {
                 k: 0,
                 ..EigenOptions::default()
             },
