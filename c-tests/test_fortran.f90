@@ -1,7 +1,7 @@
 ! The Fortran module: ABI constant against the library, shapes and alignment of qdsim_allocate,
 ! statuses and messages for bad input (returned through `status`, not stopping the program),
-! the profiler, scoped statistics and leak checks, and a Hamiltonian written to PETSc and
-! MatrixMarket files and read back.
+! the profiler, scoped statistics and leak checks, a Hamiltonian written to PETSc and
+! MatrixMarket files and read back, and its lowest states on the GPU where there is one.
 program test_fortran
   use, intrinsic :: iso_c_binding
   use qdsim_mem
@@ -23,6 +23,10 @@ program test_fortran
   type(qdsim_stats) :: s0, s1, s2
   integer :: unit
   real(c_double), allocatable, target :: pot(:)
+  type(qdsim_gpu_pool) :: gpu
+  type(qdsim_eigen_options) :: opts
+  type(qdsim_eigen_result) :: r_cpu, r_gpu
+  real(c_double), allocatable :: e_cpu(:), e_gpu(:)
 
   if (qdsim_abi_version() /= QDSIM_MEM_ABI_VERSION) error stop 'ABI version of module and library differ'
 
@@ -123,6 +127,25 @@ program test_fortran
   call qdsim_csr_destroy(h_petsc)
   call qdsim_csr_destroy(h_mm)
   call qdsim_csr_destroy(h)
+
+  ! The same 1D box on the GPU where there is one (against the CPU), NO_DEVICE elsewhere.
+  call qdsim_gpu_pool_create(0_c_int32_t, 0_c_int64_t, gpu, st)
+  if (st == QDSIM_ERR_NO_DEVICE) then
+    write (*, '(a)') 'skipped: GPU solve: ' // qdsim_last_error()
+  else
+    if (st /= QDSIM_OK) error stop 'gpu pool'
+    call qdsim_eigen_options_default(opts)
+    opts%k = 3
+    call qdsim_solve_lowest(m2, d, opts, r_cpu)
+    call qdsim_gpu_solve_lowest(gpu, m2, d, opts, r_gpu)
+    call qdsim_result_values(r_cpu, e_cpu)
+    call qdsim_result_values(r_gpu, e_gpu)
+    ! Both certified ||r|| <= 1e-6 max(|E|, s): eigenvalue errors ~||r||^2/gap << 1e-9 eV.
+    if (maxval(abs(e_gpu(1:3) - e_cpu(1:3))) > 1e-9_c_double) error stop 'GPU vs CPU eigenvalues'
+    call qdsim_result_destroy(r_gpu)
+    call qdsim_result_destroy(r_cpu)
+    call qdsim_gpu_pool_destroy(gpu)
+  end if
   call qdsim_destroy(m2)
   deallocate(pot)
   write (*, '(a)') 'test_fortran: ok'

@@ -90,6 +90,20 @@ int main() {
     EXPECT(std::fabs(e[0] * 1e3 - 28.05272) < 1e-5 && std::fabs(e[1] * 1e3 - 70.07645) < 1e-5);
     EXPECT(r.vector<double>(0).size() == 49 * 49);
     EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "element type", [&] { r.vector<std::complex<double>>(0); }));
+    // The same box on the GPU where there is one; elsewhere NO_DEVICE with its reason.
+    try {
+        qdsim::gpu_pool pool(0);
+        qdsim::eigen_options og;
+        og.c.k = 3;
+        qdsim::eigen_result g = qdsim::gpu_solve_lowest(pool, m2, d, og);
+        std::vector<double> eg = g.values();
+        /* Both certified ||r|| <= 1e-6 max(|E|, s): eigenvalue errors ~||r||^2/gap << 1e-9 eV. */
+        EXPECT(g.converged() && std::fabs(eg[0] - e[0]) < 1e-9 && std::fabs(eg[2] - e[2]) < 1e-9);
+        EXPECT(pool.stats().live_allocations == 0);
+    } catch (const qdsim::error &ex) {
+        EXPECT(ex.status() == QDSIM_ERR_NO_DEVICE);
+        std::printf("skipped: GPU solve: %s\n", ex.what());
+    }
     // An exception inside the callback cancels the solve and is rethrown to the caller.
     o.progress = [](const qdsim_progress &) -> bool { throw std::runtime_error("stop here"); };
     bool rethrown = false;

@@ -1,6 +1,7 @@
 !> qdsim_mem: the Fortran 2008 interface to libqdsim_mem, through iso_c_binding.
 !>
-!> - Handles (qdsim_manager, qdsim_csr, qdsim_eigen_result) are opaque derived types.
+!> - Handles (qdsim_manager, qdsim_csr, qdsim_eigen_result, qdsim_gpu_pool) are opaque derived
+!>   types.
 !> - Every procedure takes an optional `status` argument (a QDSIM_* code). Without it, a failure
 !>   prints the library's message and stops the program; with it, the caller decides, and
 !>   qdsim_last_error() returns the message.
@@ -56,6 +57,12 @@ module qdsim_mem
     private
     type(c_ptr) :: ptr = c_null_ptr
   end type qdsim_manager
+
+  !> Device memory of one GPU (qdsim_gpu_pool_create; QDSIM_ERR_NO_DEVICE without a GPU).
+  type, public :: qdsim_gpu_pool
+    private
+    type(c_ptr) :: ptr = c_null_ptr
+  end type qdsim_gpu_pool
 
   !> A sparse matrix (CSR) built from a Hamiltonian.
   type, public :: qdsim_csr
@@ -246,6 +253,7 @@ module qdsim_mem
   public :: qdsim_csr_write_petsc, qdsim_csr_write_matrix_market, qdsim_csr_read_matrix_market
   public :: qdsim_csr_read_petsc
   public :: qdsim_eigen_options_default, qdsim_solve_lowest, qdsim_solve_resonances
+  public :: qdsim_gpu_pool_create, qdsim_gpu_pool_destroy, qdsim_gpu_solve_lowest
   public :: qdsim_result_info, qdsim_result_values, qdsim_result_complex_values
   public :: qdsim_result_residuals, qdsim_result_vector, qdsim_result_destroy
   public :: qdsim_profiler_create, qdsim_profiler_start, qdsim_profiler_stop, qdsim_profiler_mark
@@ -411,6 +419,29 @@ module qdsim_mem
       type(qdsim_eigen_options), intent(in) :: options
       type(c_ptr), intent(out) :: out
       integer(c_int32_t) :: c_qdsim_solve_lowest
+    end function
+    function c_qdsim_gpu_pool_create(device, limit_bytes, out) bind(C, name="qdsim_gpu_pool_create")
+      import :: c_ptr, c_int32_t, c_int64_t
+      integer(c_int32_t), value :: device
+      integer(c_int64_t), value :: limit_bytes
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_gpu_pool_create
+    end function
+    function c_qdsim_gpu_pool_destroy(pool) bind(C, name="qdsim_gpu_pool_destroy")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: pool
+      integer(c_int32_t) :: c_qdsim_gpu_pool_destroy
+    end function
+    function c_qdsim_gpu_solve_lowest(pool, m, desc, scalar, options, out) &
+         bind(C, name="qdsim_gpu_solve_lowest")
+      import :: c_ptr, c_int32_t, qdsim_hamiltonian_desc, qdsim_eigen_options
+      type(c_ptr), value :: pool
+      type(c_ptr), value :: m
+      type(qdsim_hamiltonian_desc), intent(in) :: desc
+      integer(c_int32_t), value :: scalar
+      type(qdsim_eigen_options), intent(in) :: options
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_gpu_solve_lowest
     end function
     function c_qdsim_csr_solve_resonances(h, target, k, tol, seed, out) bind(C, name="qdsim_csr_solve_resonances")
       import :: c_ptr, c_int32_t, c_double_complex, c_size_t, c_double, c_int64_t
@@ -896,6 +927,38 @@ contains
     integer(c_int32_t), intent(out), optional :: status
     call report(c_qdsim_solve_lowest(m%ptr, desc, QDSIM_SCALAR_AUTO, options, result%ptr), status)
   end subroutine qdsim_solve_lowest
+
+  !> Opens GPU `device` (0-based) and creates a pool of device memory on it with a limit of
+  !> `limit_bytes` (0: none). QDSIM_ERR_NO_DEVICE, with the reason in qdsim_last_error(), where
+  !> there is no driver or device or the library was built without the gpu feature.
+  subroutine qdsim_gpu_pool_create(device, limit_bytes, pool, status)
+    integer(c_int32_t), intent(in) :: device
+    integer(c_int64_t), intent(in) :: limit_bytes
+    type(qdsim_gpu_pool), intent(out) :: pool
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_gpu_pool_create(device, limit_bytes, pool%ptr), status)
+  end subroutine qdsim_gpu_pool_create
+
+  !> Destroys a GPU pool (a null pool is a no-op).
+  subroutine qdsim_gpu_pool_destroy(pool, status)
+    type(qdsim_gpu_pool), intent(inout) :: pool
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_gpu_pool_destroy(pool%ptr), status)
+    pool%ptr = c_null_ptr
+  end subroutine qdsim_gpu_pool_destroy
+
+  !> qdsim_solve_lowest computed on the GPU of `pool` (multigrid LOBPCG on the device); the
+  !> eigenvectors come back into the manager's pool, read with qdsim_result_vector as usual.
+  subroutine qdsim_gpu_solve_lowest(pool, m, desc, options, result, status)
+    type(qdsim_gpu_pool), intent(in) :: pool
+    type(qdsim_manager), intent(in) :: m
+    type(qdsim_hamiltonian_desc), intent(in) :: desc
+    type(qdsim_eigen_options), intent(in) :: options
+    type(qdsim_eigen_result), intent(out) :: result
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_gpu_solve_lowest(pool%ptr, m%ptr, desc, QDSIM_SCALAR_AUTO, options, &
+         result%ptr), status)
+  end subroutine qdsim_gpu_solve_lowest
 
   !> The k resonances E − iΓ/2 of an open-system Hamiltonian nearest `target` (eV).
   subroutine qdsim_solve_resonances(h, target, k, tolerance, result, status)

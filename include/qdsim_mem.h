@@ -1481,6 +1481,25 @@ qdsim_status qdsim_eigen_result_vectors(const struct qdsim_eigen_result *r, cons
 // The eigenvector pointer is not used after the call.
 qdsim_status qdsim_eigen_result_destroy(struct qdsim_eigen_result *r);
 
+// The lowest `options->k` states of the grid Hamiltonian `desc` (the absorber, if any, is
+// ignored) computed on the GPU of `pool`: block LOBPCG with the blocks in the pool's device
+// memory, the NVRTC stencil kernel for H, cuBLAS for the block products, and the CPU solver's
+// multigrid preconditioning (V-cycles on the device) and coarse-to-fine start. The eigenvectors are copied
+// into `manager`'s pool. `scalar` is `QDSIM_SCALAR_AUTO` (real unless there is a magnetic
+// field) or forces a type; `options` may be NULL for the defaults.
+//
+// Errors: those of `qdsim_solve_lowest`, except that `QDSIM_METHOD_SHIFT_INVERT`,
+// `QDSIM_PLACEMENT_OUT_OF_CORE` and a `vectors_file` are `QDSIM_ERR_INVALID_ARGUMENT`
+// (memory_budget and scratch_dir do not apply: the pool's limit bounds device memory); `QDSIM_ERR_NO_DEVICE`
+// without the gpu feature or when libcublas / libnvrtc cannot be loaded;
+// `QDSIM_ERR_LIMIT_EXCEEDED` / `QDSIM_ERR_OUT_OF_MEMORY` when the pool's limit or the device
+// is too small (about 11·n·(k + extra) scalars for a 2D grid of n points).
+//
+// # Safety
+// `pool`, `manager` are live handles (checked); `desc` as for `qdsim_hamiltonian_csr`;
+// `options` is NULL or valid; `out` points to writable memory for a pointer.
+qdsim_status qdsim_gpu_solve_lowest(struct qdsim_gpu_pool *pool, struct qdsim_manager *manager, const struct qdsim_hamiltonian_desc *desc, qdsim_scalar scalar, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
+
 // The name of status code `status` ("QDSIM_OK", "QDSIM_ERR_LIMIT_EXCEEDED", …), or
 // "QDSIM_UNKNOWN_STATUS" for a value that is not a status code.
 //

@@ -623,6 +623,45 @@ inline eigen_result solve_lowest(const csr &h, const eigen_options &o = {}) {
     });
 }
 
+/// Number of CUDA devices; throws qdsim::error (QDSIM_ERR_NO_DEVICE, with the reason) when there
+/// is no driver or device, or the library was built without the gpu feature.
+inline int gpu_device_count() {
+    std::int32_t n = 0;
+    check(qdsim_gpu_device_count(&n));
+    return n;
+}
+
+/// Device memory of one GPU (statistics, limit, tags, leak report); `limit_bytes` 0: no limit.
+/// Throws QDSIM_ERR_NO_DEVICE where there is no usable device.
+class gpu_pool {
+public:
+    explicit gpu_pool(int device = 0, std::uint64_t limit_bytes = 0) {
+        qdsim_gpu_pool *p = nullptr;
+        check(qdsim_gpu_pool_create(device, limit_bytes, &p));
+        h_ = handle_t(p);
+    }
+    qdsim_gpu_pool *get() const noexcept { return h_.get(); }
+    /// Device memory statistics.
+    qdsim_stats stats() const {
+        qdsim_stats s;
+        check(qdsim_gpu_pool_stats(h_.get(), &s));
+        return s;
+    }
+
+private:
+    using handle_t = detail::handle<qdsim_gpu_pool, qdsim_gpu_pool_destroy>;
+    handle_t h_;
+};
+
+/// The lowest states of a grid Hamiltonian computed on the GPU of `pool` (multigrid LOBPCG on
+/// the device); the eigenvectors come back into `m`'s pool as for solve_lowest.
+inline eigen_result gpu_solve_lowest(gpu_pool &pool, manager &m, const qdsim_hamiltonian_desc &d,
+                                     const eigen_options &o = {}, qdsim_scalar scalar = QDSIM_SCALAR_AUTO) {
+    return detail::run_solve(o, [&](const qdsim_eigen_options *c, qdsim_eigen_result **r) {
+        return qdsim_gpu_solve_lowest(pool.get(), m.get(), &d, scalar, c, r);
+    });
+}
+
 /// Resonances E − iΓ/2 of a complex-symmetric CSR matrix nearest `target` (eV).
 inline eigen_result solve_resonances(const csr &h, std::complex<double> target, std::size_t k, double tol = 1e-10,
                                      std::uint64_t seed = 1) {

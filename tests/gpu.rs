@@ -60,6 +60,7 @@ fn without_the_feature_every_entry_point_is_no_device() {
     let mut tag_stats: qdsim_tag_stats = unsafe { std::mem::zeroed() };
     let mut report: *mut c_char = null_mut();
     let mut pinned: *mut c_void = null_mut();
+    let mut result: *mut qdsim_mem::ffi::solver::qdsim_eigen_result = null_mut();
     // SAFETY: every call is refused before any pointer is used.
     let statuses = unsafe {
         [
@@ -74,8 +75,17 @@ fn without_the_feature_every_entry_point_is_no_device() {
             qdsim_gpu_pool_leak_report(fake, &mut report),
             qdsim_gpu_pinned_alloc(fake, 64, null(), &mut pinned),
             qdsim_gpu_pinned_free(fake, buffer.as_mut_ptr().cast()),
+            qdsim_mem::ffi::solver_gpu::qdsim_gpu_solve_lowest(
+                fake,
+                null_mut(),
+                null(),
+                qdsim_mem::ffi::types::QDSIM_SCALAR_AUTO,
+                null(),
+                &mut result,
+            ),
         ]
     };
+    assert!(result.is_null(), "out-parameter written on failure");
     for (i, status) in statuses.into_iter().enumerate() {
         assert_eq!(status, QDSIM_ERR_NO_DEVICE, "call {i}");
     }
@@ -84,6 +94,10 @@ fn without_the_feature_every_entry_point_is_no_device() {
     assert!(report.is_null() && pinned.is_null());
     assert_eq!(stats, Stats::default());
 }
+
+#[cfg(feature = "gpu")]
+#[path = "gpu/operators.rs"]
+mod operators;
 
 #[cfg(feature = "gpu")]
 mod with_feature {

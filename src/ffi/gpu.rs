@@ -26,7 +26,7 @@ use std::ffi::{c_char, c_void};
 #[allow(non_camel_case_types)]
 pub struct qdsim_gpu_pool {
     #[cfg(feature = "gpu")]
-    pool: crate::gpu::DevicePool,
+    pub(super) pool: crate::gpu::DevicePool,
     #[cfg(not(feature = "gpu"))]
     _never: std::convert::Infallible,
 }

@@ -134,7 +134,7 @@ enum Values {
 }
 
 /// The eigenvectors of a result, of either scalar type.
-enum ResultVectors {
+pub(super) enum ResultVectors {
     Real(Eigenvectors<f64>),
     Complex(Eigenvectors<Complex64>),
 }
@@ -185,7 +185,7 @@ fn method_value(m: Method) -> i32 {
 }
 
 impl qdsim_eigen_result {
-    fn from_lowest<T: crate::matrix::Scalar>(
+    pub(super) fn from_lowest<T: crate::matrix::Scalar>(
         r: EigenResult<T>,
         wrap: fn(Eigenvectors<T>) -> ResultVectors,
         manager: MemoryManager,
@@ -239,7 +239,7 @@ unsafe fn path_arg(path: *const c_char, name: &str, null_means: &str) -> Result<
 
 /// # Safety
 /// `o.scratch_dir` and `o.vectors_file` are NULL or NUL-terminated strings.
-unsafe fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
+pub(super) unsafe fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
     let method = match o.method {
         QDSIM_METHOD_AUTO => Method::Auto,
         QDSIM_METHOD_LOBPCG => Method::Lobpcg,
@@ -281,7 +281,9 @@ unsafe fn options_from_c(o: &qdsim_eigen_options) -> Result<EigenOptions> {
 ///
 /// # Safety
 /// `options` is NULL or points to a valid `qdsim_eigen_options`.
-unsafe fn options_arg(options: *const qdsim_eigen_options) -> Result<qdsim_eigen_options> {
+pub(super) unsafe fn options_arg(
+    options: *const qdsim_eigen_options,
+) -> Result<qdsim_eigen_options> {
     if options.is_null() {
         let mut o = std::mem::MaybeUninit::uninit();
         // SAFETY: a valid out-pointer to local memory; the call initialises it (it cannot fail).
@@ -313,7 +315,7 @@ impl CallbackCell {
     }
 }
 
-fn with_progress<R>(
+pub(super) fn with_progress<R>(
     o: &qdsim_eigen_options,
     run: impl FnOnce(Option<&mut ProgressFn<'_>>) -> R,
 ) -> R {
@@ -331,7 +333,7 @@ fn with_progress<R>(
 }
 
 /// Registers `result` and writes it to `out`; NOT_CONVERGED when it is partial.
-fn finish(
+pub(super) fn finish(
     result: qdsim_eigen_result,
     out: std::ptr::NonNull<*mut qdsim_eigen_result>,
 ) -> Result<()> {

@@ -1,15 +1,30 @@
 //! The GPU layer (cargo feature `gpu`), through cudarc with dynamic loading: the library builds
 //! and runs without CUDA, and finds the driver at run time.
 //!
-//! What exists (issue 9, foundation):
+//! What exists (issue 9). **None of the operator and solver paths has run on a GPU yet**: they
+//! compile, the kernel source compiles with NVRTC, the LOBPCG iteration is tested on a host
+//! backend, and the device tests skip without a device (`scripts/gpu-check.sh` runs them on one).
 //!
 //! | item | what it is |
 //! |---|---|
 //! | [`device_count`], [`Device`] | run-time detection: no driver or no device is [`ErrorKind::NoDevice`] with the reason, never a panic ([`detect`]) |
+//! | [`libraries`] | the same for libcublas, libcusparse and libnvrtc (and every symbol used), before cudarc loads them |
 //! | [`DevicePool`] | stream-ordered device allocation from a CUDA memory pool that keeps freed memory, with the host pools' statistics, a hard limit, tags, a leak report, and counted pinned host buffers ([`pool`]) |
 //! | [`ledger`] | the pool's bookkeeping, independent of CUDA (tested without a device) |
+//! | [`DeviceVec`] | a typed device array from a pool, freed on drop ([`buffer`]) |
+//! | [`kernels`] | the CUDA C source (stencil, row scaling), compiled by NVRTC once per process |
+//! | [`DeviceStencil`] | the matrix-free grid Hamiltonian on the device: everything `StencilOperator` covers ([`stencil`]) |
+//! | [`DeviceCsr`] | CSR SpMV through cuSPARSE's generic API, f64/complex, 32/64-bit indices ([`spmv`]) |
+//! | [`DeviceOperator`] | `Y = H·X` on device blocks ([`operator`]) |
+//! | [`blas`] | a cuBLAS handle on the pool's stream: `gemm` (with `Aᴴ`), `axpy` |
+//! | `block.rs` | device blocks `[X, W, P]` without copies: Gram matrices, `SᴴHS`, combinations, residuals |
+//! | `lobpcg.rs` | the LOBPCG iteration written once over a block backend (host-tested) |
+//! | [`DeviceMultigrid`] | the CPU's multigrid V-cycle on device blocks (coarsest solve on the host) ([`multigrid`]) |
+//! | [`lowest_states`], [`lowest_states_with`] | the lowest states of a grid Hamiltonian on the GPU: coarse-to-fine, multigrid (or Jacobi) on the device, results in the manager's pool (`solve.rs`) |
 //!
-//! Not done yet: SpMV through cuSPARSE, the NVRTC stencil kernels, the GPU eigensolver.
+//! | [`csr_lowest_states`] | the same LOBPCG for a plain CSR matrix: cuSPARSE products, Jacobi on the device |
+//!
+//! Not done yet: the performance targets, which are unmeasured.
 //!
 //! ```no_run
 //! use qdsim_mem::gpu::{Device, DevicePool};
@@ -23,13 +38,31 @@
 //! # Ok::<(), qdsim_mem::Error>(())
 //! ```
 
+pub mod blas;
+mod block;
+pub mod buffer;
 pub mod detect;
+pub mod kernels;
 pub mod ledger;
+pub mod libraries;
+mod lobpcg;
+pub mod multigrid;
+pub mod operator;
 pub mod pool;
+mod solve;
+pub mod spmv;
+pub mod stencil;
 
+pub use buffer::DeviceVec;
 pub use detect::{Device, device_count};
 pub use ledger::{Allocation, MemoryKind};
+pub use libraries::Library;
+pub use multigrid::DeviceMultigrid;
+pub use operator::DeviceOperator;
 pub use pool::DevicePool;
+pub use solve::{GpuPreconditioner, csr_lowest_states, lowest_states, lowest_states_with};
+pub use spmv::DeviceCsr;
+pub use stencil::DeviceStencil;
 
 use crate::error::{Error, ErrorKind};
 use cudarc::driver::DriverError;

@@ -31,4 +31,6 @@ pub use build::AnyOperator;
 pub use grid::{AXIS_NAMES, Axis, Boundary, Grid};
 pub use hamiltonian::{HamiltonianSpec, Mass};
 pub use potential::parabolic_potential;
+#[cfg(feature = "gpu")]
+pub(crate) use stencil::AxisHops;
 pub use stencil::StencilOperator;

@@ -39,6 +39,15 @@ enum Hops {
     PerLink(PoolBuffer<f64>),
 }
 
+#[cfg(feature = "gpu")]
+/// The hoppings along one axis, borrowed (see [`StencilOperator::axis_hops`]).
+pub(crate) enum AxisHops<'a> {
+    /// The same t for every link.
+    Uniform(f64),
+    /// t of the link from each point to its + neighbour.
+    PerLink(&'a [f64]),
+}
+
 /// The grid's connectivity and hopping magnitudes.
 struct Links {
     dims: usize,
@@ -232,6 +241,23 @@ impl<T: Scalar> StencilOperator<T> {
             }
         }
         out.sort_unstable_by_key(|&(col, _)| col);
+    }
+
+    #[cfg(feature = "gpu")]
+    /// The hoppings along axis `a` (for the GPU layer, which copies them to the device):
+    /// one `t` for a uniform mass, or the `t` of each point's link to its + neighbour.
+    pub(crate) fn axis_hops(&self, a: usize) -> AxisHops<'_> {
+        match &self.links.hops[a] {
+            Hops::Uniform(t) => AxisHops::Uniform(*t),
+            Hops::PerLink(t) => AxisHops::PerLink(t),
+        }
+    }
+
+    #[cfg(feature = "gpu")]
+    /// The Peierls phase factors `(x-links per row j, y-links per column i)`, if there is a
+    /// field (for the GPU layer).
+    pub(crate) fn phase_factors(&self) -> Option<(&[T], &[T])> {
+        self.phases.as_ref().map(|[px, py]| (&px[..], &py[..]))
     }
 
     /// The manager whose pools hold the operator.

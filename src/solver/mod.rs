@@ -71,3 +71,15 @@ pub use preconditioner::{Identity, Jacobi, Preconditioner};
 pub use progress::{Progress, ProgressFn};
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
 pub use vectors::Eigenvectors;
+
+// What the GPU eigensolver (src/gpu/) shares with the host solver: the LOBPCG parameters and
+// outcome, the option checks, the random start, and the small dense math (Rayleigh–Ritz,
+// SVQB) written over `small::ColumnBlock`.
+#[cfg(feature = "gpu")]
+pub(crate) use {
+    lobpcg::{LobpcgOutcome, LobpcgParams},
+    lowest::check_options,
+    random::fill_random,
+    small::{ColumnBlock, hermitian_eigen, orthonormalize},
+    transfer::Map1d,
+};

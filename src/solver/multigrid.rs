@@ -285,6 +285,31 @@ impl<T: Scalar> Multigrid<T> {
     }
 }
 
+/// What the GPU multigrid (`gpu/multigrid.rs`) copies to the device: the smoothing weights,
+/// the shift, the transfers, and the coarsest solve (which stays on the host).
+#[cfg(feature = "gpu")]
+impl<T: Scalar> Multigrid<T> {
+    /// ω of level `l`'s damped Jacobi step.
+    pub(crate) fn smoothing_weight(&self, l: usize) -> f64 {
+        self.levels[l].omega
+    }
+
+    /// The shift s of H + s.
+    pub(crate) fn shift(&self) -> f64 {
+        self.shift
+    }
+
+    /// The transfers between level `l` and level `l + 1` (None on the coarsest).
+    pub(crate) fn transfer(&self, l: usize) -> Option<&Transfer> {
+        self.levels[l].to_coarse.as_ref()
+    }
+
+    /// Solves `(H + s)·X = B` on the coarsest level in place, for every column of `b`.
+    pub(crate) fn coarse_solve_in_place(&self, b: faer::MatMut<'_, T>) {
+        self.coarse_factor.solve_in_place(b);
+    }
+}
+
 /// A V-cycle preconditioner starting at one level of a [`Multigrid`].
 pub struct MultigridPreconditioner<'a, T: Scalar> {
     mg: &'a Multigrid<T>,

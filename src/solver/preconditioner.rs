@@ -31,6 +31,14 @@ impl Jacobi {
     }
 }
 
+impl Jacobi {
+    /// The scaling `1 / (H_ii − σ)` of every row (the GPU solver copies it to the device).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn inverse(&self) -> &[f64] {
+        &self.inverse
+    }
+}
+
 impl<T: Scalar> Preconditioner<T> for Jacobi {
     fn apply_in_place(&self, r: &mut [T]) {
         for (v, &s) in r.iter_mut().zip(&self.inverse) {

@@ -1,11 +1,53 @@
 //! Dense helpers on the small projected matrices of the block solvers: the Hermitian eigen-
 //! decomposition of a Rayleigh–Ritz matrix, and SVQB orthonormalisation of a block against an
 //! orthonormal block (which also drops directions that have become linearly dependent).
+//!
+//! The orthonormalisation works on any [`ColumnBlock`]: the host's row-chunked columns
+//! (`block.rs`) or the GPU's device blocks (`gpu/block.rs`), so both solvers share the math.
 
 use super::block::{Cols, combine, gram};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
-use faer::{Mat, Side};
+use faer::{Mat, MatRef, Side};
+use std::ops::Range;
+
+/// A set of equally long columns and the two kernels SVQB needs on it; implemented for the
+/// host's [`Cols`] and for the GPU's device blocks.
+pub(crate) trait ColumnBlock<T: Scalar>: Sized {
+    /// Number of columns.
+    fn count(&self) -> usize;
+    /// Columns `range`.
+    fn columns(&self, range: Range<usize>) -> Self;
+    /// The columns of `parts`, in order.
+    fn join(parts: &[&Self]) -> Self;
+    /// `Aᴴ·B`.
+    fn gram_of(a: &Self, b: &Self) -> Result<Mat<T>>;
+    /// `outputs = inputs·coeff`; the outputs may be some of the inputs.
+    fn combine_into(inputs: &Self, coeff: MatRef<'_, T>, outputs: &Self) -> Result<()>;
+    /// The first `k` columns.
+    fn take(&self, k: usize) -> Self {
+        self.columns(0..k)
+    }
+}
+
+impl<T: Scalar> ColumnBlock<T> for Cols<T> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn columns(&self, range: Range<usize>) -> Self {
+        self.slice(range)
+    }
+    fn join(parts: &[&Self]) -> Self {
+        Cols::concat(parts)
+    }
+    fn gram_of(a: &Self, b: &Self) -> Result<Mat<T>> {
+        Ok(gram(a, b))
+    }
+    fn combine_into(inputs: &Self, coeff: MatRef<'_, T>, outputs: &Self) -> Result<()> {
+        combine(inputs, coeff, outputs);
+        Ok(())
+    }
+}
 
 /// Eigenvalues (ascending) and eigenvectors of the Hermitian part of `g`.
 pub(crate) fn hermitian_eigen<T: Scalar>(g: &Mat<T>) -> Result<(Vec<f64>, Mat<T>)> {
@@ -30,14 +72,14 @@ pub(crate) fn hermitian_eigen<T: Scalar>(g: &Mat<T>) -> Result<(Vec<f64>, Mat<T>
 /// gives the re-orthogonalisation coefficients c₂ and, by `yᴴy − c₂ᴴc₂`, the Gram matrix of the
 /// re-projected block, from which SVQB builds the orthonormalising matrix M; then a single
 /// combination y ← (y − q·c₂)·M finishes. A third pass repeats SVQB when M was ill-conditioned.
-pub(crate) fn orthonormalize<T: Scalar>(q: &Cols<T>, y: &Cols<T>) -> Result<usize> {
-    let (nq, b) = (q.len(), y.len());
+pub(crate) fn orthonormalize<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Result<usize> {
+    let (nq, b) = (q.count(), y.count());
     if b == 0 {
         return Ok(0);
     }
-    let qy = Cols::concat(&[q, y]);
+    let qy = C::join(&[q, y]);
     // Pass 1: c₁ = qᴴy and the norms before projection.
-    let g1 = gram(&qy, y);
+    let g1 = C::gram_of(&qy, y)?;
     let before = (0..b)
         .map(|j| g1[(nq + j, j)].to_complex().re.max(0.0).sqrt())
         .collect::<Vec<_>>();
@@ -46,9 +88,9 @@ pub(crate) fn orthonormalize<T: Scalar>(q: &Cols<T>, y: &Cols<T>) -> Result<usiz
         Mat::<T>::from_fn(b, b, |i, j| g1[(nq + i, j)]),
     );
     if nq > 0 {
-        combine(&qy, project_coeff(&g1, nq, b).as_ref(), y);
+        C::combine_into(&qy, project_coeff(&g1, nq, b).as_ref(), y)?;
         // Pass 2: c₂ = qᴴy′ and G = y′ᴴy′ − c₂ᴴc₂ = (y′ − q·c₂)ᴴ(y′ − q·c₂) (q orthonormal).
-        let g2 = gram(&qy, y);
+        let g2 = C::gram_of(&qy, y)?;
         c2 = Mat::from_fn(nq, b, |i, j| g2[(i, j)]);
         g = Mat::from_fn(b, b, |i, j| {
             let mut v = g2[(nq + i, j)];
@@ -83,12 +125,12 @@ pub(crate) fn orthonormalize<T: Scalar>(q: &Cols<T>, y: &Cols<T>) -> Result<usiz
         }
         v
     });
-    combine(&qy, coeff.as_ref(), &y.first(kept));
+    C::combine_into(&qy, coeff.as_ref(), &y.take(kept))?;
     if condition > 1e8 && kept > 0 {
         // Ill-conditioned: one more SVQB pass on the result.
-        let y_kept = y.first(kept);
-        let (m2, _) = svqb(&gram(&y_kept, &y_kept))?;
-        combine(&y_kept, m2.as_ref(), &y.first(m2.ncols()));
+        let y_kept = y.take(kept);
+        let (m2, _) = svqb(&C::gram_of(&y_kept, &y_kept)?)?;
+        C::combine_into(&y_kept, m2.as_ref(), &y.take(m2.ncols()))?;
         return Ok(m2.ncols());
     }
     Ok(kept)

@@ -86,6 +86,13 @@ impl Map1d {
     fn n_out(&self) -> usize {
         self.offsets.len() - 1
     }
+
+    /// The map's arrays `(offsets, index, weight)`: output `i` (of `offsets.len() − 1`) is
+    /// `Σ weight[t]·in[index[t]]` over `t ∈ offsets[i]..offsets[i+1]` (the GPU copies them).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn parts(&self) -> (&[usize], &[usize], &[f64]) {
+        (&self.offsets, &self.index, &self.weight)
+    }
 }
 
 /// Applies `map` along axis `axis` of an array of `shape` (x fastest) into `output` (resized);
@@ -210,6 +217,18 @@ impl Transfer {
             };
             shape = apply_along(map, a, shape, src, dst);
         }
+    }
+
+    /// The per-axis maps of the prolongation and the restriction, and the (fine, coarse) shapes
+    /// (for the GPU multigrid, which applies the same maps on the device).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn maps(&self) -> (&[Map1d], &[Map1d], [usize; 3], [usize; 3]) {
+        (
+            &self.prolong,
+            &self.restrict,
+            self.fine_shape,
+            self.coarse_shape,
+        )
     }
 
     /// Coarse → fine (linear interpolation); `temp` holds intermediate arrays between calls.
