@@ -18,7 +18,6 @@
 //! | [`DeviceOperator`] | `Y = H·X` on device blocks ([`operator`]) |
 //! | [`blas`] | a cuBLAS handle on the pool's stream: `gemm` (with `Aᴴ`), `axpy` |
 //! | `block.rs` | device blocks `[X, W, P]` without copies: Gram matrices, `SᴴHS`, combinations, residuals |
-//! | `lobpcg.rs` | the LOBPCG iteration written once over a block backend (host-tested) |
 //! | [`DeviceMultigrid`] | the CPU's multigrid V-cycle on device blocks (coarsest solve on the host) ([`multigrid`]) |
 //! | [`lowest_states`], [`lowest_states_with`] | the lowest states of a grid Hamiltonian on the GPU: coarse-to-fine, multigrid (or Jacobi) on the device, results in the manager's pool (`solve.rs`) |
 //!
@@ -45,7 +44,6 @@ pub mod detect;
 pub mod kernels;
 pub mod ledger;
 pub mod libraries;
-mod lobpcg;
 pub mod multigrid;
 pub mod operator;
 pub mod pool;

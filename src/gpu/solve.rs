@@ -1,5 +1,5 @@
 //! [`lowest_states`]: the lowest states of a grid Hamiltonian on a GPU — the block LOBPCG of
-//! `lobpcg.rs` with X, W, P and the work block in a [`DevicePool`], `H·X` by the NVRTC stencil
+//! `solver/block_lobpcg.rs` with X, W, P and the work block in a [`DevicePool`], `H·X` by the NVRTC stencil
 //! ([`DeviceStencil`]), block products by cuBLAS (`block.rs`), the small dense eigenproblems and
 //! SVQB on the host, and the CPU solver's preconditioning and start: the multigrid V-cycle on
 //! the device (`multigrid.rs`, [`GpuPreconditioner::Multigrid`], the default) and
@@ -15,7 +15,6 @@
 use super::block::{BlockKernels, DeviceCols};
 use super::buffer::DeviceVec;
 use super::kernels::{function, scale_rows};
-use super::lobpcg::{BlockBackend, block_lobpcg};
 use super::multigrid::DeviceMultigrid;
 use super::operator::DeviceOperator;
 use super::pool::DevicePool;
@@ -26,8 +25,8 @@ use crate::matrix::{CsrMatrix, ManagedMatrix, Scalar};
 use crate::memory::MemoryManager;
 use crate::physics::HamiltonianSpec;
 use crate::solver::{
-    EigenOptions, EigenResult, Jacobi, LobpcgOutcome, LobpcgParams, Method, Multigrid, Operator,
-    Placement, ProgressFn, check_options, fill_random,
+    BlockBackend, EigenOptions, EigenResult, Jacobi, LobpcgOutcome, LobpcgParams, Method,
+    Multigrid, Operator, Placement, ProgressFn, block_lobpcg, check_options, fill_random,
 };
 use cudarc::driver::CudaFunction;
 use faer::Mat;

@@ -76,15 +76,6 @@ impl<T: Scalar> Cols<T> {
         cols
     }
 
-    /// No columns.
-    pub(crate) fn empty(n: usize) -> Self {
-        Self {
-            segments: Vec::new(),
-            n,
-            chunk_limit: usize::MAX,
-        }
-    }
-
     /// The columns of `parts`, in order.
     pub(crate) fn concat(parts: &[&Cols<T>]) -> Self {
         let n = parts.first().map_or(0, |p| p.n);
@@ -125,11 +116,6 @@ impl<T: Scalar> Cols<T> {
             n: self.n,
             chunk_limit: self.chunk_limit,
         }
-    }
-
-    /// The first `k` columns.
-    pub(crate) fn first(&self, k: usize) -> Self {
-        self.slice(0..k)
     }
 
     /// Number of columns.

@@ -7,15 +7,15 @@
 //! for out-of-core solves) and one chunk of rows per thread. Because whole blocks are projected at once, every member of a degenerate
 //! multiplet that fits in the block is found (single-vector Lanczos misses copies).
 
-use super::block::{Cols, combine, gram_op, residuals};
+use super::block::{Cols, gram_op, residuals};
+use super::block_lobpcg::{BlockBackend, block_lobpcg};
 use super::operator::Operator;
 use super::options::{EigenResult, Method};
 use super::out_of_core::{Block, BlockPlan};
 use super::preconditioner::Preconditioner;
-use super::progress::{Progress, ProgressFn};
-use super::small::{hermitian_eigen, orthonormalize};
+use super::progress::ProgressFn;
 use super::vectors::{Destination, store};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::matrix::Scalar;
 use crate::memory::MemoryManager;
 use faer::Mat;
@@ -131,6 +131,39 @@ pub(crate) struct SolveTotals {
     pub levels: usize,
 }
 
+/// The host's blocks and kernels for [`block_lobpcg`]: row-chunked products with `op`, the
+/// preconditioner one column at a time (out of core, each column is dropped from the resident
+/// memory once done).
+struct HostBackend<'a, A: ?Sized, P: ?Sized> {
+    op: &'a A,
+    prec: &'a P,
+}
+
+impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBackend<T>
+    for HostBackend<'_, A, P>
+{
+    type Cols = Cols<T>;
+
+    fn gram_op(&self, s: &Cols<T>) -> Result<Mat<T>> {
+        Ok(gram_op(self.op, s))
+    }
+
+    fn residuals(&self, x: &Cols<T>, lambda: &[f64], r: &Cols<T>) -> Result<Vec<f64>> {
+        Ok(residuals(self.op, x, lambda, r))
+    }
+
+    fn precondition(&self, w: &Cols<T>) -> Result<()> {
+        let n = self.op.dim();
+        for j in 0..w.len() {
+            // SAFETY: the loop writes W's columns and nothing else reads them meanwhile.
+            self.prec.apply_in_place(unsafe { w.rows_mut(j, 0..n) });
+            // Out of core: one column at a time is resident.
+            w.slice(j..j + 1).release_all();
+        }
+        Ok(())
+    }
+}
+
 /// Runs LOBPCG on the leading `op.dim()` rows of the workspace's X block (`m` columns,
 /// m ≥ k), overwriting it with Ritz vectors.
 pub(crate) fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
@@ -147,111 +180,17 @@ pub(crate) fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + 
         "block size {m} must lie between k = {} and n = {n}",
         params.k
     );
-    let mut progress = progress;
-    let mut out = LobpcgOutcome::default();
-    let xall = Cols::of_rows(&mut ws.x, 0..m, n);
-
-    // Start: orthonormalise X and rotate it to Ritz vectors.
-    let kept = orthonormalize(&Cols::empty(n), &xall)?;
-    if kept < m {
-        return Err(Error::new(
-            ErrorKind::Internal,
-            format!("the initial block has rank {kept} < {m}"),
-        ));
-    }
-    let (theta, u) = hermitian_eigen(&gram_op(op, &xall))?;
-    out.applications += m as u64;
-    combine(&xall, u.as_ref(), &xall);
-    let mut lambda = theta;
-    let mut res_norms = vec![f64::INFINITY; m];
-
     // W and P are always written before they are read.
-    let (wall, pall) = (
+    let blocks = [
+        Cols::of_rows(&mut ws.x, 0..m, n),
         Cols::of_rows(&mut ws.w, 0..m, n),
         Cols::of_rows(&mut ws.p, 0..m, n),
-    );
-    let mut locked = 0;
-    let mut p_count = 0;
-    let threshold = |l: f64| params.tol * l.abs().max(params.scale);
-
-    for iteration in 1..=params.max_iter {
-        out.iterations = iteration;
-        let na = m - locked;
-        let norms = residuals(
-            op,
-            &xall.slice(locked..m),
-            &lambda[locked..],
-            &wall.first(na),
-        );
-        out.applications += na as u64;
-        res_norms[locked..].copy_from_slice(&norms);
-        // Lock the leading run of wanted pairs that meet the tolerance.
-        let newly = (locked..params.k)
-            .take_while(|&j| res_norms[j] <= threshold(lambda[j]))
-            .count();
-        let max_residual = (locked + newly..params.k)
-            .map(|j| res_norms[j] / lambda[j].abs().max(params.scale))
-            .fold(0.0, f64::max);
-        if let Some(callback) = progress.as_mut() {
-            let report = Progress {
-                level: params.level,
-                levels: params.levels,
-                iteration,
-                converged: locked + newly,
-                wanted: params.k,
-                max_residual,
-                applications: applications_before + out.applications,
-            };
-            if callback(&report) {
-                return Err(Error::new(
-                    ErrorKind::Cancelled,
-                    format!("cancelled by the progress callback at iteration {iteration}"),
-                ));
-            }
-        }
-        locked += newly;
-        if locked >= params.k {
-            out.converged = locked;
-            break;
-        }
-        // Residuals of the still-active pairs are W's columns `newly..na`.
-        let wa = wall.slice(newly..na);
-        for j in 0..wa.len() {
-            // SAFETY: W's columns are written by this loop only.
-            prec.apply_in_place(unsafe { wa.rows_mut(j, 0..n) });
-            // Out of core: one column at a time is resident.
-            wa.slice(j..j + 1).release_all();
-        }
-        out.preconditionings += wa.len() as u64;
-        let active = m - locked;
-        let nw = orthonormalize(&xall, &wa)?;
-        let wk = wa.first(nw);
-        let np = if p_count > 0 {
-            orthonormalize(&Cols::concat(&[&xall, &wk]), &pall.first(p_count))?
-        } else {
-            0
-        };
-        let pk = pall.first(np);
-        // Rayleigh–Ritz on S = [X_active, W, P] (orthonormal).
-        let s = Cols::concat(&[&xall.slice(locked..m), &wk, &pk]);
-        let (theta, u) = hermitian_eigen(&gram_op(op, &s))?;
-        out.applications += s.len() as u64;
-        // X_active ← S·C and P ← [0; W; P]·C, with C the lowest `active` Ritz vectors.
-        let coeff = Mat::<T>::from_fn(s.len(), 2 * active, |i, j| {
-            let c = u[(i, j % active)];
-            if j >= active && i < active {
-                T::ZERO_VALUE
-            } else {
-                c
-            }
-        });
-        let outputs = Cols::concat(&[&xall.slice(locked..m), &pall.first(active)]);
-        combine(&s, coeff.as_ref(), &outputs);
-        p_count = active;
-        lambda[locked..].copy_from_slice(&theta[..active]);
-        out.converged = locked;
-    }
-    out.values = lambda;
-    out.residuals = res_norms;
-    Ok(out)
+    ];
+    block_lobpcg(
+        &HostBackend { op, prec },
+        [&blocks[0], &blocks[1], &blocks[2]],
+        params,
+        applications_before,
+        progress,
+    )
 }

@@ -10,7 +10,8 @@
 //! | `operator.rs` | [`Operator`]: what a solver needs from H (row-range products, bounds) |
 //! | `block.rs` | row-chunked tall-skinny kernels: Gram matrices, `SᴴHS`, combinations |
 //! | `small.rs` | eigen-decomposition of projected matrices, SVQB orthonormalisation |
-//! | `lobpcg.rs` | the block eigensolver with locking |
+//! | `block_lobpcg.rs` | the LOBPCG iteration with locking, once, over a block backend (host or GPU) |
+//! | `lobpcg.rs` | the host's blocks (pool or scratch files) and kernels for it |
 //! | `grid_solver.rs` | [`lowest_states`] of a grid Hamiltonian: multigrid + coarse-to-fine |
 //! | `lowest.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi); CSR and mapped-CSR entry points |
 //! | `options.rs` | [`EigenOptions`], [`EigenResult`], [`Method`], [`Placement`] |
@@ -28,6 +29,8 @@
 
 /// cbindgen:ignore
 mod block;
+/// cbindgen:ignore
+mod block_lobpcg;
 /// cbindgen:ignore
 mod dense;
 /// cbindgen:ignore
@@ -72,14 +75,15 @@ pub use progress::{Progress, ProgressFn};
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
 pub use vectors::Eigenvectors;
 
-// What the GPU eigensolver (src/gpu/) shares with the host solver: the LOBPCG parameters and
-// outcome, the option checks, the random start, and the small dense math (Rayleigh–Ritz,
-// SVQB) written over `small::ColumnBlock`.
+// What the GPU eigensolver (src/gpu/) shares with the host solver: the LOBPCG iteration over a
+// block backend, its parameters and outcome, the option checks, the random start, and the column
+// blocks the small dense math (Rayleigh–Ritz, SVQB) is written over.
 #[cfg(feature = "gpu")]
 pub(crate) use {
+    block_lobpcg::{BlockBackend, block_lobpcg},
     lobpcg::{LobpcgOutcome, LobpcgParams},
     lowest::check_options,
     random::fill_random,
-    small::{ColumnBlock, hermitian_eigen, orthonormalize},
+    small::ColumnBlock,
     transfer::Map1d,
 };

@@ -1,19 +1,18 @@
 //! Block LOBPCG written once over a [`BlockBackend`] — where the blocks live and how `H`, the
-//! preconditioner and the block products are applied — so that the GPU runs exactly the
-//! iteration of `solver/lobpcg.rs`: hard locking of the leading converged pairs, SVQB
-//! orthonormalisation of W and P against the rest (`solver::orthonormalize`), Rayleigh–Ritz on
+//! preconditioner and the block products are applied — so that the host (`lobpcg.rs`, blocks in
+//! the pool or in scratch files) and the GPU (`gpu/solve.rs`) run the same iteration: hard
+//! locking of the leading converged pairs, SVQB orthonormalisation of W and P against the rest (`solver::orthonormalize`), Rayleigh–Ritz on
 //! `[X_active, W, P]` with the small dense eigenproblem on the host (`solver::hermitian_eigen`),
 //! and `X ← S·C`, `P ← [0; W; P]·C`.
 //!
-//! The device backend is `gpu/solve.rs`'s; the unit tests below run the same loop on a plain
-//! host backend and compare with the CPU solver, so the iteration logic is checked on machines
-//! without a GPU.
+//! The unit tests below also run the loop on a minimal backend of plain vectors and compare with
+//! the dense solver and the full CPU solver.
 
+use super::lobpcg::{LobpcgOutcome, LobpcgParams};
+use super::progress::{Progress, ProgressFn};
+use super::small::{ColumnBlock, hermitian_eigen, orthonormalize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
-use crate::solver::{
-    ColumnBlock, LobpcgOutcome, LobpcgParams, Progress, ProgressFn, hermitian_eigen, orthonormalize,
-};
 use faer::Mat;
 
 /// Where the blocks live and how the operator and preconditioner act on them.
@@ -29,8 +28,8 @@ pub(crate) trait BlockBackend<T: Scalar> {
 }
 
 /// LOBPCG on the blocks `x`, `w`, `p` (`m` columns each, `k ≤ m`), overwriting `x` with Ritz
-/// vectors; `w` and `p` are work blocks whose contents are ignored. The same iteration as
-/// `solver::lobpcg` (see the module doc).
+/// vectors; `w` and `p` are work blocks whose contents are ignored. The iteration of the host
+/// and the GPU solvers (see the module doc).
 pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     backend: &B,
     [xall, wall, pall]: [&B::Cols; 3],
@@ -150,7 +149,8 @@ mod tests {
     use super::*;
     use crate::memory::MemoryManager;
     use crate::physics::{Grid, HamiltonianSpec, StencilOperator, parabolic_potential};
-    use crate::solver::{EigenOptions, Jacobi, Operator, Preconditioner, fill_random};
+    use crate::solver::random::fill_random;
+    use crate::solver::{EigenOptions, Jacobi, Operator, Preconditioner};
     use num_complex::Complex64;
     use std::cell::RefCell;
     use std::ops::Range;
