@@ -25,16 +25,12 @@ use crate::matrix::{CsrMatrix, ManagedMatrix, Scalar};
 use crate::memory::MemoryManager;
 use crate::physics::HamiltonianSpec;
 use crate::solver::{
-    BlockBackend, EigenOptions, EigenResult, Jacobi, LobpcgOutcome, LobpcgParams, Method,
-    Multigrid, Operator, Placement, ProgressFn, block_lobpcg, check_options, fill_random,
+    BlockBackend, EigenOptions, EigenResult, Jacobi, Levels, LobpcgOutcome, LobpcgParams, Method,
+    Multigrid, Operator, Placement, ProgressFn, SolveClock, block_lobpcg, coarse_to_fine,
+    fill_random,
 };
 use cudarc::driver::CudaFunction;
 use faer::Mat;
-use std::time::Instant;
-
-/// Residual tolerance on the coarser levels, as in the CPU solver (`solver/grid_solver.rs`):
-/// their solutions differ from the fine one by the discretisation error anyway.
-const COARSE_TOLERANCE: f64 = 1e-3;
 
 /// Jacobi scaling on the device.
 struct DeviceJacobi<'p> {
@@ -64,7 +60,7 @@ pub enum GpuPreconditioner {
 
 /// A level's preconditioner on the device.
 enum LevelPreconditioner<'k, 'p, 'h, T: Scalar> {
-    Jacobi(DeviceJacobi<'p>),
+    Jacobi(&'k DeviceJacobi<'p>),
     /// V-cycles starting at the given level of the hierarchy.
     Multigrid(&'k DeviceMultigrid<'p, 'h, T>, usize),
 }
@@ -167,126 +163,191 @@ pub fn lowest_states_with<T: Scalar>(
     spec: &HamiltonianSpec<'_>,
     options: &EigenOptions,
     preconditioner: GpuPreconditioner,
-    mut progress: Option<&mut ProgressFn<'_>>,
+    progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
     spec.validate()?;
     let n = spec.grid.len();
-    check_options(options, n)?;
+    options.check(n)?;
     check_gpu_options(options)?;
     super::blas::dim_i32(n, "grid points")?;
-    let start = Instant::now();
-    let peak = manager.track_peak();
-    let closed = HamiltonianSpec {
-        absorber: None,
-        ..spec.clone()
-    };
-    let mg = Multigrid::<T>::new(manager, &closed)?;
+    let clock = SolveClock::start(manager);
+    // The hierarchy leaves the absorber out, as on the CPU.
+    let mg = Multigrid::<T>::new(manager, spec)?;
     let m = options.block_size(n);
-    // The coarsest level that can hold the block (with room to spare) starts the solve, as on
-    // the CPU.
-    let first = if options.coarse_to_fine {
-        (0..mg.levels())
-            .rev()
-            .find(|&l| mg.operator(l).dim() >= 4 * m)
-            .unwrap_or(0)
-    } else {
-        0
-    };
-    let (lower, upper) = mg.operator(0).gershgorin_bounds();
-    let scale = 1e-3 * (upper - lower).abs();
-
-    // Blocks of the finest size; coarser levels use their leading rows (ld = n throughout).
-    let mut blocks = Blocks::<T>::new(pool, n, m)?;
     let device_mg = match preconditioner {
         GpuPreconditioner::Multigrid => Some(DeviceMultigrid::new(pool, &mg, m)?),
         GpuPreconditioner::Jacobi => None,
     };
-    let mut column = random_start(&blocks.x, n, mg.operator(first).dim(), m, options.seed)?;
-    let (mut iterations, mut applications) = (0, 0u64);
-    let mut outcome = LobpcgOutcome::default();
-    let (mut fine, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
-    for level in (0..=first).rev() {
-        let nl = mg.operator(level).dim();
-        if level < first {
-            // Interpolate the block to this level, into W (on the device with the multigrid's
-            // maps, else on the host); W becomes X.
-            match &device_mg {
-                // SAFETY: X holds m columns of the coarser level, W receives m columns of this
-                // one; both n apart in distinct live blocks.
-                Some(dmg) => unsafe {
-                    dmg.prolong(level, (blocks.x.address(), n), (blocks.w.address(), n), m)?
-                },
-                None => {
-                    let nc = mg.operator(level + 1).dim();
-                    column.resize(nc, T::ZERO_VALUE);
-                    for j in 0..m {
-                        blocks.x.read(j * n, &mut column)?;
-                        mg.prolong(level, &column, &mut fine, &mut temp);
-                        blocks.w.write(j * n, &fine)?;
-                    }
+    let bounds = mg.operator(0).gershgorin_bounds();
+    let levels = DeviceLevels::new(pool, n, m, DeviceHierarchy::Grid { mg: &mg, device_mg })?;
+    levels.solve(manager, options, bounds, clock, progress)
+}
+
+/// What the device solves level by level.
+enum DeviceHierarchy<'h, 'p, T: Scalar> {
+    /// A grid Hamiltonian's hierarchy (the host's, for the stencils and the coarse-to-fine
+    /// transfers), with its V-cycles on the device (`None`: Jacobi on every level, transfers
+    /// on the host).
+    Grid {
+        mg: &'h Multigrid<T>,
+        device_mg: Option<DeviceMultigrid<'p, 'h, T>>,
+    },
+    /// A CSR matrix on the device, Jacobi-preconditioned (one level).
+    Csr {
+        op: DeviceCsr<'p, T>,
+        jacobi: DeviceJacobi<'p>,
+    },
+}
+
+/// The device's [`Levels`] for the coarse-to-fine driver: its blocks and hierarchy, and the host
+/// columns that the random start and host-side transfers go through.
+struct DeviceLevels<'h, 'p, T: Scalar> {
+    pool: &'p DevicePool,
+    blocks: Blocks<'p, T>,
+    hierarchy: DeviceHierarchy<'h, 'p, T>,
+    column: Vec<T>,
+    fine: Vec<T>,
+    temp: [Vec<T>; 2],
+}
+
+impl<'h, 'p, T: Scalar> DeviceLevels<'h, 'p, T> {
+    fn new(
+        pool: &'p DevicePool,
+        n: usize,
+        m: usize,
+        hierarchy: DeviceHierarchy<'h, 'p, T>,
+    ) -> Result<Self> {
+        Ok(Self {
+            pool,
+            blocks: Blocks::new(pool, n, m)?,
+            hierarchy,
+            column: Vec::new(),
+            fine: Vec::new(),
+            temp: [Vec::new(), Vec::new()],
+        })
+    }
+
+    /// The whole solve: the driver's run, then the first `k` columns of X copied into
+    /// `manager`'s pool (`solver.vectors`) once the hierarchy is freed.
+    fn solve(
+        mut self,
+        manager: &MemoryManager,
+        options: &EigenOptions,
+        bounds: (f64, f64),
+        clock: SolveClock,
+        progress: Option<&mut ProgressFn<'_>>,
+    ) -> Result<EigenResult<T>> {
+        let m = self.blocks.m;
+        let run = coarse_to_fine(&mut self, options, m, bounds, progress)?;
+        let Self {
+            blocks, hierarchy, ..
+        } = self;
+        drop(hierarchy);
+        let (n, k) = (blocks.n, options.k);
+        let mut vectors = ManagedMatrix::<T>::uninit_values(manager, n, k, "solver.vectors")?;
+        for j in 0..k {
+            blocks.x.read(j * n, vectors.col_mut(j))?;
+        }
+        Ok(clock.result(&run, k, vectors.into(), Method::Lobpcg, 0))
+    }
+}
+
+impl<T: Scalar> Levels<T> for DeviceLevels<'_, '_, T> {
+    fn count(&self) -> usize {
+        match &self.hierarchy {
+            DeviceHierarchy::Grid { mg, .. } => mg.levels(),
+            DeviceHierarchy::Csr { .. } => 1,
+        }
+    }
+
+    fn dim(&self, level: usize) -> usize {
+        match &self.hierarchy {
+            DeviceHierarchy::Grid { mg, .. } => mg.operator(level).dim(),
+            DeviceHierarchy::Csr { .. } => self.blocks.n,
+        }
+    }
+
+    fn random_start(&mut self, level: usize, seed: u64) -> Result<()> {
+        let (ld, m) = (self.blocks.n, self.blocks.m);
+        self.column.resize(self.dim(level), T::ZERO_VALUE);
+        for j in 0..m {
+            fill_random(&mut self.column, seed, j);
+            self.blocks.x.write(j * ld, &self.column)?;
+        }
+        Ok(())
+    }
+
+    fn prolong(&mut self, level: usize) -> Result<()> {
+        let DeviceHierarchy::Grid { mg, device_mg } = &self.hierarchy else {
+            unreachable!("a single level is never interpolated to");
+        };
+        let (n, m, blocks) = (self.blocks.n, self.blocks.m, &mut self.blocks);
+        // Interpolate the block to this level, into W (on the device with the multigrid's
+        // maps, else on the host); W becomes X.
+        match device_mg {
+            // SAFETY: X holds m columns of the coarser level, W receives m columns of this
+            // one; both n apart in distinct live blocks.
+            Some(dmg) => unsafe {
+                dmg.prolong(level, (blocks.x.address(), n), (blocks.w.address(), n), m)?
+            },
+            None => {
+                let nc = mg.operator(level + 1).dim();
+                self.column.resize(nc, T::ZERO_VALUE);
+                for j in 0..m {
+                    blocks.x.read(j * n, &mut self.column)?;
+                    mg.prolong(level, &self.column, &mut self.fine, &mut self.temp);
+                    blocks.w.write(j * n, &self.fine)?;
                 }
             }
-            std::mem::swap(&mut blocks.x, &mut blocks.w);
         }
-        let own_op;
-        let (op, preconditioner): (&dyn DeviceOperator<T>, _) = match &device_mg {
-            Some(dmg) => (
+        std::mem::swap(&mut blocks.x, &mut blocks.w);
+        Ok(())
+    }
+
+    fn lobpcg(
+        &mut self,
+        params: LobpcgParams,
+        progress: Option<&mut ProgressFn<'_>>,
+    ) -> Result<LobpcgOutcome> {
+        let level = params.level;
+        let nl = self.dim(level);
+        let (own_op, own_jacobi);
+        let (op, preconditioner, what): (&dyn DeviceOperator<T>, _, _) = match &self.hierarchy {
+            DeviceHierarchy::Grid {
+                device_mg: Some(dmg),
+                ..
+            } => (
                 dmg.operator(level),
                 LevelPreconditioner::Multigrid(dmg, level),
+                format!("level {level} ({nl} points)"),
             ),
-            None => {
-                own_op = DeviceStencil::new(pool, mg.operator(level))?;
+            DeviceHierarchy::Grid {
+                mg,
+                device_mg: None,
+            } => {
+                own_op = DeviceStencil::new(self.pool, mg.operator(level))?;
+                own_jacobi = DeviceJacobi::new(self.pool, mg.operator(level))?;
                 (
                     &own_op,
-                    LevelPreconditioner::Jacobi(DeviceJacobi::new(pool, mg.operator(level))?),
+                    LevelPreconditioner::Jacobi(&own_jacobi),
+                    format!("level {level} ({nl} points)"),
                 )
             }
+            DeviceHierarchy::Csr { op, jacobi } => (
+                op,
+                LevelPreconditioner::Jacobi(jacobi),
+                format!("a {nl}×{nl} CSR matrix"),
+            ),
         };
         let backend = DeviceBackend {
-            kernels: &blocks.kernels,
+            kernels: &self.blocks.kernels,
             op,
             preconditioner,
         };
-        let params = LobpcgParams {
-            k: options.k,
-            tol: if level == 0 {
-                options.tol
-            } else {
-                options.tol.max(COARSE_TOLERANCE)
-            },
-            max_iter: options.max_iterations,
-            scale,
-            level,
-            levels: first + 1,
-        };
-        let [x, w, p] = blocks.cols(nl);
-        outcome = block_lobpcg(
-            &backend,
-            [&x, &w, &p],
-            params,
-            applications,
-            progress.as_deref_mut(),
-        )
-        .map_err(|e| e.context(&format!("GPU LOBPCG on level {level} ({nl} points)")))?;
-        iterations += outcome.iterations;
-        applications += outcome.applications;
+        let [x, w, p] = self.blocks.cols(nl);
+        block_lobpcg(&backend, [&x, &w, &p], params, progress)
+            .map_err(|e| e.context(&format!("GPU LOBPCG on {what}")))
     }
-    drop((column, fine, temp, device_mg));
-    drop(mg);
-    finish(
-        manager,
-        &blocks.x,
-        n,
-        options.k,
-        outcome,
-        Totals {
-            iterations,
-            applications,
-            seconds: start.elapsed().as_secs_f64(),
-            peak_pool_bytes: peak.peak(),
-            levels: first + 1,
-        },
-    )
 }
 
 /// X, W, P (`n × m` each, columns `n` apart) and the block kernels of one solve.
@@ -318,61 +379,6 @@ impl<'p, T: Scalar> Blocks<'p, T> {
     }
 }
 
-/// Fills the leading `rows` rows of the `m` columns of `x` (`ld` apart) with the CPU solver's
-/// seeded random start; returns the host column used (for reuse).
-fn random_start<T: Scalar>(
-    x: &DeviceVec<'_, T>,
-    ld: usize,
-    rows: usize,
-    m: usize,
-    seed: u64,
-) -> Result<Vec<T>> {
-    let mut column = vec![T::ZERO_VALUE; rows];
-    for j in 0..m {
-        fill_random(&mut column, seed, j);
-        x.write(j * ld, &column)?;
-    }
-    Ok(column)
-}
-
-/// What a solve did, over all its levels.
-struct Totals {
-    iterations: usize,
-    applications: u64,
-    seconds: f64,
-    peak_pool_bytes: u64,
-    levels: usize,
-}
-
-/// The result: the first `k` columns of `x` (`n` rows, `n` apart) copied into `manager`'s pool,
-/// and the first `k` values and residuals of `outcome`.
-fn finish<T: Scalar>(
-    manager: &MemoryManager,
-    x: &DeviceVec<'_, T>,
-    n: usize,
-    k: usize,
-    outcome: LobpcgOutcome,
-    totals: Totals,
-) -> Result<EigenResult<T>> {
-    let mut vectors = ManagedMatrix::<T>::uninit_values(manager, n, k, "solver.vectors")?;
-    for j in 0..k {
-        x.read(j * n, vectors.col_mut(j))?;
-    }
-    Ok(EigenResult {
-        values: outcome.values[..k].to_vec(),
-        vectors: vectors.into(),
-        residuals: outcome.residuals[..k].to_vec(),
-        converged: outcome.converged.min(k),
-        iterations: totals.iterations,
-        applications: totals.applications,
-        seconds: totals.seconds,
-        peak_pool_bytes: totals.peak_pool_bytes,
-        method: Method::Lobpcg,
-        scratch_bytes: 0,
-        levels: totals.levels,
-    })
-}
-
 /// The lowest `options.k` eigenpairs of a Hermitian CSR matrix `h` on `pool`'s device: the same
 /// LOBPCG with `H·X` by cuSPARSE ([`DeviceCsr`]), Jacobi preconditioning on the device (no grid
 /// is known, as for the CPU's `solver::lowest_eigenpairs`), and the CPU solver's seeded random
@@ -393,40 +399,20 @@ pub fn csr_lowest_states<T: Scalar>(
             h.ncols()
         )));
     }
-    check_options(options, n)?;
+    options.check(n)?;
     check_gpu_options(options)?;
     super::blas::dim_i32(n, "rows")?;
-    let start = Instant::now();
-    let peak = manager.track_peak();
-    let (lower, upper) = h.gershgorin_bounds();
+    let clock = SolveClock::start(manager);
     let m = options.block_size(n);
-    let blocks = Blocks::<T>::new(pool, n, m)?;
-    let op = DeviceCsr::new(pool, h)?;
-    let backend = DeviceBackend {
-        kernels: &blocks.kernels,
-        op: &op,
-        preconditioner: LevelPreconditioner::Jacobi(DeviceJacobi::new(pool, h)?),
+    let hierarchy = DeviceHierarchy::Csr {
+        op: DeviceCsr::new(pool, h)?,
+        jacobi: DeviceJacobi::new(pool, h)?,
     };
-    random_start(&blocks.x, n, n, m, options.seed)?;
-    let params = LobpcgParams {
-        k: options.k,
-        tol: options.tol,
-        max_iter: options.max_iterations,
-        scale: 1e-3 * (upper - lower).abs(),
-        level: 0,
-        levels: 1,
-    };
-    let [x, w, p] = blocks.cols(n);
-    let outcome = block_lobpcg(&backend, [&x, &w, &p], params, 0, progress)
-        .map_err(|e| e.context(&format!("GPU LOBPCG on a {n}×{n} CSR matrix")))?;
-    drop((x, w, p, backend));
-    drop(op);
-    let totals = Totals {
-        iterations: outcome.iterations,
-        applications: outcome.applications,
-        seconds: start.elapsed().as_secs_f64(),
-        peak_pool_bytes: peak.peak(),
-        levels: 1,
-    };
-    finish(manager, &blocks.x, n, options.k, outcome, totals)
+    DeviceLevels::new(pool, n, m, hierarchy)?.solve(
+        manager,
+        options,
+        h.gershgorin_bounds(),
+        clock,
+        progress,
+    )
 }

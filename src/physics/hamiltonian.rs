@@ -55,6 +55,15 @@ impl<'a> HamiltonianSpec<'a> {
         }
     }
 
+    /// The closed system: this Hamiltonian without its absorbing potential (what the solvers
+    /// for the lowest states work on).
+    pub fn closed(&self) -> Self {
+        Self {
+            absorber: None,
+            ..self.clone()
+        }
+    }
+
     /// True when H = Hᴴ (no absorber). With an absorber and no field H is complex symmetric.
     pub fn is_hermitian(&self) -> bool {
         !self.absorber.is_some_and(|a| a.strength != 0.0)

@@ -3,44 +3,40 @@
 //! (block shift-invert subspace iteration on a sparse LU), and dense solvers for small
 //! matrices.
 //!
-//! | file | what lives there |
+//! Every LOBPCG solve — grid or CSR, host or GPU, in core or out of core — runs through one
+//! driver (`lobpcg/driver.rs`) over a backend that says where the blocks live and how a level
+//! is solved.
+//!
+//! | path | what lives there |
 //! |---|---|
-//! | `dense.rs` | [`dense_hermitian`], [`dense_general`] for small matrices |
+//! | `grid.rs` | [`lowest_states`] of a grid Hamiltonian: multigrid + coarse-to-fine |
+//! | `sparse.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi); [`csr_lowest`], [`mapped_csr_lowest`] |
+//! | `shift_invert.rs` | [`shift_invert_lowest`]: sparse Cholesky + LOBPCG with the exact shifted inverse |
 //! | `open_system.rs` | [`resonances`]: E − iΓ/2 near a target, sparse LU shift-invert subspace iteration |
+//! | `dense.rs` | [`dense_hermitian`], [`dense_general`] for small matrices |
+//! | `lobpcg/` | the LOBPCG iteration over a backend, the coarse-to-fine driver, the host's blocks and kernels |
+//! | `precond/` | [`Preconditioner`], [`Jacobi`], [`Multigrid`] and the grid transfers |
 //! | `operator.rs` | [`Operator`]: what a solver needs from H (row-range products, bounds) |
-//! | `block.rs` | row-chunked tall-skinny kernels: Gram matrices, `SᴴHS`, combinations |
-//! | `small.rs` | eigen-decomposition of projected matrices, SVQB orthonormalisation |
-//! | `block_lobpcg.rs` | the LOBPCG iteration with locking, once, over a block backend (host or GPU) |
-//! | `lobpcg.rs` | the host's blocks (pool or scratch files) and kernels for it |
-//! | `grid_solver.rs` | [`lowest_states`] of a grid Hamiltonian: multigrid + coarse-to-fine |
-//! | `lowest.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi); CSR and mapped-CSR entry points |
-//! | `options.rs` | [`EigenOptions`], [`EigenResult`], [`Method`], [`Placement`] |
+//! | `options.rs` | [`EigenOptions`] (and their checks), [`Method`], [`Placement`] |
+//! | `result.rs` | [`EigenResult`] |
+//! | `vectors.rs` | [`Eigenvectors`]: the result vectors in the pool or in a mapped file |
 //! | `out_of_core.rs` | solver blocks in the pool or in unlinked, mapped scratch files; residency advice |
 //! | `random.rs` | seeded random start vectors |
-//! | `shift_invert.rs` | [`shift_invert_lowest`]: sparse Cholesky + LOBPCG with the exact shifted inverse |
-//! | `preconditioner.rs` | [`Preconditioner`], Jacobi |
-//! | `multigrid.rs` | [`Multigrid`]: rediscretised hierarchy, Chebyshev smoothing, V-cycles |
-//! | `transfer.rs` | linear interpolation and full weighting between grids |
-//! | `vectors.rs` | [`Eigenvectors`]: the result vectors in the pool or in a mapped file |
 //! | `progress.rs` | [`Progress`] reports and cancellation |
+//!
+//! Dependencies point one way: the entry points (`grid`, `sparse`, `shift_invert`) use
+//! `lobpcg/` and `precond/`; `lobpcg/` uses `options`, `result`, `vectors`, `out_of_core`;
+//! `result` uses `vectors`, which uses `out_of_core`, which uses `options`.
 //!
 //! The C API uses [`Progress`] as it is (`qdsim_progress`); every other module line carries
 //! `/// cbindgen:ignore` to keep Rust-only items out of the C header.
 
 /// cbindgen:ignore
-mod block;
-/// cbindgen:ignore
-mod block_lobpcg;
-/// cbindgen:ignore
 mod dense;
 /// cbindgen:ignore
-mod grid_solver;
+mod grid;
 /// cbindgen:ignore
 mod lobpcg;
-/// cbindgen:ignore
-mod lowest;
-/// cbindgen:ignore
-mod multigrid;
 /// cbindgen:ignore
 mod open_system;
 /// cbindgen:ignore
@@ -50,40 +46,39 @@ mod options;
 /// cbindgen:ignore
 mod out_of_core;
 /// cbindgen:ignore
-mod preconditioner;
+mod precond;
 mod progress;
 /// cbindgen:ignore
 mod random;
 /// cbindgen:ignore
+mod result;
+/// cbindgen:ignore
 mod shift_invert;
 /// cbindgen:ignore
-mod small;
-/// cbindgen:ignore
-mod transfer;
+mod sparse;
 /// cbindgen:ignore
 mod vectors;
 
 pub use dense::{dense_general, dense_hermitian};
-pub use grid_solver::{lowest_states, lowest_states_memory_estimate};
-pub use lowest::{csr_lowest, lowest_eigenpairs, mapped_csr_lowest};
-pub use multigrid::{Multigrid, MultigridPreconditioner};
+pub use grid::{lowest_states, lowest_states_memory_estimate};
 pub use open_system::{Resonances, resonances};
 pub use operator::Operator;
-pub use options::{EigenOptions, EigenResult, Method, Placement};
-pub use preconditioner::{Identity, Jacobi, Preconditioner};
+pub use options::{EigenOptions, Method, Placement};
+pub use precond::{Identity, Jacobi, Multigrid, MultigridPreconditioner, Preconditioner};
 pub use progress::{Progress, ProgressFn};
+pub use result::EigenResult;
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
+pub use sparse::{csr_lowest, lowest_eigenpairs, mapped_csr_lowest};
 pub use vectors::Eigenvectors;
 
-// What the GPU eigensolver (src/gpu/) shares with the host solver: the LOBPCG iteration over a
-// block backend, its parameters and outcome, the option checks, the random start, and the column
-// blocks the small dense math (Rayleigh–Ritz, SVQB) is written over.
+// What the GPU eigensolver (src/gpu/) shares with the host solver: the coarse-to-fine driver and
+// the LOBPCG iteration over a block backend, the random start, the column blocks the small dense
+// math (Rayleigh–Ritz, SVQB) is written over, and the grid transfers.
 #[cfg(feature = "gpu")]
 pub(crate) use {
-    block_lobpcg::{BlockBackend, block_lobpcg},
-    lobpcg::{LobpcgOutcome, LobpcgParams},
-    lowest::check_options,
+    lobpcg::driver::{Levels, SolveClock, coarse_to_fine},
+    lobpcg::small::ColumnBlock,
+    lobpcg::{BlockBackend, LobpcgOutcome, LobpcgParams, block_lobpcg},
+    precond::Map1d,
     random::fill_random,
-    small::ColumnBlock,
-    transfer::Map1d,
 };

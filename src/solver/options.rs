@@ -1,7 +1,7 @@
-//! Options and results of the lowest-eigenpair solvers.
+//! Options of the lowest-eigenpair solvers: [`EigenOptions`] (with the checks every solver runs
+//! on them), [`Method`] and [`Placement`].
 
-use super::vectors::Eigenvectors;
-use crate::matrix::Scalar;
+use crate::error::{Error, Result};
 
 /// Which algorithm computes the lowest eigenpairs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,59 +88,35 @@ impl Default for EigenOptions {
 }
 
 impl EigenOptions {
+    /// Checks the options against a problem of dimension `n`: `1 ≤ k < n`, a tolerance in
+    /// (0, 1), at least one iteration.
+    pub fn check(&self, n: usize) -> Result<()> {
+        if self.k == 0 {
+            return Err(Error::invalid_argument(
+                "k = 0: ask for at least one eigenpair",
+            ));
+        }
+        if self.k >= n {
+            return Err(Error::invalid_argument(format!(
+                "k = {} must be smaller than the dimension {n} (use the dense solver for all eigenpairs)",
+                self.k
+            )));
+        }
+        if !(self.tol.is_finite() && self.tol > 0.0 && self.tol < 1.0) {
+            return Err(Error::invalid_argument(format!(
+                "tolerance {} must be in (0, 1)",
+                self.tol
+            )));
+        }
+        if self.max_iterations == 0 {
+            return Err(Error::invalid_argument("max_iterations = 0"));
+        }
+        Ok(())
+    }
+
     /// The block size for `k` wanted pairs in an `n`-dimensional problem.
     pub(crate) fn block_size(&self, n: usize) -> usize {
         let extra = self.block_extra.unwrap_or((self.k / 10).max(1));
         (self.k + extra).min(n)
-    }
-}
-
-/// The lowest eigenpairs and how they were obtained.
-pub struct EigenResult<T: Scalar> {
-    /// Eigenvalues, ascending (eV for Hamiltonians).
-    pub values: Vec<f64>,
-    /// Eigenvectors, one orthonormal column per value: in the manager's pool, or in a mapped
-    /// file (`EigenOptions::vectors_file`, or an out-of-core result larger than the budget).
-    pub vectors: Eigenvectors<T>,
-    /// ‖Hx − λx‖ of every pair.
-    pub residuals: Vec<f64>,
-    /// Pairs that met the tolerance (all of them when `converged == values.len()`).
-    pub converged: usize,
-    /// Iterations (summed over grid levels).
-    pub iterations: usize,
-    /// Operator applications to a vector (summed over levels; factor solves for shift-invert).
-    pub applications: u64,
-    /// Wall time, seconds.
-    pub seconds: f64,
-    /// Highest bytes in use in the manager's pools during the solve (everything the manager
-    /// holds, the caller's arrays included).
-    pub peak_pool_bytes: u64,
-    /// The algorithm that ran.
-    pub method: Method,
-    /// Bytes of scratch files the blocks used (0 for an in-core solve).
-    pub scratch_bytes: u64,
-    /// Grid levels used (1 without coarse-to-fine).
-    pub levels: usize,
-}
-
-impl<T: Scalar> EigenResult<T> {
-    /// True when every returned pair met the tolerance.
-    pub fn is_converged(&self) -> bool {
-        self.converged >= self.values.len()
-    }
-}
-
-impl<T: Scalar> std::fmt::Debug for EigenResult<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EigenResult")
-            .field("values", &self.values)
-            .field("residuals", &self.residuals)
-            .field("converged", &self.converged)
-            .field("iterations", &self.iterations)
-            .field("applications", &self.applications)
-            .field("seconds", &self.seconds)
-            .field("method", &self.method)
-            .field("scratch_bytes", &self.scratch_bytes)
-            .finish_non_exhaustive()
     }
 }

@@ -10,19 +10,20 @@
 //! loop when the rounding of a long dot product exceeds its fixed threshold: seen on a
 //! 200 × 200 grid.)
 
-use super::lowest::{check_options, random_start_lobpcg};
+use super::lobpcg::driver::SolveClock;
+use super::lobpcg::host::single_level;
 use super::operator::Operator;
-use super::options::{EigenOptions, EigenResult, Method};
-use super::preconditioner::Preconditioner;
+use super::options::{EigenOptions, Method};
+use super::precond::Preconditioner;
 use super::progress::ProgressFn;
+use super::result::EigenResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr, Scalar};
-use crate::memory::{MemoryManager, PeakTracker, PoolBuffer};
+use crate::memory::{MemoryManager, PoolBuffer};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::sparse::linalg::cholesky::{LltRef, SymbolicCholesky, factorize_symbolic_cholesky};
 use faer::sparse::{SparseColMatRef, SparseRowMatRef, SymbolicSparseColMatRef};
 use faer::{Conj, MatMut, Par, Side};
-use std::time::Instant;
 
 /// The inverse of a factored H − σ, as a preconditioner.
 struct Inverse<'a, I: faer::Index, T: Scalar> {
@@ -100,17 +101,14 @@ pub fn shift_invert_lowest<T: Scalar>(
             h.ncols()
         )));
     }
-    check_options(options, n)?;
-    let start = Instant::now();
-    let peak = manager.track_peak();
+    options.check(n)?;
+    let clock = SolveClock::start(manager);
     let (lower, upper) = h.gershgorin_bounds();
     let sigma = sigma.unwrap_or(lower - 1e-9 * (upper - lower).abs().max(1.0));
-    let mut result = match h.as_faer() {
-        FaerCsr::U32(v) => solve(manager, h, v, sigma, options, progress, start, &peak)?,
-        FaerCsr::U64(v) => solve(manager, h, v, sigma, options, progress, start, &peak)?,
-    };
-    result.method = Method::ShiftInvert;
-    Ok(result)
+    match h.as_faer() {
+        FaerCsr::U32(v) => solve(manager, h, v, sigma, options, progress, clock),
+        FaerCsr::U64(v) => solve(manager, h, v, sigma, options, progress, clock),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -121,8 +119,7 @@ fn solve<I: faer::Index, T: Scalar>(
     sigma: f64,
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
-    start: Instant,
-    peak: &PeakTracker,
+    clock: SolveClock,
 ) -> Result<EigenResult<T>> {
     let n = h.nrows();
     let Symbolic { symbolic } = symbolic_of(view)?;
@@ -170,7 +167,14 @@ fn solve<I: faer::Index, T: Scalar>(
     let inverse = Inverse { llt, n };
     // Held in core besides the blocks: the matrix and the factor.
     let resident = (h.memory_bytes() + symbolic.len_val() * size_of::<T>()) as u64;
-    random_start_lobpcg(
-        manager, h, &inverse, options, progress, start, peak, resident,
+    single_level(
+        manager,
+        h,
+        &inverse,
+        options,
+        Method::ShiftInvert,
+        clock,
+        resident,
+        progress,
     )
 }

@@ -1,6 +1,19 @@
 //! Preconditioners for the block eigensolver: `z ≈ (H − σ)⁻¹·r` for a shift σ below the
-//! spectrum, applied in place. Geometric multigrid lives in `multigrid.rs`; here is the trait and
-//! the Jacobi fallback for matrices without a grid.
+//! spectrum, applied in place — the trait, diagonal (Jacobi) scaling for matrices without a
+//! grid, and geometric multigrid for grid Hamiltonians.
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | `mod.rs` | [`Preconditioner`], [`Jacobi`], [`Identity`] |
+//! | `multigrid.rs` | [`Multigrid`]: rediscretised hierarchy, damped-Jacobi smoothing, V-cycles |
+//! | `transfer.rs` | linear interpolation and full weighting between grids |
+
+mod multigrid;
+mod transfer;
+
+pub use multigrid::{Multigrid, MultigridPreconditioner};
+#[cfg(feature = "gpu")]
+pub(crate) use transfer::Map1d;
 
 use super::operator::Operator;
 use crate::matrix::Scalar;

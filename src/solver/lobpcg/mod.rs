@@ -1,19 +1,103 @@
-//! Block LOBPCG written once over a [`BlockBackend`] — where the blocks live and how `H`, the
-//! preconditioner and the block products are applied — so that the host (`lobpcg.rs`, blocks in
-//! the pool or in scratch files) and the GPU (`gpu/solve.rs`) run the same iteration: hard
-//! locking of the leading converged pairs, SVQB orthonormalisation of W and P against the rest (`solver::orthonormalize`), Rayleigh–Ritz on
-//! `[X_active, W, P]` with the small dense eigenproblem on the host (`solver::hermitian_eigen`),
-//! and `X ← S·C`, `P ← [0; W; P]·C`.
+//! Block LOBPCG (Knyazev's locally optimal block preconditioned conjugate gradient), written
+//! once over a [`BlockBackend`] — where the blocks live and how `H`, the preconditioner and the
+//! block products are applied — so that the host (`host.rs`: blocks in the pool or in scratch
+//! files) and the GPU (`gpu/solve.rs`) run the same iteration: hard locking of the leading
+//! converged pairs, SVQB orthonormalisation of W and P against the rest
+//! ([`small::orthonormalize`]), Rayleigh–Ritz on `[X_active, W, P]` with the small dense
+//! eigenproblem on the host ([`small::hermitian_eigen`]), and `X ← S·C`, `P ← [0; W; P]·C`.
+//! Because whole blocks are projected at once, every member of a degenerate multiplet that fits
+//! in the block is found (single-vector Lanczos misses copies).
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | `mod.rs` | [`LobpcgParams`], [`LobpcgOutcome`], [`BlockBackend`], the iteration [`block_lobpcg`] |
+//! | `driver.rs` | the one coarse-to-fine driver every LOBPCG solve runs through (CPU grid and CSR, shift-invert, GPU) |
+//! | `host.rs` | the host's blocks (pool or scratch files) and its backend; [`host::HostLevels`] |
+//! | `block.rs` | row-chunked tall-skinny kernels: Gram matrices, `SᴴHS`, combinations, residuals |
+//! | `small.rs` | eigen-decomposition of projected matrices, SVQB orthonormalisation |
 //!
 //! The unit tests below also run the loop on a minimal backend of plain vectors and compare with
 //! the dense solver and the full CPU solver.
 
-use super::lobpcg::{LobpcgOutcome, LobpcgParams};
+pub(crate) mod block;
+pub(crate) mod driver;
+pub(crate) mod host;
+pub(crate) mod small;
+
+use super::options::EigenOptions;
 use super::progress::{Progress, ProgressFn};
-use super::small::{ColumnBlock, hermitian_eigen, orthonormalize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
 use faer::Mat;
+use small::{ColumnBlock, hermitian_eigen, orthonormalize};
+
+/// Residual tolerance on the coarser levels of a coarse-to-fine solve: their solutions differ
+/// from the fine one by the discretisation error anyway (≈ 10⁻³–10⁻⁴ for the grids
+/// coarse-to-fine passes through).
+const COARSE_TOLERANCE: f64 = 1e-3;
+
+/// What LOBPCG is asked to do on one level.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LobpcgParams {
+    /// Pairs that must converge (the lowest `k`; the block may hold more).
+    pub k: usize,
+    /// Relative residual tolerance: ‖Hx − λx‖ ≤ tol · max(|λ|, scale).
+    pub tol: f64,
+    /// Iterations at most.
+    pub max_iter: usize,
+    /// The `scale` above (a spectrum width estimate) so that λ ≈ 0 does not demand the impossible.
+    pub scale: f64,
+    /// Level reported to the progress callback.
+    pub level: usize,
+    /// Number of levels reported to the progress callback.
+    pub levels: usize,
+    /// Operator applications on the levels before this one (progress reports count from it).
+    pub applications_before: u64,
+}
+
+impl LobpcgParams {
+    /// The parameters of `level` (0 = finest) in a solve of `levels` levels for `options`, on an
+    /// operator whose spectrum lies in `bounds` (Gershgorin, of the finest operator): the
+    /// requested tolerance on the finest level, [`COARSE_TOLERANCE`] above it, and a scale of
+    /// 10⁻³ of the spectrum's width; `applications_before` as done on the coarser levels.
+    pub(crate) fn for_level(
+        options: &EigenOptions,
+        (lower, upper): (f64, f64),
+        (level, levels): (usize, usize),
+        applications_before: u64,
+    ) -> Self {
+        Self {
+            k: options.k,
+            tol: if level == 0 {
+                options.tol
+            } else {
+                options.tol.max(COARSE_TOLERANCE)
+            },
+            max_iter: options.max_iterations,
+            scale: 1e-3 * (upper - lower).abs(),
+            level,
+            levels,
+            applications_before,
+        }
+    }
+}
+
+/// What LOBPCG did.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LobpcgOutcome {
+    /// Ritz values of every block column, ascending.
+    pub values: Vec<f64>,
+    /// Final residual norms ‖Hx − λx‖ of every block column.
+    pub residuals: Vec<f64>,
+    /// Leading pairs that met the tolerance.
+    pub converged: usize,
+    /// Iterations done.
+    pub iterations: usize,
+    /// Operator applications (vectors).
+    pub applications: u64,
+    /// Preconditioner applications (vectors).
+    pub preconditionings: u64,
+}
 
 /// Where the blocks live and how the operator and preconditioner act on them.
 pub(crate) trait BlockBackend<T: Scalar> {
@@ -34,7 +118,6 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     backend: &B,
     [xall, wall, pall]: [&B::Cols; 3],
     params: LobpcgParams,
-    applications_before: u64,
     mut progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<LobpcgOutcome> {
     let m = xall.count();
@@ -91,7 +174,7 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
                 converged: locked + newly,
                 wanted: params.k,
                 max_residual,
-                applications: applications_before + out.applications,
+                applications: params.applications_before + out.applications,
             };
             if callback(&report) {
                 return Err(Error::new(
@@ -277,24 +360,21 @@ mod tests {
             arena: &arena,
             index: r.collect(),
         };
-        let (lower, upper) = op.gershgorin_bounds();
         let backend = HostBackend {
             op,
             jacobi: Jacobi::new(op),
         };
-        let params = LobpcgParams {
+        let options = EigenOptions {
             k,
             tol: 1e-8,
-            max_iter: 2000,
-            scale: 1e-3 * (upper - lower),
-            level: 0,
-            levels: 1,
+            max_iterations: 2000,
+            ..Default::default()
         };
+        let params = LobpcgParams::for_level(&options, op.gershgorin_bounds(), (0, 1), 0);
         block_lobpcg(
             &backend,
             [&block(0..m), &block(m..2 * m), &block(2 * m..3 * m)],
             params,
-            0,
             None,
         )
         .unwrap()
@@ -302,7 +382,7 @@ mod tests {
 
     #[test]
     fn the_generic_loop_matches_the_dense_solver_on_the_box_with_multiplicities() {
-        // DESIGN.md §5 case 4 on the box of case 1 (24², degenerate pairs): the dense solver's
+        // docs/validation.md case 4 on the box of case 1 (24², degenerate pairs): the dense solver's
         // lowest eigenvalues.
         let manager = MemoryManager::with_defaults().unwrap();
         let grid = Grid::dirichlet_box(&[20.0, 20.0], &[24, 24]).unwrap();

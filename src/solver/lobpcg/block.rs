@@ -11,9 +11,9 @@
 //! the height their block asks for; each chunk reads ahead the next one and drops its own rows
 //! from the resident memory when done, and every kernel drops its blocks' pages at the end.
 
-use super::operator::{Operator, chunk_rows};
-use super::out_of_core::{Advice, Block, advise};
 use crate::matrix::Scalar;
+use crate::solver::operator::{Operator, chunk_rows};
+use crate::solver::out_of_core::{Advice, Block, advise};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;

@@ -1,0 +1,81 @@
+//! The lowest states of a grid Hamiltonian: LOBPCG preconditioned by geometric multigrid,
+//! started coarse-to-fine (the driver in `lobpcg/driver.rs`) — solve on the coarsest grid,
+//! interpolate the block to the next finer grid, iterate there (to a loose tolerance), and so on
+//! up to the finest grid, where the requested tolerance applies. On fine grids only a few
+//! iterations are then needed.
+
+use super::lobpcg::driver::SolveClock;
+use super::lobpcg::host::{Hierarchy, solve};
+use super::operator::Operator;
+use super::options::{EigenOptions, Method};
+use super::out_of_core::{BlockPlan, block_bytes};
+use super::precond::Multigrid;
+use super::progress::ProgressFn;
+use super::result::EigenResult;
+use super::shift_invert::shift_invert_lowest;
+use super::vectors::{Destination, destination};
+use crate::error::Result;
+use crate::matrix::Scalar;
+use crate::memory::MemoryManager;
+use crate::physics::{HamiltonianSpec, StencilOperator};
+
+/// The lowest `options.k` states of the Hamiltonian `spec` (closed system: the absorbing
+/// potential is ignored), by multigrid-preconditioned LOBPCG with a coarse-to-fine start
+/// (`Method::Auto` and `Method::Lobpcg`), or by shift-invert on the assembled matrix
+/// (`Method::ShiftInvert`). The progress callback sees every LOBPCG iteration.
+pub fn lowest_states<T: Scalar>(
+    manager: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    spec.validate()?;
+    let n = spec.grid.len();
+    options.check(n)?;
+    if options.method == Method::ShiftInvert {
+        let h = StencilOperator::<T>::new(manager, &spec.closed(), "solver.hamiltonian")?
+            .to_csr("solver.hamiltonian")?;
+        return shift_invert_lowest(manager, &h, None, options, progress);
+    }
+    let clock = SolveClock::start(manager);
+    let mg = Multigrid::<T>::new(manager, spec)?;
+    let m = options.block_size(n);
+    // Out of core, the operators and the multigrid stay in core, and the result vectors too
+    // unless they go to a file.
+    let estimate = mg.memory_bytes() + 3 * block_bytes::<T>(n, m);
+    let plan = BlockPlan::choose(options, estimate, mg.memory_bytes());
+    let destination = destination::<T>(options, &plan, n, mg.memory_bytes());
+    let resident = match destination {
+        Destination::Pool => mg.memory_bytes() + block_bytes::<T>(n, options.k),
+        Destination::File(_) | Destination::Scratch(_) => mg.memory_bytes(),
+    };
+    let plan = BlockPlan::choose(options, estimate, resident);
+    let bounds = mg.operator(0).gershgorin_bounds();
+    solve(
+        manager,
+        Hierarchy::Grid(mg),
+        bounds,
+        options,
+        &plan,
+        &destination,
+        Method::Lobpcg,
+        clock,
+        progress,
+    )
+}
+
+/// Bytes an in-core solve of `spec` by [`lowest_states`] (multigrid LOBPCG) holds: the three
+/// LOBPCG blocks and the multigrid hierarchy (operators, coarsest factor, work vectors). This is
+/// what `Placement::Auto` compares with `EigenOptions::memory_budget`. It builds the hierarchy
+/// to measure it (a small fraction of a solve's time and memory).
+pub fn lowest_states_memory_estimate<T: Scalar>(
+    manager: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    options: &EigenOptions,
+) -> Result<u64> {
+    spec.validate()?;
+    let n = spec.grid.len();
+    options.check(n)?;
+    let mg = Multigrid::<T>::new(manager, spec)?;
+    Ok(mg.memory_bytes() + 3 * block_bytes::<T>(n, options.block_size(n)))
+}

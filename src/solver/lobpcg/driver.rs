@@ -1,0 +1,141 @@
+//! The one coarse-to-fine driver that every LOBPCG solve runs through — the CPU grid solver
+//! (multigrid hierarchy), the CPU CSR and mapped-CSR solvers and shift-invert (one level), and
+//! the GPU solvers — and the one place their [`EigenResult`] is built.
+//!
+//! A solve is a stack of [`Levels`] (level 0 the finest): the driver picks the coarsest level
+//! that holds the block with room to spare, fills the block with the seeded random start there,
+//! runs LOBPCG to a loose tolerance ([`LobpcgParams::for_level`]), interpolates the block to the
+//! next finer level, and so on up to the finest, where the requested tolerance applies. On fine
+//! grids only a few iterations are then needed. A backend says where the blocks live and how a
+//! level is solved; the schedule, the parameters, the totals and the result are the driver's.
+
+use super::{LobpcgOutcome, LobpcgParams};
+use crate::error::Result;
+use crate::matrix::Scalar;
+use crate::memory::{MemoryManager, PeakTracker};
+use crate::solver::options::{EigenOptions, Method};
+use crate::solver::progress::ProgressFn;
+use crate::solver::result::EigenResult;
+use crate::solver::vectors::Eigenvectors;
+use std::time::Instant;
+
+/// The levels of a solve as a backend (host or GPU) holds them: its blocks X, W, P (sized for
+/// level 0; a coarser level uses their leading rows) and, per level, an operator and a
+/// preconditioner.
+pub(crate) trait Levels<T: Scalar> {
+    /// Number of levels (1 without a hierarchy).
+    fn count(&self) -> usize;
+    /// Dimension of `level`.
+    fn dim(&self, level: usize) -> usize;
+    /// Fills the leading `dim(level)` rows of X's columns with the seeded random start
+    /// ([`crate::solver::random::fill_random`], the same numbers on every backend).
+    fn random_start(&mut self, level: usize, seed: u64) -> Result<()>;
+    /// Interpolates X (`dim(level + 1)` rows) to `level` (`dim(level)` rows).
+    fn prolong(&mut self, level: usize) -> Result<()>;
+    /// Runs LOBPCG on level `params.level` from X, leaving the Ritz vectors in X.
+    fn lobpcg(
+        &mut self,
+        params: LobpcgParams,
+        progress: Option<&mut ProgressFn<'_>>,
+    ) -> Result<LobpcgOutcome>;
+}
+
+/// The coarsest level a solve of `m` block columns starts on: the coarsest whose dimension is
+/// at least `4·m` (0 without `options.coarse_to_fine`).
+pub(crate) fn first_level<T: Scalar>(
+    levels: &impl Levels<T>,
+    options: &EigenOptions,
+    m: usize,
+) -> usize {
+    if !options.coarse_to_fine {
+        return 0;
+    }
+    (0..levels.count())
+        .rev()
+        .find(|&l| levels.dim(l) >= 4 * m)
+        .unwrap_or(0)
+}
+
+/// What a coarse-to-fine run did: the finest level's outcome and the totals over all levels.
+#[derive(Debug, Default)]
+pub(crate) struct Run {
+    /// LOBPCG's outcome on the finest level.
+    pub outcome: LobpcgOutcome,
+    /// Iterations, summed over the levels.
+    pub iterations: usize,
+    /// Operator applications, summed over the levels.
+    pub applications: u64,
+    /// Levels used.
+    pub levels: usize,
+}
+
+/// Runs LOBPCG from level [`first_level`] down to level 0 of `levels` for `options` (blocks of
+/// `m` columns); `bounds` are the Gershgorin bounds of the finest operator (for the tolerance's
+/// scale). The progress callback sees every iteration of every level.
+pub(crate) fn coarse_to_fine<T: Scalar>(
+    levels: &mut impl Levels<T>,
+    options: &EigenOptions,
+    m: usize,
+    bounds: (f64, f64),
+    mut progress: Option<&mut ProgressFn<'_>>,
+) -> Result<Run> {
+    let first = first_level(levels, options, m);
+    levels.random_start(first, options.seed)?;
+    let mut run = Run {
+        levels: first + 1,
+        ..Run::default()
+    };
+    for level in (0..=first).rev() {
+        if level < first {
+            levels.prolong(level)?;
+        }
+        let params = LobpcgParams::for_level(options, bounds, (level, first + 1), run.applications);
+        run.outcome = levels.lobpcg(params, progress.as_deref_mut())?;
+        run.iterations += run.outcome.iterations;
+        run.applications += run.outcome.applications;
+    }
+    Ok(run)
+}
+
+/// The wall clock and the manager's peak over a whole solve, started before anything the solve
+/// allocates (hierarchy, factor, blocks).
+pub(crate) struct SolveClock {
+    start: Instant,
+    peak: PeakTracker,
+}
+
+impl SolveClock {
+    /// Starts timing and tracking `manager`'s peak.
+    pub(crate) fn start(manager: &MemoryManager) -> Self {
+        Self {
+            start: Instant::now(),
+            peak: manager.track_peak(),
+        }
+    }
+
+    /// The solve's result: the first `k` values and residuals of the run's outcome, `vectors`
+    /// (the first `k` Ritz vectors, wherever they were stored), the run's totals, the time and
+    /// peak so far, `method` and the scratch bytes the blocks and vectors used.
+    pub(crate) fn result<T: Scalar>(
+        &self,
+        run: &Run,
+        k: usize,
+        vectors: Eigenvectors<T>,
+        method: Method,
+        scratch_bytes: u64,
+    ) -> EigenResult<T> {
+        EigenResult {
+            values: run.outcome.values[..k].to_vec(),
+            vectors,
+            residuals: run.outcome.residuals[..k].to_vec(),
+            converged: run.outcome.converged.min(k),
+            iterations: run.iterations,
+            applications: run.applications,
+            seconds: self.start.elapsed().as_secs_f64(),
+            peak_pool_bytes: self.peak.peak(),
+            method,
+            scratch_bytes,
+            levels: run.levels,
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The host's side of LOBPCG: the blocks X, W, P (`n × m` each, in the manager's pools, or in
+//! scratch files for out-of-core solves, `out_of_core.rs`), the backend that applies the
+//! operator and the preconditioner to them in row chunks (so that `H·[X, W, P]` is never
+//! stored), and [`HostLevels`], the host's [`Levels`] for the coarse-to-fine driver: a
+//! multigrid hierarchy of a grid Hamiltonian, or one operator with its preconditioner (CSR,
+//! mapped CSR, shift-invert). [`solve`] runs a whole host solve, from the blocks to the result;
+//! [`single_level`] is it for one operator.
+//!
+//! Memory: the three blocks and one chunk of rows per thread; the result's vectors are stored
+//! where [`Destination`] says once W and P (and the hierarchy) are freed.
+
+use super::block::{Cols, gram_op, residuals};
+use super::driver::{Levels, SolveClock, coarse_to_fine};
+use super::{BlockBackend, LobpcgOutcome, LobpcgParams, block_lobpcg};
+use crate::error::Result;
+use crate::matrix::Scalar;
+use crate::memory::MemoryManager;
+use crate::solver::operator::Operator;
+use crate::solver::options::{EigenOptions, Method};
+use crate::solver::out_of_core::{Block, BlockPlan, block_bytes};
+use crate::solver::precond::{Multigrid, Preconditioner};
+use crate::solver::progress::ProgressFn;
+use crate::solver::random::fill_random;
+use crate::solver::result::EigenResult;
+use crate::solver::vectors::{Destination, destination, store};
+use faer::Mat;
+
+/// The three blocks of LOBPCG, allocated once for the largest problem of a solve and used by
+/// every smaller one (a coarse grid uses the leading rows), so coarse-to-fine leaves no freed
+/// blocks behind.
+pub(crate) struct Workspace<T: Scalar> {
+    /// Current approximations (the result).
+    pub x: Block<T>,
+    /// Preconditioned residuals (also a spare block between solves).
+    pub w: Block<T>,
+    /// Search directions.
+    pub p: Block<T>,
+}
+
+impl<T: Scalar> Workspace<T> {
+    /// Blocks of `n × m` in `manager`'s pool or in scratch files, as `plan` says; their
+    /// contents start undefined. A failure frees (or unlinks) what was created.
+    pub(crate) fn new(
+        manager: &MemoryManager,
+        n: usize,
+        m: usize,
+        plan: &BlockPlan,
+    ) -> Result<Self> {
+        Ok(Self {
+            x: Block::new(manager, plan, n, m, "solver.block")?,
+            w: Block::new(manager, plan, n, m, "solver.block")?,
+            p: Block::new(manager, plan, n, m, "solver.block")?,
+        })
+    }
+
+    /// Bytes of scratch files the blocks use (0 in core).
+    pub(crate) fn scratch_bytes(&self) -> u64 {
+        self.x.scratch_bytes() + self.w.scratch_bytes() + self.p.scratch_bytes()
+    }
+}
+
+/// What the host solves level by level.
+pub(crate) enum Hierarchy<'a, T: Scalar> {
+    /// A grid Hamiltonian's multigrid hierarchy: the levels' stencils, V-cycles as
+    /// preconditioners, interpolation between levels.
+    Grid(Multigrid<T>),
+    /// One operator with its preconditioner.
+    Single {
+        /// The operator.
+        op: &'a dyn Operator<T>,
+        /// Its preconditioner.
+        prec: &'a dyn Preconditioner<T>,
+    },
+}
+
+/// The host's [`Levels`]: the workspace, the hierarchy and the vectors interpolation needs.
+pub(crate) struct HostLevels<'a, T: Scalar> {
+    ws: Workspace<T>,
+    hierarchy: Hierarchy<'a, T>,
+    /// The interpolated column and the transfer's temporaries.
+    column: Vec<T>,
+    temp: [Vec<T>; 2],
+}
+
+impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
+    fn count(&self) -> usize {
+        match &self.hierarchy {
+            Hierarchy::Grid(mg) => mg.levels(),
+            Hierarchy::Single { .. } => 1,
+        }
+    }
+
+    fn dim(&self, level: usize) -> usize {
+        match &self.hierarchy {
+            Hierarchy::Grid(mg) => mg.operator(level).dim(),
+            Hierarchy::Single { op, .. } => op.dim(),
+        }
+    }
+
+    fn random_start(&mut self, level: usize, seed: u64) -> Result<()> {
+        let rows = self.dim(level);
+        for j in 0..self.ws.x.ncols() {
+            fill_random(&mut self.ws.x.col_mut(j)[..rows], seed, j);
+            self.ws.x.release_col(j);
+        }
+        Ok(())
+    }
+
+    fn prolong(&mut self, level: usize) -> Result<()> {
+        let Hierarchy::Grid(mg) = &self.hierarchy else {
+            unreachable!("a single level is never interpolated to");
+        };
+        // Interpolate the block to this level, into W, then make W the new X.
+        let (nc, nf) = (mg.operator(level + 1).dim(), mg.operator(level).dim());
+        let ws = &mut self.ws;
+        for j in 0..ws.x.ncols() {
+            mg.prolong(level, &ws.x.col(j)[..nc], &mut self.column, &mut self.temp);
+            ws.w.col_mut(j)[..nf].copy_from_slice(&self.column);
+            ws.x.release_col(j);
+            ws.w.release_col(j);
+        }
+        std::mem::swap(&mut ws.x, &mut ws.w);
+        if level == 0 {
+            // The finest level's transfer vectors are not needed again: give them back before
+            // its V-cycles allocate their own.
+            (self.column, self.temp) = (Vec::new(), [Vec::new(), Vec::new()]);
+        }
+        Ok(())
+    }
+
+    fn lobpcg(
+        &mut self,
+        params: LobpcgParams,
+        progress: Option<&mut ProgressFn<'_>>,
+    ) -> Result<LobpcgOutcome> {
+        match &self.hierarchy {
+            Hierarchy::Grid(mg) => {
+                let level = params.level;
+                let prec = mg.preconditioner(level);
+                lobpcg(&mut self.ws, mg.operator(level), &prec, params, progress)
+            }
+            Hierarchy::Single { op, prec } => lobpcg(&mut self.ws, *op, *prec, params, progress),
+        }
+    }
+}
+
+/// A whole host solve of `options.k` pairs on `hierarchy` (blocks of `options.block_size`
+/// columns where `plan` says), timed by `clock`: the coarse-to-fine run, then the result's
+/// vectors stored at `destination` once W, P and the hierarchy are freed. `bounds` are the
+/// finest operator's Gershgorin bounds.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn solve<T: Scalar>(
+    manager: &MemoryManager,
+    hierarchy: Hierarchy<'_, T>,
+    bounds: (f64, f64),
+    options: &EigenOptions,
+    plan: &BlockPlan,
+    destination: &Destination,
+    method: Method,
+    clock: SolveClock,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    let n = match &hierarchy {
+        Hierarchy::Grid(mg) => mg.operator(0).dim(),
+        Hierarchy::Single { op, .. } => op.dim(),
+    };
+    let m = options.block_size(n);
+    let mut levels = HostLevels {
+        ws: Workspace::new(manager, n, m, plan)?,
+        hierarchy,
+        column: Vec::new(),
+        temp: [Vec::new(), Vec::new()],
+    };
+    let run = coarse_to_fine(&mut levels, options, m, bounds, progress)?;
+    let HostLevels { ws, hierarchy, .. } = levels;
+    drop(hierarchy);
+    let blocks_scratch = ws.scratch_bytes();
+    let Workspace { x, w, p } = ws;
+    drop((w, p));
+    let vectors = store(manager, x, options.k, destination)?;
+    let scratch = blocks_scratch + vectors.scratch_bytes();
+    Ok(clock.result(&run, options.k, vectors, method, scratch))
+}
+
+/// LOBPCG for `options.k` pairs of `op` from a seeded random block, preconditioned by `prec`:
+/// the driver with one level. `clock` times and measures the whole solve (including what the
+/// caller did before, e.g. a factorisation); `resident_bytes` is what the caller holds in core
+/// besides the operator (for the out-of-core decision, see [`BlockPlan::choose`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn single_level<T: Scalar>(
+    manager: &MemoryManager,
+    op: &dyn Operator<T>,
+    prec: &dyn Preconditioner<T>,
+    options: &EigenOptions,
+    method: Method,
+    clock: SolveClock,
+    resident_bytes: u64,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    let n = op.dim();
+    let m = options.block_size(n);
+    // In core: the blocks, and the operator and preconditioner (a few vectors' worth; the
+    // caller adds what it holds besides, e.g. a factor).
+    let blocks = 3 * block_bytes::<T>(n, m);
+    let resident = resident_bytes + 4 * (n * size_of::<T>()) as u64;
+    let plan = BlockPlan::choose(options, blocks.saturating_add(resident), resident);
+    let destination = destination::<T>(options, &plan, n, resident);
+    solve(
+        manager,
+        Hierarchy::Single { op, prec },
+        op.gershgorin_bounds(),
+        options,
+        &plan,
+        &destination,
+        method,
+        clock,
+        progress,
+    )
+}
+
+/// The host's kernels for [`block_lobpcg`]: row-chunked products with `op`, the
+/// preconditioner one column at a time (out of core, each column is dropped from the resident
+/// memory once done).
+struct HostBackend<'a, A: ?Sized, P: ?Sized> {
+    op: &'a A,
+    prec: &'a P,
+}
+
+impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBackend<T>
+    for HostBackend<'_, A, P>
+{
+    type Cols = Cols<T>;
+
+    fn gram_op(&self, s: &Cols<T>) -> Result<Mat<T>> {
+        Ok(gram_op(self.op, s))
+    }
+
+    fn residuals(&self, x: &Cols<T>, lambda: &[f64], r: &Cols<T>) -> Result<Vec<f64>> {
+        Ok(residuals(self.op, x, lambda, r))
+    }
+
+    fn precondition(&self, w: &Cols<T>) -> Result<()> {
+        let n = self.op.dim();
+        for j in 0..w.len() {
+            // SAFETY: the loop writes W's columns and nothing else reads them meanwhile.
+            self.prec.apply_in_place(unsafe { w.rows_mut(j, 0..n) });
+            // Out of core: one column at a time is resident.
+            w.slice(j..j + 1).release_all();
+        }
+        Ok(())
+    }
+}
+
+/// Runs LOBPCG on the leading `op.dim()` rows of the workspace's X block (`m` columns,
+/// m ≥ k), overwriting it with Ritz vectors.
+fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
+    ws: &mut Workspace<T>,
+    op: &A,
+    prec: &P,
+    params: LobpcgParams,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<LobpcgOutcome> {
+    let (n, m) = (op.dim(), ws.x.ncols());
+    assert!(
+        params.k <= m && m <= n,
+        "block size {m} must lie between k = {} and n = {n}",
+        params.k
+    );
+    // W and P are always written before they are read.
+    let blocks = [
+        Cols::of_rows(&mut ws.x, 0..m, n),
+        Cols::of_rows(&mut ws.w, 0..m, n),
+        Cols::of_rows(&mut ws.p, 0..m, n),
+    ];
+    block_lobpcg(
+        &HostBackend { op, prec },
+        [&blocks[0], &blocks[1], &blocks[2]],
+        params,
+        progress,
+    )
+}

@@ -1,0 +1,97 @@
+//! The lowest eigenpairs of any [`Operator`] with LOBPCG from a seeded random block: the
+//! general-purpose entry point (user CSR matrices, in the pool or memory-mapped; Jacobi
+//! preconditioning by default), run through the same driver as the grid solver with one level.
+//! Grid Hamiltonians get multigrid and a coarse-to-fine start in `grid.rs`.
+
+use super::lobpcg::driver::SolveClock;
+use super::lobpcg::host::single_level;
+use super::operator::Operator;
+use super::options::{EigenOptions, Method};
+use super::precond::{Jacobi, Preconditioner};
+use super::progress::ProgressFn;
+use super::result::EigenResult;
+use super::shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
+use crate::error::{Error, Result};
+use crate::matrix::Scalar;
+use crate::matrix::mapped::MappedCsr;
+use crate::memory::MemoryManager;
+
+/// The lowest `options.k` eigenpairs of the Hermitian `op` by LOBPCG, preconditioned by `prec`
+/// (Jacobi when `None`).
+pub fn lowest_eigenpairs<T: Scalar, A: Operator<T>>(
+    manager: &MemoryManager,
+    op: &A,
+    prec: Option<&dyn Preconditioner<T>>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    options.check(op.dim())?;
+    let clock = SolveClock::start(manager);
+    let jacobi;
+    let prec: &dyn Preconditioner<T> = match prec {
+        Some(p) => p,
+        None => {
+            jacobi = Jacobi::new(op);
+            &jacobi
+        }
+    };
+    single_level(
+        manager,
+        op,
+        prec,
+        options,
+        Method::Lobpcg,
+        clock,
+        0,
+        progress,
+    )
+}
+
+/// The lowest `options.k` eigenpairs of a Hermitian CSR matrix (no grid known): shift-invert on
+/// a sparse Cholesky factor when it fits the memory budget (`Method::Auto`, or always with
+/// `Method::ShiftInvert`), otherwise Jacobi-preconditioned LOBPCG.
+pub fn csr_lowest<T: Scalar>(
+    manager: &MemoryManager,
+    h: &crate::matrix::CsrMatrix<T>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    options.check(h.nrows())?;
+    let shift_invert = match options.method {
+        Method::ShiftInvert => true,
+        Method::Lobpcg => false,
+        Method::Auto => {
+            let budget = options
+                .memory_budget
+                .unwrap_or_else(|| manager.stats().available_bytes);
+            shift_invert_memory_estimate(h, options.k)? <= budget
+        }
+    };
+    if shift_invert {
+        shift_invert_lowest(manager, h, None, options, progress)
+    } else {
+        lowest_eigenpairs(manager, h, None, options, progress)
+    }
+}
+
+/// The lowest `options.k` eigenpairs of a Hermitian CSR matrix in a memory-mapped file, by
+/// Jacobi-preconditioned LOBPCG working on the file where it lies (nothing of the matrix is
+/// copied into the pools). With `memory_budget` (and `Placement::Auto`) or
+/// `Placement::OutOfCore`, the blocks go to scratch files too, and with `vectors_file` the
+/// result: a Hamiltonian, blocks and eigenvectors larger than memory.
+pub fn mapped_csr_lowest<T: Scalar>(
+    manager: &MemoryManager,
+    h: &MappedCsr<T>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    if h.nrows() != h.ncols() {
+        return Err(Error::invalid_argument(format!(
+            "{}: the matrix is {}×{}, not square",
+            h.path().display(),
+            h.nrows(),
+            h.ncols()
+        )));
+    }
+    lowest_eigenpairs(manager, h, None, options, progress)
+}
