@@ -220,6 +220,27 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         lambda[locked..].copy_from_slice(&theta[..active]);
         out.converged = locked;
     }
+    // Locked pairs keep the values they had when they locked; in a degenerate multiplet a pair
+    // that converged later can end a few ulps below them. Return the pairs in ascending order
+    // (permuting X's columns), and count the converged ones as the leading run again.
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| lambda[a].total_cmp(&lambda[b]));
+    if order.iter().enumerate().any(|(i, &j)| i != j) {
+        let permutation =
+            Mat::<T>::from_fn(
+                m,
+                m,
+                |i, j| {
+                    if order[j] == i { T::ONE } else { T::ZERO_VALUE }
+                },
+            );
+        B::Cols::combine_into(xall, permutation.as_ref(), xall)?;
+        lambda = order.iter().map(|&j| lambda[j]).collect();
+        res_norms = order.iter().map(|&j| res_norms[j]).collect();
+        out.converged = (0..params.k)
+            .take_while(|&j| res_norms[j] <= threshold(lambda[j]))
+            .count();
+    }
     out.values = lambda;
     out.residuals = res_norms;
     Ok(out)
