@@ -6,7 +6,7 @@
 //!   traffic (x and the diagonal read once, y written once);
 //! - cuSPARSE complex SpMV on the same grids, TB/s of minimal traffic (values, column indices and
 //!   row pointers once, x and y once);
-//! - the lowest 10 states of the 2D GaAs dot (DESIGN.md §5.2) at 1000² — and 5000² when the
+//! - the lowest 10 states of the 2D GaAs dot (docs/validation.md case 2) at 1000² — and 5000² when the
 //!   device has the memory — on the GPU, with the time and the multiplicities of the shells,
 //!   and the CPU solver on the 1000² problem in the same run for the ratio (the 5000² CPU solve
 //!   runs with `QDSIM_GPU_BENCH_CPU_LARGE=1`).

@@ -137,7 +137,7 @@ static void solve_on_a_device(void) {
     const double l[2] = {120.0, 120.0};
     const size_t pts[2] = {P, P};
     CHECK_OK(qdsim_grid_box(2, l, pts, &d.grid));
-    /* V = (hbar omega)^2 r^2 / (4 hbar^2/2m*), r from the box centre (DESIGN.md section 4). */
+    /* V = (hbar omega)^2 r^2 / (4 hbar^2/2m*), r from the box centre (docs/validation.md, units). */
     const double c = 0.0380998212 / 0.067, hw = 0.010, h = 120.0 / (P + 1);
     for (int j = 0; j < P; ++j)
         for (int i = 0; i < P; ++i) {
@@ -165,7 +165,7 @@ static void solve_on_a_device(void) {
         CHECK(fabs(eg[i] - ec[i]) < 1e-9);
     }
     /* 10, 20 (x2), 30 (x3) meV up to the discretisation error, which grows as h^2: <= 0.065 meV
-     * for the 30 meV shell at 99^2 (DESIGN.md 5.2), so <= 0.16 meV at 63^2. */
+     * for the 30 meV shell at 99^2 (docs/validation.md case 2), so <= 0.16 meV at 63^2. */
     CHECK(fabs(eg[0] * 1e3 - 10) < 0.3 && fabs(eg[2] * 1e3 - 20) < 0.3 && fabs(eg[5] * 1e3 - 30) < 0.3);
     const double *vec = NULL;
     size_t ld = 0;

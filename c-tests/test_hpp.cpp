@@ -75,7 +75,7 @@ int main() {
     std::remove("cxx_wrappers_t.petsc");
     EXPECT(throws(QDSIM_ERR_IO, "no_such", [&] { qdsim::read_petsc(m, "no_such.petsc"); }));
 
-    // A solve: the 49x49 box of DESIGN.md case 1.
+    // A solve: the 49x49 box of docs/validation.md case 1.
     auto zero = m.alloc_zeroed<double>(49 * 49, "V");
     qdsim_hamiltonian_desc d = qdsim::hamiltonian_desc(qdsim::box_grid({20.0, 20.0}, {49, 49}), zero.data());
     qdsim::eigen_options o;

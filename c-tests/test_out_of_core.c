@@ -1,4 +1,4 @@
-/* Out-of-core solves from C (issue 6): DESIGN.md case 1 (49² box) with the LOBPCG blocks forced
+/* Out-of-core solves from C (issue 6): docs/validation.md case 1 (49² box) with the LOBPCG blocks forced
  * into scratch files gives the in-core energies; the placement rule from memory_budget; no file
  * is left in the scratch directory after success, cancellation or an I/O error; a missing
  * scratch directory, or a file-size limit hit while reserving the space, is QDSIM_ERR_IO naming

@@ -1,4 +1,4 @@
-/* The eigensolvers from C: DESIGN.md case 1 through qdsim_solve_lowest and qdsim_csr_solve_lowest,
+/* The eigensolvers from C: docs/validation.md case 1 through qdsim_solve_lowest and qdsim_csr_solve_lowest,
  * a resonance through qdsim_csr_solve_resonances, the dense solvers, the progress callback with
  * cancellation, NOT_CONVERGED with a partial result, and bad input. */
 #include <math.h>
@@ -27,7 +27,7 @@ static void check_box(qdsim_eigen_result *r) {
     CHECK_OK(qdsim_eigen_result_values(r, e));
     CHECK_OK(qdsim_eigen_result_residuals(r, res));
     for (int i = 0; i < 6; ++i) {
-        CHECK(fabs(e[i] * 1e3 - box_mev[i]) < 1e-5); /* DESIGN.md quotes 5 decimals */
+        CHECK(fabs(e[i] * 1e3 - box_mev[i]) < 1e-5); /* docs/validation.md quotes 5 decimals */
         CHECK(res[i] <= 1e-6 * e[i] * 1.0001);
     }
     const double *v = NULL;

@@ -1,4 +1,4 @@
-//! Out-of-core solve under a memory budget: the parabolic dot of DESIGN.md §5 on a medium grid,
+//! Out-of-core solve under a memory budget: the parabolic dot of docs/validation.md case 2 on a medium grid,
 //! solved once in core and once out of core with a budget of a third of the in-core estimate;
 //! each solve runs in its own process so that its peak resident memory (VmHWM) is its own.
 //!

@@ -1,4 +1,4 @@
-//! Model potentials on a grid: the parabolic (harmonic) confinement of DESIGN.md's validation
+//! Model potentials on a grid: the parabolic (harmonic) confinement of docs/validation.md's
 //! dots, used by the examples, benchmarks and tests.
 
 use super::constants::HBAR2_OVER_2M0;
