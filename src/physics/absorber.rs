@@ -33,7 +33,8 @@ pub struct Absorber {
 }
 
 impl Absorber {
-    /// Checks the faces against the grid (existing axes, not periodic) and the ramp's numbers.
+    /// Checks the faces against the grid (existing axes, not periodic), that the layers on each
+    /// axis add up to less than its length (an absorber-free interior), and the ramp's numbers.
     pub fn validate(&self, grid: &Grid) -> Result<()> {
         let valid = (1u32 << (2 * grid.dims())) - 1;
         if self.faces == 0 || self.faces & !valid != 0 {
@@ -57,6 +58,20 @@ impl Absorber {
                 "absorber width {} nm must be finite and positive",
                 self.width
             )));
+        }
+        // The layers on an axis must leave an absorber-free interior: a layer wider than the box
+        // absorbs everywhere and describes no open system.
+        for (a, axis) in grid.axes().iter().enumerate() {
+            let layers = (self.faces >> (2 * a) & 3).count_ones();
+            if layers > 0 && f64::from(layers) * self.width >= axis.extent() {
+                return Err(Error::invalid_argument(format!(
+                    "absorber width {} nm on {layers} face(s) of axis {} leaves no interior: the \
+                     axis is {} nm long (the layers must add up to less)",
+                    self.width,
+                    axis_name(a),
+                    axis.extent()
+                )));
+            }
         }
         if !(self.strength.is_finite() && self.strength >= 0.0) {
             return Err(Error::invalid_argument(format!(
@@ -118,5 +133,16 @@ mod tests {
         );
         let ring = Grid::new(&[Axis::periodic(10.0, 10)]).unwrap();
         assert!(cap.validate(&ring).is_err());
+        // Wider than the box (10 nm): refused, naming the axis; two 5 nm layers meet: refused.
+        let wide = Absorber { width: 80.0, ..cap };
+        let message = wide.validate(&grid).unwrap_err().to_string();
+        assert!(message.contains("leaves no interior"), "{message}");
+        let both = Absorber {
+            faces: FACE_X_MIN | FACE_X_MAX,
+            width: 5.0,
+            ..cap
+        };
+        assert!(both.validate(&grid).is_err());
+        assert!(Absorber { width: 4.9, ..both }.validate(&grid).is_ok());
     }
 }
