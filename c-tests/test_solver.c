@@ -155,7 +155,7 @@ int main(void) {
     qdsim_complex e[8];
     CHECK_OK(qdsim_eigen_result_complex_values(r, e));
     CHECK_FAILS(qdsim_eigen_result_values(r, (double *)e), QDSIM_ERR_INVALID_ARGUMENT, "complex");
-    /* The transfer-matrix peak is 0.070375 eV with FWHM 2.813 meV (tests/solver_validation.rs). */
+    /* The transfer-matrix peak is 0.070375 eV with FWHM 2.813 meV (tests/suite/solver_validation.rs). */
     int found = 0;
     for (int i = 0; i < 8; ++i)
         if (fabs(e[i].re - 0.070375) < 0.0004 && fabs(-2 * e[i].im - 0.002813) < 0.0001) found = 1;

@@ -95,6 +95,12 @@ fn without_the_feature_every_entry_point_is_no_device() {
     assert_eq!(stats, Stats::default());
 }
 
+// The suite's helpers (tests/suite/common.rs), of which this binary uses a few.
+#[cfg(feature = "gpu")]
+#[path = "suite/common.rs"]
+#[allow(dead_code)]
+mod common;
+
 #[cfg(feature = "gpu")]
 #[path = "gpu/operators.rs"]
 mod operators;

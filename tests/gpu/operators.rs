@@ -1,8 +1,10 @@
 //! The GPU operators and eigensolver (issue 9): the NVRTC stencil and cuSPARSE SpMV against the
 //! CPU operators, and `gpu::lowest_states` against the CPU solver and the analytic spectrum of
-//! the parabolic dot (DESIGN.md §5 case 2), degenerate shells included. Every test needs a
-//! device and prints `skipped: <reason>` without one; the library probe is checked everywhere.
+//! the parabolic dot (docs/validation.md case 2), degenerate shells included. Every test needs
+//! a device and prints `skipped: <reason>` without one; the library probe is checked
+//! everywhere.
 
+use crate::common::manager;
 use num_complex::Complex64;
 use qdsim_mem::ErrorKind;
 use qdsim_mem::gpu::libraries::{Library, require};
@@ -11,16 +13,11 @@ use qdsim_mem::gpu::{
     GpuPreconditioner, csr_lowest_states, lowest_states, lowest_states_with,
 };
 use qdsim_mem::matrix::{CsrBuilder, Scalar};
-use qdsim_mem::memory::MemoryManager;
 use qdsim_mem::physics::constants::GAAS_MASS;
 use qdsim_mem::physics::{Axis, Grid, HamiltonianSpec, Mass, StencilOperator, parabolic_potential};
 use qdsim_mem::solver::{
     self, EigenOptions, Method, Multigrid, Operator, Placement, Preconditioner,
 };
-
-fn manager() -> MemoryManager {
-    MemoryManager::with_defaults().unwrap()
-}
 
 /// A pool on device 0, or `None` after printing `skipped: <test>: <reason>` when this machine
 /// has no usable device or lacks the CUDA libraries the test needs. Any other failure fails.
@@ -348,8 +345,8 @@ fn gpu_solver_matches_the_cpu_solver_and_the_analytic_dot() {
     // converge quadratically: errors ≤ ‖r‖²/gap ≈ 2e-13 eV with the 10 meV gap to the next
     // shell, and 1e-9 eV leaves room for rounding.
     assert_same_values(&gpu, &cpu, 1e-9);
-    // DESIGN.md §5.2, as in tests/solver_validation.rs: 9.9921, 19.9762 (×2), 29.94–29.96 (×3),
-    // four states within 0.15 meV of 40.
+    // docs/validation.md case 2, as in tests/suite/solver_validation.rs: 9.9921, 19.9762 (×2),
+    // 29.94–29.96 (×3), four states within 0.15 meV of 40.
     let mev: Vec<f64> = gpu.values.iter().map(|e| e * 1e3).collect();
     assert!((mev[0] - 9.9921).abs() < 5e-4, "{mev:?}");
     assert!((mev[1] - 19.9762).abs() < 5e-4 && (mev[2] - 19.9762).abs() < 5e-4);
@@ -608,7 +605,8 @@ fn gpu_csr_solver_finds_the_discrete_box_spectrum() {
     ) else {
         return;
     };
-    // DESIGN.md §5 case 1 on a 30² box, assembled to CSR: the 5-point stencil's exact levels.
+    // docs/validation.md case 1 on a 30² box, assembled to CSR: the 5-point stencil's exact
+    // levels.
     let m = manager();
     let (points, l) = (30usize, 20.0);
     let grid = Grid::dirichlet_box(&[l, l], &[points, points]).unwrap();

@@ -6,17 +6,12 @@
 //! entries the tests count the process's open descriptors that point into the scratch
 //! directory (`/proc/self/fd`): three (X, W, P) during an out-of-core solve, none after it.
 
+use crate::common::dot_potential;
 use qdsim_mem::physics::constants::GAAS_MASS;
 use qdsim_mem::physics::*;
 use qdsim_mem::solver::*;
 use qdsim_mem::{ErrorKind, memory::MemoryManager};
 use std::path::{Path, PathBuf};
-
-fn dot_potential(grid: &Grid, hw: f64) -> Vec<f64> {
-    let mut v = vec![0.0; grid.len()];
-    parabolic_potential(grid, GAAS_MASS, hw, &mut v).unwrap();
-    v
-}
 
 /// A fresh, empty scratch directory for one test, removed when dropped.
 struct ScratchDir(PathBuf);
@@ -56,7 +51,7 @@ fn open_files_in(dir: &Path) -> usize {
         .count()
 }
 
-/// The parabolic dot of DESIGN.md §5 case 2 (ħω = 10 meV, 120 nm box) on `points²`.
+/// The parabolic dot of docs/validation.md case 2 (ħω = 10 meV, 120 nm box) on `points²`.
 fn dot(points: usize) -> (Grid, Vec<f64>) {
     let grid = Grid::dirichlet_box(&[120.0, 120.0], &[points, points]).unwrap();
     let v = dot_potential(&grid, 0.010);
@@ -129,8 +124,9 @@ fn out_of_core_equals_in_core_with_multiplicities() {
     for (a, b) in ooc.values.iter().zip(&in_core.values) {
         assert!((a - b).abs() <= 1e-10 * b.abs(), "{a} vs {b}");
     }
-    // DESIGN.md §5 case 2: 10, 20 (×2), 30 (×3), 40 (×4) meV; the 99² grid's discretisation
-    // error grows with the level (9.9921, 19.9762, 29.95, 39.90 meV): within 0.5 %.
+    // docs/validation.md case 2: 10, 20 (×2), 30 (×3), 40 (×4) meV; the 99² grid's
+    // discretisation error grows with the level (9.9921, 19.9762, 29.95, 39.90 meV): within
+    // 0.5 %.
     let mut levels: Vec<(f64, usize)> = Vec::new();
     for &e in &ooc.values {
         let mev = e * 1e3;

@@ -1,25 +1,16 @@
-//! The eigensolvers on DESIGN.md §5's validation cases: the discrete box (exact), the parabolic
-//! dot (multiplicities, exact 10/20/30/40 meV), the 3D InAs cube (continuum formula), dense vs
-//! sparse cross-checks on random potentials (real and with a magnetic field, position-dependent
-//! mass), and open-system resonances against the dense general solver and a 1D transfer-matrix
-//! calculation.
+//! The eigensolvers on the validation cases of docs/validation.md: the discrete box (exact), the
+//! parabolic dot (multiplicities, exact 10/20/30/40 meV), the 3D InAs cube (continuum formula),
+//! dense vs sparse cross-checks on random potentials (real and with a magnetic field,
+//! position-dependent mass), and open-system resonances against the dense general solver and a
+//! 1D transfer-matrix calculation.
 
+use crate::common::{dot_potential, manager};
 use num_complex::Complex64;
 use qdsim_mem::matrix::ManagedMatrix;
 use qdsim_mem::memory::MemoryManager;
 use qdsim_mem::physics::constants::{GAAS_MASS, HBAR2_OVER_2M0, INAS_MASS};
 use qdsim_mem::physics::*;
 use qdsim_mem::solver::*;
-
-fn manager() -> MemoryManager {
-    MemoryManager::with_defaults().unwrap()
-}
-
-fn dot_potential(grid: &Grid, hw: f64) -> Vec<f64> {
-    let mut v = vec![0.0; grid.len()];
-    parabolic_potential(grid, GAAS_MASS, hw, &mut v).unwrap();
-    v
-}
 
 #[test]
 fn case1_box_49_squared_both_methods() {
@@ -38,7 +29,7 @@ fn case1_box_49_squared_both_methods() {
         assert!(r.is_converged(), "{method:?}: {r:?}");
         assert_eq!(r.method, method);
         for (e, x) in r.values.iter().zip(expected) {
-            // DESIGN quotes 5 decimals (meV).
+            // docs/validation.md quotes 5 decimals (meV).
             assert!(
                 (e * 1e3 - x).abs() < 1e-5,
                 "{method:?}: {} meV vs {x}",
@@ -65,7 +56,7 @@ fn case2_parabolic_dot_levels_and_multiplicities() {
     .unwrap();
     assert!(r.is_converged());
     let mev: Vec<f64> = r.values.iter().map(|e| e * 1e3).collect();
-    // DESIGN.md §5.2 quotes the 99² values: 9.9921, 19.9762 (×2), 29.94–29.96 (×3).
+    // docs/validation.md case 2 quotes the 99² values: 9.9921, 19.9762 (×2), 29.94–29.96 (×3).
     assert!((mev[0] - 9.9921).abs() < 5e-4, "{mev:?}");
     assert!(
         (mev[1] - 19.9762).abs() < 5e-4 && (mev[2] - 19.9762).abs() < 5e-4,
@@ -167,7 +158,8 @@ fn case4_dense_and_sparse_agree_on_random_potentials() {
         )
         .unwrap();
         for (e, x) in r.values.iter().zip(&reference) {
-            // DESIGN.md §5.4: 1e-9 relative. Residual 1e-7·λ bounds the error by ~1e-14·λ²/gap.
+            // docs/validation.md case 4: 1e-9 relative. Residual 1e-7·λ bounds the error by
+            // ~1e-14·λ²/gap.
             assert!(
                 (e - x).abs() < 1e-9 * x.abs(),
                 "{method:?}: {e} vs dense {x}"

@@ -1,17 +1,10 @@
 //! Behaviour of the memory manager through its Rust API: the seed's integrity test, alignment,
 //! tags, statistics, chunk growth, direct mappings, trim, reports and the memory limit.
 
+use crate::common::small_manager;
 use num_complex::Complex64;
 use qdsim_mem::ErrorKind;
 use qdsim_mem::memory::{ManagerConfig, MemoryManager, PoolBuffer, PoolKind};
-
-fn small_manager() -> MemoryManager {
-    MemoryManager::new(ManagerConfig {
-        initial_pool_size: 1 << 20,
-        ..ManagerConfig::default()
-    })
-    .unwrap()
-}
 
 /// A manager whose every request takes the best-fit pool path (no thread cache, no kept
 /// mappings): for the tests of chunk carving, coalescing and fragmentation.

@@ -2,6 +2,7 @@
 //! and complex, both PETSc integer widths), the PETSc bytes checked against the format,
 //! MatrixMarket symmetry expansion and array files, and malformed input refused with its line.
 
+use crate::common::TempFile;
 use num_complex::Complex64;
 use qdsim_mem::io::{
     MAT_FILE_CLASSID, read_matrix_market, read_matrix_market_from, read_petsc, read_petsc_from,
@@ -10,30 +11,6 @@ use qdsim_mem::io::{
 use qdsim_mem::matrix::{AnyCsr, CsrBuilder, CsrMatrix, Scalar, ScalarKind};
 use qdsim_mem::memory::MemoryManager;
 use qdsim_mem::{Error, ErrorKind};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// A file under the temporary directory with a unique name, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        TempFile(
-            std::env::temp_dir().join(format!("qdsim-io-test-{}-{n}-{name}", std::process::id())),
-        )
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 /// Values that are hard to print and read back exactly.
 const AWKWARD: [f64; 10] = [

@@ -2,37 +2,14 @@
 //! kind of damaged file refused with `CorruptFile` and a message naming the damage; read-only
 //! mappings refusing writes; growing a block of vectors; flush, finalize and reopen.
 
+use crate::common::TempFile;
 use faer::Mat;
 use num_complex::Complex64;
 use qdsim_mem::matrix::mapped::{AnyMapped, Layout, MappedCsr, MappedDense, MappedIndices};
 use qdsim_mem::matrix::{CsrBuilder, CsrMatrix, FaerCsr, ManagedMatrix, Scalar};
 use qdsim_mem::memory::MemoryManager;
 use qdsim_mem::{Error, ErrorKind};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// A file under the temporary directory with a unique name, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        TempFile(std::env::temp_dir().join(format!(
-            "qdsim-mapped-test-{}-{n}-{name}",
-            std::process::id()
-        )))
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+use std::path::Path;
 
 fn value<T: Scalar>(i: usize, j: usize) -> T {
     let z = Complex64::new(

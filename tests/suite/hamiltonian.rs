@@ -1,25 +1,15 @@
 //! Finite-difference Hamiltonians checked against independent references: the exact discrete
-//! spectrum of the box (DESIGN.md §5.1) in 2D and 3D, the periodic ring, a BenDaniel–Duke
-//! two-mass well solved from its matching condition, and the Fock–Darwin spectrum of a
-//! parabolic dot in a magnetic field; plus nnz counts, Hermiticity / complex symmetry, and the
-//! equality of the matrix-free operator with CSR SpMV for every combination of options.
+//! spectrum of the box (docs/validation.md case 1) in 2D and 3D, the periodic ring, a
+//! BenDaniel–Duke two-mass well solved from its matching condition, and the Fock–Darwin spectrum
+//! of a parabolic dot in a magnetic field; plus nnz counts, Hermiticity / complex symmetry, and
+//! the equality of the matrix-free operator with CSR SpMV for every combination of options.
 
+use crate::common::{manager, mode};
 use faer::Side;
 use num_complex::Complex64;
 use qdsim_mem::matrix::{CsrMatrix, Scalar};
-use qdsim_mem::memory::MemoryManager;
 use qdsim_mem::physics::constants::{E_OVER_HBAR, GAAS_MASS, HBAR2_OVER_2M0};
 use qdsim_mem::physics::*;
-
-fn manager() -> MemoryManager {
-    MemoryManager::with_defaults().unwrap()
-}
-
-/// λ of the discrete Dirichlet Laplacian mode `p` (1-based) on `n` points of spacing `h`.
-fn mode(n: usize, h: f64, p: usize) -> f64 {
-    let s = (p as f64 * std::f64::consts::PI / (2.0 * (n as f64 + 1.0))).sin();
-    4.0 / (h * h) * s * s
-}
 
 fn sorted_real_eigenvalues(h: &CsrMatrix<f64>) -> Vec<f64> {
     h.to_dense().self_adjoint_eigenvalues(Side::Lower).unwrap()
@@ -51,7 +41,7 @@ fn box_2d_matches_the_exact_discrete_spectrum() {
 
 #[test]
 fn design_validation_case_1_values_and_nnz() {
-    // DESIGN.md §5.1: 20×20 nm, GaAs, 49² interior points.
+    // docs/validation.md case 1: 20×20 nm, GaAs, 49² interior points.
     let (n, h) = (49, 20.0 / 50.0);
     let c = HBAR2_OVER_2M0 / GAAS_MASS;
     let level = |p, q| 1e3 * c * (mode(n, h, p) + mode(n, h, q));
@@ -62,7 +52,7 @@ fn design_validation_case_1_values_and_nnz() {
         (1, 3, 139.93169),
     ];
     for (p, q, mev) in expected {
-        // DESIGN quotes 5 decimals: agreement to 5e-6 meV.
+        // docs/validation.md quotes 5 decimals: agreement to 5e-6 meV.
         assert!(
             (level(p, q) - mev).abs() < 5e-6,
             "({p},{q}): {} vs {mev}",

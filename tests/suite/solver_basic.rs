@@ -1,6 +1,7 @@
 //! LOBPCG on operators with known spectra: the 2D box (exact discrete formula), complex
 //! Hermitian matrices against the dense solver, bad options.
 
+use crate::common::mode;
 use faer::Side;
 use num_complex::Complex64;
 use qdsim_mem::ErrorKind;
@@ -8,11 +9,6 @@ use qdsim_mem::memory::MemoryManager;
 use qdsim_mem::physics::constants::{GAAS_MASS, HBAR2_OVER_2M0};
 use qdsim_mem::physics::*;
 use qdsim_mem::solver::*;
-
-fn mode(n: usize, h: f64, p: usize) -> f64 {
-    let s = (p as f64 * std::f64::consts::PI / (2.0 * (n as f64 + 1.0))).sin();
-    4.0 / (h * h) * s * s
-}
 
 #[test]
 fn jacobi_lobpcg_finds_the_box_spectrum_with_multiplicities() {
@@ -82,7 +78,7 @@ fn complex_hermitian_matches_the_dense_solver() {
     ] {
         assert!(result.is_converged());
         for (e, x) in result.values.iter().zip(&dense) {
-            // DESIGN.md §5.4: sparse and dense agree to 1e-9 relative.
+            // docs/validation.md case 4: sparse and dense agree to 1e-9 relative.
             assert!((e - x).abs() < 1e-9 * x.abs(), "{e} vs dense {x}");
         }
     }

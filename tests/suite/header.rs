@@ -1,10 +1,22 @@
 //! The committed C header must be exactly what cbindgen generates from the sources.
-//! `QDSIM_BLESS=1 cargo test --test header` rewrites it.
+//! `QDSIM_BLESS=1 cargo test --test suite header::` rewrites it (so does any `cargo test` run
+//! with QDSIM_BLESS set that includes these tests).
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Held by each test of this module: with QDSIM_BLESS set, one of them rewrites the header that
+/// the others read.
+fn lock_header() -> MutexGuard<'static, ()> {
+    static HEADER: Mutex<()> = Mutex::new(());
+    HEADER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 #[test]
 fn committed_header_matches_the_sources() {
+    let _header = lock_header();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
     let mut generated = Vec::new();
@@ -29,7 +41,7 @@ fn committed_header_matches_the_sources() {
             .unwrap_or(committed.lines().count().min(generated.lines().count()));
         panic!(
             "include/qdsim_mem.h is out of date (first difference at line {}).\n\
-             Run `QDSIM_BLESS=1 cargo test --test header` and commit the result.\n\
+             Run `QDSIM_BLESS=1 cargo test --test suite header::` and commit the result.\n\
              committed: {:?}\ngenerated: {:?}",
             first + 1,
             committed.lines().nth(first),
@@ -40,6 +52,7 @@ fn committed_header_matches_the_sources() {
 
 #[test]
 fn header_declares_the_abi_version_of_the_library() {
+    let _header = lock_header();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let header = std::fs::read_to_string(root.join("include/qdsim_mem.h")).unwrap();
     let expected = format!(
@@ -51,6 +64,7 @@ fn header_declares_the_abi_version_of_the_library() {
 
 #[test]
 fn header_exports_only_qdsim_names() {
+    let _header = lock_header();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let header = std::fs::read_to_string(root.join("include/qdsim_mem.h")).unwrap();
     for line in header.lines() {

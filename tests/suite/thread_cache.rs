@@ -6,7 +6,8 @@ use qdsim_mem::ErrorKind;
 use qdsim_mem::memory::{ManagerConfig, MemoryManager, PoolKind};
 use std::collections::BTreeSet;
 
-fn manager() -> MemoryManager {
+/// A manager with a 4 MiB first chunk that does not report leaks when it is dropped.
+fn quiet_manager() -> MemoryManager {
     MemoryManager::new(ManagerConfig {
         initial_pool_size: 4 << 20,
         report_leaks_on_destroy: false,
@@ -17,7 +18,7 @@ fn manager() -> MemoryManager {
 
 #[test]
 fn small_blocks_are_aligned_distinct_and_counted_exactly() {
-    let m = manager();
+    let m = quiet_manager();
     let sizes = [1usize, 8, 63, 64, 65, 500, 4096, 10_000, 100_000, 256 << 10];
     let mut seen = BTreeSet::new();
     let mut live = Vec::new();
@@ -67,8 +68,8 @@ fn small_blocks_are_aligned_distinct_and_counted_exactly() {
 
 #[test]
 fn misuse_of_small_blocks_is_refused_and_changes_nothing() {
-    let m = manager();
-    let other = manager();
+    let m = quiet_manager();
+    let other = quiet_manager();
     let p = m.allocate(PoolKind::F64, 800, 0, "psi").unwrap();
     let q = m.allocate(PoolKind::F64, 800, 0, "psi").unwrap();
     // SAFETY: refused: an interior pointer.
@@ -126,7 +127,7 @@ fn the_limit_applies_to_small_blocks() {
 
 #[test]
 fn a_thread_that_exits_with_blocks_in_its_cache_loses_nothing() {
-    let m = manager();
+    let m = quiet_manager();
     let kept: Vec<usize> = std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -184,7 +185,7 @@ fn a_thread_that_exits_with_blocks_in_its_cache_loses_nothing() {
 
 #[test]
 fn producer_and_consumer_threads_recycle_blocks_without_growing() {
-    let m = manager();
+    let m = quiet_manager();
     let (tx, rx) = std::sync::mpsc::sync_channel::<usize>(256);
     std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -222,7 +223,7 @@ fn producer_and_consumer_threads_recycle_blocks_without_growing() {
 
 #[test]
 fn checkpoints_see_small_and_pool_allocations() {
-    let m = manager();
+    let m = quiet_manager();
     let before = m.allocate(PoolKind::F64, 100, 0, "old").unwrap();
     let cp = m.checkpoint();
     let small = m.allocate(PoolKind::F64, 100, 0, "new").unwrap();
@@ -247,7 +248,7 @@ fn large_alignments_and_disabled_caches_take_the_pool_path() {
     assert_eq!(m.stats().cached_bytes, 0);
     // SAFETY: allocated above, freed once.
     unsafe { m.free(p.as_ptr()).unwrap() };
-    let m = manager();
+    let m = quiet_manager();
     let p = m.allocate(PoolKind::Bytes, 100, 4096, "").unwrap();
     assert_eq!(p.as_ptr() as usize % 4096, 0);
     assert_eq!(

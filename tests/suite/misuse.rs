@@ -1,16 +1,9 @@
 //! Pointers a manager does not own are refused with `NotOwned` and a message saying what the
 //! pointer is, and nothing changes.
 
+use crate::common::small_manager;
 use qdsim_mem::ErrorKind;
-use qdsim_mem::memory::{ManagerConfig, MemoryManager, PoolKind, Stats};
-
-fn manager() -> MemoryManager {
-    MemoryManager::new(ManagerConfig {
-        initial_pool_size: 1 << 20,
-        ..ManagerConfig::default()
-    })
-    .unwrap()
-}
+use qdsim_mem::memory::{MemoryManager, PoolKind, Stats};
 
 fn refused(manager: &MemoryManager, ptr: *mut u8, needle: &str) {
     let before: Stats = manager.stats();
@@ -30,7 +23,7 @@ fn refused(manager: &MemoryManager, ptr: *mut u8, needle: &str) {
 
 #[test]
 fn double_free_is_refused() {
-    let m = manager();
+    let m = small_manager();
     let p = m.allocate(PoolKind::F64, 100, 0, "x").unwrap().as_ptr();
     let keep = m.allocate(PoolKind::F64, 100, 0, "keep").unwrap();
     // SAFETY: live block, freed once here.
@@ -41,7 +34,7 @@ fn double_free_is_refused() {
 
 #[test]
 fn interior_pointer_is_refused() {
-    let m = manager();
+    let m = small_manager();
     let p = m
         .allocate(PoolKind::Complex64, 1600, 0, "psi")
         .unwrap()
@@ -58,8 +51,8 @@ fn interior_pointer_is_refused() {
 
 #[test]
 fn pointer_of_another_manager_is_refused() {
-    let a = manager();
-    let b = manager();
+    let a = small_manager();
+    let b = small_manager();
     let p = a.allocate(PoolKind::I32, 40, 0, "").unwrap().as_ptr();
     refused(&b, p, &format!("belongs to memory manager #{}", a.id()));
     // SAFETY: live block of `a`, freed once here.
@@ -68,7 +61,7 @@ fn pointer_of_another_manager_is_refused() {
 
 #[test]
 fn foreign_pointers_are_refused() {
-    let m = manager();
+    let m = small_manager();
     let mut on_stack = [0u8; 16];
     refused(
         &m,
@@ -85,7 +78,7 @@ fn foreign_pointers_are_refused() {
 
 #[test]
 fn free_of_null_is_a_no_op() {
-    let m = manager();
+    let m = small_manager();
     // SAFETY: null is a no-op.
     unsafe { m.free(std::ptr::null_mut()).unwrap() };
     assert_eq!(m.stats().free_count, 0);
