@@ -1,10 +1,11 @@
-//! [`lowest_states`]: the lowest states of a grid Hamiltonian on a GPU — the block LOBPCG of
-//! `solver/block_lobpcg.rs` with X, W, P and the work block in a [`DevicePool`], `H·X` by the NVRTC stencil
-//! ([`DeviceStencil`]), block products by cuBLAS (`block.rs`), the small dense eigenproblems and
-//! SVQB on the host, and the CPU solver's preconditioning and start: the multigrid V-cycle on
-//! the device (`multigrid.rs`, [`GpuPreconditioner::Multigrid`], the default) and
-//! coarse-to-fine (solve on the coarsest grid of the hierarchy that holds 4 block widths,
-//! interpolate on the host, iterate on the next finer grid, …).
+//! [`lowest_states`] and [`csr_lowest_states`] on a GPU: the device's [`Levels`] for the solver's
+//! one coarse-to-fine driver (`solver/lobpcg/driver.rs`), which runs the block LOBPCG of
+//! `solver/lobpcg/mod.rs` with X, W, P and the work block in a [`DevicePool`], `H·X` by the
+//! NVRTC stencil ([`DeviceStencil`]) or cuSPARSE ([`DeviceCsr`]), block products by cuBLAS
+//! (`block.rs`), the small dense eigenproblems and SVQB on the host, and the CPU solver's
+//! preconditioning and start: the multigrid V-cycle on the device (`multigrid.rs`,
+//! [`GpuPreconditioner::Multigrid`], the default) and coarse-to-fine (the driver's schedule,
+//! interpolation on the device).
 //!
 //! [`GpuPreconditioner::Jacobi`] (`1 / (H_ii − σ)`, σ a Gershgorin lower bound) needs much less
 //! device memory but many more iterations on fine grids (its convergence degrades with the
