@@ -29,6 +29,10 @@
 //! | [`ffi`] | the C ABI |
 //! | [`error`] | [`Error`], [`ErrorKind`], [`Result`] |
 
+// The unsafe discipline: every unsafe block says why it is sound, every unsafe fn when it may
+// be called.
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 pub mod error;
 pub mod ffi;
 /// cbindgen:ignore

@@ -14,17 +14,16 @@ use super::matrix::check_manager_alive;
 use super::status::qdsim_status;
 use super::types::{qdsim_complex, qdsim_scalar, scalar_kind, scalar_value};
 use crate::error::{Error, Result};
-use crate::matrix::{AnyCsr, CsrBuilder, CsrIndices, ScalarKind};
+use crate::matrix::{AnyCsr, ByScalar, CsrBuilder, CsrIndices, CsrInfo, Scalar, by_scalar};
 use crate::memory::MemoryManager;
 use num_complex::Complex64;
 use parking_lot::Mutex;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-enum AnyBuilder {
-    Real(CsrBuilder<f64>),
-    Complex(CsrBuilder<Complex64>),
-}
+/// A builder of either scalar type.
+/// cbindgen:ignore
+type AnyBuilder = ByScalar<CsrBuilder<f64>, CsrBuilder<Complex64>>;
 
 /// A sparse matrix under construction.
 #[allow(non_camel_case_types)]
@@ -97,10 +96,8 @@ pub unsafe extern "C" fn qdsim_csr_builder_create(
         let kind = scalar_kind(scalar, false)?.expect("AUTO not allowed");
         // SAFETY: NULL or NUL-terminated per the contract.
         let tag = unsafe { optional_str(tag, "tag")? }.unwrap_or("csr");
-        let builder = match kind {
-            ScalarKind::Real => AnyBuilder::Real(CsrBuilder::new(&manager, rows, cols, tag)?),
-            ScalarKind::Complex => AnyBuilder::Complex(CsrBuilder::new(&manager, rows, cols, tag)?),
-        };
+        let builder: AnyBuilder =
+            by_scalar!(new kind, T => CsrBuilder::<T>::new(&manager, rows, cols, tag)?);
         let ptr = handles::new_handle(
             HandleKind::CsrBuilder,
             qdsim_csr_builder {
@@ -137,17 +134,14 @@ pub unsafe extern "C" fn qdsim_csr_builder_destroy(
 fn add(builder: *mut qdsim_csr_builder, row: usize, col: usize, value: Complex64) -> Result<()> {
     let handle = builder_arg(builder)?;
     let mut b = handle.builder.lock();
-    match &mut *b {
-        AnyBuilder::Real(b) => {
-            if value.im != 0.0 {
-                return Err(Error::invalid_argument(format!(
-                    "entry ({row}, {col}) = {value} has an imaginary part but the builder is real"
-                )));
-            }
-            b.add_element(row, col, value.re)
-        }
-        AnyBuilder::Complex(b) => b.add_element(row, col, value),
-    }
+    by_scalar!(&mut *b, b => {
+        let value = Scalar::from_complex(value).ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "entry ({row}, {col}) = {value} has an imaginary part but the builder is real"
+            ))
+        })?;
+        b.add_element(row, col, value)
+    })
 }
 
 /// Adds the real `value` at (`row`, `col`) (0-based); entries at the same position are summed.
@@ -197,10 +191,7 @@ pub unsafe extern "C" fn qdsim_csr_builder_finalize(
     guard("qdsim_csr_builder_finalize", || {
         let out = out_param(out, "out")?;
         let handle = builder_arg(builder)?;
-        let csr = match &mut *handle.builder.lock() {
-            AnyBuilder::Real(b) => AnyCsr::Real(b.finalize()?),
-            AnyBuilder::Complex(b) => AnyCsr::Complex(b.finalize()?),
-        };
+        let csr = by_scalar!(map &mut *handle.builder.lock(), b => b.finalize()?);
         let ptr = new_csr_handle(csr, handle.manager.clone());
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, ptr) };
@@ -234,14 +225,14 @@ pub unsafe extern "C" fn qdsim_csr_get_info(
     guard("qdsim_csr_get_info", || {
         let out = out_param(out, "out")?;
         let handle = csr_arg(csr)?;
-        let (rows, cols, nnz, bits, bytes) = handle.csr.summary();
+        let i = handle.csr.info();
         let info = qdsim_csr_info {
-            rows,
-            cols,
-            nnz,
-            index_bits: bits as i32,
+            rows: i.nrows,
+            cols: i.ncols,
+            nnz: i.nnz,
+            index_bits: i.index_bits as i32,
             scalar: scalar_value(handle.csr.kind()),
-            bytes: bytes as u64,
+            bytes: i.memory_bytes as u64,
         };
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, info) };
@@ -280,16 +271,10 @@ pub unsafe extern "C" fn qdsim_csr_arrays(
                 }
             }
         }
-        let ((rp, ci), v) = match &handle.csr {
-            AnyCsr::Real(m) => (
-                index_ptrs(m.indices()),
-                m.values().as_ptr().cast::<c_void>(),
-            ),
-            AnyCsr::Complex(m) => (
-                index_ptrs(m.indices()),
-                m.values().as_ptr().cast::<c_void>(),
-            ),
-        };
+        let ((rp, ci), v) = by_scalar!(&handle.csr, m => (
+            index_ptrs(m.indices()),
+            m.values().as_ptr().cast::<c_void>(),
+        ));
         // SAFETY: all three checked by out_param; writable per the contract.
         unsafe {
             write_out(rp_out, rp);
@@ -315,7 +300,7 @@ pub unsafe extern "C" fn qdsim_csr_spmv(
 ) -> qdsim_status {
     guard("qdsim_csr_spmv", || {
         let handle = csr_arg(csr)?;
-        let AnyCsr::Real(m) = &handle.csr else {
+        let ByScalar::Real(m) = &handle.csr else {
             return Err(Error::invalid_argument(
                 "the matrix is complex: use qdsim_csr_spmv_complex with complex vectors",
             ));
@@ -341,7 +326,11 @@ pub unsafe extern "C" fn qdsim_csr_spmv_complex(
 ) -> qdsim_status {
     guard("qdsim_csr_spmv_complex", || {
         let handle = csr_arg(csr)?;
-        let (rows, cols, ..) = handle.csr.summary();
+        let CsrInfo {
+            nrows: rows,
+            ncols: cols,
+            ..
+        } = handle.csr.info();
         check_disjoint(x, cols, y, rows)?;
         // SAFETY: lengths per the contract; qdsim_complex has Complex64's layout; no overlap.
         let (x, y) = unsafe {

@@ -380,12 +380,12 @@ pub unsafe extern "C" fn qdsim_operator_get_info(
     guard("qdsim_operator_get_info", || {
         let out = out_param(out, "out")?;
         let handle = operator_arg(op)?;
-        let (dim, hermitian, bytes) = handle.operator.summary();
+        let i = handle.operator.info();
         let info = qdsim_operator_info {
-            dim,
+            dim: i.dim,
             scalar: scalar_value(handle.operator.kind()),
-            hermitian: hermitian.into(),
-            bytes: bytes as u64,
+            hermitian: i.hermitian.into(),
+            bytes: i.memory_bytes as u64,
         };
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, info) };
@@ -435,7 +435,7 @@ pub unsafe extern "C" fn qdsim_operator_apply_complex(
 ) -> qdsim_status {
     guard("qdsim_operator_apply_complex", || {
         let handle = operator_arg(op)?;
-        let (n, ..) = handle.operator.summary();
+        let n = handle.operator.info().dim;
         check_disjoint(x, n, y, n)?;
         // SAFETY: `dim` elements each per the contract; same layout as Complex64; no overlap.
         let (x, y) = unsafe {

@@ -20,7 +20,7 @@ use super::status::qdsim_status;
 use super::types::{qdsim_scalar, scalar_kind, scalar_value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::mapped::{AnyMapped, Layout, MappedCsr, MappedDense, MappedIndices};
-use crate::matrix::{AnyCsr, AnyMatrix, Scalar};
+use crate::matrix::{Scalar, by_scalar};
 use parking_lot::Mutex;
 use std::ffi::{c_char, c_void};
 use std::path::Path;
@@ -220,11 +220,10 @@ pub unsafe extern "C" fn qdsim_mapped_data(
         let (data_out, ld_out) = (out_param(data, "data")?, out_param(ld, "ld")?);
         let handle = mapped_arg(mapped)?;
         let m = handle.mapped.lock();
-        let (ptr, stride) = match &*m {
-            AnyMapped::DenseReal(d) => (d.as_slice().as_ptr().cast::<c_void>(), d.ld()),
-            AnyMapped::DenseComplex(d) => (d.as_slice().as_ptr().cast::<c_void>(), d.ld()),
-            _ => return Err(not_dense("qdsim_mapped_data")),
+        let AnyMapped::Dense(d) = &*m else {
+            return Err(not_dense("qdsim_mapped_data"));
         };
+        let (ptr, stride) = by_scalar!(d, d => (d.as_slice().as_ptr().cast::<c_void>(), d.ld()));
         // SAFETY: both checked by out_param; writable per the contract.
         unsafe {
             write_out(data_out, ptr);
@@ -250,11 +249,13 @@ pub unsafe extern "C" fn qdsim_mapped_data_mut(
         let (data_out, ld_out) = (out_param(data, "data")?, out_param(ld, "ld")?);
         let handle = mapped_arg(mapped)?;
         let mut m = handle.mapped.lock();
-        let (ptr, stride) = match &mut *m {
-            AnyMapped::DenseReal(d) => (d.as_mut_slice()?.as_mut_ptr().cast::<c_void>(), d.ld()),
-            AnyMapped::DenseComplex(d) => (d.as_mut_slice()?.as_mut_ptr().cast::<c_void>(), d.ld()),
-            _ => return Err(not_dense("qdsim_mapped_data_mut")),
+        let AnyMapped::Dense(d) = &mut *m else {
+            return Err(not_dense("qdsim_mapped_data_mut"));
         };
+        let (ptr, stride) = by_scalar!(d, d => {
+            let ld = d.ld();
+            (d.as_mut_slice()?.as_mut_ptr().cast::<c_void>(), ld)
+        });
         // SAFETY: both checked by out_param; writable per the contract.
         unsafe {
             write_out(data_out, ptr);
@@ -294,15 +295,13 @@ pub unsafe extern "C" fn qdsim_mapped_csr_arrays(
                 }
             }
         }
-        let ((rp, ci), v) = match &*m {
-            AnyMapped::CsrReal(c) => (ptrs(c.indices()), c.values().as_ptr().cast::<c_void>()),
-            AnyMapped::CsrComplex(c) => (ptrs(c.indices()), c.values().as_ptr().cast::<c_void>()),
-            _ => {
-                return Err(Error::invalid_argument(
-                    "the file holds a dense matrix; use qdsim_mapped_data",
-                ));
-            }
+        let AnyMapped::Csr(c) = &*m else {
+            return Err(Error::invalid_argument(
+                "the file holds a dense matrix; use qdsim_mapped_data",
+            ));
         };
+        let ((rp, ci), v) =
+            by_scalar!(c, c => (ptrs(c.indices()), c.values().as_ptr().cast::<c_void>()));
         // SAFETY: all three checked by out_param; writable per the contract.
         unsafe {
             write_out(rp_out, rp);
@@ -313,38 +312,11 @@ pub unsafe extern "C" fn qdsim_mapped_csr_arrays(
     })
 }
 
-/// Columns `first .. first + count` of `m` and a caller's buffer with leading dimension `ld`.
+/// Columns `first .. first + count` and a caller's buffer with leading dimension `buffer_ld`.
 struct Columns {
     first: usize,
     count: usize,
     buffer_ld: usize,
-}
-
-impl Columns {
-    /// Elements the caller's buffer must hold, after checking the range against `m`.
-    fn buffer_len<T: Scalar>(&self, m: &MappedDense<T>) -> Result<usize> {
-        let (rows, cols) = (m.nrows(), m.ncols());
-        let end = self.first.checked_add(self.count);
-        if end.is_none_or(|end| end > cols) {
-            return Err(Error::invalid_argument(format!(
-                "columns {} .. {} + {} are outside the {rows}×{cols} matrix",
-                self.first, self.first, self.count
-            )));
-        }
-        if self.buffer_ld < rows.max(1) {
-            return Err(Error::invalid_argument(format!(
-                "buffer leading dimension {} is smaller than max(1, rows = {rows})",
-                self.buffer_ld
-            )));
-        }
-        if self.count == 0 {
-            return Ok(0);
-        }
-        self.buffer_ld
-            .checked_mul(self.count - 1)
-            .and_then(|x| x.checked_add(rows))
-            .ok_or_else(|| Error::invalid_argument("buffer size overflows size_t"))
-    }
 }
 
 /// Copies columns between a dense mapped matrix and a caller's buffer (`to_file`: buffer → file).
@@ -354,29 +326,22 @@ fn copy_columns<T: Scalar>(
     buffer: *mut c_void,
     to_file: bool,
 ) -> Result<()> {
-    if to_file && !m.is_writable() {
-        // The same refusal as any other write, even for zero columns.
-        m.as_mut_slice()?;
+    if to_file {
+        // The same refusal as any other write, even for zero columns, before the range checks.
+        m.require_writable()?;
     }
-    let len = c.buffer_len(m)?;
-    let rows = m.nrows();
+    let len = m.columns_buffer_len(c.first, c.count, c.buffer_ld)?;
     let data = m.as_slice();
     check_disjoint(buffer.cast::<T>(), len, data.as_ptr(), data.len())?;
     if to_file {
         // SAFETY: `len` readable elements per the caller's contract; disjoint from the mapping.
         let src = unsafe { in_slice(buffer.cast::<T>().cast_const(), len, "src")? };
-        for k in 0..c.count {
-            m.col_mut(c.first + k)?
-                .copy_from_slice(&src[k * c.buffer_ld..k * c.buffer_ld + rows]);
-        }
+        m.write_columns(c.first, c.count, src, c.buffer_ld)
     } else {
         // SAFETY: `len` writable elements per the caller's contract; disjoint from the mapping.
         let dst = unsafe { out_slice(buffer.cast::<T>(), len, "dst")? };
-        for k in 0..c.count {
-            dst[k * c.buffer_ld..k * c.buffer_ld + rows].copy_from_slice(m.col(c.first + k));
-        }
+        m.read_columns(c.first, c.count, dst, c.buffer_ld)
     }
-    Ok(())
 }
 
 fn columns_call(
@@ -402,11 +367,10 @@ fn columns_call(
     } else {
         "qdsim_mapped_read_columns"
     };
-    match &mut *m {
-        AnyMapped::DenseReal(d) => copy_columns(d, &c, buffer, to_file),
-        AnyMapped::DenseComplex(d) => copy_columns(d, &c, buffer, to_file),
-        _ => Err(not_dense(what)),
-    }
+    let AnyMapped::Dense(d) = &mut *m else {
+        return Err(not_dense(what));
+    };
+    by_scalar!(d, d => copy_columns(d, &c, buffer, to_file))
 }
 
 /// Copies columns `first .. first + count` of a dense mapped matrix into `dst` (column k at
@@ -468,11 +432,10 @@ pub unsafe extern "C" fn qdsim_mapped_grow(mapped: *mut qdsim_mapped, cols: usiz
     guard("qdsim_mapped_grow", || {
         let handle = mapped_arg(mapped)?;
         let mut m = handle.mapped.lock();
-        match &mut *m {
-            AnyMapped::DenseReal(d) => d.grow_cols(cols),
-            AnyMapped::DenseComplex(d) => d.grow_cols(cols),
-            _ => Err(not_dense("qdsim_mapped_grow")),
-        }
+        let AnyMapped::Dense(d) = &mut *m else {
+            return Err(not_dense("qdsim_mapped_grow"));
+        };
+        by_scalar!(d, d => d.grow_cols(cols))
     })
 }
 
@@ -516,10 +479,8 @@ pub unsafe extern "C" fn qdsim_mapped_from_csr(
         // SAFETY: NUL-terminated per the contract.
         let path = unsafe { path_arg(path)? };
         let handle = csr_arg(csr)?;
-        let mapped = match &handle.csr {
-            AnyCsr::Real(m) => AnyMapped::CsrReal(MappedCsr::from_csr(path, m)?),
-            AnyCsr::Complex(m) => AnyMapped::CsrComplex(MappedCsr::from_csr(path, m)?),
-        };
+        let mapped =
+            AnyMapped::Csr(by_scalar!(map &handle.csr, m => MappedCsr::from_csr(path, m)?));
         let ptr = new_mapped_handle(mapped);
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, ptr) };
@@ -546,9 +507,8 @@ pub unsafe extern "C" fn qdsim_mapped_to_csr(
         // SAFETY: NULL or NUL-terminated per the contract.
         let tag = unsafe { optional_str(tag, "tag")? }.unwrap_or("csr");
         let csr = match &*handle.mapped.lock() {
-            AnyMapped::CsrReal(c) => AnyCsr::Real(c.to_csr(&manager, tag)?),
-            AnyMapped::CsrComplex(c) => AnyCsr::Complex(c.to_csr(&manager, tag)?),
-            _ => {
+            AnyMapped::Csr(c) => by_scalar!(map c, c => c.to_csr(&manager, tag)?),
+            AnyMapped::Dense(_) => {
                 return Err(Error::invalid_argument(
                     "the file holds a dense matrix; use qdsim_mapped_to_matrix",
                 ));
@@ -577,10 +537,9 @@ pub unsafe extern "C" fn qdsim_mapped_from_matrix(
         // SAFETY: NUL-terminated per the contract.
         let path = unsafe { path_arg(path)? };
         let handle = matrix_arg(matrix, "matrix")?;
-        let mapped = match &*handle.matrix.lock() {
-            AnyMatrix::Real(m) => AnyMapped::DenseReal(MappedDense::from_managed(path, m)?),
-            AnyMatrix::Complex(m) => AnyMapped::DenseComplex(MappedDense::from_managed(path, m)?),
-        };
+        let mapped = AnyMapped::Dense(
+            by_scalar!(map &*handle.matrix.lock(), m => MappedDense::from_managed(path, m)?),
+        );
         let ptr = new_mapped_handle(mapped);
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, ptr) };
@@ -606,9 +565,8 @@ pub unsafe extern "C" fn qdsim_mapped_to_matrix(
         // SAFETY: NULL or NUL-terminated per the contract.
         let tag = unsafe { optional_str(tag, "tag")? }.unwrap_or("");
         let matrix = match &*handle.mapped.lock() {
-            AnyMapped::DenseReal(d) => AnyMatrix::Real(d.to_managed(&manager, tag)?),
-            AnyMapped::DenseComplex(d) => AnyMatrix::Complex(d.to_managed(&manager, tag)?),
-            _ => return Err(not_dense("qdsim_mapped_to_matrix")),
+            AnyMapped::Dense(d) => by_scalar!(map d, d => d.to_managed(&manager, tag)?),
+            AnyMapped::Csr(_) => return Err(not_dense("qdsim_mapped_to_matrix")),
         };
         let ptr = handles::new_handle(
             HandleKind::Matrix,

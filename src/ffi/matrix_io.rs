@@ -11,7 +11,7 @@ use super::mapped::path_arg;
 use super::status::qdsim_status;
 use crate::error::Result;
 use crate::io;
-use crate::matrix::AnyCsr;
+use crate::matrix::{AnyCsr, by_scalar};
 use crate::memory::MemoryManager;
 use std::ffi::c_char;
 use std::path::Path;
@@ -32,10 +32,7 @@ pub unsafe extern "C" fn qdsim_csr_write_petsc(
     guard("qdsim_csr_write_petsc", || {
         // SAFETY: NUL-terminated per the contract.
         let path = unsafe { path_arg(path)? };
-        match &csr_arg(csr)?.csr {
-            AnyCsr::Real(m) => io::write_petsc(m, path),
-            AnyCsr::Complex(m) => io::write_petsc(m, path),
-        }
+        by_scalar!(&csr_arg(csr)?.csr, m => io::write_petsc(m, path))
     })
 }
 
@@ -52,10 +49,7 @@ pub unsafe extern "C" fn qdsim_csr_write_matrix_market(
     guard("qdsim_csr_write_matrix_market", || {
         // SAFETY: NUL-terminated per the contract.
         let path = unsafe { path_arg(path)? };
-        match &csr_arg(csr)?.csr {
-            AnyCsr::Real(m) => io::write_matrix_market(m, path),
-            AnyCsr::Complex(m) => io::write_matrix_market(m, path),
-        }
+        by_scalar!(&csr_arg(csr)?.csr, m => io::write_matrix_market(m, path))
     })
 }
 

@@ -453,16 +453,9 @@ pub unsafe extern "C" fn qdsim_manager_leaks_since(
     guard("qdsim_manager_leaks_since", || {
         let out = out_param(out, "out")?;
         let m = manager_arg(manager)?;
-        if checkpoint > m.manager.current_epoch() {
-            return Err(Error::invalid_argument(format!(
-                "checkpoint {checkpoint} is in the future of this manager (the latest is {}); \
-                 take it with qdsim_manager_checkpoint on the same manager",
-                m.manager.current_epoch()
-            )));
-        }
-        let check = m
-            .manager
-            .leaks_since(Checkpoint(checkpoint), threshold_bytes);
+        let checkpoint = Checkpoint(checkpoint);
+        m.manager.validate_checkpoint(checkpoint)?;
+        let check = m.manager.leaks_since(checkpoint, threshold_bytes);
         let text = if report.is_null() {
             None
         } else {

@@ -18,12 +18,10 @@ use super::manager::{manager_arg, qdsim_manager};
 use super::mapped::{mapped_arg, qdsim_mapped};
 use super::matrix::{check_manager_alive, matrix_arg, qdsim_matrix};
 use super::status::qdsim_status;
-use super::types::{
-    QDSIM_SCALAR_COMPLEX, QDSIM_SCALAR_REAL, qdsim_complex, qdsim_scalar, scalar_kind,
-};
+use super::types::{QDSIM_SCALAR_COMPLEX, qdsim_complex, qdsim_scalar, scalar_kind, scalar_value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::mapped::AnyMapped;
-use crate::matrix::{AnyCsr, AnyMatrix, ScalarKind};
+use crate::matrix::{AnyMatrix, ByScalar, Scalar, by_scalar, require_square};
 use crate::memory::MemoryManager;
 use crate::solver::{
     EigenOptions, EigenResult, Eigenvectors, Method, Placement, Progress, ProgressFn, csr_lowest,
@@ -128,42 +126,17 @@ pub struct qdsim_eigen_info {
     pub scratch_bytes: u64,
 }
 
-enum Values {
-    Real(Vec<f64>),
-    Complex(Vec<Complex64>),
-}
+/// The eigenvalues of a result: real or complex.
+/// cbindgen:ignore
+type Values = ByScalar<Vec<f64>, Vec<Complex64>>;
 
 /// The eigenvectors of a result, of either scalar type.
-pub(super) enum ResultVectors {
-    Real(Eigenvectors<f64>),
-    Complex(Eigenvectors<Complex64>),
-}
+/// cbindgen:ignore
+type ResultVectors = ByScalar<Eigenvectors<f64>, Eigenvectors<Complex64>>;
 
-impl ResultVectors {
-    /// `(rows, columns, leading dimension)`.
-    fn shape(&self) -> (usize, usize, usize) {
-        match self {
-            Self::Real(v) => (v.nrows(), v.ncols(), v.ld()),
-            Self::Complex(v) => (v.nrows(), v.ncols(), v.ld()),
-        }
-    }
-
-    fn data_ptr(&self) -> *const c_void {
-        match self {
-            Self::Real(v) => v.data_ptr().cast(),
-            Self::Complex(v) => v.data_ptr().cast(),
-        }
-    }
-}
-
-impl From<AnyMatrix> for ResultVectors {
-    fn from(m: AnyMatrix) -> Self {
-        match m {
-            AnyMatrix::Real(m) => Self::Real(m.into()),
-            AnyMatrix::Complex(m) => Self::Complex(m.into()),
-        }
-    }
-}
+/// The lowest-states result of either scalar type.
+/// cbindgen:ignore
+pub(super) type AnyEigenResult = ByScalar<EigenResult<f64>, EigenResult<Complex64>>;
 
 /// Eigenvalues, eigenvectors (in the manager's pool, or in a mapped file: see
 /// `qdsim_eigen_options.vectors_file`) and solve statistics.
@@ -184,34 +157,33 @@ fn method_value(m: Method) -> i32 {
     }
 }
 
+/// The C description of a lowest-states result (its vectors' scalar type is the caller's).
+fn lowest_info<T: Scalar>(r: &EigenResult<T>) -> qdsim_eigen_info {
+    qdsim_eigen_info {
+        count: r.values.len(),
+        dim: r.vectors.nrows(),
+        converged: r.converged,
+        iterations: r.iterations,
+        applications: r.applications,
+        seconds: r.seconds,
+        peak_pool_bytes: r.peak_pool_bytes,
+        method: method_value(r.method),
+        vector_scalar: scalar_value(T::KIND),
+        complex_values: 0,
+        levels: r.levels as i32,
+        scratch_bytes: r.scratch_bytes,
+    }
+}
+
 impl qdsim_eigen_result {
-    pub(super) fn from_lowest<T: crate::matrix::Scalar>(
-        r: EigenResult<T>,
-        wrap: fn(Eigenvectors<T>) -> ResultVectors,
-        manager: MemoryManager,
-    ) -> Self {
-        let info = qdsim_eigen_info {
-            count: r.values.len(),
-            dim: r.vectors.nrows(),
-            converged: r.converged,
-            iterations: r.iterations,
-            applications: r.applications,
-            seconds: r.seconds,
-            peak_pool_bytes: r.peak_pool_bytes,
-            method: method_value(r.method),
-            vector_scalar: if T::KIND == ScalarKind::Real {
-                QDSIM_SCALAR_REAL
-            } else {
-                QDSIM_SCALAR_COMPLEX
-            },
-            complex_values: 0,
-            levels: r.levels as i32,
-            scratch_bytes: r.scratch_bytes,
-        };
+    pub(super) fn from_lowest(r: AnyEigenResult, manager: MemoryManager) -> Self {
+        let ((info, values, residuals), vectors) =
+            by_scalar!(map r, r => ((lowest_info(&r), r.values, r.residuals), r.vectors))
+                .split_first();
         Self {
-            values: Values::Real(r.values),
-            residuals: r.residuals,
-            vectors: wrap(r.vectors),
+            values: Values::Real(values),
+            residuals,
+            vectors,
             info,
             manager,
         }
@@ -419,31 +391,11 @@ pub unsafe extern "C" fn qdsim_solve_lowest(
         // SAFETY: per the contract.
         let result = unsafe {
             with_spec(desc, |spec| {
-                let kind = kind.unwrap_or(if spec.magnetic_field != 0.0 {
-                    ScalarKind::Complex
-                } else {
-                    ScalarKind::Real
-                });
-                if kind == ScalarKind::Real && spec.magnetic_field != 0.0 {
-                    return Err(Error::invalid_argument(
-                        "a magnetic field makes H complex: use QDSIM_SCALAR_COMPLEX or AUTO",
-                    ));
-                }
-                with_progress(&c_options, |progress| match kind {
-                    ScalarKind::Real => {
-                        lowest_states::<f64>(&manager, spec, &opts, progress).map(|r| {
-                            qdsim_eigen_result::from_lowest(r, ResultVectors::Real, manager.clone())
-                        })
-                    }
-                    ScalarKind::Complex => {
-                        lowest_states::<Complex64>(&manager, spec, &opts, progress).map(|r| {
-                            qdsim_eigen_result::from_lowest(
-                                r,
-                                ResultVectors::Complex,
-                                manager.clone(),
-                            )
-                        })
-                    }
+                let kind = spec.solve_scalar_kind(kind)?;
+                with_progress(&c_options, |progress| {
+                    let r = by_scalar!(new kind, T =>
+                        lowest_states::<T>(&manager, spec, &opts, progress)?);
+                    Ok(qdsim_eigen_result::from_lowest(r, manager.clone()))
                 })
             })?
         };
@@ -469,19 +421,12 @@ pub unsafe extern "C" fn qdsim_csr_solve_lowest(
         let c_options = unsafe { options_arg(options)? };
         // SAFETY: the caller's options, valid per the contract.
         let opts = unsafe { options_from_c(&c_options)? };
-        let (rows, cols, ..) = handle.csr.summary();
-        if rows != cols {
-            return Err(Error::invalid_argument(format!(
-                "the matrix is {rows}×{cols}, not square"
-            )));
-        }
+        let info = handle.csr.info();
+        require_square(info.nrows, info.ncols, "the matrix")?;
         let manager = handle.manager.clone();
-        let result = with_progress(&c_options, |progress| match &handle.csr {
-            AnyCsr::Real(m) => csr_lowest(&manager, m, &opts, progress)
-                .map(|r| qdsim_eigen_result::from_lowest(r, ResultVectors::Real, manager.clone())),
-            AnyCsr::Complex(m) => csr_lowest(&manager, m, &opts, progress).map(|r| {
-                qdsim_eigen_result::from_lowest(r, ResultVectors::Complex, manager.clone())
-            }),
+        let result = with_progress(&c_options, |progress| {
+            let r = by_scalar!(map &handle.csr, m => csr_lowest(&manager, m, &opts, progress)?);
+            Ok::<_, Error>(qdsim_eigen_result::from_lowest(r, manager.clone()))
         })?;
         finish(result, out)
     })
@@ -517,16 +462,15 @@ pub unsafe extern "C" fn qdsim_mapped_solve_lowest(
         // SAFETY: the caller's options, valid per the contract.
         let opts = unsafe { options_from_c(&c_options)? };
         let mapped = handle.mapped.lock();
-        let result = with_progress(&c_options, |progress| match &*mapped {
-            AnyMapped::CsrReal(m) => mapped_csr_lowest(&manager, m, &opts, progress)
-                .map(|r| qdsim_eigen_result::from_lowest(r, ResultVectors::Real, manager.clone())),
-            AnyMapped::CsrComplex(m) => mapped_csr_lowest(&manager, m, &opts, progress).map(|r| {
-                qdsim_eigen_result::from_lowest(r, ResultVectors::Complex, manager.clone())
-            }),
-            AnyMapped::DenseReal(_) | AnyMapped::DenseComplex(_) => Err(Error::invalid_argument(
-                "the file holds a dense matrix; the mapped solver needs a CSR one \
-                 (qdsim_mapped_from_csr)",
-            )),
+        let result = with_progress(&c_options, |progress| {
+            let AnyMapped::Csr(csr) = &*mapped else {
+                return Err(Error::invalid_argument(
+                    "the file holds a dense matrix; the mapped solver needs a CSR one \
+                     (qdsim_mapped_from_csr)",
+                ));
+            };
+            let r = by_scalar!(map csr, m => mapped_csr_lowest(&manager, m, &opts, progress)?);
+            Ok(qdsim_eigen_result::from_lowest(r, manager.clone()))
         })?;
         drop(mapped);
         finish(result, out)
@@ -552,7 +496,7 @@ pub unsafe extern "C" fn qdsim_csr_solve_resonances(
     guard("qdsim_csr_solve_resonances", || {
         let out = out_param(out, "out")?;
         let handle = csr_arg(h)?;
-        let AnyCsr::Complex(m) = &handle.csr else {
+        let ByScalar::Complex(m) = &handle.csr else {
             return Err(Error::invalid_argument(
                 "the matrix is real (no absorbing potential): resonances need a complex-symmetric H",
             ));
@@ -572,7 +516,7 @@ pub unsafe extern "C" fn qdsim_csr_solve_resonances(
         let result = qdsim_eigen_result {
             values: Values::Complex(r.values),
             residuals: r.residuals,
-            vectors: ResultVectors::Complex(r.vectors.into()),
+            vectors: ByScalar::Complex(r.vectors.into()),
             info,
             manager: handle.manager.clone(),
         };
@@ -596,26 +540,14 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_hermitian(
         let handle = matrix_arg(a, "a")?;
         let m = handle.matrix.lock();
         let k = (k != 0).then_some(k);
-        let (values, vectors) = match &*m {
-            AnyMatrix::Real(a) => {
-                let (v, x) = dense_hermitian(&handle.manager, a, k)?;
-                (v, AnyMatrix::Real(x))
-            }
-            AnyMatrix::Complex(a) => {
-                let (v, x) = dense_hermitian(&handle.manager, a, k)?;
-                (v, AnyMatrix::Complex(x))
-            }
-        };
+        let (values, vectors): (_, AnyMatrix) =
+            by_scalar!(map &*m, a => dense_hermitian(&handle.manager, a, k)?).split_first();
         let (dim, count, _) = vectors.shape();
         let info = qdsim_eigen_info {
             count,
             dim,
             converged: count,
-            vector_scalar: if vectors.kind() == ScalarKind::Real {
-                QDSIM_SCALAR_REAL
-            } else {
-                QDSIM_SCALAR_COMPLEX
-            },
+            vector_scalar: scalar_value(vectors.kind()),
             levels: 1,
             ..Default::default()
         };
@@ -624,7 +556,7 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_hermitian(
             qdsim_eigen_result {
                 values: Values::Real(values),
                 residuals,
-                vectors: vectors.into(),
+                vectors: by_scalar!(map vectors, x => x.into()),
                 info,
                 manager: handle.manager.clone(),
             },
@@ -646,10 +578,7 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_general(
         let out = out_param(out, "out")?;
         let handle = matrix_arg(a, "a")?;
         let m = handle.matrix.lock();
-        let (values, vectors) = match &*m {
-            AnyMatrix::Real(a) => dense_general(&handle.manager, a)?,
-            AnyMatrix::Complex(a) => dense_general(&handle.manager, a)?,
-        };
+        let (values, vectors) = by_scalar!(&*m, a => dense_general(&handle.manager, a)?);
         let info = qdsim_eigen_info {
             count: values.len(),
             dim: vectors.nrows(),
@@ -664,7 +593,7 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_general(
             qdsim_eigen_result {
                 values: Values::Complex(values),
                 residuals,
-                vectors: ResultVectors::Complex(vectors.into()),
+                vectors: ByScalar::Complex(vectors.into()),
                 info,
                 manager: handle.manager.clone(),
             },
@@ -710,7 +639,7 @@ pub unsafe extern "C" fn qdsim_eigen_result_values(
 ) -> qdsim_status {
     guard("qdsim_eigen_result_values", || {
         let handle = result_arg(r)?;
-        let Values::Real(v) = &handle.values else {
+        let ByScalar::Real(v) = &handle.values else {
             return Err(Error::invalid_argument(
                 "the eigenvalues are complex: use qdsim_eigen_result_complex_values",
             ));
@@ -733,13 +662,13 @@ pub unsafe extern "C" fn qdsim_eigen_result_complex_values(
 ) -> qdsim_status {
     guard("qdsim_eigen_result_complex_values", || {
         let handle = result_arg(r)?;
-        let as_complex: Vec<qdsim_complex> = match &handle.values {
-            Values::Real(v) => v.iter().map(|&re| qdsim_complex { re, im: 0.0 }).collect(),
-            Values::Complex(v) => v
-                .iter()
-                .map(|z| qdsim_complex { re: z.re, im: z.im })
-                .collect(),
-        };
+        let as_complex: Vec<qdsim_complex> = by_scalar!(&handle.values, v => v
+            .iter()
+            .map(|&z| {
+                let z = z.to_complex();
+                qdsim_complex { re: z.re, im: z.im }
+            })
+            .collect());
         // SAFETY: `count` writable values per the contract.
         unsafe { out_slice(values, as_complex.len(), "values")? }.copy_from_slice(&as_complex);
         Ok(())
@@ -781,10 +710,10 @@ pub unsafe extern "C" fn qdsim_eigen_result_vectors(
     guard("qdsim_eigen_result_vectors", || {
         let (data_out, ld_out) = (out_param(data, "data")?, out_param(ld, "ld")?);
         let handle = result_arg(r)?;
-        let (_, _, l) = handle.vectors.shape();
+        let (ptr, l) = by_scalar!(&handle.vectors, v => (v.data_ptr().cast::<c_void>(), v.ld()));
         // SAFETY: both checked by out_param; writable per the contract.
         unsafe {
-            write_out(data_out, handle.vectors.data_ptr());
+            write_out(data_out, ptr);
             write_out(ld_out, l);
         }
         Ok(())

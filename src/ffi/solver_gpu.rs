@@ -57,13 +57,12 @@ mod imp {
     use super::super::boundary::out_param;
     use super::super::handles::{self, HandleKind};
     use super::super::manager::manager_arg;
-    use super::super::solver::{ResultVectors, finish, options_arg, options_from_c, with_progress};
+    use super::super::solver::{finish, options_arg, options_from_c, with_progress};
     use super::super::types::scalar_kind;
     use super::*;
-    use crate::error::{Error, Result};
+    use crate::error::Result;
     use crate::gpu::lowest_states;
-    use crate::matrix::ScalarKind;
-    use num_complex::Complex64;
+    use crate::matrix::by_scalar;
     use std::sync::Arc;
 
     pub(super) fn solve_lowest(
@@ -82,39 +81,15 @@ mod imp {
         let c_options = unsafe { options_arg(options)? };
         // SAFETY: the caller's options, valid per the contract.
         let opts = unsafe { options_from_c(&c_options)? };
-        let forced = scalar_kind(scalar, true)?;
+        let requested = scalar_kind(scalar, true)?;
         // SAFETY: per the contract.
         let result = unsafe {
             super::super::hamiltonian::with_spec(desc, |spec| {
-                let field = spec.magnetic_field != 0.0;
-                let kind = match forced {
-                    Some(ScalarKind::Real) if field => {
-                        return Err(Error::invalid_argument(
-                            "a magnetic field makes H complex: use QDSIM_SCALAR_COMPLEX or AUTO",
-                        ));
-                    }
-                    Some(kind) => kind,
-                    None if field => ScalarKind::Complex,
-                    None => ScalarKind::Real,
-                };
+                let kind = spec.solve_scalar_kind(requested)?;
                 with_progress(&c_options, |progress| {
-                    if kind == ScalarKind::Real {
-                        let r = lowest_states::<f64>(&pool.pool, &manager, spec, &opts, progress)?;
-                        Ok(qdsim_eigen_result::from_lowest(
-                            r,
-                            ResultVectors::Real,
-                            manager.clone(),
-                        ))
-                    } else {
-                        let r = lowest_states::<Complex64>(
-                            &pool.pool, &manager, spec, &opts, progress,
-                        )?;
-                        Ok(qdsim_eigen_result::from_lowest(
-                            r,
-                            ResultVectors::Complex,
-                            manager.clone(),
-                        ))
-                    }
+                    let r = by_scalar!(new kind, T =>
+                        lowest_states::<T>(&pool.pool, &manager, spec, &opts, progress)?);
+                    Ok(qdsim_eigen_result::from_lowest(r, manager.clone()))
                 })
             })?
         };

@@ -22,7 +22,7 @@ use super::pool::DevicePool;
 use super::spmv::DeviceCsr;
 use super::stencil::DeviceStencil;
 use crate::error::{Error, Result};
-use crate::matrix::{CsrMatrix, ManagedMatrix, Scalar};
+use crate::matrix::{CsrMatrix, ManagedMatrix, Scalar, require_square};
 use crate::memory::MemoryManager;
 use crate::physics::HamiltonianSpec;
 use crate::solver::{
@@ -394,12 +394,7 @@ pub fn csr_lowest_states<T: Scalar>(
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
     let n = h.nrows();
-    if h.ncols() != n {
-        return Err(Error::invalid_argument(format!(
-            "a {n}×{} matrix is not square: it has no eigenpairs",
-            h.ncols()
-        )));
-    }
+    require_square(n, h.ncols(), "H")?;
     options.check(n)?;
     check_gpu_options(options)?;
     super::blas::dim_i32(n, "rows")?;

@@ -13,7 +13,7 @@ use super::libraries::{Library, require};
 use super::operator::DeviceOperator;
 use super::pool::DevicePool;
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{CsrIndices, CsrMatrix, Scalar, ScalarKind};
+use crate::matrix::{CsrIndices, CsrMatrix, Scalar, ScalarKind, require_square};
 use cudarc::cusparse::sys::{
     self, cudaDataType, cusparseIndexBase_t, cusparseIndexType_t, cusparseOperation_t,
     cusparseSpMVAlg_t, cusparseStatus_t,
@@ -301,12 +301,7 @@ impl<T: Scalar> DeviceOperator<T> for DeviceCsr<'_, T> {
         (y, ldy): (u64, usize),
         columns: usize,
     ) -> Result<()> {
-        if self.nrows != self.ncols {
-            return Err(Error::invalid_argument(format!(
-                "a {}×{} matrix is not square: it is no eigenproblem operator",
-                self.nrows, self.ncols
-            )));
-        }
+        require_square(self.nrows, self.ncols, "an eigenproblem operator")?;
         let size = size_of::<T>() as u64;
         for j in 0..columns as u64 {
             // SAFETY: column j of each block per the caller's contract.

@@ -14,7 +14,7 @@
 
 use super::io_error;
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{AnyCsr, CsrBuilder, CsrMatrix, Scalar, ScalarKind};
+use crate::matrix::{AnyCsr, CsrBuilder, CsrMatrix, Scalar, ScalarKind, by_scalar, require_square};
 use crate::memory::MemoryManager;
 use num_complex::Complex64;
 use std::fs::File;
@@ -427,21 +427,22 @@ pub fn read_matrix_market_from<R: BufRead>(
         })?;
     }
     let [rows, cols, nnz] = sizes;
-    if symmetry != Symmetry::General && rows != cols {
-        return Err(at(
-            size_line,
-            format!(
-                "a symmetric, skew-symmetric or Hermitian matrix must be square, not {rows}×{cols}"
-            ),
-        ));
+    if symmetry != Symmetry::General {
+        require_square(
+            rows,
+            cols,
+            "a symmetric, skew-symmetric or Hermitian matrix",
+        )
+        .map_err(|e| at(size_line, e.message()))?;
     }
-    Ok(if field == Field::Complex {
-        let mut b = CsrBuilder::<Complex64>::new(manager, rows, cols, tag)?;
-        read_entries(&mut lines, &mut b, kind, nnz, size_line)?;
-        AnyCsr::Complex(b.finalize()?)
+    let scalar = if field == Field::Complex {
+        ScalarKind::Complex
     } else {
-        let mut b = CsrBuilder::<f64>::new(manager, rows, cols, tag)?;
+        ScalarKind::Real
+    };
+    Ok(by_scalar!(new scalar, T => {
+        let mut b = CsrBuilder::<T>::new(manager, rows, cols, tag)?;
         read_entries(&mut lines, &mut b, kind, nnz, size_line)?;
-        AnyCsr::Real(b.finalize()?)
-    })
+        b.finalize()?
+    }))
 }

@@ -16,7 +16,7 @@
 
 use super::io_error;
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{AnyCsr, CsrBuilder, CsrIndices, CsrMatrix, Scalar, ScalarKind};
+use crate::matrix::{AnyCsr, CsrBuilder, CsrIndices, CsrMatrix, Scalar, ScalarKind, by_scalar};
 use crate::memory::MemoryManager;
 use num_complex::Complex64;
 use std::fs::File;
@@ -288,16 +288,9 @@ fn read<R: Read>(
         }
         Ok(())
     }
-    Ok(match scalar {
-        ScalarKind::Real => {
-            let mut b = CsrBuilder::<f64>::new(manager, nrows, ncols, tag)?;
-            fill(&mut b, &mut r, &lengths, &columns)?;
-            AnyCsr::Real(b.finalize()?)
-        }
-        ScalarKind::Complex => {
-            let mut b = CsrBuilder::<Complex64>::new(manager, nrows, ncols, tag)?;
-            fill(&mut b, &mut r, &lengths, &columns)?;
-            AnyCsr::Complex(b.finalize()?)
-        }
-    })
+    Ok(by_scalar!(new scalar, T => {
+        let mut b = CsrBuilder::<T>::new(manager, nrows, ncols, tag)?;
+        fill(&mut b, &mut r, &lengths, &columns)?;
+        b.finalize()?
+    }))
 }

@@ -1,6 +1,8 @@
 //! Matrices whose scalar type is chosen at run time (`AnyMatrix`, `AnyCsr`): what a C caller or a
-//! configuration file gets, with the operations dispatched to the typed implementations.
+//! configuration file gets, with the operations dispatched to the typed implementations through
+//! [`ByScalar`] and `by_scalar!`.
 
+use super::by_scalar::{ByScalar, by_scalar};
 use super::csr::CsrMatrix;
 use super::dense::ManagedMatrix;
 use super::scalar::{Scalar, ScalarKind};
@@ -9,12 +11,7 @@ use crate::memory::MemoryManager;
 use num_complex::Complex64;
 
 /// A dense matrix of either scalar type.
-pub enum AnyMatrix {
-    /// Real.
-    Real(ManagedMatrix<f64>),
-    /// Complex.
-    Complex(ManagedMatrix<Complex64>),
-}
+pub type AnyMatrix = ByScalar<ManagedMatrix<f64>, ManagedMatrix<Complex64>>;
 
 impl AnyMatrix {
     /// A zero `nrows × ncols` matrix of `kind`.
@@ -25,44 +22,22 @@ impl AnyMatrix {
         ncols: usize,
         tag: &str,
     ) -> Result<Self> {
-        Ok(match kind {
-            ScalarKind::Real => AnyMatrix::Real(ManagedMatrix::zeros(manager, nrows, ncols, tag)?),
-            ScalarKind::Complex => {
-                AnyMatrix::Complex(ManagedMatrix::zeros(manager, nrows, ncols, tag)?)
-            }
-        })
-    }
-
-    /// The scalar type.
-    pub fn kind(&self) -> ScalarKind {
-        match self {
-            AnyMatrix::Real(_) => ScalarKind::Real,
-            AnyMatrix::Complex(_) => ScalarKind::Complex,
-        }
+        Ok(by_scalar!(new kind, T => ManagedMatrix::<T>::zeros(manager, nrows, ncols, tag)?))
     }
 
     /// `(nrows, ncols, ld)`.
     pub fn shape(&self) -> (usize, usize, usize) {
-        match self {
-            AnyMatrix::Real(m) => (m.nrows(), m.ncols(), m.ld()),
-            AnyMatrix::Complex(m) => (m.nrows(), m.ncols(), m.ld()),
-        }
+        by_scalar!(self, m => (m.nrows(), m.ncols(), m.ld()))
     }
 
     /// Bytes held, padding included.
     pub fn size_bytes(&self) -> usize {
-        match self {
-            AnyMatrix::Real(m) => m.size_bytes(),
-            AnyMatrix::Complex(m) => m.size_bytes(),
-        }
+        by_scalar!(self, m => m.size_bytes())
     }
 
     /// The first element as an untyped raw pointer.
     pub fn data_ptr(&self) -> *mut u8 {
-        match self {
-            AnyMatrix::Real(m) => m.data_ptr().cast(),
-            AnyMatrix::Complex(m) => m.data_ptr().cast(),
-        }
+        by_scalar!(self, m => m.data_ptr().cast())
     }
 
     /// `self = op(src)` where `op` is copy, transpose or adjoint; both must have the same scalar
@@ -80,8 +55,8 @@ impl AnyMatrix {
             }
         }
         match (self, src) {
-            (AnyMatrix::Real(d), AnyMatrix::Real(s)) => apply(d, s, op),
-            (AnyMatrix::Complex(d), AnyMatrix::Complex(s)) => apply(d, s, op),
+            (ByScalar::Real(d), ByScalar::Real(s)) => apply(d, s, op),
+            (ByScalar::Complex(d), ByScalar::Complex(s)) => apply(d, s, op),
             (d, s) => Err(Error::invalid_argument(format!(
                 "source is {} but destination is {}",
                 s.kind().name(),
@@ -103,41 +78,33 @@ pub enum DenseOp {
 }
 
 /// A CSR matrix of either scalar type.
-#[derive(Debug)]
-pub enum AnyCsr {
-    /// Real.
-    Real(CsrMatrix<f64>),
-    /// Complex.
-    Complex(CsrMatrix<Complex64>),
+pub type AnyCsr = ByScalar<CsrMatrix<f64>, CsrMatrix<Complex64>>;
+
+/// Shape and storage of a CSR matrix ([`AnyCsr::info`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CsrInfo {
+    /// Rows.
+    pub nrows: usize,
+    /// Columns.
+    pub ncols: usize,
+    /// Stored entries.
+    pub nnz: usize,
+    /// Width of the row pointers and column indices: 32 or 64.
+    pub index_bits: u32,
+    /// Exact bytes of the three arrays.
+    pub memory_bytes: usize,
 }
 
 impl AnyCsr {
-    /// The scalar type.
-    pub fn kind(&self) -> ScalarKind {
-        match self {
-            AnyCsr::Real(_) => ScalarKind::Real,
-            AnyCsr::Complex(_) => ScalarKind::Complex,
-        }
-    }
-
-    /// `(nrows, ncols, nnz, index_bits, memory_bytes)`.
-    pub fn summary(&self) -> (usize, usize, usize, u32, usize) {
-        match self {
-            AnyCsr::Real(m) => (
-                m.nrows(),
-                m.ncols(),
-                m.nnz(),
-                m.index_bits(),
-                m.memory_bytes(),
-            ),
-            AnyCsr::Complex(m) => (
-                m.nrows(),
-                m.ncols(),
-                m.nnz(),
-                m.index_bits(),
-                m.memory_bytes(),
-            ),
-        }
+    /// Shape, entries, index width and bytes.
+    pub fn info(&self) -> CsrInfo {
+        by_scalar!(self, m => CsrInfo {
+            nrows: m.nrows(),
+            ncols: m.ncols(),
+            nnz: m.nnz(),
+            index_bits: m.index_bits(),
+            memory_bytes: m.memory_bytes(),
+        })
     }
 
     /// `y = αAx + βy` with complex vectors (for a real or complex matrix).
@@ -148,9 +115,6 @@ impl AnyCsr {
         beta: Complex64,
         y: &mut [Complex64],
     ) -> Result<()> {
-        match self {
-            AnyCsr::Real(m) => m.spmv(alpha, x, beta, y),
-            AnyCsr::Complex(m) => m.spmv(alpha, x, beta, y),
-        }
+        by_scalar!(self, m => m.spmv(alpha, x, beta, y))
     }
 }

@@ -5,7 +5,9 @@
 //! | file | what lives there |
 //! |---|---|
 //! | `scalar.rs` | [`Scalar`] (`f64`, `Complex64`) and [`ScalarKind`] |
-//! | `any.rs` | [`AnyMatrix`], [`AnyCsr`]: the scalar type chosen at run time |
+//! | `by_scalar.rs` | [`ByScalar`]: real-or-complex values, and `by_scalar!`, the one way to dispatch on them |
+//! | `any.rs` | [`AnyMatrix`], [`AnyCsr`] ([`CsrInfo`]): the scalar type chosen at run time |
+//! | `shape.rs` | [`require_square`]: the one "not square" refusal |
 //! | `dense.rs` | [`ManagedMatrix`]: column-major, 64-byte-aligned columns, faer views |
 //! | `blocked.rs` | cache-blocked copy, transpose, conjugate transpose |
 //! | `csr.rs` | [`CsrMatrix`]: 32- or 64-bit indices, parallel SpMV, faer views |
@@ -14,15 +16,20 @@
 
 mod any;
 pub mod blocked;
+mod by_scalar;
 mod csr;
 mod csr_builder;
 mod dense;
 pub mod mapped;
 mod scalar;
+mod shape;
 
-pub use any::{AnyCsr, AnyMatrix, DenseOp};
+pub use any::{AnyCsr, AnyMatrix, CsrInfo, DenseOp};
+pub use by_scalar::ByScalar;
+pub(crate) use by_scalar::by_scalar;
 pub(crate) use csr::{CsrIndex, apply_columns, fits_i32};
 pub use csr::{CsrIndices, CsrMatrix, FaerCsr};
 pub use csr_builder::CsrBuilder;
 pub use dense::{ManagedMatrix, aligned_ld};
 pub use scalar::{Scalar, ScalarKind};
+pub use shape::require_square;

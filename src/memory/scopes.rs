@@ -138,6 +138,20 @@ impl MemoryManager {
         Checkpoint(self.next_epoch())
     }
 
+    /// Refuses a checkpoint this manager has not given out yet (taken on another manager, or
+    /// made up): one later than its latest [`checkpoint`](Self::checkpoint).
+    pub fn validate_checkpoint(&self, checkpoint: Checkpoint) -> Result<()> {
+        let latest = self.current_epoch();
+        if checkpoint.0 > latest {
+            return Err(Error::invalid_argument(format!(
+                "checkpoint {} is in the future of this manager (the latest is {latest}); \
+                 take it with qdsim_manager_checkpoint on the same manager",
+                checkpoint.0
+            )));
+        }
+        Ok(())
+    }
+
     /// The allocations made after `checkpoint` that are still live, grouped by tag, judged
     /// against `threshold` bytes (the seed uses 1 MiB).
     pub fn leaks_since(&self, checkpoint: Checkpoint, threshold: u64) -> LeakCheck {
@@ -161,5 +175,23 @@ impl MemoryManager {
             groups,
             threshold,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_later_than_the_latest_is_refused() {
+        let manager = MemoryManager::with_defaults().unwrap();
+        let c = manager.checkpoint();
+        assert!(manager.validate_checkpoint(Checkpoint(0)).is_ok());
+        assert!(manager.validate_checkpoint(c).is_ok());
+        let e = manager
+            .validate_checkpoint(Checkpoint(c.0 + 1))
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(e.message().contains("in the future"), "{e}");
     }
 }

@@ -4,34 +4,32 @@
 use super::hamiltonian::HamiltonianSpec;
 use super::stencil::StencilOperator;
 use crate::error::{Error, Result};
-use crate::matrix::{AnyCsr, ScalarKind};
+use crate::matrix::{AnyCsr, ByScalar, ScalarKind, by_scalar};
 use crate::memory::MemoryManager;
 use num_complex::Complex64;
 
 /// A matrix-free Hamiltonian of either scalar type.
-#[derive(Debug)]
-pub enum AnyOperator {
-    /// Real (no field, no absorber).
-    Real(StencilOperator<f64>),
-    /// Complex.
-    Complex(StencilOperator<Complex64>),
+pub type AnyOperator = ByScalar<StencilOperator<f64>, StencilOperator<Complex64>>;
+
+/// Size and kind of an operator ([`AnyOperator::info`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OperatorInfo {
+    /// Grid points (the dimension of H).
+    pub dim: usize,
+    /// True when H = Hᴴ (no absorber).
+    pub hermitian: bool,
+    /// Bytes the operator holds.
+    pub memory_bytes: usize,
 }
 
 impl AnyOperator {
-    /// The scalar type.
-    pub fn kind(&self) -> ScalarKind {
-        match self {
-            AnyOperator::Real(_) => ScalarKind::Real,
-            AnyOperator::Complex(_) => ScalarKind::Complex,
-        }
-    }
-
-    /// `(dimension, hermitian, memory_bytes)`.
-    pub fn summary(&self) -> (usize, bool, usize) {
-        match self {
-            AnyOperator::Real(op) => (op.dim(), op.is_hermitian(), op.memory_bytes()),
-            AnyOperator::Complex(op) => (op.dim(), op.is_hermitian(), op.memory_bytes()),
-        }
+    /// Dimension, Hermiticity and bytes held.
+    pub fn info(&self) -> OperatorInfo {
+        by_scalar!(self, op => OperatorInfo {
+            dim: op.dim(),
+            hermitian: op.is_hermitian(),
+            memory_bytes: op.memory_bytes(),
+        })
     }
 
     /// `y = αHx + βy` with complex vectors.
@@ -42,18 +40,12 @@ impl AnyOperator {
         beta: Complex64,
         y: &mut [Complex64],
     ) -> Result<()> {
-        match self {
-            AnyOperator::Real(op) => op.apply(alpha, x, beta, y),
-            AnyOperator::Complex(op) => op.apply(alpha, x, beta, y),
-        }
+        by_scalar!(self, op => op.apply(alpha, x, beta, y))
     }
 
     /// The operator assembled as CSR.
     pub fn to_csr(&self, tag: &str) -> Result<AnyCsr> {
-        Ok(match self {
-            AnyOperator::Real(op) => AnyCsr::Real(op.to_csr(tag)?),
-            AnyOperator::Complex(op) => AnyCsr::Complex(op.to_csr(tag)?),
-        })
+        Ok(by_scalar!(map self, op => op.to_csr(tag)?))
     }
 }
 
@@ -66,15 +58,13 @@ impl HamiltonianSpec<'_> {
         tag: &str,
     ) -> Result<AnyOperator> {
         let natural = self.scalar_kind();
-        Ok(match kind.unwrap_or(natural) {
-            ScalarKind::Real if natural == ScalarKind::Complex => {
-                return Err(Error::invalid_argument(
-                    "this Hamiltonian is complex (magnetic field or absorbing potential) and cannot be built with real scalars",
-                ));
-            }
-            ScalarKind::Real => AnyOperator::Real(StencilOperator::new(manager, self, tag)?),
-            ScalarKind::Complex => AnyOperator::Complex(StencilOperator::new(manager, self, tag)?),
-        })
+        let kind = kind.unwrap_or(natural);
+        if kind == ScalarKind::Real && natural == ScalarKind::Complex {
+            return Err(Error::invalid_argument(
+                "this Hamiltonian is complex (magnetic field or absorbing potential) and cannot be built with real scalars",
+            ));
+        }
+        Ok(by_scalar!(new kind, T => StencilOperator::<T>::new(manager, self, tag)?))
     }
 
     /// The Hamiltonian assembled as CSR (the operator's entries, stored).

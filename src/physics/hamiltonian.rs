@@ -64,6 +64,21 @@ impl<'a> HamiltonianSpec<'a> {
         }
     }
 
+    /// The scalar type of a lowest-states solve of this Hamiltonian (which ignores the
+    /// absorber): `requested`, or for `None` complex when there is a magnetic field and real
+    /// otherwise. Real scalars with a magnetic field are refused (`InvalidArgument`).
+    pub fn solve_scalar_kind(&self, requested: Option<ScalarKind>) -> Result<ScalarKind> {
+        let field = self.magnetic_field != 0.0;
+        match requested {
+            Some(ScalarKind::Real) if field => Err(Error::invalid_argument(
+                "a magnetic field makes H complex: use QDSIM_SCALAR_COMPLEX or AUTO",
+            )),
+            Some(kind) => Ok(kind),
+            None if field => Ok(ScalarKind::Complex),
+            None => Ok(ScalarKind::Real),
+        }
+    }
+
     /// True when H = Hᴴ (no absorber). With an absorber and no field H is complex symmetric.
     pub fn is_hermitian(&self) -> bool {
         !self.absorber.is_some_and(|a| a.strength != 0.0)
@@ -146,4 +161,32 @@ fn check_array(
 /// The name of axis `a` for messages.
 pub(crate) fn axis_name(a: usize) -> &'static str {
     AXIS_NAMES[a]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_solve_is_complex_with_a_field_and_refuses_real_scalars_then() {
+        let grid = Grid::dirichlet_box(&[10.0, 10.0], &[4, 4]).unwrap();
+        let mut spec = HamiltonianSpec::new(grid, 0.067, None);
+        assert_eq!(spec.solve_scalar_kind(None).unwrap(), ScalarKind::Real);
+        for kind in [ScalarKind::Real, ScalarKind::Complex] {
+            assert_eq!(spec.solve_scalar_kind(Some(kind)).unwrap(), kind);
+        }
+        spec.magnetic_field = 2.0;
+        assert_eq!(spec.solve_scalar_kind(None).unwrap(), ScalarKind::Complex);
+        let complex = Some(ScalarKind::Complex);
+        assert_eq!(
+            spec.solve_scalar_kind(complex).unwrap(),
+            ScalarKind::Complex
+        );
+        let e = spec.solve_scalar_kind(Some(ScalarKind::Real)).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(
+            e.message().contains("magnetic field makes H complex"),
+            "{e}"
+        );
+    }
 }

@@ -12,7 +12,7 @@
 //! | `stencil.rs` | [`StencilOperator`]: the matrix-free Hamiltonian (a faer `LinOp`) |
 //! | `assemble.rs` | `StencilOperator::to_csr` |
 //! | `potential.rs` | [`parabolic_potential`]: the harmonic confinement of the validation dots |
-//! | `build.rs` | [`AnyOperator`], `HamiltonianSpec::operator` / `csr` (scalar chosen at run time) |
+//! | `build.rs` | [`AnyOperator`] ([`OperatorInfo`]), `HamiltonianSpec::operator` / `csr` (scalar chosen at run time) |
 
 mod absorber;
 mod assemble;
@@ -27,7 +27,7 @@ mod stencil;
 pub use absorber::{
     Absorber, FACE_X_MAX, FACE_X_MIN, FACE_Y_MAX, FACE_Y_MIN, FACE_Z_MAX, FACE_Z_MIN,
 };
-pub use build::AnyOperator;
+pub use build::{AnyOperator, OperatorInfo};
 pub use grid::{AXIS_NAMES, Axis, Boundary, Grid};
 pub use hamiltonian::{HamiltonianSpec, Mass};
 pub use potential::parabolic_potential;

@@ -2,19 +2,13 @@
 //! (all or the lowest k eigenpairs) and general complex. Results land in the manager's pool.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{ManagedMatrix, Scalar};
+use crate::matrix::{ManagedMatrix, Scalar, require_square};
 use crate::memory::MemoryManager;
 use faer::Side;
 use num_complex::Complex64;
 
 fn square<T: Scalar>(a: &ManagedMatrix<T>) -> Result<usize> {
-    if a.nrows() != a.ncols() {
-        return Err(Error::invalid_argument(format!(
-            "the matrix is {}×{}, not square",
-            a.nrows(),
-            a.ncols()
-        )));
-    }
+    require_square(a.nrows(), a.ncols(), "the matrix")?;
     if a.as_ref()
         .col_iter()
         .any(|c| c.iter().any(|v| !v.is_finite_value()))

@@ -18,7 +18,7 @@ use super::precond::Preconditioner;
 use super::progress::ProgressFn;
 use super::result::EigenResult;
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{CsrMatrix, FaerCsr, Scalar};
+use crate::matrix::{CsrMatrix, FaerCsr, Scalar, require_square};
 use crate::memory::{MemoryManager, PoolBuffer};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::sparse::linalg::cholesky::{LltRef, SymbolicCholesky, factorize_symbolic_cholesky};
@@ -95,12 +95,7 @@ pub fn shift_invert_lowest<T: Scalar>(
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
     let n = h.nrows();
-    if h.ncols() != n {
-        return Err(Error::invalid_argument(format!(
-            "H is {n}×{}, not square",
-            h.ncols()
-        )));
-    }
+    require_square(n, h.ncols(), "H")?;
     options.check(n)?;
     let clock = SolveClock::start(manager);
     let (lower, upper) = h.gershgorin_bounds();

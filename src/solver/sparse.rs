@@ -11,9 +11,9 @@ use super::precond::{Jacobi, Preconditioner};
 use super::progress::ProgressFn;
 use super::result::EigenResult;
 use super::shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
-use crate::error::{Error, Result};
-use crate::matrix::Scalar;
+use crate::error::Result;
 use crate::matrix::mapped::MappedCsr;
+use crate::matrix::{Scalar, require_square};
 use crate::memory::MemoryManager;
 
 /// The lowest `options.k` eigenpairs of the Hermitian `op` by LOBPCG, preconditioned by `prec`
@@ -56,6 +56,7 @@ pub fn csr_lowest<T: Scalar>(
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
+    require_square(h.nrows(), h.ncols(), "H")?;
     options.check(h.nrows())?;
     let shift_invert = match options.method {
         Method::ShiftInvert => true,
@@ -85,13 +86,6 @@ pub fn mapped_csr_lowest<T: Scalar>(
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
-    if h.nrows() != h.ncols() {
-        return Err(Error::invalid_argument(format!(
-            "{}: the matrix is {}×{}, not square",
-            h.path().display(),
-            h.nrows(),
-            h.ncols()
-        )));
-    }
+    require_square(h.nrows(), h.ncols(), &h.path().display().to_string())?;
     lowest_eigenpairs(manager, h, None, options, progress)
 }

@@ -1,25 +1,38 @@
 //! `AnyMapped`: a mapped file whose layout and element type are read from its header (what the
-//! C API and tools that open arbitrary files get).
+//! C API and tools that open arbitrary files get): dense or CSR, each an [`AnyMappedDense`] or
+//! [`AnyMappedCsr`] of either scalar type.
 
 use super::csr::MappedCsr;
 use super::dense::MappedDense;
 use super::file::{Expect, MappedFile};
 use super::header::{Header, Layout};
 use crate::error::Result;
-use crate::matrix::ScalarKind;
+use crate::matrix::{ByScalar, ScalarKind, by_scalar};
 use num_complex::Complex64;
 use std::path::Path;
 
+/// A dense mapped matrix of either element type.
+pub type AnyMappedDense = ByScalar<MappedDense<f64>, MappedDense<Complex64>>;
+
+/// A mapped CSR matrix of either element type.
+pub type AnyMappedCsr = ByScalar<MappedCsr<f64>, MappedCsr<Complex64>>;
+
 /// A mapped matrix of any layout and element type.
 pub enum AnyMapped {
-    /// Dense, real.
-    DenseReal(MappedDense<f64>),
-    /// Dense, complex.
-    DenseComplex(MappedDense<Complex64>),
-    /// CSR, real.
-    CsrReal(MappedCsr<f64>),
-    /// CSR, complex.
-    CsrComplex(MappedCsr<Complex64>),
+    /// Dense, real or complex.
+    Dense(AnyMappedDense),
+    /// CSR, real or complex.
+    Csr(AnyMappedCsr),
+}
+
+/// `expr` with `m` bound to the typed mapped matrix inside an [`AnyMapped`], whatever it is.
+macro_rules! any_mapped {
+    ($value:expr, $m:ident => $body:expr) => {
+        match $value {
+            AnyMapped::Dense(d) => by_scalar!(d, $m => $body),
+            AnyMapped::Csr(c) => by_scalar!(c, $m => $body),
+        }
+    };
 }
 
 impl AnyMapped {
@@ -27,13 +40,12 @@ impl AnyMapped {
     pub fn open(path: impl AsRef<Path>, writable: bool) -> Result<Self> {
         let file = MappedFile::open(path.as_ref(), writable, Expect::default())?;
         let h = file.header();
-        Ok(match (h.layout, h.scalar) {
-            (Layout::Dense, ScalarKind::Real) => AnyMapped::DenseReal(MappedDense::wrap(file)?),
-            (Layout::Dense, ScalarKind::Complex) => {
-                AnyMapped::DenseComplex(MappedDense::wrap(file)?)
+        let (layout, kind) = (h.layout, h.scalar);
+        Ok(match layout {
+            Layout::Dense => {
+                AnyMapped::Dense(by_scalar!(new kind, T => MappedDense::<T>::wrap(file)?))
             }
-            (Layout::Csr, ScalarKind::Real) => AnyMapped::CsrReal(MappedCsr::wrap(file)?),
-            (Layout::Csr, ScalarKind::Complex) => AnyMapped::CsrComplex(MappedCsr::wrap(file)?),
+            Layout::Csr => AnyMapped::Csr(by_scalar!(new kind, T => MappedCsr::<T>::wrap(file)?)),
         })
     }
 
@@ -44,49 +56,29 @@ impl AnyMapped {
         rows: usize,
         cols: usize,
     ) -> Result<Self> {
-        Ok(match scalar {
-            ScalarKind::Real => AnyMapped::DenseReal(MappedDense::create(path, rows, cols)?),
-            ScalarKind::Complex => AnyMapped::DenseComplex(MappedDense::create(path, rows, cols)?),
-        })
+        let path = path.as_ref();
+        Ok(AnyMapped::Dense(
+            by_scalar!(new scalar, T => MappedDense::<T>::create(path, rows, cols)?),
+        ))
     }
 
     /// The file's header.
     pub fn header(&self) -> &Header {
-        match self {
-            AnyMapped::DenseReal(m) => m.header(),
-            AnyMapped::DenseComplex(m) => m.header(),
-            AnyMapped::CsrReal(m) => m.header(),
-            AnyMapped::CsrComplex(m) => m.header(),
-        }
+        any_mapped!(self, m => m.header())
     }
 
     /// True when mapped for writing.
     pub fn is_writable(&self) -> bool {
-        match self {
-            AnyMapped::DenseReal(m) => m.is_writable(),
-            AnyMapped::DenseComplex(m) => m.is_writable(),
-            AnyMapped::CsrReal(m) => m.is_writable(),
-            AnyMapped::CsrComplex(m) => m.is_writable(),
-        }
+        any_mapped!(self, m => m.is_writable())
     }
 
     /// Writes modified pages back to the file.
     pub fn flush(&self) -> Result<()> {
-        match self {
-            AnyMapped::DenseReal(m) => m.flush(),
-            AnyMapped::DenseComplex(m) => m.flush(),
-            AnyMapped::CsrReal(m) => m.flush(),
-            AnyMapped::CsrComplex(m) => m.flush(),
-        }
+        any_mapped!(self, m => m.flush())
     }
 
     /// Makes the data durable and marks the file finalized.
     pub fn finalize(&mut self) -> Result<()> {
-        match self {
-            AnyMapped::DenseReal(m) => m.finalize(),
-            AnyMapped::DenseComplex(m) => m.finalize(),
-            AnyMapped::CsrReal(m) => m.finalize(),
-            AnyMapped::CsrComplex(m) => m.finalize(),
-        }
+        any_mapped!(self, m => m.finalize())
     }
 }

@@ -123,6 +123,12 @@ impl<T: Scalar> MappedDense<T> {
         self.file.is_writable()
     }
 
+    /// Refuses a read-only mapping with the error every write gives (for callers that check
+    /// before preparing what to write).
+    pub fn require_writable(&self) -> Result<()> {
+        self.file.require_writable()
+    }
+
     /// Rows.
     pub fn nrows(&self) -> usize {
         self.header().rows as usize

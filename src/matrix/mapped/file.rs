@@ -171,6 +171,15 @@ impl MappedFile {
         matches!(self.map, Mapping::Writable(_))
     }
 
+    /// Refuses a read-only mapping (the error of every write).
+    pub(crate) fn require_writable(&self) -> Result<()> {
+        if self.is_writable() {
+            Ok(())
+        } else {
+            Err(read_only_error(&self.path))
+        }
+    }
+
     /// Section `k`'s bytes.
     fn bytes(&self, k: usize) -> &[u8] {
         let s = self.header.sections[k];
@@ -189,9 +198,7 @@ impl MappedFile {
     /// Section `k` as mutable elements of `T`; refused for a read-only mapping. Puts a finalized
     /// file back in the writing state first.
     pub(crate) fn slice_mut<T: PoolElement>(&mut self, k: usize) -> Result<&mut [T]> {
-        if !self.is_writable() {
-            return Err(read_only_error(&self.path));
-        }
+        self.require_writable()?;
         if self.header.finalized {
             self.header.finalized = false;
             self.write_header()?;

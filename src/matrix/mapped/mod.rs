@@ -15,15 +15,17 @@
 //! | `file.rs` | the open file and its mapping: create, open, flush, finalize, grow |
 //! | `dense.rs` | [`MappedDense`]: column-major, aligned columns, faer views, grow by columns |
 //! | `csr.rs` | [`MappedCsr`]: 32/64-bit indices, validated on open, faer view |
-//! | `any.rs` | [`AnyMapped`]: layout and element type read from the file |
+//! | `any.rs` | [`AnyMapped`] ([`AnyMappedDense`], [`AnyMappedCsr`]): layout and element type read from the file |
+//! | `columns.rs` | [`MappedDense::read_columns`] / [`write_columns`](MappedDense::write_columns): columns to and from a strided buffer |
 
 mod any;
+mod columns;
 mod csr;
 mod dense;
 mod file;
 pub mod header;
 
-pub use any::AnyMapped;
+pub use any::{AnyMapped, AnyMappedCsr, AnyMappedDense};
 pub use csr::{MappedCsr, MappedIndices};
 pub use dense::MappedDense;
 pub use header::{Header, Layout, Section};
