@@ -82,10 +82,8 @@ fn probe() -> std::result::Result<usize, String> {
         // SAFETY: cuGetErrorName writes a static string pointer (or fails for unknown codes).
         if unsafe { cu_error_name(code, &mut name) } == 0 && !name.is_null() {
             // SAFETY: a static NUL-terminated string owned by the driver.
-            format!(
-                "{} ({code})",
-                unsafe { CStr::from_ptr(name) }.to_string_lossy()
-            )
+            let name = unsafe { CStr::from_ptr(name) };
+            format!("{} ({code})", name.to_string_lossy())
         } else {
             format!("CUresult {code}")
         }

@@ -100,10 +100,8 @@ impl<'p, T: Scalar> DeviceCsr<'p, T> {
         let created = catch_unwind(AssertUnwindSafe(|| -> Result<_> {
             let mut handle: sys::cusparseHandle_t = std::ptr::null_mut();
             // SAFETY: a valid out-pointer.
-            check(
-                unsafe { sys::cusparseCreate(&mut handle) },
-                "cusparseCreate",
-            )?;
+            let status = unsafe { sys::cusparseCreate(&mut handle) };
+            check(status, "cusparseCreate")?;
             let destroy_handle = |h| {
                 // SAFETY: a live handle, not used afterwards.
                 let _ = unsafe { sys::cusparseDestroy(h) };
@@ -237,23 +235,21 @@ impl<'p, T: Scalar> DeviceCsr<'p, T> {
         let (pa, pb) = (alpha.ptr::<c_void>(), beta.ptr::<c_void>());
         let mut size = 0usize;
         // SAFETY: live handle and descriptors; α, β host scalars of the value type.
-        check(
-            unsafe {
-                sys::cusparseSpMV_bufferSize(
-                    self.handle,
-                    op,
-                    pa,
-                    self.descriptor,
-                    vx,
-                    pb,
-                    vy,
-                    value_type::<T>(),
-                    alg,
-                    &mut size,
-                )
-            },
-            "cusparseSpMV_bufferSize",
-        )?;
+        let status = unsafe {
+            sys::cusparseSpMV_bufferSize(
+                self.handle,
+                op,
+                pa,
+                self.descriptor,
+                vx,
+                pb,
+                vy,
+                value_type::<T>(),
+                alg,
+                &mut size,
+            )
+        };
+        check(status, "cusparseSpMV_bufferSize")?;
         let mut work = self.work.lock();
         if size > 0 && work.as_ref().is_none_or(|w| w.len() < size) {
             *work = None; // stream-ordered free of the smaller buffer first

@@ -93,8 +93,9 @@ mod tests {
         assert_eq!(by_scalar!(&complex, v => v.len()), 1);
         assert_eq!(real.kind(), ScalarKind::Real);
         assert_eq!(complex.kind(), ScalarKind::Complex);
-        let doubled = by_scalar!(map complex, v => v.into_iter().map(|x| x + x).count());
-        assert_eq!(doubled, ByScalar::Complex(1));
+        let doubled =
+            by_scalar!(map complex, v => v.into_iter().map(|x| x + x).collect::<Vec<_>>());
+        assert_eq!(doubled, ByScalar::Complex(vec![Complex64::new(0.0, 2.0)]));
     }
 
     #[test]

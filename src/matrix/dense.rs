@@ -156,10 +156,8 @@ mod tests {
         a.as_mut()[(4, 2)] = Complex64::new(1.0, 2.0);
         assert_eq!(a.col(2)[4], Complex64::new(1.0, 2.0));
         // SAFETY: element (4, 2) is at 2·ld + 4 inside the matrix's block.
-        assert_eq!(
-            unsafe { *a.data_ptr().add(2 * a.ld() + 4) },
-            Complex64::new(1.0, 2.0)
-        );
+        let element = unsafe { *a.data_ptr().add(2 * a.ld() + 4) };
+        assert_eq!(element, Complex64::new(1.0, 2.0));
         let mut t = ManagedMatrix::<Complex64>::zeros(&manager, 3, 5, "t").unwrap();
         t.adjoint_from(a.as_ref()).unwrap();
         assert_eq!(t.as_ref()[(2, 4)], Complex64::new(1.0, -2.0));
