@@ -1,20 +1,22 @@
 /* Memory-mapped matrices and matrix files from C: a dense block written through the mapping
  * and by columns, finalized, reopened read-only (every write refused), grown; a CSR matrix to a
  * mapped file and back; PETSc binary and MatrixMarket files written and read back; damaged,
- * unfinalized and missing files; NULL arguments, wrong and destroyed handles. */
+ * unfinalized and missing files; NULL arguments, wrong and destroyed handles; untrusted files
+ * (issue 16): a FIFO, endless lines, overflowing sizes, impossible event-log entries. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
 
-static char paths[8][512];
+static char paths[16][512];
 static int n_paths = 0;
 
 /* A unique path in the temporary directory, removed at the end. */
 static const char *temp_path(const char *name) {
     const char *dir = getenv("TMPDIR");
-    CHECK(n_paths < 8);
+    CHECK(n_paths < 16);
     snprintf(paths[n_paths], sizeof paths[n_paths], "%s/qdsim-c-mapped-%ld-%s",
              dir && *dir ? dir : "/tmp", (long)getpid(), name);
     return paths[n_paths++];
@@ -250,12 +252,80 @@ static void misuse(qdsim_manager *m) {
                 "not a live qdsim_mapped");
 }
 
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    CHECK(fputs(text, f) >= 0);
+    CHECK(fclose(f) == 0);
+}
+
+/* Issue 16: what a reader of untrusted files must survive, each refused at once with a status
+ * its documentation names and a message saying what is wrong. */
+static void untrusted_files(qdsim_manager *m) {
+    qdsim_mapped *map = NULL;
+    qdsim_csr *a = NULL;
+    qdsim_replay_summary sum;
+
+    /* A FIFO with no writer: refused, not waited on forever. */
+    const char *fifo = temp_path("fifo");
+    remove(fifo);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK_FAILS(qdsim_mapped_open(fifo, 0, &map), QDSIM_ERR_IO, "is a FIFO (named pipe), not a regular file");
+    CHECK_FAILS(qdsim_mapped_open(fifo, 1, &map), QDSIM_ERR_IO, "FIFO");
+    CHECK_FAILS(qdsim_csr_read_matrix_market(m, fifo, NULL, &a), QDSIM_ERR_IO, "FIFO");
+    CHECK_FAILS(qdsim_csr_read_petsc(m, fifo, NULL, &a), QDSIM_ERR_IO, "FIFO");
+    CHECK_FAILS(qdsim_replay_event_log(fifo, &sum, NULL), QDSIM_ERR_IO, "FIFO");
+    CHECK_FAILS(qdsim_csr_read_matrix_market(m, "/dev/zero", NULL, &a), QDSIM_ERR_IO, "a character device");
+
+    /* A comment line that never ends: refused at the line limit, not read into memory. */
+    const char *mtx = temp_path("untrusted.mtx");
+    FILE *f = fopen(mtx, "wb");
+    CHECK(f != NULL);
+    fputs("%%MatrixMarket matrix coordinate real general\n%", f);
+    for (long i = 0; i < (2L << 20); ++i) fputc('x', f);
+    CHECK(fclose(f) == 0);
+    CHECK_FAILS(qdsim_csr_read_matrix_market(m, mtx, NULL, &a), QDSIM_ERR_CORRUPT_FILE,
+                "line 2 is longer than the limit of 1048576 bytes");
+
+    /* Sizes whose product overflows, sizes beyond 64-bit indices, sizes beyond memory. */
+    write_text(mtx, "%%MatrixMarket matrix array real general\n4294967296 4294967296\n1.0\n");
+    CHECK_FAILS(qdsim_csr_read_matrix_market(m, mtx, NULL, &a), QDSIM_ERR_CORRUPT_FILE,
+                "a 4294967296×4294967296 array file would list more than");
+    write_text(mtx, "%%MatrixMarket matrix coordinate real general\n18446744073709551615 1 0\n");
+    CHECK_FAILS(qdsim_csr_read_matrix_market(m, mtx, NULL, &a), QDSIM_ERR_CORRUPT_FILE,
+                "rows and columns are at most 9223372036854775806");
+    write_text(mtx, "%%MatrixMarket matrix coordinate real general\n1000000000000000 2 0\n");
+    CHECK_FAILS(qdsim_csr_read_matrix_market(m, mtx, NULL, &a), QDSIM_ERR_OUT_OF_MEMORY,
+                "bytes of memory the system has available");
+
+    /* A PETSc header announcing far more than the file holds. */
+    const char *petsc = temp_path("untrusted.petsc");
+    const unsigned char header[16] = {0, 0x12, 0x7b, 0x50, 0x7f, 0xff, 0xff, 0xff,
+                                      0, 0, 0, 3, 0x7f, 0xff, 0xff, 0xff};
+    f = fopen(petsc, "wb");
+    CHECK(f != NULL);
+    CHECK(fwrite(header, 1, sizeof header, f) == sizeof header);
+    CHECK(fclose(f) == 0);
+    CHECK_FAILS(qdsim_csr_read_petsc(m, petsc, NULL, &a), QDSIM_ERR_CORRUPT_FILE,
+                "the file is 16 bytes, but a 2147483647×3 matrix");
+
+    /* Event-log entries no manager could accept are a corrupt log, not a bad argument. */
+    const char *log = temp_path("untrusted.csv");
+    write_text(log, "seq,op,id,bytes,pool,tag\n0,alloc,1,4611686018427387904,bytes,\"x\"\n");
+    CHECK_FAILS(qdsim_replay_event_log(log, &sum, NULL), QDSIM_ERR_CORRUPT_FILE,
+                "event 0: allocation of 4611686018427387904 bytes");
+    write_text(log, "seq,op,id,bytes,pool,tag\n0,alloc,1,8,bytes,"
+                    "\"tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt\"\n");
+    CHECK_FAILS(qdsim_replay_event_log(log, &sum, NULL), QDSIM_ERR_CORRUPT_FILE, "tag is 96 bytes long");
+}
+
 int main(void) {
     qdsim_manager *m = NULL;
     CHECK_OK(qdsim_manager_create(NULL, &m));
     dense(m);
     sparse(m);
     misuse(m);
+    untrusted_files(m);
     CHECK_OK(qdsim_manager_destroy(m));
     for (int i = 0; i < n_paths; ++i) remove(paths[i]);
     puts("test_mapped: ok");

@@ -1055,7 +1055,8 @@ qdsim_status qdsim_mapped_create_dense(const char *path, qdsim_scalar scalar, si
 // read-only when `writable` is 0, and writes its handle to `*out`. CSR files are validated.
 //
 // Errors: `QDSIM_ERR_CORRUPT_FILE` with what is wrong (unfinalized, truncated, bad magic,
-// header checksum, version, sizes, CSR structure), `QDSIM_ERR_IO`.
+// header checksum, version, sizes, CSR structure), `QDSIM_ERR_IO` (cannot open or map it, or
+// it is not a regular file: a FIFO, a directory, a device).
 //
 // # Safety
 // `path` is NUL-terminated; `out` points to writable memory for a pointer.
@@ -1230,7 +1231,12 @@ qdsim_status qdsim_csr_write_matrix_market(const struct qdsim_csr *csr, const ch
 // symmetric, skew-symmetric or Hermitian, expanded to the full matrix) into a new CSR matrix
 // of `manager` (arrays tagged `tag.*`; NULL: "csr"), written to `*out`.
 //
-// Errors: `QDSIM_ERR_CORRUPT_FILE` with the line number of what is malformed, `QDSIM_ERR_IO`.
+// Errors: `QDSIM_ERR_CORRUPT_FILE` with the line number of what is malformed (including a
+// line longer than 1 MiB, text that is not UTF-8, sizes beyond 64-bit indices or whose product
+// overflows); `QDSIM_ERR_IO` when the file cannot be opened or read, or is not a regular file
+// (a FIFO, a directory, a device); `QDSIM_ERR_OUT_OF_MEMORY` when the sizes it announces need
+// more memory than the system has available; `QDSIM_ERR_LIMIT_EXCEEDED` past the manager's
+// limit.
 //
 // # Safety
 // `path` is NUL-terminated, `tag` NULL or NUL-terminated; `out` points to writable memory for
@@ -1240,7 +1246,10 @@ qdsim_status qdsim_csr_read_matrix_market(struct qdsim_manager *manager, const c
 // Reads a PETSc binary matrix file (32- or 64-bit integers, real or complex values, told apart
 // by the file's length) into a new CSR matrix of `manager`, written to `*out`.
 //
-// Errors: `QDSIM_ERR_CORRUPT_FILE` (class id, sizes, indices, truncation), `QDSIM_ERR_IO`.
+// Errors: `QDSIM_ERR_CORRUPT_FILE` (class id, sizes, indices, truncation); `QDSIM_ERR_IO`
+// when the file cannot be opened or read, or is not a regular file (a FIFO, a directory, a
+// device); `QDSIM_ERR_OUT_OF_MEMORY` when the matrix needs more memory than the system has
+// available; `QDSIM_ERR_LIMIT_EXCEEDED` past the manager's limit.
 //
 // # Safety
 // `path` is NUL-terminated, `tag` NULL or NUL-terminated; `out` points to writable memory for
@@ -1362,8 +1371,11 @@ qdsim_status qdsim_manager_write_event_log(const struct qdsim_manager *manager, 
 
 // Re-runs the event log at `path` against a fresh manager: `*out` gets the counts and the
 // peak; when `report` is not NULL, `*report` gets the text report with the size histogram
-// (free it with `qdsim_string_free`). Errors: `QDSIM_ERR_IO`, `QDSIM_ERR_CORRUPT_FILE` (names
-// the line).
+// (free it with `qdsim_string_free`). Errors: `QDSIM_ERR_IO` (cannot read the file, or it is
+// not a regular file: a FIFO, a directory, a device), `QDSIM_ERR_CORRUPT_FILE` (names the
+// line, or the event no manager could accept: a line over 1 MiB, a tag over 63 bytes, a size
+// beyond the address space), `QDSIM_ERR_OUT_OF_MEMORY` (the log's allocations, or the log
+// itself, do not fit in memory).
 //
 // # Safety
 // `path` is NULL or NUL-terminated; `out` points to writable memory for a

@@ -133,7 +133,8 @@ pub unsafe extern "C" fn qdsim_mapped_create_dense(
 /// read-only when `writable` is 0, and writes its handle to `*out`. CSR files are validated.
 ///
 /// Errors: `QDSIM_ERR_CORRUPT_FILE` with what is wrong (unfinalized, truncated, bad magic,
-/// header checksum, version, sizes, CSR structure), `QDSIM_ERR_IO`.
+/// header checksum, version, sizes, CSR structure), `QDSIM_ERR_IO` (cannot open or map it, or
+/// it is not a regular file: a FIFO, a directory, a device).
 ///
 /// # Safety
 /// `path` is NUL-terminated; `out` points to writable memory for a pointer.

@@ -81,7 +81,12 @@ unsafe fn read_into(
 /// symmetric, skew-symmetric or Hermitian, expanded to the full matrix) into a new CSR matrix
 /// of `manager` (arrays tagged `tag.*`; NULL: "csr"), written to `*out`.
 ///
-/// Errors: `QDSIM_ERR_CORRUPT_FILE` with the line number of what is malformed, `QDSIM_ERR_IO`.
+/// Errors: `QDSIM_ERR_CORRUPT_FILE` with the line number of what is malformed (including a
+/// line longer than 1 MiB, text that is not UTF-8, sizes beyond 64-bit indices or whose product
+/// overflows); `QDSIM_ERR_IO` when the file cannot be opened or read, or is not a regular file
+/// (a FIFO, a directory, a device); `QDSIM_ERR_OUT_OF_MEMORY` when the sizes it announces need
+/// more memory than the system has available; `QDSIM_ERR_LIMIT_EXCEEDED` past the manager's
+/// limit.
 ///
 /// # Safety
 /// `path` is NUL-terminated, `tag` NULL or NUL-terminated; `out` points to writable memory for
@@ -106,7 +111,10 @@ pub unsafe extern "C" fn qdsim_csr_read_matrix_market(
 /// Reads a PETSc binary matrix file (32- or 64-bit integers, real or complex values, told apart
 /// by the file's length) into a new CSR matrix of `manager`, written to `*out`.
 ///
-/// Errors: `QDSIM_ERR_CORRUPT_FILE` (class id, sizes, indices, truncation), `QDSIM_ERR_IO`.
+/// Errors: `QDSIM_ERR_CORRUPT_FILE` (class id, sizes, indices, truncation); `QDSIM_ERR_IO`
+/// when the file cannot be opened or read, or is not a regular file (a FIFO, a directory, a
+/// device); `QDSIM_ERR_OUT_OF_MEMORY` when the matrix needs more memory than the system has
+/// available; `QDSIM_ERR_LIMIT_EXCEEDED` past the manager's limit.
 ///
 /// # Safety
 /// `path` is NUL-terminated, `tag` NULL or NUL-terminated; `out` points to writable memory for

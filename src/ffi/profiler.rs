@@ -512,8 +512,11 @@ pub unsafe extern "C" fn qdsim_manager_write_event_log(
 
 /// Re-runs the event log at `path` against a fresh manager: `*out` gets the counts and the
 /// peak; when `report` is not NULL, `*report` gets the text report with the size histogram
-/// (free it with `qdsim_string_free`). Errors: `QDSIM_ERR_IO`, `QDSIM_ERR_CORRUPT_FILE` (names
-/// the line).
+/// (free it with `qdsim_string_free`). Errors: `QDSIM_ERR_IO` (cannot read the file, or it is
+/// not a regular file: a FIFO, a directory, a device), `QDSIM_ERR_CORRUPT_FILE` (names the
+/// line, or the event no manager could accept: a line over 1 MiB, a tag over 63 bytes, a size
+/// beyond the address space), `QDSIM_ERR_OUT_OF_MEMORY` (the log's allocations, or the log
+/// itself, do not fit in memory).
 ///
 /// # Safety
 /// `path` is NULL or NUL-terminated; `out` points to writable memory for a

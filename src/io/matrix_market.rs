@@ -13,6 +13,7 @@
 //! and a Hermitian diagonal is real. Any deviation is refused with the line number.
 
 use super::io_error;
+use super::open::{MAX_LINE_BYTES, check_memory_for, open_regular_file, read_bounded_line};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{AnyCsr, CsrBuilder, CsrMatrix, Scalar, ScalarKind, by_scalar, require_square};
 use crate::memory::MemoryManager;
@@ -66,7 +67,7 @@ pub fn read_matrix_market(
     tag: &str,
 ) -> Result<AnyCsr> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|e| io_error(path, "open the file", e))?;
+    let file = open_regular_file(path, "the MatrixMarket file", false)?;
     read_matrix_market_from(manager, BufReader::with_capacity(1 << 20, file), tag)
         .map_err(|e| e.context(&path.display().to_string()))
 }
@@ -98,13 +99,12 @@ impl<R: BufRead> Lines<R> {
     /// Moves to the next line that carries data; false at the end of the input.
     fn next_data(&mut self) -> Result<bool> {
         loop {
-            self.text.clear();
-            let n = self.reader.read_line(&mut self.text).map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    format!("cannot read line {}: {e}", self.number + 1),
-                )
-            })?;
+            let n = read_bounded_line(
+                &mut self.reader,
+                &mut self.text,
+                MAX_LINE_BYTES,
+                self.number + 1,
+            )?;
             if n == 0 {
                 return Ok(false);
             }
@@ -293,7 +293,7 @@ fn read_entries<T: Scalar, R: BufRead>(
     lines: &mut Lines<R>,
     b: &mut CsrBuilder<T>,
     (coordinate, field, symmetry): (bool, Field, Symmetry),
-    nnz: usize,
+    expected: usize,
     size_line: usize,
 ) -> Result<()> {
     let (rows, cols) = (b.nrows(), b.ncols());
@@ -304,11 +304,6 @@ fn read_entries<T: Scalar, R: BufRead>(
         Symmetry::General => 0,
         Symmetry::SkewSymmetric => j + 1,
         _ => j,
-    };
-    let expected = if coordinate {
-        nnz
-    } else {
-        (0..cols).map(|j| rows.saturating_sub(first_row(j))).sum()
     };
     let (mut col, mut row) = (0usize, first_row(0));
     for k in 0..expected {
@@ -374,6 +369,23 @@ fn read_entries<T: Scalar, R: BufRead>(
     Ok(())
 }
 
+/// Entries an array file of `rows × cols` lists: all of them (general), the lower triangle with
+/// the diagonal (symmetric, Hermitian; square) or without it (skew-symmetric); `None` when the
+/// count does not fit `usize`.
+fn array_entries(rows: usize, cols: usize, symmetry: Symmetry) -> Option<usize> {
+    let (r, c) = (rows as u128, cols as u128);
+    let n = match symmetry {
+        Symmetry::General => r * c,
+        Symmetry::Symmetric | Symmetry::Hermitian => r * (r + 1) / 2,
+        Symmetry::SkewSymmetric => r * r.saturating_sub(1) / 2,
+    };
+    usize::try_from(n).ok()
+}
+
+/// Bytes per row that building the CSR matrix takes at its peak (counting sort offsets, cursors,
+/// kept counts and the final row pointers, all 64-bit at worst).
+const BUILD_BYTES_PER_ROW: u128 = 32;
+
 /// Reads a MatrixMarket matrix from `reader` (see the module documentation for what is accepted).
 pub fn read_matrix_market_from<R: BufRead>(
     manager: &MemoryManager,
@@ -385,11 +397,7 @@ pub fn read_matrix_market_from<R: BufRead>(
         number: 0,
         text: String::new(),
     };
-    lines.text.clear();
-    let n = lines
-        .reader
-        .read_line(&mut lines.text)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot read line 1: {e}")))?;
+    let n = read_bounded_line(&mut lines.reader, &mut lines.text, MAX_LINE_BYTES, 1)?;
     if n == 0 {
         return Err(at(1, "the input is empty"));
     }
@@ -427,6 +435,16 @@ pub fn read_matrix_market_from<R: BufRead>(
         })?;
     }
     let [rows, cols, nnz] = sizes;
+    let max_dim = i64::MAX as usize - 1;
+    if rows > max_dim || cols > max_dim {
+        return Err(at(
+            size_line,
+            format!(
+                "a {rows}×{cols} matrix is too large: rows and columns are at most {max_dim} \
+                 (64-bit indices)"
+            ),
+        ));
+    }
     if symmetry != Symmetry::General {
         require_square(
             rows,
@@ -435,6 +453,24 @@ pub fn read_matrix_market_from<R: BufRead>(
         )
         .map_err(|e| at(size_line, e.message()))?;
     }
+    // Entries the file announces (an array file: all the matrix, or its stored triangle).
+    let expected = if coordinate {
+        nnz
+    } else {
+        array_entries(rows, cols, symmetry).ok_or_else(|| {
+            at(
+                size_line,
+                format!(
+                    "a {rows}×{cols} array file would list more than {} entries",
+                    usize::MAX
+                ),
+            )
+        })?
+    };
+    check_memory_for(
+        (rows as u128 + 1) * BUILD_BYTES_PER_ROW,
+        &format!("line {size_line}: building a matrix of {rows} rows"),
+    )?;
     let scalar = if field == Field::Complex {
         ScalarKind::Complex
     } else {
@@ -442,7 +478,7 @@ pub fn read_matrix_market_from<R: BufRead>(
     };
     Ok(by_scalar!(new scalar, T => {
         let mut b = CsrBuilder::<T>::new(manager, rows, cols, tag)?;
-        read_entries(&mut lines, &mut b, kind, nnz, size_line)?;
+        read_entries(&mut lines, &mut b, kind, expected, size_line)?;
         b.finalize()?
     }))
 }

@@ -12,8 +12,17 @@
 //! |---|---|
 //! | `petsc.rs` | [`write_petsc`], [`read_petsc`]: big-endian PETSc `Mat` binary, 32- or 64-bit ints |
 //! | `matrix_market.rs` | [`write_matrix_market`], [`read_matrix_market`]: coordinate and array, all symmetries |
+//! | `open.rs` | what every reader of untrusted files shares: regular files only, bounded lines, memory checks |
+//!
+//! Every reader refuses what is not a regular file (a FIFO, a directory, a device) with
+//! [`ErrorKind::Io`](crate::ErrorKind::Io) instead of blocking or reading forever, caps the
+//! length of a text line, checks every size it reads with overflow-checked arithmetic, and
+//! allocates fallibly: a size that cannot be held gives
+//! [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) (or the manager's
+//! [`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded)), never an abort.
 
 mod matrix_market;
+pub(crate) mod open;
 mod petsc;
 
 pub use matrix_market::{

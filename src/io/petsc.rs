@@ -13,11 +13,17 @@
 //! scalars are real or complex: a real matrix must be loaded by a real PETSc build, a complex
 //! one by a build with `--with-scalar-type=complex`. [`read_petsc`] tells them apart by the
 //! file's length and detects the integer width from the class id.
+//!
+//! Reading streams: the row lengths, column indices and values are decoded in bounded chunks
+//! straight into the final CSR arrays (in the manager's pools), so the peak memory is the matrix
+//! itself plus a few hundred KiB of buffers. Rows whose columns are not strictly increasing are
+//! sorted (duplicates summed) in place afterwards.
 
 use super::io_error;
+use super::open::{check_memory_for, open_regular_file};
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{AnyCsr, CsrBuilder, CsrIndices, CsrMatrix, Scalar, ScalarKind, by_scalar};
-use crate::memory::MemoryManager;
+use crate::matrix::{AnyCsr, CsrIndex, CsrIndices, CsrMatrix, Scalar, ScalarKind, fits_i32};
+use crate::memory::{MemoryManager, PoolBuffer};
 use num_complex::Complex64;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -109,6 +115,9 @@ pub fn write_petsc_to<T: Scalar, W: Write>(
     Ok(())
 }
 
+/// Bytes decoded per chunk while streaming the arrays.
+const CHUNK_BYTES: usize = 1 << 16;
+
 /// Reads big-endian numbers, counting bytes for messages.
 struct Reader<R> {
     inner: R,
@@ -117,22 +126,29 @@ struct Reader<R> {
 }
 
 impl<R: Read> Reader<R> {
-    fn bytes<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
-        let mut b = [0u8; N];
-        self.inner.read_exact(&mut b).map_err(|e| {
+    /// Fills `buf` from the input; the end of the input is a truncated file.
+    fn fill(&mut self, buf: &mut [u8], what: &str) -> Result<()> {
+        self.inner.read_exact(buf).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 Error::new(
                     ErrorKind::CorruptFile,
                     format!(
-                        "truncated: the file ends inside the {what} (at byte {})",
-                        self.offset
+                        "truncated: the file ends inside the {what} (in bytes {}..{})",
+                        self.offset,
+                        self.offset + buf.len() as u64
                     ),
                 )
             } else {
                 Error::new(ErrorKind::Io, format!("cannot read: {e}"))
             }
         })?;
-        self.offset += N as u64;
+        self.offset += buf.len() as u64;
+        Ok(())
+    }
+
+    fn bytes<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let mut b = [0u8; N];
+        self.fill(&mut b, what)?;
         Ok(b)
     }
 
@@ -144,8 +160,41 @@ impl<R: Read> Reader<R> {
         })
     }
 
-    fn double(&mut self, what: &str) -> Result<f64> {
-        Ok(f64::from_be_bytes(self.bytes(what)?))
+    /// Reads `count` items of `N` bytes in bounded chunks, handing each (with its position) to
+    /// `f`.
+    fn each<const N: usize>(
+        &mut self,
+        count: usize,
+        what: &str,
+        mut f: impl FnMut(usize, [u8; N]) -> Result<()>,
+    ) -> Result<()> {
+        let mut buf = [0u8; CHUNK_BYTES];
+        let per_chunk = CHUNK_BYTES / N;
+        let mut k = 0;
+        while k < count {
+            let m = per_chunk.min(count - k);
+            let chunk = &mut buf[..m * N];
+            self.fill(chunk, what)?;
+            for (j, item) in chunk.chunks_exact(N).enumerate() {
+                f(k + j, item.try_into().expect("chunks of N bytes"))?;
+            }
+            k += m;
+        }
+        Ok(())
+    }
+
+    /// Reads `count` PETSc integers (of the file's width) in bounded chunks.
+    fn each_int(
+        &mut self,
+        count: usize,
+        what: &str,
+        mut f: impl FnMut(usize, i64) -> Result<()>,
+    ) -> Result<()> {
+        if self.int_bits == 32 {
+            self.each::<4>(count, what, |k, b| f(k, i64::from(i32::from_be_bytes(b))))
+        } else {
+            self.each::<8>(count, what, |k, b| f(k, i64::from_be_bytes(b)))
+        }
     }
 }
 
@@ -157,7 +206,7 @@ fn corrupt(message: String) -> Error {
 /// length, its integer width (32 or 64 bits) by the class id.
 pub fn read_petsc(manager: &MemoryManager, path: impl AsRef<Path>, tag: &str) -> Result<AnyCsr> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|e| io_error(path, "open the file", e))?;
+    let file = open_regular_file(path, "the PETSc file", false)?;
     let len = file
         .metadata()
         .map_err(|e| io_error(path, "read the file's size", e))?
@@ -212,13 +261,19 @@ fn read<R: Read>(
             "negative size in the header: {rows} rows, {cols} columns, {nnz} entries"
         )));
     }
+    if rows == i64::MAX {
+        return Err(corrupt(format!(
+            "{rows} rows: the rows + 1 row pointers overflow a 64-bit count"
+        )));
+    }
+    // Sizes below 2^63 each: every product below fits in u128.
+    let ib = u128::from(r.int_bits / 8);
+    let (rows_u, nnz_u) = (rows as u128, nnz as u128);
+    let base = 4 * ib + rows_u * ib + nnz_u * ib;
     let scalar = match scalar {
         Ok(kind) => kind,
         Err(file_len) => {
-            let ib = u128::from(r.int_bits / 8);
-            let (rows, nnz) = (rows as u128, nnz as u128);
-            let base = 4 * ib + rows * ib + nnz * ib;
-            let (real, complex) = (base + nnz * 8, base + nnz * 16);
+            let (real, complex) = (base + nnz_u * 8, base + nnz_u * 16);
             match u128::from(file_len) {
                 n if n == real => ScalarKind::Real,
                 n if n == complex => ScalarKind::Complex,
@@ -232,65 +287,165 @@ fn read<R: Read>(
             }
         }
     };
-    let (nrows, ncols) = (rows as usize, cols as usize);
-    let mut lengths = Vec::with_capacity(nrows.min(1 << 24));
-    let mut total: i64 = 0;
-    for row in 0..nrows {
-        let n = r.int("row lengths")?;
-        if n < 0 || n > nnz - total {
-            return Err(corrupt(format!(
-                "row {row} has length {n}, but only {} of the {nnz} entries are left",
-                nnz - total
-            )));
+    let (nrows, ncols, nnz) = (rows as usize, cols as usize, nnz as usize);
+    let narrow = fits_i32(nnz, ncols);
+    let element = match scalar {
+        ScalarKind::Real => 8,
+        ScalarKind::Complex => 16,
+    };
+    let index = if narrow { 4 } else { 8 };
+    check_memory_for(
+        (rows_u + 1) * index + nnz_u * (index + element),
+        &format!("a {rows}×{cols} matrix with {nnz} entries"),
+    )?;
+    let sizes = (nrows, ncols, nnz);
+    Ok(match (scalar, narrow) {
+        (ScalarKind::Real, true) => {
+            AnyCsr::Real(stream::<f64, i32, R>(manager, &mut r, sizes, tag)?)
         }
-        total += n;
-        lengths.push(n as usize);
-    }
+        (ScalarKind::Real, false) => {
+            AnyCsr::Real(stream::<f64, i64, R>(manager, &mut r, sizes, tag)?)
+        }
+        (ScalarKind::Complex, true) => {
+            AnyCsr::Complex(stream::<Complex64, i32, R>(manager, &mut r, sizes, tag)?)
+        }
+        (ScalarKind::Complex, false) => {
+            AnyCsr::Complex(stream::<Complex64, i64, R>(manager, &mut r, sizes, tag)?)
+        }
+    })
+}
+
+/// Reads the row lengths, column indices and values (after the header) straight into the final
+/// arrays, checking each number as it arrives, then sorts rows that need it.
+fn stream<T: Scalar, I: CsrIndex, R: Read>(
+    manager: &MemoryManager,
+    r: &mut Reader<R>,
+    (nrows, ncols, nnz): (usize, usize, usize),
+    tag: &str,
+) -> Result<CsrMatrix<T>> {
+    let mut row_ptr =
+        PoolBuffer::<I>::uninit_values(manager, nrows + 1, &format!("{tag}.row_ptr"))?;
+    row_ptr[0] = I::narrow(0);
+    let mut total = 0usize;
+    r.each_int(nrows, "row lengths", |row, n| {
+        let left = nnz - total;
+        match usize::try_from(n) {
+            Ok(n) if n <= left => {
+                total += n;
+                row_ptr[row + 1] = I::narrow(total);
+                Ok(())
+            }
+            _ => Err(corrupt(format!(
+                "row {row} has length {n}, but only {left} of the {nnz} entries are left"
+            ))),
+        }
+    })?;
     if total != nnz {
         return Err(corrupt(format!(
             "the row lengths add up to {total}, but the header says {nnz} entries"
         )));
     }
-    let mut columns = Vec::with_capacity((nnz as usize).min(1 << 24));
-    for k in 0..nnz {
-        let c = r.int("column indices")?;
-        if c < 0 || c >= cols {
-            return Err(corrupt(format!(
-                "column index {c} of entry {k} is out of range for {cols} columns"
-            )));
+    let mut col_idx = PoolBuffer::<I>::uninit_values(manager, nnz, &format!("{tag}.col_idx"))?;
+    r.each_int(nnz, "column indices", |k, c| match usize::try_from(c) {
+        Ok(c) if c < ncols => {
+            col_idx[k] = I::narrow(c);
+            Ok(())
         }
-        columns.push(c as usize);
+        _ => Err(corrupt(format!(
+            "column index {c} of entry {k} is out of range for {ncols} columns"
+        ))),
+    })?;
+    let mut values = PoolBuffer::<T>::uninit_values(manager, nnz, &format!("{tag}.values"))?;
+    {
+        let (row_ptr, col_idx) = (&row_ptr, &col_idx);
+        let mut put = |k: usize, z: Complex64| {
+            let v = T::from_complex(z).expect("real only for real T");
+            if !v.is_finite_value() {
+                let row = row_ptr.partition_point(|p| p.to_usize() <= k) - 1;
+                return Err(corrupt(format!(
+                    "entry {k} (row {row}, column {}) is not finite: {v:?}",
+                    col_idx[k].to_usize()
+                )));
+            }
+            values[k] = v;
+            Ok(())
+        };
+        if T::KIND == ScalarKind::Complex {
+            r.each::<16>(nnz, "values", |k, b| {
+                let re = f64::from_be_bytes(b[..8].try_into().expect("8 bytes"));
+                let im = f64::from_be_bytes(b[8..].try_into().expect("8 bytes"));
+                put(k, Complex64::new(re, im))
+            })?;
+        } else {
+            r.each::<8>(nnz, "values", |k, b| {
+                put(k, Complex64::new(f64::from_be_bytes(b), 0.0))
+            })?;
+        }
     }
-    fn fill<T: Scalar, R: Read>(
-        b: &mut CsrBuilder<T>,
-        r: &mut Reader<R>,
-        lengths: &[usize],
-        columns: &[usize],
-    ) -> Result<()> {
-        let mut k = 0;
-        for (row, &n) in lengths.iter().enumerate() {
-            for &col in &columns[k..k + n] {
-                let re = r.double("values")?;
-                let z = if T::KIND == ScalarKind::Complex {
-                    Complex64::new(re, r.double("values")?)
+    let kept = sort_rows(&mut row_ptr, &mut col_idx, &mut values)?;
+    if kept < nnz {
+        // Duplicates were summed: move the kept entries to arrays of the right length.
+        let mut c = PoolBuffer::<I>::uninit_values(manager, kept, &format!("{tag}.col_idx"))?;
+        c.copy_from_slice(&col_idx[..kept]);
+        col_idx = c;
+        let mut v = PoolBuffer::<T>::uninit_values(manager, kept, &format!("{tag}.values"))?;
+        v.copy_from_slice(&values[..kept]);
+        values = v;
+    }
+    Ok(CsrMatrix::from_valid_parts(
+        nrows,
+        ncols,
+        I::into_indices(row_ptr, col_idx),
+        values,
+    ))
+}
+
+/// Sorts the columns of every row that is not strictly increasing and sums duplicates, moving
+/// rows forward over the removed entries; returns the entries kept (`row_ptr` is updated).
+fn sort_rows<I: CsrIndex, T: Scalar>(
+    row_ptr: &mut [I],
+    col_idx: &mut [I],
+    values: &mut [T],
+) -> Result<usize> {
+    let mut scratch: Vec<(usize, T)> = Vec::new();
+    let (mut start, mut w) = (0usize, 0usize);
+    for r in 0..row_ptr.len() - 1 {
+        let end = row_ptr[r + 1].to_usize();
+        let sorted = col_idx[start..end]
+            .windows(2)
+            .all(|p| p[0].to_usize() < p[1].to_usize());
+        if sorted {
+            if w != start {
+                col_idx.copy_within(start..end, w);
+                values.copy_within(start..end, w);
+            }
+            w += end - start;
+        } else {
+            scratch.clear();
+            scratch.try_reserve(end - start).map_err(|_| {
+                Error::new(
+                    ErrorKind::OutOfMemory,
+                    format!(
+                        "cannot allocate room to sort the {} entries of row {r}",
+                        end - start
+                    ),
+                )
+            })?;
+            scratch.extend((start..end).map(|k| (col_idx[k].to_usize(), values[k])));
+            scratch.sort_by_key(|&(c, _)| c);
+            let first = w;
+            for &(c, v) in &scratch {
+                if w > first && col_idx[w - 1].to_usize() == c {
+                    values[w - 1] += v;
                 } else {
-                    Complex64::new(re, 0.0)
-                };
-                let v = T::from_complex(z).expect("real only for real T");
-                if !v.is_finite_value() {
-                    return Err(corrupt(format!(
-                        "entry {k} (row {row}, column {col}) is not finite: {v:?}"
-                    )));
+                    col_idx[w] = I::narrow(c);
+                    values[w] = v;
+                    w += 1;
                 }
-                b.add_element(row, col, v)?;
-                k += 1;
             }
         }
-        Ok(())
+        row_ptr[r + 1] = I::narrow(w);
+        start = end;
     }
-    Ok(by_scalar!(new scalar, T => {
-        let mut b = CsrBuilder::<T>::new(manager, nrows, ncols, tag)?;
-        fill(&mut b, &mut r, &lengths, &columns)?;
-        b.finalize()?
-    }))
+    Ok(w)
 }

@@ -7,11 +7,14 @@ use super::config::ManagerConfig;
 use super::manager::MemoryManager;
 use super::pool_kind::PoolKind;
 use super::report::human_bytes;
+use super::tags::MAX_TAG_LEN;
 use super::tags::Tag;
 use crate::error::{Error, ErrorKind, Result};
+use crate::io::open::{MAX_LINE_BYTES, open_regular_file, read_bounded_line, vec_grow_error};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,28 +119,44 @@ pub fn events_to_csv(events: &[Event]) -> String {
 
 /// Parses CSV written by [`events_to_csv`]; the error names the line and what is wrong.
 pub fn events_from_csv(text: &str) -> Result<Vec<Event>> {
+    events_from_reader(text.as_bytes())
+}
+
+/// Parses the CSV of [`events_to_csv`] from `reader` line by line (each line at most
+/// [`MAX_LINE_BYTES`](crate::io::open::MAX_LINE_BYTES), each tag at most
+/// [`MAX_TAG_LEN`](super::MAX_TAG_LEN) bytes), growing the list fallibly: a line that breaks
+/// the format is [`ErrorKind::CorruptFile`] naming it, a list that cannot grow
+/// [`ErrorKind::OutOfMemory`], a read failure [`ErrorKind::Io`].
+pub fn events_from_reader<R: BufRead>(mut reader: R) -> Result<Vec<Event>> {
     let corrupt = |line: usize, what: &str| {
         Error::new(
             ErrorKind::CorruptFile,
             format!("event log line {line}: {what}"),
         )
     };
-    let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, header)) if header.trim() == EVENT_LOG_HEADER => {}
-        _ => {
-            return Err(corrupt(
-                1,
-                &format!("expected the header {EVENT_LOG_HEADER:?}"),
-            ));
-        }
+    let mut text = String::new();
+    let mut next_line = |text: &mut String, n: usize| -> Result<bool> {
+        read_bounded_line(&mut reader, text, MAX_LINE_BYTES, n)
+            .map(|read| read > 0)
+            .map_err(|e| e.context("event log"))
+    };
+    if !next_line(&mut text, 1)? || text.trim() != EVENT_LOG_HEADER {
+        return Err(corrupt(
+            1,
+            &format!("expected the header {EVENT_LOG_HEADER:?}"),
+        ));
     }
     let mut events = Vec::new();
-    for (i, line) in lines {
+    let mut n = 1;
+    loop {
+        n += 1;
+        if !next_line(&mut text, n)? {
+            break;
+        }
+        let line = text.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
         }
-        let n = i + 1;
         let mut fields = line.splitn(6, ',');
         let mut next = |name: &str| {
             fields
@@ -157,7 +176,7 @@ pub fn events_from_csv(text: &str) -> Result<Vec<Event>> {
             .map_err(|_| corrupt(n, "id is not a number"))?;
         let bytes = next("bytes")?
             .parse()
-            .map_err(|_| corrupt(n, "bytes is not a number"))?;
+            .map_err(|_| corrupt(n, "bytes is not a number (0..=2^64-1)"))?;
         let pool_name = next("pool")?;
         let pool = PoolKind::ALL
             .into_iter()
@@ -169,6 +188,18 @@ pub fn events_from_csv(text: &str) -> Result<Vec<Event>> {
             .and_then(|t| t.strip_suffix('"'))
             .ok_or_else(|| corrupt(n, "tag is not quoted"))?
             .replace("\"\"", "\"");
+        if tag.len() > MAX_TAG_LEN {
+            return Err(corrupt(
+                n,
+                &format!(
+                    "tag is {} bytes long; tags are at most {MAX_TAG_LEN} bytes",
+                    tag.len()
+                ),
+            ));
+        }
+        events
+            .try_reserve(1)
+            .map_err(|_| vec_grow_error("events", events.len()))?;
         events.push(Event {
             seq,
             op,
@@ -181,15 +212,12 @@ pub fn events_from_csv(text: &str) -> Result<Vec<Event>> {
     Ok(events)
 }
 
-/// Reads the CSV event log at `path` (written by [`MemoryManager::write_event_log`]).
+/// Reads the CSV event log at `path` (written by [`MemoryManager::write_event_log`]); only a
+/// regular file is read (a FIFO or a device is refused with [`ErrorKind::Io`]).
 pub fn read_event_log(path: &Path) -> Result<Vec<Event>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::new(
-            ErrorKind::Io,
-            format!("cannot read event log {}: {e}", path.display()),
-        )
-    })?;
-    events_from_csv(&text).map_err(|e| e.context(&format!("event log {}", path.display())))
+    let file = open_regular_file(path, "the event log", false)?;
+    events_from_reader(BufReader::with_capacity(1 << 16, file))
+        .map_err(|e| e.context(&path.display().to_string()))
 }
 
 impl MemoryManager {
@@ -254,7 +282,29 @@ pub fn replay(events: &[Event]) -> Result<ReplayReport> {
     for e in events {
         match e.op {
             EventOp::Alloc => {
-                let ptr = manager.allocate(e.pool, e.bytes as usize, 0, &e.tag)?;
+                let bytes = usize::try_from(e.bytes).map_err(|_| {
+                    Error::new(
+                        ErrorKind::CorruptFile,
+                        format!(
+                            "event {}: {} bytes do not fit this machine's address space",
+                            e.seq, e.bytes
+                        ),
+                    )
+                })?;
+                live.try_reserve(1)
+                    .map_err(|_| vec_grow_error("live allocations", live.len()))?;
+                // What the log asks for is data: a request no manager could accept (too large,
+                // a bad tag) is a corrupt log, not a bad argument of the caller.
+                let ptr =
+                    manager
+                        .allocate(e.pool, bytes, 0, &e.tag)
+                        .map_err(|err| match err.kind() {
+                            ErrorKind::InvalidArgument => Error::new(
+                                ErrorKind::CorruptFile,
+                                format!("event {}: {}", e.seq, err.message()),
+                            ),
+                            _ => err.context(&format!("event {}", e.seq)),
+                        })?;
                 if live.insert(e.id, ptr.as_ptr()).is_some() {
                     return Err(Error::new(
                         ErrorKind::CorruptFile,
@@ -267,6 +317,7 @@ pub fn replay(events: &[Event]) -> Result<ReplayReport> {
                     64 - (e.bytes - 1).leading_zeros() as usize
                 };
                 if buckets.len() <= bucket {
+                    // At most 65 buckets: a bounded allocation.
                     buckets.resize(bucket + 1, 0);
                 }
                 buckets[bucket] += 1;

@@ -57,8 +57,8 @@ pub use config::{
     DEFAULT_INITIAL_POOL_SIZE, DEFAULT_RETAIN_BYTES, MAX_ALIGNMENT, MIN_ALIGNMENT, ManagerConfig,
 };
 pub use event_log::{
-    EVENT_LOG_HEADER, Event, EventOp, ReplayReport, events_from_csv, events_to_csv, read_event_log,
-    replay,
+    EVENT_LOG_HEADER, Event, EventOp, ReplayReport, events_from_csv, events_from_reader,
+    events_to_csv, read_event_log, replay,
 };
 pub use manager::{MemoryManager, PeakTracker};
 pub use pool::GRANULE;

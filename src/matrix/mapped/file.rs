@@ -13,6 +13,7 @@
 
 use super::header::{HEADER_BYTES, Header, Layout, Section};
 use crate::error::{Error, ErrorKind, Result};
+use crate::io::open::open_regular_file;
 use crate::matrix::ScalarKind;
 use crate::memory::PoolElement;
 use crate::memory::os::reserve_file_space;
@@ -95,15 +96,13 @@ impl MappedFile {
                 "mapped matrices are little-endian; this machine is big-endian",
             ));
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(writable)
-            .open(path)
-            .map_err(|e| io_error(path, "open the file", e))?;
+        // Regular files only: a FIFO would block the open, a device cannot be mapped as a file.
+        let mut file = open_regular_file(path, "the mapped-matrix file", writable)?;
         let len = file
             .metadata()
             .map_err(|e| io_error(path, "read the file's size", e))?
             .len();
+        // A fixed-size buffer: the header's length is a constant, not something the file says.
         let mut bytes = Vec::with_capacity(HEADER_BYTES);
         (&mut file)
             .take(HEADER_BYTES as u64)
