@@ -314,8 +314,10 @@ impl MemoryManager {
 
     /// The counters of one pool.
     pub fn pool_stats(&self, pool: PoolKind) -> Stats {
+        let snapshot = self.inner.small.read_snapshot();
         let small = self.inner.small.counters(pool);
         let stats = self.inner.pools[pool.index()].lock().stats();
+        drop(snapshot);
         let stats = small_path::merge_small(stats, &small, &self.inner.usage[pool.index()]);
         self.inner.with_availability(stats)
     }
@@ -743,6 +745,8 @@ impl Inner {
     }
 
     fn total_stats(&self) -> Stats {
+        // Held until the pools are read: no flush or trim moves memory between the parts.
+        let _snapshot = self.small.read_snapshot();
         let small: [SmallCounters; 5] = PoolKind::ALL.map(|k| self.small.counters(k));
         let pools = self.lock_all();
         let mut total = Stats::default();

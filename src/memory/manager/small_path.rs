@@ -282,7 +282,10 @@ impl Inner {
                 "pool {pool}: pool-path bytes in use {usage} ≠ its live blocks' {own_in_use}"
             ));
         }
-        let c = self.small.counters(pool);
+        let c = {
+            let _snapshot = self.small.read_snapshot();
+            self.small.counters(pool)
+        };
         if c.in_use != requested {
             return fail(format!(
                 "pool {pool}: small bytes in use {} ≠ live small blocks' {requested}",

@@ -19,8 +19,16 @@
 //! **Teardown.** Pushing blocks writes into slab memory, so every push and refill holds the
 //! arena's guard for reading; `close` takes it for writing before the manager unmaps anything.
 //!
-//! Lock order: guard → class lock → (the manager's) pool lock; the heap list lock is taken
-//! alone.
+//! **Statistics.** A statistics read sums the heaps' cached bytes, then walks the slabs, then
+//! (in the manager) reads the pools. A heap's flush moves blocks from its magazines onto the
+//! slabs, and a trim moves whole slabs back into their pools; a read that ran between its parts
+//! while such a move happened would count the moved bytes twice (or not at all). So moves hold
+//! the snapshot lock for writing and reads hold it for reading. A flush is not only ours to
+//! time: an exiting thread flushes from its thread-local destructor, which may run after
+//! `std::thread::scope` has already returned (rust-lang/rust#116179).
+//!
+//! Lock order: snapshot → guard → class lock → (the manager's) pool lock; snapshot → heap list
+//! lock; the heap list lock is otherwise taken alone.
 
 use super::class::{CLASS_COUNT, block_size, cache_limit, slab_len};
 use super::heap::{
@@ -32,7 +40,7 @@ use super::slab_map;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::pool_kind::PoolKind;
 use crate::memory::tags::Counted;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
@@ -70,6 +78,8 @@ pub struct SmallArena {
     manager: u64,
     classes: Box<[Mutex<Vec<&'static Slab>>]>,
     guard: RwLock<()>,
+    /// Written by flushes and trims, read by statistics (see the module documentation).
+    snapshot: RwLock<()>,
     closed: AtomicBool,
     heaps: Mutex<Vec<Arc<ThreadHeap>>>,
     retired_pools: [PoolCounters; PoolKind::ALL.len()],
@@ -104,6 +114,7 @@ impl SmallArena {
             manager,
             classes: (0..MAGAZINES).map(|_| Mutex::new(Vec::new())).collect(),
             guard: RwLock::new(()),
+            snapshot: RwLock::new(()),
             closed: AtomicBool::new(false),
             heaps: Mutex::new(Vec::new()),
             retired_pools: Default::default(),
@@ -229,6 +240,9 @@ impl SmallArena {
     }
 
     fn flush_local(&self, heap: &ThreadHeap, local: &mut Local) {
+        // The blocks leave the heap's cached bytes and join their slabs' free blocks as one
+        // step for statistics reads.
+        let _snapshot = self.snapshot.write();
         let mut blocks = Vec::new();
         for magazine in &mut local.magazines {
             blocks.append(magazine);
@@ -341,6 +355,9 @@ impl SmallArena {
             let local = unsafe { heap.local() };
             self.follow_flushes(heap, local);
         });
+        // Slabs leave the class lists and join their pools' free runs as one step for
+        // statistics reads.
+        let _snapshot = self.snapshot.write();
         let _guard = self.guard.read();
         if self.closed.load(Relaxed) {
             return 0;
@@ -378,7 +395,16 @@ impl SmallArena {
         }
     }
 
-    /// The small-block counters of `pool`, summed over every thread.
+    /// Holds off flushes and trims while statistics are read: call [`counters`](Self::counters)
+    /// and read the pools with it held, so that blocks and slabs on the move are counted once.
+    /// Do not call while holding any other lock of the arena or the manager.
+    pub fn read_snapshot(&self) -> RwLockReadGuard<'_, ()> {
+        self.snapshot.read()
+    }
+
+    /// The small-block counters of `pool`, summed over every thread. Exact only with
+    /// [`read_snapshot`](Self::read_snapshot) held (a flush could otherwise move a block from a
+    /// heap's count to its slab's between the two halves of the sum).
     pub fn counters(&self, pool: PoolKind) -> SmallCounters {
         let mut c = SmallCounters::default();
         {
