@@ -25,7 +25,21 @@ pub enum AnyMapped {
 impl AnyMapped {
     /// Opens a finalized file of any layout and element type (CSR files are validated).
     pub fn open(path: impl AsRef<Path>, writable: bool) -> Result<Self> {
-        let file = MappedFile::open(path.as_ref(), writable, Expect::default())?;
+        Self::open_checked(path.as_ref(), writable, false)
+    }
+
+    /// Like [`open`](Self::open), after verifying the data checksums (see
+    /// [`MappedDense::verify`]).
+    pub fn open_verified(path: impl AsRef<Path>, writable: bool) -> Result<Self> {
+        Self::open_checked(path.as_ref(), writable, true)
+    }
+
+    fn open_checked(path: &Path, writable: bool, verify: bool) -> Result<Self> {
+        let expect = Expect {
+            verify,
+            ..Expect::default()
+        };
+        let file = MappedFile::open(path, writable, expect)?;
         let h = file.header();
         Ok(match (h.layout, h.scalar) {
             (Layout::Dense, ScalarKind::Real) => AnyMapped::DenseReal(MappedDense::wrap(file)?),
@@ -57,6 +71,16 @@ impl AnyMapped {
             AnyMapped::DenseComplex(m) => m.header(),
             AnyMapped::CsrReal(m) => m.header(),
             AnyMapped::CsrComplex(m) => m.header(),
+        }
+    }
+
+    /// Checks the data against the file's checksums; see [`MappedDense::verify`].
+    pub fn verify(&self) -> Result<u64> {
+        match self {
+            AnyMapped::DenseReal(m) => m.verify(),
+            AnyMapped::DenseComplex(m) => m.verify(),
+            AnyMapped::CsrReal(m) => m.verify(),
+            AnyMapped::CsrComplex(m) => m.verify(),
         }
     }
 
