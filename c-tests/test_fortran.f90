@@ -20,6 +20,7 @@ program test_fortran
   type(qdsim_manager) :: m2
   type(qdsim_hamiltonian_desc) :: d
   type(qdsim_csr) :: h, h_petsc, h_mm, h_missing
+  type(qdsim_mapped) :: mp
   type(qdsim_stats) :: s0, s1, s2
   integer :: unit
   real(c_double), allocatable, target :: pot(:)
@@ -120,6 +121,21 @@ program test_fortran
        error stop 'PETSc / MatrixMarket round trip sizes'
   call qdsim_csr_read_petsc(m2, 'no_such_file.petsc', h_missing, st)
   if (st /= QDSIM_ERR_IO) error stop 'missing file status'
+  ! The Hamiltonian in a mapped file: verified when written and when opened again.
+  call qdsim_mapped_from_csr(h, 'test_fortran_h.qdm', mp)
+  call qdsim_mapped_verify(mp)
+  call qdsim_mapped_destroy(mp)
+  call qdsim_mapped_open_verified('test_fortran_h.qdm', mp)
+  call qdsim_mapped_verify(mp)
+  call qdsim_mapped_destroy(mp)
+  call qdsim_mapped_verify(mp, st)
+  if (st /= QDSIM_ERR_NULL_ARGUMENT) error stop 'verify of a destroyed mapped handle'
+  call qdsim_mapped_open('test_fortran_h.qdm', mp, writable=.true.)
+  call qdsim_mapped_destroy(mp)
+  call qdsim_mapped_open_verified('no_such_file.qdm', mp, status=st)
+  if (st /= QDSIM_ERR_IO) error stop 'missing mapped file status'
+  open(newunit=unit, file='test_fortran_h.qdm', status='old')
+  close(unit, status='delete')
   open(newunit=unit, file='test_fortran_h.petsc', status='old')
   close(unit, status='delete')
   open(newunit=unit, file='test_fortran_h.mtx', status='old')

@@ -74,6 +74,20 @@ int main() {
     std::remove("cxx_wrappers_t.mtx");
     std::remove("cxx_wrappers_t.petsc");
     EXPECT(throws(QDSIM_ERR_IO, "no_such", [&] { qdsim::read_petsc(m, "no_such.petsc"); }));
+    // The same matrix in a mapped file: opened with its checksums verified, verified again.
+    {
+        qdsim_mapped *raw = nullptr;
+        qdsim::check(qdsim_mapped_from_csr(t.get(), "cxx_wrappers_t.qdm", &raw));
+        qdsim::mapped written(raw);
+        written.verify();
+        qdsim::mapped opened = qdsim::mapped::open_verified("cxx_wrappers_t.qdm");
+        EXPECT(opened.info().nnz == 4 && opened.info().writable == 0);
+        opened.verify();
+        EXPECT(qdsim::mapped::open("cxx_wrappers_t.qdm", true).info().writable == 1);
+        EXPECT(throws(QDSIM_ERR_IO, "no_such", [&] { qdsim::mapped::open_verified("no_such.qdm"); }));
+        EXPECT(throws(QDSIM_ERR_NULL_ARGUMENT, "mapped is NULL", [&] { qdsim::mapped(nullptr).verify(); }));
+    }
+    std::remove("cxx_wrappers_t.qdm");
 
     // A solve: the 49x49 box of docs/validation.md case 1.
     auto zero = m.alloc_zeroed<double>(49 * 49, "V");

@@ -1,22 +1,26 @@
 /* Memory-mapped matrices and matrix files from C: a dense block written through the mapping
  * and by columns, finalized, reopened read-only (every write refused), grown; a CSR matrix to a
  * mapped file and back; PETSc binary and MatrixMarket files written and read back; damaged,
- * unfinalized and missing files; NULL arguments, wrong and destroyed handles; untrusted files
- * (issue 16): a FIFO, endless lines, overflowing sizes, impossible event-log entries. */
+ * unfinalized and missing files; NULL arguments, wrong and destroyed handles. Issue 16: untrusted
+ * files (a FIFO, endless lines, overflowing sizes, impossible event-log entries); a mapped CSR
+ * file changed after it was opened (copy and solve report QDSIM_ERR_CORRUPT_FILE, no crash);
+ * data checksums (qdsim_mapped_verify, qdsim_mapped_open_verified, version-1 files "not
+ * checksummed"); a failed or abandoned create keeps the old file and leaves no temporary one. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
 
-static char paths[16][512];
+static char paths[64][512];
 static int n_paths = 0;
 
 /* A unique path in the temporary directory, removed at the end. */
 static const char *temp_path(const char *name) {
     const char *dir = getenv("TMPDIR");
-    CHECK(n_paths < 16);
+    CHECK(n_paths < 64);
     snprintf(paths[n_paths], sizeof paths[n_paths], "%s/qdsim-c-mapped-%ld-%s",
              dir && *dir ? dir : "/tmp", (long)getpid(), name);
     return paths[n_paths++];
@@ -42,7 +46,8 @@ static void dense(qdsim_manager *m) {
     CHECK(info.layout == QDSIM_MAPPED_DENSE && info.scalar == QDSIM_SCALAR_REAL);
     CHECK(info.rows == 5 && info.cols == 3 && info.ld == 8 && info.nnz == 0);
     CHECK(info.writable == 1 && info.finalized == 0 && info.index_bits == 0);
-    CHECK(info.file_bytes == 4096 + 8 * 3 * sizeof(double));
+    /* the data, then on the next page the checksum table: one CRC-32C per MiB of data */
+    CHECK(info.file_bytes == 8192 + 4);
     double *d = NULL;
     size_t ld = 0;
     CHECK_OK(qdsim_mapped_data_mut(a, (void **)&d, &ld));
@@ -121,11 +126,21 @@ static void dense(qdsim_manager *m) {
     CHECK_OK(qdsim_mapped_destroy(a));
     CHECK_OK(qdsim_matrix_destroy(copy));
 
-    /* a writer that never finalizes leaves a file that is refused, as after a crash */
+    /* a new file destroyed before finalize never replaces its path */
     CHECK_OK(qdsim_mapped_create_dense(path2, QDSIM_SCALAR_COMPLEX, 4, 4, &a));
     qdsim_complex *zd = NULL;
     CHECK_OK(qdsim_mapped_data_mut(a, (void **)&zd, &ld));
     zd[0] = (qdsim_complex){1.0, -1.0};
+    CHECK_OK(qdsim_mapped_destroy(a));
+    CHECK_OK(qdsim_mapped_open(path2, 0, &r));
+    CHECK_OK(qdsim_mapped_get_info(r, &info));
+    CHECK(info.scalar == QDSIM_SCALAR_REAL && info.cols == 5);
+    CHECK_OK(qdsim_mapped_destroy(r));
+    /* a writer that changes a file and never finalizes it leaves a file that is refused, as
+     * after a crash */
+    CHECK_OK(qdsim_mapped_open(path2, 1, &a));
+    CHECK_OK(qdsim_mapped_data_mut(a, (void **)&d, &ld));
+    d[0] = -7.0;
     CHECK_OK(qdsim_mapped_destroy(a));
     r = (qdsim_mapped *)0x5e5e;
     CHECK_FAILS(qdsim_mapped_open(path2, 0, &r), QDSIM_ERR_CORRUPT_FILE, "never finalized");
@@ -228,6 +243,191 @@ static void sparse(qdsim_manager *m) {
     CHECK_OK(qdsim_csr_destroy(h));
 }
 
+/* Writes `len` bytes at `at` in place (no truncation: the file may be mapped). */
+static void poke(const char *path, long at, const void *bytes, size_t len) {
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    CHECK(fseek(f, at, SEEK_SET) == 0);
+    CHECK(fwrite(bytes, 1, len, f) == len);
+    CHECK(fclose(f) == 0);
+}
+
+/* Issue 16, item 2: another writer changes a validated mapped CSR file. */
+static void changed_under_us(qdsim_manager *m) {
+    const size_t n = 40;
+    qdsim_csr_builder *b = NULL;
+    CHECK_OK(qdsim_csr_builder_create(m, QDSIM_SCALAR_REAL, n, n, "tri", &b));
+    for (size_t i = 0; i < n; ++i) {
+        CHECK_OK(qdsim_csr_builder_add(b, i, i, 2.0 + (double)i)); /* well separated */
+        if (i > 0) CHECK_OK(qdsim_csr_builder_add(b, i, i - 1, -1.0));
+        if (i + 1 < n) CHECK_OK(qdsim_csr_builder_add(b, i, i + 1, -1.0));
+    }
+    qdsim_csr *h = NULL;
+    CHECK_OK(qdsim_csr_builder_finalize(b, &h));
+    CHECK_OK(qdsim_csr_builder_destroy(b));
+    const char *path = temp_path("changed.qdm");
+    qdsim_mapped *a = NULL;
+    CHECK_OK(qdsim_mapped_from_csr(h, path, &a));
+    CHECK_OK(qdsim_mapped_destroy(a));
+    CHECK_OK(qdsim_csr_destroy(h));
+
+    CHECK_OK(qdsim_mapped_open(path, 0, &a)); /* validated here */
+    /* row 10 holds entries 29, 30, 31 (columns 9, 10, 11); column indices start at 8192 */
+    const int32_t bad = INT32_MAX, good = 11;
+    poke(path, 8192 + 4 * 31, &bad, sizeof bad);
+    qdsim_csr *copy = (qdsim_csr *)0x5e5e;
+    CHECK_FAILS(qdsim_mapped_to_csr(a, m, "copy", &copy), QDSIM_ERR_CORRUPT_FILE,
+                "column index 2147483647 of entry 31 (row 10) is out of range for 40 columns");
+    CHECK(strstr(qdsim_last_error_message(), path) != NULL);
+    CHECK(copy == (qdsim_csr *)0x5e5e);
+    qdsim_eigen_options opts;
+    CHECK_OK(qdsim_eigen_options_default(&opts));
+    opts.k = 2;
+    qdsim_eigen_result *res = (qdsim_eigen_result *)0x5e5e;
+    CHECK_FAILS(qdsim_mapped_solve_lowest(m, a, &opts, &res), QDSIM_ERR_CORRUPT_FILE,
+                "row 10: column index 2147483647 of entry 31 is out of range for 40 columns");
+    CHECK(strstr(qdsim_last_error_message(), path) != NULL);
+    CHECK(res == (qdsim_eigen_result *)0x5e5e);
+    /* a row pointer past the entries */
+    poke(path, 8192 + 4 * 31, &good, sizeof good);
+    const int32_t far = 1000000;
+    poke(path, 4096 + 4 * 20, &far, sizeof far);
+    CHECK_FAILS(qdsim_mapped_to_csr(a, m, "copy", &copy), QDSIM_ERR_CORRUPT_FILE, "row_ptr[20]");
+    CHECK_FAILS(qdsim_mapped_solve_lowest(m, a, &opts, &res), QDSIM_ERR_CORRUPT_FILE,
+                "row pointers");
+    CHECK(copy == (qdsim_csr *)0x5e5e && res == (qdsim_eigen_result *)0x5e5e);
+    /* restored: both work again */
+    const int32_t rp20 = 2 + 3 * 19;
+    poke(path, 4096 + 4 * 20, &rp20, sizeof rp20);
+    CHECK_OK(qdsim_mapped_to_csr(a, m, "copy", &copy));
+    CHECK_OK(qdsim_csr_destroy(copy));
+    CHECK_OK(qdsim_mapped_solve_lowest(m, a, &opts, &res));
+    CHECK_OK(qdsim_eigen_result_destroy(res));
+    CHECK_OK(qdsim_mapped_destroy(a));
+}
+
+static uint64_t fnv1a64(const unsigned char *b, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A version-1 (unchecksummed) real dense 2×1 file, as earlier releases wrote it. */
+static void version_1_file(const char *path) {
+    unsigned char b[4096 + 64] = {0};
+    memcpy(b, "QDSIMMAT", 8);
+    const uint32_t u32s[4] = {1, 0x4C4E4946u /* FINL */, 1, 1};
+    memcpy(b + 8, u32s, sizeof u32s);
+    const uint64_t u64s[11] = {2, 1, 0, 8, 4096, 64, 0, 0, 0, 0, 4096 + 64};
+    memcpy(b + 32, u64s, sizeof u64s);
+    const uint64_t sum = fnv1a64(b, 120);
+    memcpy(b + 120, &sum, 8);
+    const double v[2] = {1.5, -2.5};
+    memcpy(b + 4096, v, sizeof v);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    CHECK(fwrite(b, 1, sizeof b, f) == sizeof b);
+    CHECK(fclose(f) == 0);
+}
+
+/* Issue 16, item 9: data checksums. */
+static void checksums(void) {
+    const char *path = temp_path("sums.qdm");
+    qdsim_mapped *a = NULL, *r = NULL;
+    CHECK_OK(qdsim_mapped_create_dense(path, QDSIM_SCALAR_REAL, 100, 3, &a));
+    double *d = NULL;
+    size_t ld = 0;
+    CHECK_OK(qdsim_mapped_data_mut(a, (void **)&d, &ld));
+    for (size_t i = 0; i < 3 * ld; ++i) d[i] = (double)i;
+    CHECK_FAILS(qdsim_mapped_verify(a), QDSIM_ERR_INVALID_ARGUMENT, "finalize it before verifying");
+    CHECK_OK(qdsim_mapped_finalize(a));
+    CHECK_OK(qdsim_mapped_verify(a));
+    CHECK_OK(qdsim_mapped_destroy(a));
+    CHECK_OK(qdsim_mapped_open_verified(path, 0, &r));
+    CHECK_OK(qdsim_mapped_destroy(r));
+
+    /* a byte of data changed after the open: only an explicit verify finds it */
+    CHECK_OK(qdsim_mapped_open(path, 0, &r));
+    flip_byte(path, 4096 + 8 * 7 + 3);
+    CHECK_FAILS(qdsim_mapped_verify(r), QDSIM_ERR_CORRUPT_FILE,
+                "data block 0 (bytes 4096..8192) fails its checksum");
+    CHECK(strstr(qdsim_last_error_message(), path) != NULL);
+    qdsim_mapped *never = (qdsim_mapped *)0x5e5e;
+    CHECK_FAILS(qdsim_mapped_open_verified(path, 0, &never), QDSIM_ERR_CORRUPT_FILE,
+                "data block 0");
+    CHECK(never == (qdsim_mapped *)0x5e5e);
+    flip_byte(path, 4096 + 8 * 7 + 3);
+    CHECK_OK(qdsim_mapped_verify(r));
+    CHECK_OK(qdsim_mapped_destroy(r));
+    /* the checksum table (at 8192) is covered too */
+    flip_byte(path, 8192);
+    CHECK_FAILS(qdsim_mapped_open_verified(path, 1, &never), QDSIM_ERR_CORRUPT_FILE,
+                "checksum table");
+    flip_byte(path, 8192);
+
+    /* version 1: still read, but not checksummed (never reported as verified) */
+    const char *old = temp_path("v1.qdm");
+    version_1_file(old);
+    CHECK_OK(qdsim_mapped_open(old, 0, &r));
+    const double *rd = NULL;
+    CHECK_OK(qdsim_mapped_data(r, (const void **)&rd, &ld));
+    CHECK(ld == 8 && rd[0] == 1.5 && rd[1] == -2.5);
+    CHECK_FAILS(qdsim_mapped_verify(r), QDSIM_ERR_INVALID_ARGUMENT, "not checksummed");
+    CHECK_OK(qdsim_mapped_destroy(r));
+    CHECK_FAILS(qdsim_mapped_open_verified(old, 0, &never), QDSIM_ERR_INVALID_ARGUMENT,
+                "format version 1, which has no data checksums");
+    CHECK(never == (qdsim_mapped *)0x5e5e);
+}
+
+static int count_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) ++n;
+    closedir(d);
+    return n;
+}
+
+/* Issue 16, item 10: a failed or abandoned create never destroys the old file. */
+static void create_over(void) {
+    const char *tmp = getenv("TMPDIR");
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/qdsim-c-create-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/a.qdm", dir);
+    qdsim_mapped *a = NULL;
+    CHECK_OK(qdsim_mapped_create_dense(path, QDSIM_SCALAR_REAL, 3, 2, &a));
+    CHECK(access(path, F_OK) != 0); /* a temporary name until finalize */
+    CHECK(count_entries(dir) == 1);
+    const double col[3] = {1.0, 2.0, 3.0};
+    CHECK_OK(qdsim_mapped_write_columns(a, QDSIM_SCALAR_REAL, 1, 1, col, 3));
+    CHECK_OK(qdsim_mapped_finalize(a));
+    CHECK_OK(qdsim_mapped_destroy(a));
+    CHECK(count_entries(dir) == 1);
+
+    /* 8 PiB cannot be reserved: an I/O error, the old file intact, nothing left behind */
+    qdsim_mapped *never = (qdsim_mapped *)0x5e5e;
+    CHECK_FAILS(qdsim_mapped_create_dense(path, QDSIM_SCALAR_REAL, (size_t)1 << 30,
+                                          (size_t)1 << 20, &never),
+                QDSIM_ERR_IO, "reserve the file's space");
+    CHECK(strstr(qdsim_last_error_message(), path) != NULL);
+    CHECK(never == (qdsim_mapped *)0x5e5e);
+    CHECK(count_entries(dir) == 1);
+    /* created, written and destroyed before finalize: the same */
+    CHECK_OK(qdsim_mapped_create_dense(path, QDSIM_SCALAR_COMPLEX, 4, 4, &a));
+    CHECK(count_entries(dir) == 2);
+    CHECK_OK(qdsim_mapped_destroy(a));
+    CHECK(count_entries(dir) == 1);
+    CHECK_OK(qdsim_mapped_open_verified(path, 0, &a));
+    double back[3];
+    CHECK_OK(qdsim_mapped_read_columns(a, QDSIM_SCALAR_REAL, 1, 1, back, 3));
+    CHECK(back[0] == 1.0 && back[2] == 3.0);
+    CHECK_OK(qdsim_mapped_destroy(a));
+    CHECK(remove(path) == 0);
+    CHECK(rmdir(dir) == 0);
+}
+
 static void misuse(qdsim_manager *m) {
     qdsim_mapped *a = NULL;
     qdsim_mapped_info info;
@@ -250,6 +450,19 @@ static void misuse(qdsim_manager *m) {
     CHECK_FAILS(qdsim_mapped_destroy(a), QDSIM_ERR_INVALID_HANDLE, "not a live qdsim_mapped");
     CHECK_FAILS(qdsim_mapped_get_info(a, &info), QDSIM_ERR_INVALID_HANDLE,
                 "not a live qdsim_mapped");
+    /* the functions of issue 16 */
+    CHECK_FAILS(qdsim_mapped_verify(NULL), QDSIM_ERR_NULL_ARGUMENT, "mapped is NULL");
+    CHECK_FAILS(qdsim_mapped_verify((qdsim_mapped *)m), QDSIM_ERR_INVALID_HANDLE,
+                "is a qdsim_manager, not a qdsim_mapped");
+    CHECK_FAILS(qdsim_mapped_verify(a), QDSIM_ERR_INVALID_HANDLE, "not a live qdsim_mapped");
+    qdsim_mapped *never = (qdsim_mapped *)0x5e5e;
+    CHECK_FAILS(qdsim_mapped_open_verified(NULL, 0, &never), QDSIM_ERR_NULL_ARGUMENT,
+                "path is NULL");
+    CHECK_FAILS(qdsim_mapped_open_verified(path, 0, NULL), QDSIM_ERR_NULL_ARGUMENT,
+                "out is NULL");
+    CHECK_FAILS(qdsim_mapped_open_verified(temp_path("missing2.qdm"), 0, &never), QDSIM_ERR_IO,
+                "cannot open");
+    CHECK(never == (qdsim_mapped *)0x5e5e);
 }
 
 static void write_text(const char *path, const char *text) {
@@ -324,6 +537,9 @@ int main(void) {
     CHECK_OK(qdsim_manager_create(NULL, &m));
     dense(m);
     sparse(m);
+    changed_under_us(m);
+    checksums();
+    create_over();
     misuse(m);
     untrusted_files(m);
     CHECK_OK(qdsim_manager_destroy(m));

@@ -70,6 +70,12 @@ module qdsim_mem
     type(c_ptr) :: ptr = c_null_ptr
   end type qdsim_csr
 
+  !> A matrix in a memory-mapped file.
+  type, public :: qdsim_mapped
+    private
+    type(c_ptr) :: ptr = c_null_ptr
+  end type qdsim_mapped
+
   !> Eigenvalues and eigenvectors of a solve.
   type, public :: qdsim_eigen_result
     private
@@ -252,6 +258,8 @@ module qdsim_mem
   public :: qdsim_grid_box, qdsim_hamiltonian_desc_default, qdsim_hamiltonian_csr, qdsim_csr_destroy
   public :: qdsim_csr_write_petsc, qdsim_csr_write_matrix_market, qdsim_csr_read_matrix_market
   public :: qdsim_csr_read_petsc
+  public :: qdsim_mapped_from_csr, qdsim_mapped_open, qdsim_mapped_open_verified
+  public :: qdsim_mapped_verify, qdsim_mapped_destroy
   public :: qdsim_eigen_options_default, qdsim_solve_lowest, qdsim_solve_resonances
   public :: qdsim_gpu_pool_create, qdsim_gpu_pool_destroy, qdsim_gpu_solve_lowest
   public :: qdsim_result_info, qdsim_result_values, qdsim_result_complex_values
@@ -383,6 +391,37 @@ module qdsim_mem
       import :: c_ptr, c_int32_t
       type(c_ptr), value :: h
       integer(c_int32_t) :: c_qdsim_csr_destroy
+    end function
+    function c_qdsim_mapped_from_csr(csr, path, out) bind(C, name="qdsim_mapped_from_csr")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: csr, path
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_mapped_from_csr
+    end function
+    function c_qdsim_mapped_open(path, writable, out) bind(C, name="qdsim_mapped_open")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: path
+      integer(c_int32_t), value :: writable
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_mapped_open
+    end function
+    function c_qdsim_mapped_open_verified(path, writable, out) &
+         bind(C, name="qdsim_mapped_open_verified")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: path
+      integer(c_int32_t), value :: writable
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_mapped_open_verified
+    end function
+    function c_qdsim_mapped_verify(h) bind(C, name="qdsim_mapped_verify")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int32_t) :: c_qdsim_mapped_verify
+    end function
+    function c_qdsim_mapped_destroy(h) bind(C, name="qdsim_mapped_destroy")
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int32_t) :: c_qdsim_mapped_destroy
     end function
     function c_qdsim_csr_write_petsc(h, path) bind(C, name="qdsim_csr_write_petsc")
       import :: c_ptr, c_int32_t
@@ -865,6 +904,66 @@ contains
     call report(c_qdsim_csr_destroy(h%ptr), status)
     h%ptr = c_null_ptr
   end subroutine qdsim_csr_destroy
+
+  !> Writes CSR matrix `h` to a new mapped file `path` (finalized, checksummed) and opens it,
+  !> writable, into `out`.
+  subroutine qdsim_mapped_from_csr(h, path, out, status)
+    type(qdsim_csr), intent(in) :: h
+    character(len=*), intent(in) :: path
+    type(qdsim_mapped), intent(out) :: out
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: cpath(:)
+    call to_c(path, cpath)
+    call report(c_qdsim_mapped_from_csr(h%ptr, c_loc(cpath), out%ptr), status)
+  end subroutine qdsim_mapped_from_csr
+
+  !> Opens the finalized mapped-matrix file `path` (read-only unless `writable`) into `h`.
+  subroutine qdsim_mapped_open(path, h, writable, status)
+    character(len=*), intent(in) :: path
+    type(qdsim_mapped), intent(out) :: h
+    logical, intent(in), optional :: writable
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: cpath(:)
+    integer(c_int32_t) :: w
+    w = 0
+    if (present(writable)) then
+      if (writable) w = 1
+    end if
+    call to_c(path, cpath)
+    call report(c_qdsim_mapped_open(c_loc(cpath), w, h%ptr), status)
+  end subroutine qdsim_mapped_open
+
+  !> Like qdsim_mapped_open, after checking all of the data against the file's checksums.
+  subroutine qdsim_mapped_open_verified(path, h, writable, status)
+    character(len=*), intent(in) :: path
+    type(qdsim_mapped), intent(out) :: h
+    logical, intent(in), optional :: writable
+    integer(c_int32_t), intent(out), optional :: status
+    character(kind=c_char), allocatable, target :: cpath(:)
+    integer(c_int32_t) :: w
+    w = 0
+    if (present(writable)) then
+      if (writable) w = 1
+    end if
+    call to_c(path, cpath)
+    call report(c_qdsim_mapped_open_verified(c_loc(cpath), w, h%ptr), status)
+  end subroutine qdsim_mapped_open_verified
+
+  !> Checks all of the data of `h` against its file's checksums: QDSIM_ERR_CORRUPT_FILE on damage,
+  !> QDSIM_ERR_INVALID_ARGUMENT for a file without checksums (format version 1).
+  subroutine qdsim_mapped_verify(h, status)
+    type(qdsim_mapped), intent(in) :: h
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_mapped_verify(h%ptr), status)
+  end subroutine qdsim_mapped_verify
+
+  !> Unmaps the file and destroys the handle.
+  subroutine qdsim_mapped_destroy(h, status)
+    type(qdsim_mapped), intent(inout) :: h
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_mapped_destroy(h%ptr), status)
+    h%ptr = c_null_ptr
+  end subroutine qdsim_mapped_destroy
 
   !> Writes `h` to `path` in PETSc's binary format (for SLEPc: see the README).
   subroutine qdsim_csr_write_petsc(h, path, status)

@@ -1041,9 +1041,11 @@ qdsim_status qdsim_manager_leak_report(const struct qdsim_manager *manager, char
 // `text` points to writable memory for a pointer.
 qdsim_status qdsim_manager_allocation_report(const struct qdsim_manager *manager, char **text);
 
-// Creates (or replaces) file `path` holding a zero `rows × cols` dense matrix of `scalar`,
-// mapped writable and not yet finalized, and writes its handle to `*out`. Fill it (through
-// `qdsim_mapped_data_mut` or `qdsim_mapped_write_columns`), then `qdsim_mapped_finalize`.
+// Creates a zero `rows × cols` dense matrix of `scalar` that replaces file `path` at its first
+// `qdsim_mapped_finalize`, mapped writable, and writes its handle to `*out`. Fill it (through
+// `qdsim_mapped_data_mut` or `qdsim_mapped_write_columns`), then finalize. Until then it lives
+// under a temporary name in the same directory: a failure, or destroying the handle before
+// finalize, removes it and leaves whatever `path` held untouched.
 //
 // Errors: `QDSIM_ERR_INVALID_ARGUMENT` (bad scalar, size overflow), `QDSIM_ERR_IO`.
 //
@@ -1061,6 +1063,30 @@ qdsim_status qdsim_mapped_create_dense(const char *path, qdsim_scalar scalar, si
 // # Safety
 // `path` is NUL-terminated; `out` points to writable memory for a pointer.
 qdsim_status qdsim_mapped_open(const char *path, int32_t writable, struct qdsim_mapped **out);
+
+// Opens a file as `qdsim_mapped_open` does, after checking its data against its checksums
+// (reading all of it; see `qdsim_mapped_verify`).
+//
+// Errors: those of `qdsim_mapped_open`; `QDSIM_ERR_CORRUPT_FILE` naming the first damaged
+// block; `QDSIM_ERR_INVALID_ARGUMENT` ("not checksummed") for a file of format version 1, which
+// has no data checksums.
+//
+// # Safety
+// `path` is NUL-terminated; `out` points to writable memory for a pointer.
+qdsim_status qdsim_mapped_open_verified(const char *path, int32_t writable, struct qdsim_mapped **out);
+
+// Checks the data of a mapped file against its per-block CRC-32C checksums (written by
+// finalize; format version 2), reading all of it. This is the only way to detect data changed
+// after the file was opened (opening checks only the header and CSR structure, unless opened
+// with `qdsim_mapped_open_verified`).
+//
+// Errors: `QDSIM_ERR_CORRUPT_FILE` naming the first damaged block and its byte range (or a
+// damaged checksum table); `QDSIM_ERR_INVALID_ARGUMENT` ("not checksummed") for a file of format
+// version 1, and for a writable file changed since its last finalize (finalize first).
+//
+// # Safety
+// Always safe to call; the handle is checked.
+qdsim_status qdsim_mapped_verify(const struct qdsim_mapped *mapped);
 
 // Unmaps the file and destroys the handle. NULL is a no-op. Modified pages reach the file,
 // but a file not finalized since its last change is refused by the next open.

@@ -425,6 +425,37 @@ private:
     qdsim_csr_info info_{};
 };
 
+/// A matrix in a memory-mapped file (qdsim_mapped): opened, optionally with its data checksums
+/// verified, and verified again on demand. Move-only; the handle is destroyed with it.
+class mapped {
+public:
+    explicit mapped(qdsim_mapped *h) : h_(h) {}
+    /// Opens a finalized file (read-only unless `writable`); checks its header and structure.
+    static mapped open(const char *path, bool writable = false) {
+        qdsim_mapped *h = nullptr;
+        check(qdsim_mapped_open(path, writable ? 1 : 0, &h));
+        return mapped(h);
+    }
+    /// Like open(), after checking all of the data against its checksums.
+    static mapped open_verified(const char *path, bool writable = false) {
+        qdsim_mapped *h = nullptr;
+        check(qdsim_mapped_open_verified(path, writable ? 1 : 0, &h));
+        return mapped(h);
+    }
+    qdsim_mapped *get() const noexcept { return h_.get(); }
+    qdsim_mapped_info info() const {
+        qdsim_mapped_info i;
+        check(qdsim_mapped_get_info(get(), &i));
+        return i;
+    }
+    /// Checks all of the data against the file's checksums: throws QDSIM_ERR_CORRUPT_FILE on
+    /// damage, QDSIM_ERR_INVALID_ARGUMENT for a file without checksums (format version 1).
+    void verify() const { check(qdsim_mapped_verify(get())); }
+
+private:
+    detail::handle<qdsim_mapped, qdsim_mapped_destroy> h_;
+};
+
 /// Collects (row, col, value) entries in any order; finalize() sums duplicates.
 class csr_builder {
 public:

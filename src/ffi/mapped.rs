@@ -2,8 +2,12 @@
 //! `src/matrix/mapped/header.rs`): create, open, read and write columns or use the mapping
 //! directly, grow, flush, finalize, and convert from and to `qdsim_csr` / `qdsim_matrix`.
 //!
-//! A file must be finalized (`qdsim_mapped_finalize`) before its handle is destroyed, or it is
-//! refused on the next open (`QDSIM_ERR_CORRUPT_FILE`), exactly as after a crash mid-write.
+//! A file must be finalized (`qdsim_mapped_finalize`) before its handle is destroyed. A new file
+//! (`qdsim_mapped_create_dense`, `qdsim_mapped_from_*`) is written under a temporary name beside
+//! its path and renamed over it by the first finalize: destroyed before that, or after a failure,
+//! it is removed and whatever the path held stays. A file opened writable and changed but not
+//! finalized again is refused on the next open (`QDSIM_ERR_CORRUPT_FILE`), exactly as after a
+//! crash mid-write.
 //! Writing through a read-only handle returns `QDSIM_ERR_INVALID_ARGUMENT`.
 //!
 //! Thread safety: a handle may be used from several threads; each call locks it. Pointers from
@@ -101,9 +105,11 @@ fn not_dense(what: &str) -> Error {
     ))
 }
 
-/// Creates (or replaces) file `path` holding a zero `rows × cols` dense matrix of `scalar`,
-/// mapped writable and not yet finalized, and writes its handle to `*out`. Fill it (through
-/// `qdsim_mapped_data_mut` or `qdsim_mapped_write_columns`), then `qdsim_mapped_finalize`.
+/// Creates a zero `rows × cols` dense matrix of `scalar` that replaces file `path` at its first
+/// `qdsim_mapped_finalize`, mapped writable, and writes its handle to `*out`. Fill it (through
+/// `qdsim_mapped_data_mut` or `qdsim_mapped_write_columns`), then finalize. Until then it lives
+/// under a temporary name in the same directory: a failure, or destroying the handle before
+/// finalize, removes it and leaves whatever `path` held untouched.
 ///
 /// Errors: `QDSIM_ERR_INVALID_ARGUMENT` (bad scalar, size overflow), `QDSIM_ERR_IO`.
 ///
@@ -152,6 +158,50 @@ pub unsafe extern "C" fn qdsim_mapped_open(
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, ptr) };
         Ok(())
+    })
+}
+
+/// Opens a file as `qdsim_mapped_open` does, after checking its data against its checksums
+/// (reading all of it; see `qdsim_mapped_verify`).
+///
+/// Errors: those of `qdsim_mapped_open`; `QDSIM_ERR_CORRUPT_FILE` naming the first damaged
+/// block; `QDSIM_ERR_INVALID_ARGUMENT` ("not checksummed") for a file of format version 1, which
+/// has no data checksums.
+///
+/// # Safety
+/// `path` is NUL-terminated; `out` points to writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_mapped_open_verified(
+    path: *const c_char,
+    writable: i32,
+    out: *mut *mut qdsim_mapped,
+) -> qdsim_status {
+    guard("qdsim_mapped_open_verified", || {
+        let out = out_param(out, "out")?;
+        // SAFETY: NUL-terminated per the contract.
+        let path = unsafe { path_arg(path)? };
+        let ptr = new_mapped_handle(AnyMapped::open_verified(path, writable != 0)?);
+        // SAFETY: checked by out_param; writable per the contract.
+        unsafe { write_out(out, ptr) };
+        Ok(())
+    })
+}
+
+/// Checks the data of a mapped file against its per-block CRC-32C checksums (written by
+/// finalize; format version 2), reading all of it. This is the only way to detect data changed
+/// after the file was opened (opening checks only the header and CSR structure, unless opened
+/// with `qdsim_mapped_open_verified`).
+///
+/// Errors: `QDSIM_ERR_CORRUPT_FILE` naming the first damaged block and its byte range (or a
+/// damaged checksum table); `QDSIM_ERR_INVALID_ARGUMENT` ("not checksummed") for a file of format
+/// version 1, and for a writable file changed since its last finalize (finalize first).
+///
+/// # Safety
+/// Always safe to call; the handle is checked.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_mapped_verify(mapped: *const qdsim_mapped) -> qdsim_status {
+    guard("qdsim_mapped_verify", || {
+        mapped_arg(mapped)?.mapped.lock().verify().map(drop)
     })
 }
 

@@ -342,29 +342,6 @@ pub(crate) fn row_entries<I: CsrIndex, T: Copy>(
         .collect()
 }
 
-/// `y = (A·x)[first_row ..]` for CSR arrays satisfying the module's invariants, sequentially
-/// (shared with the memory-mapped CSR matrices, which validate them on open).
-pub(crate) fn csr_rows_product<I: CsrIndex, T: Scalar>(
-    row_ptr: &[I],
-    col_idx: &[I],
-    values: &[T],
-    x: &[T],
-    first_row: usize,
-    y: &mut [T],
-) {
-    debug_assert!(first_row + y.len() < row_ptr.len());
-    spmv_kernel::<I, T, T, false>(
-        &row_ptr[first_row..],
-        col_idx,
-        values,
-        T::ONE,
-        x,
-        T::ZERO_VALUE,
-        y,
-        false,
-    );
-}
-
 /// Arrays satisfying the module's invariants viewed as faer's CSR type with unsigned indices of
 /// the same width (shared with the memory-mapped CSR matrices, which validate on open).
 pub(crate) fn faer_view<'a, I: CsrIndex, U: faer::Index, T>(
@@ -384,7 +361,8 @@ pub(crate) fn faer_view<'a, I: CsrIndex, U: faer::Index, T>(
         )
     };
     // SAFETY: the caller's arrays satisfy the module invariants (CsrMatrix establishes them,
-    // MappedCsr validates them on open), which are exactly faer's CSR invariants.
+    // MappedCsr validates them on open and its `as_faer` is unsafe: the file must not change), which
+    // are exactly faer's CSR invariants.
     let symbolic = unsafe { SymbolicSparseRowMatRef::new_unchecked(nrows, ncols, rp, None, ci) };
     SparseRowMatRef::new(symbolic, values)
 }

@@ -87,5 +87,9 @@ pub fn mapped_csr_lowest<T: Scalar>(
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
     require_square(h.nrows(), h.ncols(), &h.path().display().to_string())?;
-    lowest_eigenpairs(manager, h, None, options, progress)
+    let result = lowest_eigenpairs(manager, h, None, options, progress);
+    // The file may have changed under the solve: every index it read was checked, and a bad one
+    // makes the whole result a CorruptFile error, whatever the solve returned.
+    h.take_read_damage()?;
+    result
 }

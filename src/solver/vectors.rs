@@ -158,7 +158,7 @@ pub(crate) fn store<T: Scalar>(
             let bytes = block_bytes::<T>(n, k);
             let (name_holder, path) = create_unique(dir, "vectors", bytes)?;
             drop(name_holder);
-            let created = MappedDense::<T>::create(&path, n, k);
+            let created = MappedDense::<T>::create_scratch(&path, n, k);
             // Unlinked at once, whatever happened: nothing is left behind (the mapping keeps
             // the data reachable until the result is dropped).
             let removed = std::fs::remove_file(&path);

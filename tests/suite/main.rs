@@ -14,6 +14,8 @@ mod common;
 
 mod csr;
 mod hamiltonian;
+mod hardening_mapped;
+mod hardening_readers;
 mod header;
 mod manager;
 mod mapped;

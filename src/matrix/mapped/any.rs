@@ -38,7 +38,21 @@ macro_rules! any_mapped {
 impl AnyMapped {
     /// Opens a finalized file of any layout and element type (CSR files are validated).
     pub fn open(path: impl AsRef<Path>, writable: bool) -> Result<Self> {
-        let file = MappedFile::open(path.as_ref(), writable, Expect::default())?;
+        Self::open_checked(path.as_ref(), writable, false)
+    }
+
+    /// Like [`open`](Self::open), after verifying the data checksums (see
+    /// [`MappedDense::verify`]).
+    pub fn open_verified(path: impl AsRef<Path>, writable: bool) -> Result<Self> {
+        Self::open_checked(path.as_ref(), writable, true)
+    }
+
+    fn open_checked(path: &Path, writable: bool, verify: bool) -> Result<Self> {
+        let expect = Expect {
+            verify,
+            ..Expect::default()
+        };
+        let file = MappedFile::open(path, writable, expect)?;
         let h = file.header();
         let (layout, kind) = (h.layout, h.scalar);
         Ok(match layout {
@@ -65,6 +79,11 @@ impl AnyMapped {
     /// The file's header.
     pub fn header(&self) -> &Header {
         any_mapped!(self, m => m.header())
+    }
+
+    /// Checks the data against the file's checksums; see [`MappedDense::verify`].
+    pub fn verify(&self) -> Result<u64> {
+        any_mapped!(self, m => m.verify())
     }
 
     /// True when mapped for writing.

@@ -3,21 +3,34 @@
 //!
 //! Every open validates the structure in one sequential pass over the index arrays — row
 //! pointers from 0 to nnz and non-decreasing, column indices in range and strictly increasing
-//! within each row — so the zero-copy views (slices, faer) can rely on `CsrMatrix`'s invariants.
-//! The structure is fixed once written; a writable mapping may change the values.
+//! within each row. The structure is fixed once written; a writable mapping may change the
+//! values.
+//!
+//! But the mapping is shared with the file, and another program may write the file after the
+//! open validated it. Nothing read from the mapping is trusted: [`MappedCsr::to_csr`] validates
+//! the copy it makes, and the kernels that read the file in place (rows, products, the solvers'
+//! operator) check every row pointer and column index as they read it; an index out of range is
+//! skipped and recorded, and [`MappedCsr::take_read_damage`] (which the mapped solve calls at its
+//! end) turns it into `CorruptFile` naming the file, the row and the value. Only the faer view
+//! ([`MappedCsr::as_faer`]) relies on the validation, and is `unsafe` for that reason.
 
 use super::file::{Expect, MappedFile};
 use super::header::{Header, Layout};
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::csr::{csr_rows_product, faer_view, row_entries};
+use crate::matrix::csr::faer_view;
 use crate::matrix::{CsrIndex, CsrIndices, CsrMatrix, FaerCsr, Scalar};
 use crate::memory::{MemoryManager, PoolBuffer};
+use parking_lot::Mutex;
 use std::marker::PhantomData;
+use std::ops::Range;
 use std::path::Path;
 
 /// A CSR matrix in a memory-mapped file.
 pub struct MappedCsr<T: Scalar> {
     file: MappedFile,
+    /// The first inconsistency an in-place read found since the last
+    /// [`take_read_damage`](Self::take_read_damage).
+    read_damage: Mutex<Option<String>>,
     _scalar: PhantomData<T>,
 }
 
@@ -88,6 +101,63 @@ fn validate<I: CsrIndex + Into<i64>>(rp: &[I], ci: &[I], ncols: usize) -> Result
     Ok(())
 }
 
+/// Row `r`'s entry range read from `rp`, checked: `0 ≤ rp[r] ≤ rp[r + 1] ≤ nnz` (`rp` has
+/// `rows + 1` entries and `r < rows`: the lengths come from the header, not from the data).
+fn checked_row_range<I: CsrIndex + Into<i64>>(
+    rp: &[I],
+    nnz: usize,
+    r: usize,
+) -> std::result::Result<Range<usize>, String> {
+    let (s, e): (i64, i64) = (rp[r].into(), rp[r + 1].into());
+    if s < 0 || s > e || e as u64 > nnz as u64 {
+        return Err(format!(
+            "row {r}: row pointers {s} .. {e} are out of order or outside 0 ..= {nnz} entries"
+        ));
+    }
+    Ok(s as usize..e as usize)
+}
+
+/// Column index `ci[p]` of row `r`, checked against `ncols`.
+fn checked_col<I: CsrIndex + Into<i64>>(
+    ci: &[I],
+    p: usize,
+    r: usize,
+    ncols: usize,
+) -> std::result::Result<usize, String> {
+    let c: i64 = ci[p].into();
+    if c < 0 || c as u64 >= ncols as u64 {
+        return Err(format!(
+            "row {r}: column index {c} of entry {p} is out of range for {ncols} columns"
+        ));
+    }
+    Ok(c as usize)
+}
+
+/// Calls `f(row, column, value)` for every entry of `rows`, checking each index as it is read;
+/// stops a row at its first bad index and returns the first problem (after visiting every row).
+fn for_each_checked<I: CsrIndex + Into<i64>, T: Copy>(
+    rp: &[I],
+    ci: &[I],
+    values: &[T],
+    ncols: usize,
+    rows: Range<usize>,
+    mut f: impl FnMut(usize, usize, T),
+) -> std::result::Result<(), String> {
+    let mut first = None;
+    for r in rows {
+        let row = checked_row_range(rp, ci.len(), r).and_then(|range| {
+            for p in range {
+                f(r, checked_col(ci, p, r, ncols)?, values[p]);
+            }
+            Ok(())
+        });
+        if let Err(e) = row {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
 fn copy_to_pool<I: CsrIndex>(
     manager: &MemoryManager,
     src: &[I],
@@ -110,21 +180,56 @@ impl<T: Scalar> MappedCsr<T> {
         Self::open_with(path.as_ref(), true)
     }
 
+    /// Opens a finalized file, verifies its data checksums (see [`verify`](Self::verify)), then
+    /// validates its structure.
+    pub fn open_verified(path: impl AsRef<Path>, writable: bool) -> Result<Self> {
+        Self::open_checked(path.as_ref(), writable, true)
+    }
+
     fn open_with(path: &Path, writable: bool) -> Result<Self> {
+        Self::open_checked(path, writable, false)
+    }
+
+    fn open_checked(path: &Path, writable: bool, verify: bool) -> Result<Self> {
         let expect = Expect {
             layout: Some(Layout::Csr),
             scalar: Some(T::KIND),
+            verify,
         };
         Self::wrap(MappedFile::open(path, writable, expect)?)
+    }
+
+    /// Checks the data against the file's checksums; see
+    /// [`MappedDense::verify`](super::MappedDense::verify).
+    pub fn verify(&self) -> Result<u64> {
+        self.file.verify()
+    }
+
+    /// Reports, and forgets, the first inconsistency that an in-place read ([`row`](Self::row),
+    /// [`apply`](Self::apply), the solvers' products) found since the last call: the file was
+    /// changed after it was opened and validated. `CorruptFile` names the file, row and value.
+    pub fn take_read_damage(&self) -> Result<()> {
+        match self.read_damage.lock().take() {
+            None => Ok(()),
+            Some(what) => Err(Error::new(
+                ErrorKind::CorruptFile,
+                format!(
+                    "{}: {what}: the file was changed after it was opened and validated (every \
+                     entry with a bad index was skipped, so results computed since are wrong)",
+                    self.path().display()
+                ),
+            )),
+        }
+    }
+
+    fn record_damage(&self, what: String) {
+        self.read_damage.lock().get_or_insert(what);
     }
 
     /// Wraps an opened file known to hold a CSR matrix of `T`, after validating its structure.
     pub(crate) fn wrap(file: MappedFile) -> Result<Self> {
         debug_assert!(file.header().layout == Layout::Csr && file.header().scalar == T::KIND);
-        let m = Self {
-            file,
-            _scalar: PhantomData,
-        };
+        let m = Self::new(file);
         let ncols = m.ncols();
         match m.indices() {
             MappedIndices::I32 { row_ptr, col_idx } => validate(row_ptr, col_idx, ncols),
@@ -157,10 +262,15 @@ impl<T: Scalar> MappedCsr<T> {
         }
         file.slice_mut::<T>(2)?.copy_from_slice(src.values());
         file.finalize()?;
-        Ok(Self {
+        Ok(Self::new(file))
+    }
+
+    fn new(file: MappedFile) -> Self {
+        Self {
             file,
+            read_damage: Mutex::new(None),
             _scalar: PhantomData,
-        })
+        }
     }
 
     /// Copies the matrix into a new [`CsrMatrix`] of `manager` (same index width), its arrays
@@ -180,7 +290,18 @@ impl<T: Scalar> MappedCsr<T> {
         let mut values =
             PoolBuffer::<T>::uninit_values(manager, self.nnz(), &format!("{tag}.values"))?;
         values.copy_from_slice(self.values());
-        // Validated on open: the invariants hold.
+        // Validated on open, but the file may have changed since: validate the copy, which
+        // nobody else can change.
+        match &indices {
+            CsrIndices::I32 { row_ptr, col_idx } => validate(row_ptr, col_idx, self.ncols()),
+            CsrIndices::I64 { row_ptr, col_idx } => validate(row_ptr, col_idx, self.ncols()),
+        }
+        .map_err(|e| {
+            e.context(&format!(
+                "{} (changed after it was opened and validated)",
+                self.path().display()
+            ))
+        })?;
         Ok(CsrMatrix::from_valid_parts(
             self.nrows(),
             self.ncols(),
@@ -238,21 +359,60 @@ impl<T: Scalar> MappedCsr<T> {
         }
     }
 
-    /// Row `r`'s `(column, value)` pairs (panics when `r ≥ nrows`).
-    pub fn row(&self, r: usize) -> Vec<(usize, T)> {
-        match self.indices() {
+    /// Calls `f(row, column, value)` for the entries of `rows` read from the file, checking
+    /// every index; a bad one is skipped (with the rest of its row) and recorded for
+    /// [`take_read_damage`](Self::take_read_damage).
+    fn for_each_entry(&self, rows: Range<usize>, f: impl FnMut(usize, usize, T)) {
+        let (values, ncols) = (self.values(), self.ncols());
+        let checked = match self.indices() {
             MappedIndices::I32 { row_ptr, col_idx } => {
-                row_entries(row_ptr, col_idx, self.values(), r)
+                for_each_checked(row_ptr, col_idx, values, ncols, rows, f)
             }
             MappedIndices::I64 { row_ptr, col_idx } => {
-                row_entries(row_ptr, col_idx, self.values(), r)
+                for_each_checked(row_ptr, col_idx, values, ncols, rows, f)
             }
+        };
+        if let Err(what) = checked {
+            self.record_damage(what);
         }
     }
 
+    /// Row `r`'s `(column, value)` pairs (panics when `r ≥ nrows`), read from the file with every
+    /// index checked: entries with a bad index (the file changed since it was opened) are left
+    /// out and recorded, see [`take_read_damage`](Self::take_read_damage).
+    pub fn row(&self, r: usize) -> Vec<(usize, T)> {
+        assert!(r < self.nrows(), "row {r} of {} rows", self.nrows());
+        let mut entries = Vec::new();
+        self.for_each_entry(r..r + 1, |_, c, v| entries.push((c, v)));
+        entries
+    }
+
+    /// `y = A·x` straight from the file, sequentially, every index checked: a file changed
+    /// since it was opened is `CorruptFile` (naming the row and value), never a wild read.
+    pub fn apply(&self, x: &[T], y: &mut [T]) -> Result<()> {
+        if x.len() != self.ncols() || y.len() != self.nrows() {
+            return Err(Error::invalid_argument(format!(
+                "mapped CSR product: x has {} entries and y {}, but the matrix is {}×{}",
+                x.len(),
+                y.len(),
+                self.nrows(),
+                self.ncols()
+            )));
+        }
+        // Damage found before this call is not this call's business: keep it for its owner.
+        let earlier = self.read_damage.lock().take();
+        self.apply_rows(x, 0..self.nrows(), y);
+        let result = self.take_read_damage();
+        if let Some(what) = earlier {
+            self.record_damage(what);
+        }
+        result
+    }
+
     /// `y = (A·x)[rows]`, sequentially, straight from the file (`x` has `ncols` entries): the
-    /// solvers' row-chunked kernels use this.
-    pub(crate) fn apply_rows(&self, x: &[T], rows: std::ops::Range<usize>, y: &mut [T]) {
+    /// solvers' row-chunked kernels use this. Every index is checked as it is read; entries
+    /// with a bad one are skipped and recorded (see [`take_read_damage`](Self::take_read_damage)).
+    pub(crate) fn apply_rows(&self, x: &[T], rows: Range<usize>, y: &mut [T]) {
         assert!(
             x.len() == self.ncols() && y.len() == rows.len() && rows.end <= self.nrows(),
             "mapped CSR product: x {} (ncols {}), rows {rows:?} (nrows {}), y {}",
@@ -261,14 +421,9 @@ impl<T: Scalar> MappedCsr<T> {
             self.nrows(),
             y.len()
         );
-        match self.indices() {
-            MappedIndices::I32 { row_ptr, col_idx } => {
-                csr_rows_product(row_ptr, col_idx, self.values(), x, rows.start, y)
-            }
-            MappedIndices::I64 { row_ptr, col_idx } => {
-                csr_rows_product(row_ptr, col_idx, self.values(), x, rows.start, y)
-            }
-        }
+        let first = rows.start;
+        y.fill(T::ZERO_VALUE);
+        self.for_each_entry(rows, |r, c, v| y[r - first] += v * x[c]);
     }
 
     /// The values, row by row (zero-copy).
@@ -281,8 +436,14 @@ impl<T: Scalar> MappedCsr<T> {
         self.file.slice_mut(2)
     }
 
-    /// A zero-copy faer view (e.g. for SpMV straight from the file).
-    pub fn as_faer(&self) -> FaerCsr<'_, T> {
+    /// A zero-copy faer view (e.g. for SpMV straight from the file). faer trusts the
+    /// structure without checking it; [`apply`](Self::apply) is the checked product.
+    ///
+    /// # Safety
+    /// The file must not be changed by anyone while the view is used: the structure was
+    /// validated on open, and faer reads indices without bounds checks, so an index changed
+    /// since is undefined behaviour.
+    pub unsafe fn as_faer(&self) -> FaerCsr<'_, T> {
         let (rows, cols, values) = (self.nrows(), self.ncols(), self.values());
         match self.indices() {
             MappedIndices::I32 { row_ptr, col_idx } => FaerCsr::U32(faer_view::<i32, u32, T>(

@@ -31,9 +31,23 @@ fn ld_for<T: Scalar>(rows: usize, cols: usize) -> Result<usize> {
 }
 
 impl<T: Scalar> MappedDense<T> {
-    /// Creates (or replaces) file `path` holding a zero `rows × cols` matrix, mapped writable and
-    /// not yet finalized: write the data, then call [`finalize`](Self::finalize).
+    /// Creates a zero `rows × cols` matrix that replaces file `path` at its first
+    /// [`finalize`](Self::finalize), mapped writable: write the data, then finalize. Until then
+    /// it lives under a temporary name beside `path` (whatever `path` held stays); dropped
+    /// before `finalize`, or on any error, the temporary file is removed.
     pub fn create(path: impl AsRef<Path>, rows: usize, cols: usize) -> Result<Self> {
+        let header = Self::new_header(rows, cols)?;
+        Self::wrap(MappedFile::create(path.as_ref(), header)?)
+    }
+
+    /// Like [`create`](Self::create), but writes `path` itself (truncating it): for scratch
+    /// files that the caller unlinks at once and never finalizes.
+    pub(crate) fn create_scratch(path: &Path, rows: usize, cols: usize) -> Result<Self> {
+        let header = Self::new_header(rows, cols)?;
+        Self::wrap(MappedFile::create_in_place(path, header)?)
+    }
+
+    fn new_header(rows: usize, cols: usize) -> Result<Header> {
         let ld = ld_for::<T>(rows, cols)?;
         let header = Header::dense(T::KIND, rows as u64, cols as u64, ld as u64)?;
         if usize::try_from(header.file_len).is_err() {
@@ -41,7 +55,7 @@ impl<T: Scalar> MappedDense<T> {
                 "a {rows}×{cols} matrix does not fit in the address space"
             )));
         }
-        Self::wrap(MappedFile::create(path.as_ref(), header)?)
+        Ok(header)
     }
 
     /// Opens a finalized file read-only. A file of another layout or element type, or a
@@ -56,12 +70,32 @@ impl<T: Scalar> MappedDense<T> {
         Self::open_with(path.as_ref(), true)
     }
 
+    /// Opens a finalized file (writable or not) and [`verify`](Self::verify)s its data
+    /// checksums before returning it: damage is `CorruptFile`, a file without checksums
+    /// (format version 1) is refused with `InvalidArgument`.
+    pub fn open_verified(path: impl AsRef<Path>, writable: bool) -> Result<Self> {
+        Self::open_checked(path.as_ref(), writable, true)
+    }
+
     fn open_with(path: &Path, writable: bool) -> Result<Self> {
+        Self::open_checked(path, writable, false)
+    }
+
+    fn open_checked(path: &Path, writable: bool, verify: bool) -> Result<Self> {
         let expect = Expect {
             layout: Some(Layout::Dense),
             scalar: Some(T::KIND),
+            verify,
         };
         Self::wrap(MappedFile::open(path, writable, expect)?)
+    }
+
+    /// Checks the data against the file's checksums (reading all of it) and returns the number
+    /// of bytes verified. `CorruptFile` names the first damaged block; a file without
+    /// checksums (format version 1) or changed since its last finalize is refused with
+    /// `InvalidArgument`.
+    pub fn verify(&self) -> Result<u64> {
+        self.file.verify()
     }
 
     /// Wraps an opened file known to hold a dense matrix of `T`.

@@ -9,7 +9,7 @@
 //! - PETSc files stream into the final CSR arrays (bounded peak);
 //! - fuzz-style property tests: mutated versions of the seed files in `tests/corpus/<reader>/`
 //!   (bit flips, truncations, huge numbers, random bytes) go through every reader, which must
-//!   return `Ok` or a documented error, quickly. `cargo test --test hardening_readers --
+//!   return `Ok` or a documented error, quickly. `cargo test --test suite hardening_readers --
 //!   --ignored regenerate_corpus` rewrites the binary seeds.
 
 use proptest::prelude::*;
