@@ -633,6 +633,16 @@ contains
     buffer(len_trim(text) + 1) = c_null_char
   end subroutine to_c
 
+  !> An optional logical as a C int flag: 1 when present and true, else 0.
+  pure function c_flag(flag) result(value)
+    logical, intent(in), optional :: flag
+    integer(c_int32_t) :: value
+    value = 0
+    if (present(flag)) then
+      if (flag) value = 1
+    end if
+  end function c_flag
+
   !> Hands `st` to the caller's `status`, or stops with the message when there is none.
   subroutine report(st, status)
     integer(c_int32_t), intent(in) :: st
@@ -924,13 +934,8 @@ contains
     logical, intent(in), optional :: writable
     integer(c_int32_t), intent(out), optional :: status
     character(kind=c_char), allocatable, target :: cpath(:)
-    integer(c_int32_t) :: w
-    w = 0
-    if (present(writable)) then
-      if (writable) w = 1
-    end if
     call to_c(path, cpath)
-    call report(c_qdsim_mapped_open(c_loc(cpath), w, h%ptr), status)
+    call report(c_qdsim_mapped_open(c_loc(cpath), c_flag(writable), h%ptr), status)
   end subroutine qdsim_mapped_open
 
   !> Like qdsim_mapped_open, after checking all of the data against the file's checksums.
@@ -940,13 +945,8 @@ contains
     logical, intent(in), optional :: writable
     integer(c_int32_t), intent(out), optional :: status
     character(kind=c_char), allocatable, target :: cpath(:)
-    integer(c_int32_t) :: w
-    w = 0
-    if (present(writable)) then
-      if (writable) w = 1
-    end if
     call to_c(path, cpath)
-    call report(c_qdsim_mapped_open_verified(c_loc(cpath), w, h%ptr), status)
+    call report(c_qdsim_mapped_open_verified(c_loc(cpath), c_flag(writable), h%ptr), status)
   end subroutine qdsim_mapped_open_verified
 
   !> Checks all of the data of `h` against its file's checksums: QDSIM_ERR_CORRUPT_FILE on damage,
