@@ -1,6 +1,6 @@
 //! The C ABI: a thin, total, panic-free translation of the Rust API, one file per handle type.
 //!
-//! Conventions (DESIGN.md §3), which every function here follows:
+//! Conventions (docs/c-api.md), which every function here follows:
 //!
 //! - **Status codes.** Every fallible function returns `qdsim_status`; `QDSIM_OK` (0) is
 //!   success. On failure `qdsim_last_error_message()` gives this thread's explanation.
