@@ -13,16 +13,35 @@ use faer::{Mat, Par};
 use num_complex::Complex64;
 use std::time::Instant;
 
-/// Resonances and how they were obtained.
+/// Resonances and how they were obtained (by the CSR solver here or the grid solver,
+/// `resonance/`).
 pub struct Resonances {
-    /// Complex eigenvalues E − iΓ/2 (eV), nearest the target first.
+    /// Complex eigenvalues E − iΓ/2 (eV): the converged pairs first, then the others, each group
+    /// nearest the target first.
     pub values: Vec<Complex64>,
     /// Eigenvectors with xᵀx = 1 (unconjugated), in the manager's pool.
     pub vectors: ManagedMatrix<Complex64>,
     /// ‖Hx − Ex‖ / ‖x‖ of every pair.
     pub residuals: Vec<f64>,
+    /// How many leading pairs met the tolerance (all of them when it equals `values.len()`).
+    pub converged: usize,
+    /// Outer iterations (summed over grid levels).
+    pub iterations: usize,
+    /// Operator applications to a vector (factor solves for the CSR solver).
+    pub applications: u64,
+    /// Grid levels used (1 for the CSR solver).
+    pub levels: usize,
+    /// Highest bytes in use in the manager's pools during the solve.
+    pub peak_pool_bytes: u64,
     /// Wall time, seconds.
     pub seconds: f64,
+}
+
+impl Resonances {
+    /// True when every returned pair met the tolerance.
+    pub fn is_converged(&self) -> bool {
+        self.converged >= self.values.len()
+    }
 }
 
 impl std::fmt::Debug for Resonances {
@@ -30,6 +49,9 @@ impl std::fmt::Debug for Resonances {
         f.debug_struct("Resonances")
             .field("values", &self.values)
             .field("residuals", &self.residuals)
+            .field("converged", &self.converged)
+            .field("iterations", &self.iterations)
+            .field("levels", &self.levels)
             .finish_non_exhaustive()
     }
 }
@@ -61,6 +83,7 @@ pub fn resonances(
         )));
     }
     let start = Instant::now();
+    let peak = manager.track_peak();
     let (mus, vecs) = match h.as_faer() {
         FaerCsr::U32(v) => solve(h, v, target, k, tol, seed)?,
         FaerCsr::U64(v) => solve(h, v, target, k, tol, seed)?,
@@ -108,6 +131,11 @@ pub fn resonances(
         values: order.iter().map(|&(e, _)| e).collect(),
         vectors,
         residuals,
+        converged: k,
+        iterations: 1,
+        applications: 0,
+        levels: 1,
+        peak_pool_bytes: peak.peak(),
         seconds: start.elapsed().as_secs_f64(),
     })
 }
