@@ -33,6 +33,7 @@
 //! | `profiler.rs` | `qdsim_profiler`, scopes, checkpoints and leaks, the event log and replay |
 //! | `solver.rs` | `qdsim_eigen_options`, solves, `qdsim_eigen_result` |
 //! | `gpu.rs` | `qdsim_gpu_*`: device count, `qdsim_gpu_pool` (device memory, copies, pinned host buffers, statistics, tags, leak report); `QDSIM_ERR_NO_DEVICE` without the `gpu` feature |
+//! | `solver_resonances.rs` | `qdsim_solve_resonances`: resonances of a grid Hamiltonian with an absorber, matrix-free |
 //! | `solver_gpu.rs` | `qdsim_gpu_solve_lowest`: the lowest states of a grid Hamiltonian on a GPU, results in a `qdsim_eigen_result` |
 //! | `string.rs` | `qdsim_string_free` |
 
@@ -50,6 +51,7 @@ pub mod matrix_io;
 pub mod profiler;
 pub mod solver;
 pub mod solver_gpu;
+pub mod solver_resonances;
 pub mod status;
 pub mod string;
 pub mod types;

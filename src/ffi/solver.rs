@@ -24,8 +24,8 @@ use crate::matrix::mapped::AnyMapped;
 use crate::matrix::{AnyMatrix, ByScalar, Scalar, by_scalar, require_square};
 use crate::memory::MemoryManager;
 use crate::solver::{
-    EigenOptions, EigenResult, Eigenvectors, Method, Placement, Progress, ProgressFn, csr_lowest,
-    dense_general, dense_hermitian, lowest_states, mapped_csr_lowest, resonances,
+    EigenOptions, EigenResult, Eigenvectors, Method, Placement, Progress, ProgressFn, Resonances,
+    csr_lowest, dense_general, dense_hermitian, lowest_states, mapped_csr_lowest, resonances,
 };
 use num_complex::Complex64;
 use std::ffi::{CStr, c_char, c_void};
@@ -184,6 +184,33 @@ impl qdsim_eigen_result {
             values: Values::Real(values),
             residuals,
             vectors,
+            info,
+            manager,
+        }
+    }
+}
+
+impl qdsim_eigen_result {
+    /// The result of a resonance solve (CSR or grid): complex values, complex vectors, the
+    /// solve's statistics; method 0, as the resonance solvers are not `QDSIM_METHOD_*` choices.
+    pub(super) fn from_resonances(r: Resonances, manager: MemoryManager) -> Self {
+        let info = qdsim_eigen_info {
+            count: r.values.len(),
+            dim: r.vectors.nrows(),
+            converged: r.converged,
+            iterations: r.iterations,
+            applications: r.applications,
+            seconds: r.seconds,
+            peak_pool_bytes: r.peak_pool_bytes,
+            vector_scalar: QDSIM_SCALAR_COMPLEX,
+            complex_values: 1,
+            levels: r.levels as i32,
+            ..Default::default()
+        };
+        Self {
+            values: Values::Complex(r.values),
+            residuals: r.residuals,
+            vectors: ByScalar::Complex(r.vectors.into()),
             info,
             manager,
         }

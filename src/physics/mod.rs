@@ -11,7 +11,7 @@
 //! | `magnetic.rs` | Peierls phases of a perpendicular field |
 //! | `stencil.rs` | [`StencilOperator`]: the matrix-free Hamiltonian (a faer `LinOp`) |
 //! | `assemble.rs` | `StencilOperator::to_csr` |
-//! | `potential.rs` | [`parabolic_potential`]: the harmonic confinement of the validation dots |
+//! | `potential.rs` | [`parabolic_potential`] (the validation dots), [`open_dot_potential`] (a well inside a barrier shell) |
 //! | `build.rs` | [`AnyOperator`] ([`OperatorInfo`]), `HamiltonianSpec::operator` / `csr` (scalar chosen at run time) |
 
 mod absorber;
@@ -30,7 +30,7 @@ pub use absorber::{
 pub use build::{AnyOperator, OperatorInfo};
 pub use grid::{AXIS_NAMES, Axis, Boundary, Grid};
 pub use hamiltonian::{HamiltonianSpec, Mass};
-pub use potential::parabolic_potential;
+pub use potential::{open_dot_potential, parabolic_potential};
 #[cfg(feature = "gpu")]
 pub(crate) use stencil::AxisHops;
 pub use stencil::StencilOperator;

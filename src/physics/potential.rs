@@ -1,14 +1,65 @@
 //! Model potentials on a grid: the parabolic (harmonic) confinement of docs/validation.md's
-//! dots, used by the examples, benchmarks and tests.
+//! dots, and the open dot (a well inside a thin barrier shell, open to the outside), used by
+//! the examples, benchmarks and tests.
 
 use super::constants::HBAR2_OVER_2M0;
-use super::grid::Grid;
+use super::grid::{Boundary, Grid};
 use crate::error::{Error, Result};
 
 /// Writes V = ½ m* ω² r² = (ħω)² r² / (4 ħ²/2m*) (eV) at every grid point into `out`, with r
 /// measured from the centre of the box (half of each axis's extent); `mass` is m*/m₀ and
 /// `hbar_omega` ħω in eV. Its levels are ħω (n + d/2) in d dimensions.
 pub fn parabolic_potential(grid: &Grid, mass: f64, hbar_omega: f64, out: &mut [f64]) -> Result<()> {
+    let c = HBAR2_OVER_2M0 / mass;
+    for_each_radius(grid, out, false, |r2| {
+        hbar_omega * hbar_omega * r2 / (4.0 * c)
+    })
+}
+
+/// Writes the open dot's potential into `out`: `height` (eV) on the shell
+/// `radius ≤ r < radius + thickness` (nm) about the centre of the box — a ring in 2D, a
+/// spherical shell in 3D, two barriers in 1D — and 0 inside and outside it. The states of the
+/// well tunnel out through the barrier: with an absorbing potential at the box's faces they
+/// are resonances E − iΓ/2.
+pub fn open_dot_potential(
+    grid: &Grid,
+    radius: f64,
+    thickness: f64,
+    height: f64,
+    out: &mut [f64],
+) -> Result<()> {
+    if !(radius > 0.0 && thickness > 0.0 && radius.is_finite() && thickness.is_finite()) {
+        return Err(Error::invalid_argument(format!(
+            "radius {radius} nm and thickness {thickness} nm must be finite and positive"
+        )));
+    }
+    if !height.is_finite() {
+        return Err(Error::invalid_argument(format!(
+            "barrier height {height} eV is not finite"
+        )));
+    }
+    let (inner, outer) = (radius * radius, (radius + thickness) * (radius + thickness));
+    // Exactly mirror-symmetric distances: a point on the shell's edge is in or out on both
+    // sides alike, so the potential keeps the box's symmetry (and its degenerate pairs) to the
+    // last bit.
+    for_each_radius(grid, out, true, |r2| {
+        if (inner..outer).contains(&r2) {
+            height
+        } else {
+            0.0
+        }
+    })
+}
+
+/// `out[p] = f(r²)` with r the distance of point p from the centre of the box; `mirrored`:
+/// along hard-wall axes, measured as half the distance between the point and its mirror image
+/// (equal to the plain difference, but exactly antisymmetric in rounding).
+fn for_each_radius(
+    grid: &Grid,
+    out: &mut [f64],
+    mirrored: bool,
+    f: impl Fn(f64) -> f64,
+) -> Result<()> {
     if out.len() != grid.len() {
         return Err(Error::invalid_argument(format!(
             "the potential has {} values but the grid {} points",
@@ -16,17 +67,21 @@ pub fn parabolic_potential(grid: &Grid, mass: f64, hbar_omega: f64, out: &mut [f
             grid.len()
         )));
     }
-    let c = HBAR2_OVER_2M0 / mass;
     let axes = grid.axes();
     for (p, v) in out.iter_mut().enumerate() {
         let mut rest = p;
         let mut r2 = 0.0;
         for axis in axes {
-            let d = axis.coordinate(rest % axis.points) - axis.extent() / 2.0;
+            let i = rest % axis.points;
+            let d = if mirrored && axis.boundary == Boundary::Dirichlet {
+                0.5 * (axis.coordinate(i) - axis.coordinate(axis.points - 1 - i))
+            } else {
+                axis.coordinate(i) - axis.extent() / 2.0
+            };
             r2 += d * d;
             rest /= axis.points;
         }
-        *v = hbar_omega * hbar_omega * r2 / (4.0 * c);
+        *v = f(r2);
     }
     Ok(())
 }

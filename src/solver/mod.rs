@@ -1,7 +1,7 @@
 //! Eigensolvers: the lowest states of closed systems (block LOBPCG with geometric multigrid and
 //! a coarse-to-fine start, or LOBPCG with an exact shifted inverse), resonances of open systems
-//! (block shift-invert subspace iteration on a sparse LU), and dense solvers for small
-//! matrices.
+//! (matrix-free coarse-to-fine block Davidson on grids; block shift-invert subspace iteration on
+//! a sparse LU for CSR matrices), and dense solvers for small matrices.
 //!
 //! Every LOBPCG solve — grid or CSR, host or GPU, in core or out of core — runs through one
 //! driver (`lobpcg/driver.rs`) over a backend that says where the blocks live and how a level
@@ -13,9 +13,10 @@
 //! | `sparse.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi); [`csr_lowest`], [`mapped_csr_lowest`] |
 //! | `shift_invert.rs` | [`shift_invert_lowest`]: sparse Cholesky + LOBPCG with the exact shifted inverse |
 //! | `open_system.rs` | [`resonances`]: E − iΓ/2 near a target, sparse LU shift-invert subspace iteration |
+//! | `resonance/` | [`grid_resonances`]: E − iΓ/2 of grid Hamiltonians, coarse-to-fine block Davidson with shifted multigrid |
 //! | `dense.rs` | [`dense_hermitian`], [`dense_general`] for small matrices |
 //! | `lobpcg/` | the LOBPCG iteration over a backend, the coarse-to-fine driver, the host's blocks and kernels |
-//! | `precond/` | [`Preconditioner`], [`Jacobi`], [`Multigrid`] and the grid transfers |
+//! | `precond/` | [`Preconditioner`], [`Jacobi`], [`Multigrid`], [`ShiftedMultigrid`] and the grid transfers |
 //! | `operator.rs` | [`Operator`]: what a solver needs from H (row-range products, bounds) |
 //! | `options.rs` | [`EigenOptions`] (and their checks), [`Method`], [`Placement`] |
 //! | `result.rs` | [`EigenResult`] |
@@ -51,6 +52,8 @@ mod progress;
 /// cbindgen:ignore
 mod random;
 /// cbindgen:ignore
+mod resonance;
+/// cbindgen:ignore
 mod result;
 /// cbindgen:ignore
 mod shift_invert;
@@ -64,8 +67,11 @@ pub use grid::{lowest_states, lowest_states_memory_estimate};
 pub use open_system::{Resonances, resonances};
 pub use operator::Operator;
 pub use options::{EigenOptions, Method, Placement};
-pub use precond::{Identity, Jacobi, Multigrid, MultigridPreconditioner, Preconditioner};
+pub use precond::{
+    Identity, Jacobi, Multigrid, MultigridPreconditioner, Preconditioner, ShiftedMultigrid,
+};
 pub use progress::{Progress, ProgressFn};
+pub use resonance::grid_resonances;
 pub use result::EigenResult;
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
 pub use sparse::{csr_lowest, lowest_eigenpairs, mapped_csr_lowest};

@@ -6,12 +6,17 @@
 //! |---|---|
 //! | `mod.rs` | [`Preconditioner`], [`Jacobi`], [`Identity`] |
 //! | `multigrid.rs` | [`Multigrid`]: rediscretised hierarchy, damped-Jacobi smoothing, V-cycles |
+//! | `hierarchy.rs` | the levels' grids and interpolated fields, shared by both multigrids |
+//! | `shifted.rs` | [`ShiftedMultigrid`]: V-cycles for the complex H − σ of open systems, sparse LU at the bottom |
 //! | `transfer.rs` | linear interpolation and full weighting between grids |
 
+mod hierarchy;
 mod multigrid;
+mod shifted;
 mod transfer;
 
 pub use multigrid::{Multigrid, MultigridPreconditioner};
+pub use shifted::ShiftedMultigrid;
 #[cfg(feature = "gpu")]
 pub(crate) use transfer::Map1d;
 

@@ -12,17 +12,17 @@
 //! dot at 1000²: same iteration count as degree-2 Chebyshev smoothing, 30 % less time).
 
 use super::Preconditioner;
-use super::transfer::{Transfer, interpolate_field};
+use super::hierarchy::LevelFields;
+use super::transfer::Transfer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
 use crate::memory::MemoryManager;
-use crate::physics::{Axis, Boundary, Grid, HamiltonianSpec, Mass, StencilOperator};
+use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::operator::{Operator, chunk_rows};
 use faer::Side;
 use faer::linalg::solvers::Solve;
 use parking_lot::Mutex;
 use rayon::prelude::*;
-use std::borrow::Cow;
 
 /// Coarsen until a grid has at most this many points (then solve it densely).
 const COARSEST_POINTS: usize = 1200;
@@ -55,23 +55,6 @@ pub struct Multigrid<T: Scalar> {
     scratch: Mutex<Vec<Scratch<T>>>,
 }
 
-/// The grid coarsened by about 2 along every axis that has room, or `None`.
-fn coarsen(grid: &Grid) -> Option<Grid> {
-    let axes: Vec<Axis> = grid
-        .axes()
-        .iter()
-        .map(|a| match a.boundary {
-            Boundary::Dirichlet if a.points >= 7 => {
-                Axis::dirichlet_box(a.extent(), (a.points - 1) / 2)
-            }
-            Boundary::Periodic if a.points >= 8 => Axis::periodic(a.extent(), a.points / 2),
-            _ => *a,
-        })
-        .collect();
-    let coarse = Grid::new(&axes).ok()?;
-    (coarse.len() < grid.len()).then_some(coarse)
-}
-
 /// Largest absolute row sum of D⁻¹(H + s): a Gershgorin bound of its spectrum.
 fn jacobi_lambda_max<T: Scalar>(op: &StencilOperator<T>, shift: f64) -> f64 {
     (0..op.dim())
@@ -96,52 +79,20 @@ impl<T: Scalar> Multigrid<T> {
     /// Builds the hierarchy for `spec` (level 0 is `spec` itself). The absorbing potential, if
     /// any, is left out: multigrid serves the Hermitian solver.
     pub fn new(manager: &MemoryManager, spec: &HamiltonianSpec<'_>) -> Result<Self> {
-        let mut grids = vec![spec.grid.clone()];
-        // Level 0 borrows the caller's fields (no copy of the largest arrays); coarser levels
-        // own their interpolated ones.
-        let mut potentials: Vec<Option<Cow<'_, [f64]>>> = vec![spec.potential.map(Cow::Borrowed)];
-        let mut masses: Vec<Option<Cow<'_, [f64]>>> = vec![match spec.mass {
-            Mass::PerPoint(m) => Some(Cow::Borrowed(m)),
-            Mass::Uniform(_) => None,
-        }];
-        while let Some(coarse) = grids
-            .last()
-            .filter(|g| g.len() > COARSEST_POINTS)
-            .and_then(coarsen)
-        {
-            let fine = grids.last().expect("non-empty");
-            let potential = potentials
-                .last()
-                .expect("non-empty")
-                .as_ref()
-                .map(|v| Cow::Owned(interpolate_field(fine, &coarse, v)));
-            let mass = masses
-                .last()
-                .expect("non-empty")
-                .as_ref()
-                .map(|m| Cow::Owned(interpolate_field(fine, &coarse, m)));
-            potentials.push(potential);
-            masses.push(mass);
-            grids.push(coarse);
-        }
-        let mut levels = Vec::with_capacity(grids.len());
-        for (l, grid) in grids.iter().enumerate() {
+        let fields = LevelFields::new(spec, COARSEST_POINTS);
+        let mut levels = Vec::with_capacity(fields.count());
+        for l in 0..fields.count() {
             let level_spec = HamiltonianSpec {
-                grid: grid.clone(),
-                potential: potentials[l].as_deref(),
-                mass: match (spec.mass, &masses[l]) {
-                    (Mass::PerPoint(_), Some(m)) => Mass::PerPoint(m),
-                    (m, _) => m,
-                },
-                magnetic_field: spec.magnetic_field,
                 absorber: None,
+                ..fields.spec(l)
             };
             let op = StencilOperator::<T>::new(
                 manager,
                 &level_spec,
                 &format!("solver.multigrid.level{l}"),
             )?;
-            let to_coarse = grids.get(l + 1).map(|coarse| Transfer::new(grid, coarse));
+            let to_coarse =
+                (l + 1 < fields.count()).then(|| Transfer::new(fields.grid(l), fields.grid(l + 1)));
             levels.push(Level {
                 op,
                 omega: 0.0,

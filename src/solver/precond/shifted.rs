@@ -1,0 +1,323 @@
+//! Multigrid V-cycles for the shifted complex operator `H − σ` of an open system (H with its
+//! absorbing potential, σ the target energy): the preconditioner of the grid resonance solver
+//! (`solver/resonance/`), whose coarse-to-fine levels are this hierarchy's levels.
+//!
+//! The hierarchy is the closed solver's (`hierarchy.rs`: the same physics rediscretised on grids
+//! coarsened by 2, the absorber given in nm so it carries over), but it stops at a *bottom*
+//! level of at most `bottom_points` points, where `H − σ` is factored by a sparse LU and solved
+//! exactly. Above it, one V-cycle is `smoothing_steps` damped-Jacobi steps of `H − σ`, the
+//! residual restricted by full weighting, the coarse correction (recursively), interpolation and
+//! the same number of steps after.
+//!
+//! `H − σ` is indefinite when σ lies above some states (the resonances near the target are
+//! interior eigenvalues). Jacobi then amplifies the smooth error components whose eigenvalues lie
+//! below σ, but those are the components the coarse levels represent well, and the bottom level
+//! solves them exactly: a shallow hierarchy (the bottom is kept large) is a good approximate
+//! inverse at the low energies of quantum dots. The eigensolver does not need more: it only
+//! uses the V-cycle to propose search directions and checks true residuals.
+
+use super::Preconditioner;
+use super::hierarchy::LevelFields;
+use super::transfer::Transfer;
+use crate::error::{Error, ErrorKind, Result};
+use crate::memory::MemoryManager;
+use crate::physics::{HamiltonianSpec, StencilOperator};
+use crate::solver::operator::chunk_rows;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::sparse::linalg::lu::{LuRef, NumericLu, SymbolicLu, factorize_symbolic_lu};
+use faer::sparse::{SparseColMat, Triplet};
+use faer::{Conj, Par};
+use num_complex::Complex64;
+use parking_lot::Mutex;
+use rayon::prelude::*;
+
+const ZERO: Complex64 = Complex64::new(0.0, 0.0);
+
+/// One level above the bottom (or the bottom itself, without a transfer).
+struct Level {
+    op: StencilOperator<Complex64>,
+    /// ω of the damped Jacobi step x += ω·(D − σ)⁻¹r, ω = 4 / (3·λmax) with λmax a Gershgorin
+    /// bound of (D − σ)⁻¹(H − σ).
+    omega: f64,
+    /// Transfers to the next coarser level (None on the bottom level).
+    to_coarse: Option<Transfer>,
+}
+
+/// Work vectors of one level, reused by every V-cycle.
+#[derive(Default)]
+struct Scratch {
+    rhs: Vec<Complex64>,
+    x: Vec<Complex64>,
+    r: Vec<Complex64>,
+    transfer: [Vec<Complex64>; 2],
+}
+
+/// A multigrid hierarchy for `H − σ` with an exact sparse LU on its bottom level.
+pub struct ShiftedMultigrid {
+    levels: Vec<Level>,
+    sigma: Complex64,
+    bottom: BottomLu,
+    /// Values and indices of the bottom factor, bytes (faer holds them).
+    bottom_factor_bytes: u64,
+    smoothing_steps: usize,
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+/// A Gershgorin bound of the spectrum of (D − σ)⁻¹(H − σ): the largest
+/// (|d − σ| + Σ|offdiagonal|) / |d − σ| over the rows.
+fn jacobi_lambda_max(op: &StencilOperator<Complex64>, sigma: Complex64) -> f64 {
+    (0..op.dim())
+        .into_par_iter()
+        .map_init(Vec::new, |row, p| {
+            op.row(p, row);
+            let mut d = -sigma;
+            let mut off = 0.0;
+            for &(c, v) in row.iter() {
+                if c == p { d += v } else { off += v.norm() }
+            }
+            (d.norm() + off) / d.norm().max(f64::MIN_POSITIVE)
+        })
+        .reduce(|| 0.0, f64::max)
+}
+
+/// The sparse LU (COLAMD ordering, partial pivoting) of the bottom level's `H − σ`.
+struct BottomLu {
+    symbolic: SymbolicLu<usize>,
+    numeric: NumericLu<usize, Complex64>,
+}
+
+impl BottomLu {
+    /// Factors `op − σ`; also returns the bytes of the matrix copy faer keeps.
+    fn new(op: &StencilOperator<Complex64>, sigma: Complex64) -> Result<(Self, u64)> {
+        let n = op.dim();
+        let mut triplets = Vec::new();
+        let mut row = Vec::new();
+        for p in 0..n {
+            op.row(p, &mut row);
+            for &(c, v) in &row {
+                triplets.push(Triplet::new(p, c, if c == p { v - sigma } else { v }));
+            }
+        }
+        let a = SparseColMat::<usize, Complex64>::try_new_from_triplets(n, n, &triplets).map_err(
+            |e| {
+                Error::new(
+                    ErrorKind::OutOfMemory,
+                    format!("bottom-level matrix: {e:?}"),
+                )
+            },
+        )?;
+        drop(triplets);
+        let symbolic = factorize_symbolic_lu(a.symbolic(), Default::default()).map_err(|e| {
+            Error::new(
+                ErrorKind::OutOfMemory,
+                format!("symbolic LU of the bottom level: {e:?}"),
+            )
+        })?;
+        let mut numeric = NumericLu::new();
+        let par = faer::get_global_parallelism();
+        let mut mem = MemBuffer::try_new(
+            symbolic.factorize_numeric_lu_scratch::<Complex64>(par, Default::default()),
+        )
+        .map_err(|_| Error::new(ErrorKind::OutOfMemory, "no memory for the LU workspace"))?;
+        symbolic
+            .factorize_numeric_lu(
+                &mut numeric,
+                a.as_ref(),
+                par,
+                MemStack::new(&mut mem),
+                Default::default(),
+            )
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("H − σ is singular on the bottom level for σ = {sigma} eV ({e:?})"),
+                )
+            })?;
+        let bytes = (a.compute_nnz() * (size_of::<Complex64>() + size_of::<usize>())) as u64;
+        Ok((Self { symbolic, numeric }, bytes))
+    }
+
+    /// `x ← (H − σ)⁻¹·x`, sequentially (one right-hand side: threads would only wait).
+    fn solve_in_place(&self, x: &mut [Complex64]) {
+        let n = x.len();
+        let mut mem = MemBuffer::new(
+            self.symbolic
+                .solve_in_place_scratch::<Complex64>(1, Par::Seq),
+        );
+        LuRef::new_unchecked(&self.symbolic, &self.numeric).solve_in_place_with_conj(
+            Conj::No,
+            faer::MatMut::from_column_major_slice_mut(x, n, 1),
+            Par::Seq,
+            MemStack::new(&mut mem),
+        );
+    }
+}
+
+impl ShiftedMultigrid {
+    /// The hierarchy of `spec` (absorber included) for `H − sigma`, coarsened until a level has
+    /// at most `bottom_points` points (that level is factored), with `smoothing_steps` Jacobi
+    /// steps before and after each coarse correction.
+    pub fn new(
+        manager: &MemoryManager,
+        spec: &HamiltonianSpec<'_>,
+        sigma: Complex64,
+        bottom_points: usize,
+        smoothing_steps: usize,
+    ) -> Result<Self> {
+        let fields = LevelFields::new(spec, bottom_points);
+        let mut levels = Vec::with_capacity(fields.count());
+        for l in 0..fields.count() {
+            let op = StencilOperator::<Complex64>::new(
+                manager,
+                &fields.spec(l),
+                &format!("solver.resonance.level{l}"),
+            )?;
+            let omega = 4.0 / (3.0 * jacobi_lambda_max(&op, sigma));
+            let to_coarse =
+                (l + 1 < fields.count()).then(|| Transfer::new(fields.grid(l), fields.grid(l + 1)));
+            levels.push(Level {
+                op,
+                omega,
+                to_coarse,
+            });
+        }
+        let (bottom, bottom_factor_bytes) =
+            BottomLu::new(&levels.last().expect("at least one level").op, sigma)?;
+        let scratch = levels.iter().map(|_| Scratch::default()).collect();
+        Ok(Self {
+            levels,
+            sigma,
+            bottom,
+            bottom_factor_bytes,
+            smoothing_steps,
+            scratch: Mutex::new(scratch),
+        })
+    }
+
+    /// Number of levels (the last is the factored bottom level).
+    pub fn levels(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// The Hamiltonian (absorber included) on level `l` (0 is the finest).
+    pub fn operator(&self, l: usize) -> &StencilOperator<Complex64> {
+        &self.levels[l].op
+    }
+
+    /// The shift σ.
+    pub fn sigma(&self) -> Complex64 {
+        self.sigma
+    }
+
+    /// Bytes the hierarchy holds: the levels' operators (in the pools), about five work vectors
+    /// per level, and the bottom level's matrix copy inside the factor.
+    pub fn memory_bytes(&self) -> u64 {
+        let ops: usize = self.levels.iter().map(|l| l.op.memory_bytes()).sum();
+        let points: usize = self.levels.iter().map(|l| l.op.dim()).sum();
+        (ops + 5 * points * size_of::<Complex64>()) as u64 + self.bottom_factor_bytes
+    }
+
+    /// Interpolates a vector on level `l + 1` to level `l` (into `fine`, resized).
+    pub(crate) fn prolong(
+        &self,
+        l: usize,
+        coarse: &[Complex64],
+        fine: &mut Vec<Complex64>,
+        temp: &mut [Vec<Complex64>; 2],
+    ) {
+        self.levels[l]
+            .to_coarse
+            .as_ref()
+            .expect("not the coarsest level")
+            .prolong(coarse, fine, temp);
+    }
+
+    /// The preconditioner `≈ (H − σ)⁻¹` whose V-cycles start at level `l`.
+    pub fn preconditioner(&self, l: usize) -> ShiftedPreconditioner<'_> {
+        ShiftedPreconditioner { mg: self, level: l }
+    }
+
+    /// `r = b − (H − σ)·x` on level `l`, in parallel chunks of rows.
+    fn residual(&self, l: usize, b: &[Complex64], x: &[Complex64], r: &mut [Complex64]) {
+        let op = &self.levels[l].op;
+        let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
+        let sigma = self.sigma;
+        r.par_chunks_mut(chunk).enumerate().for_each(|(c, rc)| {
+            let rows = c * chunk..c * chunk + rc.len();
+            op.apply_rows(x, rows.clone(), rc);
+            for ((ri, &bi), &xi) in rc.iter_mut().zip(&b[rows.clone()]).zip(&x[rows]) {
+                *ri = bi - *ri + sigma * xi;
+            }
+        });
+    }
+
+    /// `x += ω·(D − σ)⁻¹·r` on level `l`.
+    fn jacobi(&self, l: usize, r: &[Complex64], x: &mut [Complex64]) {
+        let level = &self.levels[l];
+        let (omega, sigma) = (level.omega, self.sigma);
+        x.par_iter_mut()
+            .zip(r.par_iter())
+            .zip(level.op.diagonal().par_iter())
+            .for_each(|((xi, &ri), &d)| *xi += ri * (omega / (d - sigma)));
+    }
+
+    /// One V-cycle from level `l` for `(H − σ)·x = b`, written to `x`; `scratch[0]` belongs to
+    /// level `l`, `scratch[1]` to level `l + 1`, and so on.
+    fn vcycle(&self, l: usize, b: &[Complex64], x: &mut [Complex64], scratch: &mut [Scratch]) {
+        let n = self.levels[l].op.dim();
+        if l + 1 == self.levels.len() {
+            x.copy_from_slice(b);
+            self.bottom.solve_in_place(x);
+            return;
+        }
+        let (here, below) = scratch.split_first_mut().expect("one scratch per level");
+        here.r.resize(n, ZERO);
+        // Pre-smoothing from x = 0: the first step is x = ω·(D − σ)⁻¹·b.
+        x.fill(ZERO);
+        self.jacobi(l, b, x);
+        for _ in 1..self.smoothing_steps {
+            self.residual(l, b, x, &mut here.r);
+            self.jacobi(l, &here.r, x);
+        }
+        // Coarse-grid correction.
+        self.residual(l, b, x, &mut here.r);
+        let transfer = self.levels[l].to_coarse.as_ref().expect("not the bottom");
+        let coarse = &mut below[0];
+        let (mut rhs, mut xc) = (
+            std::mem::take(&mut coarse.rhs),
+            std::mem::take(&mut coarse.x),
+        );
+        transfer.restrict(&here.r, &mut rhs, &mut here.transfer);
+        xc.resize(rhs.len(), ZERO);
+        self.vcycle(l + 1, &rhs, &mut xc, below);
+        transfer.prolong(&xc, &mut here.r, &mut here.transfer);
+        (below[0].rhs, below[0].x) = (rhs, xc);
+        x.par_iter_mut()
+            .zip(here.r.par_iter())
+            .for_each(|(xi, &ci)| *xi += ci);
+        // Post-smoothing.
+        for _ in 0..self.smoothing_steps {
+            self.residual(l, b, x, &mut here.r);
+            self.jacobi(l, &here.r, x);
+        }
+    }
+}
+
+/// A V-cycle preconditioner starting at one level of a [`ShiftedMultigrid`] (on the bottom
+/// level: the exact solve).
+pub struct ShiftedPreconditioner<'a> {
+    mg: &'a ShiftedMultigrid,
+    level: usize,
+}
+
+impl Preconditioner<Complex64> for ShiftedPreconditioner<'_> {
+    fn apply_in_place(&self, r: &mut [Complex64]) {
+        let mut scratch = self.mg.scratch.lock();
+        let scratch = &mut scratch[self.level..];
+        let mut x = std::mem::take(&mut scratch[0].x);
+        x.resize(r.len(), ZERO);
+        self.mg.vcycle(self.level, r, &mut x, scratch);
+        r.copy_from_slice(&x);
+        scratch[0].x = x;
+    }
+}

@@ -1,0 +1,491 @@
+//! Block Davidson for the eigenvalues of a non-Hermitian operator nearest a target σ, on one
+//! level of the resonance solver.
+//!
+//! The search space `V` (orthonormal in the ordinary inner product) grows by one preconditioned
+//! residual `t = K·(H − θ)u` per unconverged Ritz pair, with `K ≈ (H − σ)⁻¹` a shifted V-cycle
+//! (`precond/shifted.rs`; on the bottom level the exact sparse LU solve). With `K` exact,
+//! `t = u + (σ − θ)·(H − σ)⁻¹u`, so the space grows by shift-invert directions: a block Krylov
+//! space of `(H − σ)⁻¹`, in which the eigenvalues nearest σ are the best separated ones. With the
+//! V-cycle, `K` is close to that near σ and the true residuals decide convergence.
+//!
+//! Extraction: harmonic Ritz pairs for σ (`WᴴW·y = ν·WᴴV·y` with `W = (H − σ)V`, smallest |ν|),
+//! which approach the eigenvalues nearest σ without the spurious interior Ritz values of plain
+//! Rayleigh–Ritz — an open dot's absorbing box has a dense pseudo-continuum around any target —
+//! each valued by its Rayleigh quotient. `W = (H − σ)V` is stored (each vector costs one
+//! operator application), and `VᴴW` and `WᴴW` are grown by the new rows and columns only. Both
+//! members
+//! of a degenerate pair are kept together in a block of `m > k`.
+//! When the space would exceed `dmax` columns it restarts with the `m` Ritz vectors nearest σ.
+//!
+//! Memory: `V` and `W`, `n × dmax` each, in the manager's pool (the caller's [`Basis`]), plus
+//! the `dmax × dmax` projected matrices.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::matrix::ManagedMatrix;
+use crate::solver::operator::Operator;
+use crate::solver::precond::Preconditioner;
+use crate::solver::progress::{Progress, ProgressFn};
+use faer::linalg::matmul::matmul;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use num_complex::Complex64;
+use rayon::prelude::*;
+
+const ONE: Complex64 = Complex64::new(1.0, 0.0);
+
+/// Rows per chunk of the tall products (basis rotations, Gram matrices, updates).
+const CHUNK_ROWS: usize = 2048;
+
+/// The search space and its shifted image, `n_max × dmax` each, in the pool; a coarser level uses the
+/// leading rows. Columns `0..m` carry the Ritz vectors from one level to the next.
+pub(crate) struct Basis {
+    /// Orthonormal search vectors.
+    pub v: ManagedMatrix<Complex64>,
+    /// `(H − σ)·V`.
+    pub hv: ManagedMatrix<Complex64>,
+}
+
+/// What one level is asked.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LevelParams {
+    /// Pairs that must converge.
+    pub k: usize,
+    /// Ritz pairs kept (block size; `k < m ≤ dmax / 2`).
+    pub m: usize,
+    /// Relative residual tolerance: ‖Hu − θu‖ ≤ tol·max(|θ|, scale) with ‖u‖ = 1.
+    pub tol: f64,
+    /// Floor of the tolerance's scale (eV).
+    pub scale: f64,
+    /// Outer iterations at most.
+    pub max_iterations: usize,
+    /// The level (for progress reports) and the number of levels.
+    pub level: usize,
+    /// Levels of the solve.
+    pub levels: usize,
+    /// Operator applications before this level (for progress reports).
+    pub applications_before: u64,
+}
+
+/// What one level did: the `m` Ritz pairs nearest σ (values, residual norms of the unit Ritz
+/// vectors, which are left in `V`'s first columns).
+#[derive(Debug, Default)]
+pub(crate) struct LevelOutcome {
+    pub values: Vec<Complex64>,
+    pub residuals: Vec<f64>,
+    /// True when the pair met the tolerance.
+    pub converged: Vec<bool>,
+    pub iterations: usize,
+    pub applications: u64,
+}
+
+/// `‖x‖₂`.
+fn norm(x: &[Complex64]) -> f64 {
+    x.par_iter().map(|v| v.norm_sqr()).sum::<f64>().sqrt()
+}
+
+/// Orthonormalises columns `from..to` of `v` (leading `n` rows) against columns `0..from` and
+/// among themselves (two passes of block then modified Gram–Schmidt), dropping columns that
+/// are numerically dependent; returns the new end (`from + kept`).
+fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize) -> usize {
+    let mut v = v;
+    let mut end = from;
+    for j in from..to {
+        let before = norm(
+            v.rb()
+                .col(j)
+                .try_as_col_major()
+                .expect("contiguous")
+                .as_slice(),
+        );
+        if !(before > 0.0 && before.is_finite()) {
+            continue;
+        }
+        for _ in 0..2 {
+            if end > 0 {
+                let (q, mut rest) = v.rb_mut().split_at_col_mut(end);
+                let col = rest.rb_mut().col_mut(j - end).as_mat_mut();
+                let c = gram(q.rb(), col.rb());
+                add_product(col, q.rb(), c.as_ref(), -ONE);
+            }
+        }
+        let after = norm(
+            v.rb()
+                .col(j)
+                .try_as_col_major()
+                .expect("contiguous")
+                .as_slice(),
+        );
+        // Two passes leave an error of about ε·before/after in the orthogonality: keep a vector
+        // only if more than 1e-6 of it survives (error ≤ 1e-10), else it lies in the space
+        // already to what rounding can tell, and a poorly orthogonal basis would corrupt the
+        // projected problems (which assume VᴴV = I).
+        if after <= 1e-6 * before {
+            continue;
+        }
+        let scale = 1.0 / after;
+        if j != end {
+            let (mut dst, src) = v.rb_mut().split_at_col_mut(j);
+            dst.rb_mut()
+                .col_mut(end)
+                .iter_mut()
+                .zip(src.col(0).iter())
+                .for_each(|(d, s)| *d = s * scale);
+        } else {
+            v.rb_mut().col_mut(j).iter_mut().for_each(|x| *x *= scale);
+        }
+        end += 1;
+    }
+    end
+}
+
+/// `w[:, from..to] = (H − σ)·v[:, from..to]`.
+fn apply_columns(
+    op: &dyn Operator<Complex64>,
+    sigma: Complex64,
+    v: MatRef<'_, Complex64>,
+    w: MatMut<'_, Complex64>,
+    from: usize,
+    to: usize,
+) {
+    let hv = w;
+    let mut hv = hv;
+    for j in from..to {
+        let x = v.col(j).try_as_col_major().expect("contiguous").as_slice();
+        let y = hv
+            .rb_mut()
+            .col_mut(j)
+            .try_as_col_major_mut()
+            .expect("contiguous")
+            .as_slice_mut();
+        op.apply(x, y);
+        y.par_iter_mut()
+            .zip(x.par_iter())
+            .for_each(|(y, x)| *y -= sigma * x);
+    }
+}
+
+/// `a[:, 0..p] = a[:, 0..d]·y` in place (`y` is `d × p`, `p ≤ d`), by chunks of rows.
+fn rotate(a: MatMut<'_, Complex64>, y: MatRef<'_, Complex64>) {
+    let p = y.ncols();
+    a.par_row_chunks_mut(CHUNK_ROWS).for_each(|rows| {
+        let mut t = Mat::<Complex64>::zeros(rows.nrows(), p);
+        matmul(t.as_mut(), Accum::Replace, rows.rb(), y, ONE, Par::Seq);
+        rows.subcols_mut(0, p).copy_from(&t);
+    });
+}
+
+/// `aᴴ·b` for tall `a` and `b`: sums of row-chunk products, in parallel. (faer's own parallel
+/// product spins on its barriers for these thin shapes.)
+fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>) -> Mat<Complex64> {
+    let (n, p, q) = (a.nrows(), a.ncols(), b.ncols());
+    (0..n.div_ceil(CHUNK_ROWS))
+        .into_par_iter()
+        .map(|c| {
+            let rows = c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(n);
+            let mut part = Mat::<Complex64>::zeros(p, q);
+            matmul(
+                part.as_mut(),
+                Accum::Replace,
+                a.subrows(rows.start, rows.len()).adjoint(),
+                b.subrows(rows.start, rows.len()),
+                ONE,
+                Par::Seq,
+            );
+            part
+        })
+        .reduce(|| Mat::zeros(p, q), |x, y| x + y)
+}
+
+/// `t += alpha·q·c` for tall `t` and `q`, by chunks of rows in parallel.
+fn add_product(
+    t: MatMut<'_, Complex64>,
+    q: MatRef<'_, Complex64>,
+    c: MatRef<'_, Complex64>,
+    alpha: Complex64,
+) {
+    t.par_row_chunks_mut(CHUNK_ROWS)
+        .zip(q.par_row_chunks(CHUNK_ROWS))
+        .for_each(|(t, q)| matmul(t, Accum::Add, q, c, alpha, Par::Seq));
+}
+
+/// The projections the extraction needs, `d × d` (grown and rotated with the basis), of the
+/// stored `W = (H − σ)V`: `G = Vᴴ·W` (so `Vᴴ·H·V = G + σ`) and `M = Wᴴ·W`. Storing W rather
+/// than H·V keeps `WᴴW` free of the cancellation of `(HV)ᴴHV − σ…`, which would cap the
+/// residuals near √ε·‖H‖.
+struct Projections {
+    g: Mat<Complex64>,
+    m: Mat<Complex64>,
+}
+
+impl Projections {
+    /// Sets rows and columns `from..to` from the basis (columns `0..to` of `v` and `hv`).
+    fn extend(
+        &mut self,
+        v: MatRef<'_, Complex64>,
+        hv: MatRef<'_, Complex64>,
+        from: usize,
+        to: usize,
+    ) {
+        let new = to - from;
+        let cols = gram(v.subcols(0, to), hv.subcols(from, new));
+        self.g.submatrix_mut(0, from, to, new).copy_from(&cols);
+        let rows = gram(v.subcols(from, new), hv.subcols(0, from));
+        self.g.submatrix_mut(from, 0, new, from).copy_from(&rows);
+        let cols = gram(hv.subcols(0, to), hv.subcols(from, new));
+        self.m.submatrix_mut(0, from, to, new).copy_from(&cols);
+        // M is Hermitian: its new rows are the adjoint of its new columns.
+        self.m
+            .submatrix_mut(from, 0, new, from)
+            .copy_from(cols.submatrix(0, 0, from, new).adjoint());
+    }
+
+    /// Rotates to the basis `V·q` (`q` is `d × p` with orthonormal columns).
+    fn rotate(&mut self, d: usize, q: MatRef<'_, Complex64>) {
+        let p = q.ncols();
+        for a in [&mut self.g, &mut self.m] {
+            let small: Mat<Complex64> = q.adjoint() * (a.submatrix(0, 0, d, d) * q);
+            a.submatrix_mut(0, 0, p, p).copy_from(&small);
+        }
+    }
+
+    /// The `min(m, d)` harmonic Ritz pairs for σ: `y` with `WᴴW·y = ν·WᴴV·y`, `W = (H − σ)V`,
+    /// the smallest |ν| first (harmonic Ritz values approach the eigenvalues nearest σ from
+    /// outside, so the spurious Ritz values that plague interior eigenproblems do not appear).
+    /// Each unit `y` is paired with its Rayleigh quotient θ = yᴴGy, and the pairs are sorted by
+    /// |θ − σ|, ties broken by real then imaginary part.
+    fn harmonic_ritz(
+        &self,
+        d: usize,
+        sigma: Complex64,
+        m: usize,
+    ) -> Result<(Vec<Complex64>, Mat<Complex64>)> {
+        let g = self.g.submatrix(0, 0, d, d);
+        let wtv = g.adjoint().to_owned();
+        let gevd = self
+            .m
+            .submatrix(0, 0, d, d)
+            .generalized_eigen(&wtv)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::NotConverged,
+                    format!("projected eigenproblem: {e:?}"),
+                )
+            })?;
+        let (sa, sb) = (gevd.S_a(), gevd.S_b());
+        let nu = |i: usize| {
+            if sb[i].norm() == 0.0 {
+                f64::INFINITY
+            } else {
+                sa[i].norm() / sb[i].norm()
+            }
+        };
+        let mut order: Vec<usize> = (0..d).collect();
+        order.sort_by(|&i, &j| nu(i).total_cmp(&nu(j)));
+        let p = m.min(d);
+        let mut pairs: Vec<(Complex64, usize)> = Vec::with_capacity(p);
+        let mut y = Mat::<Complex64>::zeros(d, p);
+        let mut c = 0;
+        while c < p {
+            // A cluster: harmonic values equal to 1e-9 relative (a degenerate multiplet split
+            // only by rounding). Its computed eigenvectors can be nearly parallel (the eigenvector
+            // problem of a repeated eigenvalue is ill-conditioned), which would lose a member at
+            // the next restart; the smallest right singular vectors of WᴴW − ν·WᴴV span the
+            // eigenspace orthonormally instead.
+            let i0 = order[c];
+            let nu0 = sa[i0] / sb[i0];
+            let mut size = 1;
+            while c + size < p {
+                let i = order[c + size];
+                let nu = sa[i] / sb[i];
+                if (nu - nu0).norm() > 1e-9 * nu.norm().max(nu0.norm()) {
+                    break;
+                }
+                size += 1;
+            }
+            if size == 1 || !(nu0.re.is_finite() && nu0.im.is_finite()) {
+                let u = gevd.U().col(i0);
+                let scale = 1.0 / u.norm_l2();
+                y.col_mut(c)
+                    .iter_mut()
+                    .zip(u.iter())
+                    .for_each(|(a, b)| *a = b * scale);
+                size = 1;
+            } else {
+                let mut shifted = self.m.submatrix(0, 0, d, d).to_owned();
+                for j in 0..d {
+                    for i in 0..d {
+                        shifted[(i, j)] -= nu0 * wtv[(i, j)];
+                    }
+                }
+                let svd = shifted.svd().map_err(|e| {
+                    Error::new(ErrorKind::NotConverged, format!("projected SVD: {e:?}"))
+                })?;
+                // Singular values come in decreasing order: the last `size` columns.
+                for s in 0..size {
+                    y.col_mut(c + s).copy_from(svd.V().col(d - size + s));
+                }
+            }
+            c += size;
+        }
+        for c in 0..p {
+            let gy: Mat<Complex64> = g * y.col(c).as_mat();
+            let theta = (y.col(c).adjoint() * gy.col(0)).to_owned() + sigma;
+            pairs.push((theta, c));
+        }
+        pairs.sort_by(|a, b| {
+            (a.0 - sigma)
+                .norm()
+                .total_cmp(&(b.0 - sigma).norm())
+                .then(a.0.re.total_cmp(&b.0.re))
+                .then(a.0.im.total_cmp(&b.0.im))
+        });
+        let mut sorted = Mat::<Complex64>::zeros(d, p);
+        for (c, &(_, from)) in pairs.iter().enumerate() {
+            sorted.col_mut(c).copy_from(y.col(from));
+        }
+        Ok((pairs.iter().map(|&(t, _)| t).collect(), sorted))
+    }
+}
+
+/// Runs block Davidson on a level of dimension `n = op.dim()` from the start vectors in the
+/// first `params.m` columns of `basis.v` (leading `n` rows, any basis of the start space),
+/// leaving the unit Ritz vectors nearest `sigma` there.
+pub(crate) fn davidson(
+    op: &dyn Operator<Complex64>,
+    prec: &dyn Preconditioner<Complex64>,
+    sigma: Complex64,
+    basis: &mut Basis,
+    params: LevelParams,
+    mut progress: Option<&mut ProgressFn<'_>>,
+) -> Result<LevelOutcome> {
+    let n = op.dim();
+    let dmax = basis.v.ncols();
+    let m = params.m;
+    debug_assert!(params.k < m && 3 * m <= dmax && n <= basis.v.nrows());
+    let mut v = basis.v.as_mut().subrows_mut(0, n);
+    let mut hv = basis.hv.as_mut().subrows_mut(0, n);
+    let mut d = orthonormalize(v.rb_mut(), 0, m);
+    if d == 0 {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            "the start vectors of the resonance solver are all zero",
+        ));
+    }
+    apply_columns(op, sigma, v.rb(), hv.rb_mut(), 0, d);
+    let mut out = LevelOutcome {
+        applications: d as u64,
+        ..LevelOutcome::default()
+    };
+    let mut proj = Projections {
+        g: Mat::zeros(dmax, dmax),
+        m: Mat::zeros(dmax, dmax),
+    };
+    proj.extend(v.rb(), hv.rb(), 0, d);
+    loop {
+        let (mut thetas, mut y) = proj.harmonic_ritz(d, sigma, m)?;
+        let p = thetas.len();
+        if d + p > dmax {
+            // Thick restart: keep the dmax − m harmonic Ritz vectors nearest σ (orthonormalised
+            // in the small space), room for the next m corrections. Keeping more than the m
+            // wanted ones keeps the directions of the clustered eigenvalues around them (the
+            // pseudo-continuum of an absorbing box), which a restart to m alone throws away.
+            let keep = dmax - m;
+            let (_, kept) = proj.harmonic_ritz(d, sigma, keep)?;
+            let q = kept.qr().compute_thin_Q();
+            rotate(v.rb_mut().subcols_mut(0, d), q.as_ref());
+            rotate(hv.rb_mut().subcols_mut(0, d), q.as_ref());
+            proj.rotate(d, q.as_ref());
+            d = q.ncols();
+            (thetas, y) = proj.harmonic_ritz(d, sigma, m)?;
+        }
+        // Residuals r = W·y − (θ − σ)·V·y = (H − θ)·V·y into the free columns d..d+p.
+        let mut residuals = Vec::with_capacity(p);
+        let mut converged = Vec::with_capacity(p);
+        {
+            let (vv, mut free) = v.rb_mut().split_at_col_mut(d);
+            let mut r = free.rb_mut().subcols_mut(0, p);
+            r.fill(Complex64::new(0.0, 0.0));
+            add_product(r.rb_mut(), hv.rb().subcols(0, d), y.as_ref(), ONE);
+            for (c, &theta) in thetas.iter().enumerate() {
+                let yc = y.col(c).as_mat();
+                let mut rc = r.rb_mut().col_mut(c).as_mat_mut();
+                add_product(rc.rb_mut(), vv.rb(), yc, sigma - theta);
+                let res = norm(
+                    rc.rb()
+                        .col(0)
+                        .try_as_col_major()
+                        .expect("contiguous")
+                        .as_slice(),
+                );
+                residuals.push(res);
+                converged.push(res <= params.tol * theta.norm().max(params.scale));
+            }
+        }
+        out.iterations += 1;
+        let done = converged.iter().take(params.k).all(|&c| c);
+        let worst = thetas
+            .iter()
+            .zip(&residuals)
+            .zip(&converged)
+            .take(params.k)
+            .filter(|(_, c)| !**c)
+            .map(|((t, r), _)| r / t.norm().max(params.scale))
+            .fold(0.0, f64::max);
+        if let Some(callback) = progress.as_deref_mut() {
+            let report = Progress {
+                level: params.level,
+                levels: params.levels,
+                iteration: out.iterations,
+                converged: converged.iter().take(params.k).filter(|&&c| c).count(),
+                wanted: params.k,
+                max_residual: worst,
+                applications: params.applications_before + out.applications,
+            };
+            if callback(&report) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "cancelled by the progress callback",
+                ));
+            }
+        }
+        if done || out.iterations >= params.max_iterations {
+            rotate(v.rb_mut().subcols_mut(0, d), y.as_ref());
+            out.values = thetas;
+            out.residuals = residuals;
+            out.converged = converged;
+            return Ok(out);
+        }
+        // Corrections t = K·r of the unconverged pairs, compacted to columns d.., orthonormalised.
+        let mut b = 0;
+        for c in 0..p {
+            if converged[c] {
+                continue;
+            }
+            if c != b {
+                let (mut dst, src) = v.rb_mut().split_at_col_mut(d + c);
+                dst.rb_mut().col_mut(d + b).copy_from(src.col(0));
+            }
+            let col = v
+                .rb_mut()
+                .col_mut(d + b)
+                .try_as_col_major_mut()
+                .expect("contiguous")
+                .as_slice_mut();
+            prec.apply_in_place(col);
+            b += 1;
+        }
+        let end = orthonormalize(v.rb_mut(), d, d + b);
+        if end == d {
+            // Every correction lies in the space already: no progress is possible.
+            rotate(v.rb_mut().subcols_mut(0, d), y.as_ref());
+            out.values = thetas;
+            out.residuals = residuals;
+            out.converged = converged;
+            return Ok(out);
+        }
+        apply_columns(op, sigma, v.rb(), hv.rb_mut(), d, end);
+        out.applications += (end - d) as u64;
+        proj.extend(v.rb(), hv.rb(), d, end);
+        d = end;
+    }
+}

@@ -1,0 +1,234 @@
+//! Resonances of open grid Hamiltonians, matrix-free and coarse-to-fine: the `k` eigenvalues
+//! E − iΓ/2 nearest a target of H (absorbing potential included), in O(n·k) memory and without a
+//! fine-grid factorisation.
+//!
+//! The levels are those of a [`ShiftedMultigrid`] for `H − σ` (σ the target): the same physics
+//! rediscretised on grids coarsened by 2 down to a *bottom* grid small enough for a sparse LU.
+//! The solve starts there — block Davidson with the exact `(H − σ)⁻¹` as its preconditioner,
+//! that is shift-invert, from the seeded random block — interpolates the `m > k` Ritz vectors to
+//! the next finer grid, refines them there by Davidson with the V-cycle from that level as
+//! preconditioner, and so on up to the finest grid, where the requested tolerance applies. A
+//! grid no larger than a bottom grid is solved by the sparse-LU solver ([`resonances`]) alone.
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | `mod.rs` | [`grid_resonances`], the level schedule and the result |
+//! | `davidson.rs` | block Davidson for the eigenvalues nearest σ on one level |
+
+mod davidson;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::matrix::ManagedMatrix;
+use crate::memory::MemoryManager;
+use crate::physics::{HamiltonianSpec, StencilOperator};
+use crate::solver::open_system::{Resonances, resonances};
+use crate::solver::operator::Operator;
+use crate::solver::options::{EigenOptions, Method, Placement};
+use crate::solver::precond::ShiftedMultigrid;
+use crate::solver::progress::ProgressFn;
+use crate::solver::random::fill_random;
+use davidson::{Basis, LevelParams, davidson};
+use num_complex::Complex64;
+use std::time::Instant;
+
+/// Largest bottom (factored) grid, by dimension: a 1D LU is banded and cheap at any size; 2D
+/// (≈ 250²) and 3D (≈ 30³) factors of this size take well under a second and a few tens of MiB.
+const BOTTOM_POINTS: [usize; 3] = [usize::MAX, 70_000, 30_000];
+
+/// Tolerance of the levels below the finest: their Ritz vectors only start the next level,
+/// whose discretisation differs from theirs by far more than this.
+const COARSE_TOLERANCE: f64 = 1e-4;
+
+/// Damped-Jacobi steps before and after each coarse correction of the V-cycle.
+const SMOOTHING_STEPS: usize = 2;
+
+/// Ritz pairs kept for `k` wanted ones (`options.block_extra` more, or max(2, k/4) more: room
+/// for every member of a degenerate multiplet at the edge of the wanted set).
+fn block_size(options: &EigenOptions, n: usize) -> usize {
+    let k = options.k;
+    (k + options.block_extra.unwrap_or((k / 4).max(2))).min(n - 1)
+}
+
+/// Checks what the grid resonance solver supports of `options`.
+fn check_options(options: &EigenOptions, n: usize) -> Result<()> {
+    options.check(n)?;
+    if options.method == Method::Lobpcg {
+        return Err(Error::invalid_argument(
+            "LOBPCG finds the lowest states of closed systems; resonances use block Davidson \
+             (QDSIM_METHOD_AUTO) or shift-invert on the assembled matrix (QDSIM_METHOD_SHIFT_INVERT)",
+        ));
+    }
+    if options.placement == Placement::OutOfCore || options.vectors_file.is_some() {
+        return Err(Error::invalid_argument(
+            "the resonance solver keeps its blocks and vectors in core: out-of-core placement \
+             and vectors_file are not supported for resonances",
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes [`grid_resonances`] holds at its peak for an `n`-point grid: the search space and its
+/// image (`2·dmax` vectors), the hierarchy (`hierarchy_bytes`) and the `k` result vectors.
+fn estimate(n: usize, dmax: usize, k: usize, hierarchy_bytes: u64) -> u64 {
+    ((2 * dmax + k) * n * size_of::<Complex64>()) as u64 + hierarchy_bytes
+}
+
+/// The `options.k` eigenvalues of the grid Hamiltonian `spec` (absorbing potential included)
+/// nearest `target` (eV), with eigenvectors normalised by xᵀx = 1. `Method::Auto`: the
+/// matrix-free coarse-to-fine solver of this module; `Method::ShiftInvert`: the sparse-LU solver
+/// ([`resonances`]) on the assembled matrix. Pairs that missed the tolerance are returned after
+/// the converged ones (`Resonances::converged` counts the latter); `options.max_iterations`
+/// bounds the iterations of each level.
+pub fn grid_resonances(
+    manager: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    target: Complex64,
+    options: &EigenOptions,
+    mut progress: Option<&mut ProgressFn<'_>>,
+) -> Result<Resonances> {
+    spec.validate()?;
+    let n = spec.grid.len();
+    check_options(options, n)?;
+    if !(target.re.is_finite() && target.im.is_finite()) {
+        return Err(Error::invalid_argument(format!(
+            "target {target} is not finite"
+        )));
+    }
+    if options.method == Method::ShiftInvert {
+        let h = StencilOperator::<Complex64>::new(manager, spec, "solver.hamiltonian")?
+            .to_csr("solver.hamiltonian")?;
+        return resonances(manager, &h, target, options.k, options.tol, options.seed);
+    }
+    let start = Instant::now();
+    let peak = manager.track_peak();
+    let m = block_size(options, n);
+    let dmax = 3 * m;
+    let bottom_points = BOTTOM_POINTS[spec.grid.dims() - 1];
+    if n <= bottom_points {
+        // The whole grid is a bottom grid: the exact sparse-LU solve is the solve.
+        let h = StencilOperator::<Complex64>::new(manager, spec, "solver.hamiltonian")?
+            .to_csr("solver.hamiltonian")?;
+        return resonances(manager, &h, target, options.k, options.tol, options.seed);
+    }
+    // The preconditioner's shift sits a hair above the target (10⁻⁶ relative, towards positive
+    // imaginary parts, away from resonances): a target exactly on an eigenvalue would make
+    // H − σ singular to rounding, its solves amplify rounding by 10¹⁶ and swamp every other
+    // direction. 10⁻⁶ keeps the amplification at 10⁶ and leaves the inverse near σ unchanged.
+    let shift = target + Complex64::new(0.0, 1e-6 * target.norm().max(1e-3));
+    let mg = ShiftedMultigrid::new(manager, spec, shift, bottom_points, SMOOTHING_STEPS)?;
+    let need = estimate(n, dmax, options.k, mg.memory_bytes());
+    if let Some(budget) = options.memory_budget
+        && need > budget
+    {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "the resonance solve needs about {:.1} MiB (search space of {dmax} vectors of \
+                 {n} points, hierarchy, result) and the memory budget is {:.1} MiB",
+                need as f64 / 1048576.0,
+                budget as f64 / 1048576.0
+            ),
+        ));
+    }
+    let mut basis = Basis {
+        v: ManagedMatrix::uninit_values(manager, n, dmax, "solver.resonance.basis")?,
+        hv: ManagedMatrix::uninit_values(manager, n, dmax, "solver.resonance.basis")?,
+    };
+    let levels = mg.levels();
+    let bounds = mg.operator(0).gershgorin_bounds();
+    let scale = 1e-3 * bounds.0.abs().max(bounds.1.abs());
+    let (mut iterations, mut applications) = (0, 0u64);
+    // Davidson starts from the seeded random block on the bottom grid, where its preconditioner
+    // is the exact (H − σ)⁻¹ (shift-invert), or on the finest grid without coarse-to-fine.
+    let first = if options.coarse_to_fine {
+        levels - 1
+    } else {
+        0
+    };
+    let n_first = mg.operator(first).dim();
+    for j in 0..m {
+        fill_random(&mut basis.v.col_mut(j)[..n_first], options.seed, j);
+    }
+    let mut outcome = Default::default();
+    let mut fine = Vec::new();
+    let mut temp = [Vec::new(), Vec::new()];
+    for level in (0..=first).rev() {
+        if level < first {
+            let n_coarse = mg.operator(level + 1).dim();
+            for j in 0..m {
+                mg.prolong(level, &basis.v.col(j)[..n_coarse], &mut fine, &mut temp);
+                basis.v.col_mut(j)[..fine.len()].copy_from_slice(&fine);
+            }
+        }
+        let params = LevelParams {
+            k: options.k,
+            m,
+            tol: if level == 0 {
+                options.tol
+            } else {
+                options.tol.max(COARSE_TOLERANCE)
+            },
+            scale,
+            max_iterations: options.max_iterations,
+            level,
+            levels: first + 1,
+            applications_before: applications,
+        };
+        let prec = mg.preconditioner(level);
+        outcome = davidson(
+            mg.operator(level),
+            &prec,
+            target,
+            &mut basis,
+            params,
+            progress.as_deref_mut(),
+        )?;
+        iterations += outcome.iterations;
+        applications += outcome.applications;
+    }
+    drop((fine, temp));
+    let davidson::LevelOutcome {
+        values,
+        residuals,
+        converged,
+        ..
+    } = outcome;
+    // The k pairs nearest the target, the converged ones first.
+    let mut order: Vec<usize> = (0..options.k.min(values.len())).collect();
+    order.sort_by_key(|&i| !converged[i]);
+    drop(basis.hv);
+    let mut vectors = ManagedMatrix::<Complex64>::uninit_values(
+        manager,
+        n,
+        order.len(),
+        "solver.resonance.vectors",
+    )?;
+    for (j, &i) in order.iter().enumerate() {
+        let x = basis.v.col(i);
+        // xᵀx (no conjugation); its square root normalises the vector.
+        let xtx: Complex64 = x.iter().map(|v| v * v).sum();
+        if xtx.norm() == 0.0 {
+            return Err(Error::new(
+                ErrorKind::NotConverged,
+                format!("eigenvector {j} is self-orthogonal (xᵀx = 0)"),
+            ));
+        }
+        let s = 1.0 / xtx.sqrt();
+        for (dst, &src) in vectors.col_mut(j).iter_mut().zip(x) {
+            *dst = src * s;
+        }
+    }
+    drop(basis.v);
+    drop(mg);
+    Ok(Resonances {
+        values: order.iter().map(|&i| values[i]).collect(),
+        vectors,
+        residuals: order.iter().map(|&i| residuals[i]).collect(),
+        converged: order.iter().filter(|&&i| converged[i]).count(),
+        iterations,
+        applications,
+        levels: first + 1,
+        peak_pool_bytes: peak.peak(),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,408 @@
+//! The grid resonance solver (`grid_resonances`: matrix-free, coarse-to-fine block Davidson with
+//! a shifted multigrid) against independent references: the dense complex eigensolver on small
+//! grids, the sparse-LU CSR solver on a grid large enough for several levels, the 1D double
+//! barrier's transmission peak; degenerate pairs, a target on an eigenvalue, partial results,
+//! the memory budget and the C entry point.
+
+use crate::common::manager;
+use num_complex::Complex64;
+use qdsim_mem::ErrorKind;
+use qdsim_mem::matrix::ManagedMatrix;
+use qdsim_mem::memory::MemoryManager;
+use qdsim_mem::physics::constants::GAAS_MASS;
+use qdsim_mem::physics::*;
+use qdsim_mem::solver::*;
+
+/// The open dot of `examples/open_dot.rs` (a 20 nm well in a 4 nm × 150 meV ring barrier,
+/// 240 nm box, 60 nm quadratic absorber of 50 meV on every face) on an `n`-point-per-axis grid.
+fn open_dot(dims: usize, n: usize) -> (Grid, Vec<f64>, Absorber) {
+    let grid = Grid::dirichlet_box(&vec![240.0; dims], &vec![n; dims]).unwrap();
+    let mut v = vec![0.0; grid.len()];
+    open_dot_potential(&grid, 20.0, 4.0, 0.150, &mut v).unwrap();
+    let absorber = Absorber {
+        faces: (1 << (2 * dims)) - 1,
+        width: 60.0,
+        strength: 0.05,
+        order: 2,
+    };
+    (grid, v, absorber)
+}
+
+fn spec<'a>(grid: &Grid, v: &'a [f64], absorber: Absorber) -> HamiltonianSpec<'a> {
+    HamiltonianSpec {
+        absorber: Some(absorber),
+        ..HamiltonianSpec::new(grid.clone(), GAAS_MASS, Some(v))
+    }
+}
+
+/// Every eigenvalue of the spec's H, by faer's dense complex eigensolver.
+fn dense_spectrum(m: &MemoryManager, spec: &HamiltonianSpec<'_>) -> Vec<Complex64> {
+    let h = StencilOperator::<Complex64>::new(m, spec, "h")
+        .unwrap()
+        .to_csr("h")
+        .unwrap();
+    let dense = h.to_dense();
+    let n = h.nrows();
+    let mut mm = ManagedMatrix::<Complex64>::zeros(m, n, n, "dense").unwrap();
+    mm.copy_from(dense.as_ref()).unwrap();
+    dense_general(m, &mm).unwrap().0
+}
+
+/// ‖Hx − Ex‖ / ‖x‖ recomputed from scratch for every returned pair.
+fn true_residuals(m: &MemoryManager, spec: &HamiltonianSpec<'_>, r: &Resonances) -> Vec<f64> {
+    let h = StencilOperator::<Complex64>::new(m, spec, "check").unwrap();
+    let n = h.dim();
+    let mut hx = vec![Complex64::new(0.0, 0.0); n];
+    (0..r.values.len())
+        .map(|j| {
+            let x = r.vectors.col(j);
+            h.apply(
+                Complex64::new(1.0, 0.0),
+                x,
+                Complex64::new(0.0, 0.0),
+                &mut hx,
+            )
+            .unwrap();
+            let num: f64 = hx
+                .iter()
+                .zip(x)
+                .map(|(a, b)| (a - r.values[j] * b).norm_sqr())
+                .sum();
+            let den: f64 = x.iter().map(|b| b.norm_sqr()).sum();
+            (num / den).sqrt()
+        })
+        .collect()
+}
+
+#[test]
+fn small_open_dot_equals_the_dense_spectrum_nearest_the_target() {
+    let m = manager();
+    let (grid, v, cap) = open_dot(2, 35);
+    let spec = spec(&grid, &v, cap);
+    let all = dense_spectrum(&m, &spec);
+    let target = Complex64::new(0.020, 0.0);
+    let options = EigenOptions {
+        k: 5,
+        tol: 1e-10,
+        ..EigenOptions::default()
+    };
+    let r = grid_resonances(&m, &spec, target, &options, None).unwrap();
+    assert!(r.is_converged(), "{r:?}");
+    let mut nearest = all.clone();
+    nearest.sort_by(|a, b| (a - target).norm().total_cmp(&(b - target).norm()));
+    for (j, e) in r.values.iter().enumerate() {
+        // The j-th nearest dense eigenvalue. Both solvers are backward stable, and these
+        // eigenvalues are well conditioned (the dense twins agree with them to ~1e-13 relative),
+        // so a residual tolerance of 1e-10 gives agreement far inside 1e-9.
+        assert!(
+            (e - nearest[j]).norm() < 1e-9 * e.norm(),
+            "value {j}: {e} vs dense {}",
+            nearest[j]
+        );
+        // Ascending distance to the target.
+        if j > 0 {
+            assert!((r.values[j - 1] - target).norm() <= (e - target).norm() * (1.0 + 1e-12));
+        }
+    }
+    // Residuals are true ones (recomputed here), and vectors carry xᵀx = 1.
+    for (j, (&ours, check)) in r
+        .residuals
+        .iter()
+        .zip(true_residuals(&m, &spec, &r))
+        .enumerate()
+    {
+        assert!(
+            check <= 1e-10 * r.values[j].norm().max(1e-3) * 1.01,
+            "{j}: {check}"
+        );
+        assert!(
+            (ours - check).abs() <= 1e-12 + 1e-6 * check,
+            "{ours} vs {check}"
+        );
+        let xtx: Complex64 = r.vectors.col(j).iter().map(|x| x * x).sum();
+        assert!((xtx - 1.0).norm() < 1e-10, "{xtx}");
+    }
+}
+
+/// 300² has a bottom grid of 149² and one multigrid level above it: the Davidson refinement
+/// with a V-cycle preconditioner must reproduce what the sparse LU of the whole matrix gives.
+/// Target 17 meV: the dot's m = ±1 pair (exactly degenerate by symmetry) and the nearest
+/// continuum state of the absorbing box.
+#[test]
+fn coarse_to_fine_equals_sparse_lu_and_keeps_the_degenerate_pair() {
+    let m = manager();
+    let (grid, v, cap) = open_dot(2, 300);
+    let spec = spec(&grid, &v, cap);
+    let target = Complex64::new(0.017, 0.0);
+    let options = EigenOptions {
+        k: 3,
+        tol: 1e-9,
+        ..EigenOptions::default()
+    };
+    let grid_r = grid_resonances(&m, &spec, target, &options, None).unwrap();
+    assert!(grid_r.is_converged(), "{grid_r:?}");
+    assert_eq!(grid_r.levels, 2, "a 300² grid is solved on two levels");
+    let h = StencilOperator::<Complex64>::new(&m, &spec, "h")
+        .unwrap()
+        .to_csr("h")
+        .unwrap();
+    let lu = resonances(&m, &h, target, 3, 1e-11, 5).unwrap();
+    for (j, (a, b)) in grid_r.values.iter().zip(&lu.values).enumerate() {
+        // Residual 1e-9·|E| and a well-conditioned eigenvalue: agreement to ~1e-9 relative.
+        assert!(
+            (a - b).norm() < 1e-8 * b.norm(),
+            "value {j}: grid {a} vs LU {b}"
+        );
+    }
+    // The pair: both members, equal (to the solve's accuracy) and both in the well.
+    let (e0, e1) = (grid_r.values[0], grid_r.values[1]);
+    assert!((e0 - e1).norm() < 1e-8 * e0.norm(), "{e0} vs {e1}");
+    assert!(
+        -e0.im > 0.0 && -2e3 * e0.im < 1.0,
+        "a sharp resonance: Γ = {} meV",
+        -2e3 * e0.im
+    );
+    let res = true_residuals(&m, &spec, &grid_r);
+    assert!(
+        res.iter()
+            .zip(&grid_r.values)
+            .all(|(r, e)| *r <= 1e-9 * e.norm() * 1.01),
+        "{res:?}"
+    );
+}
+
+/// The 1D double barrier (docs/validation.md case 5): the grid solver's resonance equals the
+/// sparse-LU one, and it does not move with the absorber's strength (the mark of a
+/// reflection-free absorber: E within 1e-5 eV for η from 0.05 to 0.2 eV).
+#[test]
+fn double_barrier_resonance_is_stable_in_the_absorber() {
+    let (v0, b, w, lead) = (0.3, 3.0, 6.0, 100.0);
+    let total = 2.0 * lead + 2.0 * b + w;
+    let n = 4239;
+    let grid = Grid::dirichlet_box(&[total], &[n]).unwrap();
+    let ax = grid.axes()[0];
+    let v: Vec<f64> = (0..n)
+        .map(|i| {
+            let x = ax.coordinate(i);
+            if (lead..lead + b).contains(&x) || (lead + b + w..lead + 2.0 * b + w).contains(&x) {
+                v0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let m = manager();
+    // The transmission peak of this structure is at 70.4 meV (case 5's transfer matrix).
+    let target = Complex64::new(0.0704, 0.0);
+    let options = EigenOptions {
+        k: 4,
+        tol: 1e-10,
+        ..EigenOptions::default()
+    };
+    let in_well = |r: &Resonances| {
+        (0..r.values.len())
+            .max_by(|&a, &c| {
+                let w = |j: usize| -> f64 {
+                    let col = r.vectors.col(j);
+                    (0..n)
+                        .filter(|&i| (lead + b..lead + b + w).contains(&ax.coordinate(i)))
+                        .map(|i| col[i].norm_sqr())
+                        .sum::<f64>()
+                        / col.iter().map(|x| x.norm_sqr()).sum::<f64>()
+                };
+                w(a).total_cmp(&w(c))
+            })
+            .map(|j| r.values[j])
+            .unwrap()
+    };
+    let mut energies = Vec::new();
+    for eta in [0.05, 0.1, 0.2] {
+        let cap = Absorber {
+            faces: FACE_X_MIN | FACE_X_MAX,
+            width: 90.0,
+            strength: eta,
+            order: 2,
+        };
+        let spec = spec(&grid, &v, cap);
+        let r = grid_resonances(&m, &spec, target, &options, None).unwrap();
+        assert!(r.is_converged());
+        let e = in_well(&r);
+        if eta == 0.1 {
+            let h = StencilOperator::<Complex64>::new(&m, &spec, "h")
+                .unwrap()
+                .to_csr("h")
+                .unwrap();
+            let lu = in_well(&resonances(&m, &h, target, 4, 1e-11, 3).unwrap());
+            assert!((e - lu).norm() < 1e-9 * e.norm(), "grid {e} vs LU {lu}");
+        }
+        energies.push(e);
+    }
+    for e in &energies[1..] {
+        assert!((e - energies[0]).norm() < 1e-5, "{energies:?}");
+    }
+    // Near the transfer-matrix peak (case 5 checks peak and width against it to 0.5 % and 3 %).
+    assert!(
+        (energies[1].re - 0.0704).abs() < 0.005 * 0.0704,
+        "{energies:?}"
+    );
+}
+
+/// A target exactly on an eigenvalue: H − target is singular to rounding, yet that eigenvalue
+/// comes back converged, first, with the others (a small grid: the sparse-LU route).
+#[test]
+fn a_target_on_an_eigenvalue_is_returned_converged() {
+    let m = manager();
+    let (grid, v, cap) = open_dot(2, 31);
+    let spec = spec(&grid, &v, cap);
+    let all = dense_spectrum(&m, &spec);
+    let on = *all
+        .iter()
+        .min_by(|a, b| (*a - 0.017).norm().total_cmp(&(*b - 0.017).norm()))
+        .unwrap();
+    let options = EigenOptions {
+        k: 3,
+        tol: 1e-9,
+        ..EigenOptions::default()
+    };
+    let r = grid_resonances(&m, &spec, on, &options, None).unwrap();
+    assert!(r.is_converged(), "{r:?}");
+    // Residual 1e-9·|E| on well-conditioned eigenvalues: agreement far inside 1e-9 relative
+    // once the dense value is the target itself.
+    assert!((r.values[0] - on).norm() < 1e-9 * on.norm(), "{} vs {on}", r.values[0]);
+    for e in &r.values {
+        let twin = all.iter().map(|d| (d - e).norm()).fold(f64::INFINITY, f64::min);
+        assert!(twin < 1e-9 * e.norm(), "{e} has no dense twin ({twin})");
+    }
+}
+
+#[test]
+fn an_iteration_limit_gives_a_flagged_partial_result() {
+    let m = manager();
+    // Two levels: the bottom grid is solved exactly, the finest is cut after two iterations.
+    let (grid, v, cap) = open_dot(2, 280);
+    let spec = spec(&grid, &v, cap);
+    let options = EigenOptions {
+        k: 4,
+        tol: 1e-12,
+        max_iterations: 2,
+        ..EigenOptions::default()
+    };
+    let r = grid_resonances(&m, &spec, Complex64::new(0.015, 0.0), &options, None).unwrap();
+    assert_eq!(r.values.len(), 4);
+    assert!(!r.is_converged(), "{r:?}");
+    // Converged pairs first, the others after them, flagged by the count.
+    let scale = 1e-3
+        * StencilOperator::<Complex64>::new(&m, &spec, "b")
+            .unwrap()
+            .gershgorin_bounds()
+            .1;
+    for (j, (e, res)) in r.values.iter().zip(&r.residuals).enumerate() {
+        let ok = *res <= 1e-12 * e.norm().max(scale);
+        assert_eq!(ok, j < r.converged, "pair {j}: residual {res}");
+    }
+}
+
+#[test]
+fn bad_options_and_a_small_budget_are_refused_with_reasons() {
+    let m = manager();
+    let (grid, v, cap) = open_dot(2, 60);
+    let small = spec(&grid, &v, cap);
+    let target = Complex64::new(0.015, 0.0);
+    let cases: Vec<(EigenOptions, Complex64, &str)> = vec![
+        (
+            EigenOptions {
+                k: 0,
+                ..EigenOptions::default()
+            },
+            target,
+            "k = 0",
+        ),
+        (
+            EigenOptions {
+                k: 2,
+                method: Method::Lobpcg,
+                ..EigenOptions::default()
+            },
+            target,
+            "LOBPCG",
+        ),
+        (
+            EigenOptions {
+                k: 2,
+                placement: Placement::OutOfCore,
+                ..EigenOptions::default()
+            },
+            target,
+            "out-of-core",
+        ),
+        (
+            EigenOptions {
+                k: 2,
+                ..EigenOptions::default()
+            },
+            Complex64::new(f64::NAN, 0.0),
+            "not finite",
+        ),
+        (
+            EigenOptions {
+                k: 2,
+                memory_budget: Some(1 << 20),
+                ..EigenOptions::default()
+            },
+            target,
+            "memory budget",
+        ),
+    ];
+    for (options, t, needle) in cases {
+        let e = grid_resonances(&m, &small, t, &options, None).unwrap_err();
+        assert!(e.message().contains(needle), "{needle:?} not in {e}");
+    }
+    // A budget below the estimate is refused before the solve (a two-level grid).
+    let (grid, v, cap) = open_dot(2, 280);
+    let big = spec(&grid, &v, cap);
+    let small_budget = EigenOptions {
+        k: 2,
+        memory_budget: Some(1 << 20),
+        ..EigenOptions::default()
+    };
+    let e = grid_resonances(&m, &big, target, &small_budget, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+    assert!(
+        e.message().contains("memory budget") && e.message().contains("MiB"),
+        "{e}"
+    );
+    // Nothing is left behind by the refusals.
+    assert_eq!(m.stats().live_allocations, 0, "{}", m.leak_report());
+}
+
+#[test]
+fn progress_reports_every_iteration_and_can_cancel() {
+    let m = manager();
+    let (grid, v, cap) = open_dot(2, 280);
+    let spec = spec(&grid, &v, cap);
+    let mut seen = Vec::new();
+    let mut cb = |p: &Progress| {
+        seen.push(*p);
+        p.iteration >= 2 && p.level == 0
+    };
+    let e = grid_resonances(
+        &m,
+        &spec,
+        Complex64::new(0.015, 0.0),
+        &EigenOptions {
+            k: 2,
+            ..EigenOptions::default()
+        },
+        Some(&mut cb),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert!(
+        seen.iter()
+            .all(|p| p.wanted == 2 && p.levels == 2 && p.iteration >= 1)
+    );
+    assert!(
+        seen.iter().any(|p| p.level == 1),
+        "the bottom level reports too"
+    );
+}
