@@ -1,5 +1,5 @@
 /* The eigensolvers from C: docs/validation.md case 1 through qdsim_solve_lowest and qdsim_csr_solve_lowest,
- * a resonance through qdsim_csr_solve_resonances, the dense solvers, the progress callback with
+ * a resonance through qdsim_csr_solve_resonances and qdsim_solve_resonances, the dense solvers, the progress callback with
  * cancellation, NOT_CONVERGED with a partial result, and bad input. */
 #include <math.h>
 #include <stdint.h>
@@ -161,6 +161,35 @@ int main(void) {
         if (fabs(e[i].re - 0.070375) < 0.0004 && fabs(-2 * e[i].im - 0.002813) < 0.0001) found = 1;
     CHECK(found);
     CHECK_OK(qdsim_eigen_result_destroy(r));
+
+    /* The same resonances from the grid description: qdsim_solve_resonances. */
+    qdsim_eigen_options ro;
+    CHECK_OK(qdsim_eigen_options_default(&ro));
+    ro.k = 8;
+    ro.tolerance = 1e-10;
+    ro.seed = 7;
+    CHECK_OK(qdsim_solve_resonances(m, &o1, (qdsim_complex){0.0704, 0.0}, &ro, &r));
+    CHECK_OK(qdsim_eigen_result_info(r, &info));
+    CHECK(info.complex_values == 1 && info.count == 8 && info.converged == 8 && info.dim == N1);
+    qdsim_complex g[8];
+    CHECK_OK(qdsim_eigen_result_complex_values(r, g));
+    for (int i = 0; i < 8; ++i) { /* both solves meet 1e-10: the same eigenvalues to ~1e-10 */
+        int twin = 0;
+        for (int j = 0; j < 8; ++j)
+            if (hypot(g[i].re - e[j].re, g[i].im - e[j].im) < 1e-9 * hypot(e[j].re, e[j].im)) twin = 1;
+        CHECK(twin);
+    }
+    CHECK_OK(qdsim_eigen_result_destroy(r));
+    r = NULL;
+    ro.method = QDSIM_METHOD_LOBPCG;
+    CHECK_FAILS(qdsim_solve_resonances(m, &o1, (qdsim_complex){0.0704, 0.0}, &ro, &r), QDSIM_ERR_INVALID_ARGUMENT,
+                "LOBPCG");
+    ro.method = QDSIM_METHOD_AUTO;
+    CHECK_FAILS(qdsim_solve_resonances(m, &o1, (qdsim_complex){NAN, 0.0}, &ro, &r), QDSIM_ERR_INVALID_ARGUMENT,
+                "not finite");
+    CHECK_FAILS(qdsim_solve_resonances(m, &o1, (qdsim_complex){0.0704, 0.0}, &ro, NULL), QDSIM_ERR_NULL_ARGUMENT,
+                "out");
+    CHECK(r == NULL);
 
     /* Dense: a 3x3 Hermitian and a general matrix. */
     qdsim_matrix *a = NULL;

@@ -1538,6 +1538,32 @@ qdsim_status qdsim_eigen_result_destroy(struct qdsim_eigen_result *r);
 // `options` is NULL or valid; `out` points to writable memory for a pointer.
 qdsim_status qdsim_gpu_solve_lowest(struct qdsim_gpu_pool *pool, struct qdsim_manager *manager, const struct qdsim_hamiltonian_desc *desc, qdsim_scalar scalar, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
 
+// The `options->k` eigenvalues E − iΓ/2 of the grid Hamiltonian `desc` (its absorber
+// included) nearest `target` (eV), with eigenvectors normalised by xᵀx = 1 (unconjugated).
+//
+// `QDSIM_METHOD_AUTO`: matrix-free and coarse-to-fine — an exact sparse-LU solve on a coarse
+// grid, then block Davidson with a multigrid preconditioner of H − target on every finer grid;
+// memory O(n·k), no fine-grid factorisation. `QDSIM_METHOD_SHIFT_INVERT`: sparse LU of the
+// assembled H − target (as `qdsim_csr_solve_resonances`). Used options: `k`, `tolerance`
+// (‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³·‖H‖) with ‖x‖₂ = 1), `max_iterations` (per grid
+// level), `block_extra` (pairs kept beyond k; default max(2, k/4)), `seed`, `coarse_to_fine`,
+// `memory_budget` (refused up front when the estimate exceeds it), `progress`. Values come
+// converged first, each group nearest the target first; `qdsim_eigen_info.converged` counts the
+// converged ones and `levels` the grid levels used. `options` may be NULL for the defaults.
+//
+// Errors: the description errors of `qdsim_hamiltonian_csr`; `QDSIM_ERR_INVALID_ARGUMENT` for
+// k = 0, k ≥ grid points, a tolerance outside (0, 1), a non-finite target,
+// `QDSIM_METHOD_LOBPCG`, out-of-core placement or a `vectors_file` (resonances stay in core),
+// or H − target singular on the factored grid; `QDSIM_ERR_LIMIT_EXCEEDED` when the solve's
+// estimate exceeds `memory_budget` (the message names both) or an allocation exceeds the
+// manager's limit; `QDSIM_ERR_CANCELLED`; `QDSIM_ERR_NOT_CONVERGED` with `*out` written: the
+// partial result, its first `converged` pairs met the tolerance.
+//
+// # Safety
+// As for `qdsim_hamiltonian_csr`; `options` is NULL or valid; `out` points to writable memory
+// for a pointer.
+qdsim_status qdsim_solve_resonances(struct qdsim_manager *manager, const struct qdsim_hamiltonian_desc *desc, struct qdsim_complex target, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
+
 // The name of status code `status` ("QDSIM_OK", "QDSIM_ERR_LIMIT_EXCEEDED", …), or
 // "QDSIM_UNKNOWN_STATUS" for a value that is not a status code.
 //

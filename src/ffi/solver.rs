@@ -529,24 +529,7 @@ pub unsafe extern "C" fn qdsim_csr_solve_resonances(
             ));
         };
         let r = resonances(&handle.manager, m, target.into(), k, tolerance, seed)?;
-        let info = qdsim_eigen_info {
-            count: r.values.len(),
-            dim: m.nrows(),
-            converged: r.values.len(),
-            iterations: 1,
-            seconds: r.seconds,
-            vector_scalar: QDSIM_SCALAR_COMPLEX,
-            complex_values: 1,
-            levels: 1,
-            ..Default::default()
-        };
-        let result = qdsim_eigen_result {
-            values: Values::Complex(r.values),
-            residuals: r.residuals,
-            vectors: ByScalar::Complex(r.vectors.into()),
-            info,
-            manager: handle.manager.clone(),
-        };
+        let result = qdsim_eigen_result::from_resonances(r, handle.manager.clone());
         finish(result, out)
     })
 }

@@ -457,10 +457,7 @@ pub(crate) fn davidson(
         }
         // Corrections t = K·r of the unconverged pairs, compacted to columns d.., orthonormalised.
         let mut b = 0;
-        for c in 0..p {
-            if converged[c] {
-                continue;
-            }
+        for (c, _) in converged.iter().enumerate().filter(|(_, done)| !**done) {
             if c != b {
                 let (mut dst, src) = v.rb_mut().split_at_col_mut(d + c);
                 dst.rb_mut().col_mut(d + b).copy_from(src.col(0));
