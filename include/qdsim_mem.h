@@ -1456,9 +1456,32 @@ qdsim_status qdsim_csr_solve_lowest(const struct qdsim_csr *h, const struct qdsi
 qdsim_status qdsim_mapped_solve_lowest(struct qdsim_manager *manager, const struct qdsim_mapped *h, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
 
 // The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
-// absorbing potential) nearest `target` (eV), by block shift-invert subspace iteration on a
-// sparse LU of H − target; sorted by distance to the target; eigenvectors normalised with
-// xᵀx = 1. Converged means ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞).
+// absorbing potential) nearest `target` (eV), by block shift-invert subspace iteration with
+// locking on a sparse LU of H − target; the converged pairs first, each group sorted by
+// distance to the target; eigenvectors normalised with xᵀx = 1. Converged means
+// ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞). A target exactly on an eigenvalue is allowed
+// (that pair converges at once and is deflated). `seed` seeds the random start block.
+//
+// The LU factor, which faer allocates outside the pools, is counted in `h`'s manager under
+// the tag `solver.resonances.factor` (an estimate, opened before factorising) and its
+// workspace under `solver.resonances.workspace`; both count against the manager's limit and
+// in `peak_pool_bytes`. The eigenvectors are in `h`'s manager's pool.
+//
+// Statuses:
+// - `QDSIM_OK`: all `k` pairs converged; `*out` written.
+// - `QDSIM_ERR_NOT_CONVERGED`: the iteration limit was reached first; `*out` is written
+//   anyway and holds `k` pairs, of which the first `info.converged` met the tolerance
+//   (`info.iterations`, `info.applications` say how much work was done).
+// - `QDSIM_ERR_INVALID_ARGUMENT`: `h` is real (no absorbing potential), k = 0 or k ≥ the
+//   dimension, tolerance outside (0, 1), a non-finite target, or H − target singular even
+//   after nudging the shift.
+// - `QDSIM_ERR_LIMIT_EXCEEDED`: the estimated LU factor (the message gives it in MiB), its
+//   workspace or a block does not fit the manager's memory limit; checked before factorising.
+// - `QDSIM_ERR_OUT_OF_MEMORY`: the system refused memory.
+// - `QDSIM_ERR_NULL_ARGUMENT` / `QDSIM_ERR_INVALID_HANDLE`: `out` is NULL, `h` is not a live
+//   CSR handle or its manager was destroyed.
+//
+// Only `QDSIM_OK` and `QDSIM_ERR_NOT_CONVERGED` write `*out`.
 //
 // # Safety
 // `out` points to writable memory for a pointer.

@@ -61,7 +61,7 @@ mod vectors;
 
 pub use dense::{dense_general, dense_hermitian};
 pub use grid::{lowest_states, lowest_states_memory_estimate};
-pub use open_system::{Resonances, resonances};
+pub use open_system::{Resonances, resonances, resonances_factor_estimate};
 pub use operator::Operator;
 pub use options::{EigenOptions, Method, Placement};
 pub use precond::{Identity, Jacobi, Multigrid, MultigridPreconditioner, Preconditioner};

@@ -25,6 +25,7 @@ mod model;
 mod out_of_core;
 mod phases;
 mod profiler;
+mod resonances;
 mod solver_basic;
 mod solver_validation;
 mod thread_cache;
