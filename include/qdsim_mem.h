@@ -1488,13 +1488,16 @@ qdsim_status qdsim_mapped_solve_lowest(struct qdsim_manager *manager, const stru
 qdsim_status qdsim_csr_solve_resonances(const struct qdsim_csr *h, struct qdsim_complex target, size_t k, double tolerance, uint64_t seed, struct qdsim_eigen_result **out);
 
 // All (`k` = 0) or the lowest `k` eigenpairs of the Hermitian dense matrix `a` (lower triangle
-// read), by faer's dense solver.
+// read), by faer's dense solver. The result's `info.seconds` is the wall time and its
+// residuals are the true ‖Ax − λx‖ / ‖x‖ of the Hermitian matrix the lower triangle defines.
 //
 // # Safety
 // `out` points to writable memory for a pointer.
 qdsim_status qdsim_matrix_eigen_hermitian(const struct qdsim_matrix *a, size_t k, struct qdsim_eigen_result **out);
 
-// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part).
+// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part;
+// unit-norm eigenvectors). The result's `info.seconds` is the wall time and its residuals are
+// the true ‖Ax − λx‖ / ‖x‖.
 //
 // # Safety
 // `out` points to writable memory for a pointer.
@@ -1520,7 +1523,8 @@ qdsim_status qdsim_eigen_result_values(const struct qdsim_eigen_result *r, doubl
 // `values` points to `count` writable `qdsim_complex`.
 qdsim_status qdsim_eigen_result_complex_values(const struct qdsim_eigen_result *r, struct qdsim_complex *values);
 
-// Copies ‖Hx − λx‖ of every pair (0 for the dense solvers) into `residuals[0 .. count)`.
+// Copies ‖Hx − λx‖ / ‖x‖ of every pair (computed after the solve for the dense solvers too)
+// into `residuals[0 .. count)`.
 //
 // # Safety
 // `residuals` points to `count` writable doubles.

@@ -550,7 +550,8 @@ pub unsafe extern "C" fn qdsim_csr_solve_resonances(
 }
 
 /// All (`k` = 0) or the lowest `k` eigenpairs of the Hermitian dense matrix `a` (lower triangle
-/// read), by faer's dense solver.
+/// read), by faer's dense solver. The result's `info.seconds` is the wall time and its
+/// residuals are the true ‖Ax − λx‖ / ‖x‖ of the Hermitian matrix the lower triangle defines.
 ///
 /// # Safety
 /// `out` points to writable memory for a pointer.
@@ -565,18 +566,13 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_hermitian(
         let handle = matrix_arg(a, "a")?;
         let m = handle.matrix.lock();
         let k = (k != 0).then_some(k);
-        let (values, vectors): (_, AnyMatrix) =
-            by_scalar!(map &*m, a => dense_hermitian(&handle.manager, a, k)?).split_first();
+        let ((values, residuals, seconds), vectors): (_, AnyMatrix) = by_scalar!(map &*m, a => {
+            let r = dense_hermitian(&handle.manager, a, k)?;
+            ((r.values, r.residuals, r.seconds), r.vectors)
+        })
+        .split_first();
         let (dim, count, _) = vectors.shape();
-        let info = qdsim_eigen_info {
-            count,
-            dim,
-            converged: count,
-            vector_scalar: scalar_value(vectors.kind()),
-            levels: 1,
-            ..Default::default()
-        };
-        let residuals = vec![0.0; count];
+        let info = dense_info(count, dim, seconds, scalar_value(vectors.kind()), 0);
         finish(
             qdsim_eigen_result {
                 values: Values::Real(values),
@@ -590,7 +586,29 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_hermitian(
     })
 }
 
-/// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part).
+/// The C description of a dense result (always converged; one level, no iterations).
+fn dense_info(
+    count: usize,
+    dim: usize,
+    seconds: f64,
+    vector_scalar: qdsim_scalar,
+    complex_values: i32,
+) -> qdsim_eigen_info {
+    qdsim_eigen_info {
+        count,
+        dim,
+        converged: count,
+        seconds,
+        vector_scalar,
+        complex_values,
+        levels: 1,
+        ..Default::default()
+    }
+}
+
+/// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part;
+/// unit-norm eigenvectors). The result's `info.seconds` is the wall time and its residuals are
+/// the true ‖Ax − λx‖ / ‖x‖.
 ///
 /// # Safety
 /// `out` points to writable memory for a pointer.
@@ -603,22 +621,19 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_general(
         let out = out_param(out, "out")?;
         let handle = matrix_arg(a, "a")?;
         let m = handle.matrix.lock();
-        let (values, vectors) = by_scalar!(&*m, a => dense_general(&handle.manager, a)?);
-        let info = qdsim_eigen_info {
-            count: values.len(),
-            dim: vectors.nrows(),
-            converged: values.len(),
-            vector_scalar: QDSIM_SCALAR_COMPLEX,
-            complex_values: 1,
-            levels: 1,
-            ..Default::default()
-        };
-        let residuals = vec![0.0; values.len()];
+        let r = by_scalar!(&*m, a => dense_general(&handle.manager, a)?);
+        let info = dense_info(
+            r.values.len(),
+            r.vectors.nrows(),
+            r.seconds,
+            QDSIM_SCALAR_COMPLEX,
+            1,
+        );
         finish(
             qdsim_eigen_result {
-                values: Values::Complex(values),
-                residuals,
-                vectors: ByScalar::Complex(vectors.into()),
+                values: Values::Complex(r.values),
+                residuals: r.residuals,
+                vectors: ByScalar::Complex(r.vectors.into()),
                 info,
                 manager: handle.manager.clone(),
             },
@@ -700,7 +715,8 @@ pub unsafe extern "C" fn qdsim_eigen_result_complex_values(
     })
 }
 
-/// Copies ‖Hx − λx‖ of every pair (0 for the dense solvers) into `residuals[0 .. count)`.
+/// Copies ‖Hx − λx‖ / ‖x‖ of every pair (computed after the solve for the dense solvers too)
+/// into `residuals[0 .. count)`.
 ///
 /// # Safety
 /// `residuals` points to `count` writable doubles.

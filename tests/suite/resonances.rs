@@ -55,7 +55,7 @@ fn dense_values(m: &MemoryManager, h: &CsrMatrix<Complex64>) -> Vec<Complex64> {
     let n = h.nrows();
     let mut a = ManagedMatrix::<Complex64>::zeros(m, n, n, "dense").unwrap();
     a.copy_from(h.to_dense().as_ref()).unwrap();
-    dense_general(m, &a).unwrap().0
+    dense_general(m, &a).unwrap().values
 }
 
 /// The dense eigenvalue whose real part is nearest `e` (eV).
