@@ -563,7 +563,8 @@ typedef struct qdsim_eigen_info {
     uint64_t applications;
     // Wall time, seconds.
     double seconds;
-    // Highest bytes in use in the manager's pools during the solve.
+    // Highest bytes in use in the manager during the solve: the pools, and memory counted
+    // outside them (the resonance solver's LU factor).
     uint64_t peak_pool_bytes;
     // The method that ran (`QDSIM_METHOD_*`; 0 for the dense and resonance solvers).
     int32_t method;

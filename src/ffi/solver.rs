@@ -112,7 +112,8 @@ pub struct qdsim_eigen_info {
     pub applications: u64,
     /// Wall time, seconds.
     pub seconds: f64,
-    /// Highest bytes in use in the manager's pools during the solve.
+    /// Highest bytes in use in the manager during the solve: the pools, and memory counted
+    /// outside them (the resonance solver's LU factor).
     pub peak_pool_bytes: u64,
     /// The method that ran (`QDSIM_METHOD_*`; 0 for the dense and resonance solvers).
     pub method: i32,

@@ -290,3 +290,33 @@ fn resonance_c_api_statuses_and_partial_result() {
         assert_eq!(qdsim_manager_destroy(cm), qdsim_status::QDSIM_OK);
     }
 }
+
+/// A target exactly on a diagonal entry of a diagonal H: the LU meets an exactly zero pivot, so
+/// the first solve gives non-finite values; the solver nudges σ off by 10⁻¹⁰ of the scale and
+/// carries on. The eigenvalues of a diagonal matrix are its entries, exactly: with a residual
+/// tolerance of 10⁻¹² the returned values are within 10⁻¹² relative of them (residual ×
+/// condition number 1: the eigenvectors are orthonormal).
+#[test]
+fn resonance_target_on_an_exactly_singular_pivot() {
+    let m = manager();
+    let n = 60;
+    let d = |i: usize| Complex64::new(0.01 * (i + 1) as f64, -0.0007 * (i + 1) as f64);
+    let mut b = qdsim_mem::matrix::CsrBuilder::<Complex64>::new(&m, n, n, "diag").unwrap();
+    for i in 0..n {
+        b.add_element(i, i, d(i)).unwrap();
+    }
+    let h = b.finalize().unwrap();
+    let target = d(20);
+    let res = resonances(&m, &h, target, 3, 1e-12, 2).unwrap();
+    assert!(res.is_converged(), "{res:?}");
+    assert!((res.values[0] - target).norm() < 1e-12 * target.norm());
+    // d(19) and d(21) are equally far from the target: either order.
+    let mut rest: Vec<f64> = res.values[1..].iter().map(|v| v.re).collect();
+    rest.sort_by(f64::total_cmp);
+    for (got, w) in rest.iter().zip([d(19), d(21)]) {
+        assert!((got - w.re).abs() < 1e-12 * w.norm(), "{:?}", res.values);
+    }
+    for (v, &r) in res.values.iter().zip(&res.residuals) {
+        assert!((v.im / v.re + 0.07).abs() < 1e-12 && r < 1e-12 * v.norm());
+    }
+}
