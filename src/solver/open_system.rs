@@ -80,7 +80,9 @@ impl std::fmt::Debug for Resonances {
 /// Errors: `InvalidArgument` for k = 0 or k ≥ n, a tolerance outside (0, 1), a non-finite
 /// target, or a structurally singular H; `LimitExceeded` when the estimated LU factor (or any
 /// pool block) does not fit the manager's limit (the message names the estimate in MiB);
-/// `OutOfMemory`; `NotConverged` only when fewer than `k` Ritz pairs exist at all.
+/// `OutOfMemory`; `NotConverged` only when no `k` Ritz pairs can be formed at all (fewer than
+/// `k` non-zero Ritz values, linearly dependent locked vectors, a self-orthogonal xᵀx = 0
+/// eigenvector).
 pub fn resonances(
     manager: &MemoryManager,
     h: &CsrMatrix<Complex64>,
@@ -414,9 +416,14 @@ fn orthonormalise(q: &mut ManagedMatrix<Complex64>, seed: u64, salt: &mut usize)
 /// Block shift-invert subspace iteration with Rayleigh–Ritz and locking on (H − σ)⁻¹:
 /// Y = P(H − σ)⁻¹PQ (P removes the locked pairs, see [`Locked`]), G = QᴴY (exterior Ritz values
 /// μ of the inverse, θ = σ + 1/μ: no spurious interior Ritz values), Q ← orth(Y). The leading
-/// run (nearest σ first) of Ritz pairs with ‖Hx − θx‖ ≤ tol · max(|θ|, 10⁻³‖H‖∞) is locked
-/// each iteration, until `k` are. Each iteration is m solves, up to k products and an m × m
-/// eigenproblem; a block of m = max(2k, k + 8) finds every member of a degenerate multiplet.
+/// run (nearest the target first) of Ritz pairs with ‖Hx − θx‖ ≤ tol · max(|θ|, 10⁻³‖H‖∞) is
+/// locked each iteration, until `k` are. Each iteration is m solves, up to k products and an
+/// m × m eigenproblem; a block of m = max(2k, k + 8) finds every member of a degenerate
+/// multiplet. σ starts at the target; it moves off an exactly singular pivot (non-finite
+/// solves) or off a locked eigenvalue that it sits on (see the comments in the loop).
+///
+/// Returns the locked pairs and, when the iteration limit comes first, the nearest unconverged
+/// Ritz pairs of the last iteration after them.
 ///
 /// (faer's Krylov–Schur is not used: its re-orthogonalisation loop can spin forever when the
 /// rounding of a long dot product exceeds its fixed threshold.)
