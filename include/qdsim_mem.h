@@ -563,7 +563,8 @@ typedef struct qdsim_eigen_info {
     uint64_t applications;
     // Wall time, seconds.
     double seconds;
-    // Highest bytes in use in the manager's pools during the solve.
+    // Highest bytes in use in the manager during the solve: the pools, and memory counted
+    // outside them (the resonance solver's LU factor).
     uint64_t peak_pool_bytes;
     // The method that ran (`QDSIM_METHOD_*`; 0 for the dense and resonance solvers).
     int32_t method;
@@ -1456,22 +1457,48 @@ qdsim_status qdsim_csr_solve_lowest(const struct qdsim_csr *h, const struct qdsi
 qdsim_status qdsim_mapped_solve_lowest(struct qdsim_manager *manager, const struct qdsim_mapped *h, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
 
 // The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
-// absorbing potential) nearest `target` (eV), by block shift-invert subspace iteration on a
-// sparse LU of H − target; sorted by distance to the target; eigenvectors normalised with
-// xᵀx = 1. Converged means ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞).
+// absorbing potential) nearest `target` (eV), by block shift-invert subspace iteration with
+// locking on a sparse LU of H − target; the converged pairs first, each group sorted by
+// distance to the target; eigenvectors normalised with xᵀx = 1. Converged means
+// ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞). A target exactly on an eigenvalue is allowed
+// (that pair converges at once and is deflated). `seed` seeds the random start block.
+//
+// The LU factor, which faer allocates outside the pools, is counted in `h`'s manager under
+// the tag `solver.resonances.factor` (an estimate, opened before factorising) and its
+// workspace under `solver.resonances.workspace`; both count against the manager's limit and
+// in `peak_pool_bytes`. The eigenvectors are in `h`'s manager's pool.
+//
+// Statuses:
+// - `QDSIM_OK`: all `k` pairs converged; `*out` written.
+// - `QDSIM_ERR_NOT_CONVERGED`: the iteration limit was reached first; `*out` is written
+//   anyway and holds `k` pairs, of which the first `info.converged` met the tolerance
+//   (`info.iterations`, `info.applications` say how much work was done).
+// - `QDSIM_ERR_INVALID_ARGUMENT`: `h` is real (no absorbing potential), k = 0 or k ≥ the
+//   dimension, tolerance outside (0, 1), a non-finite target, or H − target singular even
+//   after nudging the shift.
+// - `QDSIM_ERR_LIMIT_EXCEEDED`: the estimated LU factor (the message gives it in MiB), its
+//   workspace or a block does not fit the manager's memory limit; checked before factorising.
+// - `QDSIM_ERR_OUT_OF_MEMORY`: the system refused memory.
+// - `QDSIM_ERR_NULL_ARGUMENT` / `QDSIM_ERR_INVALID_HANDLE`: `out` is NULL, `h` is not a live
+//   CSR handle or its manager was destroyed.
+//
+// Only `QDSIM_OK` and `QDSIM_ERR_NOT_CONVERGED` write `*out`.
 //
 // # Safety
 // `out` points to writable memory for a pointer.
 qdsim_status qdsim_csr_solve_resonances(const struct qdsim_csr *h, struct qdsim_complex target, size_t k, double tolerance, uint64_t seed, struct qdsim_eigen_result **out);
 
 // All (`k` = 0) or the lowest `k` eigenpairs of the Hermitian dense matrix `a` (lower triangle
-// read), by faer's dense solver.
+// read), by faer's dense solver. The result's `info.seconds` is the wall time and its
+// residuals are the true ‖Ax − λx‖ / ‖x‖ of the Hermitian matrix the lower triangle defines.
 //
 // # Safety
 // `out` points to writable memory for a pointer.
 qdsim_status qdsim_matrix_eigen_hermitian(const struct qdsim_matrix *a, size_t k, struct qdsim_eigen_result **out);
 
-// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part).
+// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part;
+// unit-norm eigenvectors). The result's `info.seconds` is the wall time and its residuals are
+// the true ‖Ax − λx‖ / ‖x‖.
 //
 // # Safety
 // `out` points to writable memory for a pointer.
@@ -1497,7 +1524,8 @@ qdsim_status qdsim_eigen_result_values(const struct qdsim_eigen_result *r, doubl
 // `values` points to `count` writable `qdsim_complex`.
 qdsim_status qdsim_eigen_result_complex_values(const struct qdsim_eigen_result *r, struct qdsim_complex *values);
 
-// Copies ‖Hx − λx‖ of every pair (0 for the dense solvers) into `residuals[0 .. count)`.
+// Copies ‖Hx − λx‖ / ‖x‖ of every pair (computed after the solve for the dense solvers too)
+// into `residuals[0 .. count)`.
 //
 // # Safety
 // `residuals` points to `count` writable doubles.

@@ -112,7 +112,8 @@ pub struct qdsim_eigen_info {
     pub applications: u64,
     /// Wall time, seconds.
     pub seconds: f64,
-    /// Highest bytes in use in the manager's pools during the solve.
+    /// Highest bytes in use in the manager during the solve: the pools, and memory counted
+    /// outside them (the resonance solver's LU factor).
     pub peak_pool_bytes: u64,
     /// The method that ran (`QDSIM_METHOD_*`; 0 for the dense and resonance solvers).
     pub method: i32,
@@ -505,9 +506,32 @@ pub unsafe extern "C" fn qdsim_mapped_solve_lowest(
 }
 
 /// The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
-/// absorbing potential) nearest `target` (eV), by block shift-invert subspace iteration on a
-/// sparse LU of H − target; sorted by distance to the target; eigenvectors normalised with
-/// xᵀx = 1. Converged means ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞).
+/// absorbing potential) nearest `target` (eV), by block shift-invert subspace iteration with
+/// locking on a sparse LU of H − target; the converged pairs first, each group sorted by
+/// distance to the target; eigenvectors normalised with xᵀx = 1. Converged means
+/// ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞). A target exactly on an eigenvalue is allowed
+/// (that pair converges at once and is deflated). `seed` seeds the random start block.
+///
+/// The LU factor, which faer allocates outside the pools, is counted in `h`'s manager under
+/// the tag `solver.resonances.factor` (an estimate, opened before factorising) and its
+/// workspace under `solver.resonances.workspace`; both count against the manager's limit and
+/// in `peak_pool_bytes`. The eigenvectors are in `h`'s manager's pool.
+///
+/// Statuses:
+/// - `QDSIM_OK`: all `k` pairs converged; `*out` written.
+/// - `QDSIM_ERR_NOT_CONVERGED`: the iteration limit was reached first; `*out` is written
+///   anyway and holds `k` pairs, of which the first `info.converged` met the tolerance
+///   (`info.iterations`, `info.applications` say how much work was done).
+/// - `QDSIM_ERR_INVALID_ARGUMENT`: `h` is real (no absorbing potential), k = 0 or k ≥ the
+///   dimension, tolerance outside (0, 1), a non-finite target, or H − target singular even
+///   after nudging the shift.
+/// - `QDSIM_ERR_LIMIT_EXCEEDED`: the estimated LU factor (the message gives it in MiB), its
+///   workspace or a block does not fit the manager's memory limit; checked before factorising.
+/// - `QDSIM_ERR_OUT_OF_MEMORY`: the system refused memory.
+/// - `QDSIM_ERR_NULL_ARGUMENT` / `QDSIM_ERR_INVALID_HANDLE`: `out` is NULL, `h` is not a live
+///   CSR handle or its manager was destroyed.
+///
+/// Only `QDSIM_OK` and `QDSIM_ERR_NOT_CONVERGED` write `*out`.
 ///
 /// # Safety
 /// `out` points to writable memory for a pointer.
@@ -535,7 +559,8 @@ pub unsafe extern "C" fn qdsim_csr_solve_resonances(
 }
 
 /// All (`k` = 0) or the lowest `k` eigenpairs of the Hermitian dense matrix `a` (lower triangle
-/// read), by faer's dense solver.
+/// read), by faer's dense solver. The result's `info.seconds` is the wall time and its
+/// residuals are the true ‖Ax − λx‖ / ‖x‖ of the Hermitian matrix the lower triangle defines.
 ///
 /// # Safety
 /// `out` points to writable memory for a pointer.
@@ -550,18 +575,13 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_hermitian(
         let handle = matrix_arg(a, "a")?;
         let m = handle.matrix.lock();
         let k = (k != 0).then_some(k);
-        let (values, vectors): (_, AnyMatrix) =
-            by_scalar!(map &*m, a => dense_hermitian(&handle.manager, a, k)?).split_first();
+        let ((values, residuals, seconds), vectors): (_, AnyMatrix) = by_scalar!(map &*m, a => {
+            let r = dense_hermitian(&handle.manager, a, k)?;
+            ((r.values, r.residuals, r.seconds), r.vectors)
+        })
+        .split_first();
         let (dim, count, _) = vectors.shape();
-        let info = qdsim_eigen_info {
-            count,
-            dim,
-            converged: count,
-            vector_scalar: scalar_value(vectors.kind()),
-            levels: 1,
-            ..Default::default()
-        };
-        let residuals = vec![0.0; count];
+        let info = dense_info(count, dim, seconds, scalar_value(vectors.kind()), 0);
         finish(
             qdsim_eigen_result {
                 values: Values::Real(values),
@@ -575,7 +595,29 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_hermitian(
     })
 }
 
-/// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part).
+/// The C description of a dense result (always converged; one level, no iterations).
+fn dense_info(
+    count: usize,
+    dim: usize,
+    seconds: f64,
+    vector_scalar: qdsim_scalar,
+    complex_values: i32,
+) -> qdsim_eigen_info {
+    qdsim_eigen_info {
+        count,
+        dim,
+        converged: count,
+        seconds,
+        vector_scalar,
+        complex_values,
+        levels: 1,
+        ..Default::default()
+    }
+}
+
+/// All eigenpairs of the general dense matrix `a` (complex eigenvalues, sorted by real part;
+/// unit-norm eigenvectors). The result's `info.seconds` is the wall time and its residuals are
+/// the true ‖Ax − λx‖ / ‖x‖.
 ///
 /// # Safety
 /// `out` points to writable memory for a pointer.
@@ -588,22 +630,19 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_general(
         let out = out_param(out, "out")?;
         let handle = matrix_arg(a, "a")?;
         let m = handle.matrix.lock();
-        let (values, vectors) = by_scalar!(&*m, a => dense_general(&handle.manager, a)?);
-        let info = qdsim_eigen_info {
-            count: values.len(),
-            dim: vectors.nrows(),
-            converged: values.len(),
-            vector_scalar: QDSIM_SCALAR_COMPLEX,
-            complex_values: 1,
-            levels: 1,
-            ..Default::default()
-        };
-        let residuals = vec![0.0; values.len()];
+        let r = by_scalar!(&*m, a => dense_general(&handle.manager, a)?);
+        let info = dense_info(
+            r.values.len(),
+            r.vectors.nrows(),
+            r.seconds,
+            QDSIM_SCALAR_COMPLEX,
+            1,
+        );
         finish(
             qdsim_eigen_result {
-                values: Values::Complex(values),
-                residuals,
-                vectors: ByScalar::Complex(vectors.into()),
+                values: Values::Complex(r.values),
+                residuals: r.residuals,
+                vectors: ByScalar::Complex(r.vectors.into()),
                 info,
                 manager: handle.manager.clone(),
             },
@@ -685,7 +724,8 @@ pub unsafe extern "C" fn qdsim_eigen_result_complex_values(
     })
 }
 
-/// Copies ‖Hx − λx‖ of every pair (0 for the dense solvers) into `residuals[0 .. count)`.
+/// Copies ‖Hx − λx‖ / ‖x‖ of every pair (computed after the solve for the dense solvers too)
+/// into `residuals[0 .. count)`.
 ///
 /// # Safety
 /// `residuals` points to `count` writable doubles.

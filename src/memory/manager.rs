@@ -30,7 +30,10 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+mod external;
 mod small_path;
+
+pub use external::ExternalAccount;
 
 static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -55,6 +58,8 @@ struct Inner {
     pools: [Mutex<Pool>; 5],
     tags: TagTable,
     in_use: AtomicU64,
+    /// The part of `in_use` held by [`ExternalAccount`]s (memory outside the pools).
+    external: AtomicU64,
     peak: AtomicU64,
     closed: AtomicBool,
     /// Peaks of the live [`PeakTracker`]s (scoped peaks), updated on every allocation while any
@@ -147,6 +152,7 @@ impl MemoryManager {
                 pools: PoolKind::ALL.map(|kind| Mutex::new(Pool::new(kind))),
                 tags: TagTable::default(),
                 in_use: AtomicU64::new(0),
+                external: AtomicU64::new(0),
                 peak: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 trackers: parking_lot::RwLock::new(Vec::new()),
@@ -417,10 +423,14 @@ impl MemoryManager {
                 .wrapping_add(self.inner.small.in_use(kind));
         }
         let total = self.inner.in_use.load(Ordering::Relaxed);
-        if total != in_use {
+        let external = self.inner.external.load(Ordering::Relaxed);
+        if total != in_use.wrapping_add(external) {
             return Err(Error::new(
                 ErrorKind::Internal,
-                format!("manager total in use {total} ≠ sum over pools {in_use}"),
+                format!(
+                    "manager total in use {total} ≠ sum over pools {in_use} + external accounts \
+                     {external}"
+                ),
             ));
         }
         Ok(())
@@ -587,7 +597,14 @@ impl Inner {
 
     /// Counts `size` more bytes in use, unless that crosses the limit.
     fn reserve(&self, size: usize, kind: PoolKind, tag: &str) -> Result<()> {
-        let size = size as u64;
+        self.reserve_bytes(size as u64, || {
+            format!("allocation of {size} bytes (tag {tag:?}, pool {kind})")
+        })
+    }
+
+    /// Counts `size` more bytes in use (peaks included), unless that crosses the limit; `what`
+    /// describes the request for the error message.
+    fn reserve_bytes(&self, size: u64, what: impl FnOnce() -> String) -> Result<()> {
         let limit = self.config.memory_limit;
         let result = if limit.is_none() {
             Ok(self.in_use.fetch_add(size, Ordering::Relaxed))
@@ -616,8 +633,9 @@ impl Inner {
             Err(current) => Err(Error::new(
                 ErrorKind::LimitExceeded,
                 format!(
-                    "allocation of {size} bytes (tag {tag:?}, pool {kind}) would exceed the \
-                     memory limit of {} bytes: {current} bytes are in use, {} available",
+                    "{} would exceed the memory limit of {} bytes: {current} bytes are in use, \
+                     {} available",
+                    what(),
                     limit.unwrap_or(u64::MAX),
                     limit.unwrap_or(u64::MAX).saturating_sub(current)
                 ),
@@ -809,6 +827,7 @@ impl Inner {
             .flat_map(|pool| pool.take_all_mappings())
             .collect();
         self.in_use.store(0, Ordering::Relaxed);
+        self.external.store(0, Ordering::Relaxed);
         for usage in &self.usage {
             usage.in_use.store(0, Ordering::Relaxed);
         }

@@ -4,6 +4,7 @@
 //! | file | what lives there |
 //! |---|---|
 //! | `manager.rs` | [`MemoryManager`]: allocate, free, statistics, reports, trim |
+//! | `manager/external.rs` | [`ExternalAccount`]: bytes a solve holds outside the pools (a sparse factor faer allocates), counted under a tag and against the limit |
 //! | `pool.rs` | one pool's chunks, live blocks and counters |
 //! | `free_list.rs` | best-fit free runs with coalescing |
 //! | `pool_kind.rs` | [`PoolKind`] and the element types ([`PoolElement`]) |
@@ -18,6 +19,14 @@
 //! | `config.rs` | [`ManagerConfig`] |
 //! | `regions.rs` | the process-wide map of mapped ranges to their owners |
 //! | `os.rs` | `mmap`/`munmap`, huge-page advice, available system memory |
+//!
+//! External accounts: memory that cannot live in a pool (faer's sparse LU factor keeps its
+//! values in its own `Vec`s) is still counted. Open a [`MemoryManager::external_account`] under
+//! a tag *before* allocating, with the size or an estimate of it: it counts in `bytes_in_use`,
+//! the peak, `available_bytes` and the tag's statistics, is refused with `LimitExceeded` when it
+//! would cross the limit, can be [`resize`](ExternalAccount::resize)d to the actual size, and
+//! gives its bytes back when dropped. Pool counters (footprint, free bytes, live allocations)
+//! do not see it.
 //!
 //! The C API uses [`Stats`] and [`LeakSummary`] from `stats.rs` as they are; every other module
 //! line carries `/// cbindgen:ignore` to keep Rust-only items out of the C header.
@@ -60,7 +69,7 @@ pub use event_log::{
     EVENT_LOG_HEADER, Event, EventOp, ReplayReport, events_from_csv, events_from_reader,
     events_to_csv, read_event_log, replay,
 };
-pub use manager::{MemoryManager, PeakTracker};
+pub use manager::{ExternalAccount, MemoryManager, PeakTracker};
 pub use pool::GRANULE;
 pub use pool_kind::{PoolElement, PoolKind};
 pub use pool_vec::PoolVec;

@@ -127,6 +127,12 @@ impl Tag {
         self.allocs.fetch_add(1, Relaxed);
     }
 
+    /// Counts `bytes` more allocated in total, without counting an allocation (an external
+    /// account that grows).
+    pub fn count_bytes(&self, bytes: u64) {
+        self.total.fetch_add(bytes, Relaxed);
+    }
+
     /// Counts a free of `bytes` in the tag's own counters.
     pub fn on_free(&self, bytes: u64) {
         self.sub_in_use(bytes);

@@ -48,7 +48,17 @@ pub(crate) struct Symbolic<I: faer::Index> {
     symbolic: SymbolicCholesky<I>,
 }
 
-fn symbolic_of<I: faer::Index, T>(view: SparseRowMatRef<'_, I, T>) -> Result<Symbolic<I>> {
+impl<I: faer::Index> Symbolic<I> {
+    /// Values in the Cholesky factor L of the pattern (diagonal included).
+    pub(crate) fn len_val(&self) -> usize {
+        self.symbolic.len_val()
+    }
+}
+
+/// The symbolic Cholesky factorisation of the pattern of `view` (AMD ordering).
+pub(crate) fn symbolic_of<I: faer::Index, T>(
+    view: SparseRowMatRef<'_, I, T>,
+) -> Result<Symbolic<I>> {
     // A row-major pattern read column-major is its transpose: the same pattern for H = Hᴴ.
     let (sym, _) = view.parts();
     let n = sym.nrows();

@@ -45,7 +45,7 @@ fn dense_spectrum(m: &MemoryManager, spec: &HamiltonianSpec<'_>) -> Vec<Complex6
     let n = h.nrows();
     let mut mm = ManagedMatrix::<Complex64>::zeros(m, n, n, "dense").unwrap();
     mm.copy_from(dense.as_ref()).unwrap();
-    dense_general(m, &mm).unwrap().0
+    dense_general(m, &mm).unwrap().values
 }
 
 /// ‖Hx − Ex‖ / ‖x‖ recomputed from scratch for every returned pair.

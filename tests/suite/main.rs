@@ -13,6 +13,7 @@
 mod common;
 
 mod csr;
+mod grid_resonances;
 mod hamiltonian;
 mod hardening_mapped;
 mod hardening_readers;
@@ -25,7 +26,7 @@ mod model;
 mod out_of_core;
 mod phases;
 mod profiler;
-mod grid_resonances;
+mod resonances;
 mod solver_basic;
 mod solver_validation;
 mod thread_cache;

@@ -392,3 +392,67 @@ fn total_fragmentation_measures_each_pool_against_its_own_largest_run() {
     assert!(f.fragmentation > 0.0);
     assert!((manager.stats().fragmentation - weighted).abs() < 1e-12);
 }
+
+/// External accounts (memory outside the pools, e.g. faer's LU factor): counted in bytes in
+/// use, the peak, a peak tracker, availability and the tag; refused over the limit with a
+/// message naming the bytes; resized both ways; given back on drop. Counts are exact integers,
+/// so every comparison is exact.
+#[test]
+fn external_account_counts_and_limits() {
+    let manager = MemoryManager::new(ManagerConfig {
+        memory_limit: Some(1 << 20),
+        ..ManagerConfig::default()
+    })
+    .unwrap();
+    let pool = PoolBuffer::<f64>::zeroed(&manager, 1000, "pool").unwrap();
+    let tracker = manager.track_peak();
+    let mut account = manager.external_account("ext.factor", 300_000).unwrap();
+    assert_eq!(account.bytes(), 300_000);
+    assert_eq!(account.tag(), "ext.factor");
+    let stats = manager.stats();
+    assert_eq!(stats.bytes_in_use, 8000 + 300_000);
+    assert_eq!(stats.available_bytes, (1 << 20) - 308_000);
+    assert_eq!(tracker.peak(), 308_000);
+    let tag = manager.tag_stats("ext.factor").unwrap();
+    assert_eq!((tag.bytes_in_use, tag.live_allocations), (300_000, 1));
+    manager.check_consistency().unwrap();
+    // Over the limit: refused, nothing changes.
+    let e = manager.external_account("ext.other", 800_000).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+    assert!(
+        e.message().contains("800000 bytes") && e.message().contains("ext.other"),
+        "{}",
+        e.message()
+    );
+    let e = account.resize(1_100_000).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+    assert_eq!(account.bytes(), 300_000);
+    assert_eq!(manager.stats().bytes_in_use, 308_000);
+    // Growing within the limit raises the peaks; shrinking lowers the use, not the peaks.
+    account.resize(500_000).unwrap();
+    assert_eq!(manager.stats().bytes_in_use, 508_000);
+    assert_eq!(tracker.peak(), 508_000);
+    account.resize(100_000).unwrap();
+    let tag = manager.tag_stats("ext.factor").unwrap();
+    assert_eq!(
+        (
+            tag.bytes_in_use,
+            tag.peak_bytes_in_use,
+            tag.total_allocated_bytes
+        ),
+        (100_000, 500_000, 500_000)
+    );
+    // A pool allocation now sees the external bytes against the limit.
+    let e = PoolBuffer::<f64>::zeroed(&manager, 120_000, "pool").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+    manager.check_consistency().unwrap();
+    drop(account);
+    let stats = manager.stats();
+    assert_eq!(stats.bytes_in_use, 8000);
+    assert_eq!(stats.peak_bytes_in_use, 508_000);
+    let tag = manager.tag_stats("ext.factor").unwrap();
+    assert_eq!((tag.bytes_in_use, tag.live_allocations), (0, 0));
+    manager.check_consistency().unwrap();
+    drop(pool);
+    assert_eq!(manager.stats().bytes_in_use, 0);
+}

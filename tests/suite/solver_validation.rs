@@ -120,8 +120,7 @@ fn dense_reference<T: qdsim_mem::matrix::Scalar>(
     let dense = csr.to_dense();
     let mut mm = ManagedMatrix::<T>::zeros(m, dense.nrows(), dense.ncols(), "ref.dense").unwrap();
     mm.copy_from(dense.as_ref()).unwrap();
-    let (values, _) = dense_hermitian(m, &mm, Some(k)).unwrap();
-    values
+    dense_hermitian(m, &mm, Some(k)).unwrap().values
 }
 
 #[test]
@@ -418,7 +417,7 @@ fn case5_open_system_resonance_matches_dense_and_transfer_matrix() {
     let dense = h2.to_dense();
     let mut mm = ManagedMatrix::<Complex64>::zeros(&m, n2, n2, "d").unwrap();
     mm.copy_from(dense.as_ref()).unwrap();
-    let (all, _) = dense_general(&m, &mm).unwrap();
+    let all = dense_general(&m, &mm).unwrap().values;
     for s in &sparse.values {
         let nearest = all
             .iter()
