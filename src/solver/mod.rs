@@ -14,6 +14,7 @@
 //! | `shift_invert.rs` | [`shift_invert_lowest`]: sparse Cholesky + LOBPCG with the exact shifted inverse |
 //! | `open_system.rs` | [`resonances`]: E − iΓ/2 near a target, sparse LU shift-invert subspace iteration |
 //! | `resonance/` | [`grid_resonances`]: E − iΓ/2 of grid Hamiltonians, coarse-to-fine block Davidson with shifted multigrid |
+//! | `sparse_lu.rs` | the sparse LU of H − σ (CSR resonances, the shifted multigrid's bottom), counted in the manager |
 //! | `dense.rs` | [`dense_hermitian`], [`dense_general`] for small matrices |
 //! | `lobpcg/` | the LOBPCG iteration over a backend, the coarse-to-fine driver, the host's blocks and kernels |
 //! | `precond/` | [`Preconditioner`], [`Jacobi`], [`Multigrid`], [`ShiftedMultigrid`] and the grid transfers |
@@ -59,12 +60,13 @@ mod result;
 mod shift_invert;
 /// cbindgen:ignore
 mod sparse;
+mod sparse_lu;
 /// cbindgen:ignore
 mod vectors;
 
 pub use dense::{DenseEigen, dense_general, dense_hermitian};
 pub use grid::{lowest_states, lowest_states_memory_estimate};
-pub use open_system::{Resonances, resonances, resonances_factor_estimate};
+pub use open_system::{Resonances, resonances};
 pub use operator::Operator;
 pub use options::{EigenOptions, Method, Placement};
 pub use precond::{
@@ -75,6 +77,7 @@ pub use resonance::grid_resonances;
 pub use result::EigenResult;
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
 pub use sparse::{csr_lowest, lowest_eigenpairs, mapped_csr_lowest};
+pub use sparse_lu::resonances_factor_estimate;
 pub use vectors::Eigenvectors;
 
 // What the GPU eigensolver (src/gpu/) shares with the host solver: the coarse-to-fine driver and

@@ -4,7 +4,7 @@
 //! normalised with the unconjugated product (xᵀx = 1), the natural inner product of
 //! complex-symmetric problems.
 //!
-//! Memory: the factor lives in faer's own `Vec`s, so it is counted in an
+//! Memory: the factor (`sparse_lu.rs`) lives in faer's own `Vec`s, so it is counted in an
 //! [`ExternalAccount`](crate::memory::ExternalAccount) (tag `solver.resonances.factor`) opened
 //! with an estimate before factorising — a solve whose factor cannot fit the manager's limit is
 //! refused up front with `LimitExceeded` — and faer's factorisation and solve workspace in
@@ -12,17 +12,14 @@
 //! vectors and the result are in the pools.
 
 use super::random::fill_random;
-use super::shift_invert::symbolic_of;
+use super::sparse_lu::ShiftedLu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr, ManagedMatrix};
-use crate::memory::{ExternalAccount, MemoryManager, PoolBuffer};
-use faer::dyn_stack::{MemBuffer, MemStack};
+use crate::memory::{MemoryManager, PoolBuffer};
 use faer::linalg::solvers::DenseSolveCore;
 use faer::reborrow::{Reborrow, ReborrowMut};
-use faer::sparse::linalg::lu::LuRef;
-use faer::sparse::linalg::lu::{NumericLu, SymbolicLu, factorize_symbolic_lu};
-use faer::sparse::{SparseColMatRef, SparseRowMatRef, SymbolicSparseColMatRef};
-use faer::{Accum, Conj, Mat, MatMut};
+use faer::sparse::SparseRowMatRef;
+use faer::{Accum, Mat, MatMut};
 use num_complex::Complex64;
 use std::time::Instant;
 
@@ -175,37 +172,6 @@ fn residual(
     Ok((r / norm).sqrt())
 }
 
-/// Bytes the sparse LU factor of H − σ is estimated to take, counted in the manager (tag
-/// `solver.resonances.factor`) before the factorisation. See [`factor_estimate`].
-pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
-    match h.as_faer() {
-        FaerCsr::U32(v) => factor_estimate(v),
-        FaerCsr::U64(v) => factor_estimate(v),
-    }
-}
-
-/// Slack on the fill predicted by the symbolic Cholesky of the pattern. The LU uses a COLAMD
-/// column ordering rather than AMD, partial pivoting moves rows (so the fill depends on the
-/// values: on one 150² grid the factor of H took about twice the memory of that of
-/// H − 0.02 eV), and faer grows the factor's `Vec`s while it factorises, so its transient peak
-/// exceeds the final size. Measured
-/// with a counting allocator (heap peak of a whole solve, target 0.02 − 0.001i eV, 10 meV dot
-/// with a quadratic absorber on every face) against the estimate with slack 1: 2D 60²: 2.1×,
-/// 150²: 2.7×, 300²: 2.5×; 3D 20³: 2.8×, 30³: 3.5×. A slack of 4 covers all of them (by 13 %
-/// at the worst); it remains an estimate, not a bound: faer 0.24 does not expose the factor's
-/// size, so the account cannot be corrected afterwards.
-const FILL_SLACK: f64 = 4.0;
-
-/// The LU factor's bytes: L and U each have (without pivoting) the fill of the Cholesky factor
-/// of the symmetric pattern, `len_val` values and as many row indices at most, times
-/// [`FILL_SLACK`]; plus the row and column permutations.
-fn factor_estimate<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> Result<u64> {
-    let len_val = symbolic_of(view)?.len_val() as f64;
-    let per_value = (size_of::<Complex64>() + size_of::<I>()) as f64;
-    let perms = 4 * view.nrows() * size_of::<I>();
-    Ok((FILL_SLACK * 2.0 * len_val * per_value).ceil() as u64 + perms as u64)
-}
-
 /// What the iteration found: `k` pairs (unsorted, unnormalised) and which of them converged.
 struct Raw {
     values: Vec<Complex64>,
@@ -218,111 +184,11 @@ struct Raw {
 /// Iterations of subspace iteration at most (each gains a factor |λ_k − σ| / |λ_{m+1} − σ|).
 const MAX_ITERATIONS: usize = 1000;
 
+/// Tag prefix of the factor's accounts and of the solve's blocks.
+const TAG: &str = "solver.resonances";
+
 const ZERO: Complex64 = Complex64::new(0.0, 0.0);
 const ONE: Complex64 = Complex64::new(1.0, 0.0);
-
-/// The factored (H − σ) and the workspace of its solves.
-struct Factor<I: faer::Index> {
-    symbolic: SymbolicLu<I>,
-    numeric: NumericLu<I, Complex64>,
-    /// σ actually factored (the target, or the target nudged off a singular point).
-    sigma: Complex64,
-    scratch: MemBuffer,
-    /// Counts the factor (the estimate, kept: faer 0.24 keeps the sizes of L and U private, in
-    /// `NumericLu`'s private fields) and the workspace in the manager.
-    _accounts: [ExternalAccount; 2],
-}
-
-impl<I: faer::Index> Factor<I> {
-    /// Factors H − σ. The factor is counted first (refused when it cannot fit), then the
-    /// factorisation and solve workspace for `m` right-hand sides.
-    fn new(
-        manager: &MemoryManager,
-        h: &CsrMatrix<Complex64>,
-        view: SparseRowMatRef<'_, I, Complex64>,
-        sigma: Complex64,
-        m: usize,
-    ) -> Result<Self> {
-        let n = view.nrows();
-        let estimate = factor_estimate(view)?;
-        let factor_account = manager
-            .external_account("solver.resonances.factor", estimate)
-            .map_err(|e| {
-                e.context(&format!(
-                    "the sparse LU factor of H − σ ({n} rows, {} stored values) is estimated at \
-                     {:.1} MiB and does not fit the memory manager's limit",
-                    view.compute_nnz(),
-                    estimate as f64 / (1u64 << 20) as f64
-                ))
-            })?;
-        let (sym, _) = view.parts();
-        // SAFETY: the CSR invariants (sorted, in-range, monotone) are the CSC invariants of the
-        // transposed pattern: read column-major, the arrays hold (H − σ)ᵀ.
-        let csc = unsafe {
-            SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx())
-        };
-        let symbolic = factorize_symbolic_lu(csc, Default::default()).map_err(|e| {
-            Error::new(
-                ErrorKind::OutOfMemory,
-                format!("symbolic LU of H − σ failed: {e:?}"),
-            )
-        })?;
-        let par = faer::get_global_parallelism();
-        let req = symbolic
-            .factorize_numeric_lu_scratch::<Complex64>(par, Default::default())
-            .or(symbolic.solve_transpose_in_place_scratch::<Complex64>(m, par));
-        let workspace_account =
-            manager.external_account("solver.resonances.workspace", req.size_bytes() as u64)?;
-        let mut scratch = MemBuffer::try_new(req).map_err(|_| {
-            Error::new(
-                ErrorKind::OutOfMemory,
-                format!(
-                    "no memory for the {} bytes of LU workspace",
-                    req.size_bytes()
-                ),
-            )
-        })?;
-        // H − σ: the values with the shift on the stored diagonal, in the pool.
-        let mut shifted =
-            PoolBuffer::<Complex64>::uninit_values(manager, h.nnz(), "solver.resonances.matrix")?;
-        h.shifted_values(sigma, &mut shifted)?;
-        let a = SparseColMatRef::new(csc, &shifted);
-        let mut numeric = NumericLu::new();
-        symbolic
-            .factorize_numeric_lu(
-                &mut numeric,
-                a,
-                par,
-                MemStack::new(&mut scratch),
-                Default::default(),
-            )
-            .map_err(|e| {
-                Error::invalid_argument(format!("H − σ is singular for σ = {sigma} ({e:?})"))
-            })?;
-        Ok(Self {
-            symbolic,
-            numeric,
-            sigma,
-            scratch,
-            _accounts: [factor_account, workspace_account],
-        })
-    }
-
-    /// rhs ← (H − σ)⁻¹ rhs.
-    fn solve_in_place(&mut self, rhs: MatMut<'_, Complex64>) {
-        // `numeric` is the output of `symbolic.factorize_numeric_lu` on the pattern `symbolic`
-        // was computed from (the contract of `new_unchecked`).
-        let lu = LuRef::new_unchecked(&self.symbolic, &self.numeric);
-        // The factor is of (H − σ)ᵀ (the CSR arrays read column-major): its transpose solve
-        // solves (H − σ)·x = b.
-        lu.solve_transpose_in_place_with_conj(
-            Conj::No,
-            rhs,
-            faer::get_global_parallelism(),
-            MemStack::new(&mut self.scratch),
-        );
-    }
-}
 
 /// The locked (converged) pairs and the oblique projector P = I − X(XᵀX)⁻¹Xᵀ that removes them.
 ///
@@ -442,7 +308,7 @@ fn solve<I: faer::Index>(
         .map(|i| view.val_of_row(i).iter().map(|v| v.norm()).sum::<f64>())
         .fold(0.0, f64::max);
     let scale = 1e-3 * norm_inf;
-    let mut factor = Factor::new(manager, h, view, target, m)?;
+    let mut factor = ShiftedLu::new(manager, h, view, target, m, TAG)?;
     let mut q =
         ManagedMatrix::<Complex64>::uninit_values(manager, n, m, "solver.resonances.block")?;
     let mut y =
@@ -492,11 +358,11 @@ fn solve<I: faer::Index>(
             let delta = 1e-10 * nudges as f64 * target.norm().max(scale);
             let sigma = target + Complex64::new(delta, delta);
             drop(factor);
-            factor = Factor::new(manager, h, view, sigma, m)?;
+            factor = ShiftedLu::new(manager, h, view, sigma, m, TAG)?;
             continue;
         }
         locked.deflate(y.as_mut());
-        let sigma = factor.sigma;
+        let sigma = factor.sigma();
         let g = q.as_ref().adjoint() * y.as_ref();
         let evd = g.eigen().map_err(|e| {
             Error::new(
@@ -573,7 +439,7 @@ fn solve<I: faer::Index>(
             moves += 1;
             let moved = sigma + Complex64::new(0.0, 0.1 * reach);
             drop(factor);
-            factor = Factor::new(manager, h, view, moved, m)?;
+            factor = ShiftedLu::new(manager, h, view, moved, m, TAG)?;
         }
         // The pending vectors follow the locked ones in `ritz`: move them to the front.
         let first = order.len() - pending.len();

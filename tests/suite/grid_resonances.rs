@@ -142,6 +142,10 @@ fn coarse_to_fine_equals_sparse_lu_and_keeps_the_degenerate_pair() {
     let grid_r = grid_resonances(&m, &spec, target, &options, None).unwrap();
     assert!(grid_r.is_converged(), "{grid_r:?}");
     assert_eq!(grid_r.levels, 2, "a 300² grid is solved on two levels");
+    // The bottom grid's LU (faer's memory) was counted in the manager, and given back.
+    let factor = m.tag_stats("solver.resonance.bottom.factor").unwrap();
+    assert!(factor.peak_bytes_in_use > 0 && factor.bytes_in_use == 0);
+    assert!(grid_r.peak_pool_bytes >= factor.peak_bytes_in_use);
     let h = StencilOperator::<Complex64>::new(&m, &spec, "h")
         .unwrap()
         .to_csr("h")
@@ -367,5 +371,39 @@ fn progress_reports_every_iteration_and_can_cancel() {
     assert!(
         seen.iter().any(|p| p.level == 1),
         "the bottom level reports too"
+    );
+}
+
+/// A target exactly on an eigenvalue (the value a first solve returned) on a two-level grid:
+/// that eigenvalue comes back first and converged (the fine-level H − σ is singular there; the
+/// solver factors only the bottom grid and moves its shift off the target). The other pairs
+/// may stop short at the iteration limit (a continuum state of the fine grid without a bottom-
+/// grid counterpart): they are returned after it, flagged.
+#[test]
+fn target_exactly_on_an_eigenvalue_returns_it_converged() {
+    let m = manager();
+    let (grid, v, cap) = open_dot(2, 280);
+    let spec = spec(&grid, &v, cap);
+    let options = EigenOptions {
+        k: 2,
+        tol: 1e-9,
+        ..EigenOptions::default()
+    };
+    let first = grid_resonances(&m, &spec, Complex64::new(0.017, 0.0), &options, None).unwrap();
+    assert!(first.is_converged(), "{first:?}");
+    let on = first.values[0];
+    let options = EigenOptions { k: 3, ..options };
+    let again = grid_resonances(&m, &spec, on, &options, None).unwrap();
+    assert!(again.converged >= 1, "{again:?}");
+    // Residual 1e-9·|E| on a well-conditioned eigenvalue: the same value to ~1e-9 relative.
+    assert!(
+        (again.values[0] - on).norm() < 1e-8 * on.norm(),
+        "{again:?}"
+    );
+    assert_eq!(again.values.len(), 3);
+    assert!(
+        again.residuals[..again.converged]
+            .iter()
+            .all(|r| *r <= 1e-9 * on.norm() * 1.01)
     );
 }

@@ -19,14 +19,11 @@
 use super::Preconditioner;
 use super::hierarchy::LevelFields;
 use super::transfer::Transfer;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::memory::MemoryManager;
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::operator::chunk_rows;
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::sparse::linalg::lu::{LuRef, NumericLu, SymbolicLu, factorize_symbolic_lu};
-use faer::sparse::{SparseColMat, Triplet};
-use faer::{Conj, Par};
+use crate::solver::sparse_lu::AnyShiftedLu;
 use num_complex::Complex64;
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -56,8 +53,8 @@ struct Scratch {
 pub struct ShiftedMultigrid {
     levels: Vec<Level>,
     sigma: Complex64,
-    bottom: BottomLu,
-    /// Values and indices of the bottom factor, bytes (faer holds them).
+    bottom: AnyShiftedLu,
+    /// The bottom factor's bytes as counted in the manager (faer holds them).
     bottom_factor_bytes: u64,
     smoothing_steps: usize,
     scratch: Mutex<Vec<Scratch>>,
@@ -80,77 +77,18 @@ fn jacobi_lambda_max(op: &StencilOperator<Complex64>, sigma: Complex64) -> f64 {
         .reduce(|| 0.0, f64::max)
 }
 
-/// The sparse LU (COLAMD ordering, partial pivoting) of the bottom level's `H − σ`.
-struct BottomLu {
-    symbolic: SymbolicLu<usize>,
-    numeric: NumericLu<usize, Complex64>,
-}
-
-impl BottomLu {
-    /// Factors `op − σ`; also returns the bytes of the matrix copy faer keeps.
-    fn new(op: &StencilOperator<Complex64>, sigma: Complex64) -> Result<(Self, u64)> {
-        let n = op.dim();
-        let mut triplets = Vec::new();
-        let mut row = Vec::new();
-        for p in 0..n {
-            op.row(p, &mut row);
-            for &(c, v) in &row {
-                triplets.push(Triplet::new(p, c, if c == p { v - sigma } else { v }));
-            }
-        }
-        let a = SparseColMat::<usize, Complex64>::try_new_from_triplets(n, n, &triplets).map_err(
-            |e| {
-                Error::new(
-                    ErrorKind::OutOfMemory,
-                    format!("bottom-level matrix: {e:?}"),
-                )
-            },
-        )?;
-        drop(triplets);
-        let symbolic = factorize_symbolic_lu(a.symbolic(), Default::default()).map_err(|e| {
-            Error::new(
-                ErrorKind::OutOfMemory,
-                format!("symbolic LU of the bottom level: {e:?}"),
-            )
-        })?;
-        let mut numeric = NumericLu::new();
-        let par = faer::get_global_parallelism();
-        let mut mem = MemBuffer::try_new(
-            symbolic.factorize_numeric_lu_scratch::<Complex64>(par, Default::default()),
-        )
-        .map_err(|_| Error::new(ErrorKind::OutOfMemory, "no memory for the LU workspace"))?;
-        symbolic
-            .factorize_numeric_lu(
-                &mut numeric,
-                a.as_ref(),
-                par,
-                MemStack::new(&mut mem),
-                Default::default(),
-            )
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("H − σ is singular on the bottom level for σ = {sigma} eV ({e:?})"),
-                )
-            })?;
-        let bytes = (a.compute_nnz() * (size_of::<Complex64>() + size_of::<usize>())) as u64;
-        Ok((Self { symbolic, numeric }, bytes))
-    }
-
-    /// `x ← (H − σ)⁻¹·x`, sequentially (one right-hand side: threads would only wait).
-    fn solve_in_place(&self, x: &mut [Complex64]) {
-        let n = x.len();
-        let mut mem = MemBuffer::new(
-            self.symbolic
-                .solve_in_place_scratch::<Complex64>(1, Par::Seq),
-        );
-        LuRef::new_unchecked(&self.symbolic, &self.numeric).solve_in_place_with_conj(
-            Conj::No,
-            faer::MatMut::from_column_major_slice_mut(x, n, 1),
-            Par::Seq,
-            MemStack::new(&mut mem),
-        );
-    }
+/// The sparse LU of the bottom level's `H − σ`, assembled in the pool only while it is factored.
+fn factor_bottom(
+    manager: &MemoryManager,
+    levels: &[Level],
+    sigma: Complex64,
+) -> Result<AnyShiftedLu> {
+    let bottom_csr = levels
+        .last()
+        .expect("at least one level")
+        .op
+        .to_csr("solver.resonance.bottom")?;
+    AnyShiftedLu::new(manager, &bottom_csr, sigma, 1, "solver.resonance.bottom")
 }
 
 impl ShiftedMultigrid {
@@ -181,8 +119,8 @@ impl ShiftedMultigrid {
                 to_coarse,
             });
         }
-        let (bottom, bottom_factor_bytes) =
-            BottomLu::new(&levels.last().expect("at least one level").op, sigma)?;
+        let bottom = factor_bottom(manager, &levels, sigma)?;
+        let bottom_factor_bytes = bottom.counted_bytes();
         let scratch = levels.iter().map(|_| Scratch::default()).collect();
         Ok(Self {
             levels,
@@ -192,6 +130,18 @@ impl ShiftedMultigrid {
             smoothing_steps,
             scratch: Mutex::new(scratch),
         })
+    }
+
+    /// Moves the shift to `sigma`: new Jacobi weights and a new bottom factor (built before the
+    /// old one is dropped, so both are held for a moment). The levels' operators are kept.
+    pub fn reshift(&mut self, manager: &MemoryManager, sigma: Complex64) -> Result<()> {
+        for level in &mut self.levels {
+            level.omega = 4.0 / (3.0 * jacobi_lambda_max(&level.op, sigma));
+        }
+        self.bottom = factor_bottom(manager, &self.levels, sigma)?;
+        self.bottom_factor_bytes = self.bottom.counted_bytes();
+        self.sigma = sigma;
+        Ok(())
     }
 
     /// Number of levels (the last is the factored bottom level).
@@ -210,7 +160,7 @@ impl ShiftedMultigrid {
     }
 
     /// Bytes the hierarchy holds: the levels' operators (in the pools), about five work vectors
-    /// per level, and the bottom level's matrix copy inside the factor.
+    /// per level, and the bottom level's factor as counted in the manager.
     pub fn memory_bytes(&self) -> u64 {
         let ops: usize = self.levels.iter().map(|l| l.op.memory_bytes()).sum();
         let points: usize = self.levels.iter().map(|l| l.op.dim()).sum();
@@ -267,7 +217,7 @@ impl ShiftedMultigrid {
         let n = self.levels[l].op.dim();
         if l + 1 == self.levels.len() {
             x.copy_from_slice(b);
-            self.bottom.solve_in_place(x);
+            self.bottom.solve_vector_in_place(x);
             return;
         }
         let (here, below) = scratch.split_first_mut().expect("one scratch per level");

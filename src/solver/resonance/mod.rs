@@ -118,7 +118,7 @@ pub fn grid_resonances(
     // H − σ singular to rounding, its solves amplify rounding by 10¹⁶ and swamp every other
     // direction. 10⁻⁶ keeps the amplification at 10⁶ and leaves the inverse near σ unchanged.
     let shift = target + Complex64::new(0.0, 1e-6 * target.norm().max(1e-3));
-    let mg = ShiftedMultigrid::new(manager, spec, shift, bottom_points, SMOOTHING_STEPS)?;
+    let mut mg = ShiftedMultigrid::new(manager, spec, shift, bottom_points, SMOOTHING_STEPS)?;
     let need = estimate(n, dmax, options.k, mg.memory_bytes());
     if let Some(budget) = options.memory_budget
         && need > budget
@@ -178,16 +178,39 @@ pub fn grid_resonances(
             applications_before: applications,
         };
         let prec = mg.preconditioner(level);
+        // Above the bottom the extraction uses the V-cycle's shift too (see the reshift below).
+        let sigma = if level < first { mg.sigma() } else { target };
         outcome = davidson(
             mg.operator(level),
             &prec,
-            target,
+            sigma,
             &mut basis,
             params,
             progress.as_deref_mut(),
         )?;
         iterations += outcome.iterations;
         applications += outcome.applications;
+        if level == first && level > 0 {
+            // The finer levels' V-cycles and harmonic extraction use a shift 1 % of the wanted
+            // values' reach (on the bottom grid) off the target, towards positive imaginary
+            // parts, away from resonances. With the shift on (or within rounding of) a wanted
+            // eigenvalue, the correction K·(H − θ)u ≈ u + (σ − θ)(H − σ)⁻¹u is parallel to u
+            // and WᴴW is singular in u's direction: the 280² dot with the target on its
+            // resonance pair ended at residuals 2e-9 (tolerance 1.7e-11) after 544 iterations;
+            // with the offset that pair converges. A tenth of the reach was too much: it moved
+            // the shift by 0.5 meV on that dot and the search missed a continuum state 0.15 meV
+            // from the target. 1 % changes a target's distances by at most 0.005 %.
+            let reach = outcome
+                .values
+                .iter()
+                .take(options.k)
+                .map(|v| (v - target).norm())
+                .fold(0.0, f64::max);
+            let offset = 0.01 * reach;
+            if offset.is_finite() && offset > shift.im - target.im {
+                mg.reshift(manager, target + Complex64::new(0.0, offset))?;
+            }
+        }
     }
     drop((fine, temp));
     let davidson::LevelOutcome {
@@ -198,7 +221,13 @@ pub fn grid_resonances(
     } = outcome;
     // The k pairs nearest the target, the converged ones first.
     let mut order: Vec<usize> = (0..options.k.min(values.len())).collect();
-    order.sort_by_key(|&i| !converged[i]);
+    order.sort_by(|&a, &b| {
+        converged[b].cmp(&converged[a]).then(
+            (values[a] - target)
+                .norm()
+                .total_cmp(&(values[b] - target).norm()),
+        )
+    });
     drop(basis.hv);
     let mut vectors = ManagedMatrix::<Complex64>::uninit_values(
         manager,

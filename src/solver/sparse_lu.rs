@@ -1,0 +1,212 @@
+//! The sparse LU factor of a shifted complex Hamiltonian H − σ (faer's supernodal LU: COLAMD
+//! column ordering, partial pivoting), shared by the CSR resonance solver (`open_system.rs`) and
+//! the bottom level of the shifted multigrid (`precond/shifted.rs`).
+//!
+//! Memory: faer keeps L and U in its own `Vec`s, so the factor is counted in an
+//! [`ExternalAccount`] (tag `<prefix>.factor`) opened with an estimate *before* factorising — a
+//! factor that cannot fit the manager's limit is refused up front with `LimitExceeded` naming the
+//! estimate — and faer's factorisation and solve workspace in another (`<prefix>.workspace`). The
+//! shifted copy of H's values lives in the pool (`<prefix>.matrix`) while it is factored.
+
+use super::shift_invert::symbolic_of;
+use crate::error::{Error, ErrorKind, Result};
+use crate::matrix::{CsrMatrix, FaerCsr};
+use crate::memory::{ExternalAccount, MemoryManager, PoolBuffer};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::sparse::linalg::lu::{LuRef, NumericLu, SymbolicLu, factorize_symbolic_lu};
+use faer::sparse::{SparseColMatRef, SparseRowMatRef, SymbolicSparseColMatRef};
+use faer::{Conj, MatMut, Par};
+use num_complex::Complex64;
+use parking_lot::Mutex;
+
+/// Bytes the sparse LU factor of H − σ is estimated to take, counted in the manager (tag
+/// `solver.resonances.factor`) before the factorisation. See [`factor_estimate`].
+pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
+    match h.as_faer() {
+        FaerCsr::U32(v) => factor_estimate(v),
+        FaerCsr::U64(v) => factor_estimate(v),
+    }
+}
+
+/// Slack on the fill predicted by the symbolic Cholesky of the pattern. The LU uses a COLAMD
+/// column ordering rather than AMD, partial pivoting moves rows (so the fill depends on the
+/// values: on one 150² grid the factor of H took about twice the memory of that of
+/// H − 0.02 eV), and faer grows the factor's `Vec`s while it factorises, so its transient peak
+/// exceeds the final size. Measured
+/// with a counting allocator (heap peak of a whole solve, target 0.02 − 0.001i eV, 10 meV dot
+/// with a quadratic absorber on every face) against the estimate with slack 1: 2D 60²: 2.1×,
+/// 150²: 2.7×, 300²: 2.5×; 3D 20³: 2.8×, 30³: 3.5×. A slack of 4 covers all of them (by 13 %
+/// at the worst); it remains an estimate, not a bound: faer 0.24 does not expose the factor's
+/// size, so the account cannot be corrected afterwards.
+const FILL_SLACK: f64 = 4.0;
+
+/// The LU factor's bytes: L and U each have (without pivoting) the fill of the Cholesky factor
+/// of the symmetric pattern, `len_val` values and as many row indices at most, times
+/// [`FILL_SLACK`]; plus the row and column permutations.
+fn factor_estimate<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> Result<u64> {
+    let len_val = symbolic_of(view)?.len_val() as f64;
+    let per_value = (size_of::<Complex64>() + size_of::<I>()) as f64;
+    let perms = 4 * view.nrows() * size_of::<I>();
+    Ok((FILL_SLACK * 2.0 * len_val * per_value).ceil() as u64 + perms as u64)
+}
+
+/// The factored H − σ and the workspace of its solves.
+pub(crate) struct ShiftedLu<I: faer::Index> {
+    symbolic: SymbolicLu<I>,
+    numeric: NumericLu<I, Complex64>,
+    /// σ actually factored (the target, or the target nudged off a singular point).
+    sigma: Complex64,
+    scratch: Mutex<MemBuffer>,
+    /// Counts the factor (the estimate, kept: faer 0.24 keeps the sizes of L and U private, in
+    /// `NumericLu`'s private fields) and the workspace in the manager.
+    accounts: [ExternalAccount; 2],
+}
+
+impl<I: faer::Index> ShiftedLu<I> {
+    /// Factors H − σ (`view` is `h`'s arrays). The factor is counted first under
+    /// `<prefix>.factor` (refused when it cannot fit), then the factorisation and solve
+    /// workspace for `m` right-hand sides under `<prefix>.workspace`.
+    pub(crate) fn new(
+        manager: &MemoryManager,
+        h: &CsrMatrix<Complex64>,
+        view: SparseRowMatRef<'_, I, Complex64>,
+        sigma: Complex64,
+        m: usize,
+        prefix: &str,
+    ) -> Result<Self> {
+        let n = view.nrows();
+        let estimate = factor_estimate(view)?;
+        let factor_account = manager
+            .external_account(&format!("{prefix}.factor"), estimate)
+            .map_err(|e| {
+                e.context(&format!(
+                    "the sparse LU factor of H − σ ({n} rows, {} stored values) is estimated at \
+                     {:.1} MiB and does not fit the memory manager's limit",
+                    view.compute_nnz(),
+                    estimate as f64 / (1u64 << 20) as f64
+                ))
+            })?;
+        let (sym, _) = view.parts();
+        // SAFETY: the CSR invariants (sorted, in-range, monotone) are the CSC invariants of the
+        // transposed pattern: read column-major, the arrays hold (H − σ)ᵀ.
+        let csc = unsafe {
+            SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx())
+        };
+        let symbolic = factorize_symbolic_lu(csc, Default::default()).map_err(|e| {
+            Error::new(
+                ErrorKind::OutOfMemory,
+                format!("symbolic LU of H − σ failed: {e:?}"),
+            )
+        })?;
+        let par = faer::get_global_parallelism();
+        let req = symbolic
+            .factorize_numeric_lu_scratch::<Complex64>(par, Default::default())
+            .or(symbolic.solve_transpose_in_place_scratch::<Complex64>(m, par));
+        let workspace_account =
+            manager.external_account(&format!("{prefix}.workspace"), req.size_bytes() as u64)?;
+        let mut scratch = MemBuffer::try_new(req).map_err(|_| {
+            Error::new(
+                ErrorKind::OutOfMemory,
+                format!(
+                    "no memory for the {} bytes of LU workspace",
+                    req.size_bytes()
+                ),
+            )
+        })?;
+        // H − σ: the values with the shift on the stored diagonal, in the pool.
+        let mut shifted =
+            PoolBuffer::<Complex64>::uninit_values(manager, h.nnz(), &format!("{prefix}.matrix"))?;
+        h.shifted_values(sigma, &mut shifted)?;
+        let a = SparseColMatRef::new(csc, &shifted);
+        let mut numeric = NumericLu::new();
+        symbolic
+            .factorize_numeric_lu(
+                &mut numeric,
+                a,
+                par,
+                MemStack::new(&mut scratch),
+                Default::default(),
+            )
+            .map_err(|e| {
+                Error::invalid_argument(format!("H − σ is singular for σ = {sigma} ({e:?})"))
+            })?;
+        Ok(Self {
+            symbolic,
+            numeric,
+            sigma,
+            scratch: Mutex::new(scratch),
+            accounts: [factor_account, workspace_account],
+        })
+    }
+
+    /// σ factored.
+    pub(crate) fn sigma(&self) -> Complex64 {
+        self.sigma
+    }
+
+    /// Bytes counted in the manager for the factor and its workspace.
+    pub(crate) fn counted_bytes(&self) -> u64 {
+        self.accounts.iter().map(ExternalAccount::bytes).sum()
+    }
+
+    /// rhs ← (H − σ)⁻¹ rhs. One right-hand side is solved sequentially (threads would only
+    /// wait on each other), a block with faer's global parallelism.
+    pub(crate) fn solve_in_place(&self, rhs: MatMut<'_, Complex64>) {
+        let par = if rhs.ncols() == 1 {
+            Par::Seq
+        } else {
+            faer::get_global_parallelism()
+        };
+        // `numeric` is the output of `symbolic.factorize_numeric_lu` on the pattern `symbolic`
+        // was computed from (the contract of `new_unchecked`).
+        let lu = LuRef::new_unchecked(&self.symbolic, &self.numeric);
+        // The factor is of (H − σ)ᵀ (the CSR arrays read column-major): its transpose solve
+        // solves (H − σ)·x = b.
+        lu.solve_transpose_in_place_with_conj(
+            Conj::No,
+            rhs,
+            par,
+            MemStack::new(&mut self.scratch.lock()),
+        );
+    }
+}
+
+/// A [`ShiftedLu`] of either index width of a [`CsrMatrix`].
+pub(crate) enum AnyShiftedLu {
+    U32(ShiftedLu<u32>),
+    U64(ShiftedLu<u64>),
+}
+
+impl AnyShiftedLu {
+    /// Factors `h − sigma` for solves of `m` right-hand sides (see [`ShiftedLu::new`]).
+    pub(crate) fn new(
+        manager: &MemoryManager,
+        h: &CsrMatrix<Complex64>,
+        sigma: Complex64,
+        m: usize,
+        prefix: &str,
+    ) -> Result<Self> {
+        Ok(match h.as_faer() {
+            FaerCsr::U32(v) => Self::U32(ShiftedLu::new(manager, h, v, sigma, m, prefix)?),
+            FaerCsr::U64(v) => Self::U64(ShiftedLu::new(manager, h, v, sigma, m, prefix)?),
+        })
+    }
+
+    /// Bytes counted in the manager for the factor and its workspace.
+    pub(crate) fn counted_bytes(&self) -> u64 {
+        match self {
+            Self::U32(lu) => lu.counted_bytes(),
+            Self::U64(lu) => lu.counted_bytes(),
+        }
+    }
+
+    /// x ← (H − σ)⁻¹ x.
+    pub(crate) fn solve_vector_in_place(&self, x: &mut [Complex64]) {
+        let n = x.len();
+        let rhs = MatMut::from_column_major_slice_mut(x, n, 1);
+        match self {
+            Self::U32(lu) => lu.solve_in_place(rhs),
+            Self::U64(lu) => lu.solve_in_place(rhs),
+        }
+    }
+}
