@@ -37,7 +37,7 @@ use qdsim_mem::physics::{Absorber, Grid, HamiltonianSpec, StencilOperator, open_
 use qdsim_mem::solver::{
     EigenOptions, Resonances, grid_resonances, resonances, resonances_factor_estimate,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Resonances wanted.
@@ -206,7 +206,7 @@ fn measure_ours(solver: &str, case: Case) -> Option<Row> {
 }
 
 /// scipy's `eigs(sigma = TARGET)` on the matrix in `path`.
-fn measure_scipy(path: &PathBuf) -> Option<Row> {
+fn measure_scipy(path: &Path) -> Option<Row> {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/benches/external/scipy_eigs.py"
