@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{K, Measured, dot, max_error_mev, measure_command, measure_self};
+use common::{K, Measured, dot, max_error_mev, measure_command, measure_self, python_has};
 use qdsim_mem::memory::MemoryManager;
 use qdsim_mem::physics::HamiltonianSpec;
 use qdsim_mem::physics::constants::GAAS_MASS;
@@ -95,11 +95,7 @@ fn main() {
         "speed-up",
         "memory"
     );
-    let scipy_available = Command::new("python3")
-        .args(["-c", "import scipy"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let scipy_available = python_has("scipy");
     for n in sizes {
         // The factorisations at 5000² would need tens of GiB: skipped there.
         let small = n <= 2000;

@@ -1,6 +1,7 @@
 //! What the solver benchmarks share: the 2D GaAs parabolic dot they solve, the error of its
 //! lowest levels against the exact oscillator spectrum, and one solve per child process so that
-//! its peak resident memory (`wait4`'s `ru_maxrss`) is its own.
+//! its peak resident memory (`wait4`'s `ru_maxrss`) is its own — our solvers as children of the
+//! benchmark itself, the external baselines (scipy) as `python3` children.
 
 // Each benchmark uses a subset of these.
 #![allow(dead_code)]
@@ -51,9 +52,26 @@ pub struct Measured {
 
 /// Runs `command` (one solve that prints the line [`Measured`] reads) and measures its peak
 /// resident memory. `None` when it fails or prints something else.
+pub fn measure_command(command: Command) -> Option<Measured> {
+    let (out, rss_mib) = run_measured(command)?;
+    let f: Vec<&str> = out.split_whitespace().collect();
+    Some(Measured {
+        seconds: f.first()?.parse().ok()?,
+        rss_mib,
+        applications: f.get(1)?.parse().ok()?,
+        max_error_mev: f.get(2)?.parse().ok()?,
+        converged: f.get(3)?.parse().ok()?,
+        extra: f.iter().skip(4).map(|s| s.to_string()).collect(),
+    })
+}
+
+/// Runs `command` to its end and returns what it printed on stdout with its peak resident
+/// memory (MiB, `wait4`'s `ru_maxrss`: the child's own, not the benchmark's). `None` when it
+/// cannot start or exits with a failure. For benchmarks whose children print lines of their
+/// own format.
 // The child is reaped by `libc::wait4` (which also returns its rusage), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
-pub fn measure_command(mut command: Command) -> Option<Measured> {
+pub fn run_measured(mut command: Command) -> Option<(String, f64)> {
     let mut child = command.stdout(Stdio::piped()).spawn().ok()?;
     let mut out = String::new();
     child
@@ -70,15 +88,16 @@ pub fn measure_command(mut command: Command) -> Option<Measured> {
     if pid < 0 || status != 0 {
         return None;
     }
-    let f: Vec<&str> = out.split_whitespace().collect();
-    Some(Measured {
-        seconds: f.first()?.parse().ok()?,
-        rss_mib: usage.ru_maxrss as f64 / 1024.0,
-        applications: f.get(1)?.parse().ok()?,
-        max_error_mev: f.get(2)?.parse().ok()?,
-        converged: f.get(3)?.parse().ok()?,
-        extra: f.iter().skip(4).map(|s| s.to_string()).collect(),
-    })
+    Some((out, usage.ru_maxrss as f64 / 1024.0))
+}
+
+/// Whether `python3` can import `module` (the external baselines need numpy and scipy).
+pub fn python_has(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// This benchmark's own executable run with `args` (its child mode).
