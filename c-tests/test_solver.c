@@ -189,6 +189,10 @@ int main(void) {
                 "not finite");
     CHECK_FAILS(qdsim_solve_resonances(m, &o1, (qdsim_complex){0.0704, 0.0}, &ro, NULL), QDSIM_ERR_NULL_ARGUMENT,
                 "out");
+    CHECK_FAILS(qdsim_solve_resonances((qdsim_manager *)ho, &o1, (qdsim_complex){0.0704, 0.0}, &ro, &r),
+                QDSIM_ERR_INVALID_HANDLE, "is a qdsim_csr, not a qdsim_manager");
+    CHECK_FAILS(qdsim_solve_resonances(m, NULL, (qdsim_complex){0.0704, 0.0}, &ro, &r), QDSIM_ERR_NULL_ARGUMENT,
+                "desc");
     CHECK(r == NULL);
 
     /* Dense: a 3x3 Hermitian and a general matrix. */

@@ -278,6 +278,12 @@ module qdsim_mem
   end interface qdsim_allocate
 
   !> Gives arrays from qdsim_allocate back to the manager.
+  !> Resonances of an open system: from a CSR matrix (qdsim_csr_resonances) or from a grid
+  !> description (qdsim_grid_resonances).
+  interface qdsim_solve_resonances
+    module procedure qdsim_csr_resonances, qdsim_grid_resonances
+  end interface qdsim_solve_resonances
+
   interface qdsim_deallocate
     module procedure &
        free_r8_1, free_r8_2, free_r8_3, &
@@ -458,6 +464,15 @@ module qdsim_mem
       type(qdsim_eigen_options), intent(in) :: options
       type(c_ptr), intent(out) :: out
       integer(c_int32_t) :: c_qdsim_solve_lowest
+    end function
+    function c_qdsim_solve_resonances(m, desc, target, options, out) bind(C, name="qdsim_solve_resonances")
+      import :: c_ptr, c_int32_t, c_double_complex, qdsim_hamiltonian_desc, qdsim_eigen_options
+      type(c_ptr), value :: m
+      type(qdsim_hamiltonian_desc), intent(in) :: desc
+      complex(c_double_complex), value :: target
+      type(qdsim_eigen_options), intent(in) :: options
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_solve_resonances
     end function
     function c_qdsim_gpu_pool_create(device, limit_bytes, out) bind(C, name="qdsim_gpu_pool_create")
       import :: c_ptr, c_int32_t, c_int64_t
@@ -1059,8 +1074,10 @@ contains
          result%ptr), status)
   end subroutine qdsim_gpu_solve_lowest
 
-  !> The k resonances E − iΓ/2 of an open-system Hamiltonian nearest `target` (eV).
-  subroutine qdsim_solve_resonances(h, target, k, tolerance, result, status)
+  !> The resonances E - i Gamma/2 nearest `target` (eV) of an assembled complex-symmetric CSR
+  !> matrix (sparse-LU shift-invert); generic name qdsim_solve_resonances. QDSIM_ERR_NOT_CONVERGED
+  !> (in `status`) still gives the partial result: info%converged good pairs first.
+  subroutine qdsim_csr_resonances(h, target, k, tolerance, result, status)
     type(qdsim_csr), intent(in) :: h
     complex(c_double_complex), intent(in) :: target
     integer(c_int64_t), intent(in) :: k
@@ -1069,7 +1086,20 @@ contains
     integer(c_int32_t), intent(out), optional :: status
     call report(c_qdsim_csr_solve_resonances(h%ptr, target, int(k, c_size_t), tolerance, 1_c_int64_t, &
          result%ptr), status)
-  end subroutine qdsim_solve_resonances
+  end subroutine qdsim_csr_resonances
+
+  !> The options%k resonances nearest `target` (eV) of the grid Hamiltonian `desc` (absorber set),
+  !> matrix-free and coarse-to-fine; generic name qdsim_solve_resonances. QDSIM_ERR_NOT_CONVERGED
+  !> (in `status`) still gives the partial result, converged pairs first.
+  subroutine qdsim_grid_resonances(m, desc, target, options, result, status)
+    type(qdsim_manager), intent(in) :: m
+    type(qdsim_hamiltonian_desc), intent(in) :: desc
+    complex(c_double_complex), intent(in) :: target
+    type(qdsim_eigen_options), intent(in) :: options
+    type(qdsim_eigen_result), intent(out) :: result
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_solve_resonances(m%ptr, desc, target, options, result%ptr), status)
+  end subroutine qdsim_grid_resonances
 
   !> What a result holds.
   subroutine qdsim_result_info(result, info, status)

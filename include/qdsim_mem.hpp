@@ -634,7 +634,8 @@ eigen_result run_solve(const eigen_options &o, Solve solve) {
         if (r) qdsim_eigen_result_destroy(r);
         std::rethrow_exception(state.failure);
     }
-    if (s != QDSIM_ERR_NOT_CONVERGED) check(s);
+    // NOT_CONVERGED without a result (nothing could be formed) throws, with the library's message.
+    if (s != QDSIM_ERR_NOT_CONVERGED || r == nullptr) check(s);
     return eigen_result(r);
 }
 }  // namespace detail
@@ -693,12 +694,25 @@ inline eigen_result gpu_solve_lowest(gpu_pool &pool, manager &m, const qdsim_ham
     });
 }
 
-/// Resonances E − iΓ/2 of a complex-symmetric CSR matrix nearest `target` (eV).
+/// Resonances E − iΓ/2 of a complex-symmetric CSR matrix nearest `target` (eV) by sparse-LU
+/// shift-invert. NOT_CONVERGED still yields the partial result (check eigen_result::converged():
+/// the converged pairs come first).
 inline eigen_result solve_resonances(const csr &h, std::complex<double> target, std::size_t k, double tol = 1e-10,
                                      std::uint64_t seed = 1) {
     qdsim_eigen_result *r = nullptr;
-    check(qdsim_csr_solve_resonances(h.get(), {target.real(), target.imag()}, k, tol, seed, &r));
+    qdsim_status s = qdsim_csr_solve_resonances(h.get(), {target.real(), target.imag()}, k, tol, seed, &r);
+    if (s != QDSIM_ERR_NOT_CONVERGED || r == nullptr) check(s);
     return eigen_result(r);
+}
+
+/// Resonances E − iΓ/2 nearest `target` (eV) of a grid Hamiltonian whose description sets
+/// `absorber`: matrix-free and coarse-to-fine (`o.c.k` of them, `o.c.tolerance`, the progress
+/// callback). NOT_CONVERGED still yields the partial result, converged pairs first.
+inline eigen_result solve_resonances(manager &m, const qdsim_hamiltonian_desc &d, std::complex<double> target,
+                                     const eigen_options &o = {}) {
+    return detail::run_solve(o, [&](const qdsim_eigen_options *c, qdsim_eigen_result **r) {
+        return qdsim_solve_resonances(m.get(), &d, {target.real(), target.imag()}, c, r);
+    });
 }
 
 }  // namespace qdsim
