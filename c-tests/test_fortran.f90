@@ -164,6 +164,7 @@ program test_fortran
   if (size(z_grid) /= 2 .or. size(z_csr) /= 2) error stop 'resonance counts'
   if (maxval(abs(z_grid - z_csr) / abs(z_csr)) > 1e-7_c_double) error stop 'grid vs CSR resonances'
   if (aimag(z_grid(1)) >= 0.0_c_double) error stop 'a resonance decays: Im E < 0'
+  deallocate(z_grid, z_csr)
   call qdsim_result_destroy(r_csr)
   call qdsim_result_destroy(r_grid)
   call qdsim_csr_destroy(h_open)
@@ -182,6 +183,7 @@ program test_fortran
     call qdsim_result_values(r_gpu, e_gpu)
     ! Both certified ||r|| <= 1e-6 max(|E|, s): eigenvalue errors ~||r||^2/gap << 1e-9 eV.
     if (maxval(abs(e_gpu(1:3) - e_cpu(1:3))) > 1e-9_c_double) error stop 'GPU vs CPU eigenvalues'
+    deallocate(e_cpu, e_gpu)
     call qdsim_result_destroy(r_gpu)
     call qdsim_result_destroy(r_cpu)
     call qdsim_gpu_pool_destroy(gpu)
