@@ -1,7 +1,7 @@
 //! Eigensolvers: the lowest states of closed systems (block LOBPCG with geometric multigrid and
 //! a coarse-to-fine start, or LOBPCG with an exact shifted inverse), resonances of open systems
-//! (matrix-free coarse-to-fine block Davidson on grids; block shift-invert subspace iteration on
-//! a sparse LU for CSR matrices), and dense solvers for small matrices.
+//! (matrix-free coarse-to-fine block Davidson on grids; block shift-invert Krylov–Schur on a
+//! sparse LU for CSR matrices), and dense solvers for small matrices.
 //!
 //! Every LOBPCG solve — grid or CSR, host or GPU, in core or out of core — runs through one
 //! driver (`lobpcg/driver.rs`) over a backend that says where the blocks live and how a level
@@ -12,7 +12,8 @@
 //! | `grid.rs` | [`lowest_states`] of a grid Hamiltonian: multigrid + coarse-to-fine |
 //! | `sparse.rs` | [`lowest_eigenpairs`] of any operator (random start, Jacobi); [`csr_lowest`], [`mapped_csr_lowest`] |
 //! | `shift_invert.rs` | [`shift_invert_lowest`]: sparse Cholesky + LOBPCG with the exact shifted inverse |
-//! | `open_system.rs` | [`resonances`]: E − iΓ/2 near a target, sparse LU shift-invert subspace iteration |
+//! | `open_system.rs` | [`resonances`]: E − iΓ/2 near a target, block Krylov–Schur on the sparse LU of H − σ |
+//! | `krylov_schur.rs` | the block Krylov–Schur decomposition (expansion, Rayleigh–Ritz, thick restart) of a general operator |
 //! | `resonance/` | [`grid_resonances`]: E − iΓ/2 of grid Hamiltonians, coarse-to-fine block Davidson with shifted multigrid |
 //! | `sparse_lu.rs` | the sparse LU of H − σ (CSR resonances, the shifted multigrid's bottom), counted in the manager |
 //! | `dense.rs` | [`dense_hermitian`], [`dense_general`] for small matrices |
@@ -37,6 +38,8 @@
 mod dense;
 /// cbindgen:ignore
 mod grid;
+/// cbindgen:ignore
+mod krylov_schur;
 /// cbindgen:ignore
 mod lobpcg;
 /// cbindgen:ignore

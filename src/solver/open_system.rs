@@ -1,6 +1,6 @@
 //! Resonances of open systems: the eigenvalues E − iΓ/2 nearest a target energy of a complex-
 //! symmetric Hamiltonian (a closed one plus a complex absorbing potential), by block
-//! shift-invert subspace iteration with locking on a sparse LU factor of H − σ. Eigenvectors are
+//! shift-invert Krylov–Schur with locking on a sparse LU factor of H − σ. Eigenvectors are
 //! normalised with the unconjugated product (xᵀx = 1), the natural inner product of
 //! complex-symmetric problems.
 //!
@@ -11,7 +11,8 @@
 //! another (`solver.resonances.workspace`). The shifted matrix, the iteration blocks, the locked
 //! vectors and the result are in the pools.
 
-use super::random::fill_random;
+use super::dense::dense_general;
+use super::krylov_schur::KrylovSchur;
 use super::sparse_lu::ShiftedLu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr, ManagedMatrix};
@@ -181,8 +182,8 @@ struct Raw {
     applications: u64,
 }
 
-/// Iterations of subspace iteration at most (each gains a factor |λ_k − σ| / |λ_{m+1} − σ|).
-const MAX_ITERATIONS: usize = 1000;
+/// Thick restarts at most (each adds about half a basis of new directions).
+const MAX_RESTARTS: usize = 500;
 
 /// Tag prefix of the factor's accounts and of the solve's blocks.
 const TAG: &str = "solver.resonances";
@@ -244,55 +245,23 @@ impl Locked {
     }
 }
 
-/// Orthonormalises the columns of `q` in place (classical Gram–Schmidt, twice); a column that
-/// is (numerically) in the span of the previous ones is replaced by a random one.
-fn orthonormalise(q: &mut ManagedMatrix<Complex64>, seed: u64, salt: &mut usize) {
-    let m = q.ncols();
-    let par = faer::get_global_parallelism();
-    for j in 0..m {
-        for attempt in 0..4 {
-            let before = q.as_ref().col(j).norm_l2();
-            let (done, mut rest) = q.as_mut().split_at_col_mut(j);
-            let mut col = rest.rb_mut().col_mut(0);
-            for _ in 0..2 {
-                let h = done.rb().adjoint() * col.rb();
-                faer::linalg::matmul::matmul(
-                    col.rb_mut().as_mat_mut(),
-                    Accum::Add,
-                    done.rb(),
-                    h.as_mat(),
-                    -ONE,
-                    par,
-                );
-            }
-            let after = col.norm_l2();
-            if after > 1e-8 * before && after.is_finite() || attempt == 3 {
-                let inv = 1.0 / after;
-                for v in col.iter_mut() {
-                    *v *= inv;
-                }
-                break;
-            }
-            *salt += 1;
-            fill_random(q.col_mut(j), seed, m + *salt);
-        }
-    }
-}
-
-/// Block shift-invert subspace iteration with Rayleigh–Ritz and locking on (H − σ)⁻¹:
-/// Y = P(H − σ)⁻¹PQ (P removes the locked pairs, see [`Locked`]), G = QᴴY (exterior Ritz values
-/// μ of the inverse, θ = σ + 1/μ: no spurious interior Ritz values), Q ← orth(Y). The leading
-/// run (nearest the target first) of Ritz pairs with ‖Hx − θx‖ ≤ tol · max(|θ|, 10⁻³‖H‖∞) is
-/// locked each iteration, until `k` are. Each iteration is m solves, up to k products and an
-/// m × m eigenproblem; a block of m = max(2k, k + 8) finds every member of a degenerate
-/// multiplet. σ starts at the target; it moves off an exactly singular pivot (non-finite
-/// solves) or off a locked eigenvalue that it sits on (see the comments in the loop).
+/// Block shift-invert Krylov–Schur with locking on A = P(H − σ)⁻¹P (P removes the locked
+/// pairs, see [`Locked`]): the Ritz values μ of A nearest infinity are the eigenvalues
+/// θ = σ + 1/μ of H nearest σ (exterior, so no spurious interior Ritz values). Each cycle
+/// expands the basis (`krylov_schur.rs`) to m columns by blocks of b = min(k, 3) solves, takes
+/// the k wanted Ritz pairs nearest the caller's target and their true residuals
+/// ‖Hx − θx‖ ≤ tol · max(|θ|, 10⁻³‖H‖∞), and restarts keeping the nearest half of the basis. The
+/// block finds every member of a multiplet of size ≤ b; m = max(2k + 2b, 20) as ARPACK's
+/// default for scipy's `eigs` (ncv = max(2k + 1, 20)).
 ///
-/// Returns the locked pairs and, when the iteration limit comes first, the nearest unconverged
-/// Ritz pairs of the last iteration after them.
+/// σ starts at the target; it moves off an exactly singular pivot (non-finite solves) or off a
+/// converged eigenvalue that it sits on (see the comments in the loop). Small matrices
+/// (n < 4(m + b)) are solved densely.
+///
+/// Returns the locked pairs and the wanted Ritz pairs of the last cycle after them.
 ///
 /// (faer's Krylov–Schur is not used: its re-orthogonalisation loop can spin forever when the
-/// rounding of a long dot product exceeds its fixed threshold.)
+/// rounding of a long dot product exceeds its fixed threshold, and it has no blocks.)
 fn solve<I: faer::Index>(
     manager: &MemoryManager,
     h: &CsrMatrix<Complex64>,
@@ -303,16 +272,21 @@ fn solve<I: faer::Index>(
     seed: u64,
 ) -> Result<Raw> {
     let n = view.nrows();
-    let m = (2 * k).max(k + 8).min(n);
     let norm_inf = (0..n)
         .map(|i| view.val_of_row(i).iter().map(|v| v.norm()).sum::<f64>())
         .fold(0.0, f64::max);
     let scale = 1e-3 * norm_inf;
-    let mut factor = ShiftedLu::new(manager, h, view, target, m, TAG)?;
-    let mut q =
-        ManagedMatrix::<Complex64>::uninit_values(manager, n, m, "solver.resonances.block")?;
-    let mut y =
-        ManagedMatrix::<Complex64>::uninit_values(manager, n, m, "solver.resonances.block")?;
+    let converged = |theta: Complex64, r: f64| r <= tol * theta.norm().max(scale);
+    let b = k.min(3);
+    let max_size = (2 * k + 2 * b).max(20).div_ceil(b) * b;
+    if n < 4 * (max_size + b) {
+        return dense_nearest(manager, h, target, k, &converged);
+    }
+    // Kept at a restart: half of the room beyond the wanted pairs (as Krylov–Schur's usual
+    // k + (m − k)/2), leaving at least one block to expand.
+    let keep = (k + (max_size - k) / 2).min(max_size - b);
+    let mut factor = ShiftedLu::new(manager, h, view, target, b, TAG)?;
+    let mut krylov = KrylovSchur::new(manager, n, b, max_size, seed, "solver.resonances.basis")?;
     let mut ritz =
         ManagedMatrix::<Complex64>::uninit_values(manager, n, k, "solver.resonances.block")?;
     let mut hx = PoolBuffer::<Complex64>::uninit_values(manager, n, "solver.resonances.work")?;
@@ -321,34 +295,33 @@ fn solve<I: faer::Index>(
         values: Vec::with_capacity(k),
         gram_inv: Mat::zeros(0, 0),
     };
-    for j in 0..m {
-        fill_random(q.col_mut(j), seed, j);
-    }
-    let mut salt = 0;
-    orthonormalise(&mut q, seed, &mut salt);
+    krylov.start(None, &|v| locked.deflate(v));
     let mut applications = 0u64;
     let mut nudges = 0;
     let mut moves = 0;
-    // The unconverged Ritz pairs of the last iteration (values; vectors in `ritz`).
+    // The wanted Ritz pairs of the last cycle (values; vectors in `ritz`) and which converged.
     let mut pending: Vec<Complex64> = Vec::new();
-    // How many leading `pending` pairs met the tolerance.
-    let mut pending_converged = 0;
-    let mut iterations = 0;
-    while iterations < MAX_ITERATIONS {
-        iterations += 1;
-        y.copy_from(q.as_ref())?;
-        locked.deflate(y.as_mut());
-        factor.solve_in_place(y.as_mut());
-        applications += m as u64;
-        if !y
-            .as_ref()
-            .col_iter()
-            .all(|c| c.iter().all(|v| v.is_finite()))
-        {
+    let mut pending_converged: Vec<bool> = Vec::new();
+    let mut restarts = 0;
+    'cycles: loop {
+        while krylov.can_expand() {
+            let mut apply = |mut w: MatMut<'_, Complex64>| {
+                locked.deflate(w.rb_mut());
+                factor.solve_in_place(w.rb_mut());
+                let finite = w.rb().col_iter().all(|c| c.iter().all(|v| v.is_finite()));
+                if finite {
+                    locked.deflate(w);
+                }
+                finite
+            };
+            if krylov.expand(&mut apply, &|v| locked.deflate(v)) {
+                applications += b as u64;
+                continue;
+            }
             // An exactly zero pivot: σ sits on an eigenvalue to the last bit. Nudge σ off it
             // by 10⁻¹⁰ of the spectrum's scale: 1/(λ − σ) stays huge, which locking handles,
             // and the factor becomes usable. The distances to the caller's target decide the
-            // order.
+            // order. The basis was built with the old σ: start afresh.
             nudges += 1;
             if nudges > 3 {
                 return Err(Error::invalid_argument(format!(
@@ -358,108 +331,101 @@ fn solve<I: faer::Index>(
             let delta = 1e-10 * nudges as f64 * target.norm().max(scale);
             let sigma = target + Complex64::new(delta, delta);
             drop(factor);
-            factor = ShiftedLu::new(manager, h, view, sigma, m, TAG)?;
-            continue;
+            factor = ShiftedLu::new(manager, h, view, sigma, b, TAG)?;
+            krylov.start(None, &|v| locked.deflate(v));
+            continue 'cycles;
         }
-        locked.deflate(y.as_mut());
+        restarts += 1;
         let sigma = factor.sigma();
-        let g = q.as_ref().adjoint() * y.as_ref();
-        let evd = g.eigen().map_err(|e| {
-            Error::new(
-                ErrorKind::NotConverged,
-                format!("projected eigenproblem: {e:?}"),
-            )
-        })?;
-        let mus = evd.S();
-        // Exterior Ritz values of the inverse (|μ| > 0) as energies θ = σ + 1/μ, nearest the
-        // caller's target first (σ may have been moved off it, see below).
-        let mut order: Vec<(usize, Complex64)> = (0..m)
-            .filter(|&i| mus[i].norm() > 0.0 && mus[i].is_finite())
-            .map(|i| (i, sigma + ONE / mus[i]))
+        let pairs = krylov.ritz()?;
+        // Exterior Ritz values of A (|μ| > 0) as energies θ = σ + 1/μ, nearest the caller's
+        // target first (σ may have been moved off it, see below).
+        let mut order: Vec<(usize, Complex64)> = pairs
+            .values
+            .iter()
+            .enumerate()
+            .filter(|(_, mu)| mu.norm() > 0.0 && mu.is_finite())
+            .map(|(i, &mu)| (i, sigma + ONE / mu))
             .collect();
         order.sort_by(|a, b| (a.1 - target).norm().total_cmp(&(b.1 - target).norm()));
-        let wanted = k - locked.count();
-        order.truncate(wanted);
-        // How far from σ the wanted Ritz values reach.
-        let reach = order
-            .iter()
-            .map(|&(_, theta)| (theta - sigma).norm())
-            .fold(0.0, f64::max);
+        let wanted = (k - locked.count()).min(order.len());
         pending.clear();
-        // The leading run of converged pairs (nearest the target first).
-        let mut run = 0;
-        for (c, &(i, theta)) in order.iter().enumerate() {
-            faer::linalg::matmul::matmul(
-                ritz.as_mut().col_mut(c).as_mat_mut(),
-                Accum::Replace,
-                q.as_ref(),
-                evd.U().col(i).as_mat(),
-                ONE,
-                faer::get_global_parallelism(),
+        pending_converged.clear();
+        for (c, &(i, theta)) in order[..wanted].iter().enumerate() {
+            krylov.ritz_vector(
+                pairs.y.as_ref().subcols(i, 1),
+                ritz.as_mut().subcols_mut(c, 1),
             );
             let r = residual(h, ritz.col(c), theta, &mut hx)?;
-            if run == c && r <= tol * theta.norm().max(scale) {
-                run += 1;
-            }
+            pending.push(theta);
+            pending_converged.push(converged(theta, r));
         }
-        // Which converged pairs to lock (deflate). All of them once the whole wanted set has
-        // converged. Before that only those within 10⁻⁶ of the others' distance from σ (the
-        // target on an eigenvalue, or within rounding of one): their huge 1/(λ − σ) would
-        // swamp every other Ritz value. The others stay in the block, where Rayleigh–Ritz
-        // keeps them exact: deflating them with the oblique projector would leave their
-        // residual error δ in P, a floor above tight tolerances (seen: a 1D double barrier at
-        // tol 1e-10 stalled at 2 of 8 pairs).
-        let lock = if run == order.len() {
-            run
-        } else {
-            order[..run]
-                .iter()
-                .take_while(|&&(_, theta)| (theta - sigma).norm() < 1e-6 * reach)
-                .count()
-        };
-        let near_singular = lock > 0 && lock < order.len();
-        for (c, &(_, theta)) in order[..lock].iter().enumerate() {
-            locked.push(theta, ritz.col(c))?;
-        }
-        pending.extend(order[lock..].iter().map(|&(_, theta)| theta));
-        pending_converged = run - lock;
-        if locked.count() == k {
+        let done = wanted == k - locked.count() && pending_converged.iter().all(|&c| c);
+        if done || restarts >= MAX_RESTARTS {
             break;
         }
-        if near_singular && moves < 3 && reach.is_finite() && reach > 0.0 {
-            // A pair just locked lies within 10⁻⁶ of the others' distance from σ (the target on
-            // an eigenvalue, or within rounding of one). P removes it only as well as the
-            // locked vector is converged (error δ ~ residual/gap), and (H − σ)⁻¹ multiplies
-            // what is left by 1/|λ − σ|: the others' Ritz vectors would carry noise of relative
-            // size δ²·gap/|λ − σ|, and stall at a residual floor far above rounding (seen:
-            // 10⁻¹² on the 2D open dot of tests/suite/resonances.rs). Moving σ by a tenth of
-            // the wanted values' reach bounds that amplification by 10/reach, like theirs, and
-            // changes their convergence rates by at most 10 %; the wanted set is still chosen
-            // by distance to the caller's target.
+        // How far from σ the wanted Ritz values reach.
+        let reach = pending
+            .iter()
+            .map(|&theta| (theta - sigma).norm())
+            .fold(0.0, f64::max);
+        // A converged pair within 10⁻⁶ of the others' distance from σ (the target on an
+        // eigenvalue, or within rounding of one): its huge 1/(λ − σ) swamps every other Ritz
+        // value in the Gram–Schmidt sums. Lock and deflate it (P removes it only as well as
+        // the locked vector is converged, error δ ~ residual/gap), and move σ by a tenth of
+        // the wanted values' reach: (H − σ)⁻¹ would otherwise multiply what P leaves by
+        // 1/|λ − σ| and the others would stall at a residual floor far above rounding (seen:
+        // 10⁻¹² on the 2D open dot of tests/suite/resonances.rs). The move bounds that
+        // amplification by 10/reach, like theirs, and changes their convergence rates by at
+        // most 10 %; the wanted set is still chosen by distance to the caller's target.
+        let near: Vec<usize> = (0..pending.len())
+            .filter(|&c| pending_converged[c] && (pending[c] - sigma).norm() < 1e-6 * reach)
+            .collect();
+        if !near.is_empty() && moves < 3 && reach.is_finite() && reach > 0.0 {
+            for &c in &near {
+                locked.push(pending[c], ritz.col(c))?;
+            }
             moves += 1;
             let moved = sigma + Complex64::new(0.0, 0.1 * reach);
             drop(factor);
-            factor = ShiftedLu::new(manager, h, view, moved, m, TAG)?;
-        }
-        // The pending vectors follow the locked ones in `ritz`: move them to the front.
-        let first = order.len() - pending.len();
-        if first > 0 {
-            for c in 0..pending.len() {
-                let (head, tail) = ritz.as_mut().split_at_col_mut(first + c);
-                head.col_mut(c).copy_from(tail.col(0));
+            factor = ShiftedLu::new(manager, h, view, moved, b, TAG)?;
+            // Start again from the other wanted Ritz vectors (moved to the front).
+            let mut front = 0;
+            for c in (0..pending.len()).filter(|c| !near.contains(c)) {
+                if c != front {
+                    let (head, tail) = ritz.as_mut().split_at_col_mut(c);
+                    head.col_mut(front).copy_from(tail.rb().col(0));
+                }
+                front += 1;
             }
+            krylov.start(Some(ritz.as_ref().subcols(0, front)), &|v| {
+                locked.deflate(v)
+            });
+            continue;
         }
-        // The next basis: the new block without the pairs locked just now.
-        locked.deflate(y.as_mut());
-        std::mem::swap(&mut q, &mut y);
-        orthonormalise(&mut q, seed, &mut salt);
+        // Thick restart: keep the nearest Ritz vectors, and the whole of a cluster cut by the
+        // boundary (a degenerate pair split across it would lose its invariant subspace).
+        let mut r = keep.min(order.len());
+        while r > 0
+            && r < order.len()
+            && r < max_size - b
+            && (order[r].1 - order[r - 1].1).norm() <= 1e-8 * order[r].1.norm()
+        {
+            r += 1;
+        }
+        if r == 0 {
+            krylov.start(None, &|v| locked.deflate(v));
+            continue;
+        }
+        let kept: Vec<usize> = order[..r].iter().map(|&(i, _)| i).collect();
+        krylov.restart(&pairs, &kept);
     }
     let p = locked.count();
     if p + pending.len() < k {
         return Err(Error::new(
             ErrorKind::NotConverged,
             format!(
-                "shift-invert subspace iteration found only {} of {k} Ritz pairs near {target}",
+                "shift-invert Krylov–Schur found only {} of {k} Ritz pairs near {target}",
                 p + pending.len()
             ),
         ));
@@ -474,14 +440,54 @@ fn solve<I: faer::Index>(
     }
     let mut values = locked.values;
     values.extend_from_slice(&pending[..k - p]);
-    let mut converged = vec![true; p];
-    converged.resize(p + pending_converged, true);
-    converged.resize(k, false);
+    let mut flags = vec![true; p];
+    flags.extend_from_slice(&pending_converged[..k - p]);
     Ok(Raw {
         values,
         vectors,
-        converged,
-        iterations,
+        converged: flags,
+        iterations: restarts,
         applications,
+    })
+}
+
+/// The `k` eigenpairs of a small `h` nearest `target`, by the dense general eigensolver (all
+/// of them, O(n³): used below a few hundred rows, where a Krylov basis would be most of the
+/// space anyway).
+fn dense_nearest(
+    manager: &MemoryManager,
+    h: &CsrMatrix<Complex64>,
+    target: Complex64,
+    k: usize,
+    converged: &dyn Fn(Complex64, f64) -> bool,
+) -> Result<Raw> {
+    let n = h.nrows();
+    let mut a = ManagedMatrix::<Complex64>::zeros(manager, n, n, "solver.resonances.dense")?;
+    for (r, c, v) in h.entries() {
+        a.col_mut(c)[r] = v;
+    }
+    let all = dense_general(manager, &a)?;
+    drop(a);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        (all.values[a] - target)
+            .norm()
+            .total_cmp(&(all.values[b] - target).norm())
+    });
+    order.truncate(k);
+    let mut vectors =
+        ManagedMatrix::<Complex64>::uninit_values(manager, n, k, "solver.resonances.locked")?;
+    for (j, &i) in order.iter().enumerate() {
+        vectors.col_mut(j).copy_from_slice(all.vectors.col(i));
+    }
+    Ok(Raw {
+        values: order.iter().map(|&i| all.values[i]).collect(),
+        vectors,
+        converged: order
+            .iter()
+            .map(|&i| converged(all.values[i], all.residuals[i]))
+            .collect(),
+        iterations: 1,
+        applications: 0,
     })
 }

@@ -265,9 +265,15 @@ fn resonance_c_api_statuses_and_partial_result() {
             (info.count, info.converged, info.dim),
             (4, 0, POINTS * POINTS)
         );
-        assert_eq!(info.iterations, 1000);
-        // m = max(2k, k + 8) = 12 solves an iteration.
-        assert_eq!(info.applications, 12 * 1000);
+        // The limit of 500 thick restarts. Blocks of b = 3 fill a basis of m = 21 columns:
+        // 21 solves in the first cycle, then m − kept solves a cycle, the kept 12 (or more,
+        // when a cluster of Ritz values straddles the cut) to 18.
+        assert_eq!(info.iterations, 500);
+        assert!(
+            (21 + 499 * 3..=21 + 499 * 9).contains(&info.applications),
+            "{} solves",
+            info.applications
+        );
         assert!(info.peak_pool_bytes > 0 && info.seconds > 0.0);
         let mut values = [qdsim_complex::default(); 4];
         assert_eq!(
