@@ -882,8 +882,13 @@ qdsim_status qdsim_manager_config_default(struct qdsim_manager_config *config);
 
 // Creates a manager with `config` (NULL for the defaults) and writes its handle to `*out`.
 //
-// Errors: `QDSIM_ERR_NULL_ARGUMENT` (out is NULL), `QDSIM_ERR_INVALID_ARGUMENT` (alignment
-// not a power of two), `QDSIM_ERR_OUT_OF_MEMORY` (eager mapping refused).
+// Errors: `QDSIM_ERR_NULL_ARGUMENT` (out is NULL); `QDSIM_ERR_INVALID_ARGUMENT` for a
+// configuration on which every allocation would fail, with a message naming the field:
+// alignment not a power of two up to `QDSIM_MAX_ALIGNMENT`, `initial_pool_size` or
+// `chunk_size` larger than half the address space, whose rounding to pages and the alignment
+// overflows, or that the system can never map (`SIZE_MAX`, say), `prefault_threads` above
+// 1024; `QDSIM_ERR_OUT_OF_MEMORY` (eager mapping refused). A `memory_limit` below
+// `initial_pool_size` is allowed (the limit counts live blocks, chunks are address space).
 //
 // # Safety
 // `config` is NULL or points to a valid `qdsim_manager_config`; `out` points to writable memory
@@ -956,7 +961,10 @@ qdsim_status qdsim_manager_alloc_bytes(struct qdsim_manager *manager, size_t siz
 //
 // A pointer that is not the start of a live allocation of this manager — freed already, from
 // another manager, from malloc or the stack, or pointing inside an allocation — returns
-// `QDSIM_ERR_NOT_OWNED` with a message saying which, and changes nothing.
+// `QDSIM_ERR_NOT_OWNED` with a message saying which, and changes nothing. So does the array of
+// a library object (`qdsim_matrix_data`, `qdsim_csr_arrays`, `qdsim_eigen_result_vectors`, an
+// operator's or builder's storage): the message names the owning handle when it can; destroy
+// that handle instead.
 //
 // # Safety
 // The memory is not used after a successful call.
@@ -1426,7 +1434,9 @@ qdsim_status qdsim_eigen_options_default(struct qdsim_eigen_options *out);
 // `scratch_dir`; `QDSIM_ERR_IO` when an out-of-core solve cannot create, size or map its
 // scratch files (missing or read-only directory, disk full: the message names the file and
 // the size; no file is left behind); `QDSIM_ERR_CANCELLED`;
-// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written, see the file notes).
+// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written, see the file notes). A solver that breaks
+// down before it has any result returns `QDSIM_ERR_INVALID_ARGUMENT` with the reason and
+// leaves `*out` untouched (never `QDSIM_ERR_NOT_CONVERGED` without a result).
 //
 // # Safety
 // As for `qdsim_hamiltonian_csr`; `options` is NULL or valid; `out` points to writable memory
@@ -1435,6 +1445,12 @@ qdsim_status qdsim_solve_lowest(struct qdsim_manager *manager, const struct qdsi
 
 // The lowest `options->k` eigenpairs of the Hermitian CSR matrix `h` (no grid: shift-invert
 // when its factor fits the memory budget, else Jacobi-preconditioned LOBPCG).
+//
+// Errors: `QDSIM_ERR_INVALID_ARGUMENT` for a non-square matrix, a non-finite stored value
+// (checked before solving), the option errors of `qdsim_solve_lowest`, and a solver that broke
+// down before it had any result (entries near the overflow range of double precision, say:
+// the message says why; `*out` untouched); `QDSIM_ERR_CANCELLED`; `QDSIM_ERR_NOT_CONVERGED`
+// (with `*out` written: only this failure writes it).
 //
 // # Safety
 // `options` is NULL or valid; `out` points to writable memory for a pointer.
@@ -1445,12 +1461,15 @@ qdsim_status qdsim_csr_solve_lowest(const struct qdsim_csr *h, const struct qdsi
 // matrix where it lies — nothing of it is copied into memory. With a `memory_budget` (or
 // `QDSIM_PLACEMENT_OUT_OF_CORE`) the solver blocks go to scratch files, and with
 // `vectors_file` the eigenvectors: the whole solve can be larger than memory. The
-// eigenvectors' pool is `manager`'s. The handle is locked during the solve (other calls on it
-// wait).
+// eigenvectors' pool is `manager`'s. The solve shares the handle: calls that read it (info,
+// arrays, verify, flush, copies out) proceed, also from the progress callback; calls that change
+// it (write, grow, finalize) wait for the solve, and from its progress callback are refused at
+// once with `QDSIM_ERR_INVALID_ARGUMENT` instead of waiting for themselves.
 //
-// Errors: `QDSIM_ERR_INVALID_ARGUMENT` for a dense file, a non-square matrix, and the option
-// errors of `qdsim_solve_lowest`; `QDSIM_ERR_IO`; `QDSIM_ERR_CANCELLED`;
-// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written).
+// Errors: `QDSIM_ERR_INVALID_ARGUMENT` for a dense file, a non-square matrix, a non-finite
+// stored value (checked before solving), the option errors of `qdsim_solve_lowest`, and a
+// solver that broke down before it had any result (`*out` untouched); `QDSIM_ERR_IO`;
+// `QDSIM_ERR_CANCELLED`; `QDSIM_ERR_NOT_CONVERGED` (with `*out` written).
 //
 // # Safety
 // `options` is NULL or valid; `out` points to writable memory for a pointer.
@@ -1474,8 +1493,9 @@ qdsim_status qdsim_mapped_solve_lowest(struct qdsim_manager *manager, const stru
 //   anyway and holds `k` pairs, of which the first `info.converged` met the tolerance
 //   (`info.iterations`, `info.applications` say how much work was done).
 // - `QDSIM_ERR_INVALID_ARGUMENT`: `h` is real (no absorbing potential), k = 0 or k ≥ the
-//   dimension, tolerance outside (0, 1), a non-finite target, or H − target singular even
-//   after nudging the shift.
+//   dimension, tolerance outside (0, 1), a non-finite target or stored value, H − target
+//   singular even after nudging the shift, or a breakdown before any result (fewer than `k`
+//   Ritz pairs, a failed projected eigenproblem: the message says which).
 // - `QDSIM_ERR_LIMIT_EXCEEDED`: the estimated LU factor (the message gives it in MiB), its
 //   workspace or a block does not fit the manager's memory limit; checked before factorising.
 // - `QDSIM_ERR_OUT_OF_MEMORY`: the system refused memory.

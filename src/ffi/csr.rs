@@ -58,6 +58,22 @@ pub struct qdsim_csr_info {
     pub bytes: u64,
 }
 
+impl qdsim_csr {
+    /// True when `addr` is one of this matrix's three arrays.
+    pub(crate) fn owns_block(&self, addr: usize) -> bool {
+        let (rp, ci) = match by_scalar!(&self.csr, m => m.indices()) {
+            CsrIndices::I32 { row_ptr, col_idx } => {
+                (row_ptr.as_ptr() as usize, col_idx.as_ptr() as usize)
+            }
+            CsrIndices::I64 { row_ptr, col_idx } => {
+                (row_ptr.as_ptr() as usize, col_idx.as_ptr() as usize)
+            }
+        };
+        let values = by_scalar!(&self.csr, m => m.values().as_ptr() as usize);
+        [rp, ci, values].contains(&addr)
+    }
+}
+
 fn builder_arg(builder: *const qdsim_csr_builder) -> Result<Arc<qdsim_csr_builder>> {
     let handle: Arc<qdsim_csr_builder> =
         handles::lookup(builder as usize, HandleKind::CsrBuilder, "builder")?;

@@ -9,6 +9,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use parking_lot::RwLock;
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -29,7 +30,8 @@ pub(crate) enum HandleKind {
 }
 
 impl HandleKind {
-    fn c_name(self) -> &'static str {
+    /// The C type name ("qdsim_matrix").
+    pub(crate) fn c_name(self) -> &'static str {
         match self {
             HandleKind::Manager => "qdsim_manager",
             HandleKind::String => "string returned by qdsim",
@@ -104,6 +106,21 @@ pub(crate) fn lookup<T: Any + Send + Sync>(
     Ok(downcast(entry.object.clone()))
 }
 
+/// The first live handle of one of `kinds` whose object `owns` accepts: its C type name and its
+/// address. `owns` runs with the registry read-locked: it must not block nor create or destroy
+/// handles.
+pub(crate) fn find(
+    kinds: &[HandleKind],
+    owns: impl Fn(&(dyn Any + Send + Sync)) -> bool,
+) -> Option<(&'static str, usize)> {
+    HANDLES
+        .read()
+        .iter()
+        .filter(|(_, entry)| kinds.contains(&entry.kind))
+        .find(|(_, entry)| owns(entry.object.as_ref()))
+        .map(|(&key, entry)| (entry.kind.c_name(), key))
+}
+
 /// Registers `object` under its own address and returns that address as the C handle.
 pub(crate) fn new_handle<H: Any + Send + Sync>(kind: HandleKind, object: H) -> *mut H {
     let object = Arc::new(object);
@@ -128,4 +145,39 @@ fn downcast<T: Any + Send + Sync>(object: Arc<dyn Any + Send + Sync>) -> Arc<T> 
     object
         .downcast::<T>()
         .unwrap_or_else(|_| panic!("handle registry holds a wrong object type"))
+}
+
+thread_local! {
+    /// Handles a call on this thread holds while it runs user code (a solve calling its
+    /// progress callback), innermost last.
+    static HELD_HERE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks handle `key` as held by a call on this thread until dropped (see [`held_here`]).
+pub(crate) struct HeldHere(usize);
+
+impl HeldHere {
+    pub(crate) fn new(key: usize) -> Self {
+        HELD_HERE.with(|held| held.borrow_mut().push(key));
+        HeldHere(key)
+    }
+}
+
+impl Drop for HeldHere {
+    fn drop(&mut self) {
+        HELD_HERE.with(|held| {
+            let mut held = held.borrow_mut();
+            if let Some(i) = held.iter().rposition(|&k| k == self.0) {
+                held.remove(i);
+            }
+        });
+    }
+}
+
+/// True when a call further up this thread's stack holds handle `key` (this call comes from a
+/// callback that call runs): waiting for the handle would wait for ourselves.
+pub(crate) fn held_here(key: usize) -> bool {
+    HELD_HERE
+        .try_with(|held| held.borrow().contains(&key))
+        .unwrap_or(false)
 }

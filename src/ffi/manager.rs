@@ -7,10 +7,13 @@
 //! thread's call either completes before the destroy or fails with `QDSIM_ERR_INVALID_HANDLE`.
 
 use super::boundary::{guard, in_param, optional_str, out_param, write_out};
+use super::csr::qdsim_csr;
 use super::handles::{self, HandleKind};
+use super::matrix::qdsim_matrix;
+use super::solver::qdsim_eigen_result;
 use super::status::qdsim_status;
 use super::types::{pool_kind, qdsim_complex, qdsim_pool};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{
     DEFAULT_INITIAL_POOL_SIZE, MIN_ALIGNMENT, ManagerConfig, MemoryManager, PoolKind,
 };
@@ -137,8 +140,13 @@ pub unsafe extern "C" fn qdsim_manager_config_default(
 
 /// Creates a manager with `config` (NULL for the defaults) and writes its handle to `*out`.
 ///
-/// Errors: `QDSIM_ERR_NULL_ARGUMENT` (out is NULL), `QDSIM_ERR_INVALID_ARGUMENT` (alignment
-/// not a power of two), `QDSIM_ERR_OUT_OF_MEMORY` (eager mapping refused).
+/// Errors: `QDSIM_ERR_NULL_ARGUMENT` (out is NULL); `QDSIM_ERR_INVALID_ARGUMENT` for a
+/// configuration on which every allocation would fail, with a message naming the field:
+/// alignment not a power of two up to `QDSIM_MAX_ALIGNMENT`, `initial_pool_size` or
+/// `chunk_size` larger than half the address space, whose rounding to pages and the alignment
+/// overflows, or that the system can never map (`SIZE_MAX`, say), `prefault_threads` above
+/// 1024; `QDSIM_ERR_OUT_OF_MEMORY` (eager mapping refused). A `memory_limit` below
+/// `initial_pool_size` is allowed (the limit counts live blocks, chunks are address space).
 ///
 /// # Safety
 /// `config` is NULL or points to a valid `qdsim_manager_config`; `out` points to writable memory
@@ -358,7 +366,10 @@ pub unsafe extern "C" fn qdsim_manager_alloc_bytes(
 ///
 /// A pointer that is not the start of a live allocation of this manager — freed already, from
 /// another manager, from malloc or the stack, or pointing inside an allocation — returns
-/// `QDSIM_ERR_NOT_OWNED` with a message saying which, and changes nothing.
+/// `QDSIM_ERR_NOT_OWNED` with a message saying which, and changes nothing. So does the array of
+/// a library object (`qdsim_matrix_data`, `qdsim_csr_arrays`, `qdsim_eigen_result_vectors`, an
+/// operator's or builder's storage): the message names the owning handle when it can; destroy
+/// that handle instead.
 ///
 /// # Safety
 /// The memory is not used after a successful call.
@@ -370,8 +381,41 @@ pub unsafe extern "C" fn qdsim_manager_free(
     guard("qdsim_manager_free", || {
         let handle = manager_arg(manager)?;
         // SAFETY: the caller promises not to use the memory after a successful free.
-        unsafe { handle.manager.free(ptr.cast()) }
+        unsafe { handle.manager.free(ptr.cast()) }.map_err(|e| name_block_owner(e, ptr as usize))
     })
+}
+
+/// A refused free of `addr` whose block a live handle owns: the message names that handle.
+fn name_block_owner(error: Error, addr: usize) -> Error {
+    if error.kind() != ErrorKind::NotOwned {
+        return error;
+    }
+    let owner = handles::find(
+        &[HandleKind::Matrix, HandleKind::Csr, HandleKind::EigenResult],
+        |object| {
+            let any = object as &dyn std::any::Any;
+            if let Some(m) = any.downcast_ref::<qdsim_matrix>() {
+                m.owns_block(addr)
+            } else if let Some(c) = any.downcast_ref::<qdsim_csr>() {
+                c.owns_block(addr)
+            } else if let Some(r) = any.downcast_ref::<qdsim_eigen_result>() {
+                r.owns_block(addr)
+            } else {
+                false
+            }
+        },
+    );
+    match owner {
+        Some((kind, key)) => Error::new(
+            ErrorKind::NotOwned,
+            format!(
+                "block {addr:#x} belongs to a {kind} (handle {key:#x}), which frees it when \
+                 destroyed: destroy that handle instead ({})",
+                error.message()
+            ),
+        ),
+        None => error,
+    }
 }
 
 /// Gives every entirely free chunk back to the operating system and writes the number of bytes

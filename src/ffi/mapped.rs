@@ -10,8 +10,13 @@
 //! crash mid-write.
 //! Writing through a read-only handle returns `QDSIM_ERR_INVALID_ARGUMENT`.
 //!
-//! Thread safety: a handle may be used from several threads; each call locks it. Pointers from
-//! `qdsim_mapped_data*` stay valid until the handle is destroyed or grown.
+//! Thread safety: a handle may be used from several threads. Calls that only read it (info,
+//! arrays, verify, copies out, the mapped solve) share it; calls that change it (writes, grow,
+//! finalize) have it to themselves and wait for the others. A solve runs its progress callback
+//! while it shares the handle: from there the reading calls work, and the changing ones are
+//! refused at once with `QDSIM_ERR_INVALID_ARGUMENT` (they would wait for the solve, which
+//! waits for the callback). Pointers from `qdsim_mapped_data*` stay valid until the handle is
+//! destroyed or grown.
 
 use super::boundary::{
     check_disjoint, guard, in_slice, optional_str, out_param, out_slice, write_out,
@@ -25,7 +30,7 @@ use super::types::{qdsim_scalar, scalar_kind, scalar_value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::mapped::{AnyMapped, Layout, MappedCsr, MappedDense, MappedIndices};
 use crate::matrix::{Scalar, by_scalar};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::ffi::{c_char, c_void};
 use std::path::Path;
 use std::sync::Arc;
@@ -35,7 +40,39 @@ use std::sync::Arc;
 /// `qdsim_mapped_destroy`.
 #[allow(non_camel_case_types)]
 pub struct qdsim_mapped {
-    pub(crate) mapped: Mutex<AnyMapped>,
+    mapped: RwLock<AnyMapped>,
+}
+
+impl qdsim_mapped {
+    /// Shared access; never waits for a writer while this thread already shares the handle (a
+    /// call from the progress callback of a solve on it).
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, AnyMapped> {
+        self.mapped.read_recursive()
+    }
+
+    /// Exclusive access for `function`; refused at once when a call further up this thread's
+    /// stack (a solve whose progress callback made this call) shares the handle.
+    pub(crate) fn write(&self, function: &str) -> Result<RwLockWriteGuard<'_, AnyMapped>> {
+        let key = self as *const Self as usize;
+        if handles::held_here(key) {
+            return Err(Error::invalid_argument(format!(
+                "the qdsim_mapped {key:#x} is in use by a solve on this thread (this call comes \
+                 from its progress callback); {function} changes the handle and must wait until \
+                 the solve returns"
+            )));
+        }
+        Ok(self.mapped.write())
+    }
+
+    /// Shared access for a call that runs user code (a solve with a progress callback): until
+    /// the guard is dropped, this thread's [`write`](Self::write)s are refused instead of
+    /// waiting for themselves.
+    pub(crate) fn read_running_callbacks(
+        &self,
+    ) -> (RwLockReadGuard<'_, AnyMapped>, handles::HeldHere) {
+        let held = handles::HeldHere::new(self as *const Self as usize);
+        (self.read(), held)
+    }
 }
 
 /// How a mapped matrix is stored: one of the `QDSIM_MAPPED_*` values.
@@ -93,7 +130,7 @@ fn new_mapped_handle(mapped: AnyMapped) -> *mut qdsim_mapped {
     handles::new_handle(
         HandleKind::Mapped,
         qdsim_mapped {
-            mapped: Mutex::new(mapped),
+            mapped: RwLock::new(mapped),
         },
     )
 }
@@ -201,7 +238,7 @@ pub unsafe extern "C" fn qdsim_mapped_open_verified(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qdsim_mapped_verify(mapped: *const qdsim_mapped) -> qdsim_status {
     guard("qdsim_mapped_verify", || {
-        mapped_arg(mapped)?.mapped.lock().verify().map(drop)
+        mapped_arg(mapped)?.read().verify().map(drop)
     })
 }
 
@@ -232,7 +269,7 @@ pub unsafe extern "C" fn qdsim_mapped_get_info(
     guard("qdsim_mapped_get_info", || {
         let out = out_param(out, "out")?;
         let handle = mapped_arg(mapped)?;
-        let m = handle.mapped.lock();
+        let m = handle.read();
         let h = m.header();
         let info = qdsim_mapped_info {
             rows: h.rows as usize,
@@ -270,7 +307,7 @@ pub unsafe extern "C" fn qdsim_mapped_data(
     guard("qdsim_mapped_data", || {
         let (data_out, ld_out) = (out_param(data, "data")?, out_param(ld, "ld")?);
         let handle = mapped_arg(mapped)?;
-        let m = handle.mapped.lock();
+        let m = handle.read();
         let AnyMapped::Dense(d) = &*m else {
             return Err(not_dense("qdsim_mapped_data"));
         };
@@ -299,7 +336,7 @@ pub unsafe extern "C" fn qdsim_mapped_data_mut(
     guard("qdsim_mapped_data_mut", || {
         let (data_out, ld_out) = (out_param(data, "data")?, out_param(ld, "ld")?);
         let handle = mapped_arg(mapped)?;
-        let mut m = handle.mapped.lock();
+        let mut m = handle.write("qdsim_mapped_data_mut")?;
         let AnyMapped::Dense(d) = &mut *m else {
             return Err(not_dense("qdsim_mapped_data_mut"));
         };
@@ -335,7 +372,7 @@ pub unsafe extern "C" fn qdsim_mapped_csr_arrays(
             out_param(values, "values")?,
         );
         let handle = mapped_arg(mapped)?;
-        let m = handle.mapped.lock();
+        let m = handle.read();
         fn ptrs(i: MappedIndices<'_>) -> (*const c_void, *const c_void) {
             match i {
                 MappedIndices::I32 { row_ptr, col_idx } => {
@@ -404,7 +441,12 @@ fn columns_call(
 ) -> Result<()> {
     let kind = scalar_kind(scalar, false)?.expect("AUTO not allowed");
     let handle = mapped_arg(mapped)?;
-    let mut m = handle.mapped.lock();
+    let what = if to_file {
+        "qdsim_mapped_write_columns"
+    } else {
+        "qdsim_mapped_read_columns"
+    };
+    let mut m = handle.write(what)?;
     let file_kind = m.header().scalar;
     if kind != file_kind {
         return Err(Error::invalid_argument(format!(
@@ -413,11 +455,6 @@ fn columns_call(
             file_kind.name()
         )));
     }
-    let what = if to_file {
-        "qdsim_mapped_write_columns"
-    } else {
-        "qdsim_mapped_read_columns"
-    };
     let AnyMapped::Dense(d) = &mut *m else {
         return Err(not_dense(what));
     };
@@ -482,7 +519,7 @@ pub unsafe extern "C" fn qdsim_mapped_write_columns(
 pub unsafe extern "C" fn qdsim_mapped_grow(mapped: *mut qdsim_mapped, cols: usize) -> qdsim_status {
     guard("qdsim_mapped_grow", || {
         let handle = mapped_arg(mapped)?;
-        let mut m = handle.mapped.lock();
+        let mut m = handle.write("qdsim_mapped_grow")?;
         let AnyMapped::Dense(d) = &mut *m else {
             return Err(not_dense("qdsim_mapped_grow"));
         };
@@ -497,9 +534,7 @@ pub unsafe extern "C" fn qdsim_mapped_grow(mapped: *mut qdsim_mapped, cols: usiz
 /// Always safe to call; the handle is checked.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qdsim_mapped_flush(mapped: *mut qdsim_mapped) -> qdsim_status {
-    guard("qdsim_mapped_flush", || {
-        mapped_arg(mapped)?.mapped.lock().flush()
-    })
+    guard("qdsim_mapped_flush", || mapped_arg(mapped)?.read().flush())
 }
 
 /// Makes the data durable, then marks the file finalized so that it can be opened again.
@@ -510,7 +545,9 @@ pub unsafe extern "C" fn qdsim_mapped_flush(mapped: *mut qdsim_mapped) -> qdsim_
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qdsim_mapped_finalize(mapped: *mut qdsim_mapped) -> qdsim_status {
     guard("qdsim_mapped_finalize", || {
-        mapped_arg(mapped)?.mapped.lock().finalize()
+        mapped_arg(mapped)?
+            .write("qdsim_mapped_finalize")?
+            .finalize()
     })
 }
 
@@ -557,7 +594,7 @@ pub unsafe extern "C" fn qdsim_mapped_to_csr(
         let manager = manager_arg(manager)?.manager.clone();
         // SAFETY: NULL or NUL-terminated per the contract.
         let tag = unsafe { optional_str(tag, "tag")? }.unwrap_or("csr");
-        let csr = match &*handle.mapped.lock() {
+        let csr = match &*handle.read() {
             AnyMapped::Csr(c) => by_scalar!(map c, c => c.to_csr(&manager, tag)?),
             AnyMapped::Dense(_) => {
                 return Err(Error::invalid_argument(
@@ -615,7 +652,7 @@ pub unsafe extern "C" fn qdsim_mapped_to_matrix(
         let manager = manager_arg(manager)?.manager.clone();
         // SAFETY: NULL or NUL-terminated per the contract.
         let tag = unsafe { optional_str(tag, "tag")? }.unwrap_or("");
-        let matrix = match &*handle.mapped.lock() {
+        let matrix = match &*handle.read() {
             AnyMapped::Dense(d) => by_scalar!(map d, d => d.to_managed(&manager, tag)?),
             AnyMapped::Csr(_) => return Err(not_dense("qdsim_mapped_to_matrix")),
         };

@@ -46,6 +46,16 @@ pub struct qdsim_matrix_info {
     pub bytes: u64,
 }
 
+impl qdsim_matrix {
+    /// True when `addr` is this matrix's array (not blocking: a matrix locked by another call
+    /// is reported as not owning it).
+    pub(crate) fn owns_block(&self, addr: usize) -> bool {
+        self.matrix
+            .try_lock()
+            .is_some_and(|m| m.data_ptr() as usize == addr)
+    }
+}
+
 /// Fails when the manager that owns an object's memory was destroyed.
 pub(crate) fn check_manager_alive(manager: &MemoryManager, what: &str) -> Result<()> {
     if manager.is_closed() {

@@ -4,7 +4,8 @@
 //!
 //! Convention exception: when a solve stops before every requested pair met the tolerance it
 //! returns `QDSIM_ERR_NOT_CONVERGED` **and still writes `*out`** with the partial result (its
-//! `converged` count says how many pairs are good), so no work is lost.
+//! `converged` count says how many pairs are good), so no work is lost. A failure before there
+//! is any result (a breakdown: [`no_result`]) is never `QDSIM_ERR_NOT_CONVERGED`.
 //!
 //! Thread safety: a solve runs on the calling thread (and the library's worker threads); the
 //! progress callback is called on the calling thread. Results are immutable and may be read
@@ -148,6 +149,13 @@ pub struct qdsim_eigen_result {
     vectors: ResultVectors,
     info: qdsim_eigen_info,
     manager: MemoryManager,
+}
+
+impl qdsim_eigen_result {
+    /// True when `addr` is this result's eigenvector block.
+    pub(crate) fn owns_block(&self, addr: usize) -> bool {
+        by_scalar!(&self.vectors, v => v.data_ptr() as usize) == addr
+    }
 }
 
 fn method_value(m: Method) -> i32 {
@@ -332,6 +340,22 @@ pub(super) fn with_progress<R>(
     }
 }
 
+/// A solver's failure before it had a result. `NotConverged` from there (a breakdown of a
+/// projected eigenproblem on a matrix whose entries overflow its arithmetic, say) would tell a
+/// C caller that `*out` holds a partial result, which does not exist: it becomes
+/// `InvalidArgument`, with the reason, and `*out` stays untouched. Other errors pass unchanged.
+pub(super) fn no_result(error: Error) -> Error {
+    if error.kind() != ErrorKind::NotConverged {
+        return error;
+    }
+    Error::invalid_argument(format!(
+        "the solver broke down before it had any result ({}); the matrix is likely out of its \
+         reach (entries near the overflow range of double precision: scale it); *out is \
+         untouched",
+        error.message()
+    ))
+}
+
 /// Registers `result` and writes it to `out`; NOT_CONVERGED when it is partial.
 pub(super) fn finish(
     result: qdsim_eigen_result,
@@ -395,7 +419,9 @@ pub unsafe extern "C" fn qdsim_eigen_options_default(
 /// `scratch_dir`; `QDSIM_ERR_IO` when an out-of-core solve cannot create, size or map its
 /// scratch files (missing or read-only directory, disk full: the message names the file and
 /// the size; no file is left behind); `QDSIM_ERR_CANCELLED`;
-/// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written, see the file notes).
+/// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written, see the file notes). A solver that breaks
+/// down before it has any result returns `QDSIM_ERR_INVALID_ARGUMENT` with the reason and
+/// leaves `*out` untouched (never `QDSIM_ERR_NOT_CONVERGED` without a result).
 ///
 /// # Safety
 /// As for `qdsim_hamiltonian_csr`; `options` is NULL or valid; `out` points to writable memory
@@ -422,7 +448,7 @@ pub unsafe extern "C" fn qdsim_solve_lowest(
                 let kind = spec.solve_scalar_kind(kind)?;
                 with_progress(&c_options, |progress| {
                     let r = by_scalar!(new kind, T =>
-                        lowest_states::<T>(&manager, spec, &opts, progress)?);
+                        lowest_states::<T>(&manager, spec, &opts, progress).map_err(no_result)?);
                     Ok(qdsim_eigen_result::from_lowest(r, manager.clone()))
                 })
             })?
@@ -433,6 +459,12 @@ pub unsafe extern "C" fn qdsim_solve_lowest(
 
 /// The lowest `options->k` eigenpairs of the Hermitian CSR matrix `h` (no grid: shift-invert
 /// when its factor fits the memory budget, else Jacobi-preconditioned LOBPCG).
+///
+/// Errors: `QDSIM_ERR_INVALID_ARGUMENT` for a non-square matrix, a non-finite stored value
+/// (checked before solving), the option errors of `qdsim_solve_lowest`, and a solver that broke
+/// down before it had any result (entries near the overflow range of double precision, say:
+/// the message says why; `*out` untouched); `QDSIM_ERR_CANCELLED`; `QDSIM_ERR_NOT_CONVERGED`
+/// (with `*out` written: only this failure writes it).
 ///
 /// # Safety
 /// `options` is NULL or valid; `out` points to writable memory for a pointer.
@@ -453,7 +485,7 @@ pub unsafe extern "C" fn qdsim_csr_solve_lowest(
         require_square(info.nrows, info.ncols, "the matrix")?;
         let manager = handle.manager.clone();
         let result = with_progress(&c_options, |progress| {
-            let r = by_scalar!(map &handle.csr, m => csr_lowest(&manager, m, &opts, progress)?);
+            let r = by_scalar!(map &handle.csr, m => csr_lowest(&manager, m, &opts, progress).map_err(no_result)?);
             Ok::<_, Error>(qdsim_eigen_result::from_lowest(r, manager.clone()))
         })?;
         finish(result, out)
@@ -465,12 +497,15 @@ pub unsafe extern "C" fn qdsim_csr_solve_lowest(
 /// matrix where it lies — nothing of it is copied into memory. With a `memory_budget` (or
 /// `QDSIM_PLACEMENT_OUT_OF_CORE`) the solver blocks go to scratch files, and with
 /// `vectors_file` the eigenvectors: the whole solve can be larger than memory. The
-/// eigenvectors' pool is `manager`'s. The handle is locked during the solve (other calls on it
-/// wait).
+/// eigenvectors' pool is `manager`'s. The solve shares the handle: calls that read it (info,
+/// arrays, verify, flush, copies out) proceed, also from the progress callback; calls that change
+/// it (write, grow, finalize) wait for the solve, and from its progress callback are refused at
+/// once with `QDSIM_ERR_INVALID_ARGUMENT` instead of waiting for themselves.
 ///
-/// Errors: `QDSIM_ERR_INVALID_ARGUMENT` for a dense file, a non-square matrix, and the option
-/// errors of `qdsim_solve_lowest`; `QDSIM_ERR_IO`; `QDSIM_ERR_CANCELLED`;
-/// `QDSIM_ERR_NOT_CONVERGED` (with `*out` written).
+/// Errors: `QDSIM_ERR_INVALID_ARGUMENT` for a dense file, a non-square matrix, a non-finite
+/// stored value (checked before solving), the option errors of `qdsim_solve_lowest`, and a
+/// solver that broke down before it had any result (`*out` untouched); `QDSIM_ERR_IO`;
+/// `QDSIM_ERR_CANCELLED`; `QDSIM_ERR_NOT_CONVERGED` (with `*out` written).
 ///
 /// # Safety
 /// `options` is NULL or valid; `out` points to writable memory for a pointer.
@@ -489,7 +524,9 @@ pub unsafe extern "C" fn qdsim_mapped_solve_lowest(
         let c_options = unsafe { options_arg(options)? };
         // SAFETY: the caller's options, valid per the contract.
         let opts = unsafe { options_from_c(&c_options)? };
-        let mapped = handle.mapped.lock();
+        // Shared, not exclusive: the progress callback may read the handle; a call from it
+        // that would change the handle is refused instead of waiting for this solve.
+        let (mapped, held) = handle.read_running_callbacks();
         let result = with_progress(&c_options, |progress| {
             let AnyMapped::Csr(csr) = &*mapped else {
                 return Err(Error::invalid_argument(
@@ -497,10 +534,12 @@ pub unsafe extern "C" fn qdsim_mapped_solve_lowest(
                      (qdsim_mapped_from_csr)",
                 ));
             };
-            let r = by_scalar!(map csr, m => mapped_csr_lowest(&manager, m, &opts, progress)?);
+            let r = by_scalar!(map csr, m => {
+                mapped_csr_lowest(&manager, m, &opts, progress).map_err(no_result)?
+            });
             Ok(qdsim_eigen_result::from_lowest(r, manager.clone()))
         })?;
-        drop(mapped);
+        drop((mapped, held));
         finish(result, out)
     })
 }
@@ -523,8 +562,9 @@ pub unsafe extern "C" fn qdsim_mapped_solve_lowest(
 ///   anyway and holds `k` pairs, of which the first `info.converged` met the tolerance
 ///   (`info.iterations`, `info.applications` say how much work was done).
 /// - `QDSIM_ERR_INVALID_ARGUMENT`: `h` is real (no absorbing potential), k = 0 or k ≥ the
-///   dimension, tolerance outside (0, 1), a non-finite target, or H − target singular even
-///   after nudging the shift.
+///   dimension, tolerance outside (0, 1), a non-finite target or stored value, H − target
+///   singular even after nudging the shift, or a breakdown before any result (fewer than `k`
+///   Ritz pairs, a failed projected eigenproblem: the message says which).
 /// - `QDSIM_ERR_LIMIT_EXCEEDED`: the estimated LU factor (the message gives it in MiB), its
 ///   workspace or a block does not fit the manager's memory limit; checked before factorising.
 /// - `QDSIM_ERR_OUT_OF_MEMORY`: the system refused memory.
@@ -552,7 +592,8 @@ pub unsafe extern "C" fn qdsim_csr_solve_resonances(
                 "the matrix is real (no absorbing potential): resonances need a complex-symmetric H",
             ));
         };
-        let r = resonances(&handle.manager, m, target.into(), k, tolerance, seed)?;
+        let r =
+            resonances(&handle.manager, m, target.into(), k, tolerance, seed).map_err(no_result)?;
         let result = qdsim_eigen_result::from_resonances(r, handle.manager.clone());
         finish(result, out)
     })
@@ -576,7 +617,7 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_hermitian(
         let m = handle.matrix.lock();
         let k = (k != 0).then_some(k);
         let ((values, residuals, seconds), vectors): (_, AnyMatrix) = by_scalar!(map &*m, a => {
-            let r = dense_hermitian(&handle.manager, a, k)?;
+            let r = dense_hermitian(&handle.manager, a, k).map_err(no_result)?;
             ((r.values, r.residuals, r.seconds), r.vectors)
         })
         .split_first();
@@ -630,7 +671,7 @@ pub unsafe extern "C" fn qdsim_matrix_eigen_general(
         let out = out_param(out, "out")?;
         let handle = matrix_arg(a, "a")?;
         let m = handle.matrix.lock();
-        let r = by_scalar!(&*m, a => dense_general(&handle.manager, a)?);
+        let r = by_scalar!(&*m, a => dense_general(&handle.manager, a).map_err(no_result)?);
         let info = dense_info(
             r.values.len(),
             r.vectors.nrows(),

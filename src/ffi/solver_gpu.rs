@@ -57,7 +57,7 @@ mod imp {
     use super::super::boundary::out_param;
     use super::super::handles::{self, HandleKind};
     use super::super::manager::manager_arg;
-    use super::super::solver::{finish, options_arg, options_from_c, with_progress};
+    use super::super::solver::{finish, no_result, options_arg, options_from_c, with_progress};
     use super::super::types::scalar_kind;
     use super::*;
     use crate::error::Result;
@@ -88,7 +88,8 @@ mod imp {
                 let kind = spec.solve_scalar_kind(requested)?;
                 with_progress(&c_options, |progress| {
                     let r = by_scalar!(new kind, T =>
-                        lowest_states::<T>(&pool.pool, &manager, spec, &opts, progress)?);
+                        lowest_states::<T>(&pool.pool, &manager, spec, &opts, progress)
+                            .map_err(no_result)?);
                     Ok(qdsim_eigen_result::from_lowest(r, manager.clone()))
                 })
             })?

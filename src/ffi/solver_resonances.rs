@@ -11,7 +11,8 @@ use super::boundary::{guard, out_param};
 use super::hamiltonian::{qdsim_hamiltonian_desc, with_spec};
 use super::manager::{manager_arg, qdsim_manager};
 use super::solver::{
-    finish, options_arg, options_from_c, qdsim_eigen_options, qdsim_eigen_result, with_progress,
+    finish, no_result, options_arg, options_from_c, qdsim_eigen_options, qdsim_eigen_result,
+    with_progress,
 };
 use super::status::qdsim_status;
 use super::types::qdsim_complex;
@@ -60,7 +61,8 @@ pub unsafe extern "C" fn qdsim_solve_resonances(
         let result = unsafe {
             with_spec(desc, |spec| {
                 with_progress(&c_options, |progress| {
-                    let r = grid_resonances(&manager, spec, target.into(), &opts, progress)?;
+                    let r = grid_resonances(&manager, spec, target.into(), &opts, progress)
+                        .map_err(no_result)?;
                     Ok(qdsim_eigen_result::from_resonances(r, manager.clone()))
                 })
             })?

@@ -45,7 +45,7 @@ impl<'p, T: PoolElement> DeviceVec<'p, T> {
                 format!("{len} elements of {} bytes overflow", size_of::<T>()),
             )
         })?;
-        let address = pool.alloc(bytes, tag)?;
+        let address = pool.alloc_owned(bytes, tag)?;
         Ok(Self {
             pool,
             address,
@@ -121,7 +121,7 @@ impl<'p, T: PoolElement> DeviceVec<'p, T> {
 impl<T> Drop for DeviceVec<'_, T> {
     fn drop(&mut self) {
         // Stream-ordered: kernels queued on the pool's stream that use the array finish first.
-        if let Err(e) = self.pool.free(self.address) {
+        if let Err(e) = self.pool.free_owned(self.address) {
             eprintln!(
                 "qdsim-mem: freeing a device array at {:#x}: {}",
                 self.address,

@@ -55,6 +55,8 @@ struct Inner {
     device: Stats,
     pinned: Stats,
     live: BTreeMap<u64, Allocation>,
+    /// Live allocations that a library object (a `DeviceVec`) owns: only it frees them.
+    owned: std::collections::BTreeSet<u64>,
     tags: BTreeMap<Arc<str>, TagStats>,
 }
 
@@ -95,6 +97,20 @@ impl Ledger {
         kind: MemoryKind,
         bytes: u64,
         tag: &str,
+        allocate: impl FnOnce() -> Result<u64>,
+    ) -> Result<u64> {
+        self.allocate_as(kind, bytes, tag, false, allocate)
+    }
+
+    /// [`allocate`](Self::allocate); an `owned` allocation belongs to a library object (a
+    /// `DeviceVec`): [`release`](Self::release) refuses it, only
+    /// [`release_as`](Self::release_as) by its owner frees it.
+    pub(crate) fn allocate_as(
+        &self,
+        kind: MemoryKind,
+        bytes: u64,
+        tag: &str,
+        owned: bool,
         allocate: impl FnOnce() -> Result<u64>,
     ) -> Result<u64> {
         if bytes == 0 {
@@ -173,20 +189,45 @@ impl Ledger {
                 tag,
             },
         );
+        if owned {
+            inner.owned.insert(address);
+        }
         Ok(address)
     }
 
     /// Looks up the live allocation of `kind` that starts at `address`, runs `free` (the driver
     /// call) on it and, when that succeeds, removes it from the books. An address that is not
-    /// the start of a live allocation of `kind` gives [`ErrorKind::NotOwned`].
+    /// the start of a live allocation of `kind` gives [`ErrorKind::NotOwned`], and so does one
+    /// a library object owns (see [`allocate_as`](Self::allocate_as)).
     pub fn release(
         &self,
         kind: MemoryKind,
         address: u64,
         free: impl FnOnce(&Allocation) -> Result<()>,
     ) -> Result<Allocation> {
+        self.release_as(kind, address, false, free)
+    }
+
+    /// [`release`](Self::release); `by_owner`: the caller owns an owned allocation.
+    pub(crate) fn release_as(
+        &self,
+        kind: MemoryKind,
+        address: u64,
+        by_owner: bool,
+        free: impl FnOnce(&Allocation) -> Result<()>,
+    ) -> Result<Allocation> {
         let mut inner = self.inner.lock();
         let allocation = match inner.live.get(&address) {
+            Some(a) if a.kind == kind && !by_owner && inner.owned.contains(&address) => {
+                return Err(Error::new(
+                    ErrorKind::NotOwned,
+                    format!(
+                        "{address:#x} ({} bytes, tag {:?}) belongs to a library object (a \
+                         solver's device array), which frees it itself",
+                        a.size, a.tag
+                    ),
+                ));
+            }
             Some(a) if a.kind == kind => a.clone(),
             Some(a) => {
                 return Err(Error::new(
@@ -228,6 +269,7 @@ impl Ledger {
         };
         free(&allocation)?;
         inner.live.remove(&address);
+        inner.owned.remove(&address);
         let stats = inner.stats_mut(kind);
         stats.bytes_in_use -= allocation.size;
         stats.free_count += 1;

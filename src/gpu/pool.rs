@@ -153,8 +153,18 @@ impl DevicePool {
     /// ([`LimitExceeded`](crate::ErrorKind::LimitExceeded)), the device is full
     /// ([`OutOfMemory`](crate::ErrorKind::OutOfMemory)).
     pub fn alloc(&self, bytes: usize, tag: &str) -> Result<u64> {
+        self.alloc_device(bytes, tag, false)
+    }
+
+    /// [`alloc`](Self::alloc) for a library object (a `DeviceVec`) that frees the array itself
+    /// ([`free_owned`](Self::free_owned)); [`free`](Self::free) refuses it.
+    pub(crate) fn alloc_owned(&self, bytes: usize, tag: &str) -> Result<u64> {
+        self.alloc_device(bytes, tag, true)
+    }
+
+    fn alloc_device(&self, bytes: usize, tag: &str, owned: bool) -> Result<u64> {
         self.ledger
-            .allocate(MemoryKind::Device, bytes as u64, tag, || {
+            .allocate_as(MemoryKind::Device, bytes as u64, tag, owned, || {
                 self.device.bind()?;
                 // SAFETY: pool and stream are live; the memory is handed out uninitialised.
                 unsafe { cu::mem_pool::alloc_async(self.mempool.0, bytes, self.stream.cu_stream()) }
@@ -168,10 +178,20 @@ impl DevicePool {
     /// Frees the device allocation that starts at `address`, stream-ordered: work already
     /// queued on the pool's stream finishes first; work the caller queued on other streams must
     /// be finished by the caller. An address that is not a live allocation of this pool is
-    /// [`NotOwned`](crate::ErrorKind::NotOwned) and changes nothing.
+    /// [`NotOwned`](crate::ErrorKind::NotOwned) and changes nothing; so is an array a library
+    /// object owns (a solver's).
     pub fn free(&self, address: u64) -> Result<()> {
+        self.free_device(address, false)
+    }
+
+    /// Frees an array from [`alloc_owned`](Self::alloc_owned); only its owner calls this.
+    pub(crate) fn free_owned(&self, address: u64) -> Result<()> {
+        self.free_device(address, true)
+    }
+
+    fn free_device(&self, address: u64, by_owner: bool) -> Result<()> {
         self.ledger
-            .release(MemoryKind::Device, address, |_| {
+            .release_as(MemoryKind::Device, address, by_owner, |_| {
                 self.device.bind()?;
                 // SAFETY: a live allocation of this pool (checked by the ledger).
                 unsafe { cu::free_async(address, self.stream.cu_stream()) }

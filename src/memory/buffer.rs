@@ -27,7 +27,7 @@ impl<T: PoolElement> PoolBuffer<T> {
     /// the fastest choice for arrays that are written before they are read.
     pub fn uninit_values(manager: &MemoryManager, len: usize, tag: &str) -> Result<Self> {
         let bytes = element_bytes::<T>(len)?;
-        let ptr = manager.allocate(T::POOL, bytes, 0, tag)?.cast();
+        let ptr = manager.allocate_owned(T::POOL, bytes, tag)?.cast();
         Ok(Self {
             ptr,
             len,
@@ -83,9 +83,9 @@ impl<T: PoolElement> DerefMut for PoolBuffer<T> {
 
 impl<T: PoolElement> Drop for PoolBuffer<T> {
     fn drop(&mut self) {
-        // SAFETY: the block was allocated by `self.manager`, is freed only here, and no reference
-        // into it outlives `self`.
-        let result = unsafe { self.manager.free(self.ptr.as_ptr().cast()) };
+        // SAFETY: the block was allocated (owned) by `self.manager`, is freed only here, and no
+        // reference into it outlives `self`.
+        let result = unsafe { self.manager.free_owned(self.ptr.as_ptr().cast()) };
         // Only a manager closed through the C API (which freed every block) can refuse.
         debug_assert!(
             result.is_ok() || self.manager.stats().live_allocations == 0,

@@ -1,6 +1,7 @@
 //! How a memory manager is set up: pool and chunk sizes, the hard limit, alignment, and how
 //! chunks are mapped.
 
+use super::os;
 use crate::error::{Error, Result};
 
 /// 100 MiB, the seed design's initial pool size.
@@ -67,8 +68,24 @@ impl Default for ManagerConfig {
     }
 }
 
+/// Largest chunk a pool maps (`initial_pool_size`, `chunk_size`): the bound on a single
+/// allocation (half the address space), so a chunk can hold any block a request may ask for.
+pub const MAX_CHUNK_SIZE: usize = isize::MAX as usize / 2;
+/// Most threads `prefault_threads` may ask for (one per page slice; more only adds threads).
+pub const MAX_PREFAULT_THREADS: usize = 1024;
+
 impl ManagerConfig {
     /// Checks the settings and fills in derived defaults.
+    ///
+    /// Refused with [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument), so that
+    /// no manager exists on which every allocation would fail: a zero `initial_pool_size`; an
+    /// `initial_pool_size` or `chunk_size` above [`MAX_CHUNK_SIZE`], one whose rounding up to
+    /// pages and the alignment overflows, or one the system can never map (checked by
+    /// reserving, not backing, that much address space once); an alignment that is not a power
+    /// of two up to [`MAX_ALIGNMENT`]; a `memory_limit` of `Some(0)` (nothing could be
+    /// allocated; `None` means no limit); more than [`MAX_PREFAULT_THREADS`] prefault threads.
+    /// A limit below `initial_pool_size` is allowed: chunks are address space, and the limit
+    /// counts the bytes of live blocks.
     pub(crate) fn validated(mut self) -> Result<Self> {
         if self.initial_pool_size == 0 {
             return Err(Error::invalid_argument(
@@ -80,8 +97,44 @@ impl ManagerConfig {
         }
         check_alignment(self.alignment, "alignment")?;
         self.alignment = self.alignment.max(MIN_ALIGNMENT);
+        check_chunk(self.initial_pool_size, self.alignment, "initial_pool_size")?;
+        if self.chunk_size != self.initial_pool_size {
+            check_chunk(self.chunk_size, self.alignment, "chunk_size")?;
+        }
+        if self.memory_limit == Some(0) {
+            return Err(Error::invalid_argument(
+                "memory_limit 0 would refuse every allocation; use no limit (None, or 0 in the \
+                 C configuration) or a positive number of bytes",
+            ));
+        }
+        if self.prefault_threads > MAX_PREFAULT_THREADS {
+            return Err(Error::invalid_argument(format!(
+                "prefault_threads {} is more than {MAX_PREFAULT_THREADS}",
+                self.prefault_threads
+            )));
+        }
         Ok(self)
     }
+}
+
+/// Checks that a chunk of `size` bytes aligned to `align` can be mapped at all: within
+/// [`MAX_CHUNK_SIZE`], its rounding to pages plus the alignment slack does not overflow, and
+/// the system can reserve that much address space (a `PROT_NONE` reservation, returned at once).
+fn check_chunk(size: usize, align: usize, what: &str) -> Result<()> {
+    let rounded = os::align_up(size, os::page_size()).and_then(|s| s.checked_add(align));
+    if size > MAX_CHUNK_SIZE || rounded.is_none() {
+        return Err(Error::invalid_argument(format!(
+            "{what} {size} bytes is larger than the largest chunk a pool can map \
+             ({MAX_CHUNK_SIZE} bytes)"
+        )));
+    }
+    let len = rounded.expect("checked above");
+    os::probe_address_space(len).map_err(|e| {
+        Error::invalid_argument(format!(
+            "{what} {size} bytes can never be mapped on this system ({e}): every allocation \
+             would fail"
+        ))
+    })
 }
 
 /// Checks that `align` is a power of two no larger than [`MAX_ALIGNMENT`].

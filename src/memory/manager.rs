@@ -209,7 +209,7 @@ impl MemoryManager {
         align: usize,
         tag: &str,
     ) -> Result<NonNull<u8>> {
-        self.inner.allocate(pool, size, align, tag)
+        self.inner.allocate(pool, size, align, tag, false)
     }
 
     /// Like [`allocate`](Self::allocate) with every byte set to zero. A block in a mapping made
@@ -221,7 +221,7 @@ impl MemoryManager {
         align: usize,
         tag: &str,
     ) -> Result<NonNull<u8>> {
-        let (ptr, zero) = self.inner.allocate_block(pool, size, align, tag)?;
+        let (ptr, zero) = self.inner.allocate_block(pool, size, align, tag, false)?;
         if !zero {
             // SAFETY: `ptr` is a fresh block of at least `size` writable bytes that nobody else
             // uses.
@@ -233,20 +233,42 @@ impl MemoryManager {
     /// Allocates room for `count` elements of `T` from `T`'s pool (see [`allocate`](Self::allocate)).
     pub fn allocate_elements<T: PoolElement>(&self, count: usize, tag: &str) -> Result<NonNull<T>> {
         let bytes = element_bytes::<T>(count)?;
-        Ok(self.inner.allocate(T::POOL, bytes, 0, tag)?.cast())
+        Ok(self.inner.allocate(T::POOL, bytes, 0, tag, false)?.cast())
+    }
+
+    /// Allocates a block that a library object (a [`PoolBuffer`](super::PoolBuffer)) owns: the
+    /// public [`free`](Self::free) refuses it with [`ErrorKind::NotOwned`]; only
+    /// [`free_owned`](Self::free_owned) gives it back.
+    pub(crate) fn allocate_owned(
+        &self,
+        pool: PoolKind,
+        size: usize,
+        tag: &str,
+    ) -> Result<NonNull<u8>> {
+        self.inner.allocate(pool, size, 0, tag, true)
+    }
+
+    /// Gives back a block from [`allocate_owned`](Self::allocate_owned) (a null `ptr` is a
+    /// no-op).
+    ///
+    /// # Safety
+    /// As for [`free`](Self::free); only the owner of the block calls this.
+    pub(crate) unsafe fn free_owned(&self, ptr: *mut u8) -> Result<()> {
+        self.inner.free(ptr as usize, true)
     }
 
     /// Gives the allocation that starts at `ptr` back to its pool; a null `ptr` is a no-op.
     ///
     /// A pointer that is not the start of a live allocation of this manager (freed already, from
     /// another manager, from `malloc`, or pointing inside an allocation) is refused with
-    /// [`ErrorKind::NotOwned`] and nothing changes.
+    /// [`ErrorKind::NotOwned`] and nothing changes. So is the block of a
+    /// [`PoolBuffer`](super::PoolBuffer) (a matrix's or CSR matrix's array, an eigenvector
+    /// block…): its owner frees it when dropped.
     ///
     /// # Safety
-    /// No reference into the allocation may be used after this returns `Ok`. Do not free the
-    /// memory of a [`PoolBuffer`](super::PoolBuffer): it frees itself when dropped.
+    /// No reference into the allocation may be used after this returns `Ok`.
     pub unsafe fn free(&self, ptr: *mut u8) -> Result<()> {
-        self.inner.free(ptr as usize)
+        self.inner.free(ptr as usize, false)
     }
 
     /// The live allocation that starts at `ptr`, if there is one.
@@ -405,25 +427,30 @@ impl MemoryManager {
     }
 
     /// Verifies the manager's internal invariants (free runs and blocks tile every chunk,
-    /// counters match the live blocks, totals match the pools). Meant for tests and debugging;
-    /// it locks every pool while it runs.
+    /// counters match the live blocks, totals match the pools). Meant for tests and debugging.
+    ///
+    /// Exact under concurrency: it stops the small-block fast path (operations under way finish,
+    /// new ones wait), holds off flushes and trims, and locks every pool, so it compares one
+    /// consistent state; other threads' allocations and frees wait while it runs.
     pub fn check_consistency(&self) -> Result<()> {
+        let inner = &self.inner;
+        // Lock order: quiescence, snapshot, then (inside the arena) class locks, then pools.
+        let _quiet = inner.small.quiesce();
+        let _snapshot = inner.small.read_snapshot();
+        let pools = inner.lock_all();
         let mut in_use = 0;
         for kind in PoolKind::ALL {
-            let (own, slabs) = {
-                let pool = self.inner.pools[kind.index()].lock();
-                pool.check()
-                    .map_err(|e| Error::new(ErrorKind::Internal, e))?;
-                (pool.own_in_use(), pool.slab_ranges())
-            };
-            self.inner.check_small(kind, own, &slabs)?;
-            in_use += self.inner.usage[kind.index()]
+            let pool = &pools[kind.index()];
+            pool.check()
+                .map_err(|e| Error::new(ErrorKind::Internal, e))?;
+            inner.check_small(kind, pool.own_in_use(), &pool.slab_ranges())?;
+            in_use += inner.usage[kind.index()]
                 .in_use
                 .load(Ordering::Relaxed)
-                .wrapping_add(self.inner.small.in_use(kind));
+                .wrapping_add(inner.small.in_use(kind));
         }
-        let total = self.inner.in_use.load(Ordering::Relaxed);
-        let external = self.inner.external.load(Ordering::Relaxed);
+        let total = inner.in_use.load(Ordering::Relaxed);
+        let external = inner.external.load(Ordering::Relaxed);
         if total != in_use.wrapping_add(external) {
             return Err(Error::new(
                 ErrorKind::Internal,
@@ -446,6 +473,15 @@ impl MemoryManager {
 
 /// The refusal of a free of `addr`, which belongs to manager `owner` (pool `pool`), through
 /// manager `this` (pool path and small-block path alike).
+/// Why the public free refuses the block at `addr`: a library object owns it.
+pub(crate) fn owned_block_message(addr: usize, size: usize, tag: &str, pool: PoolKind) -> String {
+    format!(
+        "block {addr:#x} ({size} bytes, tag {tag:?}, pool {pool}) belongs to a library object \
+         (a matrix, CSR matrix, operator or result), which frees it when destroyed; destroy that \
+         object instead"
+    )
+}
+
 fn foreign_manager_error(addr: usize, owner: u64, pool: PoolKind, this: u64) -> Error {
     Error::new(
         ErrorKind::NotOwned,
@@ -496,18 +532,22 @@ impl Inner {
         size: usize,
         align: usize,
         tag: &str,
+        owned: bool,
     ) -> Result<NonNull<u8>> {
-        self.allocate_block(kind, size, align, tag).map(|(p, _)| p)
+        self.allocate_block(kind, size, align, tag, owned)
+            .map(|(p, _)| p)
     }
 
-    /// Allocates a block; the flag says whether it lies in pages mapped for it just now (which
-    /// read as zero).
+    /// Allocates a block (`owned`: by a library object, see
+    /// [`MemoryManager::allocate_owned`]); the flag says whether it lies in pages mapped for it
+    /// just now (which read as zero).
     fn allocate_block(
         &self,
         kind: PoolKind,
         size: usize,
         align: usize,
         tag: &str,
+        owned: bool,
     ) -> Result<(NonNull<u8>, bool)> {
         let align = if align == 0 {
             self.config.alignment
@@ -521,7 +561,7 @@ impl Inner {
             )));
         }
         if self.small_eligible(size, align) {
-            if let Some(result) = self.allocate_small(kind, size, tag) {
+            if let Some(result) = self.allocate_small(kind, size, tag, owned) {
                 return result.map(|p| (p, false));
             }
         }
@@ -589,6 +629,7 @@ impl Inner {
                 placement,
                 serial,
                 epoch: self.epoch.load(Ordering::Acquire),
+                owned,
             },
         );
         let ptr = NonNull::new(addr as *mut u8).expect("mappings are never at address 0");
@@ -699,13 +740,15 @@ impl Inner {
         Ok(())
     }
 
-    fn free(&self, addr: usize) -> Result<()> {
+    /// Frees the block at `addr`; `by_owner`: the caller is the block's owning library object
+    /// (else an owned block is refused).
+    fn free(&self, addr: usize, by_owner: bool) -> Result<()> {
         if addr == 0 {
             return Ok(());
         }
         if let Some(slab) = slab_map::lookup(addr) {
             if let Some(place) = slab.locate(addr) {
-                return self.free_small(slab, place, addr);
+                return self.free_small(slab, place, addr, by_owner);
             }
         }
         let owner = match regions::owner_of(addr) {
@@ -731,6 +774,12 @@ impl Inner {
         }
         let mut pool = self.pools[owner.pool.index()].lock();
         self.check_open()?;
+        if let Some(block) = pool.live_block(addr).filter(|b| b.owned && !by_owner) {
+            return Err(Error::new(
+                ErrorKind::NotOwned,
+                owned_block_message(addr, block.requested, block.tag.name(), owner.pool),
+            ));
+        }
         let block = pool
             .remove_live(addr)
             .map_err(|why| Error::new(ErrorKind::NotOwned, why))?;

@@ -63,7 +63,8 @@ mod tags;
 
 pub use buffer::PoolBuffer;
 pub use config::{
-    DEFAULT_INITIAL_POOL_SIZE, DEFAULT_RETAIN_BYTES, MAX_ALIGNMENT, MIN_ALIGNMENT, ManagerConfig,
+    DEFAULT_INITIAL_POOL_SIZE, DEFAULT_RETAIN_BYTES, MAX_ALIGNMENT, MAX_CHUNK_SIZE,
+    MAX_PREFAULT_THREADS, MIN_ALIGNMENT, ManagerConfig,
 };
 pub use event_log::{
     EVENT_LOG_HEADER, Event, EventOp, ReplayReport, events_from_csv, events_from_reader,

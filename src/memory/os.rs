@@ -88,6 +88,28 @@ pub fn map(len: usize, align: usize, options: MapOptions) -> Result<(usize, usiz
     Ok((start, len))
 }
 
+/// Checks that `len` bytes of address space can be reserved (a `PROT_NONE` mapping, no memory
+/// behind it, unmapped at once); the error is the system's.
+pub fn probe_address_space(len: usize) -> std::result::Result<(), std::io::Error> {
+    // SAFETY: an anonymous PROT_NONE mapping at an address of the kernel's choosing touches no
+    // existing memory; it is checked against MAP_FAILED and unmapped before returning.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    unmap(raw as usize, len);
+    Ok(())
+}
+
 /// Returns a mapping made by [`map`] (or a page-aligned part of one) to the system.
 pub fn unmap(addr: usize, len: usize) {
     // SAFETY: callers pass a range they obtained from `map` and no longer hand out; unmapping it

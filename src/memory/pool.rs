@@ -39,6 +39,8 @@ pub struct LiveBlock {
     pub serial: u64,
     /// The checkpoint epoch at allocation.
     pub epoch: u64,
+    /// Owned by a library object (a `PoolBuffer`): the public free refuses it.
+    pub owned: bool,
 }
 
 /// Why `addr`, inside the live `requested`-byte allocation at `start`, cannot be freed (the

@@ -90,6 +90,7 @@ pub fn resonances(
     seed: u64,
 ) -> Result<Resonances> {
     let n = h.nrows();
+    super::sparse::require_finite_values(h.values(), "H")?;
     if k == 0 || k >= n {
         return Err(Error::invalid_argument(format!(
             "k = {k} must be between 1 and {}",

@@ -11,7 +11,7 @@ use super::precond::{Jacobi, Preconditioner};
 use super::progress::ProgressFn;
 use super::result::EigenResult;
 use super::shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::matrix::mapped::MappedCsr;
 use crate::matrix::{Scalar, require_square};
 use crate::memory::MemoryManager;
@@ -58,6 +58,7 @@ pub fn csr_lowest<T: Scalar>(
 ) -> Result<EigenResult<T>> {
     require_square(h.nrows(), h.ncols(), "H")?;
     options.check(h.nrows())?;
+    require_finite_values(h.values(), "H")?;
     let shift_invert = match options.method {
         Method::ShiftInvert => true,
         Method::Lobpcg => false,
@@ -87,9 +88,23 @@ pub fn mapped_csr_lowest<T: Scalar>(
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
     require_square(h.nrows(), h.ncols(), &h.path().display().to_string())?;
+    require_finite_values(h.values(), &h.path().display().to_string())?;
     let result = lowest_eigenpairs(manager, h, None, options, progress);
     // The file may have changed under the solve: every index it read was checked, and a bad one
     // makes the whole result a CorruptFile error, whatever the solve returned.
     h.take_read_damage()?;
     result
+}
+
+/// Refuses a matrix (`what`) with a non-finite stored value: no eigenpair of it is finite, and
+/// the solver would only find that out as a breakdown of its projected eigenproblem.
+pub(crate) fn require_finite_values<T: Scalar>(values: &[T], what: &str) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite_value()) {
+        Some(i) => Err(Error::invalid_argument(format!(
+            "{what} holds the non-finite value {} (stored entry {i}); a solve needs finite \
+             entries",
+            values[i].to_complex()
+        ))),
+        None => Ok(()),
+    }
 }

@@ -15,6 +15,7 @@ mod common;
 mod csr;
 mod grid_resonances;
 mod hamiltonian;
+mod hardening_ffi;
 mod hardening_mapped;
 mod hardening_readers;
 mod header;

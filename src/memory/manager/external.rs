@@ -102,6 +102,8 @@ impl Drop for ExternalAccount {
 impl Inner {
     /// Counts `bytes` more held outside the pools under `tag`, unless that crosses the limit.
     fn reserve_external(&self, bytes: u64, tag: &Tag) -> Result<()> {
+        // Both counters as one step for consistency checks.
+        let _gate = self.small.heapless_gate();
         self.reserve_bytes(bytes, || {
             format!(
                 "{bytes} bytes ({:.1} MiB) outside the pools (tag {:?})",
@@ -115,6 +117,7 @@ impl Inner {
 
     /// Counts `bytes` fewer held outside the pools.
     fn release_external(&self, bytes: u64) {
+        let _gate = self.small.heapless_gate();
         self.external.fetch_sub(bytes, Ordering::Relaxed);
         self.in_use.fetch_sub(bytes, Ordering::Relaxed);
     }

@@ -9,7 +9,7 @@
 //! therefore see small blocks when they are computed: at every pool-path allocation and every
 //! statistics read (the manager's total peak is exact at every moment).
 
-use super::{Inner, Usage};
+use super::{Inner, Usage, owned_block_message};
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::event_log::EventOp;
 use crate::memory::pool::{freed_memory_message, interior_pointer_message};
@@ -102,9 +102,12 @@ impl Inner {
         kind: PoolKind,
         size: usize,
         tag_name: &str,
+        owned: bool,
     ) -> Option<Result<NonNull<u8>>> {
         self.small
             .with_heap(|heap| {
+                // Allocation and counters as one step for consistency checks.
+                let _active = self.small.enter(heap);
                 let tag = match recent_tag(self, heap, tag_name) {
                     Ok(tag) => tag,
                     Err(e) => return Some(Err(e)),
@@ -141,6 +144,7 @@ impl Inner {
                         tag: tag.id(),
                         requested: size,
                         epoch,
+                        owned,
                     },
                 );
                 Some(Ok(NonNull::new(slab.address(index as usize) as *mut u8)
@@ -156,6 +160,7 @@ impl Inner {
         slab: &'static Slab,
         place: std::result::Result<usize, (usize, usize)>,
         addr: usize,
+        by_owner: bool,
     ) -> Result<()> {
         let pool = slab.pool();
         let owner = slab.manager();
@@ -179,24 +184,22 @@ impl Inner {
                 return Err(Error::new(ErrorKind::NotOwned, why));
             }
         };
-        let Some(state) = slab.take_live(index) else {
-            return Err(Error::new(
-                ErrorKind::NotOwned,
-                freed_memory_message(addr, pool),
-            ));
+        // The block's state, the counters and its return to a magazine as one step for
+        // consistency checks (see `SmallArena::quiesce`).
+        let freed = self.small.with_heap(|heap| {
+            let _active = self.small.enter(heap);
+            self.release_small(slab, index, addr, by_owner, Some(heap))
+        });
+        let state = match freed {
+            Some(result) => result?,
+            None => {
+                // No heap on this thread now (it is exiting): count and return directly.
+                let _gate = self.small.heapless_gate();
+                self.release_small(slab, index, addr, by_owner, None)?
+            }
         };
         let bytes = state.requested as u64;
-        self.in_use.fetch_sub(bytes, Relaxed);
         let slot = slot_of(state.tag);
-        let done = self.small.with_heap(|heap| {
-            heap.count_free(pool, slot, bytes);
-            self.small.push(heap, slab, index as u32);
-        });
-        if done.is_none() {
-            // No heap on this thread now (it is exiting): count and return directly.
-            self.small.count_free_shared(pool, slot, bytes);
-            self.small.push_without_heap(slab, index as u32);
-        }
         if slot.is_none() {
             tag_by_id(self, state.tag).on_free(bytes);
         }
@@ -207,6 +210,59 @@ impl Inner {
                 .record(EventOp::Free, serial, bytes, pool, &tag);
         }
         Ok(())
+    }
+
+    /// Marks block `index` of `slab` (at `addr`) free — refused when it is not live, or owned
+    /// by a library object and `by_owner` is false — and counts it: in `heap`, or in the
+    /// arena's shared counters when the thread has none.
+    fn release_small(
+        &self,
+        slab: &'static Slab,
+        index: usize,
+        addr: usize,
+        by_owner: bool,
+        heap: Option<&ThreadHeap>,
+    ) -> Result<BlockState> {
+        let pool = slab.pool();
+        let taken = if by_owner {
+            slab.take_live(index).ok_or(None)
+        } else {
+            slab.take_live_unowned(index)
+        };
+        let state = match taken {
+            Ok(state) => state,
+            Err(None) => {
+                return Err(Error::new(
+                    ErrorKind::NotOwned,
+                    freed_memory_message(addr, pool),
+                ));
+            }
+            Err(Some(owned)) => {
+                return Err(Error::new(
+                    ErrorKind::NotOwned,
+                    owned_block_message(
+                        addr,
+                        owned.requested,
+                        tag_by_id(self, owned.tag).name(),
+                        pool,
+                    ),
+                ));
+            }
+        };
+        let bytes = state.requested as u64;
+        self.in_use.fetch_sub(bytes, Relaxed);
+        let slot = slot_of(state.tag);
+        match heap {
+            Some(heap) => {
+                heap.count_free(pool, slot, bytes);
+                self.small.push(heap, slab, index as u32);
+            }
+            None => {
+                self.small.count_free_shared(pool, slot, bytes);
+                self.small.push_without_heap(slab, index as u32);
+            }
+        }
+        Ok(state)
     }
 
     /// The description of the live small block at `addr`, if it is one of ours.
@@ -255,7 +311,8 @@ impl Inner {
 
     /// Verifies the small path's invariants for `pool` against the pool's own view: the
     /// slabs agree, and the pool's usage is its own blocks plus the live small blocks.
-    /// Call only while no other thread uses the manager.
+    /// Call from `check_consistency` only: with the arena quiesced, the snapshot read and the
+    /// pools locked, so that nothing moves meanwhile.
     pub(super) fn check_small(
         &self,
         pool: PoolKind,
@@ -282,10 +339,8 @@ impl Inner {
                 "pool {pool}: pool-path bytes in use {usage} ≠ its live blocks' {own_in_use}"
             ));
         }
-        let c = {
-            let _snapshot = self.small.read_snapshot();
-            self.small.counters(pool)
-        };
+        // The caller holds the snapshot (and has quiesced the arena).
+        let c = self.small.counters(pool);
         if c.in_use != requested {
             return fail(format!(
                 "pool {pool}: small bytes in use {} ≠ live small blocks' {requested}",

@@ -27,8 +27,18 @@
 //! time: an exiting thread flushes from its thread-local destructor, which may run after
 //! `std::thread::scope` has already returned (rust-lang/rust#116179).
 //!
-//! Lock order: snapshot → guard → class lock → (the manager's) pool lock; snapshot → heap list
-//! lock; the heap list lock is otherwise taken alone.
+//! **Quiescence.** A consistency check compares the slabs' live blocks with the heaps'
+//! counters and the manager's totals, which the fast path changes one after the other without
+//! a lock. So every small-block operation runs inside [`enter`](SmallArena::enter) — its heap's
+//! `active` flag raised, one swap on a line only that thread writes — and
+//! [`quiesce`](SmallArena::quiesce) raises `stop` and waits until no heap is active: operations
+//! that start meanwhile wait for the check to end (Dekker's handshake, both sides sequentially
+//! consistent). Frees on a thread without a heap, and the manager's external accounts, take
+//! the `heapless` gate for reading instead.
+//!
+//! Lock order: (quiescence) → snapshot → guard → class lock → (the manager's) pool lock;
+//! snapshot → heap list lock; the heap list lock is otherwise taken alone. An operation enters
+//! before it takes any lock, and a check quiesces before it takes any.
 
 use super::class::{CLASS_COUNT, block_size, cache_limit, slab_len};
 use super::heap::{
@@ -40,9 +50,11 @@ use super::slab_map;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::pool_kind::PoolKind;
 use crate::memory::tags::Counted;
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
+};
 use std::sync::{Arc, Weak};
 
 /// Where slabs come from: the manager's pools.
@@ -81,6 +93,12 @@ pub struct SmallArena {
     /// Written by flushes and trims, read by statistics (see the module documentation).
     snapshot: RwLock<()>,
     closed: AtomicBool,
+    /// Raised by [`quiesce`](Self::quiesce): operations wait for `stop_lock` (see the module
+    /// documentation).
+    stop: AtomicBool,
+    stop_lock: Mutex<()>,
+    /// Read by frees without a heap and by external accounts, written by a quiescing check.
+    heapless: RwLock<()>,
     heaps: Mutex<Vec<Arc<ThreadHeap>>>,
     retired_pools: [PoolCounters; PoolKind::ALL.len()],
     retired_tags: [TagCounters; TAG_SLOTS],
@@ -116,6 +134,9 @@ impl SmallArena {
             guard: RwLock::new(()),
             snapshot: RwLock::new(()),
             closed: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            stop_lock: Mutex::new(()),
+            heapless: RwLock::new(()),
             heaps: Mutex::new(Vec::new()),
             retired_pools: Default::default(),
             retired_tags: Default::default(),
@@ -144,6 +165,46 @@ impl SmallArena {
             })
             .ok()
             .flatten()
+    }
+
+    /// Marks the calling thread's `heap` busy with one small-block operation until the guard
+    /// drops; waits first while a consistency check runs. Call before taking any lock.
+    #[inline]
+    pub fn enter<'h>(&self, heap: &'h ThreadHeap) -> Active<'h> {
+        loop {
+            heap.active.swap(true, SeqCst);
+            if !self.stop.load(SeqCst) {
+                return Active(heap);
+            }
+            heap.active.store(false, Release);
+            drop(self.stop_lock.lock()); // until the check ends
+        }
+    }
+
+    /// Holds off consistency checks while a thread without a heap frees a block, or while an
+    /// external account changes the manager's counters.
+    pub fn heapless_gate(&self) -> RwLockReadGuard<'_, ()> {
+        self.heapless.read()
+    }
+
+    /// Stops every small-block operation until the guard drops: waits for those under way to
+    /// finish. Then the slabs, heaps and counters hold still (flushes and trims are held off by
+    /// [`read_snapshot`](Self::read_snapshot), to take next). Take no lock before this.
+    pub fn quiesce(&self) -> Quiet<'_> {
+        let stop_lock = self.stop_lock.lock();
+        let heapless = self.heapless.write();
+        self.stop.swap(true, SeqCst);
+        let heaps: Vec<Arc<ThreadHeap>> = self.heaps.lock().clone();
+        for heap in heaps {
+            while heap.active.load(SeqCst) {
+                std::thread::yield_now();
+            }
+        }
+        Quiet {
+            arena: self,
+            _stop_lock: stop_lock,
+            _heapless: heapless,
+        }
     }
 
     fn register(self: &Arc<Self>, registry: &RefCell<Vec<Entry>>) -> Option<usize> {
@@ -478,5 +539,28 @@ impl SmallArena {
                     .collect::<Vec<_>>()
             })
             .collect()
+    }
+}
+
+/// A heap inside one small-block operation ([`SmallArena::enter`]).
+pub struct Active<'h>(&'h ThreadHeap);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.active.store(false, Release);
+    }
+}
+
+/// Small-block operations stopped ([`SmallArena::quiesce`]).
+pub struct Quiet<'a> {
+    arena: &'a SmallArena,
+    _stop_lock: MutexGuard<'a, ()>,
+    _heapless: RwLockWriteGuard<'a, ()>,
+}
+
+impl Drop for Quiet<'_> {
+    fn drop(&mut self) {
+        // Cleared before the stop lock is released, so the waiting operations proceed.
+        self.arena.stop.store(false, Release);
     }
 }

@@ -82,6 +82,8 @@ pub struct ThreadHeap {
     pub pools: [PoolCounters; PoolKind::ALL.len()],
     /// Per-tag counters for tag ids below [`TAG_SLOTS`].
     pub tags: [TagCounters; TAG_SLOTS],
+    /// True while the owner is inside a small-block operation (see `SmallArena::enter`).
+    pub active: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: `local` is only accessed by the thread that created the heap (see `local`), and the
@@ -101,6 +103,7 @@ impl ThreadHeap {
             recent_tags: UnsafeCell::new(Vec::new()),
             pools: Default::default(),
             tags: Default::default(),
+            active: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

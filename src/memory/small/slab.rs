@@ -23,14 +23,16 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Bits of a block's metadata word.
 const LIVE: u64 = 1 << 63;
+/// Set on blocks a library object (a `PoolBuffer`) owns: the public free refuses them.
+const OWNED: u64 = 1 << 62;
 const TAG_BITS: u32 = 20;
 const SIZE_BITS: u32 = 19;
-const EPOCH_BITS: u32 = 24;
+const EPOCH_BITS: u32 = 23;
 /// Largest tag id a slab block can record (larger ones use the chunk path).
 pub const MAX_TAG_ID: u32 = (1 << TAG_BITS) - 1;
 /// Largest checkpoint epoch a slab block can record (later ones use the chunk path).
 pub const MAX_EPOCH: u64 = (1 << EPOCH_BITS) - 1;
-const _: () = assert!(1 + TAG_BITS + SIZE_BITS + EPOCH_BITS == 64);
+const _: () = assert!(2 + TAG_BITS + SIZE_BITS + EPOCH_BITS == 64);
 const _: () = assert!(super::class::SMALL_MAX < 1 << SIZE_BITS);
 
 /// What a live block records.
@@ -42,11 +44,14 @@ pub struct BlockState {
     pub requested: usize,
     /// The checkpoint epoch at allocation.
     pub epoch: u64,
+    /// Owned by a library object (a `PoolBuffer`), which frees it itself.
+    pub owned: bool,
 }
 
 impl BlockState {
     fn pack(self) -> u64 {
-        LIVE | (u64::from(self.tag) << (SIZE_BITS + EPOCH_BITS))
+        LIVE | if self.owned { OWNED } else { 0 }
+            | (u64::from(self.tag) << (SIZE_BITS + EPOCH_BITS))
             | ((self.requested as u64) << EPOCH_BITS)
             | self.epoch
     }
@@ -56,6 +61,7 @@ impl BlockState {
             tag: ((word >> (SIZE_BITS + EPOCH_BITS)) & u64::from(MAX_TAG_ID)) as u32,
             requested: ((word >> EPOCH_BITS) & ((1 << SIZE_BITS) - 1)) as usize,
             epoch: word & MAX_EPOCH,
+            owned: word & OWNED != 0,
         })
     }
 }
@@ -220,6 +226,25 @@ impl Slab {
         BlockState::unpack(word)
     }
 
+    /// Marks block `i` free unless a library object owns it: `Ok` with what it held, `Err(None)`
+    /// when it was not live, `Err(Some(state))` when it is owned (nothing changes on `Err`).
+    pub fn take_live_unowned(
+        &self,
+        i: usize,
+    ) -> std::result::Result<BlockState, Option<BlockState>> {
+        let mut word = self.meta[i].load(Ordering::Acquire);
+        loop {
+            let state = BlockState::unpack(word).ok_or(None)?;
+            if state.owned {
+                return Err(Some(state));
+            }
+            match self.meta[i].compare_exchange_weak(word, 0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(state),
+                Err(now) => word = now,
+            }
+        }
+    }
+
     /// What block `i` holds now, if live.
     pub fn state(&self, i: usize) -> Option<BlockState> {
         BlockState::unpack(self.meta[i].load(Ordering::Acquire))
@@ -318,12 +343,14 @@ mod tests {
             tag: MAX_TAG_ID,
             requested: super::super::class::SMALL_MAX,
             epoch: MAX_EPOCH,
+            owned: true,
         };
         assert_eq!(BlockState::unpack(s.pack()), Some(s));
         let z = BlockState {
             tag: 0,
             requested: 1,
             epoch: 0,
+            owned: false,
         };
         assert_eq!(BlockState::unpack(z.pack()), Some(z));
         assert_eq!(BlockState::unpack(0), None);
