@@ -7,7 +7,7 @@
 //! - **grid**: our matrix-free coarse-to-fine block Davidson (`grid_resonances`, the default
 //!   path of `qdsim_solve_resonances`). Up to 70 000 points (250² included) a grid is its own
 //!   bottom grid and this *is* the sparse-LU solve, so its row repeats the CSR one;
-//! - **CSR**: our sparse-LU shift-invert subspace iteration on the assembled matrix
+//! - **CSR**: our sparse-LU shift-invert block Krylov–Schur on the assembled matrix
 //!   (`solver::resonances`);
 //! - **scipy**: `scipy.sparse.linalg.eigs(A, k=4, sigma=0.015)` (ARPACK shift-invert Arnoldi on
 //!   a SuperLU factor, `benches/external/scipy_eigs.py`) on that matrix, written by this

@@ -113,15 +113,7 @@ pub fn resonances(
         FaerCsr::U32(v) => solve(manager, h, v, target, k, tol, seed)?,
         FaerCsr::U64(v) => solve(manager, h, v, target, k, tol, seed)?,
     };
-    // Converged pairs first, each group nearest the target first.
-    let mut order: Vec<usize> = (0..k).collect();
-    order.sort_by(|&a, &b| {
-        raw.converged[b].cmp(&raw.converged[a]).then(
-            (raw.values[a] - target)
-                .norm()
-                .total_cmp(&(raw.values[b] - target).norm()),
-        )
-    });
+    let order = converged_first_then_nearest(&raw.values[..k], &raw.converged, target);
     let mut vectors =
         ManagedMatrix::<Complex64>::uninit_values(manager, n, k, "solver.resonances.vectors")?;
     let mut residuals = Vec::with_capacity(k);
@@ -155,6 +147,24 @@ pub fn resonances(
         peak_pool_bytes: peak.peak(),
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The indices of `values`, the converged pairs first, each group nearest `target` first: the
+/// order in which both resonance solvers return their pairs.
+pub(crate) fn converged_first_then_nearest(
+    values: &[Complex64],
+    converged: &[bool],
+    target: Complex64,
+) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| {
+        converged[b].cmp(&converged[a]).then(
+            (values[a] - target)
+                .norm()
+                .total_cmp(&(values[b] - target).norm()),
+        )
+    });
+    order
 }
 
 /// ‖Hx − θx‖ / ‖x‖, with `hx` as scratch.

@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::ManagedMatrix;
 use crate::memory::MemoryManager;
 use crate::physics::{HamiltonianSpec, StencilOperator};
-use crate::solver::open_system::{Resonances, resonances};
+use crate::solver::open_system::{Resonances, converged_first_then_nearest, resonances};
 use crate::solver::operator::Operator;
 use crate::solver::options::{EigenOptions, Method, Placement};
 use crate::solver::precond::ShiftedMultigrid;
@@ -220,14 +220,8 @@ pub fn grid_resonances(
         ..
     } = outcome;
     // The k pairs nearest the target, the converged ones first.
-    let mut order: Vec<usize> = (0..options.k.min(values.len())).collect();
-    order.sort_by(|&a, &b| {
-        converged[b].cmp(&converged[a]).then(
-            (values[a] - target)
-                .norm()
-                .total_cmp(&(values[b] - target).norm()),
-        )
-    });
+    let count = options.k.min(values.len());
+    let order = converged_first_then_nearest(&values[..count], &converged[..count], target);
     drop(basis.hv);
     let mut vectors = ManagedMatrix::<Complex64>::uninit_values(
         manager,
