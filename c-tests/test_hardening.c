@@ -66,7 +66,7 @@ static void reentrant_calls_from_the_progress_callback(qdsim_manager *m) {
     o.progress = call_back_into_the_handle;
     o.progress_user = &r;
     qdsim_eigen_result *res = NULL;
-    CHECK_FAILS(qdsim_mapped_solve_lowest(m, mapped, &o, &res), QDSIM_ERR_CANCELLED, "");
+    CHECK_FAILS(qdsim_mapped_solve_lowest(m, mapped, &o, &res), QDSIM_ERR_CANCELLED, "cancelled by the progress callback");
     CHECK(res == NULL);
     CHECK(r.calls == 1);
     CHECK(r.info == QDSIM_OK && r.arrays == QDSIM_OK && r.check == QDSIM_OK);

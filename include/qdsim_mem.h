@@ -213,7 +213,8 @@ typedef struct qdsim_stats {
     // total, `1 − Σ_pools largest_free_block / free_bytes`: a pool's free space only serves that
     // pool, so each pool is measured against its own largest run.
     double fragmentation;
-    // `limit − bytes_in_use` with a limit, otherwise the system's available memory.
+    // `limit − bytes_in_use` with a limit, otherwise the system's available memory (read at
+    // most every 0.1 s).
     uint64_t available_bytes;
     // The manager's limit in bytes, 0 when there is none.
     uint64_t limit_bytes;

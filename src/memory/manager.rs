@@ -838,7 +838,7 @@ impl Inner {
                 stats.limit_bytes = limit;
                 stats.available_bytes = limit.saturating_sub(in_use);
             }
-            None => stats.available_bytes = os::system_available_memory(),
+            None => stats.available_bytes = os::recent_available_memory(),
         }
         stats
     }

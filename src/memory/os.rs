@@ -4,6 +4,8 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// The system page size in bytes.
 pub fn page_size() -> usize {
@@ -186,6 +188,30 @@ pub fn reserve_file_space(file: &std::fs::File, len: u64) -> std::io::Result<()>
     }
     // Shrinks a longer file (posix_fallocate never does) and sizes unreserved ones.
     file.set_len(len)
+}
+
+/// How long [`recent_available_memory`] reuses a reading.
+const AVAILABLE_TTL: Duration = Duration::from_millis(100);
+
+/// [`system_available_memory`] read at most every 0.1 s (a `/proc/meminfo` read costs about
+/// 20 µs, which made `qdsim_manager_stats` 1000× slower than its other work): for statistics,
+/// which report a value that changes under them anyway.
+pub fn recent_available_memory() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    // The reading and when it was taken (ns since START, plus 1: 0 means never).
+    static VALUE: AtomicU64 = AtomicU64::new(0);
+    static TAKEN: AtomicU64 = AtomicU64::new(0);
+    let start = *START.get_or_init(Instant::now);
+    let now = start.elapsed().as_nanos() as u64 + 1;
+    let taken = TAKEN.load(Ordering::Acquire);
+    if taken != 0 && now.saturating_sub(taken) < AVAILABLE_TTL.as_nanos() as u64 {
+        return VALUE.load(Ordering::Relaxed);
+    }
+    let value = system_available_memory();
+    // Racing refreshes store readings taken within microseconds of each other: any is right.
+    VALUE.store(value, Ordering::Relaxed);
+    TAKEN.store(now, Ordering::Release);
+    value
 }
 
 /// Memory the system could give to a new program without swapping (`MemAvailable`), in bytes.

@@ -35,7 +35,8 @@ pub struct Stats {
     /// total, `1 − Σ_pools largest_free_block / free_bytes`: a pool's free space only serves that
     /// pool, so each pool is measured against its own largest run.
     pub fragmentation: f64,
-    /// `limit − bytes_in_use` with a limit, otherwise the system's available memory.
+    /// `limit − bytes_in_use` with a limit, otherwise the system's available memory (read at
+    /// most every 0.1 s).
     pub available_bytes: u64,
     /// The manager's limit in bytes, 0 when there is none.
     pub limit_bytes: u64,
