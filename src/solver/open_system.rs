@@ -348,7 +348,13 @@ fn solve<I: faer::Index>(
         }
         restarts += 1;
         let sigma = factor.sigma();
-        let pairs = krylov.ritz()?;
+        let pairs = match krylov.ritz() {
+            Ok(pairs) => pairs,
+            // A projected eigenproblem that fails after a cycle that gave k pairs: return those
+            // (flagged) rather than nothing.
+            Err(_) if locked.count() + pending.len() >= k => break,
+            Err(e) => return Err(e),
+        };
         // Exterior Ritz values of A (|μ| > 0) as energies θ = σ + 1/μ, nearest the caller's
         // target first (σ may have been moved off it, see below).
         let mut order: Vec<(usize, Complex64)> = pairs
@@ -396,13 +402,17 @@ fn solve<I: faer::Index>(
             for &c in &near {
                 locked.push(pending[c], ritz.col(c))?;
             }
+            // The pending pairs are stale from here (some are locked, the rest move).
+            let count = pending.len();
+            pending.clear();
+            pending_converged.clear();
             moves += 1;
             let moved = sigma + Complex64::new(0.0, 0.1 * reach);
             drop(factor);
             factor = ShiftedLu::new(manager, h, view, moved, b, TAG)?;
             // Start again from the other wanted Ritz vectors (moved to the front).
             let mut front = 0;
-            for c in (0..pending.len()).filter(|c| !near.contains(c)) {
+            for c in (0..count).filter(|c| !near.contains(c)) {
                 if c != front {
                     let (head, tail) = ritz.as_mut().split_at_col_mut(c);
                     head.col_mut(front).copy_from(tail.rb().col(0));
