@@ -5,7 +5,8 @@
  * the path and the size; bad placement values and an empty directory
  * string are refused without writing *out; eigenvectors that do not fit the budget come back in
  * a mapped file, and `vectors_file` writes them to a named file that opens again as a mapped
- * matrix. Small grid: this test also runs under valgrind. */
+ * matrix; scratch files truncated under a running solve (unreadable pages: SIGBUS) give
+ * QDSIM_ERR_IO, not a dead program. Small grid: this test also runs under valgrind. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <math.h>
@@ -31,6 +32,34 @@ static int entries(const char *dir) {
 static int32_t cancel_at_2(void *user, const qdsim_progress *p) {
     (void)user;
     return p->iteration >= 2;
+}
+
+/* The directory the truncating callback works on, and how many files it truncated. */
+static const char *truncate_dir;
+static int truncated, reports;
+
+/* At the third report (of any level), truncates every file this process has open in truncate_dir (the
+ * unlinked scratch files of X, W and P) to 0 bytes through /proc/self/fd, as another program
+ * could: their pages can no longer be read back (a failing disk raises the same SIGBUS). */
+static int32_t truncate_at_3(void *user, const qdsim_progress *p) {
+    (void)user;
+    (void)p;
+    if (++reports != 3) return 0;
+    DIR *fds = opendir("/proc/self/fd");
+    CHECK(fds != NULL);
+    struct dirent *e;
+    while ((e = readdir(fds)) != NULL) {
+        char link[300], target[1024];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len <= 0) continue;
+        target[len] = '\0';
+        if (strncmp(target, truncate_dir, strlen(truncate_dir)) == 0 &&
+            truncate(link, 0) == 0)
+            ++truncated;
+    }
+    closedir(fds);
+    return 0;
 }
 
 int main(void) {
@@ -119,6 +148,20 @@ int main(void) {
     CHECK(r == NULL);
     CHECK(entries(dir) == 0);
     o.progress = NULL;
+
+    /* Issue 16 item 14: scratch pages that cannot be read back mid-solve are QDSIM_ERR_IO
+     * naming the file, not a SIGBUS that ends the program; nothing is left behind and the next
+     * solve works. */
+    truncate_dir = dir;
+    o.progress = truncate_at_3;
+    r = NULL;
+    CHECK_FAILS(qdsim_solve_lowest(m, &d, QDSIM_SCALAR_AUTO, &o, &r), QDSIM_ERR_IO, "SIGBUS");
+    CHECK(r == NULL && truncated == 3);
+    CHECK(strstr(qdsim_last_error_message(), "qdsim-scratch-") != NULL);
+    CHECK(entries(dir) == 0);
+    o.progress = NULL;
+    CHECK_OK(qdsim_solve_lowest(m, &d, QDSIM_SCALAR_AUTO, &o, &r));
+    CHECK_OK(qdsim_eigen_result_destroy(r));
 
     /* Eigenvectors into a named file: it stays after the result, finalized, and opens as a
      * read-only mapped matrix holding the same vectors. */

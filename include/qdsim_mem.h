@@ -1434,7 +1434,9 @@ qdsim_status qdsim_eigen_options_default(struct qdsim_eigen_options *out);
 // k = 0, k ≥ grid points, tolerance outside (0, 1), an unknown method or placement, an empty
 // `scratch_dir`; `QDSIM_ERR_IO` when an out-of-core solve cannot create, size or map its
 // scratch files (missing or read-only directory, disk full: the message names the file and
-// the size; no file is left behind); `QDSIM_ERR_CANCELLED`;
+// the size; no file is left behind), or when the system cannot read a scratch page back
+// mid-solve (a disk error, a file truncated by another program: a SIGBUS that the library
+// catches for its own scratch mappings, docs/out-of-core.md); `QDSIM_ERR_CANCELLED`;
 // `QDSIM_ERR_NOT_CONVERGED` (with `*out` written, see the file notes). A solver that breaks
 // down before it has any result returns `QDSIM_ERR_INVALID_ARGUMENT` with the reason and
 // leaves `*out` untouched (never `QDSIM_ERR_NOT_CONVERGED` without a result).

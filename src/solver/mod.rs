@@ -25,6 +25,7 @@
 //! | `vectors.rs` | [`Eigenvectors`]: the result vectors in the pool or in a mapped file |
 //! | `out_of_core.rs` | solver blocks in the pool or in unlinked, mapped scratch files; residency advice |
 //! | `random.rs` | seeded random start vectors |
+//! | `scratch_faults.rs` | the SIGBUS handler that turns unreadable scratch pages into `ErrorKind::Io` |
 //! | `progress.rs` | [`Progress`] reports and cancellation |
 //!
 //! Dependencies point one way: the entry points (`grid`, `sparse`, `shift_invert`) use
@@ -59,6 +60,8 @@ mod random;
 mod resonance;
 /// cbindgen:ignore
 mod result;
+/// cbindgen:ignore
+mod scratch_faults;
 /// cbindgen:ignore
 mod shift_invert;
 /// cbindgen:ignore

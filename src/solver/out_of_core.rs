@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{ManagedMatrix, Scalar, aligned_ld};
 use crate::memory::MemoryManager;
 use crate::memory::os::{page_size, reserve_file_space};
+use crate::solver::scratch_faults::GuardedRange;
 use memmap2::{MmapMut, MmapOptions};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -84,8 +85,10 @@ fn chunk_limit<T: Scalar>(budget: u64, m: usize) -> usize {
     (budget / per_row).clamp(256, 65536) as usize
 }
 
-/// A `n × m` block in a scratch file (unlinked), mapped shared.
+/// A `n × m` block in a scratch file (unlinked), mapped shared; read faults on the mapping are
+/// recorded by `guard` (dropped, i.e. unregistered, before the mapping is removed).
 pub(crate) struct ScratchBlock<T: Scalar> {
+    guard: GuardedRange,
     map: MmapMut,
     _file: File,
     nrows: usize,
@@ -183,6 +186,7 @@ impl<T: Scalar> ScratchBlock<T> {
             libc::madvise(map.as_ptr().cast_mut().cast(), map.len(), libc::MADV_RANDOM);
         }
         Ok(Self {
+            guard: GuardedRange::new(map.as_ptr(), map.len(), &path),
             map,
             _file: file,
             nrows,
@@ -313,6 +317,15 @@ impl<T: Scalar> Block<T> {
         }
     }
 
+    /// `ErrorKind::Io` when the system failed to read back part of the scratch file since it
+    /// was created (see `scratch_faults.rs`); always `Ok` in core.
+    pub(crate) fn check_faults(&self) -> Result<()> {
+        match self {
+            Self::InCore(_) => Ok(()),
+            Self::Mapped(s) => s.guard.check(),
+        }
+    }
+
     /// Bytes of scratch file (0 in core).
     pub(crate) fn scratch_bytes(&self) -> u64 {
         match self {
@@ -376,6 +389,7 @@ impl<T: Scalar> Block<T> {
                     out.col_mut(j).copy_from_slice(block.col(j));
                     block.release_col(j);
                 }
+                block.check_faults()?;
                 Ok(out)
             }
         }

@@ -173,6 +173,7 @@ pub(crate) fn store<T: Scalar>(
         advise(column.as_ptr().cast(), n * size_of::<T>(), Advice::Release);
         x.release_col(j);
     }
+    x.check_faults()?;
     drop(x);
     if file {
         out.finalize()?;

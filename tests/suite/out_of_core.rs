@@ -426,3 +426,119 @@ fn mapped_csr_hamiltonian_solves_where_it_lies() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
     assert!(err.to_string().contains("rect.qdm"), "{err}");
 }
+
+/// Truncates every file of this process open in `dir` (the unlinked scratch files) to 0 bytes
+/// through `/proc/self/fd`, as another program could: the pages of their mappings can no
+/// longer be read back (the same signal as a disk error). Returns how many it truncated.
+fn truncate_open_files_in(dir: &Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| {
+            let link = e.ok()?.path();
+            std::fs::read_link(&link)
+                .ok()?
+                .starts_with(dir)
+                .then_some(link)
+        })
+        .filter(|link| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(link)
+                .and_then(|f| f.set_len(0))
+                .is_ok()
+        })
+        .count()
+}
+
+/// Issue 16 item 14: a scratch file that can no longer be read back mid-solve (here truncated
+/// under the solver; a failing disk gives the same SIGBUS) is an `Io` error naming the file,
+/// not a dead process; nothing is left behind, and the process (and the next solve) goes on.
+#[test]
+fn unreadable_scratch_pages_are_an_io_error_not_sigbus() {
+    let dir = ScratchDir::new("sigbus");
+    let (grid, v) = dot(99);
+    let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+    let m = MemoryManager::with_defaults().unwrap();
+    let mut truncated = 0;
+    let mut calls = 0;
+    let mut truncate = |_: &Progress| {
+        calls += 1;
+        if calls == 3 {
+            truncated = truncate_open_files_in(&dir.0);
+        }
+        false
+    };
+    let err = lowest_states::<f64>(
+        &m,
+        &spec,
+        &options(&dir, Placement::OutOfCore),
+        Some(&mut truncate),
+    )
+    .unwrap_err();
+    assert_eq!(truncated, 3, "X, W and P are in scratch files");
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    let message = err.message();
+    assert!(
+        message.contains("qdsim-scratch-") && message.contains("SIGBUS"),
+        "{message}"
+    );
+    // Only what the solve itself cannot use is lost: at most one iteration ran on the bad
+    // pages before the error (the callback saw no more than one more report).
+    assert!(calls <= 4, "{calls} progress reports");
+    assert_eq!(open_files_in(&dir.0), 0);
+    assert_eq!(dir.entries(), 0);
+    assert_eq!(m.stats().bytes_in_use, 0, "the solve freed its pool memory");
+    // The same process solves again, out of core, to the in-core energies.
+    let again =
+        lowest_states::<f64>(&m, &spec, &options(&dir, Placement::OutOfCore), None).unwrap();
+    let in_core = lowest_states::<f64>(&m, &spec, &options(&dir, Placement::InCore), None).unwrap();
+    for (a, b) in again.values.iter().zip(&in_core.values) {
+        // Both runs converge to 1e-9 relative residual: eigenvalues agree far below 1e-10.
+        assert!((a - b).abs() <= 1e-10 * b.abs(), "{a} vs {b}");
+    }
+}
+
+/// A SIGBUS outside the scratch mappings is not ours: it still ends the process (checked in a
+/// child process, since it kills it), after an out-of-core solve installed the handler.
+#[test]
+fn a_foreign_sigbus_still_ends_the_process() {
+    if std::env::var_os("QDSIM_FOREIGN_SIGBUS_CHILD").is_some() {
+        let dir = ScratchDir::new("foreign");
+        let (grid, v) = dot(39);
+        let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+        let m = MemoryManager::with_defaults().unwrap();
+        let mut o = options(&dir, Placement::OutOfCore);
+        o.k = 2;
+        lowest_states::<f64>(&m, &spec, &o, None).unwrap();
+        // A mapping of our own (not qdsim's) whose file is then truncated: reading it faults.
+        let path = dir.0.join("foreign");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        file.set_len(4096).unwrap();
+        // SAFETY: the file is ours; the read below is meant to fault (that is the test).
+        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        file.set_len(0).unwrap();
+        // SAFETY: in bounds of the mapping; the volatile read is not optimised away.
+        let byte = unsafe { std::ptr::read_volatile(map.as_ptr()) };
+        println!("read {byte} from a truncated mapping: SIGBUS expected");
+        std::process::exit(0);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let status = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "out_of_core::a_foreign_sigbus_still_ends_the_process",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env("QDSIM_FOREIGN_SIGBUS_CHILD", "1")
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGBUS), "{status:?}");
+}

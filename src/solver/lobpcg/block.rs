@@ -11,9 +11,11 @@
 //! the height their block asks for; each chunk reads ahead the next one and drops its own rows
 //! from the resident memory when done, and every kernel drops its blocks' pages at the end.
 
+use crate::error::Result;
 use crate::matrix::Scalar;
 use crate::solver::operator::{Operator, chunk_rows};
 use crate::solver::out_of_core::{Advice, Block, advise};
+use crate::solver::scratch_faults::check_address;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
@@ -166,6 +168,16 @@ impl<T: Scalar> Cols<T> {
     /// Drops every scratch-file column from the resident memory.
     pub(crate) fn release_all(&self) {
         self.advise_rows(0..self.n, Advice::Release);
+    }
+
+    /// `ErrorKind::Io` when the system failed to read back a page of a scratch file holding
+    /// some of the columns (the kernel that touched it ran on zeros; see `scratch_faults.rs`).
+    /// Called after every kernel on the blocks.
+    pub(crate) fn check_faults(&self) -> Result<()> {
+        self.segments
+            .iter()
+            .filter(|s| s.mapped)
+            .try_for_each(|s| check_address(s.ptr as usize))
     }
 
     /// True when some column lies in a scratch file.

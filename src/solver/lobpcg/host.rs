@@ -103,7 +103,7 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             fill_random(&mut self.ws.x.col_mut(j)[..rows], seed, j);
             self.ws.x.release_col(j);
         }
-        Ok(())
+        self.ws.x.check_faults()
     }
 
     fn prolong(&mut self, level: usize) -> Result<()> {
@@ -119,6 +119,8 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             ws.x.release_col(j);
             ws.w.release_col(j);
         }
+        ws.x.check_faults()?;
+        ws.w.check_faults()?;
         std::mem::swap(&mut ws.x, &mut ws.w);
         if level == 0 {
             // The finest level's transfer vectors are not needed again: give them back before
@@ -232,11 +234,16 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
     type Cols = Cols<T>;
 
     fn gram_op(&self, s: &Cols<T>) -> Result<Mat<T>> {
-        Ok(gram_op(self.op, s))
+        let g = gram_op(self.op, s);
+        s.check_faults()?;
+        Ok(g)
     }
 
     fn residuals(&self, x: &Cols<T>, lambda: &[f64], r: &Cols<T>) -> Result<Vec<f64>> {
-        Ok(residuals(self.op, x, lambda, r))
+        let norms = residuals(self.op, x, lambda, r);
+        x.check_faults()?;
+        r.check_faults()?;
+        Ok(norms)
     }
 
     fn precondition(&self, w: &Cols<T>) -> Result<()> {
@@ -247,7 +254,7 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
             // Out of core: one column at a time is resident.
             w.slice(j..j + 1).release_all();
         }
-        Ok(())
+        w.check_faults()
     }
 }
 

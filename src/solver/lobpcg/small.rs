@@ -41,11 +41,15 @@ impl<T: Scalar> ColumnBlock<T> for Cols<T> {
         Cols::concat(parts)
     }
     fn gram_of(a: &Self, b: &Self) -> Result<Mat<T>> {
-        Ok(gram(a, b))
+        let g = gram(a, b);
+        a.check_faults()?;
+        b.check_faults()?;
+        Ok(g)
     }
     fn combine_into(inputs: &Self, coeff: MatRef<'_, T>, outputs: &Self) -> Result<()> {
         combine(inputs, coeff, outputs);
-        Ok(())
+        inputs.check_faults()?;
+        outputs.check_faults()
     }
 }
 
