@@ -7,29 +7,27 @@
 //! - statuses the C header documents: bad file content is `CorruptFile`, never
 //!   `InvalidArgument`;
 //! - PETSc files stream into the final CSR arrays (bounded peak);
-//! - fuzz-style property tests: mutated versions of the seed files in `tests/corpus/<reader>/`
-//!   (bit flips, truncations, huge numbers, random bytes) go through every reader, which must
-//!   return `Ok` or a documented error, quickly. `cargo test --test suite hardening_readers --
-//!   --ignored regenerate_corpus` rewrites the binary seeds.
+//! - the seed files of the fuzzer (`fuzz_readers.rs`) live in `tests/corpus/<reader>/`;
+//!   `cargo test --test suite hardening_readers -- --ignored regenerate_corpus` rewrites the
+//!   binary ones.
 
-use proptest::prelude::*;
 use qdsim_mem::ErrorKind;
 use qdsim_mem::io::{
     read_matrix_market, read_matrix_market_from, read_petsc, read_petsc_from, write_petsc,
     write_petsc_with_int_bits,
 };
-use qdsim_mem::matrix::mapped::{AnyMapped, MappedCsr, MappedDense, header::fnv1a64};
+use qdsim_mem::matrix::mapped::{AnyMapped, MappedCsr, MappedDense};
 use qdsim_mem::matrix::{AnyCsr, CsrBuilder, ScalarKind};
 use qdsim_mem::memory::{MemoryManager, events_from_csv, read_event_log, replay};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A directory removed (with its contents) on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir =
@@ -37,7 +35,7 @@ impl TempDir {
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
-    fn join(&self, name: &str) -> PathBuf {
+    pub(crate) fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
@@ -48,14 +46,14 @@ impl Drop for TempDir {
     }
 }
 
-fn corpus_dir(reader: &str) -> PathBuf {
+pub(crate) fn corpus_dir(reader: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/corpus")
         .join(reader)
 }
 
 /// The seed files of `reader`, sorted by name.
-fn corpus(reader: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn corpus(reader: &str) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = std::fs::read_dir(corpus_dir(reader))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -95,14 +93,14 @@ fn assert_error<T>(result: qdsim_mem::Result<T>, kind: ErrorKind, needles: &[&st
 }
 
 /// What a reader of untrusted bytes may answer: success or one of these.
-fn documented(kind: ErrorKind) -> bool {
+pub(crate) fn documented(kind: ErrorKind) -> bool {
     matches!(
         kind,
         ErrorKind::CorruptFile | ErrorKind::Io | ErrorKind::OutOfMemory | ErrorKind::LimitExceeded
     )
 }
 
-fn mm(manager: &MemoryManager, text: &[u8]) -> qdsim_mem::Result<AnyCsr> {
+pub(crate) fn mm(manager: &MemoryManager, text: &[u8]) -> qdsim_mem::Result<AnyCsr> {
     read_matrix_market_from(manager, text, "mm")
 }
 
@@ -398,230 +396,6 @@ fn event_log_content_errors_are_corrupt_file() {
         ErrorKind::CorruptFile,
         &["not UTF-8"],
     );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fuzzing: mutated seeds through every reader
-
-/// One change to a seed file.
-#[derive(Clone, Debug)]
-enum Mutation {
-    /// Flip bit `bit` of the byte at (position modulo length).
-    FlipBit(usize, u8),
-    /// Keep only the first (position modulo length + 1) bytes.
-    Truncate(usize),
-    /// Write `bytes` over the file at (position modulo length), extending it if needed.
-    Overwrite(usize, Vec<u8>),
-    /// Insert `bytes` at (position modulo length).
-    Insert(usize, Vec<u8>),
-}
-
-fn apply(seed: &[u8], mutations: &[Mutation]) -> Vec<u8> {
-    let mut b = seed.to_vec();
-    for m in mutations {
-        let at = |p: usize, b: &Vec<u8>| if b.is_empty() { 0 } else { p % b.len() };
-        match m {
-            Mutation::FlipBit(p, bit) if !b.is_empty() => {
-                let i = at(*p, &b);
-                b[i] ^= 1 << (bit % 8);
-            }
-            Mutation::FlipBit(..) => {}
-            Mutation::Truncate(p) => {
-                let n = at(*p, &b);
-                b.truncate(n);
-            }
-            Mutation::Overwrite(p, bytes) => {
-                let i = at(*p, &b);
-                let end = i + bytes.len();
-                if b.len() < end {
-                    b.resize(end, 0);
-                }
-                b[i..end].copy_from_slice(bytes);
-            }
-            Mutation::Insert(p, bytes) => {
-                let i = at(*p, &b);
-                b.splice(i..i, bytes.iter().copied());
-            }
-        }
-    }
-    b
-}
-
-/// Numbers that break naive size arithmetic, as text.
-const HUGE_TEXT: [&str; 9] = [
-    "18446744073709551615",
-    "18446744073709551616",
-    "9223372036854775807",
-    "4294967296",
-    "4294967295",
-    "2147483648",
-    "-1",
-    "0",
-    "99999999999999999999999",
-];
-
-/// Numbers that break naive size arithmetic, as binary integers of both byte orders.
-fn huge_binary() -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for x in [
-        u64::MAX,
-        1 << 63,
-        1 << 62,
-        1 << 32,
-        (1 << 31) - 1,
-        1 << 31,
-        0,
-    ] {
-        out.push(x.to_be_bytes().to_vec());
-        out.push(x.to_le_bytes().to_vec());
-    }
-    for x in [u32::MAX, i32::MAX as u32, 1 << 31, 0] {
-        out.push(x.to_be_bytes().to_vec());
-        out.push(x.to_le_bytes().to_vec());
-    }
-    out
-}
-
-fn mutation(text: bool) -> impl Strategy<Value = Mutation> {
-    let huge = if text {
-        HUGE_TEXT.iter().map(|s| s.as_bytes().to_vec()).collect()
-    } else {
-        huge_binary()
-    };
-    prop_oneof![
-        (any::<usize>(), any::<u8>()).prop_map(|(p, b)| Mutation::FlipBit(p, b)),
-        any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), proptest::sample::select(huge.clone()))
-            .prop_map(|(p, b)| Mutation::Overwrite(p, b)),
-        (any::<usize>(), proptest::sample::select(huge)).prop_map(|(p, b)| Mutation::Insert(p, b)),
-        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..4))
-            .prop_map(|(p, b)| Mutation::Overwrite(p, b)),
-        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..4))
-            .prop_map(|(p, b)| Mutation::Insert(p, b)),
-    ]
-}
-
-fn fuzz_config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-/// Fails a case that takes too long (a hang or a huge allocation being filled).
-fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = f();
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{what} took {:?}",
-        start.elapsed()
-    );
-    out
-}
-
-fn check<T>(what: &str, result: qdsim_mem::Result<T>) {
-    if let Err(e) = result {
-        assert!(documented(e.kind()), "{what}: undocumented error {e}");
-        assert!(!e.message().is_empty());
-    }
-}
-
-proptest! {
-    #![proptest_config(fuzz_config())]
-
-    #[test]
-    fn fuzz_matrix_market(
-        seed in 0usize..64,
-        mutations in proptest::collection::vec(mutation(true), 1..4),
-    ) {
-        let seeds = corpus("matrix_market");
-        let (name, bytes) = &seeds[seed % seeds.len()];
-        let input = apply(bytes, &mutations);
-        let manager = MemoryManager::with_defaults().unwrap();
-        timed(name, || check(name, mm(&manager, &input)));
-    }
-
-    #[test]
-    fn fuzz_petsc(
-        seed in 0usize..64,
-        complex in any::<bool>(),
-        mutations in proptest::collection::vec(mutation(false), 1..4),
-    ) {
-        let seeds = corpus("petsc");
-        let (name, bytes) = &seeds[seed % seeds.len()];
-        let input = apply(bytes, &mutations);
-        let manager = MemoryManager::with_defaults().unwrap();
-        let kind = if complex { ScalarKind::Complex } else { ScalarKind::Real };
-        timed(name, || check(name, read_petsc_from(&manager, &input[..], kind, "f")));
-        let dir = TempDir::new("fuzz-petsc");
-        let path = dir.join(name);
-        std::fs::write(&path, &input).unwrap();
-        timed(name, || check(name, read_petsc(&manager, &path, "f")));
-    }
-
-    #[test]
-    fn fuzz_mapped(
-        seed in 0usize..64,
-        fix_checksum in any::<bool>(),
-        mutations in proptest::collection::vec(mutation(false), 1..4),
-    ) {
-        let seeds = corpus("mapped");
-        let (name, bytes) = &seeds[seed % seeds.len()];
-        // aim at the header (the first 128 bytes) or the data
-        let mut input = apply(bytes, &mutations);
-        if fix_checksum && input.len() >= 128 {
-            let sum = fnv1a64(&input[..120]);
-            input[120..128].copy_from_slice(&sum.to_le_bytes());
-        }
-        let dir = TempDir::new("fuzz-mapped");
-        let path = dir.join(name);
-        std::fs::write(&path, &input).unwrap();
-        timed(name, || check(name, AnyMapped::open(&path, false)));
-    }
-
-    #[test]
-    fn fuzz_event_log(
-        seed in 0usize..64,
-        mutations in proptest::collection::vec(mutation(true), 1..4),
-    ) {
-        let seeds = corpus("event_log");
-        let (name, bytes) = &seeds[seed % seeds.len()];
-        let input = apply(bytes, &mutations);
-        let dir = TempDir::new("fuzz-events");
-        let path = dir.join(name);
-        std::fs::write(&path, &input).unwrap();
-        timed(name, || match read_event_log(&path) {
-            Ok(events) => check(name, replay(&events)),
-            Err(e) => check(name, Err::<(), _>(e)),
-        });
-    }
-}
-
-/// Every seed file is accepted as it is, so the fuzzing starts from valid inputs.
-#[test]
-fn seeds_are_valid() {
-    let manager = MemoryManager::with_defaults().unwrap();
-    for (name, bytes) in corpus("matrix_market") {
-        mm(&manager, &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    for (name, bytes) in corpus("petsc") {
-        let kind = if name.contains("complex") {
-            ScalarKind::Complex
-        } else {
-            ScalarKind::Real
-        };
-        read_petsc_from(&manager, &bytes[..], kind, "s").unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    for (name, _) in corpus("mapped") {
-        AnyMapped::open(corpus_dir("mapped").join(&name), false)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    for (name, bytes) in corpus("event_log") {
-        let events = events_from_csv(std::str::from_utf8(&bytes).unwrap()).unwrap();
-        replay(&events).unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
 }
 
 /// Rewrites the binary seed files (PETSc, mapped) from small matrices.

@@ -13,6 +13,7 @@
 mod common;
 
 mod csr;
+mod fuzz_readers;
 mod grid_resonances;
 mod hamiltonian;
 mod hardening_ffi;
