@@ -73,6 +73,16 @@
 // against one header must only run with a library that reports the same value.
 #define QDSIM_MEM_ABI_VERSION 3
 
+// Major version of the package this header belongs to (equal to the ABI version: the shared
+// library's SONAME is `libqdsim_mem.so.<major>`).
+#define QDSIM_MEM_VERSION_MAJOR 3
+
+// Minor version: additions that keep the ABI.
+#define QDSIM_MEM_VERSION_MINOR 0
+
+// Patch version: fixes.
+#define QDSIM_MEM_VERSION_PATCH 0
+
 // Result code of every fallible `qdsim_*` function. `QDSIM_OK` is 0; every other value is a
 // failure, described further by `qdsim_last_error_message()` on the same thread.
 enum qdsim_status
@@ -1638,7 +1648,8 @@ const char *qdsim_pool_name(qdsim_pool pool);
 // The ABI version of the loaded library (see `QDSIM_MEM_ABI_VERSION`). Any thread.
 uint32_t qdsim_abi_version(void);
 
-// The library's version as text, e.g. "0.1.0". Static: never free it. Any thread.
+// The library's version as text, e.g. "3.0.0" (the `QDSIM_MEM_VERSION_*` macros of the header it
+// was built with). Static: never free it. Any thread.
 const char *qdsim_version_string(void);
 
 #ifdef __cplusplus
