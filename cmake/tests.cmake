@@ -170,6 +170,9 @@ if(QDSIM_CARGO_TESTS)
     add_test(NAME cargo_fmt
         COMMAND ${CARGO_EXECUTABLE} fmt --check --manifest-path "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml")
     qdsim_add_cargo_test(cargo_clippy clippy --all-targets ${QDSIM_CARGO_FEATURES} ARGS -D warnings)
+    # The API documentation builds without a warning (broken or private intra-doc links).
+    qdsim_add_cargo_test(cargo_doc doc --no-deps ${QDSIM_CARGO_FEATURES})
+    set_tests_properties(cargo_doc PROPERTIES ENVIRONMENT "RUSTDOCFLAGS=-D warnings")
     if(QDSIM_GPU)
         # The build without the feature has its own (NO_DEVICE) code path: lint it too. Clippy
         # only checks, so it leaves the feature build's libqdsim_mem.so in place.

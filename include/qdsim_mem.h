@@ -824,7 +824,7 @@ qdsim_status qdsim_gpu_pinned_free(struct qdsim_gpu_pool *pool, void *ptr);
 qdsim_status qdsim_hamiltonian_desc_default(struct qdsim_hamiltonian_desc *out);
 
 // Fills `*out` with a hard-wall box of `dims` axes: `lengths[a]` nm with `points[a]` interior
-// points each (spacing lengths[a] / (points[a] + 1)).
+// points each (spacing `lengths[a] / (points[a] + 1)`).
 //
 // # Safety
 // `lengths` and `points` point to `dims` values each; `out` to a writable `qdsim_grid`.

@@ -158,7 +158,7 @@ pub unsafe extern "C" fn qdsim_hamiltonian_desc_default(
 }
 
 /// Fills `*out` with a hard-wall box of `dims` axes: `lengths[a]` nm with `points[a]` interior
-/// points each (spacing lengths[a] / (points[a] + 1)).
+/// points each (spacing `lengths[a] / (points[a] + 1)`).
 ///
 /// # Safety
 /// `lengths` and `points` point to `dims` values each; `out` to a writable `qdsim_grid`.

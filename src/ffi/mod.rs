@@ -5,9 +5,9 @@
 //! - **Status codes.** Every fallible function returns `qdsim_status`; `QDSIM_OK` (0) is
 //!   success. On failure `qdsim_last_error_message()` gives this thread's explanation.
 //! - **Out-parameters** are written only on success. A failing call leaves them untouched.
-//! - **Panics never cross the ABI**: each entry point runs inside [`boundary::guard`], which maps
+//! - **Panics never cross the ABI**: each entry point runs inside `boundary::guard`, which maps
 //!   a panic to `QDSIM_ERR_INTERNAL`.
-//! - **Handles** are opaque and live in a registry ([`handles`]): NULL gives
+//! - **Handles** are opaque and live in a registry (`handles.rs`): NULL gives
 //!   `QDSIM_ERR_NULL_ARGUMENT`, a destroyed or wrong-type handle `QDSIM_ERR_INVALID_HANDLE`,
 //!   and neither is dereferenced. `qdsim_*_destroy(NULL)` is a no-op.
 //! - **Strings** returned by the library are freed with `qdsim_string_free`; strings returned as

@@ -5,7 +5,7 @@
 //! Convention exception: when a solve stops before every requested pair met the tolerance it
 //! returns `QDSIM_ERR_NOT_CONVERGED` **and still writes `*out`** with the partial result (its
 //! `converged` count says how many pairs are good), so no work is lost. A failure before there
-//! is any result (a breakdown: [`no_result`]) is never `QDSIM_ERR_NOT_CONVERGED`.
+//! is any result (a breakdown: `no_result`) is never `QDSIM_ERR_NOT_CONVERGED`.
 //!
 //! Thread safety: a solve runs on the calling thread (and the library's worker threads); the
 //! progress callback is called on the calling thread. Results are immutable and may be read

@@ -3,7 +3,7 @@
 //! conjugate transpose for Gram matrices) and `axpy`. Scalars α, β are passed from the host
 //! (cuBLAS's default pointer mode), so they may be temporaries.
 //!
-//! cuBLAS takes 32-bit sizes: callers check that their dimensions fit ([`dim_i32`]).
+//! cuBLAS takes 32-bit sizes: callers check that their dimensions fit (`dim_i32`).
 
 use super::driver_error;
 use super::libraries::{Library, require};

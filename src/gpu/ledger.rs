@@ -198,7 +198,7 @@ impl Ledger {
     /// Looks up the live allocation of `kind` that starts at `address`, runs `free` (the driver
     /// call) on it and, when that succeeds, removes it from the books. An address that is not
     /// the start of a live allocation of `kind` gives [`ErrorKind::NotOwned`], and so does one
-    /// a library object owns (see [`allocate_as`](Self::allocate_as)).
+    /// a library object owns (see `allocate_as`).
     pub fn release(
         &self,
         kind: MemoryKind,

@@ -7,21 +7,21 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`device_count`], [`Device`] | run-time detection: no driver or no device is [`ErrorKind::NoDevice`] with the reason, never a panic ([`detect`]) |
-//! | [`libraries`] | the same for libcublas, libcusparse and libnvrtc (and every symbol used), before cudarc loads them |
-//! | [`DevicePool`] | stream-ordered device allocation from a CUDA memory pool that keeps freed memory, with the host pools' statistics, a hard limit, tags, a leak report, and counted pinned host buffers ([`pool`]) |
-//! | [`ledger`] | the pool's bookkeeping, independent of CUDA (tested without a device) |
-//! | [`DeviceVec`] | a typed device array from a pool, freed on drop ([`buffer`]) |
-//! | [`kernels`] | the CUDA C source (stencil, row scaling), compiled by NVRTC once per process |
-//! | [`DeviceStencil`] | the matrix-free grid Hamiltonian on the device: everything `StencilOperator` covers ([`stencil`]) |
-//! | [`DeviceCsr`] | CSR SpMV through cuSPARSE's generic API, f64/complex, 32/64-bit indices ([`spmv`]) |
-//! | [`DeviceOperator`] | `Y = H·X` on device blocks ([`operator`]) |
-//! | [`blas`] | a cuBLAS handle on the pool's stream: `gemm` (with `Aᴴ`), `axpy` |
+//! | [`device_count`](crate::gpu::device_count), [`Device`](crate::gpu::Device) | run-time detection: no driver or no device is [`ErrorKind::NoDevice`] with the reason, never a panic ([`detect`](crate::gpu::detect)) |
+//! | [`libraries`](crate::gpu::libraries) | the same for libcublas, libcusparse and libnvrtc (and every symbol used), before cudarc loads them |
+//! | [`DevicePool`](crate::gpu::DevicePool) | stream-ordered device allocation from a CUDA memory pool that keeps freed memory, with the host pools' statistics, a hard limit, tags, a leak report, and counted pinned host buffers ([`pool`](crate::gpu::pool)) |
+//! | [`ledger`](crate::gpu::ledger) | the pool's bookkeeping, independent of CUDA (tested without a device) |
+//! | [`DeviceVec`](crate::gpu::DeviceVec) | a typed device array from a pool, freed on drop ([`buffer`](crate::gpu::buffer)) |
+//! | [`kernels`](crate::gpu::kernels) | the CUDA C source (stencil, row scaling), compiled by NVRTC once per process |
+//! | [`DeviceStencil`](crate::gpu::DeviceStencil) | the matrix-free grid Hamiltonian on the device: everything `StencilOperator` covers ([`stencil`](crate::gpu::stencil)) |
+//! | [`DeviceCsr`](crate::gpu::DeviceCsr) | CSR SpMV through cuSPARSE's generic API, f64/complex, 32/64-bit indices ([`spmv`](crate::gpu::spmv)) |
+//! | [`DeviceOperator`](crate::gpu::DeviceOperator) | `Y = H·X` on device blocks ([`operator`](crate::gpu::operator)) |
+//! | [`blas`](crate::gpu::blas) | a cuBLAS handle on the pool's stream: `gemm` (with `Aᴴ`), `axpy` |
 //! | `block.rs` | device blocks `[X, W, P]` without copies: Gram matrices, `SᴴHS`, combinations, residuals |
-//! | [`DeviceMultigrid`] | the CPU's multigrid V-cycle on device blocks (coarsest solve on the host) ([`multigrid`]) |
-//! | [`lowest_states`], [`lowest_states_with`] | the lowest states of a grid Hamiltonian on the GPU: coarse-to-fine, multigrid (or Jacobi) on the device, results in the manager's pool (`solve.rs`) |
+//! | [`DeviceMultigrid`](crate::gpu::DeviceMultigrid) | the CPU's multigrid V-cycle on device blocks (coarsest solve on the host) ([`multigrid`](crate::gpu::multigrid)) |
+//! | [`lowest_states`](crate::gpu::lowest_states), [`lowest_states_with`](crate::gpu::lowest_states_with) | the lowest states of a grid Hamiltonian on the GPU: coarse-to-fine, multigrid (or Jacobi) on the device, results in the manager's pool (`solve.rs`) |
 //!
-//! | [`csr_lowest_states`] | the same LOBPCG for a plain CSR matrix: cuSPARSE products, Jacobi on the device |
+//! | [`csr_lowest_states`](crate::gpu::csr_lowest_states) | the same LOBPCG for a plain CSR matrix: cuSPARSE products, Jacobi on the device |
 //!
 //! Not done yet: the performance targets, which are unmeasured.
 //!

@@ -10,8 +10,8 @@
 //!
 //! | file | what lives there |
 //! |---|---|
-//! | `petsc.rs` | [`write_petsc`], [`read_petsc`]: big-endian PETSc `Mat` binary, 32- or 64-bit ints |
-//! | `matrix_market.rs` | [`write_matrix_market`], [`read_matrix_market`]: coordinate and array, all symmetries |
+//! | `petsc.rs` | [`write_petsc`](crate::io::write_petsc), [`read_petsc`](crate::io::read_petsc): big-endian PETSc `Mat` binary, 32- or 64-bit ints |
+//! | `matrix_market.rs` | [`write_matrix_market`](crate::io::write_matrix_market), [`read_matrix_market`](crate::io::read_matrix_market): coordinate and array, all symmetries |
 //! | `open.rs` | what every reader of untrusted files shares: regular files only, bounded lines, memory checks |
 //!
 //! Every reader refuses what is not a regular file (a FIFO, a directory, a device) with

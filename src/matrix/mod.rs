@@ -1,18 +1,18 @@
 //! Matrices in a manager's pools: dense (`ManagedMatrix`), sparse CSR (`CsrMatrix`, built with
 //! `CsrBuilder`), and the cache-blocked dense kernels; and matrices in memory-mapped files
-//! ([`mapped`]).
+//! ([`mapped`](crate::matrix::mapped)).
 //!
 //! | file | what lives there |
 //! |---|---|
-//! | `scalar.rs` | [`Scalar`] (`f64`, `Complex64`) and [`ScalarKind`] |
-//! | `by_scalar.rs` | [`ByScalar`]: real-or-complex values, and `by_scalar!`, the one way to dispatch on them |
-//! | `any.rs` | [`AnyMatrix`], [`AnyCsr`] ([`CsrInfo`]): the scalar type chosen at run time |
-//! | `shape.rs` | [`require_square`]: the one "not square" refusal |
-//! | `dense.rs` | [`ManagedMatrix`]: column-major, 64-byte-aligned columns, faer views |
+//! | `scalar.rs` | [`Scalar`](crate::matrix::Scalar) (`f64`, `Complex64`) and [`ScalarKind`](crate::matrix::ScalarKind) |
+//! | `by_scalar.rs` | [`ByScalar`](crate::matrix::ByScalar): real-or-complex values, and `by_scalar!`, the one way to dispatch on them |
+//! | `any.rs` | [`AnyMatrix`](crate::matrix::AnyMatrix), [`AnyCsr`](crate::matrix::AnyCsr) ([`CsrInfo`](crate::matrix::CsrInfo)): the scalar type chosen at run time |
+//! | `shape.rs` | [`require_square`](crate::matrix::require_square): the one "not square" refusal |
+//! | `dense.rs` | [`ManagedMatrix`](crate::matrix::ManagedMatrix): column-major, 64-byte-aligned columns, faer views |
 //! | `blocked.rs` | cache-blocked copy, transpose, conjugate transpose |
-//! | `csr.rs` | [`CsrMatrix`]: 32- or 64-bit indices, parallel SpMV, faer views |
-//! | `csr_builder.rs` | [`CsrBuilder`]: entries in any order, duplicates summed |
-//! | `mapped/` | [`mapped`]: dense and CSR matrices in memory-mapped files |
+//! | `csr.rs` | [`CsrMatrix`](crate::matrix::CsrMatrix): 32- or 64-bit indices, parallel SpMV, faer views |
+//! | `csr_builder.rs` | [`CsrBuilder`](crate::matrix::CsrBuilder): entries in any order, duplicates summed |
+//! | `mapped/` | [`mapped`](crate::matrix::mapped): dense and CSR matrices in memory-mapped files |
 
 mod any;
 pub mod blocked;

@@ -123,7 +123,7 @@ pub fn events_from_csv(text: &str) -> Result<Vec<Event>> {
 }
 
 /// Parses the CSV of [`events_to_csv`] from `reader` line by line (each line at most
-/// [`MAX_LINE_BYTES`](crate::io::open::MAX_LINE_BYTES), each tag at most
+/// `MAX_LINE_BYTES` (`io/open.rs`), each tag at most
 /// [`MAX_TAG_LEN`](super::MAX_TAG_LEN) bytes), growing the list fallibly: a line that breaks
 /// the format is [`ErrorKind::CorruptFile`] naming it, a list that cannot grow
 /// [`ErrorKind::OutOfMemory`], a read failure [`ErrorKind::Io`].

@@ -5,14 +5,14 @@
 //! | file | what lives there |
 //! |---|---|
 //! | `constants.rs` | ħ²/2m₀, e/ħ, material masses |
-//! | `grid.rs` | [`Grid`], [`Axis`], [`Boundary`] |
-//! | `hamiltonian.rs` | [`HamiltonianSpec`], [`Mass`]: the description and its checks |
-//! | `absorber.rs` | [`Absorber`]: the complex absorbing potential |
+//! | `grid.rs` | [`Grid`](crate::physics::Grid), [`Axis`](crate::physics::Axis), [`Boundary`](crate::physics::Boundary) |
+//! | `hamiltonian.rs` | [`HamiltonianSpec`](crate::physics::HamiltonianSpec), [`Mass`](crate::physics::Mass): the description and its checks |
+//! | `absorber.rs` | [`Absorber`](crate::physics::Absorber): the complex absorbing potential |
 //! | `magnetic.rs` | Peierls phases of a perpendicular field |
-//! | `stencil.rs` | [`StencilOperator`]: the matrix-free Hamiltonian (a faer `LinOp`) |
+//! | `stencil.rs` | [`StencilOperator`](crate::physics::StencilOperator): the matrix-free Hamiltonian (a faer `LinOp`) |
 //! | `assemble.rs` | `StencilOperator::to_csr` |
-//! | `potential.rs` | [`parabolic_potential`] (the validation dots), [`open_dot_potential`] (a well inside a barrier shell) |
-//! | `build.rs` | [`AnyOperator`] ([`OperatorInfo`]), `HamiltonianSpec::operator` / `csr` (scalar chosen at run time) |
+//! | `potential.rs` | [`parabolic_potential`](crate::physics::parabolic_potential) (the validation dots), [`open_dot_potential`](crate::physics::open_dot_potential) (a well inside a barrier shell) |
+//! | `build.rs` | [`AnyOperator`](crate::physics::AnyOperator) ([`OperatorInfo`](crate::physics::OperatorInfo)), `HamiltonianSpec::operator` / `csr` (scalar chosen at run time) |
 
 mod absorber;
 mod assemble;

@@ -9,6 +9,21 @@ use crate::error::{Error, Result};
 /// Writes V = ½ m* ω² r² = (ħω)² r² / (4 ħ²/2m*) (eV) at every grid point into `out`, with r
 /// measured from the centre of the box (half of each axis's extent); `mass` is m*/m₀ and
 /// `hbar_omega` ħω in eV. Its levels are ħω (n + d/2) in d dimensions.
+///
+/// ```
+/// use qdsim_mem::physics::{Grid, constants::GAAS_MASS, parabolic_potential};
+///
+/// // 1D, 101 points over 100 nm: the middle point is the centre, the potential is 0 there.
+/// let grid = Grid::dirichlet_box(&[100.0], &[101])?;
+/// let mut v = vec![0.0; grid.len()];
+/// parabolic_potential(&grid, GAAS_MASS, 0.010, &mut v)?;
+/// assert!(v[50].abs() < 1e-15);
+/// // At r = 10 nm (10 points out: spacing 100/102 nm): (ħω)² r² / (4·ħ²/2m*).
+/// let r = 10.0 * 100.0 / 102.0;
+/// let expected = 0.010f64.powi(2) * r * r / (4.0 * 0.0380998212 / GAAS_MASS);
+/// assert!((v[60] - expected).abs() < 1e-12 * expected);
+/// # Ok::<(), qdsim_mem::Error>(())
+/// ```
 pub fn parabolic_potential(grid: &Grid, mass: f64, hbar_omega: f64, out: &mut [f64]) -> Result<()> {
     let c = HBAR2_OVER_2M0 / mass;
     for_each_radius(grid, out, false, |r2| {

@@ -7,8 +7,8 @@
 //!
 //! | file | what lives there |
 //! |---|---|
-//! | `sampler.rs` | [`Profiler`], [`ProfilerConfig`]: the sampling thread and marks |
-//! | `history.rs` | [`History`], [`Sample`], [`Mark`] and the CSV and JSON exports |
+//! | `sampler.rs` | [`Profiler`](crate::profiler::Profiler), [`ProfilerConfig`](crate::profiler::ProfilerConfig): the sampling thread and marks |
+//! | `history.rs` | [`History`](crate::profiler::History), [`Sample`](crate::profiler::Sample), [`Mark`](crate::profiler::Mark) and the CSV and JSON exports |
 //! | `svg.rs` | the SVG plot |
 //!
 //! ```

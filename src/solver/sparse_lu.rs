@@ -20,7 +20,7 @@ use num_complex::Complex64;
 use parking_lot::Mutex;
 
 /// Bytes the sparse LU factor of H − σ is estimated to take, counted in the manager (tag
-/// `solver.resonances.factor`) before the factorisation. See [`factor_estimate`].
+/// `solver.resonances.factor`) before the factorisation. See `factor_estimate`.
 pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
     match h.as_faer() {
         FaerCsr::U32(v) => factor_estimate(v),
