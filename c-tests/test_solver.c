@@ -68,6 +68,26 @@ int main(void) {
     CHECK(info.method == QDSIM_METHOD_LOBPCG && info.levels >= 2 && info.vector_scalar == QDSIM_SCALAR_REAL);
     CHECK_OK(qdsim_eigen_result_destroy(r));
 
+    /* The number of solver threads (issue 18): one thread gives the same states; too many is
+     * refused and changes nothing; 0 goes back to the default. */
+    size_t threads = 0, default_threads = 0;
+    CHECK_OK(qdsim_solver_threads(&default_threads));
+    CHECK(default_threads >= 1);
+    CHECK_OK(qdsim_set_solver_threads(1));
+    CHECK_OK(qdsim_solver_threads(&threads));
+    CHECK(threads == 1);
+    CHECK_FAILS(qdsim_set_solver_threads(4097), QDSIM_ERR_INVALID_ARGUMENT, "at most 4096");
+    CHECK_OK(qdsim_solver_threads(&threads));
+    CHECK(threads == 1);
+    o.progress = NULL;
+    CHECK_OK(qdsim_solve_lowest(m, &d, QDSIM_SCALAR_AUTO, &o, &r));
+    check_box(r);
+    CHECK_OK(qdsim_eigen_result_destroy(r));
+    CHECK_OK(qdsim_set_solver_threads(0));
+    CHECK_OK(qdsim_solver_threads(&threads));
+    CHECK(threads == default_threads);
+    CHECK_FAILS(qdsim_solver_threads(NULL), QDSIM_ERR_NULL_ARGUMENT, "threads");
+
     /* Shift-invert through the same entry point, and the CSR entry point. */
     o.method = QDSIM_METHOD_SHIFT_INVERT;
     o.progress = NULL;

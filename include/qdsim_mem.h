@@ -1640,6 +1640,24 @@ const char *qdsim_status_string(int32_t status);
 // `text` is not used after a successful call.
 qdsim_status qdsim_string_free(char *text);
 
+// Makes every solve started from now on (`qdsim_solve_*`, `qdsim_csr_solve_*`,
+// `qdsim_mapped_solve_lowest`, `qdsim_dense_*`, on any thread) use `threads` threads; 0 (the
+// default) uses one per core, or `RAYON_NUM_THREADS` when it is set in the environment before
+// the first solve. Under MPI give each rank the cores it owns (e.g. 1 with one rank per core);
+// with OpenMP, the solver's threads are separate from OpenMP's, so keep their sum within the
+// cores. The threads of a count are started once and kept for later solves.
+//
+// Errors: `QDSIM_ERR_INVALID_ARGUMENT` for more than 4096 threads; `QDSIM_ERR_OUT_OF_MEMORY`
+// when the system cannot start them. The setting is unchanged on error.
+qdsim_status qdsim_set_solver_threads(size_t threads);
+
+// Writes into `*threads` the number of threads a solve started now would use (the setting of
+// `qdsim_set_solver_threads`, or the default's count).
+//
+// # Safety
+// `threads` points to writable memory for a `size_t`.
+qdsim_status qdsim_solver_threads(size_t *threads);
+
 // The short name of pool `pool` ("f64", "complex64", "i32", "i64", "bytes"), or "unknown".
 //
 // The string is static: never free it. Thread safety: any thread.

@@ -35,6 +35,7 @@
 //! | `gpu.rs` | `qdsim_gpu_*`: device count, `qdsim_gpu_pool` (device memory, copies, pinned host buffers, statistics, tags, leak report); `QDSIM_ERR_NO_DEVICE` without the `gpu` feature |
 //! | `solver_resonances.rs` | `qdsim_solve_resonances`: resonances of a grid Hamiltonian with an absorber, matrix-free |
 //! | `solver_gpu.rs` | `qdsim_gpu_solve_lowest`: the lowest states of a grid Hamiltonian on a GPU, results in a `qdsim_eigen_result` |
+//! | `threads.rs` | `qdsim_set_solver_threads`, `qdsim_solver_threads` |
 //! | `string.rs` | `qdsim_string_free` |
 
 pub mod boundary;
@@ -54,5 +55,6 @@ pub mod solver_gpu;
 pub mod solver_resonances;
 pub mod status;
 pub mod string;
+pub mod threads;
 pub mod types;
 pub mod version;

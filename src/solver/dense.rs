@@ -6,6 +6,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{ManagedMatrix, Scalar, require_square};
 use crate::memory::MemoryManager;
+use crate::solver::threads::on_solver_threads;
 use faer::{Accum, MatRef, Side};
 use num_complex::Complex64;
 use std::time::Instant;
@@ -107,6 +108,15 @@ pub fn dense_hermitian<T: Scalar>(
     a: &ManagedMatrix<T>,
     k: Option<usize>,
 ) -> Result<DenseEigen<f64, T>> {
+    on_solver_threads(|| dense_hermitian_here::<T>(manager, a, k))
+}
+
+/// [`dense_hermitian`] on the calling thread's pool.
+fn dense_hermitian_here<T: Scalar>(
+    manager: &MemoryManager,
+    a: &ManagedMatrix<T>,
+    k: Option<usize>,
+) -> Result<DenseEigen<f64, T>> {
     let start = Instant::now();
     let n = square(a)?;
     let k = k.unwrap_or(n);
@@ -137,6 +147,14 @@ pub fn dense_hermitian<T: Scalar>(
 /// All eigenvalues and (unit-norm) eigenvectors of the general square matrix `a`, sorted by
 /// real part.
 pub fn dense_general<T: Scalar>(
+    manager: &MemoryManager,
+    a: &ManagedMatrix<T>,
+) -> Result<DenseEigen<Complex64, Complex64>> {
+    on_solver_threads(|| dense_general_here::<T>(manager, a))
+}
+
+/// [`dense_general`] on the calling thread's pool.
+fn dense_general_here<T: Scalar>(
     manager: &MemoryManager,
     a: &ManagedMatrix<T>,
 ) -> Result<DenseEigen<Complex64, Complex64>> {

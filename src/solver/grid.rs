@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::matrix::Scalar;
 use crate::memory::MemoryManager;
 use crate::physics::{HamiltonianSpec, StencilOperator};
+use crate::solver::threads::on_solver_threads;
 
 /// The lowest `options.k` states of the Hamiltonian `spec` (closed system: the absorbing
 /// potential is ignored), by multigrid-preconditioned LOBPCG with a coarse-to-fine start
@@ -48,6 +49,16 @@ use crate::physics::{HamiltonianSpec, StencilOperator};
 /// # Ok::<(), qdsim_mem::Error>(())
 /// ```
 pub fn lowest_states<T: Scalar>(
+    manager: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    on_solver_threads(|| lowest_states_here::<T>(manager, spec, options, progress))
+}
+
+/// [`lowest_states`] on the calling thread's pool.
+fn lowest_states_here<T: Scalar>(
     manager: &MemoryManager,
     spec: &HamiltonianSpec<'_>,
     options: &EigenOptions,

@@ -25,6 +25,7 @@
 //! | `vectors.rs` | [`Eigenvectors`]: the result vectors in the pool or in a mapped file |
 //! | `out_of_core.rs` | solver blocks in the pool or in unlinked, mapped scratch files; residency advice |
 //! | `random.rs` | seeded random start vectors |
+//! | `threads.rs` | [`set_solver_threads`]: how many threads a solve uses |
 //! | `scratch_faults.rs` | the SIGBUS handler that turns unreadable scratch pages into `ErrorKind::Io` |
 //! | `progress.rs` | [`Progress`] reports and cancellation |
 //!
@@ -68,6 +69,8 @@ mod shift_invert;
 mod sparse;
 mod sparse_lu;
 /// cbindgen:ignore
+mod threads;
+/// cbindgen:ignore
 mod vectors;
 
 pub use dense::{DenseEigen, dense_general, dense_hermitian};
@@ -84,6 +87,7 @@ pub use result::EigenResult;
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
 pub use sparse::{csr_lowest, lowest_eigenpairs, mapped_csr_lowest};
 pub use sparse_lu::resonances_factor_estimate;
+pub use threads::{MAX_SOLVER_THREADS, set_solver_threads, solver_threads};
 pub use vectors::Eigenvectors;
 
 // What the GPU eigensolver (src/gpu/) shares with the host solver: the coarse-to-fine driver and

@@ -17,6 +17,7 @@ use super::sparse_lu::ShiftedLu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr, ManagedMatrix};
 use crate::memory::{MemoryManager, PoolBuffer};
+use crate::solver::threads::on_solver_threads;
 use faer::linalg::solvers::DenseSolveCore;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::sparse::SparseRowMatRef;
@@ -82,6 +83,18 @@ impl std::fmt::Debug for Resonances {
 /// `k` non-zero Ritz values, linearly dependent locked vectors, a self-orthogonal xᵀx = 0
 /// eigenvector).
 pub fn resonances(
+    manager: &MemoryManager,
+    h: &CsrMatrix<Complex64>,
+    target: Complex64,
+    k: usize,
+    tol: f64,
+    seed: u64,
+) -> Result<Resonances> {
+    on_solver_threads(|| resonances_here(manager, h, target, k, tol, seed))
+}
+
+/// [`resonances`] on the calling thread's pool.
+fn resonances_here(
     manager: &MemoryManager,
     h: &CsrMatrix<Complex64>,
     target: Complex64,

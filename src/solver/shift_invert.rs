@@ -20,6 +20,7 @@ use super::result::EigenResult;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr, Scalar, require_square};
 use crate::memory::{MemoryManager, PoolBuffer};
+use crate::solver::threads::on_solver_threads;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::sparse::linalg::cholesky::{LltRef, SymbolicCholesky, factorize_symbolic_cholesky};
 use faer::sparse::{SparseColMatRef, SparseRowMatRef, SymbolicSparseColMatRef};
@@ -98,6 +99,17 @@ pub fn shift_invert_memory_estimate<T: Scalar>(h: &CsrMatrix<T>, k: usize) -> Re
 /// that H − σ is positive definite; otherwise the factorisation fails with
 /// `InvalidArgument`.
 pub fn shift_invert_lowest<T: Scalar>(
+    manager: &MemoryManager,
+    h: &CsrMatrix<T>,
+    sigma: Option<f64>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    on_solver_threads(|| shift_invert_lowest_here::<T>(manager, h, sigma, options, progress))
+}
+
+/// [`shift_invert_lowest`] on the calling thread's pool.
+fn shift_invert_lowest_here<T: Scalar>(
     manager: &MemoryManager,
     h: &CsrMatrix<T>,
     sigma: Option<f64>,

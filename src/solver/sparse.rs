@@ -15,10 +15,22 @@ use crate::error::{Error, Result};
 use crate::matrix::mapped::MappedCsr;
 use crate::matrix::{Scalar, require_square};
 use crate::memory::MemoryManager;
+use crate::solver::threads::on_solver_threads;
 
 /// The lowest `options.k` eigenpairs of the Hermitian `op` by LOBPCG, preconditioned by `prec`
 /// (Jacobi when `None`).
 pub fn lowest_eigenpairs<T: Scalar, A: Operator<T>>(
+    manager: &MemoryManager,
+    op: &A,
+    prec: Option<&dyn Preconditioner<T>>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    on_solver_threads(|| lowest_eigenpairs_here::<T, A>(manager, op, prec, options, progress))
+}
+
+/// [`lowest_eigenpairs`] on the calling thread's pool.
+fn lowest_eigenpairs_here<T: Scalar, A: Operator<T>>(
     manager: &MemoryManager,
     op: &A,
     prec: Option<&dyn Preconditioner<T>>,
@@ -56,6 +68,16 @@ pub fn csr_lowest<T: Scalar>(
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
+    on_solver_threads(|| csr_lowest_here::<T>(manager, h, options, progress))
+}
+
+/// [`csr_lowest`] on the calling thread's pool.
+fn csr_lowest_here<T: Scalar>(
+    manager: &MemoryManager,
+    h: &crate::matrix::CsrMatrix<T>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
     require_square(h.nrows(), h.ncols(), "H")?;
     options.check(h.nrows())?;
     require_finite_values(h.values(), "H")?;
@@ -82,6 +104,16 @@ pub fn csr_lowest<T: Scalar>(
 /// `Placement::OutOfCore`, the blocks go to scratch files too, and with `vectors_file` the
 /// result: a Hamiltonian, blocks and eigenvectors larger than memory.
 pub fn mapped_csr_lowest<T: Scalar>(
+    manager: &MemoryManager,
+    h: &MappedCsr<T>,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<EigenResult<T>> {
+    on_solver_threads(|| mapped_csr_lowest_here::<T>(manager, h, options, progress))
+}
+
+/// [`mapped_csr_lowest`] on the calling thread's pool.
+fn mapped_csr_lowest_here<T: Scalar>(
     manager: &MemoryManager,
     h: &MappedCsr<T>,
     options: &EigenOptions,

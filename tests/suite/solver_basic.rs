@@ -349,3 +349,46 @@ fn dense_solvers_c_api_report_residuals_and_seconds() {
         assert_eq!(qdsim_manager_destroy(cm), QDSIM_OK);
     }
 }
+
+/// Issue 18: `set_solver_threads` — a solve runs on exactly that many threads (its progress
+/// callback sees the pool) and finds the same states; too many is refused and changes nothing;
+/// 0 goes back to the default.
+#[test]
+fn the_number_of_solver_threads_is_a_setting() {
+    use qdsim_mem::solver::{set_solver_threads, solver_threads};
+    let default = solver_threads();
+    let grid = Grid::dirichlet_box(&[120.0, 120.0], &[63, 63]).unwrap();
+    let mut v = vec![0.0; grid.len()];
+    parabolic_potential(&grid, GAAS_MASS, 0.010, &mut v).unwrap();
+    let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+    let m = MemoryManager::with_defaults().unwrap();
+    let options = EigenOptions {
+        k: 4,
+        tol: 1e-9,
+        ..EigenOptions::default()
+    };
+    let reference = lowest_states::<f64>(&m, &spec, &options, None).unwrap();
+    set_solver_threads(1).unwrap();
+    assert_eq!(solver_threads(), 1);
+    assert_eq!(
+        set_solver_threads(qdsim_mem::solver::MAX_SOLVER_THREADS + 1)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(solver_threads(), 1);
+    let mut seen = Vec::new();
+    let mut record = |_: &Progress| {
+        seen.push(rayon::current_num_threads());
+        false
+    };
+    let one = lowest_states::<f64>(&m, &spec, &options, Some(&mut record));
+    set_solver_threads(0).unwrap();
+    let one = one.unwrap();
+    assert!(!seen.is_empty() && seen.iter().all(|&t| t == 1), "{seen:?}");
+    assert_eq!(solver_threads(), default);
+    for (a, b) in one.values.iter().zip(&reference.values) {
+        // Both converged to 1e-9 relative residual: the eigenvalues agree far below 1e-10.
+        assert!((a - b).abs() <= 1e-10 * b.abs(), "{a} vs {b}");
+    }
+}

@@ -27,6 +27,7 @@ use crate::solver::options::{EigenOptions, Method, Placement};
 use crate::solver::precond::ShiftedMultigrid;
 use crate::solver::progress::ProgressFn;
 use crate::solver::random::fill_random;
+use crate::solver::threads::on_solver_threads;
 use davidson::{Basis, LevelParams, davidson};
 use num_complex::Complex64;
 use std::time::Instant;
@@ -80,6 +81,17 @@ fn estimate(n: usize, dmax: usize, k: usize, hierarchy_bytes: u64) -> u64 {
 /// the converged ones (`Resonances::converged` counts the latter); `options.max_iterations`
 /// bounds the iterations of each level.
 pub fn grid_resonances(
+    manager: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    target: Complex64,
+    options: &EigenOptions,
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<Resonances> {
+    on_solver_threads(|| grid_resonances_here(manager, spec, target, options, progress))
+}
+
+/// [`grid_resonances`] on the calling thread's pool.
+fn grid_resonances_here(
     manager: &MemoryManager,
     spec: &HamiltonianSpec<'_>,
     target: Complex64,
