@@ -15,6 +15,7 @@ mod common;
 mod csr;
 mod grid_resonances;
 mod hamiltonian;
+mod handle_cache;
 mod hardening_ffi;
 mod hardening_mapped;
 mod hardening_readers;
