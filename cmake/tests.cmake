@@ -73,6 +73,12 @@ endif()
 add_executable(bench_alloc_churn_c EXCLUDE_FROM_ALL benches/c/alloc_churn.c)
 target_link_libraries(bench_alloc_churn_c PRIVATE qdsim_mem::shared Threads::Threads ${CMAKE_DL_LIBS} m)
 target_compile_options(bench_alloc_churn_c PRIVATE -Wall -Wextra -Werror)
+if(QDSIM_FORTRAN)
+    # The same churn through the Fortran module, against allocate/deallocate (1 thread).
+    add_executable(bench_alloc_churn_fortran EXCLUDE_FROM_ALL benches/fortran/alloc_churn.f90)
+    target_link_libraries(bench_alloc_churn_fortran PRIVATE qdsim_mem::fortran)
+    target_compile_options(bench_alloc_churn_fortran PRIVATE -std=f2008 -Wall -Wextra -Werror)
+endif()
 
 set(QDSIM_DOT_COMMANDS "")
 foreach(program IN LISTS QDSIM_DOT_PROGRAMS)

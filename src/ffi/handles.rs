@@ -3,8 +3,9 @@
 //! `QDSIM_ERR_INVALID_HANDLE` without ever being dereferenced.
 //!
 //! The registry holds the objects themselves (behind `Arc`); a handle's address is only a key.
-//! A call that looks a handle up gets its own `Arc`, so destroying a handle on one thread while
-//! another thread is inside a call on it is safe.
+//! A call that looks a handle up gets its own `Arc` (or borrows one from its thread's cache,
+//! [`super::handle_cache`]), so destroying a handle on one thread while another thread is
+//! inside a call on it is safe: the object lives until that call returns.
 
 use crate::error::{Error, ErrorKind, Result};
 use parking_lot::RwLock;
@@ -135,9 +136,13 @@ pub(crate) fn unregister<T: Any + Send + Sync>(
     kind: HandleKind,
     name: &str,
 ) -> Result<Arc<T>> {
-    let mut handles = HANDLES.write();
-    check(handles.get(&key), key, kind, name)?;
-    let entry = handles.remove(&key).expect("checked above");
+    let entry = {
+        let mut handles = HANDLES.write();
+        check(handles.get(&key), key, kind, name)?;
+        handles.remove(&key).expect("checked above")
+    };
+    // After the removal: a thread that sees the new epoch finds the handle gone.
+    super::handle_cache::forget(key);
     Ok(downcast(entry.object))
 }
 

@@ -6,8 +6,9 @@
 //! thread still allocates from it is a logic error in the program, but not a crash: the other
 //! thread's call either completes before the destroy or fails with `QDSIM_ERR_INVALID_HANDLE`.
 
-use super::boundary::{guard, in_param, optional_str, out_param, write_out};
+use super::boundary::{guard, in_param, out_param, write_out};
 use super::csr::qdsim_csr;
+use super::handle_cache;
 use super::handles::{self, HandleKind};
 use super::matrix::qdsim_matrix;
 use super::solver::qdsim_eigen_result;
@@ -15,9 +16,9 @@ use super::status::qdsim_status;
 use super::types::{pool_kind, qdsim_complex, qdsim_pool};
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{
-    DEFAULT_INITIAL_POOL_SIZE, MIN_ALIGNMENT, ManagerConfig, MemoryManager, PoolKind,
+    DEFAULT_INITIAL_POOL_SIZE, MIN_ALIGNMENT, ManagerConfig, MemoryManager, PoolKind, TagText,
 };
-use std::ffi::{c_char, c_void};
+use std::ffi::{CStr, c_char, c_void};
 use std::sync::Arc;
 
 /// Default size of each pool's first chunk in bytes (100 MiB).
@@ -122,6 +123,21 @@ pub(crate) fn manager_arg(manager: *const qdsim_manager) -> Result<Arc<qdsim_man
     handles::lookup(manager as usize, HandleKind::Manager, "manager")
 }
 
+/// Runs `f` with the manager behind handle `manager`, through the calling thread's handle cache
+/// (no lock, no shared write on a hit; see [`handle_cache`]).
+#[inline]
+pub(crate) fn with_manager<R>(
+    manager: *const qdsim_manager,
+    f: impl FnOnce(&MemoryManager) -> Result<R>,
+) -> Result<R> {
+    handle_cache::with_handle(
+        manager as usize,
+        HandleKind::Manager,
+        "manager",
+        |handle: &qdsim_manager| f(&handle.manager),
+    )
+}
+
 /// Writes the default settings into `*config`.
 ///
 /// # Safety
@@ -207,22 +223,22 @@ fn allocate(
     out: *mut *mut c_void,
 ) -> Result<()> {
     let out = out_param(out, "out")?;
-    let handle = manager_arg(manager)?;
-    // SAFETY: NULL or NUL-terminated per the caller's contract.
-    let tag = unsafe { optional_str(tag, "tag")? }.unwrap_or("");
-    let bytes = count.checked_mul(kind.element_size()).ok_or_else(|| {
-        Error::invalid_argument(format!(
-            "{count} elements of pool {kind} ({} bytes each) overflow size_t",
-            kind.element_size()
-        ))
+    let ptr = with_manager(manager, |manager| {
+        let tag = if tag.is_null() {
+            TagText::Str("")
+        } else {
+            // SAFETY: not NULL, so NUL-terminated per the caller's contract. Its bytes are
+            // checked to be UTF-8 unless they equal a tag this thread used recently.
+            TagText::Bytes(unsafe { CStr::from_ptr(tag) }.to_bytes())
+        };
+        let bytes = count.checked_mul(kind.element_size()).ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "{count} elements of pool {kind} ({} bytes each) overflow size_t",
+                kind.element_size()
+            ))
+        })?;
+        manager.allocate_tagged(kind, bytes, alignment, tag, zeroed)
     })?;
-    let ptr = if zeroed {
-        handle
-            .manager
-            .allocate_zeroed(kind, bytes, alignment, tag)?
-    } else {
-        handle.manager.allocate(kind, bytes, alignment, tag)?
-    };
     // SAFETY: checked by out_param; writable per the contract.
     unsafe { write_out(out, ptr.as_ptr().cast()) };
     Ok(())
@@ -379,9 +395,11 @@ pub unsafe extern "C" fn qdsim_manager_free(
     ptr: *mut c_void,
 ) -> qdsim_status {
     guard("qdsim_manager_free", || {
-        let handle = manager_arg(manager)?;
-        // SAFETY: the caller promises not to use the memory after a successful free.
-        unsafe { handle.manager.free(ptr.cast()) }.map_err(|e| name_block_owner(e, ptr as usize))
+        with_manager(manager, |manager| {
+            // SAFETY: the caller promises not to use the memory after a successful free.
+            unsafe { manager.free(ptr.cast()) }
+        })
+        .map_err(|e| name_block_owner(e, ptr as usize))
     })
 }
 
@@ -434,7 +452,7 @@ pub unsafe extern "C" fn qdsim_manager_trim(
         } else {
             Some(out_param(released, "released")?)
         };
-        let bytes = manager_arg(manager)?.manager.trim();
+        let bytes = with_manager(manager, |manager| Ok(manager.trim()))?;
         if let Some(out) = out {
             // SAFETY: checked by out_param; writable per the contract.
             unsafe { write_out(out, bytes) };
@@ -453,6 +471,6 @@ pub unsafe extern "C" fn qdsim_manager_trim(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qdsim_manager_check(manager: *const qdsim_manager) -> qdsim_status {
     guard("qdsim_manager_check", || {
-        manager_arg(manager)?.manager.check_consistency()
+        with_manager(manager, MemoryManager::check_consistency)
     })
 }

@@ -8,7 +8,7 @@
 //! names `qdsim_stats` and `qdsim_leak_summary` (renamed in `cbindgen.toml`).
 
 use super::boundary::{copy_to_char_array, guard, optional_str, out_param, write_out};
-use super::manager::{manager_arg, qdsim_manager};
+use super::manager::{manager_arg, qdsim_manager, with_manager};
 use super::status::qdsim_status;
 use super::string::new_c_string;
 use super::types::{pool_kind, qdsim_pool};
@@ -96,7 +96,7 @@ pub unsafe extern "C" fn qdsim_manager_stats(
 ) -> qdsim_status {
     guard("qdsim_manager_stats", || {
         let out = out_param(out, "out")?;
-        let stats = manager_arg(manager)?.manager.stats();
+        let stats = with_manager(manager, |manager| Ok(manager.stats()))?;
         // SAFETY: checked by out_param; writable per the contract.
         unsafe { write_out(out, stats) };
         Ok(())

@@ -21,6 +21,7 @@
 //! | `status.rs` | `qdsim_status`, `qdsim_status_string` |
 //! | `boundary.rs` | panic boundary, last-error message, argument checks |
 //! | `handles.rs` | the registry of live handles |
+//! | `handle_cache.rs` | per-thread cache of recent lookups (the hot entry points) |
 //! | `version.rs` | `QDSIM_MEM_ABI_VERSION`, `qdsim_abi_version`, `qdsim_version_string` |
 //! | `types.rs` | `qdsim_pool`, `qdsim_scalar`, `qdsim_complex` |
 //! | `manager.rs` | `qdsim_manager`: create, destroy, alloc, free, trim, check |
@@ -43,6 +44,7 @@ pub mod csr;
 pub mod gpu;
 
 pub mod hamiltonian;
+pub(crate) mod handle_cache;
 pub(crate) mod handles;
 pub mod manager;
 pub mod manager_report;

@@ -23,7 +23,7 @@ use super::report;
 use super::scopes::OpenScope;
 use super::small::{SmallArena, SmallCounters, slab_map};
 use super::stats::{AllocationInfo, LeakSummary, Stats, fragmentation};
-use super::tags::{TagStats, TagTable};
+use super::tags::{TagStats, TagTable, TagText};
 use crate::error::{Error, ErrorKind, Result};
 use parking_lot::{Mutex, MutexGuard};
 use std::ptr::NonNull;
@@ -209,7 +209,8 @@ impl MemoryManager {
         align: usize,
         tag: &str,
     ) -> Result<NonNull<u8>> {
-        self.inner.allocate(pool, size, align, tag, false)
+        self.inner
+            .allocate(pool, size, align, TagText::Str(tag), false)
     }
 
     /// Like [`allocate`](Self::allocate) with every byte set to zero. A block in a mapping made
@@ -221,8 +222,22 @@ impl MemoryManager {
         align: usize,
         tag: &str,
     ) -> Result<NonNull<u8>> {
+        self.allocate_tagged(pool, size, align, TagText::Str(tag), true)
+    }
+
+    /// [`allocate`](Self::allocate) or, with `zeroed`, [`allocate_zeroed`](Self::allocate_zeroed)
+    /// with a tag whose bytes may not have been checked yet (the C API's).
+    #[inline]
+    pub(crate) fn allocate_tagged(
+        &self,
+        pool: PoolKind,
+        size: usize,
+        align: usize,
+        tag: TagText<'_>,
+        zeroed: bool,
+    ) -> Result<NonNull<u8>> {
         let (ptr, zero) = self.inner.allocate_block(pool, size, align, tag, false)?;
-        if !zero {
+        if zeroed && !zero {
             // SAFETY: `ptr` is a fresh block of at least `size` writable bytes that nobody else
             // uses.
             unsafe { ptr.as_ptr().write_bytes(0, size) };
@@ -233,7 +248,10 @@ impl MemoryManager {
     /// Allocates room for `count` elements of `T` from `T`'s pool (see [`allocate`](Self::allocate)).
     pub fn allocate_elements<T: PoolElement>(&self, count: usize, tag: &str) -> Result<NonNull<T>> {
         let bytes = element_bytes::<T>(count)?;
-        Ok(self.inner.allocate(T::POOL, bytes, 0, tag, false)?.cast())
+        Ok(self
+            .inner
+            .allocate(T::POOL, bytes, 0, TagText::Str(tag), false)?
+            .cast())
     }
 
     /// Allocates a block that a library object (a [`PoolBuffer`](super::PoolBuffer)) owns: the
@@ -245,7 +263,7 @@ impl MemoryManager {
         size: usize,
         tag: &str,
     ) -> Result<NonNull<u8>> {
-        self.inner.allocate(pool, size, 0, tag, true)
+        self.inner.allocate(pool, size, 0, TagText::Str(tag), true)
     }
 
     /// Gives back a block from [`allocate_owned`](Self::allocate_owned) (a null `ptr` is a
@@ -531,7 +549,7 @@ impl Inner {
         kind: PoolKind,
         size: usize,
         align: usize,
-        tag: &str,
+        tag: TagText<'_>,
         owned: bool,
     ) -> Result<NonNull<u8>> {
         self.allocate_block(kind, size, align, tag, owned)
@@ -546,7 +564,7 @@ impl Inner {
         kind: PoolKind,
         size: usize,
         align: usize,
-        tag: &str,
+        tag: TagText<'_>,
         owned: bool,
     ) -> Result<(NonNull<u8>, bool)> {
         let align = if align == 0 {
@@ -566,7 +584,7 @@ impl Inner {
             }
         }
         let block_len = os::align_up(size.max(1), GRANULE).expect("size checked above");
-        let tag = self.tags.intern(tag)?;
+        let tag = self.tags.intern(tag.to_str()?)?;
 
         let mut pool = self.pools[kind.index()].lock();
         self.check_open()?;

@@ -76,4 +76,5 @@ pub use pool_kind::{PoolElement, PoolKind};
 pub use pool_vec::PoolVec;
 pub use scopes::{Checkpoint, LeakCheck, ScopeStats};
 pub use stats::{AllocationInfo, LeakSummary, Stats};
+pub(crate) use tags::TagText;
 pub use tags::{MAX_TAG_LEN, TagStats};

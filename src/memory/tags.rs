@@ -13,6 +13,38 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// Longest tag accepted, in bytes (UTF-8).
 pub const MAX_TAG_LEN: usize = 63;
 
+/// A tag name as a caller gave it: text, or the bytes of a C string not checked to be UTF-8
+/// yet. The allocation path checks them only when they are not the name of a tag the thread
+/// used recently (whose bytes were checked when it was interned), so a C caller passing the
+/// same tag every time pays a comparison, not a validation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TagText<'a> {
+    /// Checked text.
+    Str(&'a str),
+    /// Unchecked bytes (no NUL).
+    Bytes(&'a [u8]),
+}
+
+impl<'a> TagText<'a> {
+    /// The name's bytes.
+    #[inline]
+    pub(crate) fn as_bytes(self) -> &'a [u8] {
+        match self {
+            TagText::Str(s) => s.as_bytes(),
+            TagText::Bytes(b) => b,
+        }
+    }
+
+    /// The name as text; bytes that are not UTF-8 are refused.
+    pub(crate) fn to_str(self) -> Result<&'a str> {
+        match self {
+            TagText::Str(s) => Ok(s),
+            TagText::Bytes(b) => std::str::from_utf8(b)
+                .map_err(|e| Error::invalid_argument(format!("tag is not valid UTF-8: {e}"))),
+        }
+    }
+}
+
 /// Statistics of one tag, summed over all pools.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TagStats {

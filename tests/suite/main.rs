@@ -16,6 +16,7 @@ mod csr;
 mod fuzz_readers;
 mod grid_resonances;
 mod hamiltonian;
+mod handle_cache;
 mod hardening_ffi;
 mod hardening_mapped;
 mod hardening_readers;

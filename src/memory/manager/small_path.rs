@@ -19,7 +19,7 @@ use crate::memory::small::{
     SmallCounters, TAG_SLOTS, ThreadHeap, class_of,
 };
 use crate::memory::stats::{AllocationInfo, Stats};
-use crate::memory::tags::Tag;
+use crate::memory::tags::{Tag, TagText};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -50,20 +50,22 @@ impl SlabSource for Inner {
     }
 }
 
-/// The tag called `name` from the heap's recent tags (interned and remembered on a miss).
-fn recent_tag<'h>(inner: &Inner, heap: &'h ThreadHeap, name: &str) -> Result<&'h Arc<Tag>> {
+/// The tag called `name` from the heap's recent tags (checked, interned and remembered on a
+/// miss: a hit needs no UTF-8 check, the bytes equal a checked name).
+fn recent_tag<'h>(inner: &Inner, heap: &'h ThreadHeap, name: TagText<'_>) -> Result<&'h Arc<Tag>> {
     // SAFETY: `heap` is the calling thread's own, handed out by `with_heap`, and no other
     // reference to its recent tags is alive.
     let recent = unsafe { heap.recent_tags() };
+    let name = name.as_bytes();
     // Callers usually pass the same literal every time: compare addresses before bytes.
     let same = |t: &Arc<Tag>| {
-        let n = t.name();
+        let n = t.name().as_bytes();
         (n.as_ptr() == name.as_ptr() && n.len() == name.len()) || n == name
     };
     if let Some(i) = recent.iter().position(same) {
         return Ok(&recent[i]);
     }
-    let tag = inner.tags.intern(name)?;
+    let tag = inner.tags.intern(TagText::Bytes(name).to_str()?)?;
     if recent.len() >= RECENT_TAGS {
         recent.remove(0);
     }
@@ -101,7 +103,7 @@ impl Inner {
         &self,
         kind: PoolKind,
         size: usize,
-        tag_name: &str,
+        tag_name: TagText<'_>,
         owned: bool,
     ) -> Option<Result<NonNull<u8>>> {
         self.small

@@ -30,16 +30,19 @@
 //! **Quiescence.** A consistency check compares the slabs' live blocks with the heaps'
 //! counters and the manager's totals, which the fast path changes one after the other without
 //! a lock. So every small-block operation runs inside [`enter`](SmallArena::enter) — its heap's
-//! `active` flag raised, one swap on a line only that thread writes — and
+//! `active` flag raised, on a line only that thread writes — and
 //! [`quiesce`](SmallArena::quiesce) raises `stop` and waits until no heap is active: operations
-//! that start meanwhile wait for the check to end (Dekker's handshake, both sides sequentially
-//! consistent). Frees on a thread without a heap, and the manager's external accounts, take
-//! the `heapless` gate for reading instead.
+//! that start meanwhile wait for the check to end (Dekker's handshake). Each side needs a full
+//! fence between its store and its load; where the system offers it, the fence is asymmetric
+//! ([`barrier`](super::barrier): a compiler fence in `enter`, a process-wide `membarrier` in
+//! `quiesce`), else both sides use sequentially consistent swaps. Frees on a thread without a
+//! heap, and the manager's external accounts, take the `heapless` gate for reading instead.
 //!
 //! Lock order: (quiescence) → snapshot → guard → class lock → (the manager's) pool lock;
 //! snapshot → heap list lock; the heap list lock is otherwise taken alone. An operation enters
 //! before it takes any lock, and a check quiesces before it takes any.
 
+use super::barrier;
 use super::class::{CLASS_COUNT, block_size, cache_limit, slab_len};
 use super::heap::{
     CachedBlock, Local, MAGAZINES, PoolCounters, TAG_SLOTS, TagCounters, ThreadHeap,
@@ -97,6 +100,8 @@ pub struct SmallArena {
     /// documentation).
     stop: AtomicBool,
     stop_lock: Mutex<()>,
+    /// The handshake uses the asymmetric barrier (fixed at creation: see [`barrier::available`]).
+    asymmetric: bool,
     /// Read by frees without a heap and by external accounts, written by a quiescing check.
     heapless: RwLock<()>,
     heaps: Mutex<Vec<Arc<ThreadHeap>>>,
@@ -136,6 +141,7 @@ impl SmallArena {
             closed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             stop_lock: Mutex::new(()),
+            asymmetric: barrier::available(),
             heapless: RwLock::new(()),
             heaps: Mutex::new(Vec::new()),
             retired_pools: Default::default(),
@@ -151,15 +157,13 @@ impl SmallArena {
     pub fn with_heap<R>(self: &Arc<Self>, f: impl FnOnce(&ThreadHeap) -> R) -> Option<R> {
         REGISTRY
             .try_with(|registry| {
-                let found = {
-                    let entries = registry.try_borrow_mut().ok()?;
-                    entries.iter().position(|e| e.manager == self.manager)
-                };
-                let index = match found {
-                    Some(i) => i,
-                    None => self.register(registry)?,
-                };
                 // Exclusive borrow for the call: `f` may use the heap's owner-only part.
+                let entries = registry.try_borrow_mut().ok()?;
+                if let Some(entry) = entries.iter().find(|e| e.manager == self.manager) {
+                    return Some(f(&entry.heap));
+                }
+                drop(entries);
+                let index = self.register(registry)?;
                 let entries = registry.try_borrow_mut().ok()?;
                 Some(f(&entries[index].heap))
             })
@@ -172,8 +176,17 @@ impl SmallArena {
     #[inline]
     pub fn enter<'h>(&self, heap: &'h ThreadHeap) -> Active<'h> {
         loop {
-            heap.active.swap(true, SeqCst);
-            if !self.stop.load(SeqCst) {
+            let stopped = if self.asymmetric {
+                heap.active.store(true, Relaxed);
+                // Paired with the heavy barrier in `quiesce`: the store is visible to it, or
+                // this load sees its `stop`.
+                barrier::light();
+                self.stop.load(Relaxed)
+            } else {
+                heap.active.swap(true, SeqCst);
+                self.stop.load(SeqCst)
+            };
+            if !stopped {
                 return Active(heap);
             }
             heap.active.store(false, Release);
@@ -194,6 +207,11 @@ impl SmallArena {
         let stop_lock = self.stop_lock.lock();
         let heapless = self.heapless.write();
         self.stop.swap(true, SeqCst);
+        if self.asymmetric {
+            // Every operation's `active` store is now visible here, or that operation sees
+            // `stop` (see `enter`).
+            barrier::heavy();
+        }
         let heaps: Vec<Arc<ThreadHeap>> = self.heaps.lock().clone();
         for heap in heaps {
             while heap.active.load(SeqCst) {

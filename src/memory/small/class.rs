@@ -31,8 +31,12 @@ pub fn class_of(size: usize) -> usize {
 }
 
 /// The block size of class `class`.
+#[inline]
 pub fn block_size(class: usize) -> usize {
-    debug_assert!(class < CLASS_COUNT);
+    BLOCK_SIZES[class]
+}
+
+const fn compute_block_size(class: usize) -> usize {
     if class < 8 {
         return (class + 1) * CLASS_GRANULE;
     }
@@ -40,6 +44,18 @@ pub fn block_size(class: usize) -> usize {
     let q = (class - 8) % 4 + 1;
     (1 << p) + q * (1 << (p - 2))
 }
+
+/// [`block_size`] of every class, computed at compile time (the fast path reads it on every
+/// allocation and free).
+const BLOCK_SIZES: [usize; CLASS_COUNT] = {
+    let mut sizes = [0; CLASS_COUNT];
+    let mut class = 0;
+    while class < CLASS_COUNT {
+        sizes[class] = compute_block_size(class);
+        class += 1;
+    }
+    sizes
+};
 
 /// Bytes of one slab of `class`: room for at least 16 blocks, at least 256 KiB, a multiple of
 /// [`SLAB_ALIGN`], at most 4 MiB (16 blocks of the largest class).
@@ -50,9 +66,28 @@ pub fn slab_len(class: usize) -> usize {
 
 /// Blocks the calling thread keeps in its cache for `class` before handing half back: about
 /// 64 KiB worth, between 4 and 64 blocks.
+#[inline]
 pub fn cache_limit(class: usize) -> usize {
-    ((64 << 10) / block_size(class)).clamp(4, 64)
+    CACHE_LIMITS[class]
 }
+
+/// [`cache_limit`] of every class, computed at compile time (no division on the free path).
+const CACHE_LIMITS: [usize; CLASS_COUNT] = {
+    let mut limits = [0; CLASS_COUNT];
+    let mut class = 0;
+    while class < CLASS_COUNT {
+        let blocks = (64 << 10) / compute_block_size(class);
+        limits[class] = if blocks < 4 {
+            4
+        } else if blocks > 64 {
+            64
+        } else {
+            blocks
+        };
+        class += 1;
+    }
+    limits
+};
 
 #[cfg(test)]
 mod tests {

@@ -7,9 +7,11 @@
 //! | `slab.rs` | [`Slab`]: one mapping cut into equal blocks, per-block state, free stack |
 //! | `slab_map.rs` | the lock-free address → slab table |
 //! | `heap.rs` | [`ThreadHeap`]: one thread's magazines and counters for one manager |
+//! | `barrier.rs` | the asymmetric fence of the arena's quiescence handshake (`membarrier`) |
 //! | `arena.rs` | [`SmallArena`]: a manager's slabs and heaps, refill, spill, trim, close |
 
 mod arena;
+mod barrier;
 mod class;
 mod heap;
 mod slab;
