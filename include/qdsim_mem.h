@@ -1645,7 +1645,8 @@ qdsim_status qdsim_string_free(char *text);
 // default) uses one per core, or `RAYON_NUM_THREADS` when it is set in the environment before
 // the first solve. Under MPI give each rank the cores it owns (e.g. 1 with one rank per core);
 // with OpenMP, the solver's threads are separate from OpenMP's, so keep their sum within the
-// cores. The threads of a count are started once and kept for later solves.
+// cores. The threads of a count are started once and kept for later solves. A solve's
+// progress callback still runs on the thread that called the solve.
 //
 // Errors: `QDSIM_ERR_INVALID_ARGUMENT` for more than 4096 threads; `QDSIM_ERR_OUT_OF_MEMORY`
 // when the system cannot start them. The setting is unchanged on error.

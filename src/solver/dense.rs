@@ -108,7 +108,7 @@ pub fn dense_hermitian<T: Scalar>(
     a: &ManagedMatrix<T>,
     k: Option<usize>,
 ) -> Result<DenseEigen<f64, T>> {
-    on_solver_threads(|| dense_hermitian_here::<T>(manager, a, k))
+    on_solver_threads(None, |_| dense_hermitian_here::<T>(manager, a, k))
 }
 
 /// [`dense_hermitian`] on the calling thread's pool.
@@ -150,7 +150,7 @@ pub fn dense_general<T: Scalar>(
     manager: &MemoryManager,
     a: &ManagedMatrix<T>,
 ) -> Result<DenseEigen<Complex64, Complex64>> {
-    on_solver_threads(|| dense_general_here::<T>(manager, a))
+    on_solver_threads(None, |_| dense_general_here::<T>(manager, a))
 }
 
 /// [`dense_general`] on the calling thread's pool.

@@ -54,7 +54,9 @@ pub fn lowest_states<T: Scalar>(
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
-    on_solver_threads(|| lowest_states_here::<T>(manager, spec, options, progress))
+    on_solver_threads(progress, |progress| {
+        lowest_states_here::<T>(manager, spec, options, progress)
+    })
 }
 
 /// [`lowest_states`] on the calling thread's pool.

@@ -90,7 +90,7 @@ pub fn resonances(
     tol: f64,
     seed: u64,
 ) -> Result<Resonances> {
-    on_solver_threads(|| resonances_here(manager, h, target, k, tol, seed))
+    on_solver_threads(None, |_| resonances_here(manager, h, target, k, tol, seed))
 }
 
 /// [`resonances`] on the calling thread's pool.

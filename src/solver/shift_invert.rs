@@ -105,7 +105,9 @@ pub fn shift_invert_lowest<T: Scalar>(
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
-    on_solver_threads(|| shift_invert_lowest_here::<T>(manager, h, sigma, options, progress))
+    on_solver_threads(progress, |progress| {
+        shift_invert_lowest_here::<T>(manager, h, sigma, options, progress)
+    })
 }
 
 /// [`shift_invert_lowest`] on the calling thread's pool.

@@ -26,7 +26,9 @@ pub fn lowest_eigenpairs<T: Scalar, A: Operator<T>>(
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
-    on_solver_threads(|| lowest_eigenpairs_here::<T, A>(manager, op, prec, options, progress))
+    on_solver_threads(progress, |progress| {
+        lowest_eigenpairs_here::<T, A>(manager, op, prec, options, progress)
+    })
 }
 
 /// [`lowest_eigenpairs`] on the calling thread's pool.
@@ -68,7 +70,9 @@ pub fn csr_lowest<T: Scalar>(
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
-    on_solver_threads(|| csr_lowest_here::<T>(manager, h, options, progress))
+    on_solver_threads(progress, |progress| {
+        csr_lowest_here::<T>(manager, h, options, progress)
+    })
 }
 
 /// [`csr_lowest`] on the calling thread's pool.
@@ -109,7 +113,9 @@ pub fn mapped_csr_lowest<T: Scalar>(
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<EigenResult<T>> {
-    on_solver_threads(|| mapped_csr_lowest_here::<T>(manager, h, options, progress))
+    on_solver_threads(progress, |progress| {
+        mapped_csr_lowest_here::<T>(manager, h, options, progress)
+    })
 }
 
 /// [`mapped_csr_lowest`] on the calling thread's pool.

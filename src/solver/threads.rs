@@ -6,11 +6,13 @@
 //! solve started afterwards run on a pool of exactly that many threads (created once per count
 //! and kept), so that an MPI rank can use the cores it was given and an OpenMP program can keep
 //! its own threads apart from ours. The kernels, faer's dense algebra and the out-of-core chunk
-//! sizes all see the count (`rayon::current_num_threads()` inside the pool).
+//! sizes all see the count (`rayon::current_num_threads()` inside the pool). The progress
+//! callback keeps running on the calling thread ([`on_solver_threads`]).
 
+use super::progress::{Progress, ProgressFn};
 use crate::error::{Error, Result};
 use parking_lot::RwLock;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 /// The most threads a solve may be given.
 pub const MAX_SOLVER_THREADS: usize = 4096;
@@ -60,12 +62,42 @@ pub fn solver_threads() -> usize {
         .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
 }
 
-/// Runs the solve `f` on the pool of the current setting (on the calling thread's pool by
-/// default).
-pub(crate) fn on_solver_threads<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    let pool = POOL.read().clone();
-    match pool {
-        Some(pool) if pool.current_thread_index().is_none() => pool.install(f),
-        _ => f(),
-    }
+/// Runs `solve` on the pool of the current setting (on the calling thread's pool by default),
+/// handing it the caller's progress callback. With a pool of its own the solve runs on that
+/// pool's threads, but the callback still runs on the calling thread: each report is sent back
+/// here and the answer returned, so user code keeps its thread (its thread-locals, re-entrant
+/// calls on the handles this call holds, a Python GIL), as without the setting.
+pub(crate) fn on_solver_threads<R: Send>(
+    progress: Option<&mut ProgressFn<'_>>,
+    solve: impl FnOnce(Option<&mut ProgressFn<'_>>) -> R + Send,
+) -> R {
+    let pool = POOL
+        .read()
+        .clone()
+        .filter(|pool| pool.current_thread_index().is_none());
+    let Some(pool) = pool else {
+        return solve(progress);
+    };
+    let Some(callback) = progress else {
+        return pool.install(|| solve(None));
+    };
+    let (reports, incoming) = mpsc::channel::<Progress>();
+    let (answers, answer) = mpsc::channel::<bool>();
+    // `move`: if the callback panics, unwinding drops `answers`, the relay then reads "cancel"
+    // and the solve ends before the scope joins it.
+    std::thread::scope(move |scope| {
+        let worker = scope.spawn(move || {
+            // A lost caller (its side dropped) cancels the solve.
+            let mut relay = move |report: &Progress| {
+                reports.send(*report).is_err() || answer.recv().unwrap_or(true)
+            };
+            pool.install(|| solve(Some(&mut relay)))
+        });
+        for report in incoming {
+            let _ = answers.send(callback(&report));
+        }
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }

@@ -350,9 +350,40 @@ fn dense_solvers_c_api_report_residuals_and_seconds() {
     }
 }
 
-/// Issue 18: `set_solver_threads` — a solve runs on exactly that many threads (its progress
-/// callback sees the pool) and finds the same states; too many is refused and changes nothing;
-/// 0 goes back to the default.
+/// An operator that records, for every application, the size of the rayon pool it runs in and
+/// the name of its thread.
+struct Recording<'a> {
+    inner: &'a StencilOperator<f64>,
+    seen: std::sync::Mutex<std::collections::BTreeSet<(usize, Option<String>)>>,
+}
+
+impl Operator<f64> for Recording<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn row_granularity(&self) -> usize {
+        self.inner.row_granularity()
+    }
+    fn apply_rows(&self, x: &[f64], rows: std::ops::Range<usize>, y: &mut [f64]) {
+        let thread = std::thread::current().name().map(str::to_string);
+        self.seen
+            .lock()
+            .unwrap()
+            .insert((rayon::current_num_threads(), thread));
+        self.inner.apply_rows(x, rows, y);
+    }
+    fn diagonal(&self) -> Vec<f64> {
+        Operator::diagonal(self.inner)
+    }
+    fn gershgorin_bounds(&self) -> (f64, f64) {
+        self.inner.gershgorin_bounds()
+    }
+}
+
+/// Issue 18: `set_solver_threads` — a solve runs on exactly that many threads (its operator
+/// applications all happen on the one solver thread) and finds the same states, while the
+/// progress callback still runs on the calling thread; too many is refused and changes
+/// nothing; 0 goes back to the default.
 #[test]
 fn the_number_of_solver_threads_is_a_setting() {
     use qdsim_mem::solver::{set_solver_threads, solver_threads};
@@ -368,6 +399,11 @@ fn the_number_of_solver_threads_is_a_setting() {
         ..EigenOptions::default()
     };
     let reference = lowest_states::<f64>(&m, &spec, &options, None).unwrap();
+    let stencil = StencilOperator::<f64>::new(&m, &spec, "h").unwrap();
+    let recording = Recording {
+        inner: &stencil,
+        seen: Default::default(),
+    };
     set_solver_threads(1).unwrap();
     assert_eq!(solver_threads(), 1);
     assert_eq!(
@@ -377,18 +413,33 @@ fn the_number_of_solver_threads_is_a_setting() {
         ErrorKind::InvalidArgument
     );
     assert_eq!(solver_threads(), 1);
-    let mut seen = Vec::new();
+    let caller = std::thread::current().id();
+    let mut callback_threads = Vec::new();
     let mut record = |_: &Progress| {
-        seen.push(rayon::current_num_threads());
+        callback_threads.push(std::thread::current().id());
         false
     };
     let one = lowest_states::<f64>(&m, &spec, &options, Some(&mut record));
+    let operator_run = lowest_eigenpairs::<f64, _>(&m, &recording, None, &options, None);
     set_solver_threads(0).unwrap();
-    let one = one.unwrap();
-    assert!(!seen.is_empty() && seen.iter().all(|&t| t == 1), "{seen:?}");
+    let (one, operator_run) = (one.unwrap(), operator_run.unwrap());
+    assert!(
+        !callback_threads.is_empty() && callback_threads.iter().all(|&t| t == caller),
+        "{callback_threads:?}"
+    );
+    let seen = recording.seen.into_inner().unwrap();
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [(1, Some("qdsim-solver-0".to_string()))]
+    );
     assert_eq!(solver_threads(), default);
     for (a, b) in one.values.iter().zip(&reference.values) {
         // Both converged to 1e-9 relative residual: the eigenvalues agree far below 1e-10.
+        assert!((a - b).abs() <= 1e-10 * b.abs(), "{a} vs {b}");
+    }
+    assert!(operator_run.is_converged(), "{operator_run:?}");
+    for (a, b) in operator_run.values.iter().zip(&reference.values) {
+        // Converged to 1e-9 relative residual (Jacobi instead of multigrid): same bound.
         assert!((a - b).abs() <= 1e-10 * b.abs(), "{a} vs {b}");
     }
 }

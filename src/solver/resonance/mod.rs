@@ -87,7 +87,9 @@ pub fn grid_resonances(
     options: &EigenOptions,
     progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<Resonances> {
-    on_solver_threads(|| grid_resonances_here(manager, spec, target, options, progress))
+    on_solver_threads(progress, |progress| {
+        grid_resonances_here(manager, spec, target, options, progress)
+    })
 }
 
 /// [`grid_resonances`] on the calling thread's pool.
