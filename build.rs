@@ -4,6 +4,10 @@
 //! as their run-time dependency; and puts the `libqdsim_mem.so.<ABI>` → `libqdsim_mem.so`
 //! symlink beside cargo's output, so that programs linked against `target/release` run from
 //! there as they do from an installed tree.
+//!
+//! It also compiles `src/memory/debug/valgrind_requests.c` (valgrind client requests for the
+//! manager's debug mode) and sets cfg `qdsim_valgrind` when valgrind's headers are installed;
+//! without them the requests are left out and the library builds all the same.
 
 use std::path::{Path, PathBuf};
 
@@ -40,8 +44,37 @@ fn link_soname(dir: &Path, soname: &str) {
     }
 }
 
+/// Compiles the valgrind client requests when `<valgrind/memcheck.h>` is found.
+fn valgrind_requests() {
+    const SOURCE: &str = "src/memory/debug/valgrind_requests.c";
+    println!("cargo:rustc-check-cfg=cfg(qdsim_valgrind)");
+    println!("cargo:rerun-if-changed={SOURCE}");
+    println!("cargo:rerun-if-env-changed=QDSIM_VALGRIND_INCLUDE");
+    let include = std::env::var_os("QDSIM_VALGRIND_INCLUDE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/include"));
+    let header = include.join("valgrind/memcheck.h");
+    println!("cargo:rerun-if-changed={}", header.display());
+    if !header.is_file() {
+        println!(
+            "cargo:warning=valgrind headers not found ({}): pool blocks will be invisible to \
+             memcheck (apt-get install valgrind, or set QDSIM_VALGRIND_INCLUDE)",
+            header.display()
+        );
+        return;
+    }
+    cc::Build::new()
+        .file(SOURCE)
+        .include(&include)
+        .opt_level(2)
+        .warnings(true)
+        .compile("qdsim_valgrind_requests");
+    println!("cargo:rustc-cfg=qdsim_valgrind");
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    valgrind_requests();
     println!("cargo:rerun-if-changed=src/ffi/version.rs");
     let abi = abi_version();
     let major: u32 = std::env::var("CARGO_PKG_VERSION_MAJOR")

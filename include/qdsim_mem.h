@@ -121,6 +121,9 @@ enum qdsim_status
     QDSIM_ERR_NOT_FOUND = 13,
     // A bug in qdsim-mem, including a caught panic. Please report it with the message.
     QDSIM_ERR_INTERNAL = 14,
+    // Memory outside a block's bounds was written: the debug mode found its red zones changed
+    // (the message names the block, its tag and the offset of the first changed byte).
+    QDSIM_ERR_MEMORY_CORRUPTED = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -353,6 +356,13 @@ typedef struct qdsim_manager_config {
     // Bytes of freed direct mappings (blocks larger than a chunk) each pool keeps for reuse
     // (default 1 GiB); 0 unmaps them at once. `qdsim_manager_trim` returns them.
     uint64_t retain_bytes;
+    // The debug mode: positive guards every block with red zones, checked by
+    // `qdsim_manager_free` and `qdsim_manager_check` (`QDSIM_ERR_MEMORY_CORRUPTED`, naming the
+    // block's tag and the offset written), and under valgrind makes pool overruns and use
+    // after free visible to memcheck; the thread cache is then off. Negative: off. 0 (default):
+    // as the environment variable `QDSIM_MEM_DEBUG` says (`red-zones` or `off`), else on
+    // exactly when the program runs under valgrind.
+    int32_t red_zones;
 } qdsim_manager_config;
 
 // Selects a typed pool: one of the `QDSIM_POOL_*` values. A plain `int32_t` so that any value
@@ -977,6 +987,11 @@ qdsim_status qdsim_manager_alloc_bytes(struct qdsim_manager *manager, size_t siz
 // operator's or builder's storage): the message names the owning handle when it can; destroy
 // that handle instead.
 //
+// In the debug mode (`red_zones` in `qdsim_manager_config`) a block whose red zones were
+// written (an overrun or underrun) is freed all the same and reported with
+// `QDSIM_ERR_MEMORY_CORRUPTED`: the message names its tag and the offset of the first byte
+// written outside it.
+//
 // # Safety
 // The memory is not used after a successful call.
 qdsim_status qdsim_manager_free(struct qdsim_manager *manager, void *ptr);
@@ -991,11 +1006,21 @@ qdsim_status qdsim_manager_trim(struct qdsim_manager *manager, uint64_t *release
 // Verifies the manager's internal invariants (blocks and free space tile every chunk, counters
 // agree). Returns `QDSIM_ERR_INTERNAL` with a description if they do not: a bug in qdsim-mem to
 // report (the bookkeeping lives outside the pools, so a program writing past the end of its
-// arrays cannot cause it). Meant for tests; it locks every pool while it runs.
+// arrays cannot cause it). In the debug mode (`red_zones` in `qdsim_manager_config`) it also
+// checks the red zones of every live block: `QDSIM_ERR_MEMORY_CORRUPTED` names the first block
+// written outside its bounds, its tag and the offset. Meant for tests; it locks every pool
+// while it runs.
 //
 // # Safety
 // Always safe to call; `manager` is checked.
 qdsim_status qdsim_manager_check(const struct qdsim_manager *manager);
+
+// Writes the configuration `manager` runs with to `*out`: what it was created with, defaults
+// filled in and the debug mode decided (`red_zones` 1 or −1; `thread_cache` 0 with red zones).
+//
+// # Safety
+// `out` points to writable memory for a `qdsim_manager_config`.
+qdsim_status qdsim_manager_get_config(const struct qdsim_manager *manager, struct qdsim_manager_config *out);
 
 // Writes the totals over all pools to `*out`.
 //

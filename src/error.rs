@@ -35,6 +35,8 @@ pub enum ErrorKind {
     NotFound,
     /// A bug in this library (including a caught panic).
     Internal,
+    /// Memory outside a block's bounds was written (the debug mode's red zones changed).
+    MemoryCorrupted,
 }
 
 /// An error with its kind and a message meant for the person running the program.

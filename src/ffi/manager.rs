@@ -72,6 +72,13 @@ pub struct qdsim_manager_config {
     /// Bytes of freed direct mappings (blocks larger than a chunk) each pool keeps for reuse
     /// (default 1 GiB); 0 unmaps them at once. `qdsim_manager_trim` returns them.
     pub retain_bytes: u64,
+    /// The debug mode: positive guards every block with red zones, checked by
+    /// `qdsim_manager_free` and `qdsim_manager_check` (`QDSIM_ERR_MEMORY_CORRUPTED`, naming the
+    /// block's tag and the offset written), and under valgrind makes pool overruns and use
+    /// after free visible to memcheck; the thread cache is then off. Negative: off. 0 (default):
+    /// as the environment variable `QDSIM_MEM_DEBUG` says (`red-zones` or `off`), else on
+    /// exactly when the program runs under valgrind.
+    pub red_zones: i32,
 }
 
 impl From<&ManagerConfig> for qdsim_manager_config {
@@ -88,6 +95,11 @@ impl From<&ManagerConfig> for qdsim_manager_config {
             thread_cache: c.thread_cache.into(),
             prefault_threads: u32::try_from(c.prefault_threads).unwrap_or(u32::MAX),
             retain_bytes: c.retain_bytes,
+            red_zones: match c.red_zones {
+                None => 0,
+                Some(true) => 1,
+                Some(false) => -1,
+            },
         }
     }
 }
@@ -114,6 +126,7 @@ impl From<&qdsim_manager_config> for ManagerConfig {
             thread_cache: c.thread_cache != 0,
             prefault_threads: c.prefault_threads as usize,
             retain_bytes: c.retain_bytes,
+            red_zones: (c.red_zones != 0).then_some(c.red_zones > 0),
         }
     }
 }
@@ -387,6 +400,11 @@ pub unsafe extern "C" fn qdsim_manager_alloc_bytes(
 /// operator's or builder's storage): the message names the owning handle when it can; destroy
 /// that handle instead.
 ///
+/// In the debug mode (`red_zones` in `qdsim_manager_config`) a block whose red zones were
+/// written (an overrun or underrun) is freed all the same and reported with
+/// `QDSIM_ERR_MEMORY_CORRUPTED`: the message names its tag and the offset of the first byte
+/// written outside it.
+///
 /// # Safety
 /// The memory is not used after a successful call.
 #[unsafe(no_mangle)]
@@ -464,7 +482,10 @@ pub unsafe extern "C" fn qdsim_manager_trim(
 /// Verifies the manager's internal invariants (blocks and free space tile every chunk, counters
 /// agree). Returns `QDSIM_ERR_INTERNAL` with a description if they do not: a bug in qdsim-mem to
 /// report (the bookkeeping lives outside the pools, so a program writing past the end of its
-/// arrays cannot cause it). Meant for tests; it locks every pool while it runs.
+/// arrays cannot cause it). In the debug mode (`red_zones` in `qdsim_manager_config`) it also
+/// checks the red zones of every live block: `QDSIM_ERR_MEMORY_CORRUPTED` names the first block
+/// written outside its bounds, its tag and the offset. Meant for tests; it locks every pool
+/// while it runs.
 ///
 /// # Safety
 /// Always safe to call; `manager` is checked.
@@ -472,5 +493,24 @@ pub unsafe extern "C" fn qdsim_manager_trim(
 pub unsafe extern "C" fn qdsim_manager_check(manager: *const qdsim_manager) -> qdsim_status {
     guard("qdsim_manager_check", || {
         with_manager(manager, MemoryManager::check_consistency)
+    })
+}
+
+/// Writes the configuration `manager` runs with to `*out`: what it was created with, defaults
+/// filled in and the debug mode decided (`red_zones` 1 or −1; `thread_cache` 0 with red zones).
+///
+/// # Safety
+/// `out` points to writable memory for a `qdsim_manager_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qdsim_manager_get_config(
+    manager: *const qdsim_manager,
+    out: *mut qdsim_manager_config,
+) -> qdsim_status {
+    guard("qdsim_manager_get_config", || {
+        let out = out_param(out, "out")?;
+        let config = qdsim_manager_config::from(manager_arg(manager)?.manager.config());
+        // SAFETY: checked by out_param; writable per the contract.
+        unsafe { write_out(out, config) };
+        Ok(())
     })
 }

@@ -40,6 +40,9 @@ pub enum qdsim_status {
     QDSIM_ERR_NOT_FOUND = 13,
     /// A bug in qdsim-mem, including a caught panic. Please report it with the message.
     QDSIM_ERR_INTERNAL = 14,
+    /// Memory outside a block's bounds was written: the debug mode found its red zones changed
+    /// (the message names the block, its tag and the offset of the first changed byte).
+    QDSIM_ERR_MEMORY_CORRUPTED = 15,
 }
 
 use qdsim_status::*;
@@ -61,12 +64,13 @@ impl From<ErrorKind> for qdsim_status {
             ErrorKind::BufferTooSmall => QDSIM_ERR_BUFFER_TOO_SMALL,
             ErrorKind::NotFound => QDSIM_ERR_NOT_FOUND,
             ErrorKind::Internal => QDSIM_ERR_INTERNAL,
+            ErrorKind::MemoryCorrupted => QDSIM_ERR_MEMORY_CORRUPTED,
         }
     }
 }
 
 /// Names of the status codes, indexed by value.
-const STATUS_NAMES: [&CStr; 15] = [
+const STATUS_NAMES: [&CStr; 16] = [
     c"QDSIM_OK",
     c"QDSIM_ERR_NULL_ARGUMENT",
     c"QDSIM_ERR_INVALID_ARGUMENT",
@@ -82,6 +86,7 @@ const STATUS_NAMES: [&CStr; 15] = [
     c"QDSIM_ERR_BUFFER_TOO_SMALL",
     c"QDSIM_ERR_NOT_FOUND",
     c"QDSIM_ERR_INTERNAL",
+    c"QDSIM_ERR_MEMORY_CORRUPTED",
 ];
 
 /// The name of status code `status` ("QDSIM_OK", "QDSIM_ERR_LIMIT_EXCEEDED", …), or
@@ -120,6 +125,7 @@ mod tests {
             QDSIM_ERR_BUFFER_TOO_SMALL,
             QDSIM_ERR_NOT_FOUND,
             QDSIM_ERR_INTERNAL,
+            QDSIM_ERR_MEMORY_CORRUPTED,
         ];
         assert_eq!(all.len(), STATUS_NAMES.len());
         for status in all {

@@ -406,7 +406,9 @@ fn spmv_kernel<I: CsrIndex, T: Scalar, V: Scalar + Mul<T, Output = V>, const CON
         }
     };
     if parallel {
-        y.par_chunks_mut(ROWS_PER_TASK).enumerate().for_each(rows);
+        crate::solver::threads::in_pool(|| {
+            y.par_chunks_mut(ROWS_PER_TASK).enumerate().for_each(rows)
+        });
     } else {
         y.chunks_mut(ROWS_PER_TASK).enumerate().for_each(rows);
     }

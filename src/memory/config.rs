@@ -48,6 +48,16 @@ pub struct ManagerConfig {
     /// Print the leak report to stderr when the manager is destroyed (C) or its last handle is
     /// dropped (Rust) while allocations are still live.
     pub report_leaks_on_destroy: bool,
+    /// The debug mode: guard every block with red zones, checked when it is freed and by
+    /// [`check_consistency`](super::MemoryManager::check_consistency) (a write past either end
+    /// is reported with the block's tag and the offset), and, under valgrind, tell memcheck
+    /// where blocks, red zones and freed memory are. Every request then takes the pool path
+    /// (`thread_cache` is turned off) and uses 64 to 191 bytes more address space.
+    /// `None` (default): on when the environment variable `QDSIM_MEM_DEBUG` says `red-zones`,
+    /// off when it says `off`; without it, on exactly when the program runs under valgrind.
+    /// After [`MemoryManager::new`](super::MemoryManager::new) the manager's
+    /// [`config`](super::MemoryManager::config) holds the decision.
+    pub red_zones: Option<bool>,
 }
 
 impl Default for ManagerConfig {
@@ -64,6 +74,7 @@ impl Default for ManagerConfig {
             retain_bytes: DEFAULT_RETAIN_BYTES,
             huge_pages: false,
             report_leaks_on_destroy: true,
+            red_zones: None,
         }
     }
 }
@@ -85,8 +96,14 @@ impl ManagerConfig {
     /// of two up to [`MAX_ALIGNMENT`]; a `memory_limit` of `Some(0)` (nothing could be
     /// allocated; `None` means no limit); more than [`MAX_PREFAULT_THREADS`] prefault threads.
     /// A limit below `initial_pool_size` is allowed: chunks are address space, and the limit
-    /// counts the bytes of live blocks.
+    /// counts the bytes of live blocks. An unreadable `QDSIM_MEM_DEBUG` (when `red_zones` is
+    /// `None`) is refused too.
     pub(crate) fn validated(mut self) -> Result<Self> {
+        let red_zones = super::debug::resolve(self.red_zones)?;
+        self.red_zones = Some(red_zones);
+        if red_zones {
+            self.thread_cache = false;
+        }
         if self.initial_pool_size == 0 {
             return Err(Error::invalid_argument(
                 "initial_pool_size must be greater than 0",

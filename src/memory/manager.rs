@@ -14,6 +14,7 @@
 //! then the process-wide region map.
 
 use super::config::{ManagerConfig, check_alignment};
+use super::debug::{red_zones, valgrind};
 use super::event_log::{EventLog, EventOp};
 use super::os::{self, MapOptions};
 use super::pool::{GRANULE, LiveBlock, Placement, Pool};
@@ -55,6 +56,8 @@ pub struct MemoryManager {
 struct Inner {
     id: u64,
     config: ManagerConfig,
+    /// The debug mode (red zones around every block, valgrind client requests).
+    red_zones: bool,
     pools: [Mutex<Pool>; 5],
     tags: TagTable,
     in_use: AtomicU64,
@@ -148,6 +151,7 @@ impl MemoryManager {
         let manager = Self {
             inner: Arc::new(Inner {
                 id,
+                red_zones: config.red_zones == Some(true),
                 config,
                 pools: PoolKind::ALL.map(|kind| Mutex::new(Pool::new(kind))),
                 tags: TagTable::default(),
@@ -300,7 +304,8 @@ impl MemoryManager {
             return None;
         }
         let pool = self.inner.pools[owner.pool.index()].lock();
-        pool.live_block(addr).map(|block| pool.info(addr, block))
+        pool.find_live(addr)
+            .map(|(start, block)| pool.info(start, block))
     }
 
     /// Starts tracking the peak bytes in use from now on (e.g. over one solve).
@@ -467,6 +472,7 @@ impl MemoryManager {
                 .load(Ordering::Relaxed)
                 .wrapping_add(inner.small.in_use(kind));
         }
+        inner.check_red_zones(&pools)?;
         let total = inner.in_use.load(Ordering::Relaxed);
         let external = inner.external.load(Ordering::Relaxed);
         if total != in_use.wrapping_add(external) {
@@ -583,7 +589,13 @@ impl Inner {
                 return result.map(|p| (p, false));
             }
         }
-        let block_len = os::align_up(size.max(1), GRANULE).expect("size checked above");
+        // The debug mode guards the block: `front` bytes before the caller's, a red zone after.
+        let (front, block_len) = if self.red_zones {
+            red_zones::layout(size, align).expect("size checked above")
+        } else {
+            let len = os::align_up(size.max(1), GRANULE).expect("size checked above");
+            (0, len)
+        };
         let tag = self.tags.intern(tag.to_str()?)?;
 
         let mut pool = self.pools[kind.index()].lock();
@@ -648,9 +660,16 @@ impl Inner {
                 serial,
                 epoch: self.epoch.load(Ordering::Acquire),
                 owned,
+                front,
             },
         );
-        let ptr = NonNull::new(addr as *mut u8).expect("mappings are never at address 0");
+        let user = addr + front;
+        if self.red_zones {
+            // SAFETY: `[addr, addr + block_len)` was just carved for this block alone, and
+            // `layout` put both zones inside it.
+            unsafe { red_zones::paint(user, size, zero) };
+        }
+        let ptr = NonNull::new(user as *mut u8).expect("mappings are never at address 0");
         Ok((ptr, zero))
     }
 
@@ -719,6 +738,9 @@ impl Inner {
         align: usize,
     ) -> Result<()> {
         let (start, len) = os::map(len, align, self.map_options())?;
+        if self.red_zones {
+            valgrind::no_access(start, len);
+        }
         regions::register(start, len, self.owner(kind));
         pool.add_chunk(start, len);
         Ok(())
@@ -737,6 +759,9 @@ impl Inner {
             return Ok((start, len, Placement::Direct, false));
         }
         let (start, len) = os::map(len, align, self.map_options())?;
+        if self.red_zones {
+            valgrind::no_access(start, len);
+        }
         regions::register(start, len, self.owner(kind));
         Ok((start, len, Placement::Direct, true))
     }
@@ -792,15 +817,32 @@ impl Inner {
         }
         let mut pool = self.pools[owner.pool.index()].lock();
         self.check_open()?;
-        if let Some(block) = pool.live_block(addr).filter(|b| b.owned && !by_owner) {
+        if let Some((_, block)) = pool.find_live(addr).filter(|(_, b)| b.owned && !by_owner) {
             return Err(Error::new(
                 ErrorKind::NotOwned,
                 owned_block_message(addr, block.requested, block.tag.name(), owner.pool),
             ));
         }
-        let block = pool
+        let (start, block) = pool
             .remove_live(addr)
             .map_err(|why| Error::new(ErrorKind::NotOwned, why))?;
+        // The debug mode: the block goes back all the same; a damaged red zone is reported.
+        let damage = if block.front > 0 {
+            // SAFETY: the block was live and painted; its owner has given it back.
+            let damage = unsafe { red_zones::check(addr, block.requested) };
+            // SAFETY: as above.
+            unsafe { red_zones::retire(addr, block.requested) };
+            damage.map(|damage| {
+                Error::new(
+                    ErrorKind::MemoryCorrupted,
+                    red_zones::message(addr, block.requested, block.tag.name(), owner.pool, damage)
+                        + "; the block was freed",
+                )
+            })
+        } else {
+            None
+        };
+        let addr = start;
         self.in_use
             .fetch_sub(block.requested as u64, Ordering::Relaxed);
         self.usage[owner.pool.index()].sub(block.requested as u64);
@@ -821,7 +863,36 @@ impl Inner {
             drop(pool);
             os::unmap(addr, block.len);
         }
-        Ok(())
+        damage.map_or(Ok(()), Err)
+    }
+
+    /// The debug mode's check of every live block's red zones: the first damaged block (and
+    /// how many more there are) as [`ErrorKind::MemoryCorrupted`].
+    fn check_red_zones(&self, pools: &[MutexGuard<'_, Pool>; 5]) -> Result<()> {
+        let mut damaged = Vec::new();
+        for (kind, pool) in PoolKind::ALL.iter().zip(pools) {
+            for (start, block) in pool.live_blocks().filter(|(_, b)| b.front > 0) {
+                let user = block.user(start);
+                // SAFETY: a live, painted block; its pool's lock keeps it from being freed now.
+                if let Some(damage) = unsafe { red_zones::check(user, block.requested) } {
+                    damaged.push(red_zones::message(
+                        user,
+                        block.requested,
+                        block.tag.name(),
+                        *kind,
+                        damage,
+                    ));
+                }
+            }
+        }
+        match damaged.len() {
+            0 => Ok(()),
+            1 => Err(Error::new(ErrorKind::MemoryCorrupted, damaged.remove(0))),
+            n => Err(Error::new(
+                ErrorKind::MemoryCorrupted,
+                format!("{} (and {} more damaged blocks)", damaged[0], n - 1),
+            )),
+        }
     }
 
     fn lock_all(&self) -> [MutexGuard<'_, Pool>; 5] {
@@ -888,6 +959,14 @@ impl Inner {
                 pools.iter().flat_map(|p| p.allocations()).collect();
             live.extend(small_live);
             eprintln!("{}", report::leak_report(self.id, &live));
+        }
+        if self.red_zones {
+            // Memcheck forgets the blocks it was told about, as if freed (no false leaks).
+            for pool in pools.iter() {
+                for (start, block) in pool.live_blocks() {
+                    valgrind::freelike(block.user(start));
+                }
+            }
         }
         let mappings: Vec<(usize, usize)> = pools
             .iter_mut()

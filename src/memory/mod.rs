@@ -17,6 +17,7 @@
 //! | `buffer.rs` | [`PoolBuffer`], an owned array that frees itself |
 //! | `pool_vec.rs` | [`PoolVec`], a growable array in a pool |
 //! | `config.rs` | [`ManagerConfig`] |
+//! | `debug/` | the debug mode: red zones around every block, valgrind client requests |
 //! | `regions.rs` | the process-wide map of mapped ranges to their owners |
 //! | `os.rs` | `mmap`/`munmap`, huge-page advice, available system memory |
 //!
@@ -35,6 +36,8 @@
 mod buffer;
 /// cbindgen:ignore
 mod config;
+/// cbindgen:ignore
+mod debug;
 /// cbindgen:ignore
 mod event_log;
 /// cbindgen:ignore
@@ -66,6 +69,7 @@ pub use config::{
     DEFAULT_INITIAL_POOL_SIZE, DEFAULT_RETAIN_BYTES, MAX_ALIGNMENT, MAX_CHUNK_SIZE,
     MAX_PREFAULT_THREADS, MIN_ALIGNMENT, ManagerConfig,
 };
+pub use debug::DEBUG_ENV;
 pub use event_log::{
     EVENT_LOG_HEADER, Event, EventOp, ReplayReport, events_from_csv, events_from_reader,
     events_to_csv, read_event_log, replay,

@@ -41,6 +41,17 @@ pub struct LiveBlock {
     pub epoch: u64,
     /// Owned by a library object (a `PoolBuffer`): the public free refuses it.
     pub owned: bool,
+    /// Where the caller's bytes start inside the block: 0, or the red zone's front part in the
+    /// manager's debug mode (`debug::red_zones`). The live map is keyed by the block's start;
+    /// callers see `start + front`.
+    pub front: usize,
+}
+
+impl LiveBlock {
+    /// The address the caller was given for the block at `start`.
+    pub fn user(&self, start: usize) -> usize {
+        start + self.front
+    }
 }
 
 /// Why `addr`, inside the live `requested`-byte allocation at `start`, cannot be freed (the
@@ -193,13 +204,16 @@ impl Pool {
         self.failed += 1;
     }
 
-    /// Removes the live block that starts at `addr`, returning its space to the free runs when
-    /// it sits in a chunk. A direct block is only forgotten: the caller unmaps it.
-    /// `Err` carries a description of what `addr` points at instead.
-    pub fn remove_live(&mut self, addr: usize) -> Result<LiveBlock, String> {
-        let Some(block) = self.live.remove(&addr) else {
+    /// Removes the live block the caller knows as `addr`, returning its space to the free runs
+    /// when it sits in a chunk, and gives back `(start, block)`. A direct block is only
+    /// forgotten: the caller unmaps it. `Err` carries a description of what `addr` points at
+    /// instead.
+    pub fn remove_live(&mut self, addr: usize) -> Result<(usize, LiveBlock), String> {
+        let Some((start, _)) = self.find_live(addr) else {
             return Err(self.describe_non_block(addr));
         };
+        let block = self.live.remove(&start).expect("found just now");
+        let addr = start;
         self.in_use -= block.requested as u64;
         self.frees += 1;
         match block.placement {
@@ -209,13 +223,25 @@ impl Pool {
                 self.direct_bytes -= block.len as u64;
             }
         }
-        Ok(block)
+        Ok((start, block))
     }
 
     /// Explains why `addr` (inside this pool's memory) is not the start of a live block.
     fn describe_non_block(&self, addr: usize) -> String {
-        if let Some((&start, block)) = self.live.range(..addr).next_back() {
+        if let Some((&start, block)) = self.live.range(..=addr).next_back() {
+            let user = block.user(start);
+            if addr < user {
+                return format!(
+                    "{addr:#x} points {} bytes before the {}-byte allocation at {user:#x} (tag \
+                     {:?}, pool {}), into its red zone; pass the address the allocation returned",
+                    user - addr,
+                    block.requested,
+                    block.tag.name(),
+                    self.kind
+                );
+            }
             if addr < start + block.len {
+                let start = user;
                 return interior_pointer_message(
                     addr,
                     start,
@@ -234,9 +260,16 @@ impl Pool {
         )
     }
 
-    /// The live block starting at `addr`.
-    pub fn live_block(&self, addr: usize) -> Option<&LiveBlock> {
-        self.live.get(&addr)
+    /// The live block the caller knows as `addr` (its start plus its red zone's front part),
+    /// with the block's start.
+    pub fn find_live(&self, addr: usize) -> Option<(usize, &LiveBlock)> {
+        let (&start, block) = self.live.range(..=addr).next_back()?;
+        (block.user(start) == addr).then_some((start, block))
+    }
+
+    /// Every live block with its start (for the debug mode's red-zone checks).
+    pub fn live_blocks(&self) -> impl Iterator<Item = (usize, &LiveBlock)> + '_ {
+        self.live.iter().map(|(&start, block)| (start, block))
     }
 
     /// Removes every chunk that is entirely free and returns `(start, len)` of each, for the
@@ -320,10 +353,10 @@ impl Pool {
             .map(|(&address, block)| self.info(address, block))
     }
 
-    /// The description of the live block at `address`.
-    pub fn info(&self, address: usize, block: &LiveBlock) -> AllocationInfo {
+    /// The description of the live block that starts at `start`.
+    pub fn info(&self, start: usize, block: &LiveBlock) -> AllocationInfo {
         AllocationInfo {
-            address,
+            address: block.user(start),
             size: block.requested,
             pool: self.kind,
             tag: block.tag.name().to_string(),

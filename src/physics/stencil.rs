@@ -421,9 +421,11 @@ impl<T: Scalar> StencilOperator<T> {
             }
         };
         if parallel {
-            y.par_chunks_mut(nx * lines_per_task)
-                .enumerate()
-                .for_each(task);
+            crate::solver::threads::in_pool(|| {
+                y.par_chunks_mut(nx * lines_per_task)
+                    .enumerate()
+                    .for_each(task)
+            });
         } else {
             y.chunks_mut(nx * lines_per_task).enumerate().for_each(task);
         }

@@ -69,7 +69,7 @@ mod shift_invert;
 mod sparse;
 mod sparse_lu;
 /// cbindgen:ignore
-mod threads;
+pub(crate) mod threads;
 /// cbindgen:ignore
 mod vectors;
 

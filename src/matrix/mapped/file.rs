@@ -280,10 +280,13 @@ impl MappedFile {
     /// The CRC-32C of every [`CHECKSUM_BLOCK`] of the checksummed range, in parallel.
     fn block_checksums(&self) -> Vec<u32> {
         let range = self.header.checksummed_range();
-        self.all_bytes()[range.start as usize..range.end as usize]
-            .par_chunks(CHECKSUM_BLOCK as usize)
-            .map(crc32c::crc32c)
-            .collect()
+        let bytes = &self.all_bytes()[range.start as usize..range.end as usize];
+        crate::solver::threads::in_pool(|| {
+            bytes
+                .par_chunks(CHECKSUM_BLOCK as usize)
+                .map(crc32c::crc32c)
+                .collect()
+        })
     }
 
     /// Checks the data against the checksum table (format version 2): every block's CRC-32C,
