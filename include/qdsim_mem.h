@@ -1659,7 +1659,8 @@ qdsim_status qdsim_set_solver_threads(size_t threads);
 // `threads` points to writable memory for a `size_t`.
 qdsim_status qdsim_solver_threads(size_t *threads);
 
-// The short name of pool `pool` ("f64", "complex64", "i32", "i64", "bytes"), or "unknown".
+// The short name of pool `pool` ("f64", "complex128", "i32", "i64", "bytes"; "complex128" is
+// numpy's name for double-precision complex, the elements of `QDSIM_POOL_COMPLEX`), or "unknown".
 //
 // The string is static: never free it. Thread safety: any thread.
 const char *qdsim_pool_name(qdsim_pool pool);
