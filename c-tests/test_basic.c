@@ -9,7 +9,7 @@ int main(void) {
     CHECK(strlen(qdsim_version_string()) > 0);
     CHECK(strcmp(qdsim_status_string(QDSIM_ERR_LIMIT_EXCEEDED), "QDSIM_ERR_LIMIT_EXCEEDED") == 0);
     CHECK(strcmp(qdsim_status_string(12345), "QDSIM_UNKNOWN_STATUS") == 0);
-    CHECK(strcmp(qdsim_pool_name(QDSIM_POOL_COMPLEX), "complex64") == 0);
+    CHECK(strcmp(qdsim_pool_name(QDSIM_POOL_COMPLEX), "complex128") == 0);
     CHECK(strcmp(qdsim_pool_name(99), "unknown") == 0);
 
     qdsim_manager_config config;

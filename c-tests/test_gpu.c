@@ -138,12 +138,7 @@ static void solve_on_a_device(void) {
     const size_t pts[2] = {P, P};
     CHECK_OK(qdsim_grid_box(2, l, pts, &d.grid));
     /* V = (hbar omega)^2 r^2 / (4 hbar^2/2m*), r from the box centre (docs/validation.md, units). */
-    const double c = 0.0380998212 / 0.067, hw = 0.010, h = 120.0 / (P + 1);
-    for (int j = 0; j < P; ++j)
-        for (int i = 0; i < P; ++i) {
-            double x = (i + 1) * h - 60.0, y = (j + 1) * h - 60.0;
-            v[i + P * j] = hw * hw * (x * x + y * y) / (4.0 * c);
-        }
+    CHECK_OK(qdsim_parabolic_potential(&d.grid, QDSIM_MASS_GAAS, 0.010, v, P * P));
     d.potential = v;
     qdsim_eigen_options o;
     CHECK_OK(qdsim_eigen_options_default(&o));

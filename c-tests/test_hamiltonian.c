@@ -1,6 +1,7 @@
 /* Hamiltonians from C: the 2D box's nnz and sorted CSR rows, CSR SpMV equal to the matrix-free
  * operator (real, and complex with a magnetic field), Hermiticity and complex symmetry reported
- * and observed, and clear errors for bad descriptions. */
+ * and observed, and clear errors for bad descriptions; the physics constants and the model
+ * potentials (qdsim_parabolic_potential, qdsim_open_dot_potential) against their formulas. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +30,83 @@ static double max_abs_diff_real(const double *a, const double *b, size_t n) {
     double m = 0;
     for (size_t k = 0; k < n; ++k) m = fmax(m, fabs(a[k] - b[k]));
     return m;
+}
+
+/* All `n` values of `v` still equal `sentinel` (a refused call writes nothing). */
+static int untouched(const double *v, size_t n, double sentinel) {
+    for (size_t k = 0; k < n; ++k)
+        if (v[k] != sentinel) return 0;
+    return 1;
+}
+
+static void physics_helpers(void) {
+    /* The constants are the published values (docs/validation.md). */
+    CHECK(QDSIM_HBAR2_OVER_2M0 == 0.0380998212 && QDSIM_MASS_GAAS == 0.067 && QDSIM_MASS_INAS == 0.026);
+    CHECK(QDSIM_E_OVER_HBAR == 1.519267447e-3);
+
+    qdsim_hamiltonian_desc d;
+    box_desc(&d); /* 60 x 40 nm, 30 x 20 points: spacings 60/31 and 40/21 nm */
+    const qdsim_grid *g = &d.grid;
+    static double v[NX * NY];
+    const double hw = 0.010, mass = QDSIM_MASS_GAAS, hx = 60.0 / 31, hy = 40.0 / 21;
+    CHECK_OK(qdsim_parabolic_potential(g, mass, hw, v, NX * NY));
+    /* V = (hbar omega)^2 r^2 / (4 hbar^2/2m*), r from the box centre (30, 20) nm. The library
+     * takes the centre as (n+1)h/2, this test as L/2: they differ by at most about one ulp of
+     * L (3.6e-15 nm here), so at |r| >= 1 nm V differs in relative terms by <= 2 * 3.6e-15 / 1 nm
+     * plus a few roundings of the products: 1e-13 bounds it with room, and a wrong centre
+     * (half a spacing, ~1 nm), mass or factor 2 fails it by far. */
+    const int at[][2] = {{0, 0}, {NX - 1, NY - 1}, {3, 15}, {14, 9}, {29, 0}, {20, 10}};
+    for (size_t t = 0; t < sizeof at / sizeof at[0]; ++t) {
+        const int i = at[t][0], j = at[t][1];
+        const double x = (i + 1) * hx - 30.0, y = (j + 1) * hy - 20.0, r2 = x * x + y * y;
+        const double expected = hw * hw * r2 / (4.0 * QDSIM_HBAR2_OVER_2M0 / mass);
+        CHECK(r2 >= 1.0);
+        CHECK(fabs(v[i + NX * j] - expected) <= 1e-13 * expected);
+    }
+    for (int p = 0; p < NX * NY; ++p) CHECK(v[p] > 0 && v[p] < 0.054); /* r < 35 nm: V < 5 meV (r/10.7 nm)^2 < 54 meV */
+
+    /* Refusals: status, message, and nothing written. */
+    for (int p = 0; p < NX * NY; ++p) v[p] = -1.0;
+    CHECK_FAILS(qdsim_parabolic_potential(g, mass, hw, v, NX * NY - 1), QDSIM_ERR_INVALID_ARGUMENT,
+                "out_len 599 does not match the grid: out needs 600 values");
+    CHECK_FAILS(qdsim_parabolic_potential(g, mass, hw, v, 2 * NX * NY), QDSIM_ERR_INVALID_ARGUMENT,
+                "out needs 600 values");
+    CHECK_FAILS(qdsim_parabolic_potential(NULL, mass, hw, v, NX * NY), QDSIM_ERR_NULL_ARGUMENT, "grid is NULL");
+    CHECK_FAILS(qdsim_parabolic_potential(g, mass, hw, NULL, NX * NY), QDSIM_ERR_NULL_ARGUMENT, "out is NULL");
+    CHECK_FAILS(qdsim_parabolic_potential(g, 0.0, hw, v, NX * NY), QDSIM_ERR_INVALID_ARGUMENT,
+                "mass 0 m\u2080 must be finite and positive");
+    CHECK_FAILS(qdsim_parabolic_potential(g, -0.067, hw, v, NX * NY), QDSIM_ERR_INVALID_ARGUMENT, "mass -0.067");
+    CHECK_FAILS(qdsim_parabolic_potential(g, NAN, hw, v, NX * NY), QDSIM_ERR_INVALID_ARGUMENT, "mass NaN");
+    CHECK_FAILS(qdsim_parabolic_potential(g, mass, -hw, v, NX * NY), QDSIM_ERR_INVALID_ARGUMENT,
+                "hbar_omega_ev -0.01 eV must be finite and positive");
+    CHECK_FAILS(qdsim_parabolic_potential(g, mass, INFINITY, v, NX * NY), QDSIM_ERR_INVALID_ARGUMENT,
+                "hbar_omega_ev inf");
+    qdsim_grid bad = *g;
+    bad.dims = 0;
+    CHECK_FAILS(qdsim_parabolic_potential(&bad, mass, hw, v, NX * NY), QDSIM_ERR_INVALID_ARGUMENT,
+                "grid.dims 0 must be 1, 2 or 3");
+    CHECK(untouched(v, NX * NY, -1.0));
+
+    /* The open dot: 0.3 eV on 8 <= r < 11 nm about the centre, 0 inside and outside. */
+    CHECK_OK(qdsim_open_dot_potential(g, 8.0, 3.0, 0.3, v, NX * NY));
+    int on_shell = 0;
+    for (int j = 0; j < NY; ++j)
+        for (int i = 0; i < NX; ++i) {
+            const double x = (i + 1) * hx - 30.0, y = (j + 1) * hy - 20.0, r = sqrt(x * x + y * y);
+            const double e = v[i + NX * j];
+            /* Away from the edges by more than rounding, the value is the formula's. */
+            if (fabs(r - 8.0) > 1e-9 && fabs(r - 11.0) > 1e-9) CHECK(e == (r >= 8.0 && r < 11.0 ? 0.3 : 0.0));
+            on_shell += e == 0.3;
+        }
+    CHECK(on_shell > 0);
+    for (int p = 0; p < NX * NY; ++p) v[p] = -1.0;
+    CHECK_FAILS(qdsim_open_dot_potential(g, 0.0, 3.0, 0.3, v, NX * NY), QDSIM_ERR_INVALID_ARGUMENT,
+                "must be finite and positive");
+    CHECK_FAILS(qdsim_open_dot_potential(g, 8.0, 3.0, NAN, v, NX * NY), QDSIM_ERR_INVALID_ARGUMENT, "not finite");
+    CHECK_FAILS(qdsim_open_dot_potential(g, 8.0, 3.0, 0.3, v, 7), QDSIM_ERR_INVALID_ARGUMENT,
+                "out needs 600 values");
+    CHECK_FAILS(qdsim_open_dot_potential(NULL, 8.0, 3.0, 0.3, v, NX * NY), QDSIM_ERR_NULL_ARGUMENT, "grid is NULL");
+    CHECK(untouched(v, NX * NY, -1.0));
 }
 
 int main(void) {
@@ -174,6 +252,7 @@ int main(void) {
     CHECK_OK(qdsim_manager_stats(m, &s));
     CHECK(s.live_allocations == 0);
     CHECK_OK(qdsim_manager_destroy(m));
+    physics_helpers();
     printf("test_hamiltonian: ok\n");
     return 0;
 }

@@ -89,6 +89,29 @@ int main() {
     }
     std::remove("cxx_wrappers_t.qdm");
 
+    // The physics helpers: the vector and the span forms write the same potential; errors throw.
+    {
+        const qdsim_grid g = qdsim::box_grid({60.0, 40.0}, {30, 20});
+        EXPECT(qdsim::grid_points(g) == 600 && qdsim::mass_gaas == QDSIM_MASS_GAAS);
+        std::vector<double> v = qdsim::parabolic_potential(g, qdsim::mass_inas, 0.02);
+        auto p = m.alloc<double>(600, "V");
+        qdsim::parabolic_potential(g, qdsim::mass_inas, 0.02, p.view());
+        EXPECT(v.size() == 600 && std::memcmp(v.data(), p.data(), 600 * sizeof(double)) == 0);
+        // (0,0) is at (60/31 - 30, 40/21 - 20) nm from the centre.
+        const double x = 60.0 / 31 - 30, y = 40.0 / 21 - 20;
+        const double expected = 0.02 * 0.02 * (x * x + y * y) / (4 * qdsim::hbar2_over_2m0 / qdsim::mass_inas);
+        EXPECT(std::fabs(v[0] - expected) <= 1e-13 * expected);
+        std::vector<double> dot = qdsim::open_dot_potential(g, 8.0, 3.0, 0.3);
+        EXPECT(dot.size() == 600 && dot[0] == 0.0);
+        EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "mass -1", [&] { qdsim::parabolic_potential(g, -1.0, 0.02); }));
+        EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "out needs 600 values",
+                      [&] { qdsim::parabolic_potential(g, 0.067, 0.02, qdsim::span<double>(p.data(), 599)); }));
+        qdsim_grid bad = g;
+        bad.dims = 7;
+        EXPECT(qdsim::grid_points(bad) == 0);
+        EXPECT(throws(QDSIM_ERR_INVALID_ARGUMENT, "grid.dims 7", [&] { qdsim::open_dot_potential(bad, 8.0, 3.0, 0.3); }));
+    }
+
     // A solve: the 49x49 box of docs/validation.md case 1.
     auto zero = m.alloc_zeroed<double>(49 * 49, "V");
     qdsim_hamiltonian_desc d = qdsim::hamiltonian_desc(qdsim::box_grid({20.0, 20.0}, {49, 49}), zero.data());

@@ -50,7 +50,7 @@ fn main() -> qdsim_mem::Result<()> {
     println!("available (limit)   {:>12}", stats.available_bytes);
     println!(
         "complex pool        {:>12}  bytes in use",
-        manager.pool_stats(PoolKind::Complex64).bytes_in_use
+        manager.pool_stats(PoolKind::Complex128).bytes_in_use
     );
     assert_eq!(stats.bytes_in_use, live);
     assert!(stats.peak_bytes_in_use >= stats.bytes_in_use);

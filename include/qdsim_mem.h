@@ -51,6 +51,20 @@
 // Longest tag plus its terminating NUL.
 #define QDSIM_TAG_CAPACITY 64
 
+// ħ²/(2m₀), eV·nm²: the hopping of the 3-point stencil on spacing h (nm) for mass m* (m₀) is
+// `QDSIM_HBAR2_OVER_2M0 / (m* · h²)` eV.
+#define QDSIM_HBAR2_OVER_2M0 0.0380998212
+
+// e/ħ, 1/(T·nm²): the Peierls phase of a link is `QDSIM_E_OVER_HBAR · ∫A·dl` with A in T·nm.
+#define QDSIM_E_OVER_HBAR 1.519267447e-3
+
+// Effective mass of GaAs conduction electrons, m₀ (the default of
+// `qdsim_hamiltonian_desc_default`).
+#define QDSIM_MASS_GAAS 0.067
+
+// Effective mass of InAs conduction electrons, m₀.
+#define QDSIM_MASS_INAS 0.026
+
 // Let the library choose the method.
 #define QDSIM_METHOD_AUTO 0
 
@@ -827,7 +841,8 @@ qdsim_status qdsim_gpu_pinned_alloc(struct qdsim_gpu_pool *pool, size_t bytes, c
 qdsim_status qdsim_gpu_pinned_free(struct qdsim_gpu_pool *pool, void *ptr);
 
 // Writes a description with no grid (dims 0), no potential (NULL: must be set), GaAs mass
-// (0.067), no field and no absorber to `*out`; fill in the grid and the potential.
+// (`QDSIM_MASS_GAAS`, 0.067), no field and no absorber to `*out`; fill in the grid and the
+// potential.
 //
 // # Safety
 // `out` points to writable memory for a `qdsim_hamiltonian_desc`.
@@ -1327,6 +1342,34 @@ qdsim_status qdsim_csr_read_matrix_market(struct qdsim_manager *manager, const c
 // a pointer.
 qdsim_status qdsim_csr_read_petsc(struct qdsim_manager *manager, const char *path, const char *tag, struct qdsim_csr **out);
 
+// Writes the parabolic (harmonic) confinement V = ½ m* ω² r² = (ħω)² r² / (4 ħ²/2m*), eV, at
+// every point of `grid` into `out[0 … out_len−1]` (x fastest, as the grid numbers its points),
+// with r (nm) measured from the centre of the box (half of each axis's extent); `mass` is
+// m*/m₀ and `hbar_omega_ev` ħω in eV. Its levels are ħω (n + d/2) in d dimensions.
+//
+// Errors: `QDSIM_ERR_NULL_ARGUMENT` for a NULL grid or out; `QDSIM_ERR_INVALID_ARGUMENT` for an
+// invalid grid (as `qdsim_hamiltonian_csr` reports it), `out_len` not the grid's number of
+// points (the message gives it), or a mass or ħω that is not finite and positive. `out` is
+// untouched on error.
+//
+// # Safety
+// `grid` points to a valid `qdsim_grid`; `out` to `out_len` writable doubles.
+qdsim_status qdsim_parabolic_potential(const struct qdsim_grid *grid, double mass, double hbar_omega_ev, double *out, size_t out_len);
+
+// Writes the open dot's potential into `out[0 … out_len−1]`: `height_ev` (eV) on the shell
+// `radius_nm ≤ r < radius_nm + thickness_nm` about the centre of the box — a ring in 2D, a
+// spherical shell in 3D, two barriers in 1D — and 0 inside and outside it. With an absorber
+// at the box's faces its well states are resonances E − iΓ/2 (`qdsim_solve_resonances`).
+//
+// Errors: `QDSIM_ERR_NULL_ARGUMENT` for a NULL grid or out; `QDSIM_ERR_INVALID_ARGUMENT` for an
+// invalid grid, `out_len` not the grid's number of points (the message gives it), a radius or
+// thickness that is not finite and positive, or a height that is not finite. `out` is
+// untouched on error.
+//
+// # Safety
+// `grid` points to a valid `qdsim_grid`; `out` to `out_len` writable doubles.
+qdsim_status qdsim_open_dot_potential(const struct qdsim_grid *grid, double radius_nm, double thickness_nm, double height_ev, double *out, size_t out_len);
+
 // Writes the default profiler settings into `*config`.
 //
 // # Safety
@@ -1684,7 +1727,8 @@ qdsim_status qdsim_set_solver_threads(size_t threads);
 // `threads` points to writable memory for a `size_t`.
 qdsim_status qdsim_solver_threads(size_t *threads);
 
-// The short name of pool `pool` ("f64", "complex64", "i32", "i64", "bytes"), or "unknown".
+// The short name of pool `pool` ("f64", "complex128", "i32", "i64", "bytes"; "complex128" is
+// numpy's name for double-precision complex, the elements of `QDSIM_POOL_COMPLEX`), or "unknown".
 //
 // The string is static: never free it. Thread safety: any thread.
 const char *qdsim_pool_name(qdsim_pool pool);

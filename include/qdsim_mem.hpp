@@ -497,6 +497,54 @@ inline qdsim_hamiltonian_desc hamiltonian_desc(const qdsim_grid &grid, const dou
     return d;
 }
 
+/// Physical constants, the library's own values (the C macros QDSIM_HBAR2_OVER_2M0, …): ħ²/(2m₀)
+/// in eV·nm², e/ħ in 1/(T·nm²), conduction-band effective masses in m₀.
+inline constexpr double hbar2_over_2m0 = QDSIM_HBAR2_OVER_2M0;
+inline constexpr double e_over_hbar = QDSIM_E_OVER_HBAR;
+inline constexpr double mass_gaas = QDSIM_MASS_GAAS;
+inline constexpr double mass_inas = QDSIM_MASS_INAS;
+
+/// Number of points of `grid`: the product of its first `dims` axes' points (0 for dims outside
+/// 1–3 or a product that overflows, which the library then refuses with its own message).
+inline std::size_t grid_points(const qdsim_grid &grid) {
+    if (grid.dims < 1 || grid.dims > 3) return 0;
+    std::size_t n = 1;
+    for (int a = 0; a < grid.dims; ++a) {
+        const std::size_t p = grid.axes[a].points;
+        if (p != 0 && n > SIZE_MAX / p) return 0;
+        n *= p;
+    }
+    return n;
+}
+
+/// Writes the parabolic confinement V = (ħω)² r² / (4 ħ²/2m*), eV, r from the box's centre, at
+/// every point of `grid` into `out` (one value per point): `mass` in m₀, `hbar_omega` in eV.
+inline void parabolic_potential(const qdsim_grid &grid, double mass, double hbar_omega, span<double> out) {
+    check(qdsim_parabolic_potential(&grid, mass, hbar_omega, out.data(), out.size()));
+}
+
+/// The parabolic confinement of `grid` as a new vector (see above).
+inline std::vector<double> parabolic_potential(const qdsim_grid &grid, double mass, double hbar_omega) {
+    std::vector<double> v(grid_points(grid));
+    parabolic_potential(grid, mass, hbar_omega, span<double>(v.data(), v.size()));
+    return v;
+}
+
+/// Writes the open dot's potential into `out` (one value per point): `height_ev` on the shell
+/// radius_nm ≤ r < radius_nm + thickness_nm about the box's centre, 0 elsewhere.
+inline void open_dot_potential(const qdsim_grid &grid, double radius_nm, double thickness_nm, double height_ev,
+                               span<double> out) {
+    check(qdsim_open_dot_potential(&grid, radius_nm, thickness_nm, height_ev, out.data(), out.size()));
+}
+
+/// The open dot's potential on `grid` as a new vector (see above).
+inline std::vector<double> open_dot_potential(const qdsim_grid &grid, double radius_nm, double thickness_nm,
+                                              double height_ev) {
+    std::vector<double> v(grid_points(grid));
+    open_dot_potential(grid, radius_nm, thickness_nm, height_ev, span<double>(v.data(), v.size()));
+    return v;
+}
+
 /// The Hamiltonian as a CSR matrix.
 inline csr hamiltonian_csr(manager &m, const qdsim_hamiltonian_desc &d, qdsim_scalar scalar = QDSIM_SCALAR_AUTO,
                            const char *tag = nullptr) {

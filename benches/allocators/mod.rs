@@ -28,7 +28,7 @@ impl Allocator for Pool {
     }
     fn alloc(&self, bytes: usize) -> *mut u8 {
         self.0
-            .allocate(PoolKind::Complex64, bytes, 0, "bench")
+            .allocate(PoolKind::Complex128, bytes, 0, "bench")
             .unwrap()
             .as_ptr()
     }

@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
     const size_t n = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 1000;
     const size_t k = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 10;
     const int bits = argc > 3 && strcmp(argv[3], "--bits") == 0;
-    const double hw = 0.010, length = 120.0, mass = 0.067;
+    const double hw = 0.010, length = 120.0, mass = QDSIM_MASS_GAAS;
     if (qdsim_abi_version() != QDSIM_MEM_ABI_VERSION) return 1;
 
     qdsim_manager *m = NULL;
@@ -51,12 +51,9 @@ int main(int argc, char **argv) {
     d.mass = mass;
     double *v = NULL; /* the potential, from the manager's pool */
     TRY(qdsim_manager_alloc_f64(m, n * n, "potential", &v));
-    const double c = 0.0380998212 / mass, h = d.grid.axes[0].spacing;
-    for (size_t j = 0; j < n; ++j)
-        for (size_t i = 0; i < n; ++i) {
-            double x = (double)(i + 1) * h - length / 2, y = (double)(j + 1) * h - length / 2;
-            v[i + n * j] = hw * hw * (x * x + y * y) / (4.0 * c);
-        }
+    /* V = (hw)^2 r^2 / (4 hbar^2/2m*), r from the box's centre ((n+1)h/2: the Fortran twin's
+     * own loop, with L/2, writes the same bits wherever (n+1)h == L exactly, as at n = 120). */
+    TRY(qdsim_parabolic_potential(&d.grid, mass, hw, v, n * n));
     d.potential = v;
 
     qdsim_eigen_options opt;

@@ -43,12 +43,13 @@ int main(void) {
     TRY(qdsim_manager_alloc_i32(m, nnz, "hamiltonian.columns", &columns));
     TRY(qdsim_manager_alloc_i32(m, n + 1, "hamiltonian.row_ptr", &row_ptr));
 
-    const double hbar2_2m = 0.0380998212 / 0.067, h = 120.0 / (double)(nx + 1);
-    for (size_t j = 0; j < ny; ++j)
-        for (size_t i = 0; i < nx; ++i) {
-            double x = (double)(i + 1) * h - 60.0, y = (double)(j + 1) * h - 60.0;
-            potential[i + j * nx] = 0.010 * 0.010 * (x * x + y * y) / (4.0 * hbar2_2m);
-        }
+    /* Parabolic confinement, GaAs, hbar omega = 10 meV on a 120 nm box:
+     * V = (hbar omega)^2 r^2 / (4 hbar^2/2m*) at every grid point. */
+    const double lengths[2] = {120.0, 120.0};
+    const size_t points[2] = {nx, ny};
+    qdsim_grid grid;
+    TRY(qdsim_grid_box(2, lengths, points, &grid));
+    TRY(qdsim_parabolic_potential(&grid, QDSIM_MASS_GAAS, 0.010, potential, n));
 
     qdsim_stats s;
     TRY(qdsim_manager_stats(m, &s));

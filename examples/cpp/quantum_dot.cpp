@@ -16,18 +16,13 @@ int main(int argc, char **argv) try {
     const std::size_t n = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 1000;
     const std::size_t k = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 10;
     const bool bits = argc > 3 && std::strcmp(argv[3], "--bits") == 0;
-    const double hw = 0.010, length = 120.0, mass = 0.067;
+    const double hw = 0.010, length = 120.0, mass = qdsim::mass_gaas;
     qdsim::check_abi();
 
     qdsim::manager m;
     qdsim_grid grid = qdsim::box_grid({length, length}, {n, n});
     auto v = m.alloc<double>(n * n, "potential");
-    const double c = 0.0380998212 / mass, h = grid.axes[0].spacing;
-    for (std::size_t j = 0; j < n; ++j)
-        for (std::size_t i = 0; i < n; ++i) {
-            double x = double(i + 1) * h - length / 2, y = double(j + 1) * h - length / 2;
-            v[i + n * j] = hw * hw * (x * x + y * y) / (4.0 * c);
-        }
+    qdsim::parabolic_potential(grid, mass, hw, v.view());  // (hw)^2 r^2 / (4 hbar^2/2m*)
     qdsim_hamiltonian_desc d = qdsim::hamiltonian_desc(grid, v.data());
     d.mass = mass;
 

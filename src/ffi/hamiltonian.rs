@@ -133,7 +133,8 @@ pub struct qdsim_operator_info {
 }
 
 /// Writes a description with no grid (dims 0), no potential (NULL: must be set), GaAs mass
-/// (0.067), no field and no absorber to `*out`; fill in the grid and the potential.
+/// (`QDSIM_MASS_GAAS`, 0.067), no field and no absorber to `*out`; fill in the grid and the
+/// potential.
 ///
 /// # Safety
 /// `out` points to writable memory for a `qdsim_hamiltonian_desc`.
@@ -200,7 +201,8 @@ pub unsafe extern "C" fn qdsim_grid_box(
     })
 }
 
-fn grid_from_c(g: &qdsim_grid) -> Result<Grid> {
+/// The Rust grid a C `qdsim_grid` describes (checked: dims, points, spacings, boundaries).
+pub(crate) fn grid_from_c(g: &qdsim_grid) -> Result<Grid> {
     let dims = usize::try_from(g.dims)
         .ok()
         .filter(|d| (1..=3).contains(d))

@@ -333,7 +333,7 @@ pub unsafe extern "C" fn qdsim_manager_alloc_complex(
     guard("qdsim_manager_alloc_complex", || {
         allocate(
             manager,
-            PoolKind::Complex64,
+            PoolKind::Complex128,
             count,
             0,
             false,

@@ -31,6 +31,7 @@
 //! | `matrix_io.rs` | `qdsim_csr` to and from PETSc binary and MatrixMarket files |
 //! | `mapped.rs` | `qdsim_mapped`: dense and CSR matrices in memory-mapped files |
 //! | `hamiltonian.rs` | `qdsim_hamiltonian_desc` → `qdsim_csr` or `qdsim_operator`; apply |
+//! | `physics.rs` | `QDSIM_HBAR2_OVER_2M0`, `QDSIM_E_OVER_HBAR`, `QDSIM_MASS_*`; `qdsim_parabolic_potential`, `qdsim_open_dot_potential` on a `qdsim_grid` |
 //! | `profiler.rs` | `qdsim_profiler`, scopes, checkpoints and leaks, the event log and replay |
 //! | `solver.rs` | `qdsim_eigen_options`, solves, `qdsim_eigen_result` |
 //! | `gpu.rs` | `qdsim_gpu_*`: device count, `qdsim_gpu_pool` (device memory, copies, pinned host buffers, statistics, tags, leak report); `QDSIM_ERR_NO_DEVICE` without the `gpu` feature |
@@ -51,6 +52,7 @@ pub mod manager_report;
 pub mod mapped;
 pub mod matrix;
 pub mod matrix_io;
+pub mod physics;
 pub mod profiler;
 pub mod solver;
 pub mod solver_gpu;

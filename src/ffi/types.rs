@@ -97,12 +97,13 @@ pub(crate) fn pool_kind(pool: qdsim_pool) -> Result<PoolKind> {
         })
 }
 
-/// The short name of pool `pool` ("f64", "complex64", "i32", "i64", "bytes"), or "unknown".
+/// The short name of pool `pool` ("f64", "complex128", "i32", "i64", "bytes"; "complex128" is
+/// numpy's name for double-precision complex, the elements of `QDSIM_POOL_COMPLEX`), or "unknown".
 ///
 /// The string is static: never free it. Thread safety: any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn qdsim_pool_name(pool: qdsim_pool) -> *const c_char {
-    const NAMES: [&CStr; 5] = [c"f64", c"complex64", c"i32", c"i64", c"bytes"];
+    const NAMES: [&CStr; 5] = [c"f64", c"complex128", c"i32", c"i64", c"bytes"];
     match pool_kind(pool) {
         Ok(kind) => {
             debug_assert_eq!(NAMES[kind.index()].to_str(), Ok(kind.name()));
@@ -120,7 +121,7 @@ mod tests {
     fn c_pool_values_match_the_rust_pools() {
         for (value, kind) in [
             (QDSIM_POOL_F64, PoolKind::F64),
-            (QDSIM_POOL_COMPLEX, PoolKind::Complex64),
+            (QDSIM_POOL_COMPLEX, PoolKind::Complex128),
             (QDSIM_POOL_I32, PoolKind::I32),
             (QDSIM_POOL_I64, PoolKind::I64),
             (QDSIM_POOL_BYTES, PoolKind::Bytes),

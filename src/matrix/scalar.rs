@@ -19,7 +19,7 @@ impl ScalarKind {
     pub fn name(self) -> &'static str {
         match self {
             ScalarKind::Real => "real (f64)",
-            ScalarKind::Complex => "complex (complex64)",
+            ScalarKind::Complex => "complex (complex128)",
         }
     }
 }

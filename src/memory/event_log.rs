@@ -178,9 +178,7 @@ pub fn events_from_reader<R: BufRead>(mut reader: R) -> Result<Vec<Event>> {
             .parse()
             .map_err(|_| corrupt(n, "bytes is not a number (0..=2^64-1)"))?;
         let pool_name = next("pool")?;
-        let pool = PoolKind::ALL
-            .into_iter()
-            .find(|p| p.name() == pool_name)
+        let pool = PoolKind::from_name(pool_name)
             .ok_or_else(|| corrupt(n, &format!("unknown pool {pool_name:?}")))?;
         let raw_tag = next("tag")?;
         let tag = raw_tag

@@ -11,8 +11,9 @@ use num_complex::Complex64;
 pub enum PoolKind {
     /// `f64` arrays (potentials, real wavefunctions, work arrays).
     F64,
-    /// `Complex64` arrays (complex wavefunctions, complex Hamiltonian values).
-    Complex64,
+    /// Double-precision complex arrays, `Complex64` (two `f64`; numpy's `complex128`): complex
+    /// wavefunctions, complex Hamiltonian values. Named "complex128" in reports.
+    Complex128,
     /// `i32` arrays (32-bit sparse indices).
     I32,
     /// `i64` arrays (64-bit sparse indices).
@@ -22,10 +23,15 @@ pub enum PoolKind {
 }
 
 impl PoolKind {
+    /// The double-precision complex pool's former name (it holds `Complex64`, two `f64`s).
+    #[deprecated(note = "renamed PoolKind::Complex128 (numpy's name for double-precision complex)")]
+    #[allow(non_upper_case_globals)]
+    pub const Complex64: PoolKind = PoolKind::Complex128;
+
     /// Every pool, in the order used for reports and for locking.
     pub const ALL: [PoolKind; 5] = [
         PoolKind::F64,
-        PoolKind::Complex64,
+        PoolKind::Complex128,
         PoolKind::I32,
         PoolKind::I64,
         PoolKind::Bytes,
@@ -45,18 +51,27 @@ impl PoolKind {
     pub fn element_size(self) -> usize {
         match self {
             PoolKind::F64 => size_of::<f64>(),
-            PoolKind::Complex64 => size_of::<Complex64>(),
+            PoolKind::Complex128 => size_of::<Complex64>(),
             PoolKind::I32 => size_of::<i32>(),
             PoolKind::I64 => size_of::<i64>(),
             PoolKind::Bytes => 1,
         }
     }
 
-    /// Short name used in reports.
+    /// The pool named `name` in reports and event logs ([`PoolKind::name`]); "complex64", the
+    /// double-precision complex pool's name in earlier releases, is still read as `Complex128`.
+    pub fn from_name(name: &str) -> Option<PoolKind> {
+        match name {
+            "complex64" => Some(PoolKind::Complex128),
+            _ => Self::ALL.into_iter().find(|p| p.name() == name),
+        }
+    }
+
+    /// Short name used in reports ("f64", "complex128", "i32", "i64", "bytes").
     pub fn name(self) -> &'static str {
         match self {
             PoolKind::F64 => "f64",
-            PoolKind::Complex64 => "complex64",
+            PoolKind::Complex128 => "complex128",
             PoolKind::I32 => "i32",
             PoolKind::I64 => "i64",
             PoolKind::Bytes => "bytes",
@@ -98,7 +113,7 @@ macro_rules! pool_element {
 }
 
 pool_element!(f64, PoolKind::F64, 0.0);
-pool_element!(Complex64, PoolKind::Complex64, Complex64::new(0.0, 0.0));
+pool_element!(Complex64, PoolKind::Complex128, Complex64::new(0.0, 0.0));
 pool_element!(i32, PoolKind::I32, 0);
 pool_element!(i64, PoolKind::I64, 0);
 pool_element!(u8, PoolKind::Bytes, 0);

@@ -108,7 +108,7 @@ fn statistics_per_pool_and_tag_add_up() {
     let total = manager.stats();
     assert_eq!(total.bytes_in_use, 8000 + 8000 + 160 + 28);
     assert_eq!(total.live_allocations, 4);
-    let complex = manager.pool_stats(PoolKind::Complex64);
+    let complex = manager.pool_stats(PoolKind::Complex128);
     assert_eq!(complex.bytes_in_use, 8160);
     assert_eq!(complex.live_allocations, 2);
     assert_eq!(complex.chunk_count, 1);
@@ -202,9 +202,9 @@ fn requests_larger_than_a_chunk_get_their_own_mapping() {
     let manager = pool_path_manager(1 << 20);
     let big = 3 << 20;
     let p = manager
-        .allocate(PoolKind::Complex64, big, 0, "big")
+        .allocate(PoolKind::Complex128, big, 0, "big")
         .unwrap();
-    let stats = manager.pool_stats(PoolKind::Complex64);
+    let stats = manager.pool_stats(PoolKind::Complex128);
     assert_eq!(stats.direct_allocations, 1);
     assert_eq!(stats.chunk_count, 0);
     assert!(stats.footprint_bytes >= big as u64);
@@ -216,7 +216,7 @@ fn requests_larger_than_a_chunk_get_their_own_mapping() {
     unsafe { p.as_ptr().write_bytes(7, big) };
     // SAFETY: allocated above, freed once.
     unsafe { manager.free(p.as_ptr()).unwrap() };
-    let stats = manager.pool_stats(PoolKind::Complex64);
+    let stats = manager.pool_stats(PoolKind::Complex128);
     assert_eq!((stats.direct_allocations, stats.footprint_bytes), (0, 0));
 }
 
@@ -316,12 +316,12 @@ fn reports_describe_the_pools_tags_and_leaks() {
     let manager = small_manager();
     let _v = PoolBuffer::<f64>::zeroed(&manager, 4096, "potential").unwrap();
     let leaked = manager
-        .allocate(PoolKind::Complex64, 1600, 0, "hamiltonian.values")
+        .allocate(PoolKind::Complex128, 1600, 0, "hamiltonian.values")
         .unwrap();
     let report = manager.allocation_report();
     for needle in [
         "allocation report",
-        "complex64",
+        "complex128",
         "potential",
         "hamiltonian.values",
         "total",

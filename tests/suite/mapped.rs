@@ -253,7 +253,7 @@ fn the_wrong_element_type_or_layout_is_refused() {
     let dense = good_dense("type.qdm");
     assert_corrupt(
         MappedDense::<Complex64>::open(dense.path()),
-        "holds real (f64) elements, but complex (complex64) was asked for",
+        "holds real (f64) elements, but complex (complex128) was asked for",
     );
     assert_corrupt(
         MappedCsr::<f64>::open(dense.path()),

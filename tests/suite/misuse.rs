@@ -36,7 +36,7 @@ fn double_free_is_refused() {
 fn interior_pointer_is_refused() {
     let m = small_manager();
     let p = m
-        .allocate(PoolKind::Complex64, 1600, 0, "psi")
+        .allocate(PoolKind::Complex128, 1600, 0, "psi")
         .unwrap()
         .as_ptr();
     // SAFETY: stays inside the 1600-byte block.

@@ -170,6 +170,25 @@ fn replay_reproduces_peak_and_counts_exactly() {
 }
 
 #[test]
+fn the_complex_pool_is_complex128_and_old_logs_saying_complex64_still_read() {
+    assert_eq!(PoolKind::Complex128.name(), "complex128");
+    assert_eq!(
+        PoolKind::Complex128.index(),
+        1,
+        "QDSIM_POOL_COMPLEX stays 1"
+    );
+    for kind in PoolKind::ALL {
+        assert_eq!(PoolKind::from_name(kind.name()), Some(kind));
+    }
+    let text = "seq,op,id,bytes,pool,tag\n\
+                0,alloc,1,32,complex64,\"old\"\n\
+                1,alloc,2,32,complex128,\"new\"\n";
+    let events = events_from_csv(text).unwrap();
+    assert!(events.iter().all(|e| e.pool == PoolKind::Complex128));
+    assert!(events_to_csv(&events).contains(",complex128,\"old\""));
+}
+
+#[test]
 fn event_log_is_off_by_default() {
     let manager = MemoryManager::with_defaults().unwrap();
     drop(PoolBuffer::<f64>::zeroed(&manager, 10, "x").unwrap());

@@ -133,7 +133,7 @@ fn a_thread_that_exits_with_blocks_in_its_cache_loses_nothing() {
             .spawn(|| {
                 // 200 blocks freed here stay in this thread's cache …
                 let freed: Vec<_> = (0..200)
-                    .map(|_| m.allocate(PoolKind::Complex64, 1024, 0, "t").unwrap())
+                    .map(|_| m.allocate(PoolKind::Complex128, 1024, 0, "t").unwrap())
                     .collect();
                 // A read sees the 200 live blocks: the tag's peak counts them (per-tag and
                 // per-pool peaks see small blocks at reads and pool-path allocations).
@@ -145,7 +145,7 @@ fn a_thread_that_exits_with_blocks_in_its_cache_loses_nothing() {
                 // … and 50 stay live, to be freed by the main thread.
                 (0..50)
                     .map(|_| {
-                        m.allocate(PoolKind::Complex64, 1024, 0, "t")
+                        m.allocate(PoolKind::Complex128, 1024, 0, "t")
                             .unwrap()
                             .as_ptr() as usize
                     })
@@ -268,12 +268,12 @@ fn freed_direct_mappings_are_kept_and_reused_until_trim() {
     })
     .unwrap();
     let big = 16 << 20;
-    let p = m.allocate(PoolKind::Complex64, big, 0, "matrix").unwrap();
+    let p = m.allocate(PoolKind::Complex128, big, 0, "matrix").unwrap();
     // SAFETY: `big` bytes, ours.
     unsafe { p.as_ptr().write_bytes(1, big) };
     // SAFETY: freed once.
     unsafe { m.free(p.as_ptr()).unwrap() };
-    let s = m.pool_stats(PoolKind::Complex64);
+    let s = m.pool_stats(PoolKind::Complex128);
     assert_eq!((s.direct_allocations, s.retained_bytes), (0, big as u64));
     assert_eq!(s.footprint_bytes, big as u64);
     // All free: the footprint is free chunk space, size-class slabs and kept mappings.
@@ -284,14 +284,14 @@ fn freed_direct_mappings_are_kept_and_reused_until_trim() {
     );
     // A slightly smaller matrix reuses the mapping (its pages are already faulted in) …
     let q = m
-        .allocate(PoolKind::Complex64, big - 4096, 0, "matrix")
+        .allocate(PoolKind::Complex128, big - 4096, 0, "matrix")
         .unwrap();
     assert_eq!(q, p);
-    assert_eq!(m.pool_stats(PoolKind::Complex64).retained_bytes, 0);
+    assert_eq!(m.pool_stats(PoolKind::Complex128).retained_bytes, 0);
     // … a much smaller one does not (it would waste more than a quarter).
     // SAFETY: freed once.
     unsafe { m.free(q.as_ptr()).unwrap() };
-    let r = m.allocate(PoolKind::Complex64, 8 << 20, 0, "").unwrap();
+    let r = m.allocate(PoolKind::Complex128, 8 << 20, 0, "").unwrap();
     assert_ne!(r, p);
     // SAFETY: freed once; and a freed, kept mapping is still refused as a double free.
     unsafe { m.free(r.as_ptr()).unwrap() };
@@ -299,7 +299,7 @@ fn freed_direct_mappings_are_kept_and_reused_until_trim() {
     let e = unsafe { m.free(p.as_ptr()) }.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotOwned);
     assert!(m.trim() >= big as u64);
-    let s = m.pool_stats(PoolKind::Complex64);
+    let s = m.pool_stats(PoolKind::Complex128);
     assert_eq!((s.retained_bytes, s.footprint_bytes), (0, 0));
     m.check_consistency().unwrap();
 }

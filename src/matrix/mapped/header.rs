@@ -383,7 +383,7 @@ impl Header {
             2 => ScalarKind::Complex,
             other => {
                 return Err(corrupt(format!(
-                    "unknown element type {other} (1 f64, 2 complex64)"
+                    "unknown element type {other} (1 f64, 2 complex128)"
                 )));
             }
         };
