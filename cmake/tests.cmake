@@ -62,6 +62,7 @@ qdsim_add_program(example_quantum_dot_cxx examples/cpp/quantum_dot.cpp qdsim_mem
 set(QDSIM_DOT_PROGRAMS example_quantum_dot_c example_quantum_dot_cxx)
 if(QDSIM_FORTRAN)
     qdsim_add_program(fortran_module c-tests/test_fortran.f90 qdsim_mem::fortran)
+    qdsim_add_program(fortran_api c-tests/test_fortran_api.f90 qdsim_mem::fortran)
     qdsim_add_program(example_arrays_fortran examples/fortran/arrays.f90 qdsim_mem::fortran)
     qdsim_add_program(example_quantum_dot_fortran examples/fortran/quantum_dot.f90 qdsim_mem::fortran
                       ARGS 120 10 --bits)

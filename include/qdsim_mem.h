@@ -910,6 +910,16 @@ qdsim_status qdsim_operator_apply_complex(const struct qdsim_operator *op, struc
 // `tag` is NULL or NUL-terminated; `out` points to writable memory for a pointer.
 qdsim_status qdsim_operator_to_csr(const struct qdsim_operator *op, const char *tag, struct qdsim_csr **out);
 
+// Makes `message` (NUL-terminated; invalid UTF-8 is replaced by U+FFFD) this thread's last-error
+// message, as if a `qdsim_*` call had just failed with it. For bindings in other languages that
+// refuse a call on their side (a wrong array shape, an unsupported kind): their users then read
+// the reason where they read every other one. Returns `QDSIM_OK`, or
+// `QDSIM_ERR_NULL_ARGUMENT` (and that message instead) for a NULL `message`.
+//
+// # Safety
+// `message` is NULL or NUL-terminated.
+qdsim_status qdsim_set_last_error_message(const char *message);
+
 // Writes the default settings into `*config`.
 //
 // # Safety

@@ -20,6 +20,7 @@
 //! |---|---|
 //! | `status.rs` | `qdsim_status`, `qdsim_status_string` |
 //! | `boundary.rs` | panic boundary, last-error message, argument checks |
+//! | `last_error.rs` | `qdsim_set_last_error_message`, for bindings that refuse a call themselves |
 //! | `handles.rs` | the registry of live handles |
 //! | `handle_cache.rs` | per-thread cache of recent lookups (the hot entry points) |
 //! | `version.rs` | `QDSIM_MEM_ABI_VERSION`, `qdsim_abi_version`, `qdsim_version_string` |
@@ -47,6 +48,7 @@ pub mod gpu;
 pub mod hamiltonian;
 pub(crate) mod handle_cache;
 pub(crate) mod handles;
+pub mod last_error;
 pub mod manager;
 pub mod manager_report;
 pub mod mapped;

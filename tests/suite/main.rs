@@ -13,6 +13,7 @@
 mod common;
 
 mod csr;
+mod fortran;
 mod fuzz_readers;
 mod grid_resonances;
 mod hamiltonian;
