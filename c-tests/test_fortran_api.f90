@@ -97,6 +97,7 @@ program test_fortran_api
   call check_mapped(m, d)
   call check_dense(m)
   call check_gpu()
+  call check_physics_and_debug(d)
   call qdsim_check(m)
   call qdsim_destroy(m)
   deallocate(pot)
@@ -474,6 +475,49 @@ contains
     call qdsim_matrix_destroy(b)
     call qdsim_matrix_destroy(a)
   end subroutine check_dense
+
+  !> The potential helpers against their formulas, and a manager in the debug mode (red zones).
+  subroutine check_physics_and_debug(d)
+    type(qdsim_hamiltonian_desc), intent(in) :: d
+    type(qdsim_manager) :: dbg
+    type(qdsim_manager_config) :: config
+    real(c_double), allocatable :: v(:), shell(:)
+    real(c_double), pointer :: a(:)
+    real(c_double) :: h, x, y, expected
+    integer(c_int32_t) :: st
+    integer :: i, j, n2
+    n2 = int(d%grid%axes(1)%points)
+    allocate(v(n2 * n2), shell(n2 * n2))
+    call qdsim_parabolic_potential(d%grid, QDSIM_MASS_GAAS, 0.01_c_double, v)
+    h = d%grid%axes(1)%spacing
+    do j = 1, n2, 7
+      do i = 1, n2, 5
+        x = i * h - (n2 + 1) * h / 2
+        y = j * h - (n2 + 1) * h / 2
+        expected = 0.01_c_double**2 * (x * x + y * y) / (4 * QDSIM_HBAR2_OVER_2M0 / QDSIM_MASS_GAAS)
+        ! Same formula, same centre: only the evaluation order differs (a few ulps).
+        call check(abs(v(i + (j - 1) * n2) - expected) <= 1e-13_c_double * max(expected, 1e-3_c_double), &
+             'parabolic potential')
+      end do
+    end do
+    call qdsim_open_dot_potential(d%grid, 4.0_c_double, 1.0_c_double, 0.2_c_double, shell)
+    call check(abs(minval(shell)) <= 0 .and. abs(maxval(shell) - 0.2_c_double) <= 0, 'open dot potential')
+    call qdsim_parabolic_potential(d%grid, -1.0_c_double, 0.01_c_double, v, st)
+    call check(st == QDSIM_ERR_INVALID_ARGUMENT .and. len(qdsim_last_error()) > 0, 'bad mass refused')
+
+    call qdsim_manager_config_default(config)
+    config%red_zones = 1
+    call qdsim_create(dbg, config)
+    call qdsim_get_config(dbg, config)
+    call check(config%red_zones == 1 .and. config%thread_cache == 0, 'debug config')
+    ! Blocks used within their bounds pass the red-zone check (the overrun itself is tested from
+    ! C, test_debug.c: this program also runs under memcheck, which would flag the write).
+    call qdsim_allocate(dbg, a, [10], 'fortran.psi')
+    a = 1
+    call qdsim_check(dbg)
+    call qdsim_deallocate(dbg, a)
+    call qdsim_destroy(dbg)
+  end subroutine check_physics_and_debug
 
   !> Without a GPU the device functions say so (QDSIM_ERR_NO_DEVICE and a reason).
   subroutine check_gpu()

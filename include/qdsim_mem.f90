@@ -45,6 +45,15 @@ module qdsim_mem
   integer(c_int32_t), parameter, public :: QDSIM_ERR_BUFFER_TOO_SMALL = 12
   integer(c_int32_t), parameter, public :: QDSIM_ERR_NOT_FOUND = 13
   integer(c_int32_t), parameter, public :: QDSIM_ERR_INTERNAL = 14
+  integer(c_int32_t), parameter, public :: QDSIM_ERR_MEMORY_CORRUPTED = 15
+
+  ! Physics constants (the C header's QDSIM_HBAR2_OVER_2M0 … , the same values).
+  !> hbar^2 / (2 m0) in eV nm^2.
+  real(c_double), parameter, public :: QDSIM_HBAR2_OVER_2M0 = 0.0380998212_c_double
+  !> e / hbar in 1/(T nm^2): the magnetic phase per tesla and nm^2.
+  real(c_double), parameter, public :: QDSIM_E_OVER_HBAR = 1.519267447e-3_c_double
+  !> Effective masses in units of m0.
+  real(c_double), parameter, public :: QDSIM_MASS_GAAS = 0.067_c_double, QDSIM_MASS_INAS = 0.026_c_double
 
   ! Pools, scalar types, boundaries, absorber faces, solver methods.
   integer(c_int32_t), parameter, public :: QDSIM_POOL_F64 = 0, QDSIM_POOL_COMPLEX = 1, &
@@ -151,6 +160,9 @@ module qdsim_mem
     integer(c_int32_t) :: thread_cache
     integer(c_int32_t) :: prefault_threads
     integer(c_int64_t) :: retain_bytes
+    !> The debug mode: 1 red zones around every block, -1 off, 0 as QDSIM_MEM_DEBUG says (else on
+    !> exactly under valgrind).
+    integer(c_int32_t) :: red_zones
   end type qdsim_manager_config
 
   !> Counters of one pool or of the whole manager (qdsim_stats).
@@ -368,6 +380,7 @@ module qdsim_mem
   public :: qdsim_manager_config_default, qdsim_create, qdsim_destroy
   public :: qdsim_allocate, qdsim_deallocate
   public :: qdsim_get_stats, qdsim_get_leak_summary, qdsim_allocation_report, qdsim_leak_report
+  public :: qdsim_parabolic_potential, qdsim_open_dot_potential, qdsim_get_config
   public :: qdsim_grid_box, qdsim_hamiltonian_desc_default, qdsim_hamiltonian_csr, qdsim_csr_destroy
   public :: qdsim_csr_write_petsc, qdsim_csr_write_matrix_market, qdsim_csr_read_matrix_market
   public :: qdsim_csr_read_petsc
@@ -517,6 +530,30 @@ module qdsim_mem
       import :: c_int32_t, qdsim_manager_config
       type(qdsim_manager_config), intent(out) :: config
       integer(c_int32_t) :: c_qdsim_manager_config_default
+    end function
+    function c_qdsim_manager_get_config(m, out) bind(C, name="qdsim_manager_get_config")
+      import :: c_ptr, c_int32_t, qdsim_manager_config
+      type(c_ptr), value :: m
+      type(qdsim_manager_config), intent(out) :: out
+      integer(c_int32_t) :: c_qdsim_manager_get_config
+    end function
+    function c_qdsim_parabolic_potential(grid, mass, hbar_omega, out, out_len) &
+         bind(C, name="qdsim_parabolic_potential")
+      import :: c_int32_t, c_double, c_size_t, qdsim_grid
+      type(qdsim_grid), intent(in) :: grid
+      real(c_double), value :: mass, hbar_omega
+      real(c_double), intent(inout) :: out(*)
+      integer(c_size_t), value :: out_len
+      integer(c_int32_t) :: c_qdsim_parabolic_potential
+    end function
+    function c_qdsim_open_dot_potential(grid, radius, thickness, height, out, out_len) &
+         bind(C, name="qdsim_open_dot_potential")
+      import :: c_int32_t, c_double, c_size_t, qdsim_grid
+      type(qdsim_grid), intent(in) :: grid
+      real(c_double), value :: radius, thickness, height
+      real(c_double), intent(inout) :: out(*)
+      integer(c_size_t), value :: out_len
+      integer(c_int32_t) :: c_qdsim_open_dot_potential
     end function
     function c_qdsim_manager_create(config, out) bind(C, name="qdsim_manager_create")
       import :: c_ptr, c_int32_t
@@ -1660,6 +1697,28 @@ contains
     call report(st, status)
   end subroutine qdsim_grid_box
 
+  !> The parabolic dot's potential V = (hbar omega)^2 r^2 / (4 hbar^2/2m*) in eV at every point of
+  !> `grid` (r from the box's centre; `mass` in m0, `hbar_omega` in eV) into `v` (one value per
+  !> point, x fastest). `v` is unchanged on failure.
+  subroutine qdsim_parabolic_potential(grid, mass, hbar_omega, v, status)
+    type(qdsim_grid), intent(in) :: grid
+    real(c_double), intent(in) :: mass, hbar_omega
+    real(c_double), intent(inout), contiguous :: v(:)
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_parabolic_potential(grid, mass, hbar_omega, v, int(size(v), c_size_t)), status)
+  end subroutine qdsim_parabolic_potential
+
+  !> The open dot's potential: `height` eV on the shell radius <= r < radius + thickness (nm)
+  !> about the box's centre, 0 elsewhere, into `v` (unchanged on failure).
+  subroutine qdsim_open_dot_potential(grid, radius, thickness, height, v, status)
+    type(qdsim_grid), intent(in) :: grid
+    real(c_double), intent(in) :: radius, thickness, height
+    real(c_double), intent(inout), contiguous :: v(:)
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_open_dot_potential(grid, radius, thickness, height, v, int(size(v), c_size_t)), &
+         status)
+  end subroutine qdsim_open_dot_potential
+
   !> A description with the library's defaults (GaAs mass, no field, no absorber, no grid).
   subroutine qdsim_hamiltonian_desc_default(desc, status)
     type(qdsim_hamiltonian_desc), intent(out) :: desc
@@ -1974,7 +2033,17 @@ contains
     if (present(released)) released = bytes
   end subroutine qdsim_trim
 
-  !> Verifies the manager's internal invariants (QDSIM_ERR_INTERNAL with a description if not).
+  !> The settings `m` runs with (defaults filled in, the debug mode decided).
+  subroutine qdsim_get_config(m, config, status)
+    type(qdsim_manager), intent(in) :: m
+    type(qdsim_manager_config), intent(out) :: config
+    integer(c_int32_t), intent(out), optional :: status
+    call report(c_qdsim_manager_get_config(m%ptr, config), status)
+  end subroutine qdsim_get_config
+
+  !> Verifies the manager's internal invariants (QDSIM_ERR_INTERNAL with a description if not);
+  !> in the debug mode also every block's red zones (QDSIM_ERR_MEMORY_CORRUPTED naming the block's
+  !> tag and the offset written).
   subroutine qdsim_check(m, status)
     type(qdsim_manager), intent(in) :: m
     integer(c_int32_t), intent(out), optional :: status

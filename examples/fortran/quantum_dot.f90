@@ -28,16 +28,16 @@ program quantum_dot
   use qdsim_mem
   use dot_progress
   implicit none
-  real(c_double), parameter :: hw = 0.010_c_double, length = 120.0_c_double, mass = 0.067_c_double
+  real(c_double), parameter :: hw = 0.010_c_double, length = 120.0_c_double, mass = QDSIM_MASS_GAAS
   type(qdsim_manager) :: m
   type(qdsim_hamiltonian_desc) :: d
   type(qdsim_eigen_options) :: options
   type(qdsim_eigen_result) :: r
   type(qdsim_eigen_info) :: info
-  real(c_double), pointer :: v(:, :)
+  real(c_double), pointer :: v(:)
   real(c_double), allocatable :: e(:), res(:)
-  real(c_double) :: c, h, x, y, exact
-  integer(c_int64_t) :: n, k, i, j, shell, in_shell
+  real(c_double) :: exact
+  integer(c_int64_t) :: n, k, i, shell, in_shell
   integer(c_int32_t) :: st
   logical :: bits
   character(len=32) :: arg
@@ -63,16 +63,9 @@ program quantum_dot
   call qdsim_hamiltonian_desc_default(d)
   call qdsim_grid_box([length, length], [n, n], d%grid)
   d%mass = mass
-  call qdsim_allocate(m, v, [n, n], 'potential')
-  c = 0.0380998212_c_double / mass
-  h = d%grid%axes(1)%spacing
-  do j = 1, n
-    do i = 1, n
-      x = real(i, c_double) * h - length / 2
-      y = real(j, c_double) * h - length / 2
-      v(i, j) = hw * hw * (x * x + y * y) / (4.0_c_double * c)
-    end do
-  end do
+  ! V = (hw)^2 r^2 / (4 hbar^2/2m*), r from the box's centre, x fastest (as the C and C++ twins).
+  call qdsim_allocate(m, v, [n * n], 'potential')
+  call qdsim_parabolic_potential(d%grid, mass, hw, v)
   d%potential = c_loc(v)
 
   call qdsim_eigen_options_default(options)
