@@ -78,6 +78,7 @@ int main(void) {
     qdsim_manager_config config;
     CHECK_OK(qdsim_manager_config_default(&config));
     config.initial_pool_size = 1 << 20;
+    config.red_zones = -1; /* this test is about the thread cache, which red zones turn off */
     CHECK_OK(qdsim_manager_create(&config, &m));
     pthread_barrier_init(&barrier, NULL, THREADS);
     pthread_t threads[THREADS];

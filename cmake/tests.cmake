@@ -138,6 +138,15 @@ if(PKG_CONFIG_EXECUTABLE)
         COMMAND sh -c "cc -std=c11 \"${QDSIM_OUTSIDE}/main.c\" $(pkg-config --cflags --libs qdsim_mem-static) -o pkg_config_static_check && ./pkg_config_static_check && ! readelf -d pkg_config_static_check | grep -q libqdsim_mem"
         WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}")
     set(QDSIM_PKG_CONFIG_TESTS pkg_config pkg_config_static)
+    if(QDSIM_MEMCHECK)
+        # The program pkg_config built, under memcheck as a user would run it: no suppressions.
+        add_test(NAME memcheck.pkg_config
+            COMMAND ${VALGRIND_EXECUTABLE} --error-exitcode=1 --leak-check=full
+                    --errors-for-leak-kinds=definite,indirect,possible ./pkg_config_check
+            WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}")
+        set_tests_properties(memcheck.pkg_config PROPERTIES DEPENDS pkg_config)
+        list(APPEND QDSIM_PKG_CONFIG_TESTS memcheck.pkg_config)
+    endif()
     if(QDSIM_FORTRAN)
         add_test(NAME pkg_config_fortran
             COMMAND sh -c "\"${CMAKE_Fortran_COMPILER}\" \"${QDSIM_OUTSIDE}/main.f90\" $(pkg-config --cflags --libs qdsim_mem-fortran) $(pkg-config --variable=rpath qdsim_mem) -o pkg_config_fortran_check && ./pkg_config_fortran_check"

@@ -28,6 +28,7 @@
 //! | `threads.rs` | [`set_solver_threads`]: how many threads a solve uses |
 //! | `scratch_faults.rs` | the SIGBUS handler that turns unreadable scratch pages into `ErrorKind::Io` |
 //! | `progress.rs` | [`Progress`] reports and cancellation |
+//! | `progress_relay.rs` | hands progress reports from the solving thread to the calling thread |
 //!
 //! Dependencies point one way: the entry points (`grid`, `sparse`, `shift_invert`) use
 //! `lobpcg/` and `precond/`; `lobpcg/` uses `options`, `result`, `vectors`, `out_of_core`;
@@ -55,6 +56,8 @@ mod out_of_core;
 /// cbindgen:ignore
 mod precond;
 mod progress;
+/// cbindgen:ignore
+mod progress_relay;
 /// cbindgen:ignore
 mod random;
 /// cbindgen:ignore

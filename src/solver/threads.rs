@@ -14,9 +14,10 @@
 //! calling thread ([`on_solver_threads`]).
 
 use super::progress::{Progress, ProgressFn};
+use super::progress_relay::{ProgressRelay, SolveEnds};
 use crate::error::{Error, Result};
 use parking_lot::{Mutex, RwLock};
-use std::sync::{Arc, Once, mpsc};
+use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 
 /// The most threads a solve may be given.
@@ -195,23 +196,20 @@ pub(crate) fn on_solver_threads<R: Send>(
         return workers.pool().install(|| solve(None));
     };
     let pool = workers.pool();
-    let (reports, incoming) = mpsc::channel::<Progress>();
-    let (answers, answer) = mpsc::channel::<bool>();
-    // `move`: if the callback panics, unwinding drops `answers`, the relay then reads "cancel"
-    // and the solve ends before the scope joins it.
-    std::thread::scope(move |scope| {
-        let worker = scope.spawn(move || {
-            // A lost caller (its side dropped) cancels the solve.
-            let mut relay = move |report: &Progress| {
-                reports.send(*report).is_err() || answer.recv().unwrap_or(true)
-            };
-            pool.install(|| solve(Some(&mut relay)))
+    let relay = ProgressRelay::default();
+    let mut result = None;
+    // The solve is a job on the pool; this thread answers its reports meanwhile (a rayon scope
+    // and a parking_lot rendezvous: nothing here registers this thread with std, see
+    // progress_relay.rs). If the callback panics, the relay cancels the solve and the scope
+    // waits for it to end before the panic goes on.
+    let (slot, relay) = (&mut result, &relay);
+    pool.in_place_scope(move |scope| {
+        scope.spawn(move |_| {
+            let _end = SolveEnds(relay);
+            let mut report = |progress: &Progress| relay.report(progress);
+            *slot = Some(solve(Some(&mut report)));
         });
-        for report in incoming {
-            let _ = answers.send(callback(&report));
-        }
-        worker
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
+        relay.serve(callback);
+    });
+    result.expect("the scope ran the solve to its end (a panic would have resumed)")
 }

@@ -30,6 +30,7 @@ mod model;
 mod out_of_core;
 mod phases;
 mod profiler;
+mod red_zones;
 mod resonances;
 mod solver_basic;
 mod solver_validation;
