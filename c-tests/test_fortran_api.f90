@@ -78,6 +78,7 @@ program test_fortran_api
   call check(text == 'f64', 'pool name f64')
   text = qdsim_pool_name(99_c_int32_t)
   call check(text == 'unknown', 'pool name of an unknown pool')
+  deallocate(text)   ! main-program variables are never freed at the end (memcheck: lost)
   call qdsim_set_solver_threads(2)                      ! a default integer
   call qdsim_solver_threads(threads)
   call check(threads == 2, 'solver threads')
