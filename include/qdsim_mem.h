@@ -910,6 +910,29 @@ qdsim_status qdsim_operator_apply_complex(const struct qdsim_operator *op, struc
 // `tag` is NULL or NUL-terminated; `out` points to writable memory for a pointer.
 qdsim_status qdsim_operator_to_csr(const struct qdsim_operator *op, const char *tag, struct qdsim_csr **out);
 
+// Assembles rows `row_begin ≤ p < row_end` of the Hamiltonian of `desc` (the rows a rank owns
+// in a distributed matrix) and writes them to `*out` as a `(row_end − row_begin) × N` CSR
+// matrix, N the grid's points: `row_ptr` starts at 0, `col_idx` holds **global** column indices
+// sorted within each row, and the values are those of `qdsim_hamiltonian_csr` bit for bit
+// (stacking the slabs of any split gives its matrix). `index_bits` is 32 (`int32_t` arrays) or
+// 64 (`int64_t`): pass `8 * sizeof(PetscInt)`. `scalar` as for `qdsim_hamiltonian_csr`. The
+// arrays (`qdsim_csr_arrays`) are tagged `tag.row_ptr`, `tag.col_idx`, `tag.values` and held by
+// the manager until `qdsim_csr_destroy`; PETSc copies them, so destroy the slab once the `Mat`
+// is built.
+//
+// Memory: the slab only — about (rows + 1) + 7·rows indices and 7·rows values in 3D, no array
+// of the whole grid (the description's potential and mass arrays are the caller's, one value
+// per grid point, read only at the points these rows touch and checked whole).
+//
+// Errors (`QDSIM_ERR_INVALID_ARGUMENT`, nothing allocated, `*out` untouched): an empty or
+// reversed range (`row_begin ≥ row_end`), `row_end` beyond N, an `index_bits` other than 32
+// or 64, 32 bits when N (or the slab's entry count) exceeds `INT32_MAX`, and every error of
+// `qdsim_hamiltonian_csr`; `QDSIM_ERR_NULL_ARGUMENT` for a NULL desc, potential or out.
+//
+// # Safety
+// As for `qdsim_hamiltonian_csr`.
+qdsim_status qdsim_hamiltonian_assemble_rows(struct qdsim_manager *manager, const struct qdsim_hamiltonian_desc *desc, qdsim_scalar scalar, size_t row_begin, size_t row_end, int32_t index_bits, const char *tag, struct qdsim_csr **out);
+
 // Makes `message` (NUL-terminated; invalid UTF-8 is replaced by U+FFFD) this thread's last-error
 // message, as if a `qdsim_*` call had just failed with it. For bindings in other languages that
 // refuse a call on their side (a wrong array shape, an unsupported kind): their users then read

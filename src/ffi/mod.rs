@@ -32,6 +32,7 @@
 //! | `matrix_io.rs` | `qdsim_csr` to and from PETSc binary and MatrixMarket files |
 //! | `mapped.rs` | `qdsim_mapped`: dense and CSR matrices in memory-mapped files |
 //! | `hamiltonian.rs` | `qdsim_hamiltonian_desc` → `qdsim_csr` or `qdsim_operator`; apply |
+//! | `hamiltonian_rows.rs` | `qdsim_hamiltonian_assemble_rows`: one MPI rank's rows of a `qdsim_hamiltonian_desc`, global columns, as a `qdsim_csr` |
 //! | `physics.rs` | `QDSIM_HBAR2_OVER_2M0`, `QDSIM_E_OVER_HBAR`, `QDSIM_MASS_*`; `qdsim_parabolic_potential`, `qdsim_open_dot_potential` on a `qdsim_grid` |
 //! | `profiler.rs` | `qdsim_profiler`, scopes, checkpoints and leaks, the event log and replay |
 //! | `solver.rs` | `qdsim_eigen_options`, solves, `qdsim_eigen_result` |
@@ -46,6 +47,7 @@ pub mod csr;
 pub mod gpu;
 
 pub mod hamiltonian;
+pub mod hamiltonian_rows;
 pub(crate) mod handle_cache;
 pub(crate) mod handles;
 pub mod last_error;

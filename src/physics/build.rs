@@ -57,6 +57,13 @@ impl HamiltonianSpec<'_> {
         kind: Option<ScalarKind>,
         tag: &str,
     ) -> Result<AnyOperator> {
+        let kind = self.build_kind(kind)?;
+        Ok(by_scalar!(new kind, T => StencilOperator::<T>::new(manager, self, tag)?))
+    }
+
+    /// The scalar type to build with: `kind`, or real when `None` and the description allows
+    /// it; real for a complex Hamiltonian is refused.
+    pub(crate) fn build_kind(&self, kind: Option<ScalarKind>) -> Result<ScalarKind> {
         let natural = self.scalar_kind();
         let kind = kind.unwrap_or(natural);
         if kind == ScalarKind::Real && natural == ScalarKind::Complex {
@@ -64,7 +71,7 @@ impl HamiltonianSpec<'_> {
                 "this Hamiltonian is complex (magnetic field or absorbing potential) and cannot be built with real scalars",
             ));
         }
-        Ok(by_scalar!(new kind, T => StencilOperator::<T>::new(manager, self, tag)?))
+        Ok(kind)
     }
 
     /// The Hamiltonian assembled as CSR (the operator's entries, stored).

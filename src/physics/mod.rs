@@ -10,14 +10,18 @@
 //! | `absorber.rs` | [`Absorber`](crate::physics::Absorber): the complex absorbing potential |
 //! | `magnetic.rs` | Peierls phases of a perpendicular field |
 //! | `stencil.rs` | [`StencilOperator`](crate::physics::StencilOperator): the matrix-free Hamiltonian (a faer `LinOp`) |
+//! | `elements.rs` | the matrix elements point by point (hoppings, diagonal, one row's entries): the single source both representations read |
 //! | `assemble.rs` | `StencilOperator::to_csr` |
+//! | `assemble_rows.rs` | `HamiltonianSpec::csr_rows`: rows `[begin, end)` only, global columns (one MPI rank's slab), memory O(rows) |
 //! | `potential.rs` | [`parabolic_potential`](crate::physics::parabolic_potential) (the validation dots), [`open_dot_potential`](crate::physics::open_dot_potential) (a well inside a barrier shell) |
 //! | `build.rs` | [`AnyOperator`](crate::physics::AnyOperator) ([`OperatorInfo`](crate::physics::OperatorInfo)), `HamiltonianSpec::operator` / `csr` (scalar chosen at run time) |
 
 mod absorber;
 mod assemble;
+mod assemble_rows;
 mod build;
 pub mod constants;
+mod elements;
 mod grid;
 mod hamiltonian;
 pub mod magnetic;

@@ -13,9 +13,9 @@
 //! the point's own mass (a ghost point with ψ = 0), which for a uniform mass gives the textbook
 //! 3-, 5- and 7-point stencils.
 
-use super::constants::HBAR2_OVER_2M0;
-use super::grid::{Boundary, Grid};
-use super::hamiltonian::{HamiltonianSpec, Mass};
+use super::elements::{Elements, Topology, link_value, row_into};
+use super::grid::Grid;
+use super::hamiltonian::HamiltonianSpec;
 use super::magnetic::peierls_phases;
 use crate::error::{Error, Result};
 use crate::matrix::{Scalar, ScalarKind, apply_columns};
@@ -23,7 +23,6 @@ use crate::memory::{MemoryManager, PoolBuffer};
 use faer::dyn_stack::{MemStack, StackReq};
 use faer::matrix_free::LinOp;
 use faer::{MatMut, MatRef, Par};
-use num_complex::Complex64;
 use rayon::prelude::*;
 use std::ops::Mul;
 
@@ -50,11 +49,15 @@ pub(crate) enum AxisHops<'a> {
 
 /// The grid's connectivity and hopping magnitudes.
 struct Links {
-    dims: usize,
-    shape: [usize; 3],
-    stride: [usize; 3],
-    periodic: [bool; 3],
+    topology: Topology,
     hops: [Hops; 3],
+}
+
+impl std::ops::Deref for Links {
+    type Target = Topology;
+    fn deref(&self) -> &Topology {
+        &self.topology
+    }
 }
 
 impl Links {
@@ -67,38 +70,6 @@ impl Links {
             Hops::PerLink(t) => t[p],
         }
     }
-
-    /// True when `p` (coordinate `i` along `a`) has a − neighbour.
-    #[inline(always)]
-    fn has_down(&self, a: usize, i: usize) -> bool {
-        i > 0 || self.periodic[a]
-    }
-
-    /// True when `p` (coordinate `i` along `a`) has a + neighbour.
-    #[inline(always)]
-    fn has_up(&self, a: usize, i: usize) -> bool {
-        i + 1 < self.shape[a] || self.periodic[a]
-    }
-
-    /// The − neighbour of `p` along `a` (with wrap-around); only call when it exists.
-    #[inline(always)]
-    fn down(&self, a: usize, p: usize, i: usize) -> usize {
-        if i > 0 {
-            p - self.stride[a]
-        } else {
-            p + (self.shape[a] - 1) * self.stride[a]
-        }
-    }
-
-    /// The + neighbour of `p` along `a` (with wrap-around); only call when it exists.
-    #[inline(always)]
-    fn up(&self, a: usize, p: usize, i: usize) -> usize {
-        if i + 1 < self.shape[a] {
-            p + self.stride[a]
-        } else {
-            p - (self.shape[a] - 1) * self.stride[a]
-        }
-    }
 }
 
 /// The Hamiltonian of a [`HamiltonianSpec`] as a matrix-free operator.
@@ -109,16 +80,6 @@ pub struct StencilOperator<T: Scalar> {
     /// Peierls phase factors: x-links per row j, y-links per column i (2D with a field).
     phases: Option<[PoolBuffer<T>; 2]>,
     hermitian: bool,
-}
-
-/// A point's coordinates `[i, j, k]`.
-#[inline(always)]
-fn coords(p: usize, shape: [usize; 3]) -> [usize; 3] {
-    [
-        p % shape[0],
-        (p / shape[0]) % shape[1],
-        p / (shape[0] * shape[1]),
-    ]
 }
 
 impl<T: Scalar> StencilOperator<T> {
@@ -134,29 +95,16 @@ impl<T: Scalar> StencilOperator<T> {
         }
         let grid = spec.grid.clone();
         let n = grid.len();
-        let shape = grid.shape();
-        let mut links = Links {
-            dims: grid.dims(),
-            shape,
-            stride: [1, shape[0], shape[0] * shape[1]],
-            periodic: [false; 3],
-            hops: [Hops::Uniform(0.0), Hops::Uniform(0.0), Hops::Uniform(0.0)],
-        };
-        for (a, axis) in grid.axes().iter().enumerate() {
-            links.periodic[a] = axis.boundary == Boundary::Periodic;
-            let base = HBAR2_OVER_2M0 / (axis.spacing * axis.spacing);
-            links.hops[a] = match spec.mass {
-                Mass::Uniform(m) => Hops::Uniform(base / m),
-                Mass::PerPoint(m) => {
+        let elements = Elements::new(spec);
+        let mut hops = [Hops::Uniform(0.0), Hops::Uniform(0.0), Hops::Uniform(0.0)];
+        for (a, h) in hops.iter_mut().enumerate().take(grid.dims()) {
+            *h = match elements.uniform_hop(a) {
+                Some(t) => Hops::Uniform(t),
+                None => {
                     let mut t =
                         PoolBuffer::<f64>::uninit_values(manager, n, &format!("{tag}.hops"))?;
                     for (p, tp) in t.iter_mut().enumerate() {
-                        let i = coords(p, shape)[a];
-                        *tp = if links.has_up(a, i) {
-                            base * 2.0 / (m[p] + m[links.up(a, p, i)])
-                        } else {
-                            base / m[p]
-                        };
+                        *tp = elements.hop(a, p);
                     }
                     Hops::PerLink(t)
                 }
@@ -183,28 +131,12 @@ impl<T: Scalar> StencilOperator<T> {
 
         let mut diag = PoolBuffer::<T>::uninit_values(manager, n, &format!("{tag}.diag"))?;
         for (p, d) in diag.iter_mut().enumerate() {
-            let c = coords(p, shape);
-            let mut kinetic = 0.0;
-            for (a, axis) in grid.axes().iter().enumerate() {
-                kinetic += links.hop(a, p);
-                kinetic += if links.has_down(a, c[a]) {
-                    links.hop(a, links.down(a, p, c[a]))
-                } else {
-                    // the ghost link beyond a Dirichlet lower wall, with p's own mass
-                    let ghost_mass = match spec.mass {
-                        Mass::Uniform(m) => m,
-                        Mass::PerPoint(m) => m[p],
-                    };
-                    HBAR2_OVER_2M0 / (axis.spacing * axis.spacing * ghost_mass)
-                };
-            }
-            let v = spec.potential.map_or(0.0, |v| v[p]);
-            let w = spec
-                .absorber
-                .map_or(0.0, |cap| cap.strength * cap.profile(&grid, c));
-            *d = T::from_complex(Complex64::new(v + kinetic, -w))
-                .expect("complex scalars checked above");
+            *d = elements.diagonal(p);
         }
+        let links = Links {
+            topology: elements.topology,
+            hops,
+        };
         Ok(Self {
             grid,
             links,
@@ -217,30 +149,19 @@ impl<T: Scalar> StencilOperator<T> {
     /// H[p, up(p)] for the link along `a` from `p` at coordinates `c`.
     #[inline(always)]
     pub(crate) fn link(&self, a: usize, p: usize, c: [usize; 3]) -> T {
-        let t = -self.links.hop(a, p);
-        match (&self.phases, a) {
-            (Some([px, _]), 0) => px[c[1]].scale(t),
-            (Some([_, py]), 1) => py[c[0]].scale(t),
-            _ => T::from_real(t),
-        }
+        let phases = self.phases.as_ref().map(|[px, py]| (&px[..], &py[..]));
+        link_value(self.links.hop(a, p), phases, a, c)
     }
 
     /// The stored entries of row `p` as `(column, value)`, at most 7, in increasing column order.
     pub(crate) fn row(&self, p: usize, out: &mut Vec<(usize, T)>) {
-        out.clear();
-        let l = &self.links;
-        let c = coords(p, l.shape);
-        out.push((p, self.diag[p]));
-        for a in 0..l.dims {
-            if l.has_down(a, c[a]) {
-                let q = l.down(a, p, c[a]);
-                out.push((q, self.link(a, q, coords(q, l.shape)).conj_value()));
-            }
-            if l.has_up(a, c[a]) {
-                out.push((l.up(a, p, c[a]), self.link(a, p, c)));
-            }
-        }
-        out.sort_unstable_by_key(|&(col, _)| col);
+        row_into(
+            &self.links,
+            p,
+            self.diag[p],
+            |a, q, c| self.link(a, q, c),
+            out,
+        );
     }
 
     #[cfg(feature = "gpu")]

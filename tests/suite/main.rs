@@ -17,6 +17,7 @@ mod fortran;
 mod fuzz_readers;
 mod grid_resonances;
 mod hamiltonian;
+mod hamiltonian_rows;
 mod handle_cache;
 mod hardening_ffi;
 mod hardening_mapped;
