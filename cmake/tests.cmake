@@ -218,3 +218,6 @@ if(QDSIM_CARGO_TESTS)
             TARGET_DIR "${QDSIM_CARGO_TARGET_DIR}-without-gpu")
     endif()
 endif()
+
+# The PETSc/SLEPc programs, when PETSc and SLEPc are installed (docs/mpi.md).
+include(cmake/petsc.cmake)

@@ -1,0 +1,62 @@
+# The PETSc/SLEPc programs (included by tests.cmake): the allocator adapter's test
+# (c-tests/test_petsc_malloc.c) and the examples in examples/petsc/, run under
+# `mpirun -n 2 --oversubscribe` (plus --allow-run-as-root as root). Built only when pkg-config
+# finds PETSc and SLEPc (`PETSc.pc`, `SLEPc.pc`, searched under $PETSC_DIR/lib/pkgconfig and
+# $SLEPC_DIR/lib/pkgconfig too) and an MPI C compiler; otherwise skipped with a message. The
+# library itself never links MPI or PETSc.
+
+find_package(PkgConfig QUIET)
+find_package(MPI QUIET COMPONENTS C)
+find_program(QDSIM_MPIEXEC NAMES mpirun mpiexec)
+set(QDSIM_PETSC_FOUND OFF)
+if(PKG_CONFIG_FOUND AND MPI_C_FOUND AND QDSIM_MPIEXEC)
+    set(_qdsim_pc_path "$ENV{PKG_CONFIG_PATH}")
+    foreach(dir IN ITEMS "$ENV{SLEPC_DIR}" "$ENV{PETSC_DIR}")
+        if(dir)
+            set(ENV{PKG_CONFIG_PATH} "${dir}/lib/pkgconfig:$ENV{PKG_CONFIG_PATH}")
+        endif()
+    endforeach()
+    pkg_check_modules(QDSIM_PETSC QUIET IMPORTED_TARGET PETSc SLEPc)
+    set(ENV{PKG_CONFIG_PATH} "${_qdsim_pc_path}")
+    if(QDSIM_PETSC_FOUND)
+        set(QDSIM_PETSC_FOUND ON)
+    endif()
+endif()
+if(NOT QDSIM_PETSC_FOUND)
+    message(STATUS "PETSc/SLEPc examples skipped: needs pkg-config files PETSc.pc and SLEPc.pc "
+                   "(set PETSC_DIR/SLEPC_DIR or PKG_CONFIG_PATH), an MPI C compiler and mpirun "
+                   "(Debian: apt-get install petsc-dev slepc-dev openmpi-bin)")
+    return()
+endif()
+message(STATUS "PETSc/SLEPc examples: PETSc ${QDSIM_PETSC_PETSc_VERSION}, SLEPc ${QDSIM_PETSC_SLEPc_VERSION}, ${QDSIM_MPIEXEC}")
+
+set(QDSIM_MPIRUN "${QDSIM_MPIEXEC}" --oversubscribe)
+execute_process(COMMAND id -u OUTPUT_VARIABLE _qdsim_uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(_qdsim_uid STREQUAL "0")
+    list(APPEND QDSIM_MPIRUN --allow-run-as-root)
+endif()
+
+# qdsim_add_petsc_program(<name> <source> <pkg-config target> [ARGS <arg>...] [RANKS <n>]):
+# builds an MPI program against PETSc/SLEPc and the library; a test runs it on <n> ranks (2).
+function(qdsim_add_petsc_program name source petsc)
+    cmake_parse_arguments(PARSE_ARGV 3 QDSIM "" "RANKS" "ARGS")
+    if(NOT QDSIM_RANKS)
+        set(QDSIM_RANKS 2)
+    endif()
+    add_executable(${name} ${source})
+    target_link_libraries(${name} PRIVATE ${petsc} MPI::MPI_C qdsim_mem::shared m)
+    target_include_directories(${name} PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/examples/petsc")
+    target_compile_options(${name} PRIVATE -Wall -Wextra -Werror)
+    add_test(NAME ${name} COMMAND ${QDSIM_MPIRUN} -n ${QDSIM_RANKS} $<TARGET_FILE:${name}> ${QDSIM_ARGS})
+    set_tests_properties(${name} PROPERTIES TIMEOUT 300 PROCESSORS ${QDSIM_RANKS})
+endfunction()
+
+qdsim_add_petsc_program(petsc_malloc_adapter c-tests/test_petsc_malloc.c PkgConfig::QDSIM_PETSC RANKS 1)
+# The 2D dot on 60² points: the slabs, SLEPc's Krylov–Schur + MUMPS and LOBPCG + GAMG against
+# qdsim_solve_lowest (1e-8 relative), PETSc's memory in a qdsim manager, no block left live.
+qdsim_add_petsc_program(example_slepc_dot examples/petsc/slepc_dot.c PkgConfig::QDSIM_PETSC ARGS --n 60)
+# The same under a 2 MiB limit for PETSc: PETSc's out-of-memory error carries qdsim's message.
+add_test(NAME example_slepc_dot_petsc_limit
+    COMMAND ${QDSIM_MPIRUN} -n 1 $<TARGET_FILE:example_slepc_dot> --n 60 --petsc-limit-mib 2)
+set_tests_properties(example_slepc_dot_petsc_limit PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION
+    "PETSC ERROR: qdsim manager refused [0-9]+ bytes \\(QDSIM_ERR_LIMIT_EXCEEDED\\): [^\n]*memory limit of 2097152 bytes")

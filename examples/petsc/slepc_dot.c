@@ -1,0 +1,226 @@
+/* The 2D GaAs parabolic dot (ħω = 10 meV, 120 nm box) on an n × n grid, distributed over the MPI
+ * ranks: each rank assembles only its own rows with qdsim_hamiltonian_assemble_rows, PETSc
+ * allocates from a qdsim manager (include/qdsim_mem_petsc.h), and SLEPc finds the lowest k
+ * states twice — Krylov–Schur with shift-and-invert (MUMPS LU) and LOBPCG preconditioned by
+ * GAMG. Both are compared with qdsim's own solver, qdsim_solve_lowest, on every rank: the run
+ * fails (exit 1) when an energy differs by more than 1e-8 relative, or when PETSc leaves a
+ * block live after PetscFinalize.
+ *
+ *   mpirun -n 2 slepc_dot [--n 80] [--k 10] [--petsc-limit-mib 0] [--bench]
+ *
+ * --bench prints one line per rank: wall time of the assembly and each solve, peak RSS, and the
+ * PETSc bytes counted by the manager (docs/mpi.md). */
+#include <slepceps.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qdsim_mem_petsc.h"
+#include "qdsim_petsc_common.h"
+
+/* Both SLEPc solves stop at a relative residual of 1e-11: for a Hermitian matrix the eigenvalue
+ * error is then below ‖r‖²/gap ≈ (1e-11·E)²/(10 meV), far inside the 1e-8 comparison; qdsim's
+ * solver runs at 1e-11 too. 1e-8 relative is 1e-10 eV on a 10 meV level. */
+#define RESIDUAL_TOL 1e-11
+#define ENERGY_RTOL 1e-8
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Solves with `eps` (configured by the caller), writes the lowest k values ascending to `e`. */
+static PetscErrorCode solve(EPS eps, PetscInt k, double *e, double *seconds)
+{
+    PetscInt nconv;
+    PetscLogDouble t0, t1;
+    PetscCall(PetscTime(&t0));
+    PetscCall(EPSSolve(eps));
+    PetscCall(PetscTime(&t1));
+    *seconds = t1 - t0;
+    PetscCall(EPSGetConverged(eps, &nconv));
+    PetscCheck(nconv >= k, PETSC_COMM_WORLD, PETSC_ERR_NOT_CONVERGED,
+               "only %" PetscInt_FMT " of %" PetscInt_FMT " pairs converged", nconv, k);
+    double *all;
+    PetscCall(PetscMalloc1(nconv, &all));
+    for (PetscInt i = 0; i < nconv; ++i) {
+        PetscScalar v;
+        PetscCall(EPSGetEigenvalue(eps, i, &v, NULL));
+        all[i] = (double)PetscRealPart(v);
+    }
+    qsort(all, (size_t)nconv, sizeof *all, compare_doubles);
+    memcpy(e, all, (size_t)k * sizeof *e);
+    PetscCall(PetscFree(all));
+    return 0;
+}
+
+/* The largest relative difference between `e` and the reference `ref`. */
+static double worst(const double *e, const double *ref, PetscInt k)
+{
+    double w = 0.0;
+    for (PetscInt i = 0; i < k; ++i) {
+        double r = fabs(e[i] - ref[i]) / fabs(ref[i]);
+        if (r > w) w = r;
+    }
+    return w;
+}
+
+static PetscErrorCode run(qdsim_manager *m, qdsim_manager *pm, size_t n, PetscInt k, PetscBool bench,
+                          int *mismatch)
+{
+    PetscMPIInt rank, size;
+    PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+
+    qdsim_hamiltonian_desc d;
+    QCALL(qdsim_hamiltonian_desc_default(&d));
+    const double lengths[2] = {120.0, 120.0};
+    const size_t points[2] = {n, n};
+    QCALL(qdsim_grid_box(2, lengths, points, &d.grid));
+    double *v = NULL; /* the potential, one value per grid point (every rank holds it) */
+    QCALL(qdsim_manager_alloc_f64(m, n * n, "potential", &v));
+    QCALL(qdsim_parabolic_potential(&d.grid, QDSIM_MASS_GAAS, 0.010, v, n * n));
+    d.potential = v;
+
+    PetscLogDouble t0, t1;
+    Mat A;
+    PetscCall(PetscTime(&t0));
+    PetscCall(qdsim_petsc_hamiltonian(PETSC_COMM_WORLD, m, &d, &A));
+    PetscCall(PetscTime(&t1));
+    double t_assemble = t1 - t0;
+
+    /* The reference: qdsim's own solver on the whole grid (one thread per rank). */
+    qdsim_eigen_options o;
+    QCALL(qdsim_eigen_options_default(&o));
+    o.k = (size_t)k;
+    o.tolerance = RESIDUAL_TOL;
+    qdsim_eigen_result *r = NULL;
+    PetscCall(PetscTime(&t0));
+    QCALL(qdsim_solve_lowest(m, &d, QDSIM_SCALAR_REAL, &o, &r));
+    PetscCall(PetscTime(&t1));
+    double t_qdsim = t1 - t0;
+    double *ref, *ks, *lob;
+    PetscCall(PetscMalloc3(k, &ref, k, &ks, k, &lob));
+    QCALL(qdsim_eigen_result_values(r, ref));
+    QCALL(qdsim_eigen_result_destroy(r));
+
+    /* Krylov–Schur, shift-and-invert at 0 (below the spectrum), MUMPS LU. */
+    EPS eps;
+    ST st;
+    KSP ksp;
+    PC pc;
+    double t_ks, t_lob;
+    PetscCall(EPSCreate(PETSC_COMM_WORLD, &eps));
+    PetscCall(EPSSetOptionsPrefix(eps, "ks_"));
+    PetscCall(EPSSetOperators(eps, A, NULL));
+    PetscCall(EPSSetProblemType(eps, EPS_HEP));
+    PetscCall(EPSSetType(eps, EPSKRYLOVSCHUR));
+    PetscCall(EPSSetDimensions(eps, k, PETSC_DEFAULT, PETSC_DEFAULT));
+    PetscCall(EPSSetTolerances(eps, RESIDUAL_TOL, 1000));
+    PetscCall(EPSSetTarget(eps, 0.0));
+    PetscCall(EPSSetWhichEigenpairs(eps, EPS_TARGET_MAGNITUDE));
+    PetscCall(EPSGetST(eps, &st));
+    PetscCall(STSetType(st, STSINVERT));
+    PetscCall(STGetKSP(st, &ksp));
+    PetscCall(KSPSetType(ksp, KSPPREONLY));
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(PCSetType(pc, PCLU));
+    PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+    PetscCall(EPSSetFromOptions(eps));
+    PetscCall(solve(eps, k, ks, &t_ks));
+    PetscCall(EPSDestroy(&eps));
+
+    /* LOBPCG, preconditioned by algebraic multigrid (GAMG). */
+    PetscCall(EPSCreate(PETSC_COMM_WORLD, &eps));
+    PetscCall(EPSSetOptionsPrefix(eps, "lobpcg_"));
+    PetscCall(EPSSetOperators(eps, A, NULL));
+    PetscCall(EPSSetProblemType(eps, EPS_HEP));
+    PetscCall(EPSSetType(eps, EPSLOBPCG));
+    PetscCall(EPSSetDimensions(eps, k, PETSC_DEFAULT, PETSC_DEFAULT));
+    PetscCall(EPSSetTolerances(eps, RESIDUAL_TOL, 5000));
+    PetscCall(EPSSetWhichEigenpairs(eps, EPS_SMALLEST_REAL));
+    PetscCall(EPSGetST(eps, &st));
+    PetscCall(STSetType(st, STPRECOND));
+    PetscCall(STGetKSP(st, &ksp));
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(PCSetType(pc, PCGAMG));
+    PetscCall(EPSSetFromOptions(eps));
+    PetscCall(solve(eps, k, lob, &t_lob));
+    PetscCall(EPSDestroy(&eps));
+    PetscCall(MatDestroy(&A));
+
+    double w_ks = worst(ks, ref, k), w_lob = worst(lob, ref, k);
+    *mismatch = !(w_ks <= ENERGY_RTOL && w_lob <= ENERGY_RTOL);
+    if (rank == 0) {
+        printf("slepc_dot: %zu x %zu grid, %d ranks, lowest %" PetscInt_FMT " states (meV)\n", n, n,
+               (int)size, k);
+        printf("  %2s %16s %16s %16s\n", "i", "qdsim", "Krylov-Schur+MUMPS", "LOBPCG+GAMG");
+        for (PetscInt i = 0; i < k; ++i)
+            printf("  %2" PetscInt_FMT " %16.10f %16.10f %16.10f\n", i, 1e3 * ref[i], 1e3 * ks[i],
+                   1e3 * lob[i]);
+        printf("  worst relative difference: Krylov-Schur %.2e, LOBPCG %.2e (tolerance %.0e): %s\n",
+               w_ks, w_lob, ENERGY_RTOL, *mismatch ? "MISMATCH" : "ok");
+    }
+    if (bench) {
+        qdsim_stats ps;
+        QCALL(qdsim_manager_stats(pm, &ps));
+        PetscCall(PetscSynchronizedPrintf(
+            PETSC_COMM_WORLD,
+            "bench rank %d/%d n %zu: assemble %.3f s, krylov-schur+mumps %.3f s, lobpcg+gamg %.3f s, "
+            "qdsim %.3f s, peak RSS %.1f MiB, PETSc peak %.1f MiB (%llu allocations)\n",
+            (int)rank, (int)size, n, t_assemble, t_ks, t_lob, t_qdsim, qdsim_peak_rss_mib(),
+            ps.peak_bytes_in_use / 1048576.0, (unsigned long long)ps.allocation_count));
+        PetscCall(PetscSynchronizedFlush(PETSC_COMM_WORLD, PETSC_STDOUT));
+    }
+    PetscCall(PetscFree3(ref, ks, lob));
+    QCALL(qdsim_manager_free(m, v));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = 80;
+    long k = 10;
+    double limit_mib = 0;
+    PetscBool bench = PETSC_FALSE;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--n") && i + 1 < argc) n = (size_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--k") && i + 1 < argc) k = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--petsc-limit-mib") && i + 1 < argc) limit_mib = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--bench")) bench = PETSC_TRUE;
+    }
+    if (n < 8 || k < 1) {
+        fprintf(stderr, "usage: slepc_dot [--n N>=8] [--k K>=1] [--petsc-limit-mib M] [--bench]\n");
+        return 2;
+    }
+    qdsim_set_solver_threads(1); /* one core per rank */
+
+    /* Two managers: one for qdsim's own arrays, one for PETSc alone (its statistics are then
+     * PETSc's), with the optional limit. */
+    qdsim_manager *m = NULL, *pm = NULL;
+    qdsim_manager_config cfg;
+    qdsim_manager_config_default(&cfg);
+    cfg.initial_pool_size = 8u << 20;
+    if (qdsim_manager_create(&cfg, &m) != QDSIM_OK) return 1;
+    cfg.memory_limit = (uint64_t)(limit_mib * 1048576.0);
+    if (qdsim_manager_create(&cfg, &pm) != QDSIM_OK) return 1;
+
+    if (qdsim_petsc_malloc_install(pm)) return 1;
+    PetscCall(SlepcInitialize(&argc, &argv, NULL, NULL));
+    int mismatch = 1;
+    PetscErrorCode err = run(m, pm, n, (PetscInt)k, bench, &mismatch);
+    if (!err) err = qdsim_petsc_malloc_report(PETSC_COMM_WORLD, pm);
+    if (err) {
+        /* The error (with qdsim's message for a limit hit) is already printed; stop every rank. */
+        PetscCallMPI(MPI_Abort(PETSC_COMM_WORLD, (int)err));
+    }
+    PetscCall(SlepcFinalize());
+
+    unsigned long long leaked = 0;
+    if (qdsim_petsc_malloc_finish(pm, &leaked) || leaked) mismatch = 1;
+    qdsim_manager_destroy(pm);
+    qdsim_manager_destroy(m);
+    return mismatch ? 1 : 0;
+}
