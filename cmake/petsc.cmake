@@ -60,3 +60,6 @@ add_test(NAME example_slepc_dot_petsc_limit
     COMMAND ${QDSIM_MPIRUN} -n 1 $<TARGET_FILE:example_slepc_dot> --n 60 --petsc-limit-mib 2)
 set_tests_properties(example_slepc_dot_petsc_limit PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION
     "PETSC ERROR: qdsim manager refused [0-9]+ bytes \\(QDSIM_ERR_LIMIT_EXCEEDED\\): [^\n]*memory limit of 2097152 bytes")
+# qdsim's PETSc binary export read by MatLoad: equal to the rank-assembled matrix, solved by SLEPc.
+qdsim_add_petsc_program(example_petsc_file examples/petsc/petsc_file.c PkgConfig::QDSIM_PETSC
+    ARGS --n 60 --file "${CMAKE_CURRENT_BINARY_DIR}/qdsim_dot.petsc")

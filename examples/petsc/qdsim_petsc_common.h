@@ -21,7 +21,7 @@
 /* This rank's rows of the Hamiltonian of `d` (PETSc's default split of N rows), assembled by
  * qdsim into the manager `m` and copied by PETSc into a new MPIAIJ matrix `*A`; the slab is
  * destroyed before returning, so qdsim holds nothing afterwards. */
-static PetscErrorCode qdsim_petsc_hamiltonian(MPI_Comm comm, qdsim_manager *m,
+static inline PetscErrorCode qdsim_petsc_hamiltonian(MPI_Comm comm, qdsim_manager *m,
                                               const qdsim_hamiltonian_desc *d, Mat *A)
 {
     PetscInt N = 1, local = PETSC_DECIDE, begin = 0;
@@ -45,7 +45,7 @@ static PetscErrorCode qdsim_petsc_hamiltonian(MPI_Comm comm, qdsim_manager *m,
 }
 
 /* Peak resident set size of this process, MiB. */
-static double qdsim_peak_rss_mib(void)
+static inline double qdsim_peak_rss_mib(void)
 {
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);

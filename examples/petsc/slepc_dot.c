@@ -18,43 +18,13 @@
 
 #include "qdsim_mem_petsc.h"
 #include "qdsim_petsc_common.h"
+#include "qdsim_petsc_slepc.h"
 
 /* Both SLEPc solves stop at a relative residual of 1e-11: for a Hermitian matrix the eigenvalue
  * error is then below ‖r‖²/gap ≈ (1e-11·E)²/(10 meV), far inside the 1e-8 comparison; qdsim's
  * solver runs at 1e-11 too. 1e-8 relative is 1e-10 eV on a 10 meV level. */
 #define RESIDUAL_TOL 1e-11
 #define ENERGY_RTOL 1e-8
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Solves with `eps` (configured by the caller), writes the lowest k values ascending to `e`. */
-static PetscErrorCode solve(EPS eps, PetscInt k, double *e, double *seconds)
-{
-    PetscInt nconv;
-    PetscLogDouble t0, t1;
-    PetscCall(PetscTime(&t0));
-    PetscCall(EPSSolve(eps));
-    PetscCall(PetscTime(&t1));
-    *seconds = t1 - t0;
-    PetscCall(EPSGetConverged(eps, &nconv));
-    PetscCheck(nconv >= k, PETSC_COMM_WORLD, PETSC_ERR_NOT_CONVERGED,
-               "only %" PetscInt_FMT " of %" PetscInt_FMT " pairs converged", nconv, k);
-    double *all;
-    PetscCall(PetscMalloc1(nconv, &all));
-    for (PetscInt i = 0; i < nconv; ++i) {
-        PetscScalar v;
-        PetscCall(EPSGetEigenvalue(eps, i, &v, NULL));
-        all[i] = (double)PetscRealPart(v);
-    }
-    qsort(all, (size_t)nconv, sizeof *all, compare_doubles);
-    memcpy(e, all, (size_t)k * sizeof *e);
-    PetscCall(PetscFree(all));
-    return 0;
-}
 
 /* The largest relative difference between `e` and the reference `ref`. */
 static double worst(const double *e, const double *ref, PetscInt k)
@@ -112,24 +82,8 @@ static PetscErrorCode run(qdsim_manager *m, qdsim_manager *pm, size_t n, PetscIn
     KSP ksp;
     PC pc;
     double t_ks, t_lob;
-    PetscCall(EPSCreate(PETSC_COMM_WORLD, &eps));
-    PetscCall(EPSSetOptionsPrefix(eps, "ks_"));
-    PetscCall(EPSSetOperators(eps, A, NULL));
-    PetscCall(EPSSetProblemType(eps, EPS_HEP));
-    PetscCall(EPSSetType(eps, EPSKRYLOVSCHUR));
-    PetscCall(EPSSetDimensions(eps, k, PETSC_DEFAULT, PETSC_DEFAULT));
-    PetscCall(EPSSetTolerances(eps, RESIDUAL_TOL, 1000));
-    PetscCall(EPSSetTarget(eps, 0.0));
-    PetscCall(EPSSetWhichEigenpairs(eps, EPS_TARGET_MAGNITUDE));
-    PetscCall(EPSGetST(eps, &st));
-    PetscCall(STSetType(st, STSINVERT));
-    PetscCall(STGetKSP(st, &ksp));
-    PetscCall(KSPSetType(ksp, KSPPREONLY));
-    PetscCall(KSPGetPC(ksp, &pc));
-    PetscCall(PCSetType(pc, PCLU));
-    PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
-    PetscCall(EPSSetFromOptions(eps));
-    PetscCall(solve(eps, k, ks, &t_ks));
+    PetscCall(qdsim_petsc_krylov_schur(A, k, RESIDUAL_TOL, &eps));
+    PetscCall(qdsim_petsc_solve(eps, k, ks, &t_ks));
     PetscCall(EPSDestroy(&eps));
 
     /* LOBPCG, preconditioned by algebraic multigrid (GAMG). */
@@ -147,7 +101,7 @@ static PetscErrorCode run(qdsim_manager *m, qdsim_manager *pm, size_t n, PetscIn
     PetscCall(KSPGetPC(ksp, &pc));
     PetscCall(PCSetType(pc, PCGAMG));
     PetscCall(EPSSetFromOptions(eps));
-    PetscCall(solve(eps, k, lob, &t_lob));
+    PetscCall(qdsim_petsc_solve(eps, k, lob, &t_lob));
     PetscCall(EPSDestroy(&eps));
     PetscCall(MatDestroy(&A));
 
