@@ -8,27 +8,11 @@
 find_package(PkgConfig QUIET)
 find_package(MPI QUIET COMPONENTS C)
 find_program(QDSIM_MPIEXEC NAMES mpirun mpiexec)
-set(QDSIM_PETSC_FOUND OFF)
-if(PKG_CONFIG_FOUND AND MPI_C_FOUND AND QDSIM_MPIEXEC)
-    set(_qdsim_pc_path "$ENV{PKG_CONFIG_PATH}")
-    foreach(dir IN ITEMS "$ENV{SLEPC_DIR}" "$ENV{PETSC_DIR}")
-        if(dir)
-            set(ENV{PKG_CONFIG_PATH} "${dir}/lib/pkgconfig:$ENV{PKG_CONFIG_PATH}")
-        endif()
-    endforeach()
-    pkg_check_modules(QDSIM_PETSC QUIET IMPORTED_TARGET PETSc SLEPc)
-    set(ENV{PKG_CONFIG_PATH} "${_qdsim_pc_path}")
-    if(QDSIM_PETSC_FOUND)
-        set(QDSIM_PETSC_FOUND ON)
-    endif()
-endif()
-if(NOT QDSIM_PETSC_FOUND)
-    message(STATUS "PETSc/SLEPc examples skipped: needs pkg-config files PETSc.pc and SLEPc.pc "
-                   "(set PETSC_DIR/SLEPC_DIR or PKG_CONFIG_PATH), an MPI C compiler and mpirun "
-                   "(Debian: apt-get install petsc-dev slepc-dev openmpi-bin)")
+if(NOT (PKG_CONFIG_FOUND AND MPI_C_FOUND AND QDSIM_MPIEXEC))
+    message(STATUS "PETSc/SLEPc examples skipped: needs pkg-config, an MPI C compiler and mpirun "
+                   "(Debian: apt-get install pkg-config openmpi-bin libopenmpi-dev)")
     return()
 endif()
-message(STATUS "PETSc/SLEPc examples: PETSc ${QDSIM_PETSC_PETSc_VERSION}, SLEPc ${QDSIM_PETSC_SLEPc_VERSION}, ${QDSIM_MPIEXEC}")
 
 set(QDSIM_MPIRUN "${QDSIM_MPIEXEC}" --oversubscribe)
 execute_process(COMMAND id -u OUTPUT_VARIABLE _qdsim_uid OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -51,15 +35,50 @@ function(qdsim_add_petsc_program name source petsc)
     set_tests_properties(${name} PROPERTIES TIMEOUT 300 PROCESSORS ${QDSIM_RANKS})
 endfunction()
 
-qdsim_add_petsc_program(petsc_malloc_adapter c-tests/test_petsc_malloc.c PkgConfig::QDSIM_PETSC RANKS 1)
-# The 2D dot on 60² points: the slabs, SLEPc's Krylov–Schur + MUMPS and LOBPCG + GAMG against
-# qdsim_solve_lowest (1e-8 relative), PETSc's memory in a qdsim manager, no block left live.
-qdsim_add_petsc_program(example_slepc_dot examples/petsc/slepc_dot.c PkgConfig::QDSIM_PETSC ARGS --n 60)
-# The same under a 2 MiB limit for PETSc: PETSc's out-of-memory error carries qdsim's message.
-add_test(NAME example_slepc_dot_petsc_limit
-    COMMAND ${QDSIM_MPIRUN} -n 1 $<TARGET_FILE:example_slepc_dot> --n 60 --petsc-limit-mib 2)
-set_tests_properties(example_slepc_dot_petsc_limit PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION
-    "PETSC ERROR: qdsim manager refused [0-9]+ bytes \\(QDSIM_ERR_LIMIT_EXCEEDED\\): [^\n]*memory limit of 2097152 bytes")
-# qdsim's PETSc binary export read by MatLoad: equal to the rank-assembled matrix, solved by SLEPc.
-qdsim_add_petsc_program(example_petsc_file examples/petsc/petsc_file.c PkgConfig::QDSIM_PETSC
-    ARGS --n 60 --file "${CMAKE_CURRENT_BINARY_DIR}/qdsim_dot.petsc")
+# qdsim_add_petsc_usage_baseline(<name> <file> [ARGS <arg>...]): a test <name>_petsc_own_malloc
+# runs <name> with ARGS and --petsc-own-malloc <file> (PETSc's own tracing allocator, the one
+# -malloc_view reports from, writing PETSc's count of its memory per rank), set up as a fixture
+# of the test <name>, which is to compare it with the qdsim manager's (--compare-petsc-usage
+# <file> among its ARGS). See examples/petsc/qdsim_petsc_accounting.h.
+function(qdsim_add_petsc_usage_baseline name file)
+    cmake_parse_arguments(PARSE_ARGV 2 QDSIM "" "" "ARGS")
+    add_test(NAME ${name}_petsc_own_malloc
+        COMMAND ${QDSIM_MPIRUN} -n 2 $<TARGET_FILE:${name}> ${QDSIM_ARGS} --petsc-own-malloc "${file}")
+    set_tests_properties(${name}_petsc_own_malloc PROPERTIES TIMEOUT 300 PROCESSORS 2
+        FIXTURES_SETUP ${name}_petsc_usage)
+    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED ${name}_petsc_usage)
+endfunction()
+
+set(QDSIM_PETSC_FOUND OFF)
+set(_qdsim_pc_path "$ENV{PKG_CONFIG_PATH}")
+foreach(dir IN ITEMS "$ENV{SLEPC_DIR}" "$ENV{PETSC_DIR}")
+    if(dir)
+        set(ENV{PKG_CONFIG_PATH} "${dir}/lib/pkgconfig:$ENV{PKG_CONFIG_PATH}")
+    endif()
+endforeach()
+pkg_check_modules(QDSIM_PETSC QUIET IMPORTED_TARGET PETSc SLEPc)
+set(ENV{PKG_CONFIG_PATH} "${_qdsim_pc_path}")
+if(QDSIM_PETSC_FOUND)
+    message(STATUS "PETSc/SLEPc examples: PETSc ${QDSIM_PETSC_PETSc_VERSION}, SLEPc ${QDSIM_PETSC_SLEPc_VERSION}, ${QDSIM_MPIEXEC}")
+    qdsim_add_petsc_program(petsc_malloc_adapter c-tests/test_petsc_malloc.c PkgConfig::QDSIM_PETSC RANKS 1)
+    # The 2D dot on 60² points: the slabs, SLEPc's Krylov–Schur + MUMPS and LOBPCG + GAMG against
+    # qdsim_solve_lowest (1e-8 relative), PETSc's memory in a qdsim manager, no block left live,
+    # and the manager's count of PETSc's memory equal to PETSc's own (the baseline run's).
+    set(_qdsim_usage "${CMAKE_CURRENT_BINARY_DIR}/slepc_dot_petsc_usage.txt")
+    qdsim_add_petsc_program(example_slepc_dot examples/petsc/slepc_dot.c PkgConfig::QDSIM_PETSC
+        ARGS --n 60 --compare-petsc-usage "${_qdsim_usage}")
+    qdsim_add_petsc_usage_baseline(example_slepc_dot "${_qdsim_usage}" ARGS --n 60)
+    # The same under a 2 MiB limit for PETSc: PETSc's out-of-memory error carries qdsim's message.
+    add_test(NAME example_slepc_dot_petsc_limit
+        COMMAND ${QDSIM_MPIRUN} -n 1 $<TARGET_FILE:example_slepc_dot> --n 60 --petsc-limit-mib 2)
+    set_tests_properties(example_slepc_dot_petsc_limit PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION
+        "PETSC ERROR: qdsim manager refused [0-9]+ bytes \\(QDSIM_ERR_LIMIT_EXCEEDED\\): [^\n]*memory limit of 2097152 bytes")
+    # qdsim's PETSc binary export read by MatLoad: equal to the rank-assembled matrix, solved by SLEPc.
+    qdsim_add_petsc_program(example_petsc_file examples/petsc/petsc_file.c PkgConfig::QDSIM_PETSC
+        ARGS --n 60 --file "${CMAKE_CURRENT_BINARY_DIR}/qdsim_dot.petsc")
+else()
+    message(STATUS "PETSc/SLEPc examples skipped: needs pkg-config files PETSc.pc and SLEPc.pc "
+                   "(set PETSC_DIR/SLEPC_DIR or PKG_CONFIG_PATH) "
+                   "(Debian: apt-get install petsc-dev slepc-dev libslepc-real3.18-dev)")
+endif()
+

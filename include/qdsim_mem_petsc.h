@@ -18,8 +18,12 @@
  *
  * The library itself does not link PETSc or MPI: include this header in the one file of your
  * program that installs the allocator (the state is static to that translation unit), and link
- * PETSc and qdsim_mem as usual. PETSc must not be built with its own malloc debugging forced on
- * (-malloc_debug), which replaces the allocator; the Debian and default builds are fine.
+ * PETSc and qdsim_mem as usual. PETSc's own tracing allocator cannot run beside it: with the
+ * adapter installed, -malloc_debug, -malloc_view, -malloc_dump or -log_view_memory make
+ * PetscInitialize fail (PetscMallocSet: "cannot call multiple times"), and PETSc's counters
+ * (PetscMallocGetCurrentUsage, PetscMallocGetMaximumUsage) read 0: the manager's statistics count
+ * instead. A PETSc configured --with-debugging turns that tracer on by default; run it with
+ * -malloc_debug no. Optimized builds (Debian's) are fine.
  * PETSc is not thread-safe here: the manager is (any thread may allocate), so nothing more is
  * needed. A failed allocation requested directly from a function named main aborts the run:
  * PETSc's rule for errors raised in main.
