@@ -4,6 +4,13 @@
 # finds PETSc and SLEPc (`PETSc.pc`, `SLEPc.pc`, searched under $PETSC_DIR/lib/pkgconfig and
 # $SLEPC_DIR/lib/pkgconfig too) and an MPI C compiler; otherwise skipped with a message. The
 # library itself never links MPI or PETSc.
+#
+# slepc_resonances needs PETSc and SLEPc built with complex scalars, a second pair found by
+# pkg-config under PETSC_COMPLEX_DIR and SLEPC_COMPLEX_DIR (cache variables, defaulting to the
+# environment variables of those names, else to Debian's libpetsc-complex-dev and
+# libslepc-complex3.18-dev) and checked to define PETSC_USE_COMPLEX. The real and complex
+# libraries have different sonames (libpetsc_real.so.3.18, libpetsc_complex.so.3.18; likewise
+# SLEPc), so each program loads its own at run time without an rpath or LD_LIBRARY_PATH.
 
 find_package(PkgConfig QUIET)
 find_package(MPI QUIET COMPONENTS C)
@@ -49,6 +56,7 @@ function(qdsim_add_petsc_usage_baseline name file)
     set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED ${name}_petsc_usage)
 endfunction()
 
+# ---- real scalars: the adapter's test, slepc_dot, petsc_file ----------------------------------
 set(QDSIM_PETSC_FOUND OFF)
 set(_qdsim_pc_path "$ENV{PKG_CONFIG_PATH}")
 foreach(dir IN ITEMS "$ENV{SLEPC_DIR}" "$ENV{PETSC_DIR}")
@@ -82,3 +90,51 @@ else()
                    "(Debian: apt-get install petsc-dev slepc-dev libslepc-real3.18-dev)")
 endif()
 
+# ---- complex scalars: slepc_resonances ---------------------------------------------------------
+foreach(_qdsim_pkg IN ITEMS PETSC SLEPC)
+    if(DEFINED ENV{${_qdsim_pkg}_COMPLEX_DIR})
+        set(_qdsim_default "$ENV{${_qdsim_pkg}_COMPLEX_DIR}")
+    elseif(_qdsim_pkg STREQUAL "PETSC")
+        set(_qdsim_default "/usr/lib/petscdir/petsc3.18/x86_64-linux-gnu-complex")
+    else()
+        set(_qdsim_default "/usr/lib/slepcdir/slepc3.18/x86_64-linux-gnu-complex")
+    endif()
+    set(${_qdsim_pkg}_COMPLEX_DIR "${_qdsim_default}" CACHE PATH
+        "${_qdsim_pkg} built with complex scalars (its lib/pkgconfig), for examples/petsc/slepc_resonances")
+endforeach()
+# Only these two directories, so that a real PETSc.pc elsewhere on the path is not taken for it
+# (pkg-config's system directories still follow: the scalar check below catches a real one).
+set(ENV{PKG_CONFIG_PATH} "${SLEPC_COMPLEX_DIR}/lib/pkgconfig:${PETSC_COMPLEX_DIR}/lib/pkgconfig")
+pkg_check_modules(QDSIM_PETSC_COMPLEX QUIET IMPORTED_TARGET PETSc SLEPc)
+set(ENV{PKG_CONFIG_PATH} "${_qdsim_pc_path}")
+set(_qdsim_complex_reason "")
+if(NOT QDSIM_PETSC_COMPLEX_FOUND)
+    set(_qdsim_complex_reason "no PETSc.pc and SLEPc.pc under PETSC_COMPLEX_DIR='${PETSC_COMPLEX_DIR}', "
+                              "SLEPC_COMPLEX_DIR='${SLEPC_COMPLEX_DIR}' (Debian: apt-get install "
+                              "libpetsc-complex-dev libslepc-complex3.18-dev)")
+else()
+    include(CheckSymbolExists)
+    unset(QDSIM_PETSC_COMPLEX_SCALARS CACHE) # checked again at every configuration
+    set(CMAKE_REQUIRED_INCLUDES ${QDSIM_PETSC_COMPLEX_INCLUDE_DIRS})
+    set(CMAKE_REQUIRED_QUIET ON)
+    check_symbol_exists(PETSC_USE_COMPLEX "petscconf.h" QDSIM_PETSC_COMPLEX_SCALARS)
+    unset(CMAKE_REQUIRED_INCLUDES)
+    unset(CMAKE_REQUIRED_QUIET)
+    if(NOT QDSIM_PETSC_COMPLEX_SCALARS)
+        set(_qdsim_complex_reason "the PETSc found under PETSC_COMPLEX_DIR='${PETSC_COMPLEX_DIR}' "
+                                  "(${QDSIM_PETSC_COMPLEX_INCLUDE_DIRS}) does not define PETSC_USE_COMPLEX")
+    endif()
+endif()
+if(_qdsim_complex_reason)
+    message(STATUS "complex PETSc/SLEPc example (slepc_resonances) skipped: ${_qdsim_complex_reason}")
+    return()
+endif()
+message(STATUS "complex PETSc/SLEPc example: PETSc ${QDSIM_PETSC_COMPLEX_PETSc_VERSION}, "
+               "SLEPc ${QDSIM_PETSC_COMPLEX_SLEPc_VERSION} (${PETSC_COMPLEX_DIR})")
+# The open dot on 60² points, complex symmetric: SLEPc's Krylov–Schur (NHEP, shift-and-invert,
+# MUMPS) against qdsim_solve_resonances, 6 resonances nearest 15 meV (1e-8 relative), and the
+# manager's count of PETSc's memory equal to PETSc's own.
+set(_qdsim_usage "${CMAKE_CURRENT_BINARY_DIR}/slepc_resonances_petsc_usage.txt")
+qdsim_add_petsc_program(example_slepc_resonances examples/petsc/slepc_resonances.c
+    PkgConfig::QDSIM_PETSC_COMPLEX ARGS --n 60 --k 6 --target-mev 15 --compare-petsc-usage "${_qdsim_usage}")
+qdsim_add_petsc_usage_baseline(example_slepc_resonances "${_qdsim_usage}" ARGS --n 60 --k 6 --target-mev 15)

@@ -9,6 +9,17 @@
 
 #include "qdsim_mem.h"
 
+#if defined(PETSC_USE_COMPLEX)
+/* A complex build hands qdsim's complex values to PETSc as PetscScalar arrays: qdsim_complex is
+ * {double re, im}; PetscScalar is C99's double _Complex, which has "the same representation and
+ * alignment as an array of two" doubles, real part first (C11 6.2.5p13). Only the size and the
+ * alignment can differ by configuration (a single- or quad-precision PETSc): check them. */
+_Static_assert(sizeof(qdsim_complex) == sizeof(PetscScalar),
+               "qdsim_complex and PetscScalar differ in size: PETSc must use double precision");
+_Static_assert(_Alignof(qdsim_complex) == _Alignof(PetscScalar),
+               "qdsim_complex and PetscScalar differ in alignment");
+#endif
+
 /* A failed qdsim call becomes a PETSc error carrying the library's message. */
 #define QCALL(call)                                                                            \
     do {                                                                                       \
