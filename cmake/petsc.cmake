@@ -104,14 +104,18 @@ foreach(_qdsim_pkg IN ITEMS PETSC SLEPC)
 endforeach()
 # Only these two directories, so that a real PETSc.pc elsewhere on the path is not taken for it
 # (pkg-config's system directories still follow: the scalar check below catches a real one).
+# Like the real pair's, a successful search is cached: configure a fresh build directory after
+# changing the directories.
 set(ENV{PKG_CONFIG_PATH} "${SLEPC_COMPLEX_DIR}/lib/pkgconfig:${PETSC_COMPLEX_DIR}/lib/pkgconfig")
 pkg_check_modules(QDSIM_PETSC_COMPLEX QUIET IMPORTED_TARGET PETSc SLEPc)
 set(ENV{PKG_CONFIG_PATH} "${_qdsim_pc_path}")
 set(_qdsim_complex_reason "")
+set(_qdsim_complex_hint "set PETSC_COMPLEX_DIR, SLEPC_COMPLEX_DIR (now '${PETSC_COMPLEX_DIR}', "
+                        "'${SLEPC_COMPLEX_DIR}') to complex builds (Debian: apt-get install "
+                        "libpetsc-complex-dev libslepc-complex3.18-dev)")
+string(CONCAT _qdsim_complex_hint ${_qdsim_complex_hint})
 if(NOT QDSIM_PETSC_COMPLEX_FOUND)
-    set(_qdsim_complex_reason "no PETSc.pc and SLEPc.pc under PETSC_COMPLEX_DIR='${PETSC_COMPLEX_DIR}', "
-                              "SLEPC_COMPLEX_DIR='${SLEPC_COMPLEX_DIR}' (Debian: apt-get install "
-                              "libpetsc-complex-dev libslepc-complex3.18-dev)")
+    set(_qdsim_complex_reason "pkg-config finds no PETSc.pc and SLEPc.pc: ${_qdsim_complex_hint}")
 else()
     include(CheckSymbolExists)
     unset(QDSIM_PETSC_COMPLEX_SCALARS CACHE) # checked again at every configuration
@@ -121,11 +125,13 @@ else()
     unset(CMAKE_REQUIRED_INCLUDES)
     unset(CMAKE_REQUIRED_QUIET)
     if(NOT QDSIM_PETSC_COMPLEX_SCALARS)
-        set(_qdsim_complex_reason "the PETSc found under PETSC_COMPLEX_DIR='${PETSC_COMPLEX_DIR}' "
-                                  "(${QDSIM_PETSC_COMPLEX_INCLUDE_DIRS}) does not define PETSC_USE_COMPLEX")
+        string(JOIN " " _qdsim_dirs ${QDSIM_PETSC_COMPLEX_INCLUDE_DIRS})
+        set(_qdsim_complex_reason "the PETSc pkg-config finds (include: ${_qdsim_dirs}) does not "
+                                  "define PETSC_USE_COMPLEX: ${_qdsim_complex_hint}")
     endif()
 endif()
 if(_qdsim_complex_reason)
+    string(CONCAT _qdsim_complex_reason ${_qdsim_complex_reason})
     message(STATUS "complex PETSc/SLEPc example (slepc_resonances) skipped: ${_qdsim_complex_reason}")
     return()
 endif()
