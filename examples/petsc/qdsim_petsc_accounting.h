@@ -10,13 +10,17 @@
  * Nor can two PETSc sessions of one process: PetscFinalize does not reset everything (the
  * composed-data ids of PetscObjectComposedDataRegister keep growing, so every later session's
  * objects carry longer arrays; the first session registers a few functions that later ones do
- * not), and the counts of a second session differ from the first by a few KiB.
+ * not), so a second session's counts differ from the first's.
  *
  * So the examples compare two processes that do the same work: one run with PETSc's tracing
  * allocator (what -malloc_view installs, counting requested bytes as -malloc_requested_size
  * does) writes every rank's counts to a file, and the run with the qdsim manager reads them and
- * compares rank by rank. Both count the requested bytes of the same sequence of PetscMalloc and
- * PetscFree calls, so they must agree to the byte.
+ * compares rank by rank. Both count the requested bytes of the same PetscMalloc and PetscFree
+ * calls, so they must agree to the byte. "The same" up to rounding: on 2 ranks the Krylov–Schur
+ * + MUMPS energies differ in their last bits from run to run, so an iteration can come and go
+ * and with it a few short-lived allocations (the manager's allocation count varies by a
+ * handful); those are freed before the checkpoint and have stayed below the peak in every run
+ * measured (docs/mpi.md).
  */
 #ifndef QDSIM_PETSC_ACCOUNTING_H
 #define QDSIM_PETSC_ACCOUNTING_H
@@ -150,9 +154,8 @@ static inline PetscErrorCode qdsim_petsc_usage_read(MPI_Comm comm, const char *p
  * they are equal. Equal to the byte, not within a tolerance: both count the requested bytes of
  * the same PetscMalloc/PetscFree sequence (PETSc's tracer adds a header and a trailer to every
  * block, but counts neither with -malloc_requested_size; the manager's 64-byte alignment is not
- * counted either). What could separate them: PETSc doing different work in the two processes
- * (a solver taking another path: the examples' solves converge the same way every time), and a
- * PetscRealloc at the high-water mark — qdsim_mem_petsc.h allocates the new block before it
+ * counted either). What could separate them: PETSc doing different work at the high-water mark
+ * in the two processes (see the top of this file), and a PetscRealloc at the high-water mark — qdsim_mem_petsc.h allocates the new block before it
  * frees the old one, PETSc's tracer drops the old size first — which would raise the manager's
  * peak (never its bytes in use) by the old block's size. Collective. */
 static inline PetscErrorCode qdsim_petsc_usage_compare(MPI_Comm comm, const char *program,
