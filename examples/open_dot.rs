@@ -195,15 +195,25 @@ fn main() {
         args.k,
         args.target * 1e3
     );
+    // One line per level (and per pass of the bottom level), rewritten at each iteration.
+    let start = std::time::Instant::now();
+    let mut last_level = usize::MAX;
     let mut progress = |p: &Progress| {
+        if p.level != last_level || p.iteration == 1 {
+            if last_level != usize::MAX {
+                eprintln!();
+            }
+            last_level = p.level;
+        }
         eprint!(
-            "\r  level {}/{}  iteration {:>3}  {}/{} converged  residual {:.1e}   ",
+            "\r  level {}/{}  iteration {:>3}  {}/{} converged  residual {:.1e}  {:.1} s   ",
             p.levels - p.level,
             p.levels,
             p.iteration,
             p.converged,
             p.wanted,
-            p.max_residual
+            p.max_residual,
+            start.elapsed().as_secs_f64()
         );
         let _ = std::io::stderr().flush();
         false

@@ -83,38 +83,55 @@ fn norm(x: &[Complex64]) -> f64 {
     x.par_iter().map(|v| v.norm_sqr()).sum::<f64>().sqrt()
 }
 
+/// `‖v[:, j]‖₂` of a column.
+fn col_norm(v: MatRef<'_, Complex64>, j: usize) -> f64 {
+    norm(v.col(j).try_as_col_major().expect("contiguous").as_slice())
+}
+
 /// Orthonormalises columns `from..to` of `v` (leading `n` rows) against columns `0..from` and
-/// among themselves (two passes of block then modified Gram–Schmidt), dropping columns that
-/// are numerically dependent; returns the new end (`from + kept`).
+/// among themselves, dropping columns that are numerically dependent; returns the new end
+/// (`from + kept`).
+///
+/// The new columns are first made orthogonal to the kept basis as a block (two passes of
+/// classical Gram–Schmidt, each reading the basis twice however many columns are new: this step
+/// is memory-bound, and per-column passes would read the basis once per column), then among
+/// themselves column by column (two passes against the few new columns kept so far).
 fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize) -> usize {
     let mut v = v;
+    let before: Vec<f64> = (from..to).map(|j| col_norm(v.rb(), j)).collect();
+    let against_basis = |v: &mut MatMut<'_, Complex64>, cols: std::ops::Range<usize>| {
+        if from > 0 && !cols.is_empty() {
+            let (q, mut rest) = v.rb_mut().split_at_col_mut(from);
+            let mut t = rest.rb_mut().subcols_mut(cols.start - from, cols.len());
+            for _ in 0..2 {
+                let c = gram(q.rb(), t.rb());
+                add_product(t.rb_mut(), q.rb(), c.as_ref(), -ONE);
+            }
+        }
+    };
+    against_basis(&mut v, from..to);
     let mut end = from;
-    for j in from..to {
-        let before = norm(
-            v.rb()
-                .col(j)
-                .try_as_col_major()
-                .expect("contiguous")
-                .as_slice(),
-        );
+    for (j, &before) in (from..to).zip(&before) {
         if !(before > 0.0 && before.is_finite()) {
             continue;
         }
+        let blocked = col_norm(v.rb(), j);
         for _ in 0..2 {
-            if end > 0 {
+            if end > from {
                 let (q, mut rest) = v.rb_mut().split_at_col_mut(end);
+                let q = q.subcols(from, end - from);
                 let col = rest.rb_mut().col_mut(j - end).as_mat_mut();
-                let c = gram(q.rb(), col.rb());
-                add_product(col, q.rb(), c.as_ref(), -ONE);
+                let c = gram(q, col.rb());
+                add_product(col, q, c.as_ref(), -ONE);
             }
         }
-        let after = norm(
-            v.rb()
-                .col(j)
-                .try_as_col_major()
-                .expect("contiguous")
-                .as_slice(),
-        );
+        let mut after = col_norm(v.rb(), j);
+        if after < 0.5 * blocked {
+            // Much of the column lay along the new columns kept before it: the rounding left
+            // along the basis grew relative to what survives. One more pass restores it.
+            against_basis(&mut v, j..j + 1);
+            after = col_norm(v.rb(), j);
+        }
         // Two passes leave an error of about ε·before/after in the orthogonality: keep a vector
         // only if more than 1e-6 of it survives (error ≤ 1e-10), else it lies in the space
         // already to what rounding can tell, and a poorly orthogonal basis would corrupt the
@@ -405,18 +422,12 @@ pub(crate) fn davidson(
             let (vv, mut free) = v.rb_mut().split_at_col_mut(d);
             let mut r = free.rb_mut().subcols_mut(0, p);
             r.fill(Complex64::new(0.0, 0.0));
+            // R = W·Y + V·(Y·diag(σ − θ)): one pass over each of W and V for the whole block.
+            let scaled = Mat::from_fn(d, p, |i, c| y[(i, c)] * (sigma - thetas[c]));
             add_product(r.rb_mut(), hv.rb().subcols(0, d), y.as_ref(), ONE);
+            add_product(r.rb_mut(), vv.rb(), scaled.as_ref(), ONE);
             for (c, &theta) in thetas.iter().enumerate() {
-                let yc = y.col(c).as_mat();
-                let mut rc = r.rb_mut().col_mut(c).as_mat_mut();
-                add_product(rc.rb_mut(), vv.rb(), yc, sigma - theta);
-                let res = norm(
-                    rc.rb()
-                        .col(0)
-                        .try_as_col_major()
-                        .expect("contiguous")
-                        .as_slice(),
-                );
+                let res = col_norm(r.rb(), c);
                 residuals.push(res);
                 converged.push(res <= params.tol * theta.norm().max(params.scale));
             }
