@@ -16,7 +16,7 @@ use super::hierarchy::LevelFields;
 use super::transfer::Transfer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
-use crate::memory::MemoryManager;
+use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::operator::{Operator, chunk_rows};
 use faer::Side;
@@ -36,6 +36,10 @@ struct Level<T: Scalar> {
     to_coarse: Option<Transfer>,
 }
 
+/// Work vectors per level point a V-cycle holds at most: [`Scratch`]'s five (the transfers'
+/// intermediates are no longer than the finer level).
+pub(super) const SCRATCH_VECTORS: usize = 5;
+
 /// Work vectors of one level (allocated on first use, reused by every V-cycle).
 struct Scratch<T> {
     /// Right-hand side and solution of this level when it is visited as a coarse level.
@@ -53,6 +57,10 @@ pub struct Multigrid<T: Scalar> {
     shift: f64,
     coarse_factor: faer::linalg::solvers::Llt<T>,
     scratch: Mutex<Vec<Scratch<T>>>,
+    /// The coarsest level's dense factor and the V-cycle work vectors live in `Vec`s (faer's
+    /// and ours): counted in the manager under `solver.multigrid.coarsest` and
+    /// `solver.multigrid.scratch`.
+    _accounts: [ExternalAccount; 2],
 }
 
 /// Largest absolute row sum of D⁻¹(H + s): a Gershgorin bound of its spectrum.
@@ -108,6 +116,14 @@ impl<T: Scalar> Multigrid<T> {
             level.omega = 4.0 / (3.0 * jacobi_lambda_max(&level.op, shift));
         }
         let coarsest = &levels.last().expect("at least one level").op;
+        // The dense matrix and its factor (faer's `Vec`s), counted before they are made.
+        let dense_bytes = (coarsest.dim() * coarsest.dim() * size_of::<T>()) as u64;
+        let factor_account = manager.external_account("solver.multigrid.coarsest", dense_bytes)?;
+        let points: usize = levels.iter().map(|l| l.op.dim()).sum();
+        let scratch_account = manager.external_account(
+            "solver.multigrid.scratch",
+            (SCRATCH_VECTORS * points * size_of::<T>()) as u64,
+        )?;
         let mut dense = coarsest.to_csr("solver.multigrid.coarsest")?.to_dense();
         for i in 0..dense.nrows() {
             dense[(i, i)] += T::from_real(shift);
@@ -132,6 +148,7 @@ impl<T: Scalar> Multigrid<T> {
             shift,
             coarse_factor,
             scratch: Mutex::new(scratch),
+            _accounts: [factor_account, scratch_account],
         })
     }
 
@@ -141,7 +158,7 @@ impl<T: Scalar> Multigrid<T> {
         let ops: usize = self.levels.iter().map(|l| l.op.memory_bytes()).sum();
         let points: usize = self.levels.iter().map(|l| l.op.dim()).sum();
         let coarsest = self.levels.last().map_or(0, |l| l.op.dim());
-        (ops + (5 * points + coarsest * coarsest) * size_of::<T>()) as u64
+        (ops + (SCRATCH_VECTORS * points + coarsest * coarsest) * size_of::<T>()) as u64
     }
 
     /// Number of levels.

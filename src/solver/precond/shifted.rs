@@ -18,9 +18,10 @@
 
 use super::Preconditioner;
 use super::hierarchy::LevelFields;
+use super::multigrid::SCRATCH_VECTORS;
 use super::transfer::Transfer;
 use crate::error::Result;
-use crate::memory::MemoryManager;
+use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::operator::chunk_rows;
 use crate::solver::sparse_lu::AnyShiftedLu;
@@ -58,6 +59,9 @@ pub struct ShiftedMultigrid {
     bottom_factor_bytes: u64,
     smoothing_steps: usize,
     scratch: Mutex<Vec<Scratch>>,
+    /// The V-cycle work vectors live in `Vec`s: counted in the manager under
+    /// `solver.resonance.scratch`.
+    _scratch_account: ExternalAccount,
 }
 
 /// A Gershgorin bound of the spectrum of (D − σ)⁻¹(H − σ): the largest
@@ -119,6 +123,11 @@ impl ShiftedMultigrid {
                 to_coarse,
             });
         }
+        let points: usize = levels.iter().map(|l| l.op.dim()).sum();
+        let scratch_account = manager.external_account(
+            "solver.resonance.scratch",
+            (SCRATCH_VECTORS * points * size_of::<Complex64>()) as u64,
+        )?;
         let bottom = factor_bottom(manager, &levels, sigma)?;
         let bottom_factor_bytes = bottom.counted_bytes();
         let scratch = levels.iter().map(|_| Scratch::default()).collect();
@@ -129,6 +138,7 @@ impl ShiftedMultigrid {
             bottom_factor_bytes,
             smoothing_steps,
             scratch: Mutex::new(scratch),
+            _scratch_account: scratch_account,
         })
     }
 
@@ -164,7 +174,7 @@ impl ShiftedMultigrid {
     pub fn memory_bytes(&self) -> u64 {
         let ops: usize = self.levels.iter().map(|l| l.op.memory_bytes()).sum();
         let points: usize = self.levels.iter().map(|l| l.op.dim()).sum();
-        (ops + 5 * points * size_of::<Complex64>()) as u64 + self.bottom_factor_bytes
+        (ops + SCRATCH_VECTORS * points * size_of::<Complex64>()) as u64 + self.bottom_factor_bytes
     }
 
     /// Interpolates a vector on level `l + 1` to level `l` (into `fine`, resized).

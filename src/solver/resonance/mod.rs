@@ -68,10 +68,15 @@ fn check_options(options: &EigenOptions, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// Vectors of the finest grid's size that interpolation between levels holds (the result and
+/// the transfer's two intermediates).
+const PROLONG_VECTORS: usize = 3;
+
 /// Bytes [`grid_resonances`] holds at its peak for an `n`-point grid: the search space and its
-/// image (`2·dmax` vectors), the hierarchy (`hierarchy_bytes`) and the `k` result vectors.
+/// image (`2·dmax` vectors), the interpolation vectors, the hierarchy (`hierarchy_bytes`) and
+/// the `k` result vectors.
 fn estimate(n: usize, dmax: usize, k: usize, hierarchy_bytes: u64) -> u64 {
-    ((2 * dmax + k) * n * size_of::<Complex64>()) as u64 + hierarchy_bytes
+    ((2 * dmax + PROLONG_VECTORS + k) * n * size_of::<Complex64>()) as u64 + hierarchy_bytes
 }
 
 /// The `options.k` eigenvalues of the grid Hamiltonian `spec` (absorbing potential included)
@@ -167,6 +172,11 @@ fn grid_resonances_here(
         fill_random(&mut basis.v.col_mut(j)[..n_first], options.seed, j);
     }
     let mut outcome = Default::default();
+    // Interpolation's vectors (`Vec`s the transfers resize), counted in the manager.
+    let prolong_account = manager.external_account(
+        "solver.resonance.prolong",
+        (PROLONG_VECTORS * n * size_of::<Complex64>()) as u64,
+    )?;
     let mut fine = Vec::new();
     let mut temp = [Vec::new(), Vec::new()];
     for level in (0..=first).rev() {
@@ -226,7 +236,7 @@ fn grid_resonances_here(
             }
         }
     }
-    drop((fine, temp));
+    drop((fine, temp, prolong_account));
     let davidson::LevelOutcome {
         values,
         residuals,
