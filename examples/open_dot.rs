@@ -195,11 +195,11 @@ fn main() {
         args.k,
         args.target * 1e3
     );
-    // One line per level (and per pass of the bottom level), rewritten at each iteration.
+    // One line per level, rewritten at each iteration.
     let start = std::time::Instant::now();
     let mut last_level = usize::MAX;
     let mut progress = |p: &Progress| {
-        if p.level != last_level || p.iteration == 1 {
+        if p.level != last_level {
             if last_level != usize::MAX {
                 eprintln!();
             }

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "qdsim_mem.h"
+#include "qdsim_mem_petsc.h"
 
 /* Bytes PETSc holds at a checkpoint, and the most it held at once up to it. */
 typedef struct {
@@ -47,6 +48,14 @@ static inline PetscErrorCode qdsim_petsc_own_accounting(void)
     PetscCall(PetscMallocSetDebug(PETSC_FALSE, PETSC_FALSE));
     PetscCall(PetscMallocLogRequestedSizeSet(PETSC_TRUE));
     return 0;
+}
+
+/* Before PetscInitialize / SlepcInitialize: PETSc's own tracing allocator when the run writes
+ * its counts (`own_malloc_file` set, --petsc-own-malloc), else the manager `pm`. */
+static inline PetscErrorCode qdsim_petsc_allocator_install(const char *own_malloc_file,
+                                                           qdsim_manager *pm)
+{
+    return own_malloc_file ? qdsim_petsc_own_accounting() : qdsim_petsc_malloc_install(pm);
 }
 
 /* PETSc's own counts (after qdsim_petsc_own_accounting): the bytes in use now and the high-water

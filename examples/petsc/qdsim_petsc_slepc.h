@@ -1,4 +1,4 @@
-/* Shared by the SLEPc examples: Krylov–Schur with shift-and-invert at 0 through MUMPS, and
+/* Shared by the SLEPc examples: shift-and-invert through MUMPS, Krylov–Schur with it at 0, and
  * running a solve into an ascending array of the lowest real parts. */
 #ifndef QDSIM_PETSC_SLEPC_H
 #define QDSIM_PETSC_SLEPC_H
@@ -8,14 +8,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Sets `eps`'s spectral transformation to shift-and-invert at its target, (A − σ) factored by
+ * MUMPS's LU (no Krylov iterations inside). */
+static inline PetscErrorCode qdsim_petsc_shift_invert_mumps(EPS eps)
+{
+    ST st;
+    KSP ksp;
+    PC pc;
+    PetscCall(EPSGetST(eps, &st));
+    PetscCall(STSetType(st, STSINVERT));
+    PetscCall(STGetKSP(st, &ksp));
+    PetscCall(KSPSetType(ksp, KSPPREONLY));
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(PCSetType(pc, PCLU));
+    PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+    return 0;
+}
+
 /* A new EPS (options prefix "ks_") for the `k` eigenvalues of the Hermitian `A` nearest 0 (the
  * lowest, for a positive spectrum): Krylov–Schur on (A − 0)⁻¹, factored by MUMPS. */
 static inline PetscErrorCode qdsim_petsc_krylov_schur(Mat A, PetscInt k, PetscReal tol, EPS *out)
 {
     EPS eps;
-    ST st;
-    KSP ksp;
-    PC pc;
     PetscCall(EPSCreate(PetscObjectComm((PetscObject)A), &eps));
     PetscCall(EPSSetOptionsPrefix(eps, "ks_"));
     PetscCall(EPSSetOperators(eps, A, NULL));
@@ -25,13 +39,7 @@ static inline PetscErrorCode qdsim_petsc_krylov_schur(Mat A, PetscInt k, PetscRe
     PetscCall(EPSSetTolerances(eps, tol, 1000));
     PetscCall(EPSSetTarget(eps, 0.0));
     PetscCall(EPSSetWhichEigenpairs(eps, EPS_TARGET_MAGNITUDE));
-    PetscCall(EPSGetST(eps, &st));
-    PetscCall(STSetType(st, STSINVERT));
-    PetscCall(STGetKSP(st, &ksp));
-    PetscCall(KSPSetType(ksp, KSPPREONLY));
-    PetscCall(KSPGetPC(ksp, &pc));
-    PetscCall(PCSetType(pc, PCLU));
-    PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+    PetscCall(qdsim_petsc_shift_invert_mumps(eps));
     PetscCall(EPSSetFromOptions(eps));
     *out = eps;
     return 0;

@@ -239,11 +239,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (acc.own_malloc) {
-        PetscCall(qdsim_petsc_own_accounting());
-    } else if (qdsim_petsc_malloc_install(pm)) {
-        return 1;
-    }
+    if (qdsim_petsc_allocator_install(acc.own_malloc, pm)) return 1;
     PetscCall(SlepcInitialize(&argc, &argv, NULL, NULL));
     int mismatch = 1;
     PetscErrorCode err = session(m, pm, &d, (PetscInt)k, bench, &acc, &sr, &mismatch);

@@ -28,6 +28,7 @@
 #include "qdsim_mem_petsc.h"
 #include "qdsim_petsc_accounting.h"
 #include "qdsim_petsc_common.h"
+#include "qdsim_petsc_slepc.h"
 
 #if !defined(PETSC_USE_COMPLEX)
 #error "slepc_resonances needs PETSc and SLEPc built with complex scalars (PetscScalar complex)"
@@ -130,9 +131,6 @@ static void resonances_free(qdsim_manager *m, resonances *r)
 static PetscErrorCode resonance_solver(Mat A, PetscInt nev, double target, EPS *out)
 {
     EPS eps;
-    ST st;
-    KSP ksp;
-    PC pc;
     PetscCall(EPSCreate(PetscObjectComm((PetscObject)A), &eps));
     PetscCall(EPSSetOptionsPrefix(eps, "res_"));
     PetscCall(EPSSetOperators(eps, A, NULL));
@@ -145,13 +143,7 @@ static PetscErrorCode resonance_solver(Mat A, PetscInt nev, double target, EPS *
     PetscCall(EPSSetTolerances(eps, RESIDUAL_TOL, 1000));
     PetscCall(EPSSetTarget(eps, (PetscScalar)target));
     PetscCall(EPSSetWhichEigenpairs(eps, EPS_TARGET_MAGNITUDE));
-    PetscCall(EPSGetST(eps, &st));
-    PetscCall(STSetType(st, STSINVERT));
-    PetscCall(STGetKSP(st, &ksp));
-    PetscCall(KSPSetType(ksp, KSPPREONLY));
-    PetscCall(KSPGetPC(ksp, &pc));
-    PetscCall(PCSetType(pc, PCLU));
-    PetscCall(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+    PetscCall(qdsim_petsc_shift_invert_mumps(eps));
     PetscCall(EPSSetFromOptions(eps));
     *out = eps;
     return 0;
@@ -351,11 +343,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (a.own_malloc) {
-        PetscCall(qdsim_petsc_own_accounting());
-    } else if (qdsim_petsc_malloc_install(pm)) {
-        return 1;
-    }
+    if (qdsim_petsc_allocator_install(a.own_malloc, pm)) return 1;
     PetscCall(SlepcInitialize(&argc, &argv, NULL, NULL));
     int mismatch = 1;
     PetscErrorCode err = run(m, pm, &a, &d, &f, &mismatch);
