@@ -203,7 +203,7 @@ if(QDSIM_CARGO_TESTS)
     endif()
     # Style gates: rustfmt and clippy with warnings as errors.
     add_test(NAME cargo_fmt
-        COMMAND ${CARGO_EXECUTABLE} fmt --check --manifest-path "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml")
+        COMMAND ${CARGO_EXECUTABLE} fmt --all --check --manifest-path "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml")
     qdsim_add_cargo_test(cargo_clippy clippy --all-targets ${QDSIM_CARGO_FEATURES} ARGS -D warnings)
     # The API documentation builds without a warning (broken or private intra-doc links).
     qdsim_add_cargo_test(cargo_doc doc --no-deps ${QDSIM_CARGO_FEATURES})
@@ -216,6 +216,30 @@ if(QDSIM_CARGO_TESTS)
         # directory of its own so that the feature build's libqdsim_mem.so stays in place.
         qdsim_add_cargo_test(cargo_test_gpu_without_feature test --test gpu
             TARGET_DIR "${QDSIM_CARGO_TARGET_DIR}-without-gpu")
+    endif()
+endif()
+
+# The Python package (python/, docs/python.md): a venv with the PyPI packages the tests use and
+# the package installed by `pip install ./python` (scripts/python-venv.sh; needs PyPI), then
+# pytest, the example, and clippy over the extension's Rust code.
+find_package(Python3 3.9 COMPONENTS Interpreter)
+if(Python3_FOUND AND QDSIM_PYTHON_TESTS)
+    set(QDSIM_PYTHON_VENV "${CMAKE_CURRENT_BINARY_DIR}/python-venv")
+    add_test(NAME python_install
+        COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/scripts/python-venv.sh" "${QDSIM_PYTHON_VENV}")
+    set_tests_properties(python_install PROPERTIES FIXTURES_SETUP python_venv TIMEOUT 1800
+        RUN_SERIAL TRUE ENVIRONMENT "QDSIM_PYTHON=${Python3_EXECUTABLE}")
+    add_test(NAME python_pytest
+        COMMAND "${QDSIM_PYTHON_VENV}/bin/python" -m pytest -q -p no:cacheprovider python/tests
+        WORKING_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}")
+    add_test(NAME example_quantum_dot_python
+        COMMAND "${QDSIM_PYTHON_VENV}/bin/python" "${CMAKE_CURRENT_SOURCE_DIR}/examples/python/quantum_dot.py"
+                --n 200 --no-progress --png "${CMAKE_CURRENT_BINARY_DIR}/quantum_dot.png"
+        WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}")
+    set_tests_properties(python_pytest example_quantum_dot_python PROPERTIES
+        FIXTURES_REQUIRED python_venv TIMEOUT 900)
+    if(QDSIM_CARGO_TESTS)
+        qdsim_add_cargo_test(cargo_clippy_python clippy -p qdsim-mem-python ARGS -D warnings)
     endif()
 endif()
 
