@@ -93,7 +93,12 @@ pub fn run_measured(mut command: Command) -> Option<(String, f64)> {
 
 /// Whether `python3` can import `module` (the external baselines need numpy and scipy).
 pub fn python_has(module: &str) -> bool {
-    Command::new("python3")
+    interpreter_has("python3", module)
+}
+
+/// Whether the Python interpreter `python` can import `module`.
+pub fn interpreter_has(python: &str, module: &str) -> bool {
+    Command::new(python)
         .args(["-c", &format!("import {module}")])
         .stderr(Stdio::null())
         .status()

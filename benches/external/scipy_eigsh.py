@@ -4,7 +4,7 @@ sigma=0, SuperLU factor of H) on the same 2D GaAs dot and the same finite-differ
 Hamiltonian as qdsim-mem (N x N interior points of a 120 nm hard-wall box, 5-point stencil,
 V = (hw)^2 r^2 / (4 hbar^2/2m*)).
 
-Usage: scipy_eigsh.py N  -> prints "seconds applications max_error_meV converged", like the
+Usage: scipy_eigsh.py N [DIMS]  -> prints "seconds applications max_error_meV converged", like the
 bench's own child processes (applications: ARPACK's operator applications are not exposed: 0).
 The time covers the solve (factorisation + Lanczos), not the matrix assembly or the imports.
 """
@@ -24,6 +24,8 @@ K = 10
 
 def main():
     n = int(sys.argv[1])
+    if len(sys.argv) > 2 and sys.argv[2] != "2":
+        sys.exit("scipy_eigsh.py: 2D only")
     c = HBAR2_OVER_2M0 / MASS
     h = LENGTH / (n + 1)
     t = c / h**2

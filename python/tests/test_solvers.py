@@ -222,3 +222,18 @@ def test_c_order_and_flat_potentials_mean_the_same(mgr):
     c = qd.Hamiltonian(grid, potential=mgr.asarray(v, order="F", tag="potential")).to_scipy(mgr)
     assert (a != b).nnz == 0 and (a != c).nnz == 0
     del a, b, c
+
+
+def test_per_point_mass_equal_to_the_uniform_mass(mgr):
+    grid = qd.Grid([120.0, 120.0], [49, 49])
+    v = qd.parabolic_potential(grid, HW)
+    uniform = qd.solve_lowest(qd.Hamiltonian(grid, potential=v), 3, tol=1e-10, manager=mgr)
+    mass = mgr.full(grid.shape, qd.GAAS_MASS, tag="mass", order="F")
+    per_point = qd.solve_lowest(qd.Hamiltonian(grid, potential=v, mass=mass), 3, tol=1e-10, manager=mgr)
+    # The same matrix by two code paths (BenDaniel–Duke with equal masses is the uniform
+    # stencil): equal to the solver's tolerance.
+    assert np.allclose(per_point.values, uniform.values, rtol=1e-9)
+    # A heavier mass everywhere lowers every level (kinetic energy ∝ 1/m).
+    heavy = qd.solve_lowest(qd.Hamiltonian(grid, potential=v, mass=2 * qd.GAAS_MASS), 3, manager=mgr)
+    assert np.all(heavy.values < uniform.values)
+    del uniform, per_point, heavy, mass
