@@ -303,31 +303,37 @@ macro_rules! each {
     };
 }
 
-fn vectors_view<'py, T: Scalar + Element>(
+/// The `nrows × ncols` column-major matrix at `ptr` (leading dimension `ld`) as a read-only
+/// numpy view kept alive by `owner`: all of it, or column `j` shaped like the grid (`shape`).
+///
+/// # Safety
+/// `ptr` must point to `ld × (ncols − 1) + nrows` initialised elements that `owner` owns and
+/// keeps unchanged for its lifetime (a result's eigenvectors: a pool block or a mapping).
+unsafe fn vectors_view<'py, T: Element>(
     owner: Bound<'py, PyAny>,
-    v: &qdsim_mem::solver::Eigenvectors<T>,
+    (ptr, nrows, ncols, ld): (*const T, usize, usize, usize),
     column: Option<usize>,
     shape: &[usize],
 ) -> PyResult<Bound<'py, PyAny>> {
     match column {
-        None => {
-            // SAFETY: the result that `owner` holds owns the vectors (pool block or mapping),
-            // `ld × ncols` elements, unchanged for its lifetime.
-            unsafe { matrix_view(owner, v.data_ptr(), v.nrows(), v.ncols(), v.ld()) }
-        }
+        // SAFETY: per the function's contract.
+        None => unsafe { matrix_view(owner, ptr, nrows, ncols, ld) },
         Some(j) => {
-            if j >= v.ncols() {
+            if j >= ncols {
                 return Err(pyo3::exceptions::PyIndexError::new_err(format!(
-                    "state {j} of {}",
-                    v.ncols()
+                    "state {j} of {ncols}"
                 )));
             }
-            // SAFETY: as above; column j starts `j × ld` elements in.
-            let col =
-                unsafe { matrix_view(owner, v.data_ptr().add(j * v.ld()), v.nrows(), 1, v.ld())? };
+            // SAFETY: per the function's contract; column j starts `j × ld` elements in.
+            let col = unsafe { matrix_view(owner, ptr.add(j * ld), nrows, 1, ld)? };
             reshape_fortran(col, shape)
         }
     }
+}
+
+/// The layout of a result's eigenvector block, for [`vectors_view`].
+fn layout<T: Scalar>(v: &qdsim_mem::solver::Eigenvectors<T>) -> (*const T, usize, usize, usize) {
+    (v.data_ptr(), v.nrows(), v.ncols(), v.ld())
 }
 
 #[pymethods]
@@ -349,17 +355,22 @@ impl LowestStates {
     fn vectors(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let this = slf.get();
         let owner = slf.clone().into_any();
-        Ok(each!(&this.states, r => vectors_view(owner, &r.vectors, None, &this.shape))?.unbind())
+        // SAFETY: the result that `owner` holds owns its vectors, unchanged for its lifetime.
+        let view = each!(&this.states, r => unsafe {
+            vectors_view(owner, layout(&r.vectors), None, &this.shape)
+        });
+        Ok(view?.unbind())
     }
 
     /// State `j` shaped like the grid (x first), read-only, without a copy.
     fn state(slf: &Bound<'_, Self>, j: usize) -> PyResult<Py<PyAny>> {
         let this = slf.get();
         let owner = slf.clone().into_any();
-        Ok(
-            each!(&this.states, r => vectors_view(owner, &r.vectors, Some(j), &this.shape))?
-                .unbind(),
-        )
+        // SAFETY: as in `vectors`.
+        let view = each!(&this.states, r => unsafe {
+            vectors_view(owner, layout(&r.vectors), Some(j), &this.shape)
+        });
+        Ok(view?.unbind())
     }
 
     /// Pairs that met the tolerance.
@@ -438,6 +449,12 @@ pub struct Resonances {
 }
 
 impl Resonances {
+    /// The layout of the eigenvector block, for [`vectors_view`].
+    fn layout(&self) -> (*const Complex64, usize, usize, usize) {
+        let v = &self.found.vectors;
+        (v.data_ptr().cast_const(), v.nrows(), v.ncols(), v.ld())
+    }
+
     fn new(found: RustResonances, shape: Vec<usize>) -> Self {
         let v = &found.vectors;
         let traced = Traced::new(v.data_ptr() as usize, v.size_bytes());
@@ -478,42 +495,21 @@ impl Resonances {
     /// The eigenvectors as the columns of an n × k read-only complex array.
     #[getter]
     fn vectors(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        let v = &slf.get().found.vectors;
+        let this = slf.get();
         // SAFETY: the result that `slf` holds owns the vectors' pool block, unchanged for its
         // lifetime.
-        Ok(unsafe {
-            matrix_view(
-                slf.clone().into_any(),
-                v.data_ptr(),
-                v.nrows(),
-                v.ncols(),
-                v.ld(),
-            )
-        }?
-        .unbind())
+        let view =
+            unsafe { vectors_view(slf.clone().into_any(), this.layout(), None, &this.shape) };
+        Ok(view?.unbind())
     }
 
     /// Eigenvector `j` shaped like the grid (x first), read-only, without a copy.
     fn state(slf: &Bound<'_, Self>, j: usize) -> PyResult<Py<PyAny>> {
         let this = slf.get();
-        let v = &this.found.vectors;
-        if j >= v.ncols() {
-            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
-                "state {j} of {}",
-                v.ncols()
-            )));
-        }
-        // SAFETY: as in `vectors`; column j starts `j × ld` elements in.
-        let col = unsafe {
-            matrix_view(
-                slf.clone().into_any(),
-                v.data_ptr().add(j * v.ld()),
-                v.nrows(),
-                1,
-                v.ld(),
-            )?
-        };
-        Ok(reshape_fortran(col, &this.shape)?.unbind())
+        // SAFETY: as in `vectors`.
+        let view =
+            unsafe { vectors_view(slf.clone().into_any(), this.layout(), Some(j), &this.shape) };
+        Ok(view?.unbind())
     }
 
     #[getter]
