@@ -186,12 +186,16 @@ endfunction()
 if(QDSIM_CARGO_TESTS)
     # The Rust test suite (tests/suite, one binary, with the header drift test, and tests/gpu.rs),
     # in the same release profile as the library (shared build artifacts).
+    # Every cargo build in the shared target directory uses the library build's features: the
+    # library is a cdylib (its file name has no hash), so a build with other features would
+    # replace it and the next build would compile it again (about 2 minutes each).
     qdsim_add_cargo_test(cargo_test test ${QDSIM_CARGO_FEATURES})
-    qdsim_add_cargo_test(example_quickstart_rust run --example quickstart)
-    qdsim_add_cargo_test(example_quantum_dot_rust run --example quantum_dot ARGS --n 200)
+    qdsim_add_cargo_test(example_quickstart_rust run --example quickstart ${QDSIM_CARGO_FEATURES})
+    qdsim_add_cargo_test(example_quantum_dot_rust run --example quantum_dot ${QDSIM_CARGO_FEATURES}
+        ARGS --n 200)
     # The profiler example on a small grid; its SVG is rendered with headless Chromium when one
     # is installed (scripts/render-svg.sh; Debian package `chromium`).
-    qdsim_add_cargo_test(example_profile_solve_rust run --example profile_solve
+    qdsim_add_cargo_test(example_profile_solve_rust run --example profile_solve ${QDSIM_CARGO_FEATURES}
         ARGS --n 100 --out "${CMAKE_CURRENT_BINARY_DIR}/profile")
     set_tests_properties(example_profile_solve_rust PROPERTIES FIXTURES_SETUP profile_svg)
     find_program(QDSIM_CHROMIUM NAMES chromium chromium-browser google-chrome)
@@ -227,8 +231,12 @@ if(Python3_FOUND AND QDSIM_PYTHON_TESTS)
     set(QDSIM_PYTHON_VENV "${CMAKE_CURRENT_BINARY_DIR}/python-venv")
     add_test(NAME python_install
         COMMAND "${CMAKE_CURRENT_SOURCE_DIR}/scripts/python-venv.sh" "${QDSIM_PYTHON_VENV}")
+    # The extension is built in the target directory of the builds without the `gpu` feature
+    # (its dependency graph differs from the library build's; in the shared one it would
+    # replace libqdsim_mem.so and make the next cargo build compile the library again).
     set_tests_properties(python_install PROPERTIES FIXTURES_SETUP python_venv TIMEOUT 1800
-        RUN_SERIAL TRUE ENVIRONMENT "QDSIM_PYTHON=${Python3_EXECUTABLE}")
+        RUN_SERIAL TRUE ENVIRONMENT
+        "QDSIM_PYTHON=${Python3_EXECUTABLE};CARGO_TARGET_DIR=${QDSIM_CARGO_TARGET_DIR}-without-gpu")
     add_test(NAME python_pytest
         COMMAND "${QDSIM_PYTHON_VENV}/bin/python" -m pytest -q -p no:cacheprovider python/tests
         WORKING_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}")

@@ -2,7 +2,7 @@
 # Makes the virtual environment of the Python tests (CTest fixture python_venv): a venv at $1
 # with numpy, scipy, pytest, tqdm and matplotlib from PyPI, and this repository's package
 # installed by the one command docs/python.md gives users: `pip install ./python` (maturin
-# builds the extension with cargo, sharing target/ with the rest of the build).
+# builds the extension with cargo, in target/ or in $CARGO_TARGET_DIR when set: CTest sets it).
 set -euo pipefail
 venv="$1"
 root="$(cd "$(dirname "$0")/.." && pwd)"
