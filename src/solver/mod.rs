@@ -16,6 +16,8 @@
 //! | `krylov_schur.rs` | the block Krylov–Schur decomposition (expansion, Rayleigh–Ritz, thick restart) of a general operator |
 //! | `resonance/` | [`grid_resonances`]: E − iΓ/2 of grid Hamiltonians, coarse-to-fine block Davidson with shifted multigrid |
 //! | `sparse_lu.rs` | the sparse LU of H − σ (CSR resonances, the shifted multigrid's bottom), counted in the manager |
+//! | `ordered_lu.rs` | faer's supernodal LU with a column order of the caller's |
+//! | `nested_dissection.rs` | nested-dissection elimination orders of box grids (the LU of grid Hamiltonians) |
 //! | `dense.rs` | [`dense_hermitian`], [`dense_general`] for small matrices |
 //! | `lobpcg/` | the LOBPCG iteration over a backend, the coarse-to-fine driver, the host's blocks and kernels |
 //! | `precond/` | [`Preconditioner`], [`Jacobi`], [`Multigrid`], [`ShiftedMultigrid`] and the grid transfers |
@@ -46,11 +48,15 @@ mod krylov_schur;
 /// cbindgen:ignore
 mod lobpcg;
 /// cbindgen:ignore
+mod nested_dissection;
+/// cbindgen:ignore
 mod open_system;
 /// cbindgen:ignore
 mod operator;
 /// cbindgen:ignore
 mod options;
+/// cbindgen:ignore
+mod ordered_lu;
 /// cbindgen:ignore
 mod out_of_core;
 /// cbindgen:ignore

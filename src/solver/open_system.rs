@@ -90,7 +90,24 @@ pub fn resonances(
     tol: f64,
     seed: u64,
 ) -> Result<Resonances> {
-    on_solver_threads(None, |_| resonances_here(manager, h, target, k, tol, seed))
+    resonances_in_order(manager, h, target, k, tol, seed, None)
+}
+
+/// [`resonances`] with the LU factors computed in the column `order` when given (`order[e]`
+/// is the column eliminated `e`-th: a 3D grid's nested dissection), else in faer's COLAMD
+/// order.
+pub(crate) fn resonances_in_order(
+    manager: &MemoryManager,
+    h: &CsrMatrix<Complex64>,
+    target: Complex64,
+    k: usize,
+    tol: f64,
+    seed: u64,
+    order: Option<&[usize]>,
+) -> Result<Resonances> {
+    on_solver_threads(None, |_| {
+        resonances_here(manager, h, target, k, tol, seed, order)
+    })
 }
 
 /// [`resonances`] on the calling thread's pool.
@@ -101,6 +118,7 @@ fn resonances_here(
     k: usize,
     tol: f64,
     seed: u64,
+    order: Option<&[usize]>,
 ) -> Result<Resonances> {
     let n = h.nrows();
     super::sparse::require_finite_values(h.values(), "H")?;
@@ -123,8 +141,8 @@ fn resonances_here(
     let start = Instant::now();
     let peak = manager.track_peak();
     let raw = match h.as_faer() {
-        FaerCsr::U32(v) => solve(manager, h, v, target, k, tol, seed)?,
-        FaerCsr::U64(v) => solve(manager, h, v, target, k, tol, seed)?,
+        FaerCsr::U32(v) => solve(manager, h, v, target, k, tol, seed, order)?,
+        FaerCsr::U64(v) => solve(manager, h, v, target, k, tol, seed, order)?,
     };
     let order = converged_first_then_nearest(&raw.values[..k], &raw.converged, target);
     let mut vectors =
@@ -286,6 +304,7 @@ impl Locked {
 ///
 /// (faer's Krylov–Schur is not used: its re-orthogonalisation loop can spin forever when the
 /// rounding of a long dot product exceeds its fixed threshold, and it has no blocks.)
+#[allow(clippy::too_many_arguments)] // the solve's inputs, passed through from the entry points
 fn solve<I: faer::Index>(
     manager: &MemoryManager,
     h: &CsrMatrix<Complex64>,
@@ -294,6 +313,7 @@ fn solve<I: faer::Index>(
     k: usize,
     tol: f64,
     seed: u64,
+    column_order: Option<&[usize]>,
 ) -> Result<Raw> {
     let n = view.nrows();
     let norm_inf = (0..n)
@@ -309,7 +329,7 @@ fn solve<I: faer::Index>(
     // Kept at a restart: half of the room beyond the wanted pairs (as Krylov–Schur's usual
     // k + (m − k)/2), leaving at least one block to expand.
     let keep = (k + (max_size - k) / 2).min(max_size - b);
-    let mut factor = ShiftedLu::new(manager, h, view, target, b, TAG)?;
+    let mut factor = ShiftedLu::new(manager, h, view, target, b, TAG, column_order)?;
     let mut krylov = KrylovSchur::new(manager, n, b, max_size, seed, "solver.resonances.basis")?;
     let mut ritz =
         ManagedMatrix::<Complex64>::uninit_values(manager, n, k, "solver.resonances.block")?;
@@ -355,7 +375,7 @@ fn solve<I: faer::Index>(
             let delta = 1e-10 * nudges as f64 * target.norm().max(scale);
             let sigma = target + Complex64::new(delta, delta);
             drop(factor);
-            factor = ShiftedLu::new(manager, h, view, sigma, b, TAG)?;
+            factor = ShiftedLu::new(manager, h, view, sigma, b, TAG, column_order)?;
             krylov.start(None, &|v| locked.deflate(v));
             continue 'cycles;
         }
@@ -422,7 +442,7 @@ fn solve<I: faer::Index>(
             moves += 1;
             let moved = sigma + Complex64::new(0.0, 0.1 * reach);
             drop(factor);
-            factor = ShiftedLu::new(manager, h, view, moved, b, TAG)?;
+            factor = ShiftedLu::new(manager, h, view, moved, b, TAG, column_order)?;
             // Start again from the other wanted Ritz vectors (moved to the front).
             let mut front = 0;
             for c in (0..count).filter(|c| !near.contains(c)) {

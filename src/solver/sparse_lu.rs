@@ -8,6 +8,7 @@
 //! estimate — and faer's factorisation and solve workspace in another (`<prefix>.workspace`). The
 //! shifted copy of H's values lives in the pool (`<prefix>.matrix`) while it is factored.
 
+use super::ordered_lu::{OrderedLu, transpose};
 use super::shift_invert::symbolic_of;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr};
@@ -50,10 +51,53 @@ fn factor_estimate<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> R
     Ok((FILL_SLACK * 2.0 * len_val * per_value).ceil() as u64 + perms as u64)
 }
 
+/// The LU workspace `req`, counted under `<prefix>.workspace`.
+fn workspace(
+    manager: &MemoryManager,
+    prefix: &str,
+    req: faer::dyn_stack::StackReq,
+) -> Result<(ExternalAccount, MemBuffer)> {
+    let account =
+        manager.external_account(&format!("{prefix}.workspace"), req.size_bytes() as u64)?;
+    let buffer = MemBuffer::try_new(req).map_err(|_| {
+        Error::new(
+            ErrorKind::OutOfMemory,
+            format!(
+                "no memory for the {} bytes of LU workspace",
+                req.size_bytes()
+            ),
+        )
+    })?;
+    Ok((account, buffer))
+}
+
+/// The values of H − σ (the shift on the stored diagonal) in the pool, under `<prefix>.matrix`.
+fn shifted_values(
+    manager: &MemoryManager,
+    h: &CsrMatrix<Complex64>,
+    sigma: Complex64,
+    prefix: &str,
+) -> Result<PoolBuffer<Complex64>> {
+    let mut shifted =
+        PoolBuffer::<Complex64>::uninit_values(manager, h.nnz(), &format!("{prefix}.matrix"))?;
+    h.shifted_values(sigma, &mut shifted)?;
+    Ok(shifted)
+}
+
+/// The factor itself, by the column order it was computed with.
+enum Factor<I: faer::Index> {
+    /// faer's LU in its COLAMD column order, of (H − σ)ᵀ (the CSR arrays read column-major).
+    Colamd {
+        symbolic: SymbolicLu<I>,
+        numeric: NumericLu<I, Complex64>,
+    },
+    /// The supernodal LU of H − σ in the caller's column order (a grid's nested dissection).
+    Ordered(OrderedLu<I>),
+}
+
 /// The factored H − σ and the workspace of its solves.
 pub(crate) struct ShiftedLu<I: faer::Index> {
-    symbolic: SymbolicLu<I>,
-    numeric: NumericLu<I, Complex64>,
+    factor: Factor<I>,
     /// σ actually factored (the target, or the target nudged off a singular point).
     sigma: Complex64,
     scratch: Mutex<MemBuffer>,
@@ -63,9 +107,11 @@ pub(crate) struct ShiftedLu<I: faer::Index> {
 }
 
 impl<I: faer::Index> ShiftedLu<I> {
-    /// Factors H − σ (`view` is `h`'s arrays). The factor is counted first under
-    /// `<prefix>.factor` (refused when it cannot fit), then the factorisation and solve
-    /// workspace for `m` right-hand sides under `<prefix>.workspace`.
+    /// Factors H − σ (`view` is `h`'s arrays), its columns eliminated in `order` when given
+    /// (`order[e]` is the column eliminated `e`-th: a grid's nested dissection), else in
+    /// faer's COLAMD order. The factor is counted first under `<prefix>.factor` (refused when it
+    /// cannot fit), then the factorisation and solve workspace for `m` right-hand sides under
+    /// `<prefix>.workspace`.
     pub(crate) fn new(
         manager: &MemoryManager,
         h: &CsrMatrix<Complex64>,
@@ -73,6 +119,7 @@ impl<I: faer::Index> ShiftedLu<I> {
         sigma: Complex64,
         m: usize,
         prefix: &str,
+        order: Option<&[usize]>,
     ) -> Result<Self> {
         let n = view.nrows();
         let estimate = factor_estimate(view)?;
@@ -92,6 +139,9 @@ impl<I: faer::Index> ShiftedLu<I> {
         let csc = unsafe {
             SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx())
         };
+        if let Some(order) = order {
+            return Self::ordered(manager, h, csc, sigma, m, prefix, order, factor_account);
+        }
         let symbolic = factorize_symbolic_lu(csc, Default::default()).map_err(|e| {
             Error::new(
                 ErrorKind::OutOfMemory,
@@ -102,21 +152,9 @@ impl<I: faer::Index> ShiftedLu<I> {
         let req = symbolic
             .factorize_numeric_lu_scratch::<Complex64>(par, Default::default())
             .or(symbolic.solve_transpose_in_place_scratch::<Complex64>(m, par));
-        let workspace_account =
-            manager.external_account(&format!("{prefix}.workspace"), req.size_bytes() as u64)?;
-        let mut scratch = MemBuffer::try_new(req).map_err(|_| {
-            Error::new(
-                ErrorKind::OutOfMemory,
-                format!(
-                    "no memory for the {} bytes of LU workspace",
-                    req.size_bytes()
-                ),
-            )
-        })?;
+        let (workspace_account, mut scratch) = workspace(manager, prefix, req)?;
         // H − σ: the values with the shift on the stored diagonal, in the pool.
-        let mut shifted =
-            PoolBuffer::<Complex64>::uninit_values(manager, h.nnz(), &format!("{prefix}.matrix"))?;
-        h.shifted_values(sigma, &mut shifted)?;
+        let shifted = shifted_values(manager, h, sigma, prefix)?;
         let a = SparseColMatRef::new(csc, &shifted);
         let mut numeric = NumericLu::new();
         symbolic
@@ -131,8 +169,54 @@ impl<I: faer::Index> ShiftedLu<I> {
                 Error::invalid_argument(format!("H − σ is singular for σ = {sigma} ({e:?})"))
             })?;
         Ok(Self {
-            symbolic,
-            numeric,
+            factor: Factor::Colamd { symbolic, numeric },
+            sigma,
+            scratch: Mutex::new(scratch),
+            accounts: [factor_account, workspace_account],
+        })
+    }
+
+    /// [`ShiftedLu::new`] with the caller's column order; `csc` is the pattern of (H − σ)ᵀ.
+    #[allow(clippy::too_many_arguments)]
+    fn ordered(
+        manager: &MemoryManager,
+        h: &CsrMatrix<Complex64>,
+        csc: SymbolicSparseColMatRef<'_, I>,
+        sigma: Complex64,
+        m: usize,
+        prefix: &str,
+        order: &[usize],
+        factor_account: ExternalAccount,
+    ) -> Result<Self> {
+        let n = csc.nrows();
+        if order.len() != n {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("a column order of {} entries for {n} columns", order.len()),
+            ));
+        }
+        let par = faer::get_global_parallelism();
+        // The factorisation's index work arrays (8 per column) or the solves' workspace.
+        let req = OrderedLu::<I>::solve_scratch(n, m, par)
+            .or(faer::dyn_stack::StackReq::new::<I>(n).array(8));
+        let (workspace_account, scratch) = workspace(manager, prefix, req)?;
+        let shifted = shifted_values(manager, h, sigma, prefix)?;
+        let at = SparseColMatRef::new(csc, &shifted);
+        // H − σ column-major (the transpose of the arrays), held while it is factored.
+        let nnz = shifted.len();
+        let _transpose_account = manager.external_account(
+            &format!("{prefix}.matrix"),
+            ((n + 1 + nnz) * size_of::<I>() + nnz * size_of::<Complex64>()) as u64,
+        )?;
+        let (ptr, idx, val) = transpose(n, csc.col_ptr(), csc.row_idx(), &shifted);
+        // SAFETY: `transpose` returns monotone column pointers and, within each column, sorted
+        // in-range row indices (it visits the source columns in increasing order).
+        let a_sym = unsafe { SymbolicSparseColMatRef::new_unchecked(n, n, &ptr, None, &idx) };
+        let a = SparseColMatRef::new(a_sym, &val);
+        let lu = OrderedLu::new(a, at, order, par)
+            .map_err(|e| Error::new(e.kind(), format!("{e} (σ = {sigma})")))?;
+        Ok(Self {
+            factor: Factor::Ordered(lu),
             sigma,
             scratch: Mutex::new(scratch),
             accounts: [factor_account, workspace_account],
@@ -157,17 +241,23 @@ impl<I: faer::Index> ShiftedLu<I> {
         } else {
             faer::get_global_parallelism()
         };
-        // `numeric` is the output of `symbolic.factorize_numeric_lu` on the pattern `symbolic`
-        // was computed from (the contract of `new_unchecked`).
-        let lu = LuRef::new_unchecked(&self.symbolic, &self.numeric);
-        // The factor is of (H − σ)ᵀ (the CSR arrays read column-major): its transpose solve
-        // solves (H − σ)·x = b.
-        lu.solve_transpose_in_place_with_conj(
-            Conj::No,
-            rhs,
-            par,
-            MemStack::new(&mut self.scratch.lock()),
-        );
+        let mut scratch = self.scratch.lock();
+        match &self.factor {
+            Factor::Colamd { symbolic, numeric } => {
+                // `numeric` is the output of `symbolic.factorize_numeric_lu` on the pattern
+                // `symbolic` was computed from (the contract of `new_unchecked`).
+                let lu = LuRef::new_unchecked(symbolic, numeric);
+                // The factor is of (H − σ)ᵀ (the CSR arrays read column-major): its transpose
+                // solve solves (H − σ)·x = b.
+                lu.solve_transpose_in_place_with_conj(
+                    Conj::No,
+                    rhs,
+                    par,
+                    MemStack::new(&mut scratch),
+                );
+            }
+            Factor::Ordered(lu) => lu.solve_in_place(rhs, par, MemStack::new(&mut scratch)),
+        }
     }
 }
 
@@ -178,17 +268,19 @@ pub(crate) enum AnyShiftedLu {
 }
 
 impl AnyShiftedLu {
-    /// Factors `h − sigma` for solves of `m` right-hand sides (see [`ShiftedLu::new`]).
+    /// Factors `h − sigma` for solves of `m` right-hand sides, in `order` when given (see
+    /// [`ShiftedLu::new`]).
     pub(crate) fn new(
         manager: &MemoryManager,
         h: &CsrMatrix<Complex64>,
         sigma: Complex64,
         m: usize,
         prefix: &str,
+        order: Option<&[usize]>,
     ) -> Result<Self> {
         Ok(match h.as_faer() {
-            FaerCsr::U32(v) => Self::U32(ShiftedLu::new(manager, h, v, sigma, m, prefix)?),
-            FaerCsr::U64(v) => Self::U64(ShiftedLu::new(manager, h, v, sigma, m, prefix)?),
+            FaerCsr::U32(v) => Self::U32(ShiftedLu::new(manager, h, v, sigma, m, prefix, order)?),
+            FaerCsr::U64(v) => Self::U64(ShiftedLu::new(manager, h, v, sigma, m, prefix, order)?),
         })
     }
 

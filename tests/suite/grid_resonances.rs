@@ -74,6 +74,25 @@ fn true_residuals(m: &MemoryManager, spec: &HamiltonianSpec<'_>, r: &Resonances)
         .collect()
 }
 
+/// Value j of `r` is the j-th nearest to `target` of the dense spectrum `all`, in ascending
+/// distance. Both solvers are backward stable, and these eigenvalues are well conditioned (the
+/// dense twins agree with them to ~1e-13 relative), so a residual tolerance of 1e-10 gives
+/// agreement far inside 1e-9.
+fn assert_nearest_dense(r: &Resonances, all: &[Complex64], target: Complex64) {
+    let mut nearest = all.to_vec();
+    nearest.sort_by(|a, b| (a - target).norm().total_cmp(&(b - target).norm()));
+    for (j, e) in r.values.iter().enumerate() {
+        assert!(
+            (e - nearest[j]).norm() < 1e-9 * e.norm(),
+            "value {j}: {e} vs dense {}",
+            nearest[j]
+        );
+        if j > 0 {
+            assert!((r.values[j - 1] - target).norm() <= (e - target).norm() * (1.0 + 1e-12));
+        }
+    }
+}
+
 #[test]
 fn small_open_dot_equals_the_dense_spectrum_nearest_the_target() {
     let m = manager();
@@ -88,22 +107,7 @@ fn small_open_dot_equals_the_dense_spectrum_nearest_the_target() {
     };
     let r = grid_resonances(&m, &spec, target, &options, None).unwrap();
     assert!(r.is_converged(), "{r:?}");
-    let mut nearest = all.clone();
-    nearest.sort_by(|a, b| (a - target).norm().total_cmp(&(b - target).norm()));
-    for (j, e) in r.values.iter().enumerate() {
-        // The j-th nearest dense eigenvalue. Both solvers are backward stable, and these
-        // eigenvalues are well conditioned (the dense twins agree with them to ~1e-13 relative),
-        // so a residual tolerance of 1e-10 gives agreement far inside 1e-9.
-        assert!(
-            (e - nearest[j]).norm() < 1e-9 * e.norm(),
-            "value {j}: {e} vs dense {}",
-            nearest[j]
-        );
-        // Ascending distance to the target.
-        if j > 0 {
-            assert!((r.values[j - 1] - target).norm() <= (e - target).norm() * (1.0 + 1e-12));
-        }
-    }
+    assert_nearest_dense(&r, &all, target);
     // Residuals are true ones (recomputed here), and vectors carry xᵀx = 1.
     for (j, (&ours, check)) in r
         .residuals
@@ -121,6 +125,32 @@ fn small_open_dot_equals_the_dense_spectrum_nearest_the_target() {
         );
         let xtx: Complex64 = r.vectors.col(j).iter().map(|x| x * x).sum();
         assert!((xtx - 1.0).norm() < 1e-10, "{xtx}");
+    }
+}
+
+/// A 3D grid small enough to be its own bottom grid is solved by the sparse LU in the grid's
+/// nested-dissection column order (`src/solver/nested_dissection.rs`): the values must be the
+/// dense spectrum's nearest ones.
+#[test]
+fn small_3d_open_dot_in_nested_dissection_order_equals_the_dense_spectrum() {
+    let m = manager();
+    let (grid, v, cap) = open_dot(3, 11);
+    let spec = spec(&grid, &v, cap);
+    let all = dense_spectrum(&m, &spec);
+    let target = Complex64::new(0.030, -0.002);
+    let options = EigenOptions {
+        k: 4,
+        tol: 1e-10,
+        ..EigenOptions::default()
+    };
+    let r = grid_resonances(&m, &spec, target, &options, None).unwrap();
+    assert!(r.is_converged(), "{r:?}");
+    assert_nearest_dense(&r, &all, target);
+    for (j, check) in true_residuals(&m, &spec, &r).into_iter().enumerate() {
+        assert!(
+            check <= 1e-10 * r.values[j].norm().max(1e-3) * 1.01,
+            "{j}: {check}"
+        );
     }
 }
 

@@ -23,6 +23,7 @@ use super::transfer::Transfer;
 use crate::error::Result;
 use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
+use crate::solver::nested_dissection::grid_column_order;
 use crate::solver::operator::chunk_rows;
 use crate::solver::sparse_lu::AnyShiftedLu;
 use num_complex::Complex64;
@@ -81,18 +82,24 @@ fn jacobi_lambda_max(op: &StencilOperator<Complex64>, sigma: Complex64) -> f64 {
         .reduce(|| 0.0, f64::max)
 }
 
-/// The sparse LU of the bottom level's `H − σ`, assembled in the pool only while it is factored.
+/// The sparse LU of the bottom level's `H − σ` (3D: columns in the grid's nested-dissection
+/// order), assembled in the pool only while it is factored.
 fn factor_bottom(
     manager: &MemoryManager,
     levels: &[Level],
     sigma: Complex64,
 ) -> Result<AnyShiftedLu> {
-    let bottom_csr = levels
-        .last()
-        .expect("at least one level")
-        .op
-        .to_csr("solver.resonance.bottom")?;
-    AnyShiftedLu::new(manager, &bottom_csr, sigma, 1, "solver.resonance.bottom")
+    let bottom = &levels.last().expect("at least one level").op;
+    let bottom_csr = bottom.to_csr("solver.resonance.bottom")?;
+    let order = grid_column_order(bottom.grid().shape());
+    AnyShiftedLu::new(
+        manager,
+        &bottom_csr,
+        sigma,
+        1,
+        "solver.resonance.bottom",
+        order.as_deref(),
+    )
 }
 
 impl ShiftedMultigrid {
@@ -148,7 +155,12 @@ impl ShiftedMultigrid {
         for level in &mut self.levels {
             level.omega = 4.0 / (3.0 * jacobi_lambda_max(&level.op, sigma));
         }
-        self.bottom = factor_bottom(manager, &self.levels, sigma)?;
+        let beta: f64 = std::env::var("QDSIM_CSL_BETA")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0.0);
+        let damped = sigma + Complex64::new(0.0, beta * sigma.re.abs());
+        self.bottom = factor_bottom(manager, &self.levels, damped)?;
         self.bottom_factor_bytes = self.bottom.counted_bytes();
         self.sigma = sigma;
         Ok(())

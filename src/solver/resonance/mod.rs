@@ -21,7 +21,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::ManagedMatrix;
 use crate::memory::MemoryManager;
 use crate::physics::{HamiltonianSpec, StencilOperator};
-use crate::solver::open_system::{Resonances, converged_first_then_nearest, resonances};
+use crate::solver::nested_dissection::grid_column_order;
+use crate::solver::open_system::{Resonances, converged_first_then_nearest, resonances_in_order};
 use crate::solver::operator::Operator;
 use crate::solver::options::{EigenOptions, Method, Placement};
 use crate::solver::precond::ShiftedMultigrid;
@@ -97,6 +98,28 @@ pub fn grid_resonances(
     })
 }
 
+/// The sparse-LU solve of the assembled grid Hamiltonian (3D: its factors in the grid's
+/// nested-dissection order).
+fn grid_csr_resonances(
+    manager: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    target: Complex64,
+    options: &EigenOptions,
+) -> Result<Resonances> {
+    let h = StencilOperator::<Complex64>::new(manager, spec, "solver.hamiltonian")?
+        .to_csr("solver.hamiltonian")?;
+    let order = grid_column_order(spec.grid.shape());
+    resonances_in_order(
+        manager,
+        &h,
+        target,
+        options.k,
+        options.tol,
+        options.seed,
+        order.as_deref(),
+    )
+}
+
 /// [`grid_resonances`] on the calling thread's pool.
 fn grid_resonances_here(
     manager: &MemoryManager,
@@ -114,9 +137,7 @@ fn grid_resonances_here(
         )));
     }
     if options.method == Method::ShiftInvert {
-        let h = StencilOperator::<Complex64>::new(manager, spec, "solver.hamiltonian")?
-            .to_csr("solver.hamiltonian")?;
-        return resonances(manager, &h, target, options.k, options.tol, options.seed);
+        return grid_csr_resonances(manager, spec, target, options);
     }
     let start = Instant::now();
     let peak = manager.track_peak();
@@ -128,9 +149,7 @@ fn grid_resonances_here(
     let bottom_points = BOTTOM_POINTS[spec.grid.dims() - 1];
     if n <= bottom_points {
         // The whole grid is a bottom grid: the exact sparse-LU solve is the solve.
-        let h = StencilOperator::<Complex64>::new(manager, spec, "solver.hamiltonian")?
-            .to_csr("solver.hamiltonian")?;
-        return resonances(manager, &h, target, options.k, options.tol, options.seed);
+        return grid_csr_resonances(manager, spec, target, options);
     }
     // The preconditioner's shift sits a hair above the target (10⁻⁶ relative, towards positive
     // imaginary parts, away from resonances): a target exactly on an eigenvalue would make
