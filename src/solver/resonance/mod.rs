@@ -83,7 +83,8 @@ fn estimate(n: usize, dmax: usize, k: usize, hierarchy_bytes: u64) -> u64 {
 /// The `options.k` eigenvalues of the grid Hamiltonian `spec` (absorbing potential included)
 /// nearest `target` (eV), with eigenvectors normalised by xᵀx = 1. `Method::Auto`: the
 /// matrix-free coarse-to-fine solver of this module; `Method::ShiftInvert`: the sparse-LU solver
-/// ([`resonances`]) on the assembled matrix. Pairs that missed the tolerance are returned after
+/// ([`resonances`](crate::solver::resonances)) on the assembled matrix (3D grids: in a
+/// nested-dissection column order). Pairs that missed the tolerance are returned after
 /// the converged ones (`Resonances::converged` counts the latter); `options.max_iterations`
 /// bounds the iterations of each level.
 pub fn grid_resonances(
