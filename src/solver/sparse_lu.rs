@@ -1,6 +1,7 @@
-//! The sparse LU factor of a shifted complex Hamiltonian H − σ (faer's supernodal LU: COLAMD
-//! column ordering, partial pivoting), shared by the CSR resonance solver (`open_system.rs`) and
-//! the bottom level of the shifted multigrid (`precond/shifted.rs`).
+//! The sparse LU factor of a shifted complex Hamiltonian H − σ (faer's supernodal LU with
+//! partial pivoting; columns in COLAMD order, or in a caller's order — `ordered_lu.rs`), shared
+//! by the CSR resonance solver (`open_system.rs`) and the bottom level of the shifted multigrid
+//! (`precond/shifted.rs`).
 //!
 //! Memory: faer keeps L and U in its own `Vec`s, so the factor is counted in an
 //! [`ExternalAccount`] (tag `<prefix>.factor`) opened with an estimate *before* factorising — a

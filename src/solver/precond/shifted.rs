@@ -155,12 +155,7 @@ impl ShiftedMultigrid {
         for level in &mut self.levels {
             level.omega = 4.0 / (3.0 * jacobi_lambda_max(&level.op, sigma));
         }
-        let beta: f64 = std::env::var("QDSIM_CSL_BETA")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0.0);
-        let damped = sigma + Complex64::new(0.0, beta * sigma.re.abs());
-        self.bottom = factor_bottom(manager, &self.levels, damped)?;
+        self.bottom = factor_bottom(manager, &self.levels, sigma)?;
         self.bottom_factor_bytes = self.bottom.counted_bytes();
         self.sigma = sigma;
         Ok(())
