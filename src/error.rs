@@ -40,19 +40,26 @@ pub enum ErrorKind {
 }
 
 /// An error with its kind and a message meant for the person running the program.
+///
+/// Boxed: an `Error` is one pointer, so a `Result<()>` or `Result<NonNull<u8>>` comes back in
+/// registers. Errors are rare; the allocation and free paths return `Result`s millions of times.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Details>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Details {
     kind: ErrorKind,
     message: String,
 }
 
 impl Error {
     /// An error of `kind` with `message`.
+    #[cold]
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Details {
             kind,
             message: message.into(),
-        }
+        }))
     }
 
     /// Shorthand for [`ErrorKind::InvalidArgument`].
@@ -62,24 +69,24 @@ impl Error {
 
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The human-readable explanation.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The same error with `context: ` put in front of its message.
     pub fn context(mut self, context: &str) -> Self {
-        self.message = format!("{context}: {}", self.message);
+        self.0.message = format!("{context}: {}", self.0.message);
         self
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({:?})", self.message, self.kind)
+        write!(f, "{} ({:?})", self.0.message, self.0.kind)
     }
 }
 

@@ -14,6 +14,8 @@
  *
  * Build and run (not a test: timings are noisy on shared machines):
  *   cmake --build build --target bench_alloc_churn_c && build/bench_alloc_churn_c [steps]
+ * Instructions per pair instead of time (exact, not noisy; valgrind's callgrind):
+ *   benches/c/instructions.sh build
  */
 #define _POSIX_C_SOURCE 200809L
 #include "qdsim_mem.h"
@@ -257,6 +259,20 @@ static int compare(const void *x, const void *y) {
 }
 
 int main(int argc, char **argv) {
+    /* --only NAME PASSES STEPS: PASSES untimed 1-thread passes of the allocator whose name starts
+     * with NAME (glibc, mimalloc, qdsim), for instruction counts under callgrind
+     * (benches/c/instructions.sh). */
+    const char *only = NULL;
+    int passes = 0;
+    if (argc > 1 && strcmp(argv[1], "--only") == 0) {
+        if (argc != 5 || (passes = atoi(argv[3])) <= 0) {
+            fprintf(stderr, "usage: %s --only glibc|mimalloc|qdsim passes steps\n", argv[0]);
+            return 2;
+        }
+        only = argv[2];
+        argv += 3;
+        argc -= 3;
+    }
     size_t steps = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 2000000;
     if (steps == 0) {
         fprintf(stderr, "usage: %s [steps per thread > 0]\n", argv[0]);
@@ -286,6 +302,23 @@ int main(int argc, char **argv) {
     sequence seqs[MAX_THREADS];
     for (int t = 0; t < MAX_THREADS; t++) {
         seqs[t] = make_sequence(steps, 0x5eed + (uint64_t)t);
+    }
+    if (only != NULL) {
+        for (int i = 0; i < COUNT; i++) {
+            if (strncmp(all[i].name, only, strlen(only)) == 0) {
+                if (all[i].missing != NULL) {
+                    printf("%s %s\n", all[i].name, all[i].missing);
+                    return 3;
+                }
+                for (int p = 0; p < passes; p++) {
+                    run(&all[i], seqs, 1);
+                }
+                qdsim_manager_destroy(manager);
+                return 0;
+            }
+        }
+        fprintf(stderr, "no allocator called %s (glibc, mimalloc, qdsim)\n", only);
+        return 2;
     }
     double ns[2][COUNT][RUNS];
     for (int r = 0; r < RUNS; r++) {

@@ -565,6 +565,7 @@ impl Inner {
     /// Allocates a block (`owned`: by a library object, see
     /// [`MemoryManager::allocate_owned`]); the flag says whether it lies in pages mapped for it
     /// just now (which read as zero).
+    #[inline]
     fn allocate_block(
         &self,
         kind: PoolKind,
@@ -589,6 +590,20 @@ impl Inner {
                 return result.map(|p| (p, false));
             }
         }
+        self.allocate_pooled(kind, size, align, tag, owned)
+    }
+
+    /// The pool path of [`allocate_block`](Self::allocate_block) (`align` resolved and
+    /// checked): a block carved from the pool's chunks, or a mapping of its own.
+    #[inline(never)]
+    fn allocate_pooled(
+        &self,
+        kind: PoolKind,
+        size: usize,
+        align: usize,
+        tag: TagText<'_>,
+        owned: bool,
+    ) -> Result<(NonNull<u8>, bool)> {
         // The debug mode guards the block: `front` bytes before the caller's, a red zone after.
         let (front, block_len) = if self.red_zones {
             red_zones::layout(size, align).expect("size checked above")
@@ -674,6 +689,7 @@ impl Inner {
     }
 
     /// Counts `size` more bytes in use, unless that crosses the limit.
+    #[inline]
     fn reserve(&self, size: usize, kind: PoolKind, tag: &str) -> Result<()> {
         self.reserve_bytes(size as u64, || {
             format!("allocation of {size} bytes (tag {tag:?}, pool {kind})")
@@ -682,6 +698,7 @@ impl Inner {
 
     /// Counts `size` more bytes in use (peaks included), unless that crosses the limit; `what`
     /// describes the request for the error message.
+    #[inline]
     fn reserve_bytes(&self, size: u64, what: impl FnOnce() -> String) -> Result<()> {
         let limit = self.config.memory_limit;
         let result = if limit.is_none() {
@@ -773,6 +790,7 @@ impl Inner {
         }
     }
 
+    #[inline]
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::new(
@@ -785,6 +803,7 @@ impl Inner {
 
     /// Frees the block at `addr`; `by_owner`: the caller is the block's owning library object
     /// (else an owned block is refused).
+    #[inline]
     fn free(&self, addr: usize, by_owner: bool) -> Result<()> {
         if addr == 0 {
             return Ok(());
@@ -794,6 +813,12 @@ impl Inner {
                 return self.free_small(slab, place, addr, by_owner);
             }
         }
+        self.free_pooled(addr, by_owner)
+    }
+
+    /// The pool path of [`free`](Self::free): `addr` is not in a small-block slab.
+    #[inline(never)]
+    fn free_pooled(&self, addr: usize, by_owner: bool) -> Result<()> {
         let owner = match regions::owner_of(addr) {
             Some(owner) => owner,
             None => {

@@ -52,6 +52,7 @@ impl SlabSource for Inner {
 
 /// The tag called `name` from the heap's recent tags (checked, interned and remembered on a
 /// miss: a hit needs no UTF-8 check, the bytes equal a checked name).
+#[inline]
 fn recent_tag<'h>(inner: &Inner, heap: &'h ThreadHeap, name: TagText<'_>) -> Result<&'h Arc<Tag>> {
     // SAFETY: `heap` is the calling thread's own, handed out by `with_heap`, and no other
     // reference to its recent tags is alive.
@@ -99,6 +100,7 @@ impl Inner {
     /// Allocates through the calling thread's heap; `None` when this request must take the
     /// pool path instead (no heap on this thread now, or a tag id or epoch too large to record
     /// in a block's state word).
+    #[inline]
     pub(super) fn allocate_small(
         &self,
         kind: PoolKind,
@@ -157,6 +159,7 @@ impl Inner {
 
     /// Frees a pointer that falls inside `slab`: `place` is `Ok(block)` for a block start or
     /// `Err((block, offset))` for an interior pointer.
+    #[inline]
     pub(super) fn free_small(
         &self,
         slab: &'static Slab,
@@ -217,6 +220,7 @@ impl Inner {
     /// Marks block `index` of `slab` (at `addr`) free — refused when it is not live, or owned
     /// by a library object and `by_owner` is false — and counts it: in `heap`, or in the
     /// arena's shared counters when the thread has none.
+    #[inline]
     fn release_small(
         &self,
         slab: &'static Slab,
