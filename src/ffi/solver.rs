@@ -554,9 +554,10 @@ pub unsafe extern "C" fn qdsim_mapped_solve_lowest(
 /// (that pair converges at once and is deflated). `seed` seeds the random start block.
 ///
 /// The LU factor, which faer allocates outside the pools, is counted in `h`'s manager under
-/// the tag `solver.resonances.factor` (an estimate, opened before factorising) and its
-/// workspace under `solver.resonances.workspace`; both count against the manager's limit and
-/// in `peak_pool_bytes`. The eigenvectors are in `h`'s manager's pool.
+/// the tag `solver.resonances.factor` (on Linux what the factorisation made resident, measured
+/// around it; elsewhere an estimate) and its workspace under `solver.resonances.workspace`;
+/// both count against the manager's limit and in `peak_pool_bytes`. The eigenvectors are in
+/// `h`'s manager's pool.
 ///
 /// Statuses:
 /// - `QDSIM_OK`: all `k` pairs converged; `*out` written.
@@ -568,7 +569,8 @@ pub unsafe extern "C" fn qdsim_mapped_solve_lowest(
 ///   singular even after nudging the shift, or a breakdown before any result (fewer than `k`
 ///   Ritz pairs, a failed projected eigenproblem: the message says which).
 /// - `QDSIM_ERR_LIMIT_EXCEEDED`: the estimated LU factor (the message gives it in MiB), its
-///   workspace or a block does not fit the manager's memory limit; checked before factorising.
+///   workspace or a block does not fit the manager's memory limit, checked before factorising;
+///   or the factor turned out larger than the room left.
 /// - `QDSIM_ERR_OUT_OF_MEMORY`: the system refused memory.
 /// - `QDSIM_ERR_NULL_ARGUMENT` / `QDSIM_ERR_INVALID_HANDLE`: `out` is NULL, `h` is not a live
 ///   CSR handle or its manager was destroyed.

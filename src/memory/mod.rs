@@ -19,7 +19,7 @@
 //! | `config.rs` | [`ManagerConfig`] |
 //! | `debug/` | the debug mode: red zones around every block, valgrind client requests |
 //! | `regions.rs` | the process-wide map of mapped ranges to their owners |
-//! | `os.rs` | `mmap`/`munmap`, huge-page advice, available system memory |
+//! | `os.rs` | `mmap`/`munmap`, huge-page advice, available system memory, the process's resident set |
 //!
 //! External accounts: memory that cannot live in a pool (faer's sparse LU factor keeps its
 //! values in its own `Vec`s) is still counted. Open a [`MemoryManager::external_account`] under

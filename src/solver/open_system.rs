@@ -5,10 +5,10 @@
 //! complex-symmetric problems.
 //!
 //! Memory: the factor (`sparse_lu.rs`) lives in faer's own `Vec`s, so it is counted in an
-//! [`ExternalAccount`](crate::memory::ExternalAccount) (tag `solver.resonances.factor`) opened
-//! with an estimate before factorising — a solve whose factor cannot fit the manager's limit is
-//! refused up front with `LimitExceeded` — and faer's factorisation and solve workspace in
-//! another (`solver.resonances.workspace`). The shifted matrix, the iteration blocks, the locked
+//! [`ExternalAccount`](crate::memory::ExternalAccount) (tag `solver.resonances.factor`) with
+//! what the factorisation made resident — a solve whose estimated factor cannot fit the
+//! manager's limit is refused up front with `LimitExceeded` — and faer's factorisation and
+//! solve workspace in another (`solver.resonances.workspace`). The shifted matrix, the iteration blocks, the locked
 //! vectors and the result are in the pools.
 
 use super::dense::dense_general;

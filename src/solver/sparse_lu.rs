@@ -3,16 +3,26 @@
 //! by the CSR resonance solver (`open_system.rs`) and the bottom level of the shifted multigrid
 //! (`precond/shifted.rs`).
 //!
-//! Memory: faer keeps L and U in its own `Vec`s, so the factor is counted in an
-//! [`ExternalAccount`] (tag `<prefix>.factor`) opened with an estimate *before* factorising — a
-//! factor that cannot fit the manager's limit is refused up front with `LimitExceeded` naming the
-//! estimate — and faer's factorisation and solve workspace in another (`<prefix>.workspace`). The
-//! shifted copy of H's values lives in the pool (`<prefix>.matrix`) while it is factored.
+//! Memory: faer keeps L and U in its own `Vec`s and does not expose their sizes (it reserves
+//! far more than it fills: 2.1 GB of address space for a 250² open dot whose factor writes
+//! 190 MB). The factor is refused up front when an estimate of it (the symbolic fill × a slack)
+//! does not fit the manager's limit, then counted in an [`ExternalAccount`] (tag
+//! `<prefix>.factor`) with what the factorisation added to the process's resident set, measured
+//! around faer's calls ([`os::resident`]) — never less than the matrix's own values — after
+//! the manager's peak has seen what the factorisation held at its own peak (faer's temporaries:
+//! 139 MB over a 571 MB factor for a 30³ dot), when that raised the process's peak.
+//! Where the resident set cannot be read (not Linux) the account holds the estimate from
+//! before the factorisation on. The measurement is process-wide: what other threads make
+//! resident meanwhile is counted with the factor. faer's factorisation and solve workspace is
+//! counted in another account (`<prefix>.workspace`; its pages are written before the
+//! factorisation, so that they do not count twice); the shifted copy of H's values lives in the
+//! pool (`<prefix>.matrix`) while it is factored.
 
 use super::ordered_lu::{OrderedLu, transpose};
 use super::shift_invert::symbolic_of;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr};
+use crate::memory::os;
 use crate::memory::{ExternalAccount, MemoryManager, PoolBuffer};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::sparse::linalg::lu::{LuRef, NumericLu, SymbolicLu, factorize_symbolic_lu};
@@ -38,8 +48,8 @@ pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
 /// with a counting allocator (heap peak of a whole solve, target 0.02 − 0.001i eV, 10 meV dot
 /// with a quadratic absorber on every face) against the estimate with slack 1: 2D 60²: 2.1×,
 /// 150²: 2.7×, 300²: 2.5×; 3D 20³: 2.8×, 30³: 3.5×. A slack of 4 covers all of them (by 13 %
-/// at the worst); it remains an estimate, not a bound: faer 0.24 does not expose the factor's
-/// size, so the account cannot be corrected afterwards.
+/// at the worst); it remains an estimate, not a bound. It decides the up-front refusal; what is
+/// counted afterwards is measured where the heap can be read (see [`FactorCount`]).
 const FILL_SLACK: f64 = 4.0;
 
 /// The LU factor's bytes: L and U each have (without pivoting) the fill of the Cholesky factor
@@ -52,6 +62,95 @@ fn factor_estimate<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> R
     Ok((FILL_SLACK * 2.0 * len_val * per_value).ceil() as u64 + perms as u64)
 }
 
+/// How the factor is counted (see the module notes).
+enum FactorCount {
+    /// The resident set can be read: the estimate was checked against the limit; the account
+    /// is opened once faer's calls return, with the resident growth they left (`grown`) after
+    /// recording the most they held at a moment (`peak`, seen when it raised the process's
+    /// peak).
+    Measured { grown: u64, peak: u64 },
+    /// The account holds the estimate from before the factorisation on.
+    Estimated(ExternalAccount),
+}
+
+impl FactorCount {
+    /// Refuses a factor whose `estimate` cannot fit the manager's limit (`n` rows, `nnz` stored
+    /// values, for the message); opens the account now when the resident set cannot be read.
+    fn begin(
+        manager: &MemoryManager,
+        prefix: &str,
+        estimate: u64,
+        n: usize,
+        nnz: usize,
+    ) -> Result<Self> {
+        let what = format!(
+            "the sparse LU factor of H − σ ({n} rows, {nnz} stored values), estimated at \
+             {:.1} MiB,",
+            estimate as f64 / (1u64 << 20) as f64
+        );
+        if os::resident().is_some() {
+            manager.check_room(estimate, &what)?;
+            return Ok(Self::Measured { grown: 0, peak: 0 });
+        }
+        let account = manager
+            .external_account(&format!("{prefix}.factor"), estimate)
+            .map_err(|e| e.context(&format!("{what} does not fit the memory manager's limit")))?;
+        Ok(Self::Estimated(account))
+    }
+
+    /// Runs `f` (one of faer's factorisation steps), adding what it leaves resident and what it
+    /// held at its peak.
+    fn measure<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let Self::Measured { grown, peak } = self else {
+            return f();
+        };
+        let before = os::resident();
+        let result = f();
+        if let (Some(before), Some(after)) = (before, os::resident()) {
+            // A peak above the one before the call was reached during it.
+            let top = if after.peak > before.peak {
+                after.peak
+            } else {
+                after.now
+            };
+            *peak = (*peak).max(*grown + top.saturating_sub(before.now));
+            *grown += after.now.saturating_sub(before.now);
+        }
+        result
+    }
+
+    /// The factor's account: the resident growth measured, at least `floor` bytes (the
+    /// matrix's own values, which the factor holds at the least: pages another thread gave
+    /// back meanwhile can hide the factor's), or the estimate where nothing was measured. It is
+    /// opened at the measured peak and then shrunk, so that the manager's peak sees what the
+    /// factorisation held for a moment. The limit may refuse it (the factorisation took more
+    /// than the room checked): the solve then fails with `LimitExceeded`.
+    fn finish(self, manager: &MemoryManager, prefix: &str, floor: u64) -> Result<ExternalAccount> {
+        match self {
+            Self::Estimated(account) => Ok(account),
+            Self::Measured { grown, peak } => {
+                let bytes = grown.max(floor);
+                let mut account = manager
+                    .external_account(&format!("{prefix}.factor"), peak.max(bytes))
+                    .map_err(|e| {
+                        e.context(&format!(
+                            "the sparse LU factorisation of H − σ held {:.1} MiB",
+                            peak.max(bytes) as f64 / (1u64 << 20) as f64
+                        ))
+                    })?;
+                account.resize(bytes)?;
+                Ok(account)
+            }
+        }
+    }
+}
+
+/// The least a factor of a matrix with `nnz` stored values holds: its values (L and U together
+/// hold every entry of the matrix at least once).
+fn factor_floor(nnz: usize) -> u64 {
+    (nnz * size_of::<Complex64>()) as u64
+}
+
 /// The LU workspace `req`, counted under `<prefix>.workspace`.
 fn workspace(
     manager: &MemoryManager,
@@ -60,7 +159,7 @@ fn workspace(
 ) -> Result<(ExternalAccount, MemBuffer)> {
     let account =
         manager.external_account(&format!("{prefix}.workspace"), req.size_bytes() as u64)?;
-    let buffer = MemBuffer::try_new(req).map_err(|_| {
+    let mut buffer = MemBuffer::try_new(req).map_err(|_| {
         Error::new(
             ErrorKind::OutOfMemory,
             format!(
@@ -69,6 +168,9 @@ fn workspace(
             ),
         )
     })?;
+    // Resident now, so that the factorisation's resident growth (the factor's count) does not
+    // include these pages, counted here.
+    buffer.fill(std::mem::MaybeUninit::new(0));
     Ok((account, buffer))
 }
 
@@ -102,8 +204,8 @@ pub(crate) struct ShiftedLu<I: faer::Index> {
     /// σ actually factored (the target, or the target nudged off a singular point).
     sigma: Complex64,
     scratch: Mutex<MemBuffer>,
-    /// Counts the factor (the estimate, kept: faer 0.24 keeps the sizes of L and U private, in
-    /// `NumericLu`'s private fields) and the workspace in the manager.
+    /// Counts the factor (measured, or the estimate: see the module notes) and the workspace
+    /// in the manager.
     accounts: [ExternalAccount; 2],
 }
 
@@ -123,17 +225,8 @@ impl<I: faer::Index> ShiftedLu<I> {
         order: Option<&[usize]>,
     ) -> Result<Self> {
         let n = view.nrows();
-        let estimate = factor_estimate(view)?;
-        let factor_account = manager
-            .external_account(&format!("{prefix}.factor"), estimate)
-            .map_err(|e| {
-                e.context(&format!(
-                    "the sparse LU factor of H − σ ({n} rows, {} stored values) is estimated at \
-                     {:.1} MiB and does not fit the memory manager's limit",
-                    view.compute_nnz(),
-                    estimate as f64 / (1u64 << 20) as f64
-                ))
-            })?;
+        let nnz = view.compute_nnz();
+        let mut count = FactorCount::begin(manager, prefix, factor_estimate(view)?, n, nnz)?;
         let (sym, _) = view.parts();
         // SAFETY: the CSR invariants (sorted, in-range, monotone) are the CSC invariants of the
         // transposed pattern: read column-major, the arrays hold (H − σ)ᵀ.
@@ -141,14 +234,16 @@ impl<I: faer::Index> ShiftedLu<I> {
             SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx())
         };
         if let Some(order) = order {
-            return Self::ordered(manager, h, csc, sigma, m, prefix, order, factor_account);
+            return Self::ordered(manager, h, csc, sigma, m, prefix, order, count);
         }
-        let symbolic = factorize_symbolic_lu(csc, Default::default()).map_err(|e| {
-            Error::new(
-                ErrorKind::OutOfMemory,
-                format!("symbolic LU of H − σ failed: {e:?}"),
-            )
-        })?;
+        let symbolic = count
+            .measure(|| factorize_symbolic_lu(csc, Default::default()))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::OutOfMemory,
+                    format!("symbolic LU of H − σ failed: {e:?}"),
+                )
+            })?;
         let par = faer::get_global_parallelism();
         let req = symbolic
             .factorize_numeric_lu_scratch::<Complex64>(par, Default::default())
@@ -158,17 +253,20 @@ impl<I: faer::Index> ShiftedLu<I> {
         let shifted = shifted_values(manager, h, sigma, prefix)?;
         let a = SparseColMatRef::new(csc, &shifted);
         let mut numeric = NumericLu::new();
-        symbolic
-            .factorize_numeric_lu(
-                &mut numeric,
-                a,
-                par,
-                MemStack::new(&mut scratch),
-                Default::default(),
-            )
+        count
+            .measure(|| {
+                symbolic.factorize_numeric_lu(
+                    &mut numeric,
+                    a,
+                    par,
+                    MemStack::new(&mut scratch),
+                    Default::default(),
+                )
+            })
             .map_err(|e| {
                 Error::invalid_argument(format!("H − σ is singular for σ = {sigma} ({e:?})"))
             })?;
+        let factor_account = count.finish(manager, prefix, factor_floor(nnz))?;
         Ok(Self {
             factor: Factor::Colamd { symbolic, numeric },
             sigma,
@@ -187,7 +285,7 @@ impl<I: faer::Index> ShiftedLu<I> {
         m: usize,
         prefix: &str,
         order: &[usize],
-        factor_account: ExternalAccount,
+        mut count: FactorCount,
     ) -> Result<Self> {
         let n = csc.nrows();
         if order.len() != n {
@@ -214,8 +312,10 @@ impl<I: faer::Index> ShiftedLu<I> {
         // in-range row indices (it visits the source columns in increasing order).
         let a_sym = unsafe { SymbolicSparseColMatRef::new_unchecked(n, n, &ptr, None, &idx) };
         let a = SparseColMatRef::new(a_sym, &val);
-        let lu = OrderedLu::new(a, at, order, par)
+        let lu = count
+            .measure(|| OrderedLu::new(a, at, order, par))
             .map_err(|e| Error::new(e.kind(), format!("{e} (σ = {sigma})")))?;
+        let factor_account = count.finish(manager, prefix, factor_floor(nnz))?;
         Ok(Self {
             factor: Factor::Ordered(lu),
             sigma,

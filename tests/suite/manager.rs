@@ -397,6 +397,36 @@ fn total_fragmentation_measures_each_pool_against_its_own_largest_run() {
 /// use, the peak, a peak tracker, availability and the tag; refused over the limit with a
 /// message naming the bytes; resized both ways; given back on drop. Counts are exact integers,
 /// so every comparison is exact.
+/// `check_room`: the up-front refusal for memory measured once made — within the limit Ok,
+/// over it `LimitExceeded` naming the request and what is available; it counts nothing, also
+/// not in the peak. No limit: always Ok.
+#[test]
+fn check_room_refuses_over_the_limit_and_counts_nothing() {
+    let manager = MemoryManager::new(ManagerConfig {
+        memory_limit: Some(1 << 20),
+        ..ManagerConfig::default()
+    })
+    .unwrap();
+    let pool = PoolBuffer::<f64>::zeroed(&manager, 1000, "pool").unwrap();
+    manager.check_room((1 << 20) - 8000, "a factor").unwrap();
+    let e = manager
+        .check_room((1 << 20) - 7999, "a factor")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+    assert!(
+        e.message().contains("a factor (1040577 bytes")
+            && e.message().contains("1040576 available"),
+        "{}",
+        e.message()
+    );
+    let stats = manager.stats();
+    assert_eq!((stats.bytes_in_use, stats.peak_bytes_in_use), (8000, 8000));
+    drop(pool);
+    let unlimited = MemoryManager::with_defaults().unwrap();
+    unlimited.check_room(u64::MAX, "anything").unwrap();
+    assert_eq!(unlimited.stats().peak_bytes_in_use, 0);
+}
+
 #[test]
 fn external_account_counts_and_limits() {
     let manager = MemoryManager::new(ManagerConfig {

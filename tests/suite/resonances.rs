@@ -148,9 +148,11 @@ fn resonance_between_eigenvalues_matches_dense() {
 }
 
 /// The LU factor (faer's memory, outside the pools) is counted under
-/// `solver.resonances.factor` with the estimate while the solve runs, and is released after;
-/// a manager whose limit cannot hold the estimate refuses the solve up front, naming it in MiB.
-/// Byte counts are exact integers: exact comparisons.
+/// `solver.resonances.factor` while the solve runs — what the factorisation made resident, at
+/// least the matrix's values (the measurement is process-wide and other tests run meanwhile,
+/// so only that floor is asserted) — and is released after; a manager whose limit cannot hold
+/// the estimate refuses the solve up front, naming it in MiB. Byte counts are exact integers:
+/// exact comparisons.
 #[test]
 fn resonance_factor_is_counted_and_limited() {
     let m = manager();
@@ -160,13 +162,16 @@ fn resonance_factor_is_counted_and_limited() {
     let res = resonances(&m, &h, Complex64::new(0.02, -0.001), 4, 1e-8, 1).unwrap();
     assert!(res.is_converged());
     let tag = m.tag_stats("solver.resonances.factor").unwrap();
-    assert_eq!(tag.peak_bytes_in_use, estimate);
+    let floor = (h.nnz() * size_of::<Complex64>()) as u64;
+    assert!(tag.peak_bytes_in_use >= floor, "{tag:?}");
     assert_eq!((tag.bytes_in_use, tag.live_allocations), (0, 0));
     let work = m.tag_stats("solver.resonances.workspace").unwrap();
     assert!(work.peak_bytes_in_use > 0 && work.bytes_in_use == 0);
     // The solve's peak holds the factor, H and the blocks (2 blocks of n × m complex values).
     let n = h.nrows() as u64;
-    assert!(res.peak_pool_bytes >= estimate + h.memory_bytes() as u64 + 2 * n * 12 * 16);
+    assert!(
+        res.peak_pool_bytes >= tag.peak_bytes_in_use + h.memory_bytes() as u64 + 2 * n * 12 * 16
+    );
     m.check_consistency().unwrap();
 
     // Room for H and half the factor.

@@ -56,6 +56,33 @@ impl MemoryManager {
     }
 }
 
+impl MemoryManager {
+    /// Fails with `LimitExceeded` when `bytes` more would cross the memory limit now; counts
+    /// nothing. The up-front refusal for memory whose size is known only once it is made
+    /// (`what` describes it for the message): check with an estimate, make it, then open an
+    /// account with the size measured.
+    pub fn check_room(&self, bytes: u64, what: &str) -> Result<()> {
+        let inner = &*self.inner;
+        inner.check_open()?;
+        let Some(limit) = inner.config.memory_limit else {
+            return Ok(());
+        };
+        let current = inner.in_use.load(Ordering::Relaxed);
+        if current.saturating_add(bytes) <= limit {
+            return Ok(());
+        }
+        Err(crate::error::Error::new(
+            crate::error::ErrorKind::LimitExceeded,
+            format!(
+                "{what} ({bytes} bytes, {:.1} MiB) would exceed the memory limit of {limit} \
+                 bytes: {current} bytes are in use, {} available",
+                bytes as f64 / (1u64 << 20) as f64,
+                limit.saturating_sub(current)
+            ),
+        ))
+    }
+}
+
 impl ExternalAccount {
     /// Bytes counted now.
     pub fn bytes(&self) -> u64 {

@@ -149,16 +149,32 @@ impl ShiftedMultigrid {
         })
     }
 
-    /// Moves the shift to `sigma`: new Jacobi weights and a new bottom factor (built before the
-    /// old one is dropped, so both are held for a moment). The levels' operators are kept.
-    pub fn reshift(&mut self, manager: &MemoryManager, sigma: Complex64) -> Result<()> {
-        for level in &mut self.levels {
+    /// The hierarchy moved to shift `sigma`: new Jacobi weights and a new bottom factor, made
+    /// after the old one is dropped (the two are never held together: at 500² the bottom
+    /// factor is 200 MB). The levels' operators are kept. On failure the hierarchy is gone too.
+    pub fn reshift(self, manager: &MemoryManager, sigma: Complex64) -> Result<Self> {
+        let Self {
+            mut levels,
+            bottom,
+            smoothing_steps,
+            scratch,
+            _scratch_account,
+            ..
+        } = self;
+        drop(bottom);
+        for level in &mut levels {
             level.omega = 4.0 / (3.0 * jacobi_lambda_max(&level.op, sigma));
         }
-        self.bottom = factor_bottom(manager, &self.levels, sigma)?;
-        self.bottom_factor_bytes = self.bottom.counted_bytes();
-        self.sigma = sigma;
-        Ok(())
+        let bottom = factor_bottom(manager, &levels, sigma)?;
+        Ok(Self {
+            bottom_factor_bytes: bottom.counted_bytes(),
+            levels,
+            sigma,
+            bottom,
+            smoothing_steps,
+            scratch,
+            _scratch_account,
+        })
     }
 
     /// Number of levels (the last is the factored bottom level).

@@ -252,7 +252,7 @@ fn grid_resonances_here(
                 .fold(0.0, f64::max);
             let offset = 0.01 * reach;
             if offset.is_finite() && offset > shift.im - target.im {
-                mg.reshift(manager, target + Complex64::new(0.0, offset))?;
+                mg = mg.reshift(manager, target + Complex64::new(0.0, offset))?;
             }
         }
     }
