@@ -49,7 +49,7 @@ pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
 /// with a quadratic absorber on every face) against the estimate with slack 1: 2D 60²: 2.1×,
 /// 150²: 2.7×, 300²: 2.5×; 3D 20³: 2.8×, 30³: 3.5×. A slack of 4 covers all of them (by 13 %
 /// at the worst); it remains an estimate, not a bound. It decides the up-front refusal; what is
-/// counted afterwards is measured where the heap can be read (see [`FactorCount`]).
+/// counted afterwards is measured where the resident set can be read (see [`FactorCount`]).
 const FILL_SLACK: f64 = 4.0;
 
 /// The LU factor's bytes: L and U each have (without pivoting) the fill of the Cholesky factor
@@ -83,18 +83,20 @@ impl FactorCount {
         n: usize,
         nnz: usize,
     ) -> Result<Self> {
-        let what = format!(
-            "the sparse LU factor of H − σ ({n} rows, {nnz} stored values), estimated at \
-             {:.1} MiB,",
-            estimate as f64 / (1u64 << 20) as f64
-        );
+        let what =
+            format!("the sparse LU factor of H − σ ({n} rows, {nnz} stored values), estimated");
         if os::resident().is_some() {
             manager.check_room(estimate, &what)?;
             return Ok(Self::Measured { grown: 0, peak: 0 });
         }
         let account = manager
             .external_account(&format!("{prefix}.factor"), estimate)
-            .map_err(|e| e.context(&format!("{what} does not fit the memory manager's limit")))?;
+            .map_err(|e| {
+                e.context(&format!(
+                    "{what} at {:.1} MiB, does not fit the memory manager's limit",
+                    estimate as f64 / (1u64 << 20) as f64
+                ))
+            })?;
         Ok(Self::Estimated(account))
     }
 

@@ -13,7 +13,7 @@
 //! as long as the memory is.
 
 use super::{Inner, MemoryManager};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::memory::tags::Tag;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -54,9 +54,7 @@ impl MemoryManager {
             bytes,
         })
     }
-}
 
-impl MemoryManager {
     /// Fails with `LimitExceeded` when `bytes` more would cross the memory limit now; counts
     /// nothing. The up-front refusal for memory whose size is known only once it is made
     /// (`what` describes it for the message): check with an estimate, make it, then open an
@@ -71,8 +69,8 @@ impl MemoryManager {
         if current.saturating_add(bytes) <= limit {
             return Ok(());
         }
-        Err(crate::error::Error::new(
-            crate::error::ErrorKind::LimitExceeded,
+        Err(Error::new(
+            ErrorKind::LimitExceeded,
             format!(
                 "{what} ({bytes} bytes, {:.1} MiB) would exceed the memory limit of {limit} \
                  bytes: {current} bytes are in use, {} available",
