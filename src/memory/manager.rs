@@ -495,6 +495,19 @@ impl MemoryManager {
     }
 }
 
+/// The refusal of `what` (a request, described for the message) by memory limit `limit` with
+/// `current` bytes in use.
+fn limit_exceeded(what: &str, limit: u64, current: u64) -> Error {
+    Error::new(
+        ErrorKind::LimitExceeded,
+        format!(
+            "{what} would exceed the memory limit of {limit} bytes: {current} bytes are in use, \
+             {} available",
+            limit.saturating_sub(current)
+        ),
+    )
+}
+
 /// The refusal of a free of `addr`, which belongs to manager `owner` (pool `pool`), through
 /// manager `this` (pool path and small-block path alike).
 /// Why the public free refuses the block at `addr`: a library object owns it.
@@ -725,16 +738,7 @@ impl Inner {
                 }
                 Ok(())
             }
-            Err(current) => Err(Error::new(
-                ErrorKind::LimitExceeded,
-                format!(
-                    "{} would exceed the memory limit of {} bytes: {current} bytes are in use, \
-                     {} available",
-                    what(),
-                    limit.unwrap_or(u64::MAX),
-                    limit.unwrap_or(u64::MAX).saturating_sub(current)
-                ),
-            )),
+            Err(current) => Err(limit_exceeded(&what(), limit.unwrap_or(u64::MAX), current)),
         }
     }
 

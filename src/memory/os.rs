@@ -216,15 +216,11 @@ pub fn recent_available_memory() -> u64 {
 
 /// Memory the system could give to a new program without swapping (`MemAvailable`), in bytes.
 pub fn system_available_memory() -> u64 {
-    if let Ok(text) = std::fs::read_to_string("/proc/meminfo") {
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("MemAvailable:") {
-                let kib = rest.trim().trim_end_matches("kB").trim();
-                if let Ok(kib) = kib.parse::<u64>() {
-                    return kib.saturating_mul(1024);
-                }
-            }
-        }
+    if let Some(bytes) = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| kib_field(&text, "MemAvailable:"))
+    {
+        return bytes;
     }
     // SAFETY: sysconf has no preconditions.
     let (pages, size) = unsafe {
@@ -252,20 +248,17 @@ pub struct Resident {
 /// the process's peak. Process-wide: other threads' work shows in it too.
 pub fn resident() -> Option<Resident> {
     let text = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let line = text.lines().find(|l| l.starts_with(name))?;
-        let kib: u64 = line[name.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kib.saturating_mul(1024))
-    };
     Some(Resident {
-        now: field("VmRSS:")?,
-        peak: field("VmHWM:")?,
+        now: kib_field(&text, "VmRSS:")?,
+        peak: kib_field(&text, "VmHWM:")?,
     })
+}
+
+/// The value of the line `name   1234 kB` of a `/proc` file's `text`, in bytes.
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    let rest = text.lines().find_map(|line| line.strip_prefix(name))?;
+    let kib: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib.saturating_mul(1024))
 }
 
 #[cfg(test)]

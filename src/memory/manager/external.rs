@@ -12,8 +12,8 @@
 //! the allocation (so that a solve that would not fit is refused up front) and to keep it alive
 //! as long as the memory is.
 
-use super::{Inner, MemoryManager};
-use crate::error::{Error, ErrorKind, Result};
+use super::{Inner, MemoryManager, limit_exceeded};
+use crate::error::Result;
 use crate::memory::tags::Tag;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -69,15 +69,11 @@ impl MemoryManager {
         if current.saturating_add(bytes) <= limit {
             return Ok(());
         }
-        Err(Error::new(
-            ErrorKind::LimitExceeded,
-            format!(
-                "{what} ({bytes} bytes, {:.1} MiB) would exceed the memory limit of {limit} \
-                 bytes: {current} bytes are in use, {} available",
-                bytes as f64 / (1u64 << 20) as f64,
-                limit.saturating_sub(current)
-            ),
-        ))
+        let what = format!(
+            "{what} ({bytes} bytes, {:.1} MiB)",
+            bytes as f64 / (1u64 << 20) as f64
+        );
+        Err(limit_exceeded(&what, limit, current))
     }
 }
 
