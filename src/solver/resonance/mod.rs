@@ -29,7 +29,7 @@ use crate::solver::precond::ShiftedMultigrid;
 use crate::solver::progress::ProgressFn;
 use crate::solver::random::fill_random;
 use crate::solver::threads::on_solver_threads;
-use davidson::{Basis, LevelParams, davidson};
+use davidson::{Basis, LevelParams, basis_bytes, davidson};
 use num_complex::Complex64;
 use std::time::Instant;
 
@@ -73,11 +73,14 @@ fn check_options(options: &EigenOptions, n: usize) -> Result<()> {
 /// the transfer's two intermediates).
 const PROLONG_VECTORS: usize = 3;
 
-/// Bytes [`grid_resonances`] holds at its peak for an `n`-point grid: the search space and its
-/// image (`2·dmax` vectors), the interpolation vectors, the hierarchy (`hierarchy_bytes`) and
-/// the `k` result vectors.
-fn estimate(n: usize, dmax: usize, k: usize, hierarchy_bytes: u64) -> u64 {
-    ((2 * dmax + PROLONG_VECTORS + k) * n * size_of::<Complex64>()) as u64 + hierarchy_bytes
+/// Bytes [`grid_resonances`] holds at its peak for an `n`-point grid: the hierarchy
+/// (`hierarchy_bytes`), the Davidson basis (`dmax` search vectors and a work block of `m + 1`)
+/// and the interpolation vectors (before the finest level's solve). The `k < m + 1` result
+/// vectors come after the work block is given back.
+fn estimate(n: usize, dmax: usize, m: usize, hierarchy_bytes: u64) -> u64 {
+    hierarchy_bytes
+        + basis_bytes(n, dmax, m)
+        + (PROLONG_VECTORS * n * size_of::<Complex64>()) as u64
 }
 
 /// The `options.k` eigenvalues of the grid Hamiltonian `spec` (absorbing potential included)
@@ -158,7 +161,7 @@ fn grid_resonances_here(
     // direction. 10⁻⁶ keeps the amplification at 10⁶ and leaves the inverse near σ unchanged.
     let shift = target + Complex64::new(0.0, 1e-6 * target.norm().max(1e-3));
     let mut mg = ShiftedMultigrid::new(manager, spec, shift, bottom_points, SMOOTHING_STEPS)?;
-    let need = estimate(n, dmax, options.k, mg.memory_bytes());
+    let need = estimate(n, dmax, m, mg.memory_bytes());
     if let Some(budget) = options.memory_budget
         && need > budget
     {
@@ -166,15 +169,17 @@ fn grid_resonances_here(
             ErrorKind::LimitExceeded,
             format!(
                 "the resonance solve needs about {:.1} MiB (search space of {dmax} vectors of \
-                 {n} points, hierarchy, result) and the memory budget is {:.1} MiB",
+                 {n} points and {} work vectors, hierarchy, interpolation) and the memory \
+                 budget is {:.1} MiB",
                 need as f64 / 1048576.0,
+                m + 1,
                 budget as f64 / 1048576.0
             ),
         ));
     }
     let mut basis = Basis {
         v: ManagedMatrix::uninit_values(manager, n, dmax, "solver.resonance.basis")?,
-        hv: ManagedMatrix::uninit_values(manager, n, dmax, "solver.resonance.basis")?,
+        work: ManagedMatrix::uninit_values(manager, n, m + 1, "solver.resonance.work")?,
     };
     let levels = mg.levels();
     let bounds = mg.operator(0).gershgorin_bounds();
@@ -192,15 +197,17 @@ fn grid_resonances_here(
         fill_random(&mut basis.v.col_mut(j)[..n_first], options.seed, j);
     }
     let mut outcome = Default::default();
-    // Interpolation's vectors (`Vec`s the transfers resize), counted in the manager.
-    let prolong_account = manager.external_account(
-        "solver.resonance.prolong",
-        (PROLONG_VECTORS * n * size_of::<Complex64>()) as u64,
-    )?;
-    let mut fine = Vec::new();
-    let mut temp = [Vec::new(), Vec::new()];
     for level in (0..=first).rev() {
         if level < first {
+            // Interpolation's vectors (`Vec`s the transfers resize), counted in the manager and
+            // given back before the level's solve.
+            let n_fine = mg.operator(level).dim();
+            let _account = manager.external_account(
+                "solver.resonance.prolong",
+                (PROLONG_VECTORS * n_fine * size_of::<Complex64>()) as u64,
+            )?;
+            let mut fine = Vec::new();
+            let mut temp = [Vec::new(), Vec::new()];
             let n_coarse = mg.operator(level + 1).dim();
             for j in 0..m {
                 mg.prolong(level, &basis.v.col(j)[..n_coarse], &mut fine, &mut temp);
@@ -256,7 +263,6 @@ fn grid_resonances_here(
             }
         }
     }
-    drop((fine, temp, prolong_account));
     let davidson::LevelOutcome {
         values,
         residuals,
@@ -266,7 +272,7 @@ fn grid_resonances_here(
     // The k pairs nearest the target, the converged ones first.
     let count = options.k.min(values.len());
     let order = converged_first_then_nearest(&values[..count], &converged[..count], target);
-    drop(basis.hv);
+    drop(basis.work);
     let mut vectors = ManagedMatrix::<Complex64>::uninit_values(
         manager,
         n,
