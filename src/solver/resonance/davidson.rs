@@ -315,9 +315,10 @@ impl Projections {
     ///
     /// `G[:, new] = Vᴴ(H − σ)X`, `G[new, old] = ((H − σ)ᴴX)ᴴ·V_old`, `M[new, new] = WₓᴴWₓ` and
     /// `M[old, new] = V_oldᴴ·(H − σ)ᴴWₓ` with `Wₓ = (H − σ)X`. Rounding: the last is off by
-    /// about ε·‖H‖·‖Wₓ‖, against ε·‖W_old‖·‖Wₓ‖ for a product with a stored `W`; relative to
-    /// an entry of a converged pair, ε·‖H‖/|λ − σ| ≈ 10⁻¹² for the 1000² open dot (‖H‖ ≈ 40 eV,
-    /// |λ − σ| ≥ 0.1 meV), far below any residual tolerance.
+    /// about ε·‖H‖·‖Wₓ‖, as a product with a stored `W` would be (each stored column carries
+    /// the error ε·‖H‖ of its own product); relative to an entry of a converged pair,
+    /// ε·‖H‖/|λ − σ| ≈ 10⁻¹² for the 1000² open dot (‖H‖ ≈ 40 eV, |λ − σ| ≥ 0.1 meV), far below
+    /// any residual tolerance.
     fn extend(
         &mut self,
         op: &StencilOperator<Complex64>,
