@@ -33,9 +33,27 @@ use davidson::{Basis, LevelParams, basis_bytes, davidson};
 use num_complex::Complex64;
 use std::time::Instant;
 
-/// Largest bottom (factored) grid, by dimension: a 1D LU is banded and cheap at any size; 2D
-/// (≈ 250²) and 3D (≈ 30³) factors of this size take well under a second and a few tens of MiB.
+/// Largest bottom (factored) grid, by dimension, for grids up to about 1000² in 2D: a 1D LU is
+/// banded and cheap at any size; a 2D factor of this size (≈ 250²) takes about a second and
+/// 190 MB (what the factorisation makes resident), a 3D one (≈ 30³) a few seconds.
 const BOTTOM_POINTS: [usize; 3] = [usize::MAX, 70_000, 30_000];
+
+/// The bottom grid's size limit for a grid of `n` points in `dims` dimensions. In 2D the
+/// V-cycle passes through at most two smoothed levels above the bottom (the bottom has at least
+/// n/16 points, with a quarter to spare for halvings that round up): through three (2000²:
+/// 2000², 1000², 500² above a 250² bottom) the Davidson stalled at residual 1.4e-6, while with
+/// the bottom at 500² it converged in 43 iterations on the finest grid, like 1000² does (130 s,
+/// 3.4 GiB, most of it the 500² factor). 3D keeps its limit: its solves stall for another reason
+/// (a bottom grid too coarse for the wavelength, `docs/benchmarks.md`), and a 3D factor of
+/// n/64 points would take far longer than the solve.
+fn bottom_points(dims: usize, n: usize) -> usize {
+    let base = BOTTOM_POINTS[dims - 1];
+    if dims == 2 {
+        base.max(n / 16 + n / 64)
+    } else {
+        base
+    }
+}
 
 /// Tolerance of the levels below the finest: their Ritz vectors only start the next level,
 /// whose discretisation differs from theirs by far more than this.
@@ -150,7 +168,7 @@ fn grid_resonances_here(
     // restart to 2m), the 280² open dot at k = 2 lost a member of its degenerate pair at a
     // restart and never recovered; with 4m it converges in 17 iterations.
     let dmax = 4 * m;
-    let bottom_points = BOTTOM_POINTS[spec.grid.dims() - 1];
+    let bottom_points = bottom_points(spec.grid.dims(), n);
     if n <= bottom_points {
         // The whole grid is a bottom grid: the exact sparse-LU solve is the solve.
         return grid_csr_resonances(manager, spec, target, options);
