@@ -115,53 +115,57 @@ fn col_norm(v: MatRef<'_, Complex64>, j: usize) -> f64 {
 fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize) -> usize {
     let mut v = v;
     let before: Vec<f64> = (from..to).map(|j| col_norm(v.rb(), j)).collect();
-    let against_basis = |v: &mut MatMut<'_, Complex64>, cols: std::ops::Range<usize>| {
-        if from > 0 && !cols.is_empty() {
+    // Orthogonalises columns `cols` against the basis; `start` holds their norms, the result
+    // their norms after.
+    let against_basis =
+        |v: &mut MatMut<'_, Complex64>, cols: std::ops::Range<usize>, start: &[f64]| {
+            if from == 0 || cols.is_empty() {
+                return start.to_vec();
+            }
             let (q, mut rest) = v.rb_mut().split_at_col_mut(from);
             let mut t = rest.rb_mut().subcols_mut(cols.start - from, cols.len());
             let norms = |t: MatRef<'_, Complex64>| -> Vec<f64> {
                 (0..t.ncols()).map(|j| col_norm(t, j)).collect()
             };
-            let start = norms(t.rb());
+            let mut after = start.to_vec();
             for pass in 0..2 {
                 let c = gram(q.rb(), t.rb());
-                add_product(t.rb_mut(), q.rb(), c.as_ref(), -ONE);
+                tall_product(t.rb_mut(), q.rb(), c.as_ref(), Accum::Add, -ONE);
+                after = norms(t.rb());
                 // A second pass only where the first cancelled more than 1 − 1/√2 of a column
                 // (the criterion of Daniel, Gragg, Kaufman and Stewart): otherwise one pass
                 // leaves it orthogonal to ε·√2, and each pass reads the whole basis.
                 if pass == 0
-                    && norms(t.rb())
+                    && after
                         .iter()
-                        .zip(&start)
+                        .zip(start)
                         .all(|(&after, &before)| after >= std::f64::consts::FRAC_1_SQRT_2 * before)
                 {
                     break;
                 }
             }
-        }
-    };
-    against_basis(&mut v, from..to);
+            after
+        };
+    let blocked = against_basis(&mut v, from..to, &before);
     let mut end = from;
-    for (j, &before) in (from..to).zip(&before) {
+    for ((j, &before), &blocked) in (from..to).zip(&before).zip(&blocked) {
         if !(before > 0.0 && before.is_finite()) {
             continue;
         }
-        let blocked = col_norm(v.rb(), j);
         for _ in 0..2 {
             if end > from {
                 let (q, mut rest) = v.rb_mut().split_at_col_mut(end);
                 let q = q.subcols(from, end - from);
                 let col = rest.rb_mut().col_mut(j - end).as_mat_mut();
                 let c = gram(q, col.rb());
-                add_product(col, q, c.as_ref(), -ONE);
+                tall_product(col, q, c.as_ref(), Accum::Add, -ONE);
             }
         }
         let mut after = col_norm(v.rb(), j);
         if after < 0.5 * blocked {
             // Much of the column lay along the new columns kept before it: the rounding left
             // along the basis grew relative to what survives. One more pass restores it.
-            against_basis(&mut v, j..j + 1);
-            after = col_norm(v.rb(), j);
+            after = against_basis(&mut v, j..j + 1, &[after])[0];
         }
         // Two passes leave an error of about ε·before/after in the orthogonality: keep a vector
         // only if more than 1e-6 of it survives (error ≤ 1e-10), else it lies in the space
@@ -258,13 +262,6 @@ fn rotate_and_product(
         });
 }
 
-/// `u = a·y` for tall `a`, by chunks of rows in parallel.
-fn product(u: MatMut<'_, Complex64>, a: MatRef<'_, Complex64>, y: MatRef<'_, Complex64>) {
-    u.par_row_chunks_mut(CHUNK_ROWS)
-        .zip(a.par_row_chunks(CHUNK_ROWS))
-        .for_each(|(u, a)| matmul(u, Accum::Replace, a, y, ONE, Par::Seq));
-}
-
 /// `aᴴ·b` for tall `a` and `b`: sums of row-chunk products, in parallel. (faer's own parallel
 /// product spins on its barriers for these thin shapes.)
 fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>) -> Mat<Complex64> {
@@ -287,16 +284,18 @@ fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>) -> Mat<Complex64> {
         .reduce(|| Mat::zeros(p, q), |x, y| x + y)
 }
 
-/// `t += alpha·q·c` for tall `t` and `q`, by chunks of rows in parallel.
-fn add_product(
+/// `t = alpha·q·c` (`Accum::Replace`) or `t += alpha·q·c` (`Accum::Add`) for tall `t` and `q`,
+/// by chunks of rows in parallel.
+fn tall_product(
     t: MatMut<'_, Complex64>,
     q: MatRef<'_, Complex64>,
     c: MatRef<'_, Complex64>,
+    accum: Accum,
     alpha: Complex64,
 ) {
     t.par_row_chunks_mut(CHUNK_ROWS)
         .zip(q.par_row_chunks(CHUNK_ROWS))
-        .for_each(|(t, q)| matmul(t, Accum::Add, q, c, alpha, Par::Seq));
+        .for_each(|(t, q)| matmul(t, accum, q, c, alpha, Par::Seq));
 }
 
 /// The projections the extraction needs, `d × d` (grown and rotated with the basis), of
@@ -531,7 +530,13 @@ pub(crate) fn davidson(
             );
             d = q.ncols();
         } else {
-            product(u.rb_mut(), v.rb().subcols(0, d), y.as_ref());
+            tall_product(
+                u.rb_mut(),
+                v.rb().subcols(0, d),
+                y.as_ref(),
+                Accum::Replace,
+                ONE,
+            );
         }
         // Their residuals r = (H − θ)·u into the free columns d..d+p of V.
         let mut residuals = Vec::with_capacity(p);
