@@ -154,6 +154,45 @@ fn small_3d_open_dot_in_nested_dissection_order_equals_the_dense_spectrum() {
     }
 }
 
+/// The 3 resonances nearest 17 meV of `spec` (a grid solved on two levels, `size` names it for
+/// messages) to 1e-9, checked against the sparse LU of the assembled matrix and by their true
+/// residuals; returned for the caller's own checks.
+fn two_level_solve_equal_to_sparse_lu(
+    m: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    size: &str,
+) -> Resonances {
+    let target = Complex64::new(0.017, 0.0);
+    let options = EigenOptions {
+        k: 3,
+        tol: 1e-9,
+        ..EigenOptions::default()
+    };
+    let grid_r = grid_resonances(m, spec, target, &options, None).unwrap();
+    assert!(grid_r.is_converged(), "{grid_r:?}");
+    assert_eq!(grid_r.levels, 2, "a {size} grid is solved on two levels");
+    let h = StencilOperator::<Complex64>::new(m, spec, "h")
+        .unwrap()
+        .to_csr("h")
+        .unwrap();
+    let lu = resonances(m, &h, target, 3, 1e-11, 5).unwrap();
+    for (j, (a, b)) in grid_r.values.iter().zip(&lu.values).enumerate() {
+        // Residual 1e-9·|E| and a well-conditioned eigenvalue: agreement to ~1e-9 relative.
+        assert!(
+            (a - b).norm() < 1e-8 * b.norm(),
+            "value {j}: grid {a} vs LU {b}"
+        );
+    }
+    let res = true_residuals(m, spec, &grid_r);
+    assert!(
+        res.iter()
+            .zip(&grid_r.values)
+            .all(|(r, e)| *r <= 1e-9 * e.norm() * 1.01),
+        "{res:?}"
+    );
+    grid_r
+}
+
 /// 300² has a bottom grid of 149² and one multigrid level above it: the Davidson refinement
 /// with a V-cycle preconditioner must reproduce what the sparse LU of the whole matrix gives.
 /// Target 17 meV: the dot's m = ±1 pair (exactly degenerate by symmetry) and the nearest
@@ -163,31 +202,11 @@ fn coarse_to_fine_equals_sparse_lu_and_keeps_the_degenerate_pair() {
     let m = manager();
     let (grid, v, cap) = open_dot(2, 300);
     let spec = spec(&grid, &v, cap);
-    let target = Complex64::new(0.017, 0.0);
-    let options = EigenOptions {
-        k: 3,
-        tol: 1e-9,
-        ..EigenOptions::default()
-    };
-    let grid_r = grid_resonances(&m, &spec, target, &options, None).unwrap();
-    assert!(grid_r.is_converged(), "{grid_r:?}");
-    assert_eq!(grid_r.levels, 2, "a 300² grid is solved on two levels");
+    let grid_r = two_level_solve_equal_to_sparse_lu(&m, &spec, "300²");
     // The bottom grid's LU (faer's memory) was counted in the manager, and given back.
     let factor = m.tag_stats("solver.resonance.bottom.factor").unwrap();
     assert!(factor.peak_bytes_in_use > 0 && factor.bytes_in_use == 0);
     assert!(grid_r.peak_pool_bytes >= factor.peak_bytes_in_use);
-    let h = StencilOperator::<Complex64>::new(&m, &spec, "h")
-        .unwrap()
-        .to_csr("h")
-        .unwrap();
-    let lu = resonances(&m, &h, target, 3, 1e-11, 5).unwrap();
-    for (j, (a, b)) in grid_r.values.iter().zip(&lu.values).enumerate() {
-        // Residual 1e-9·|E| and a well-conditioned eigenvalue: agreement to ~1e-9 relative.
-        assert!(
-            (a - b).norm() < 1e-8 * b.norm(),
-            "value {j}: grid {a} vs LU {b}"
-        );
-    }
     // The pair: both members, equal (to the solve's accuracy) and both in the well.
     let (e0, e1) = (grid_r.values[0], grid_r.values[1]);
     assert!((e0 - e1).norm() < 1e-8 * e0.norm(), "{e0} vs {e1}");
@@ -195,13 +214,6 @@ fn coarse_to_fine_equals_sparse_lu_and_keeps_the_degenerate_pair() {
         -e0.im > 0.0 && -2e3 * e0.im < 1.0,
         "a sharp resonance: Γ = {} meV",
         -2e3 * e0.im
-    );
-    let res = true_residuals(&m, &spec, &grid_r);
-    assert!(
-        res.iter()
-            .zip(&grid_r.values)
-            .all(|(r, e)| *r <= 1e-9 * e.norm() * 1.01),
-        "{res:?}"
     );
 }
 
@@ -217,37 +229,10 @@ fn coarse_to_fine_in_a_magnetic_field_equals_sparse_lu() {
         magnetic_field: 2.0,
         ..spec(&grid, &v, cap)
     };
-    let target = Complex64::new(0.017, 0.0);
-    let options = EigenOptions {
-        k: 3,
-        tol: 1e-9,
-        ..EigenOptions::default()
-    };
-    let grid_r = grid_resonances(&m, &spec, target, &options, None).unwrap();
-    assert!(grid_r.is_converged(), "{grid_r:?}");
-    assert_eq!(grid_r.levels, 2, "a 270² grid is solved on two levels");
-    let h = StencilOperator::<Complex64>::new(&m, &spec, "h")
-        .unwrap()
-        .to_csr("h")
-        .unwrap();
-    let lu = resonances(&m, &h, target, 3, 1e-11, 5).unwrap();
-    for (j, (a, b)) in grid_r.values.iter().zip(&lu.values).enumerate() {
-        // Residual 1e-9·|E| and a well-conditioned eigenvalue: agreement to ~1e-9 relative.
-        assert!(
-            (a - b).norm() < 1e-8 * b.norm(),
-            "value {j}: grid {a} vs LU {b}"
-        );
-    }
+    let grid_r = two_level_solve_equal_to_sparse_lu(&m, &spec, "270²");
     // The field lifts the m = ±1 degeneracy (by ħω_c ≈ 3.5 meV at 2 T): the two nearest values
     // are no longer a pair.
     assert!((grid_r.values[0] - grid_r.values[1]).norm() > 1e-4);
-    let res = true_residuals(&m, &spec, &grid_r);
-    assert!(
-        res.iter()
-            .zip(&grid_r.values)
-            .all(|(r, e)| *r <= 1e-9 * e.norm() * 1.01),
-        "{res:?}"
-    );
 }
 
 /// The 1D double barrier (docs/validation.md case 5): the grid solver's resonance equals the
