@@ -34,13 +34,12 @@ use small::{ColumnBlock, hermitian_eigen, orthonormalize};
 /// The loosest residual tolerance of the coarser levels of a coarse-to-fine solve (they take
 /// the requested tolerance when it is looser). A coarse level's iterations cost a quarter (2D)
 /// or an eighth (3D) of the next finer level's, and the better its vectors, the fewer
-/// iterations the finest level needs after interpolation: measured with the 2D dot (lowest
-/// 10, tol 10⁻⁶), coarse levels converged to 10⁻³ left the finest level 7 iterations at 1000²
-/// and 9 at 2000²; converged to 10⁻⁶, it needs 4 and 2 (1000²: 1.82 → 1.54 s; 2000²: 9.7 →
-/// 3.8 s; 3D 100³, lowest 20: 10.5 → 8.6 s; same host, same run; 10⁻⁵ and 3·10⁻⁶ lay in
-/// between). A finer request (e.g. 10⁻⁸) still stops the coarse levels at 10⁻⁶: what
-/// interpolation carries up is limited by the coarse grid's own discretisation, not by its
-/// residual.
+/// iterations the finest level needs after interpolation. Measured with the 2D dot (lowest
+/// 10, tol 10⁻⁶; same host, same run), coarse levels at 10⁻³ against 10⁻⁶: the finest level's
+/// iterations at 1000² 7 → 4, time 1.82 → 1.54 s; 2000² 9.7 → 3.8 s (2 finest iterations);
+/// 3D 100³, lowest 20: 10.5 → 8.6 s. 10⁻⁵ and 3·10⁻⁶ lay in between. A finer request (e.g.
+/// 10⁻⁸) still stops the coarse levels at 10⁻⁶: what interpolation carries up is limited by
+/// the coarse grid's own discretisation, not by its residual.
 const COARSE_TOLERANCE: f64 = 1e-6;
 
 /// What LOBPCG is asked to do on one level.
