@@ -71,11 +71,15 @@ pub(crate) fn hermitian_eigen<T: Scalar>(g: &Mat<T>) -> Result<(Vec<f64>, Mat<T>
 /// (numerically) in the span of `q` or of the other columns are dropped: the kept columns are
 /// written to the first `kept` columns of `y`, and `kept` is returned.
 ///
-/// Two passes over the data in the common case: (1) one Gram matrix `[q y]ᴴy` gives the
-/// projection and the original norms, and y ← y − q·c₁ is applied; (2) a second Gram matrix
-/// gives the re-orthogonalisation coefficients c₂ and, by `yᴴy − c₂ᴴc₂`, the Gram matrix of the
-/// re-projected block, from which SVQB builds the orthonormalising matrix M; then a single
-/// combination y ← (y − q·c₂)·M finishes. A third pass repeats SVQB when M was ill-conditioned.
+/// One Gram matrix `[q y]ᴴy` gives the projection c₁ = qᴴy and the original norms. When every
+/// column keeps at least 1/√2 of its norm under the projection (the DGKS criterion: then one
+/// classical Gram–Schmidt pass leaves it orthogonal to `q` to rounding, no second pass is
+/// needed), `yᴴy − c₁ᴴc₁` is the Gram matrix of y − q·c₁, from which SVQB builds the
+/// orthonormalising matrix M, and a single combination y ← (y − q·c₁)·M finishes: one pass of
+/// each kind over the data. Otherwise y ← y − q·c₁ is applied first and a second Gram matrix
+/// gives the re-orthogonalisation coefficients c₂ and, by `yᴴy − c₂ᴴc₂`, the Gram matrix of
+/// the re-projected block, before the combination y ← (y − q·c₂)·M. A last pass repeats SVQB
+/// when M was ill-conditioned.
 pub(crate) fn orthonormalize<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Result<usize> {
     let (nq, b) = (q.count(), y.count());
     if b == 0 {
@@ -91,7 +95,18 @@ pub(crate) fn orthonormalize<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Resu
         Mat::<T>::zeros(nq, b),
         Mat::<T>::from_fn(b, b, |i, j| g1[(nq + i, j)]),
     );
-    if nq > 0 {
+    if nq > 0 && keeps_most_of_its_norm(&g1, nq, &before) {
+        // One pass is enough (see the doc): c₂ = c₁ and G = yᴴy − c₁ᴴc₁, the Gram matrix of
+        // y − q·c₁, applied with M in the single combination below.
+        c2 = Mat::from_fn(nq, b, |i, j| g1[(i, j)]);
+        g = Mat::from_fn(b, b, |i, j| {
+            let mut v = g1[(nq + i, j)];
+            for t in 0..nq {
+                v -= c2[(t, i)].conj_value() * c2[(t, j)];
+            }
+            v
+        });
+    } else if nq > 0 {
         C::combine_into(&qy, project_coeff(&g1, nq, b).as_ref(), y)?;
         // Pass 2: c₂ = qᴴy′ and G = y′ᴴy′ − c₂ᴴc₂ = (y′ − q·c₂)ᴴ(y′ − q·c₂) (q orthonormal).
         let g2 = C::gram_of(&qy, y)?;
@@ -138,6 +153,15 @@ pub(crate) fn orthonormalize<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Resu
         return Ok(m2.ncols());
     }
     Ok(kept)
+}
+
+/// True when every column of y keeps at least 1/√2 of its norm (`before`) once projected off
+/// the `nq` orthonormal columns q, read from `g1 = [q y]ᴴy`: ‖y_j − q·c_j‖² = ‖y_j‖² − ‖c_j‖².
+fn keeps_most_of_its_norm<T: Scalar>(g1: &Mat<T>, nq: usize, before: &[f64]) -> bool {
+    before.iter().enumerate().all(|(j, &norm)| {
+        let removed: f64 = (0..nq).map(|t| g1[(t, j)].abs_sq()).sum();
+        norm * norm - removed >= 0.5 * norm * norm
+    })
 }
 
 /// The coefficients of y ← y − q·c₁ given `g1 = [q y]ᴴy`, as a combination of `[q y]`.
