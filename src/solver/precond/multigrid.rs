@@ -36,16 +36,20 @@ struct Level<T: Scalar> {
     to_coarse: Option<Transfer>,
 }
 
-/// Work vectors per level point a V-cycle holds at most: [`Scratch`]'s five (the transfers'
-/// intermediates are no longer than the finer level).
-pub(super) const SCRATCH_VECTORS: usize = 5;
+/// Work vectors per level point a V-cycle holds at most: [`Scratch`]'s `rhs`, `x` and `r` and
+/// its two transfer intermediates, each at most half as long as the level (one axis coarsened,
+/// or in 3D two axes of three refined); the finest level has no `rhs`.
+const SCRATCH_VECTORS: usize = 4;
 
-/// Work vectors of one level (allocated on first use, reused by every V-cycle).
+/// Work vectors of one level (allocated on first use, exactly as long as needed, reused by
+/// every V-cycle).
 struct Scratch<T> {
-    /// Right-hand side and solution of this level when it is visited as a coarse level.
+    /// Right-hand side of this level when it is visited as a coarse level, then its solution
+    /// (the correction the finer level interpolates).
     rhs: Vec<T>,
+    /// The level's iterate.
     x: Vec<T>,
-    /// Residual, then the interpolated coarse correction.
+    /// Residual, then the interpolated coarse correction, then `H·x` for the post-smoothing.
     r: Vec<T>,
     /// Intermediate arrays of the transfers to and from the next coarser level.
     transfer: [Vec<T>; 2],
@@ -204,53 +208,75 @@ impl<T: Scalar> Multigrid<T> {
         });
     }
 
-    /// One V-cycle from level `l` for `(H + s)·x = b`, written to `x`. `scratch[0]` belongs to
-    /// level `l`, `scratch[1]` to level `l + 1`, and so on.
-    fn vcycle(&self, l: usize, b: &[T], x: &mut [T], scratch: &mut [Scratch<T>]) {
+    /// One V-cycle from level `l` for `(H + s)·x = b`, in place: `b` holds the right-hand
+    /// side on entry and the approximate solution on return. `scratch[0]` belongs to level
+    /// `l`, `scratch[1]` to level `l + 1`, and so on.
+    ///
+    /// In place so that no pass copies a vector: the coarsest solve works on `b` itself, the
+    /// coarser levels' right-hand sides become their corrections, and the post-smoothing step
+    /// reads the right-hand side and writes the result in one pass over `b` (its value at a
+    /// point is read only there, before it is written; the stencil reads `x`, a separate
+    /// vector).
+    fn vcycle(&self, l: usize, b: &mut [T], scratch: &mut [Scratch<T>]) {
         let level = &self.levels[l];
         let n = level.op.dim();
         if l + 1 == self.levels.len() {
-            x.copy_from_slice(b);
             self.coarse_factor
-                .solve_in_place(faer::MatMut::from_column_major_slice_mut(x, n, 1));
+                .solve_in_place(faer::MatMut::from_column_major_slice_mut(b, n, 1));
             return;
         }
         let (here, below) = scratch.split_first_mut().expect("one scratch per level");
-        here.r.resize(n, T::ZERO_VALUE);
+        resize_exact(&mut here.x, n);
+        resize_exact(&mut here.r, n);
         // Pre-smoothing from x = 0: one damped Jacobi step.
         let (omega, shift, diag) = (level.omega, self.shift, level.op.diagonal());
         let step = |d: T| omega / (d.to_complex().re + shift);
-        x.par_iter_mut()
+        here.x
+            .par_iter_mut()
             .zip(b.par_iter())
             .zip(diag.par_iter())
             .for_each(|((xi, &bi), &d)| {
                 *xi = bi.scale(step(d));
             });
         // Coarse-grid correction: restrict the residual, solve by recursion, interpolate back.
-        self.residual(l, b, x, &mut here.r);
+        self.residual(l, b, &here.x, &mut here.r);
         let transfer = level.to_coarse.as_ref().expect("not the coarsest");
-        let coarse = &mut below[0];
-        let (mut rhs, mut xc) = (
-            std::mem::take(&mut coarse.rhs),
-            std::mem::take(&mut coarse.x),
-        );
+        let mut rhs = std::mem::take(&mut below[0].rhs);
         transfer.restrict(&here.r, &mut rhs, &mut here.transfer);
-        xc.resize(rhs.len(), T::ZERO_VALUE);
-        self.vcycle(l + 1, &rhs, &mut xc, below);
-        transfer.prolong(&xc, &mut here.r, &mut here.transfer);
-        (below[0].rhs, below[0].x) = (rhs, xc);
-        x.par_iter_mut()
+        self.vcycle(l + 1, &mut rhs, below);
+        transfer.prolong(&rhs, &mut here.r, &mut here.transfer);
+        below[0].rhs = rhs;
+        here.x
+            .par_iter_mut()
             .zip(here.r.par_iter())
             .for_each(|(xi, &ci)| *xi += ci);
-        // Post-smoothing: one damped Jacobi step.
-        self.residual(l, b, x, &mut here.r);
-        x.par_iter_mut()
-            .zip(here.r.par_iter())
-            .zip(diag.par_iter())
-            .for_each(|((xi, &ri), &d)| {
-                *xi += ri.scale(step(d));
+        // Post-smoothing, one damped Jacobi step, written over b: b ← x + ω·D⁻¹(b − (H + s)·x),
+        // a chunk of rows at a time (r holds that chunk's H·x while it is in cache).
+        let (x, op) = (&here.x, &level.op);
+        let chunk = chunk_rows(n, op.grid().shape()[0]);
+        b.par_chunks_mut(chunk)
+            .zip(here.r.par_chunks_mut(chunk))
+            .enumerate()
+            .for_each(|(c, (bc, hx))| {
+                let rows = c * chunk..c * chunk + bc.len();
+                op.apply_rows(x, rows.clone(), hx);
+                for (((bi, &hi), &xi), &d) in bc
+                    .iter_mut()
+                    .zip(hx.iter())
+                    .zip(&x[rows.clone()])
+                    .zip(&diag[rows])
+                {
+                    *bi = xi + (*bi - hi - xi.scale(shift)).scale(step(d));
+                }
             });
     }
+}
+
+/// Makes `v` `n` long, allocating exactly `n` when it must grow (the work vectors are counted
+/// in the manager by their lengths; amortised growth could double a capacity).
+fn resize_exact<T: Scalar>(v: &mut Vec<T>, n: usize) {
+    v.reserve_exact(n.saturating_sub(v.len()));
+    v.resize(n, T::ZERO_VALUE);
 }
 
 /// What the GPU multigrid (`gpu/multigrid.rs`) copies to the device: the smoothing weights,
@@ -287,11 +313,6 @@ pub struct MultigridPreconditioner<'a, T: Scalar> {
 impl<T: Scalar> Preconditioner<T> for MultigridPreconditioner<'_, T> {
     fn apply_in_place(&self, r: &mut [T]) {
         let mut scratch = self.mg.scratch.lock();
-        let scratch = &mut scratch[self.level..];
-        let mut x = std::mem::take(&mut scratch[0].x);
-        x.resize(r.len(), T::ZERO_VALUE);
-        self.mg.vcycle(self.level, r, &mut x, scratch);
-        r.copy_from_slice(&x);
-        scratch[0].x = x;
+        self.mg.vcycle(self.level, r, &mut scratch[self.level..]);
     }
 }

@@ -18,7 +18,6 @@
 
 use super::Preconditioner;
 use super::hierarchy::LevelFields;
-use super::multigrid::SCRATCH_VECTORS;
 use super::transfer::Transfer;
 use crate::error::Result;
 use crate::memory::{ExternalAccount, MemoryManager};
@@ -41,6 +40,10 @@ struct Level {
     /// Transfers to the next coarser level (None on the bottom level).
     to_coarse: Option<Transfer>,
 }
+
+/// Work vectors per level point a V-cycle holds at most: [`Scratch`]'s three and its two
+/// transfer intermediates (amortised growth may leave them as long as the level).
+const SCRATCH_VECTORS: usize = 5;
 
 /// Work vectors of one level, reused by every V-cycle.
 #[derive(Default)]

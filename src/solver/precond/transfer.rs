@@ -110,7 +110,10 @@ fn apply_along<T: Scalar>(
     let inner: usize = shape[..axis].iter().product();
     let (n_in, n_out) = (map.n_in, map.n_out());
     output.clear();
-    output.resize(out_shape.iter().product(), T::ZERO_VALUE);
+    // Exactly as long as needed (the V-cycles' work vectors are counted by their lengths).
+    let len = out_shape.iter().product();
+    output.reserve_exact(len);
+    output.resize(len, T::ZERO_VALUE);
     // One unit: output index i along the axis, for one value of the outer indices: `inner`
     // contiguous values.
     let unit = |u: usize, dst: &mut [T]| {
