@@ -38,8 +38,7 @@ use small::{ColumnBlock, hermitian_eigen, orthonormalize};
 /// 10, tol 10⁻⁶; same host, same run), coarse levels at 10⁻³ against 10⁻⁶: the finest level's
 /// iterations at 1000² 7 → 4, time 1.82 → 1.54 s; 2000² 9.7 → 3.8 s (2 finest iterations);
 /// 3D 100³, lowest 20: 10.5 → 8.6 s. 10⁻⁵ and 3·10⁻⁶ lay in between. A finer request (e.g.
-/// 10⁻⁸) still stops the coarse levels at 10⁻⁶: what interpolation carries up is limited by
-/// the coarse grid's own discretisation, not by its residual.
+/// 10⁻⁸) still stops the coarse levels at 10⁻⁶ (tighter coarse tolerances were not measured).
 const COARSE_TOLERANCE: f64 = 1e-6;
 
 /// What LOBPCG is asked to do on one level.
