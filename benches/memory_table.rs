@@ -21,6 +21,11 @@
 //!
 //! `cargo bench --bench memory_table [-- --large] [--grids 1000,5000] [--dry]` (`--grids`
 //! picks the grids, `--dry` prints the standard path's estimates and runs no solve).
+//!
+//! One out-of-core solve under another budget, e.g. 2000² under 256 MiB:
+//! `QDSIM_BENCH_BUDGET_MIB=256 cargo bench --bench memory_table -- --child out-of-core 2000`
+//! (prints `seconds applications max_error_meV converged scratch_bytes vectors_mapped`; run
+//! it under `/usr/bin/time -v` for the peak RSS).
 
 mod common;
 
@@ -36,6 +41,18 @@ use std::time::Instant;
 
 /// The out-of-core row's memory budget: 8 GiB.
 const BUDGET: u64 = 8 << 30;
+
+/// The out-of-core budget: [`BUDGET`], or `QDSIM_BENCH_BUDGET_MIB` MiB.
+fn budget() -> u64 {
+    std::env::var("QDSIM_BENCH_BUDGET_MIB")
+        .ok()
+        .map(|v| {
+            v.parse::<u64>()
+                .expect("QDSIM_BENCH_BUDGET_MIB: a whole number of MiB")
+                << 20
+        })
+        .unwrap_or(BUDGET)
+}
 
 /// The largest grid, solved out of core.
 const HUGE: usize = 10_000;
@@ -79,7 +96,7 @@ fn child(mode: &str, n: usize) {
         "out-of-core" => {
             let options = EigenOptions {
                 method: Method::Lobpcg,
-                memory_budget: Some(BUDGET),
+                memory_budget: Some(budget()),
                 scratch_dir: std::env::var_os("QDSIM_SCRATCH_DIR").map(Into::into),
                 ..solve_options()
             };
