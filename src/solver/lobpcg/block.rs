@@ -348,7 +348,21 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(op: &A, s: &Cols<T>) -
                 let mut part = Mat::<T>::zeros(b, b);
                 // SAFETY: S is only read during this kernel.
                 let vs = unsafe { s.chunk_views(&rows) };
-                accumulate_gram(&mut part, &vs, &[(0, th.as_ref())]);
+                // Sᴴ·H·S is Hermitian: each segment's rows only up to its last column (the
+                // block lower triangle, two thirds of the products for [X, W, P]); the rest is
+                // mirrored once the chunks are summed.
+                for &(i0, l) in &vs {
+                    let end = i0 + l.ncols();
+                    let block = part.as_mut().submatrix_mut(i0, 0, l.ncols(), end);
+                    matmul(
+                        block,
+                        Accum::Add,
+                        l.adjoint(),
+                        th.as_ref().subcols(0, end),
+                        T::ONE,
+                        Par::Seq,
+                    );
+                }
                 drop(vs);
                 s.release(&rows);
                 part
@@ -357,7 +371,19 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(op: &A, s: &Cols<T>) -
         .collect();
     // The operator read halo rows of neighbouring chunks: drop those pages too.
     s.release_all();
-    ordered_sum(parts, b, b)
+    let mut g = ordered_sum(parts, b, b);
+    // Mirror the block upper triangle: (i, j) right of i's segment is conj((j, i)).
+    let mut start = 0;
+    for seg in &s.segments {
+        let end = start + seg.ncols;
+        for j in end..b {
+            for i in start..end {
+                g[(i, j)] = g[(j, i)].conj_value();
+            }
+        }
+        start = end;
+    }
+    g
 }
 
 /// `outputs = inputs·coeff` (`coeff` is inputs × outputs). The outputs may be some of the inputs:
