@@ -91,34 +91,15 @@ pub(crate) fn orthonormalize<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Resu
     let before = (0..b)
         .map(|j| g1[(nq + j, j)].to_complex().re.max(0.0).sqrt())
         .collect::<Vec<_>>();
-    let (mut c2, mut g) = (
-        Mat::<T>::zeros(nq, b),
-        Mat::<T>::from_fn(b, b, |i, j| g1[(nq + i, j)]),
-    );
-    if nq > 0 && keeps_most_of_its_norm(&g1, nq, &before) {
-        // One pass is enough (see the doc): c₂ = c₁ and G = yᴴy − c₁ᴴc₁, the Gram matrix of
-        // y − q·c₁, applied with M in the single combination below.
-        c2 = Mat::from_fn(nq, b, |i, j| g1[(i, j)]);
-        g = Mat::from_fn(b, b, |i, j| {
-            let mut v = g1[(nq + i, j)];
-            for t in 0..nq {
-                v -= c2[(t, i)].conj_value() * c2[(t, j)];
-            }
-            v
-        });
-    } else if nq > 0 {
+    // One pass is enough (see the doc) unless a column loses most of its norm: then project,
+    // and pass 2 measures what is left, g2 = [q y′]ᴴy′.
+    let g_last = if nq > 0 && !keeps_most_of_its_norm(&g1, nq, &before) {
         C::combine_into(&qy, project_coeff(&g1, nq, b).as_ref(), y)?;
-        // Pass 2: c₂ = qᴴy′ and G = y′ᴴy′ − c₂ᴴc₂ = (y′ − q·c₂)ᴴ(y′ − q·c₂) (q orthonormal).
-        let g2 = C::gram_of(&qy, y)?;
-        c2 = Mat::from_fn(nq, b, |i, j| g2[(i, j)]);
-        g = Mat::from_fn(b, b, |i, j| {
-            let mut v = g2[(nq + i, j)];
-            for t in 0..nq {
-                v -= c2[(t, i)].conj_value() * c2[(t, j)];
-            }
-            v
-        });
-    }
+        C::gram_of(&qy, y)?
+    } else {
+        g1
+    };
+    let (c2, g) = split_projection(&g_last, nq, b);
     // A column that kept less than 1e-10 of its norm was (numerically) inside span(q): drop it.
     let alive: Vec<usize> = (0..b)
         .filter(|&j| {
@@ -162,6 +143,21 @@ fn keeps_most_of_its_norm<T: Scalar>(g1: &Mat<T>, nq: usize, before: &[f64]) -> 
         let removed: f64 = (0..nq).map(|t| g1[(t, j)].abs_sq()).sum();
         norm * norm - removed >= 0.5 * norm * norm
     })
+}
+
+/// From `g = [q y]ᴴy` (q: `nq` orthonormal columns, y: `b` columns), the projection
+/// coefficients c = qᴴy and G = yᴴy − cᴴc = (y − q·c)ᴴ(y − q·c), the Gram matrix of y projected
+/// off q.
+fn split_projection<T: Scalar>(g: &Mat<T>, nq: usize, b: usize) -> (Mat<T>, Mat<T>) {
+    let c = Mat::from_fn(nq, b, |i, j| g[(i, j)]);
+    let projected = Mat::from_fn(b, b, |i, j| {
+        let mut v = g[(nq + i, j)];
+        for t in 0..nq {
+            v -= c[(t, i)].conj_value() * c[(t, j)];
+        }
+        v
+    });
+    (c, projected)
 }
 
 /// The coefficients of y ← y − q·c₁ given `g1 = [q y]ᴴy`, as a combination of `[q y]`.

@@ -13,7 +13,7 @@
 
 use super::Preconditioner;
 use super::hierarchy::LevelFields;
-use super::transfer::Transfer;
+use super::transfer::{Transfer, resize_exact};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
 use crate::memory::{ExternalAccount, MemoryManager};
@@ -270,13 +270,6 @@ impl<T: Scalar> Multigrid<T> {
                 }
             });
     }
-}
-
-/// Makes `v` `n` long, allocating exactly `n` when it must grow (the work vectors are counted
-/// in the manager by their lengths; amortised growth could double a capacity).
-fn resize_exact<T: Scalar>(v: &mut Vec<T>, n: usize) {
-    v.reserve_exact(n.saturating_sub(v.len()));
-    v.resize(n, T::ZERO_VALUE);
 }
 
 /// What the GPU multigrid (`gpu/multigrid.rs`) copies to the device: the smoothing weights,

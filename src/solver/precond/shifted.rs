@@ -42,7 +42,8 @@ struct Level {
 }
 
 /// Work vectors per level point a V-cycle holds at most: [`Scratch`]'s three and its two
-/// transfer intermediates (amortised growth may leave them as long as the level).
+/// transfer intermediates, each counted as long as the level (an upper bound: the
+/// intermediates are at most half as long).
 const SCRATCH_VECTORS: usize = 5;
 
 /// Work vectors of one level, reused by every V-cycle.

@@ -6,6 +6,14 @@ use crate::matrix::Scalar;
 use crate::physics::{Axis, Boundary, Grid};
 use rayon::prelude::*;
 
+/// Makes `v` `n` long, allocating exactly `n` when it must grow: the V-cycles' work vectors
+/// (these transfers' outputs among them) are counted in the manager by their lengths, and
+/// amortised growth could double a capacity.
+pub(super) fn resize_exact<T: Scalar>(v: &mut Vec<T>, n: usize) {
+    v.reserve_exact(n.saturating_sub(v.len()));
+    v.resize(n, T::ZERO_VALUE);
+}
+
 /// A sparse 1D linear map `out[i] = Σ weight · in[index]`.
 #[derive(Clone, Debug)]
 pub(crate) struct Map1d {
@@ -110,10 +118,7 @@ fn apply_along<T: Scalar>(
     let inner: usize = shape[..axis].iter().product();
     let (n_in, n_out) = (map.n_in, map.n_out());
     output.clear();
-    // Exactly as long as needed (the V-cycles' work vectors are counted by their lengths).
-    let len = out_shape.iter().product();
-    output.reserve_exact(len);
-    output.resize(len, T::ZERO_VALUE);
+    resize_exact(output, out_shape.iter().product());
     // One unit: output index i along the axis, for one value of the outer indices: `inner`
     // contiguous values.
     let unit = |u: usize, dst: &mut [T]| {
