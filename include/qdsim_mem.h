@@ -1590,7 +1590,7 @@ qdsim_status qdsim_csr_solve_lowest(const struct qdsim_csr *h, const struct qdsi
 qdsim_status qdsim_mapped_solve_lowest(struct qdsim_manager *manager, const struct qdsim_mapped *h, const struct qdsim_eigen_options *options, struct qdsim_eigen_result **out);
 
 // The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
-// absorbing potential) nearest `target` (eV), by block shift-invert Krylov–Schur with
+// absorbing potential) nearest `target` (eV), by shift-invert Krylov–Schur with
 // locking on a sparse LU of H − target; the converged pairs first, each group sorted by
 // distance to the target; eigenvectors normalised with xᵀx = 1. Converged means
 // ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞). A target exactly on an eigenvalue is allowed

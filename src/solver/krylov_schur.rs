@@ -4,10 +4,11 @@
 //! Ritz vectors (Stewart's Krylov–Schur with the kept invariant subspace spanned by an
 //! orthonormal basis of the kept Ritz vectors instead of reordered Schur vectors).
 //!
-//! Why a block: a single-vector Krylov space holds only one direction of a degenerate
-//! eigenspace (the component of the start vector in it); a block of b vectors finds all members
-//! of a multiplet of size ≤ b. The open dots' x ↔ y symmetry makes pairs, a cube's p states
-//! triplets.
+//! Blocks: a single-vector Krylov space holds only one direction of a degenerate eigenspace
+//! (the component of the start vector in it); a block of b vectors finds all members of a
+//! multiplet of size ≤ b. The resonance solver (`open_system.rs`) expands by single vectors,
+//! which reach a higher Krylov degree for the same solves, and finds the other members of a
+//! multiplet by locking and restarting (`verify_cycle` there).
 //!
 //! Memory: the basis (n × (m + b)) and the row-chunk scratch of the restart product are in the
 //! manager's pool; the projected matrices (at most (m + b) × m) are faer `Mat`s.

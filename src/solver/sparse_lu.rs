@@ -395,6 +395,14 @@ impl AnyShiftedLu {
         }
     }
 
+    /// rhs ← (H − σ)⁻¹ rhs for at most the `m` right-hand sides the factor was made for.
+    pub(crate) fn solve_block_in_place(&self, rhs: MatMut<'_, Complex64>) {
+        match self {
+            Self::U32(lu) => lu.solve_in_place(rhs),
+            Self::U64(lu) => lu.solve_in_place(rhs),
+        }
+    }
+
     /// x ← (H − σ)⁻¹ x.
     pub(crate) fn solve_vector_in_place(&self, x: &mut [Complex64]) {
         let n = x.len();

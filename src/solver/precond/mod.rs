@@ -22,11 +22,35 @@ pub(crate) use transfer::Map1d;
 
 use super::operator::Operator;
 use crate::matrix::Scalar;
+use faer::MatMut;
+use faer::reborrow::ReborrowMut;
 
-/// An approximate inverse of `H − σ`, applied in place to one vector.
+/// An approximate inverse of `H − σ`, applied in place to one vector or a block.
 pub trait Preconditioner<T: Scalar>: Sync {
     /// `r ← T·r`.
     fn apply_in_place(&self, r: &mut [T]);
+
+    /// `R ← T·R` for the columns of a block (each column contiguous). The default applies
+    /// [`apply_in_place`](Self::apply_in_place) column by column; a preconditioner that reads a
+    /// large operand per application (a sparse factor) overrides it to read it once per block.
+    fn apply_block_in_place(&self, block: MatMut<'_, T>) {
+        apply_by_columns(self, block);
+    }
+}
+
+/// `R ← T·R` column by column through [`Preconditioner::apply_in_place`].
+pub(crate) fn apply_by_columns<T: Scalar, P: Preconditioner<T> + ?Sized>(
+    prec: &P,
+    mut block: MatMut<'_, T>,
+) {
+    for j in 0..block.ncols() {
+        let column = block
+            .rb_mut()
+            .col_mut(j)
+            .try_as_col_major_mut()
+            .expect("contiguous columns");
+        prec.apply_in_place(column.as_slice_mut());
+    }
 }
 
 /// Diagonal scaling by `1 / (H_ii − σ)`.

@@ -16,15 +16,17 @@
 //! inverse at the low energies of quantum dots. The eigensolver does not need more: it only
 //! uses the V-cycle to propose search directions and checks true residuals.
 
-use super::Preconditioner;
 use super::hierarchy::LevelFields;
 use super::transfer::Transfer;
+use super::{Preconditioner, apply_by_columns};
 use crate::error::Result;
 use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::nested_dissection::grid_column_order;
 use crate::solver::operator::chunk_rows;
 use crate::solver::sparse_lu::AnyShiftedLu;
+use faer::MatMut;
+use faer::reborrow::ReborrowMut;
 use num_complex::Complex64;
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -63,6 +65,8 @@ pub struct ShiftedMultigrid {
     /// The bottom factor's bytes as counted in the manager (faer holds them).
     bottom_factor_bytes: u64,
     smoothing_steps: usize,
+    /// Most right-hand sides of one bottom solve (its workspace's size).
+    block: usize,
     scratch: Mutex<Vec<Scratch>>,
     /// The V-cycle work vectors live in `Vec`s: counted in the manager under
     /// `solver.resonance.scratch`.
@@ -87,11 +91,13 @@ fn jacobi_lambda_max(op: &StencilOperator<Complex64>, sigma: Complex64) -> f64 {
 }
 
 /// The sparse LU of the bottom level's `H − σ` (3D: columns in the grid's nested-dissection
-/// order), assembled in the pool only while it is factored.
+/// order), assembled in the pool only while it is factored, with solve workspace for blocks of
+/// `block` right-hand sides.
 fn factor_bottom(
     manager: &MemoryManager,
     levels: &[Level],
     sigma: Complex64,
+    block: usize,
 ) -> Result<AnyShiftedLu> {
     let bottom = &levels.last().expect("at least one level").op;
     let bottom_csr = bottom.to_csr("solver.resonance.bottom")?;
@@ -100,7 +106,7 @@ fn factor_bottom(
         manager,
         &bottom_csr,
         sigma,
-        1,
+        block,
         "solver.resonance.bottom",
         order.as_deref(),
     )
@@ -108,14 +114,16 @@ fn factor_bottom(
 
 impl ShiftedMultigrid {
     /// The hierarchy of `spec` (absorber included) for `H − sigma`, coarsened until a level has
-    /// at most `bottom_points` points (that level is factored), with `smoothing_steps` Jacobi
-    /// steps before and after each coarse correction.
+    /// at most `bottom_points` points (that level is factored, for blocks of up to `block`
+    /// right-hand sides at once), with `smoothing_steps` Jacobi steps before and after each
+    /// coarse correction.
     pub fn new(
         manager: &MemoryManager,
         spec: &HamiltonianSpec<'_>,
         sigma: Complex64,
         bottom_points: usize,
         smoothing_steps: usize,
+        block: usize,
     ) -> Result<Self> {
         let fields = LevelFields::new(spec, bottom_points);
         let mut levels = Vec::with_capacity(fields.count());
@@ -139,7 +147,7 @@ impl ShiftedMultigrid {
             "solver.resonance.scratch",
             (SCRATCH_VECTORS * points * size_of::<Complex64>()) as u64,
         )?;
-        let bottom = factor_bottom(manager, &levels, sigma)?;
+        let bottom = factor_bottom(manager, &levels, sigma, block)?;
         let bottom_factor_bytes = bottom.counted_bytes();
         let scratch = levels.iter().map(|_| Scratch::default()).collect();
         Ok(Self {
@@ -148,6 +156,7 @@ impl ShiftedMultigrid {
             bottom,
             bottom_factor_bytes,
             smoothing_steps,
+            block,
             scratch: Mutex::new(scratch),
             _scratch_account: scratch_account,
         })
@@ -161,6 +170,7 @@ impl ShiftedMultigrid {
             mut levels,
             bottom,
             smoothing_steps,
+            block,
             scratch,
             _scratch_account,
             ..
@@ -169,13 +179,14 @@ impl ShiftedMultigrid {
         for level in &mut levels {
             level.omega = 4.0 / (3.0 * jacobi_lambda_max(&level.op, sigma));
         }
-        let bottom = factor_bottom(manager, &levels, sigma)?;
+        let bottom = factor_bottom(manager, &levels, sigma, block)?;
         Ok(Self {
             bottom_factor_bytes: bottom.counted_bytes(),
             levels,
             sigma,
             bottom,
             smoothing_steps,
+            block,
             scratch,
             _scratch_account,
         })
@@ -306,5 +317,25 @@ impl Preconditioner<Complex64> for ShiftedPreconditioner<'_> {
         self.mg.vcycle(self.level, r, &mut x, scratch);
         r.copy_from_slice(&x);
         scratch[0].x = x;
+    }
+
+    /// On the bottom level the factor solves the block by groups of up to `block` columns: one
+    /// pass over the factor per group, with the global parallelism (a single right-hand side is
+    /// solved sequentially). Measured on the 500² open dot's bottom level (250², 44 Davidson
+    /// iterations of about five corrections each): 3.1 → 2.0 s, same iterations and values.
+    /// Above the bottom each column takes its own V-cycle (a block V-cycle would hold work
+    /// vectors per column on every level).
+    fn apply_block_in_place(&self, mut block: MatMut<'_, Complex64>) {
+        if self.level + 1 < self.mg.levels.len() {
+            return apply_by_columns(self, block);
+        }
+        let mut from = 0;
+        while from < block.ncols() {
+            let count = self.mg.block.min(block.ncols() - from);
+            self.mg
+                .bottom
+                .solve_block_in_place(block.rb_mut().subcols_mut(from, count));
+            from += count;
+        }
     }
 }

@@ -589,9 +589,9 @@ pub(crate) fn davidson(
                     let (mut dst, src) = v.rb_mut().split_at_col_mut(d + c);
                     dst.rb_mut().col_mut(d + b).copy_from(src.col(0));
                 }
-                prec.apply_in_place(col_mut(v.rb_mut(), d + b));
                 b += 1;
             }
+            prec.apply_block_in_place(v.rb_mut().subcols_mut(d, b));
             orthonormalize(v.rb_mut(), d, d + b)
         };
         if end == d {

@@ -178,7 +178,7 @@ fn grid_resonances_here(
     // H − σ singular to rounding, its solves amplify rounding by 10¹⁶ and swamp every other
     // direction. 10⁻⁶ keeps the amplification at 10⁶ and leaves the inverse near σ unchanged.
     let shift = target + Complex64::new(0.0, 1e-6 * target.norm().max(1e-3));
-    let mut mg = ShiftedMultigrid::new(manager, spec, shift, bottom_points, SMOOTHING_STEPS)?;
+    let mut mg = ShiftedMultigrid::new(manager, spec, shift, bottom_points, SMOOTHING_STEPS, m)?;
     let need = estimate(n, dmax, m, mg.memory_bytes());
     if let Some(budget) = options.memory_budget
         && need > budget
