@@ -406,10 +406,6 @@ impl AnyShiftedLu {
     /// x ← (H − σ)⁻¹ x.
     pub(crate) fn solve_vector_in_place(&self, x: &mut [Complex64]) {
         let n = x.len();
-        let rhs = MatMut::from_column_major_slice_mut(x, n, 1);
-        match self {
-            Self::U32(lu) => lu.solve_in_place(rhs),
-            Self::U64(lu) => lu.solve_in_place(rhs),
-        }
+        self.solve_block_in_place(MatMut::from_column_major_slice_mut(x, n, 1));
     }
 }
