@@ -14,7 +14,7 @@
 
 use super::dense::dense_general;
 use super::krylov_schur::{KrylovSchur, RitzPairs};
-use super::sparse_lu::ShiftedLu;
+use super::sparse_lu::{Precision, ShiftedLu};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr, ManagedMatrix};
 use crate::memory::{MemoryManager, PoolBuffer};
@@ -359,7 +359,16 @@ fn solve<I: faer::Index>(
     // Kept at a restart: half of the room beyond the wanted pairs (as Krylov–Schur's usual
     // k + (m − k)/2), leaving at least one block to expand.
     let keep = (k + (max_size - k) / 2).min(max_size - b);
-    let mut factor = ShiftedLu::new(manager, h, view, target, b, TAG, column_order)?;
+    let mut factor = ShiftedLu::new(
+        manager,
+        h,
+        view,
+        target,
+        b,
+        TAG,
+        column_order,
+        Precision::Double,
+    )?;
     let mut krylov = KrylovSchur::new(manager, n, b, max_size, seed, "solver.resonances.basis")?;
     let mut ritz =
         ManagedMatrix::<Complex64>::uninit_values(manager, n, k, "solver.resonances.block")?;
@@ -413,7 +422,16 @@ fn solve<I: faer::Index>(
             let delta = 1e-10 * nudges as f64 * target.norm().max(scale);
             let sigma = target + Complex64::new(delta, delta);
             drop(factor);
-            factor = ShiftedLu::new(manager, h, view, sigma, b, TAG, column_order)?;
+            factor = ShiftedLu::new(
+                manager,
+                h,
+                view,
+                sigma,
+                b,
+                TAG,
+                column_order,
+                Precision::Double,
+            )?;
             krylov.start(None, &|v| locked.deflate(v));
             continue 'cycles;
         }
@@ -518,7 +536,16 @@ fn solve<I: faer::Index>(
             moves += 1;
             let moved = sigma + Complex64::new(0.0, 0.1 * reach);
             drop(factor);
-            factor = ShiftedLu::new(manager, h, view, moved, b, TAG, column_order)?;
+            factor = ShiftedLu::new(
+                manager,
+                h,
+                view,
+                moved,
+                b,
+                TAG,
+                column_order,
+                Precision::Double,
+            )?;
             // Start again from the other wanted Ritz vectors (moved to the front).
             let mut front = 0;
             for c in (0..count).filter(|c| !near.contains(c)) {

@@ -5,7 +5,7 @@
 //!
 //! Memory: faer keeps L and U in its own `Vec`s and does not expose their sizes (it reserves
 //! far more than it fills: 2.1 GB of address space for a 250² open dot whose factor writes
-//! 190 MB). The factor is refused up front when an estimate of it (the symbolic fill × a slack)
+//! 190 MB in double precision). The factor is refused up front when an estimate of it (the symbolic fill × a slack)
 //! does not fit the manager's limit, then counted in an [`ExternalAccount`] (tag
 //! `<prefix>.factor`) with what the factorisation added to the process's resident set, measured
 //! around faer's calls ([`os::resident`]) — never less than the matrix's own values — after
@@ -17,6 +17,14 @@
 //! counted in another account (`<prefix>.workspace`; its pages are written before the
 //! factorisation, so that they do not count twice); the shifted copy of H's values lives in the
 //! pool (`<prefix>.matrix`) while it is factored.
+//!
+//! **Precision.** A factor that only preconditions (the shifted multigrid's bottom level) may be
+//! computed in single precision ([`Precision::Single`]): half the memory and half the bytes each
+//! solve reads, at a relative accuracy of about 10⁻⁷ times the condition number, which the
+//! eigensolver around it absorbs (it checks true residuals with the double-precision
+//! operator). The CSR resonance solver's shift-invert needs the exact inverse: double. The
+//! single-precision values of H − σ are counted under `<prefix>.matrix` while they are factored,
+//! and the right-hand sides' single-precision copy is part of the workspace.
 
 use super::ordered_lu::{OrderedLu, transpose};
 use super::shift_invert::symbolic_of;
@@ -24,10 +32,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr};
 use crate::memory::os;
 use crate::memory::{ExternalAccount, MemoryManager, PoolBuffer};
-use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::sparse::linalg::lu::{LuRef, NumericLu, SymbolicLu, factorize_symbolic_lu};
 use faer::sparse::{SparseColMatRef, SparseRowMatRef, SymbolicSparseColMatRef};
-use faer::{Conj, MatMut, Par};
+use faer::{Conj, MatMut, Par, c32};
 use num_complex::Complex64;
 use parking_lot::Mutex;
 
@@ -37,6 +45,45 @@ pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
     match h.as_faer() {
         FaerCsr::U32(v) => factor_estimate(v),
         FaerCsr::U64(v) => factor_estimate(v),
+    }
+}
+
+/// The precision a factor is computed and applied in (see the module notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Precision {
+    /// Complex f64: the exact inverse, for shift-invert.
+    Double,
+    /// Complex f32: for factors that only precondition. Applies to the COLAMD-ordered factor;
+    /// a factor in the caller's column order is computed in double precision.
+    Single,
+}
+
+/// The scalars a COLAMD-ordered factor is computed in: complex f64, or complex f32 with the
+/// values narrowed on the way in and widened on the way out.
+trait FactorScalar: faer::traits::ComplexField + Copy {
+    /// Solves work on the caller's vectors (no narrowed copy).
+    const IN_PLACE: bool;
+    fn narrow(v: Complex64) -> Self;
+    fn widen(self) -> Complex64;
+}
+
+impl FactorScalar for Complex64 {
+    const IN_PLACE: bool = true;
+    fn narrow(v: Complex64) -> Self {
+        v
+    }
+    fn widen(self) -> Complex64 {
+        self
+    }
+}
+
+impl FactorScalar for c32 {
+    const IN_PLACE: bool = false;
+    fn narrow(v: Complex64) -> Self {
+        c32::new(v.re as f32, v.im as f32)
+    }
+    fn widen(self) -> Complex64 {
+        Complex64::new(self.re.into(), self.im.into())
     }
 }
 
@@ -196,6 +243,11 @@ enum Factor<I: faer::Index> {
         symbolic: SymbolicLu<I>,
         numeric: NumericLu<I, Complex64>,
     },
+    /// The same in single precision.
+    ColamdSingle {
+        symbolic: SymbolicLu<I>,
+        numeric: NumericLu<I, c32>,
+    },
     /// The supernodal LU of H − σ in the caller's column order (a grid's nested dissection).
     Ordered(OrderedLu<I>),
 }
@@ -214,9 +266,10 @@ pub(crate) struct ShiftedLu<I: faer::Index> {
 impl<I: faer::Index> ShiftedLu<I> {
     /// Factors H − σ (`view` is `h`'s arrays), its columns eliminated in `order` when given
     /// (`order[e]` is the column eliminated `e`-th: a grid's nested dissection), else in
-    /// faer's COLAMD order. The factor is counted first under `<prefix>.factor` (refused when it
-    /// cannot fit), then the factorisation and solve workspace for `m` right-hand sides under
-    /// `<prefix>.workspace`.
+    /// faer's COLAMD order, in `precision` (a caller's order: always double). The factor is
+    /// counted first under `<prefix>.factor` (refused when it cannot fit), then the
+    /// factorisation and solve workspace for `m` right-hand sides under `<prefix>.workspace`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         manager: &MemoryManager,
         h: &CsrMatrix<Complex64>,
@@ -225,10 +278,20 @@ impl<I: faer::Index> ShiftedLu<I> {
         m: usize,
         prefix: &str,
         order: Option<&[usize]>,
+        precision: Precision,
     ) -> Result<Self> {
         let n = view.nrows();
         let nnz = view.compute_nnz();
-        let mut count = FactorCount::begin(manager, prefix, factor_estimate(view)?, n, nnz)?;
+        let precision = if order.is_some() {
+            Precision::Double
+        } else {
+            precision
+        };
+        let estimate = match precision {
+            Precision::Double => factor_estimate(view)?,
+            Precision::Single => factor_estimate(view)?.div_ceil(2),
+        };
+        let mut count = FactorCount::begin(manager, prefix, estimate, n, nnz)?;
         let (sym, _) = view.parts();
         // SAFETY: the CSR invariants (sorted, in-range, monotone) are the CSC invariants of the
         // transposed pattern: read column-major, the arrays hold (H − σ)ᵀ.
@@ -246,31 +309,46 @@ impl<I: faer::Index> ShiftedLu<I> {
                     format!("symbolic LU of H − σ failed: {e:?}"),
                 )
             })?;
-        let par = faer::get_global_parallelism();
-        let req = symbolic
-            .factorize_numeric_lu_scratch::<Complex64>(par, Default::default())
-            .or(symbolic.solve_transpose_in_place_scratch::<Complex64>(m, par));
-        let (workspace_account, mut scratch) = workspace(manager, prefix, req)?;
-        // H − σ: the values with the shift on the stored diagonal, in the pool.
         let shifted = shifted_values(manager, h, sigma, prefix)?;
-        let a = SparseColMatRef::new(csc, &shifted);
-        let mut numeric = NumericLu::new();
-        count
-            .measure(|| {
-                symbolic.factorize_numeric_lu(
-                    &mut numeric,
-                    a,
-                    par,
-                    MemStack::new(&mut scratch),
-                    Default::default(),
-                )
-            })
-            .map_err(|e| {
-                Error::invalid_argument(format!("H − σ is singular for σ = {sigma} ({e:?})"))
-            })?;
-        let factor_account = count.finish(manager, prefix, factor_floor(nnz))?;
+        let (factor, scratch, workspace_account) = match precision {
+            Precision::Double => {
+                let (numeric, scratch, account) = numeric_lu(
+                    manager,
+                    prefix,
+                    (&symbolic, csc),
+                    &shifted,
+                    sigma,
+                    m,
+                    &mut count,
+                )?;
+                (Factor::Colamd { symbolic, numeric }, scratch, account)
+            }
+            Precision::Single => {
+                let _single_account = manager.external_account(
+                    &format!("{prefix}.matrix"),
+                    (shifted.len() * size_of::<c32>()) as u64,
+                )?;
+                let single: Vec<c32> = shifted.iter().map(|&v| c32::narrow(v)).collect();
+                drop(shifted);
+                let (numeric, scratch, account) = numeric_lu(
+                    manager,
+                    prefix,
+                    (&symbolic, csc),
+                    &single,
+                    sigma,
+                    m,
+                    &mut count,
+                )?;
+                (Factor::ColamdSingle { symbolic, numeric }, scratch, account)
+            }
+        };
+        let floor = match precision {
+            Precision::Double => factor_floor(nnz),
+            Precision::Single => factor_floor(nnz) / 2,
+        };
+        let factor_account = count.finish(manager, prefix, floor)?;
         Ok(Self {
-            factor: Factor::Colamd { symbolic, numeric },
+            factor,
             sigma,
             scratch: Mutex::new(scratch),
             accounts: [factor_account, workspace_account],
@@ -359,8 +437,74 @@ impl<I: faer::Index> ShiftedLu<I> {
                     MemStack::new(&mut scratch),
                 );
             }
+            Factor::ColamdSingle { symbolic, numeric } => {
+                // As above, in single precision.
+                let lu = LuRef::new_unchecked(symbolic, numeric);
+                solve_narrowed(lu, rhs, par, MemStack::new(&mut scratch));
+            }
             Factor::Ordered(lu) => lu.solve_in_place(rhs, par, MemStack::new(&mut scratch)),
         }
+    }
+}
+
+/// The numeric LU of the matrix with pattern `csc` (analysed in `symbolic`) and `values`
+/// (H − σ, in the factor's scalar), measured by `count`; with its factorisation and solve
+/// workspace for `m` right-hand sides (and their narrowed copy), counted under
+/// `<prefix>.workspace`.
+fn numeric_lu<I: faer::Index, E: FactorScalar>(
+    manager: &MemoryManager,
+    prefix: &str,
+    (symbolic, csc): (&SymbolicLu<I>, SymbolicSparseColMatRef<'_, I>),
+    values: &[E],
+    sigma: Complex64,
+    m: usize,
+    count: &mut FactorCount,
+) -> Result<(NumericLu<I, E>, MemBuffer, ExternalAccount)> {
+    let par = faer::get_global_parallelism();
+    let mut solve = symbolic.solve_transpose_in_place_scratch::<E>(m, par);
+    if !E::IN_PLACE {
+        solve = solve.and(StackReq::new::<E>(csc.nrows() * m));
+    }
+    let req = symbolic
+        .factorize_numeric_lu_scratch::<E>(par, Default::default())
+        .or(solve);
+    let (account, mut scratch) = workspace(manager, prefix, req)?;
+    let a = SparseColMatRef::new(csc, values);
+    let mut numeric = NumericLu::new();
+    count
+        .measure(|| {
+            symbolic.factorize_numeric_lu(
+                &mut numeric,
+                a,
+                par,
+                MemStack::new(&mut scratch),
+                Default::default(),
+            )
+        })
+        .map_err(|e| {
+            Error::invalid_argument(format!("H − σ is singular for σ = {sigma} ({e:?})"))
+        })?;
+    Ok((numeric, scratch, account))
+}
+
+/// rhs ← (H − σ)⁻¹ rhs with the single-precision COLAMD-ordered factor `lu` of (H − σ)ᵀ (its
+/// transpose solve), through a narrowed copy of the right-hand sides carved from `stack`.
+fn solve_narrowed<I: faer::Index>(
+    lu: LuRef<'_, I, c32>,
+    mut rhs: MatMut<'_, Complex64>,
+    par: Par,
+    stack: &mut MemStack,
+) {
+    let (n, k) = (rhs.nrows(), rhs.ncols());
+    let (mut work, stack) = stack.make_with(n * k, |i| c32::narrow(rhs[(i % n, i / n)]));
+    lu.solve_transpose_in_place_with_conj(
+        Conj::No,
+        MatMut::from_column_major_slice_mut(&mut work, n, k),
+        par,
+        stack,
+    );
+    for (i, v) in work.iter().enumerate() {
+        rhs[(i % n, i / n)] = v.widen();
     }
 }
 
@@ -371,8 +515,8 @@ pub(crate) enum AnyShiftedLu {
 }
 
 impl AnyShiftedLu {
-    /// Factors `h − sigma` for solves of `m` right-hand sides, in `order` when given (see
-    /// [`ShiftedLu::new`]).
+    /// Factors `h − sigma` for solves of `m` right-hand sides, in `order` when given, in
+    /// `precision` (see [`ShiftedLu::new`]).
     pub(crate) fn new(
         manager: &MemoryManager,
         h: &CsrMatrix<Complex64>,
@@ -380,10 +524,15 @@ impl AnyShiftedLu {
         m: usize,
         prefix: &str,
         order: Option<&[usize]>,
+        precision: Precision,
     ) -> Result<Self> {
         Ok(match h.as_faer() {
-            FaerCsr::U32(v) => Self::U32(ShiftedLu::new(manager, h, v, sigma, m, prefix, order)?),
-            FaerCsr::U64(v) => Self::U64(ShiftedLu::new(manager, h, v, sigma, m, prefix, order)?),
+            FaerCsr::U32(v) => Self::U32(ShiftedLu::new(
+                manager, h, v, sigma, m, prefix, order, precision,
+            )?),
+            FaerCsr::U64(v) => Self::U64(ShiftedLu::new(
+                manager, h, v, sigma, m, prefix, order, precision,
+            )?),
         })
     }
 

@@ -217,6 +217,36 @@ fn coarse_to_fine_equals_sparse_lu_and_keeps_the_degenerate_pair() {
     );
 }
 
+/// Two solves of the same problem give the same bits (with the solver's threads, 2 on the CI
+/// machine): the Davidson's reductions add their row chunks in chunk order, not in the order
+/// rayon's work stealing split them. The 2D bottom factor is single precision, which turns a
+/// rounding-level difference into a different trajectory (before the ordered sums, the 500²
+/// open dot took 89–91 iterations from run to run).
+#[test]
+fn repeated_grid_solves_are_bit_identical() {
+    let m = manager();
+    let (grid, v, cap) = open_dot(2, 270);
+    let spec = spec(&grid, &v, cap);
+    let options = EigenOptions {
+        k: 3,
+        tol: 1e-9,
+        ..EigenOptions::default()
+    };
+    let target = Complex64::new(0.017, 0.0);
+    let a = grid_resonances(&m, &spec, target, &options, None).unwrap();
+    let b = grid_resonances(&m, &spec, target, &options, None).unwrap();
+    assert_eq!(a.levels, 2);
+    assert_eq!(
+        (a.iterations, a.applications),
+        (b.iterations, b.applications)
+    );
+    assert_eq!(a.values, b.values);
+    assert_eq!(a.residuals, b.residuals);
+    for j in 0..a.values.len() {
+        assert_eq!(a.vectors.col(j), b.vectors.col(j), "vector {j}");
+    }
+}
+
 /// With a magnetic field H is neither Hermitian nor complex-symmetric (Peierls phases in the
 /// hops, the absorber on the diagonal). The Davidson never stores `(H − σ)V` and builds its
 /// projections with `(H − σ)ᴴ`, the stencil with its diagonal conjugated: on 270² (two levels)

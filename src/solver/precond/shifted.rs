@@ -5,7 +5,10 @@
 //! The hierarchy is the closed solver's (`hierarchy.rs`: the same physics rediscretised on grids
 //! coarsened by 2, the absorber given in nm so it carries over), but it stops at a *bottom*
 //! level of at most `bottom_points` points, where `H − σ` is factored by a sparse LU and solved
-//! exactly. Above it, one V-cycle is `smoothing_steps` damped-Jacobi steps of `H − σ`, the
+//! directly (in 2D in single precision: half the memory and solve traffic, an inverse accurate
+//! to ~10⁻⁷ times the condition number, which is all a preconditioner needs; measured on the 500²
+//! open dot: 90 → 91 iterations, manager peak 350.7 → 258.1 MiB; 3D factors, in nested-dissection
+//! order, stay double). Above it, one V-cycle is `smoothing_steps` damped-Jacobi steps of `H − σ`, the
 //! residual restricted by full weighting, the coarse correction (recursively), interpolation and
 //! the same number of steps after.
 //!
@@ -24,7 +27,7 @@ use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::nested_dissection::grid_column_order;
 use crate::solver::operator::chunk_rows;
-use crate::solver::sparse_lu::AnyShiftedLu;
+use crate::solver::sparse_lu::{AnyShiftedLu, Precision};
 use faer::MatMut;
 use faer::reborrow::ReborrowMut;
 use num_complex::Complex64;
@@ -57,7 +60,7 @@ struct Scratch {
     transfer: [Vec<Complex64>; 2],
 }
 
-/// A multigrid hierarchy for `H − σ` with an exact sparse LU on its bottom level.
+/// A multigrid hierarchy for `H − σ` with a sparse LU on its bottom level.
 pub struct ShiftedMultigrid {
     levels: Vec<Level>,
     sigma: Complex64,
@@ -109,6 +112,8 @@ fn factor_bottom(
         block,
         "solver.resonance.bottom",
         order.as_deref(),
+        // The bottom factor only preconditions (see `sparse_lu.rs`).
+        Precision::Single,
     )
 }
 

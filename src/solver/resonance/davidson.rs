@@ -3,10 +3,11 @@
 //!
 //! The search space `V` (orthonormal in the ordinary inner product) grows by one preconditioned
 //! residual `t = K·(H − θ)u` per unconverged Ritz pair, with `K ≈ (H − σ)⁻¹` a shifted V-cycle
-//! (`precond/shifted.rs`; on the bottom level the exact sparse LU solve). With `K` exact,
-//! `t = u + (σ − θ)·(H − σ)⁻¹u`, so the space grows by shift-invert directions: a block Krylov
-//! space of `(H − σ)⁻¹`, in which the eigenvalues nearest σ are the best separated ones. With the
-//! V-cycle, `K` is close to that near σ and the true residuals decide convergence.
+//! (`precond/shifted.rs`; on the bottom level the sparse LU solve, single precision in 2D).
+//! With `K` exact, `t = u + (σ − θ)·(H − σ)⁻¹u`, so the space grows by shift-invert directions:
+//! a block Krylov space of `(H − σ)⁻¹`, in which the eigenvalues nearest σ are the best
+//! separated ones. With the V-cycle, `K` is close to that near σ and the true residuals decide
+//! convergence.
 //!
 //! Extraction: harmonic Ritz pairs for σ (`WᴴW·y = ν·WᴴV·y` with `W = (H − σ)V`, smallest |ν|),
 //! which approach the eigenvalues nearest σ without the spurious interior Ritz values of plain
@@ -93,9 +94,13 @@ pub(crate) struct LevelOutcome {
     pub applications: u64,
 }
 
-/// `‖x‖₂`.
+/// `‖x‖₂`, summed by chunks in chunk order (see [`gram`]).
 fn norm(x: &[Complex64]) -> f64 {
-    x.par_iter().map(|v| v.norm_sqr()).sum::<f64>().sqrt()
+    let parts: Vec<f64> = x
+        .par_chunks(CHUNK_ROWS)
+        .map(|c| c.iter().map(|v| v.norm_sqr()).sum::<f64>())
+        .collect();
+    parts.iter().sum::<f64>().sqrt()
 }
 
 /// `‖v[:, j]‖₂` of a column.
@@ -262,8 +267,10 @@ fn rotate_and_product(
         });
 }
 
-/// `aᴴ·b` for tall `a` and `b`: sums of row-chunk products, in parallel. (faer's own parallel
-/// product spins on its barriers for these thin shapes.)
+/// `aᴴ·b` for tall `a` and `b`: sums of row-chunk products, in parallel, added in chunk order
+/// so that the result does not depend on how rayon split the work (a tree reduction's order
+/// follows work stealing, and a solve must give the same digits every run). (faer's own
+/// parallel product spins on its barriers for these thin shapes.)
 fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>) -> Mat<Complex64> {
     let (n, p, q) = (a.nrows(), a.ncols(), b.ncols());
     (0..n.div_ceil(CHUNK_ROWS))
@@ -281,7 +288,9 @@ fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>) -> Mat<Complex64> {
             );
             part
         })
-        .reduce(|| Mat::zeros(p, q), |x, y| x + y)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(Mat::zeros(p, q), |x, y| x + y)
 }
 
 /// `t = alpha·q·c` (`Accum::Replace`) or `t += alpha·q·c` (`Accum::Add`) for tall `t` and `q`,

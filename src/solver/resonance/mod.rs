@@ -4,8 +4,9 @@
 //!
 //! The levels are those of a [`ShiftedMultigrid`] for `H − σ` (σ the target): the same physics
 //! rediscretised on grids coarsened by 2 down to a *bottom* grid small enough for a sparse LU.
-//! The solve starts there — block Davidson with the exact `(H − σ)⁻¹` as its preconditioner,
-//! that is shift-invert, from the seeded random block — interpolates the `m > k` Ritz vectors to
+//! The solve starts there — block Davidson with the factored `(H − σ)⁻¹` as its preconditioner
+//! (in 2D a single-precision factor: see `precond/shifted.rs`), nearly shift-invert, from the
+//! seeded random block — interpolates the `m > k` Ritz vectors to
 //! the next finer grid, refines them there by Davidson with the V-cycle from that level as
 //! preconditioner, and so on up to the finest grid, where the requested tolerance applies. A
 //! grid no larger than a bottom grid is solved by the sparse-LU solver ([`resonances`]) alone.
@@ -35,7 +36,8 @@ use std::time::Instant;
 
 /// Largest bottom (factored) grid, by dimension, for grids up to about 1000² in 2D: a 1D LU is
 /// banded and cheap at any size; a 2D factor of this size (≈ 250²) takes about a second and
-/// 190 MB (what the factorisation makes resident), a 3D one (≈ 30³) a few seconds.
+/// about 95 MB in single precision (what the factorisation makes resident; 190 MB in double),
+/// a 3D one (≈ 30³, double precision: nested dissection order) a few seconds.
 const BOTTOM_POINTS: [usize; 3] = [usize::MAX, 70_000, 30_000];
 
 /// The bottom grid's size limit for a grid of `n` points in `dims` dimensions. In 2D the
@@ -204,7 +206,8 @@ fn grid_resonances_here(
     let scale = 1e-3 * bounds.0.abs().max(bounds.1.abs());
     let (mut iterations, mut applications) = (0, 0u64);
     // Davidson starts from the seeded random block on the bottom grid, where its preconditioner
-    // is the exact (H − σ)⁻¹ (shift-invert), or on the finest grid without coarse-to-fine.
+    // is the factored (H − σ)⁻¹ (nearly shift-invert), or on the finest grid without
+    // coarse-to-fine.
     let first = if options.coarse_to_fine {
         levels - 1
     } else {
