@@ -204,7 +204,19 @@ int main(void) {
     ro.method = QDSIM_METHOD_LOBPCG;
     CHECK_FAILS(qdsim_solve_resonances(m, &o1, (qdsim_complex){0.0704, 0.0}, &ro, &r), QDSIM_ERR_INVALID_ARGUMENT,
                 "LOBPCG");
+    /* Out of core: the factor of shift-invert stays in core (refused); the matrix-free solver accepts it,
+     * and a 1D grid, its own bottom grid, is solved by sparse LU in core (no scratch file). */
+    ro.method = QDSIM_METHOD_SHIFT_INVERT;
+    ro.placement = QDSIM_PLACEMENT_OUT_OF_CORE;
+    CHECK_FAILS(qdsim_solve_resonances(m, &o1, (qdsim_complex){0.0704, 0.0}, &ro, &r), QDSIM_ERR_INVALID_ARGUMENT,
+                "out-of-core");
     ro.method = QDSIM_METHOD_AUTO;
+    CHECK_OK(qdsim_solve_resonances(m, &o1, (qdsim_complex){0.0704, 0.0}, &ro, &r));
+    CHECK_OK(qdsim_eigen_result_info(r, &info));
+    CHECK(info.converged == 8 && info.scratch_bytes == 0);
+    CHECK_OK(qdsim_eigen_result_destroy(r));
+    r = NULL;
+    ro.placement = QDSIM_PLACEMENT_AUTO;
     CHECK_FAILS(qdsim_solve_resonances(m, &o1, (qdsim_complex){NAN, 0.0}, &ro, &r), QDSIM_ERR_INVALID_ARGUMENT,
                 "not finite");
     CHECK_FAILS(qdsim_solve_resonances(m, &o1, (qdsim_complex){0.0704, 0.0}, &ro, NULL), QDSIM_ERR_NULL_ARGUMENT,

@@ -9,13 +9,14 @@
 //! cargo run --release --example open_dot                       # 500 × 500 grid, 4 states near 15 meV
 //! cargo run --release --example open_dot -- --n 1000 --k 6 --target-mev 20 --svg dot.svg
 //! cargo run --release --example open_dot -- --dims 3 --n 80 --method shift-invert
+//! cargo run --release --example open_dot -- --n 1000 --out-of-core   # search space in a scratch file
 //! ```
 
 use num_complex::Complex64;
 use qdsim_mem::memory::{ManagerConfig, MemoryManager, PoolBuffer};
 use qdsim_mem::physics::constants::GAAS_MASS;
 use qdsim_mem::physics::{Absorber, Grid, HamiltonianSpec, open_dot_potential};
-use qdsim_mem::solver::{EigenOptions, Method, Progress, grid_resonances};
+use qdsim_mem::solver::{EigenOptions, Method, Placement, Progress, grid_resonances};
 use std::io::Write;
 
 struct Args {
@@ -26,6 +27,7 @@ struct Args {
     tol: f64,
     method: Method,
     svg: String,
+    out_of_core: bool,
 }
 
 /// The geometry (nm, eV): box, well radius, barrier thickness and height, absorber.
@@ -49,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
         tol: 1e-6,
         method: Method::Auto,
         svg: "open_dot.svg".into(),
+        out_of_core: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--tol" => a.tol = value()?.parse().map_err(|e| format!("--tol: {e}"))?,
             "--svg" => a.svg = value()?,
+            "--out-of-core" => a.out_of_core = true,
             "--method" => {
                 a.method = match value()?.as_str() {
                     "auto" => Method::Auto,
@@ -76,7 +80,7 @@ fn parse_args() -> Result<Args, String> {
                 return Err(
                     "usage: open_dot [--dims 2|3] [--n points-per-axis] [--k states] \
                             [--target-mev meV] [--tol relative-residual] \
-                            [--method auto|shift-invert] [--svg file]"
+                            [--method auto|shift-invert] [--svg file] [--out-of-core]"
                         .into(),
                 );
             }
@@ -182,6 +186,11 @@ fn main() {
         k: args.k,
         tol: args.tol,
         method: args.method,
+        placement: if args.out_of_core {
+            Placement::OutOfCore
+        } else {
+            Placement::Auto
+        },
         ..EigenOptions::default()
     };
     println!(
@@ -244,7 +253,7 @@ fn main() {
     }
     println!(
         "{} in {:.2} s: {} iterations over {} grid levels, {} operator applications; manager \
-         peak {:.1} MiB",
+         peak {:.1} MiB{}",
         match args.method {
             Method::ShiftInvert => "sparse-LU shift-invert",
             _ => "coarse-to-fine block Davidson",
@@ -253,7 +262,15 @@ fn main() {
         result.iterations,
         result.levels,
         result.applications,
-        result.peak_pool_bytes as f64 / 1048576.0
+        result.peak_pool_bytes as f64 / 1048576.0,
+        if result.scratch_bytes > 0 {
+            format!(
+                ", scratch file {:.1} MiB (search space)",
+                result.scratch_bytes as f64 / 1048576.0
+            )
+        } else {
+            String::new()
+        }
     );
     // The sharpest resonance: the converged state with the smallest Γ that lives in the dot.
     let sharpest = (0..result.converged)

@@ -200,6 +200,7 @@ def solve_resonances(
     tol: float = 1e-8,
     method: str = "auto",
     max_iterations: int = 500,
+    memory_budget: int | None = None,
     progress=None,
     manager: Manager | None = None,
 ) -> Resonances:
@@ -207,7 +208,9 @@ def solve_resonances(
     Hamiltonian with an ``Absorber``): matrix-free coarse-to-fine block Davidson
     (``method="auto"``) or shift-invert on the assembled matrix (``"shift-invert"``).
     Converged pairs first, each group nearest the target first; every member of a degenerate
-    pair. Same ``progress``, errors and GIL release as :func:`solve_lowest`.
+    pair. With a ``memory_budget`` (bytes) below the in-core estimate the search space goes to
+    an unlinked scratch file (``result.scratch_bytes``); below even that need, ``LimitExceeded``
+    up front. Same ``progress``, errors and GIL release as :func:`solve_lowest`.
     """
     callback, close = _progress_callback(progress)
     try:
@@ -219,6 +222,7 @@ def solve_resonances(
             tol=tol,
             method=method,
             max_iterations=max_iterations,
+            memory_budget=memory_budget,
             progress=callback,
         )
     finally:

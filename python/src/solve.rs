@@ -209,9 +209,11 @@ pub(crate) fn solve_lowest<'py>(
 /// The `k` resonances (complex energies E − iΓ/2, eV) nearest `target` (eV, a number or a
 /// complex) of the open system, by the matrix-free coarse-to-fine block Davidson solver
 /// (method "auto") or shift-invert on the assembled matrix ("shift-invert"). Converged
-/// pairs come first, each group nearest the target first. Raises as `solve_lowest`.
+/// pairs come first, each group nearest the target first. With a `memory_budget` below the
+/// in-core estimate the search space goes to an unlinked scratch file in the system's temporary
+/// directory. Raises as `solve_lowest`.
 #[pyfunction]
-#[pyo3(signature = (manager, hamiltonian, target, k=4, *, tol=1e-8, method="auto", max_iterations=500, progress=None))]
+#[pyo3(signature = (manager, hamiltonian, target, k=4, *, tol=1e-8, method="auto", max_iterations=500, memory_budget=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_resonances<'py>(
     py: Python<'py>,
@@ -222,6 +224,7 @@ pub(crate) fn solve_resonances<'py>(
     tol: f64,
     method: &str,
     max_iterations: usize,
+    memory_budget: Option<u64>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, Resonances>> {
     let options = EigenOptions {
@@ -229,6 +232,7 @@ pub(crate) fn solve_resonances<'py>(
         tol,
         method: method_named(method)?,
         max_iterations,
+        memory_budget,
         ..EigenOptions::default()
     };
     let manager = &manager.inner;
@@ -540,6 +544,12 @@ impl Resonances {
     #[getter]
     fn peak_pool_bytes(&self) -> u64 {
         self.found.peak_pool_bytes
+    }
+
+    /// Bytes of the scratch file the search space used (0 in core).
+    #[getter]
+    fn scratch_bytes(&self) -> u64 {
+        self.found.scratch_bytes
     }
 
     #[getter]

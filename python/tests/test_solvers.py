@@ -121,6 +121,21 @@ def test_resonances_against_a_dense_solve(mgr):
     assert np.isclose(np.sum(res.vectors[:, 0] ** 2), 1.0)
 
 
+def test_resonances_out_of_core_under_a_budget(mgr):
+    # 270²: a bottom grid and one level above it, so the matrix-free solver runs; k = 2, the
+    # dot's degenerate pair. In core without a budget; a budget far below the in-core estimate
+    # sends the search space to a scratch file, where what must stay in core (hierarchy, work
+    # vectors) does not fit either: refused up front, naming the out-of-core need. (That the
+    # out-of-core solve gives the in-core values bit for bit is tested in Rust, where the
+    # placement can be forced: tests/suite/grid_resonances.rs.)
+    h = open_dot(270)
+    in_core = qd.solve_resonances(h, 0.017, 2, manager=mgr)
+    assert in_core.is_converged and in_core.scratch_bytes == 0
+    del in_core
+    with pytest.raises(qd.LimitExceeded, match="in a scratch file"):
+        qd.solve_resonances(h, 0.017, 2, memory_budget=1 << 20, manager=mgr)
+
+
 def test_not_converged_carries_the_partial_result(mgr):
     h = dot(99)
     with pytest.raises(qd.NotConverged) as info:

@@ -214,6 +214,7 @@ impl qdsim_eigen_result {
             vector_scalar: QDSIM_SCALAR_COMPLEX,
             complex_values: 1,
             levels: r.levels as i32,
+            scratch_bytes: r.scratch_bytes,
             ..Default::default()
         };
         Self {

@@ -27,17 +27,24 @@ use crate::solver::grid_resonances;
 /// assembled H − target (as `qdsim_csr_solve_resonances`). Used options: `k`, `tolerance`
 /// (‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³·‖H‖) with ‖x‖₂ = 1), `max_iterations` (per grid
 /// level), `block_extra` (pairs kept beyond k; default max(2, k/4)), `seed`, `coarse_to_fine`,
-/// `memory_budget` (refused up front when the estimate exceeds it), `progress`. Values come
-/// converged first, each group nearest the target first; `qdsim_eigen_info.converged` counts the
-/// converged ones and `levels` the grid levels used. `options` may be NULL for the defaults.
+/// `placement` and `scratch_dir` (`QDSIM_PLACEMENT_OUT_OF_CORE`, or `_AUTO` with a
+/// `memory_budget` below the in-core estimate: the search space goes to an unlinked scratch
+/// file, `qdsim_eigen_info.scratch_bytes` its size; a grid no larger than the factored bottom
+/// grid is solved in core by sparse LU), `memory_budget` (refused up front when even the
+/// out-of-core need exceeds it, or the in-core need under `QDSIM_PLACEMENT_IN_CORE`),
+/// `progress`. Values come converged first, each group nearest the target first;
+/// `qdsim_eigen_info.converged` counts the converged ones and `levels` the grid levels used.
+/// `options` may be NULL for the defaults.
 ///
 /// Errors: the description errors of `qdsim_hamiltonian_csr`; `QDSIM_ERR_INVALID_ARGUMENT` for
 /// k = 0, k ≥ grid points, a tolerance outside (0, 1), a non-finite target,
-/// `QDSIM_METHOD_LOBPCG`, out-of-core placement or a `vectors_file` (resonances stay in core),
-/// or H − target singular on the factored grid; `QDSIM_ERR_LIMIT_EXCEEDED` when the solve's
-/// estimate exceeds `memory_budget` (the message names both) or an allocation exceeds the
-/// manager's limit; `QDSIM_ERR_CANCELLED`; `QDSIM_ERR_NOT_CONVERGED` with `*out` written: the
-/// partial result, its first `converged` pairs met the tolerance.
+/// `QDSIM_METHOD_LOBPCG`, a `vectors_file` (the vectors come back in the pool), out-of-core
+/// placement with `QDSIM_METHOD_SHIFT_INVERT` (its factor stays in core), or H − target
+/// singular on the factored grid; `QDSIM_ERR_LIMIT_EXCEEDED` when the solve's estimate exceeds
+/// `memory_budget` (the message names both) or an allocation exceeds the manager's limit;
+/// `QDSIM_ERR_IO` when the scratch file cannot be created or read back (path and size in the
+/// message); `QDSIM_ERR_CANCELLED`; `QDSIM_ERR_NOT_CONVERGED` with `*out` written: the partial
+/// result, its first `converged` pairs met the tolerance.
 ///
 /// # Safety
 /// As for `qdsim_hamiltonian_csr`; `options` is NULL or valid; `out` points to writable memory

@@ -49,6 +49,9 @@ pub struct Resonances {
     pub peak_pool_bytes: u64,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// Bytes of scratch files the solve used (0 in core; the grid solver's search space out of
+    /// core).
+    pub scratch_bytes: u64,
 }
 
 impl Resonances {
@@ -178,6 +181,7 @@ fn resonances_here(
         levels: 1,
         peak_pool_bytes: peak.peak(),
         seconds: start.elapsed().as_secs_f64(),
+        scratch_bytes: 0,
     })
 }
 

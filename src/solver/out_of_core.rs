@@ -22,6 +22,7 @@ use crate::matrix::{ManagedMatrix, Scalar, aligned_ld};
 use crate::memory::MemoryManager;
 use crate::memory::os::{page_size, reserve_file_space};
 use crate::solver::scratch_faults::GuardedRange;
+use faer::MatMut;
 use memmap2::{MmapMut, MmapOptions};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -301,6 +302,25 @@ impl<T: Scalar> Block<T> {
         match self {
             Self::InCore(m) => m.data_ptr(),
             Self::Mapped(s) => s.data_ptr_mut(),
+        }
+    }
+
+    /// The whole block as a faer view (columns `ld` apart).
+    pub(crate) fn as_mat_mut(&mut self) -> MatMut<'_, T> {
+        let (n, m, ld) = (self.nrows(), self.ncols(), self.ld());
+        // SAFETY: the block holds `m` columns of `n` elements `ld` apart (pool matrix or
+        // mapping), borrowed mutably for the view's life.
+        unsafe { MatMut::from_raw_parts_mut(self.data_ptr(), n, m, 1, ld as isize) }
+    }
+
+    /// The byte addresses `[start, end)` of a scratch-file block's mapping (`None` in core).
+    pub(crate) fn mapped_range(&self) -> Option<(usize, usize)> {
+        match self {
+            Self::InCore(_) => None,
+            Self::Mapped(s) => {
+                let start = s.data_ptr() as usize;
+                Some((start, start + s.map.len()))
+            }
         }
     }
 

@@ -368,6 +368,90 @@ fn an_iteration_limit_gives_a_flagged_partial_result() {
     }
 }
 
+/// Out of core the search space lives in an unlinked scratch file: the same arithmetic on the
+/// same numbers, so the same bits as in core, and none of the basis in the manager's pools.
+/// Under `Placement::Auto` a budget below the in-core estimate sends the basis to a file, and
+/// one below even what stays in core is refused up front, naming it. (Budgets between the two
+/// are not tested here: both needs include the bottom factor, counted by the growth of the
+/// process's resident set, which the other tests' threads move.)
+#[test]
+fn out_of_core_grid_solves_equal_in_core_ones_bit_for_bit() {
+    let (grid, v, cap) = open_dot(2, 270);
+    let spec = spec(&grid, &v, cap);
+    let n = 270 * 270;
+    let target = Complex64::new(0.017, 0.0);
+    // The degenerate pair (k = 2: 14 iterations, with thick restarts, in 0.4 s).
+    let options = EigenOptions {
+        k: 2,
+        tol: 1e-9,
+        ..EigenOptions::default()
+    };
+    let (m_in, m_out) = (manager(), manager());
+    let in_core = grid_resonances(&m_in, &spec, target, &options, None).unwrap();
+    let forced = EigenOptions {
+        placement: Placement::OutOfCore,
+        scratch_dir: Some(std::env::temp_dir()),
+        ..options.clone()
+    };
+    let out = grid_resonances(&m_out, &spec, target, &forced, None).unwrap();
+    assert_eq!(in_core.scratch_bytes, 0);
+    // k = 2: blocks of m = 4 and a search space of 4m = 16 vectors, in the pool or the file.
+    let vector = (n * 16) as u64;
+    let basis = |m: &MemoryManager| {
+        m.tag_stats("solver.resonance.basis")
+            .map_or(0, |t| t.peak_bytes_in_use)
+    };
+    assert!(basis(&m_in) >= 16 * vector, "{}", basis(&m_in));
+    assert_eq!(basis(&m_out), 0);
+    assert!(out.scratch_bytes >= 16 * vector, "{}", out.scratch_bytes);
+    assert_eq!(
+        (in_core.iterations, in_core.applications),
+        (out.iterations, out.applications)
+    );
+    assert_eq!(in_core.values, out.values);
+    assert_eq!(in_core.residuals, out.residuals);
+    for j in 0..out.values.len() {
+        assert_eq!(in_core.vectors.col(j), out.vectors.col(j), "vector {j}");
+    }
+    // Auto with a budget far below the in-core need: out of core, where what stays in core
+    // (hierarchy, work block, interpolation) does not fit either — refused before the solve.
+    let tight = EigenOptions {
+        memory_budget: Some(1 << 20),
+        scratch_dir: Some(std::env::temp_dir()),
+        ..options.clone()
+    };
+    let e = grid_resonances(&m_out, &spec, target, &tight, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+    assert!(e.message().contains("scratch file"), "{e}");
+    // Under `Placement::InCore` the same budget is refused for the in-core need, and the
+    // message names what out of core would need.
+    let in_core_only = EigenOptions {
+        placement: Placement::InCore,
+        ..tight
+    };
+    let e = grid_resonances(&m_out, &spec, target, &in_core_only, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+    assert!(
+        e.message().contains("out-of-core placement would need"),
+        "{e}"
+    );
+    // Auto with room for everything stays in core.
+    let roomy = EigenOptions {
+        memory_budget: Some(64 * in_core.peak_pool_bytes),
+        ..options
+    };
+    assert_eq!(
+        grid_resonances(&m_out, &spec, target, &roomy, None)
+            .unwrap()
+            .scratch_bytes,
+        0
+    );
+    drop((in_core, out));
+    for m in [m_in, m_out] {
+        assert_eq!(m.stats().live_allocations, 0, "{}", m.leak_report());
+    }
+}
+
 #[test]
 fn bad_options_and_a_small_budget_are_refused_with_reasons() {
     let m = manager();
@@ -396,10 +480,20 @@ fn bad_options_and_a_small_budget_are_refused_with_reasons() {
             EigenOptions {
                 k: 2,
                 placement: Placement::OutOfCore,
+                method: Method::ShiftInvert,
                 ..EigenOptions::default()
             },
             target,
             "out-of-core",
+        ),
+        (
+            EigenOptions {
+                k: 2,
+                vectors_file: Some(std::env::temp_dir().join("qdsim-resonance-vectors")),
+                ..EigenOptions::default()
+            },
+            target,
+            "vectors_file",
         ),
         (
             EigenOptions {

@@ -36,6 +36,13 @@ pub trait Preconditioner<T: Scalar>: Sync {
     fn apply_block_in_place(&self, block: MatMut<'_, T>) {
         apply_by_columns(self, block);
     }
+
+    /// True when [`apply_block_in_place`](Self::apply_block_in_place) treats each column on
+    /// its own (the default), so that a caller may apply a block's columns one at a time with
+    /// the same digits (the out-of-core resonance solver does, to keep one column resident).
+    fn columns_independent(&self) -> bool {
+        true
+    }
 }
 
 /// `R ← T·R` column by column through [`Preconditioner::apply_in_place`].

@@ -330,6 +330,12 @@ impl Preconditioner<Complex64> for ShiftedPreconditioner<'_> {
     /// iterations of about five corrections each): 3.1 → 2.0 s, same iterations and values.
     /// Above the bottom each column takes its own V-cycle (a block V-cycle would hold work
     /// vectors per column on every level).
+    /// Above the bottom level each column takes its own V-cycle; on the bottom level a block
+    /// is one solve of several right-hand sides, whose digits may differ from single solves.
+    fn columns_independent(&self) -> bool {
+        self.level + 1 < self.mg.levels.len()
+    }
+
     fn apply_block_in_place(&self, mut block: MatMut<'_, Complex64>) {
         if self.level + 1 < self.mg.levels.len() {
             return apply_by_columns(self, block);

@@ -26,12 +26,16 @@
 //! `dmax + m + 1` vectors instead of `2·dmax`.
 //!
 //! Memory: `V`, `n × dmax`, and a work block of `m + 1` vectors, in the manager's pool (the
-//! caller's [`Basis`]), plus the `dmax × dmax` projected matrices.
+//! caller's [`Basis`]), plus the `dmax × dmax` projected matrices. Out of core, `V` is in a
+//! scratch file and only the chunks of it the kernels are using, and the few columns an
+//! iteration's residuals and corrections touch, are resident ([`Residency`]).
 
+use super::residency::Residency;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::ManagedMatrix;
 use crate::physics::StencilOperator;
 use crate::solver::operator::Operator;
+use crate::solver::out_of_core::Block;
 use crate::solver::precond::Preconditioner;
 use crate::solver::progress::{Progress, ProgressFn};
 use faer::linalg::matmul::matmul;
@@ -49,11 +53,23 @@ const CHUNK_ROWS: usize = 2048;
 /// level uses the leading rows. Columns `0..m` of `v` carry the Ritz vectors from one level to
 /// the next.
 pub(crate) struct Basis {
-    /// Orthonormal search vectors.
-    pub v: ManagedMatrix<Complex64>,
+    /// Orthonormal search vectors: in the pool, or in a scratch file for an out-of-core solve
+    /// (see [`Residency`]).
+    pub v: Block<Complex64>,
     /// The Ritz vectors of an iteration, then images of the new search vectors under `H − σ`
     /// and its adjoint; the last column is a temporary.
     pub work: ManagedMatrix<Complex64>,
+    /// Where `v` lives, and the kernels' spans of rows.
+    residency: Residency,
+}
+
+impl Basis {
+    /// A basis of search vectors `v` and a work block `work`; when `v` is in a scratch file, the
+    /// kernels' spans of rows hold about `budget` bytes of it over all threads.
+    pub(crate) fn new(v: Block<Complex64>, work: ManagedMatrix<Complex64>, budget: u64) -> Self {
+        let residency = Residency::of(&v, CHUNK_ROWS, budget);
+        Self { v, work, residency }
+    }
 }
 
 /// Bytes of a [`Basis`] for `n` points, a search space of `dmax` vectors and blocks of `m`.
@@ -117,7 +133,7 @@ fn col_norm(v: MatRef<'_, Complex64>, j: usize) -> f64 {
 /// basis twice however many columns are new: this step is memory-bound, and per-column passes
 /// would read the basis once per column), then among themselves column by column (two passes
 /// against the few new columns kept so far).
-fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize) -> usize {
+fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize, res: Residency) -> usize {
     let mut v = v;
     let before: Vec<f64> = (from..to).map(|j| col_norm(v.rb(), j)).collect();
     // Orthogonalises columns `cols` against the basis; `start` holds their norms, the result
@@ -134,8 +150,8 @@ fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize) -> usize {
             };
             let mut after = start.to_vec();
             for pass in 0..2 {
-                let c = gram(q.rb(), t.rb());
-                tall_product(t.rb_mut(), q.rb(), c.as_ref(), Accum::Add, -ONE);
+                let c = gram(q.rb(), t.rb(), res);
+                tall_product(t.rb_mut(), q.rb(), c.as_ref(), Accum::Add, -ONE, res);
                 after = norms(t.rb());
                 // A second pass only where the first cancelled more than 1 − 1/√2 of a column
                 // (the criterion of Daniel, Gragg, Kaufman and Stewart): otherwise one pass
@@ -162,8 +178,8 @@ fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize) -> usize {
                 let (q, mut rest) = v.rb_mut().split_at_col_mut(end);
                 let q = q.subcols(from, end - from);
                 let col = rest.rb_mut().col_mut(j - end).as_mat_mut();
-                let c = gram(q, col.rb());
-                tall_product(col, q, c.as_ref(), Accum::Add, -ONE);
+                let c = gram(q, col.rb(), res);
+                tall_product(col, q, c.as_ref(), Accum::Add, -ONE, res);
             }
         }
         let mut after = col_norm(v.rb(), j);
@@ -239,72 +255,103 @@ fn col_mut(a: MatMut<'_, Complex64>, j: usize) -> &mut [Complex64] {
 }
 
 /// `a[:, 0..p] = a[:, 0..d]·q` in place (`q` is `d × p`, `p ≤ d`) and `u = a[:, 0..d]·y`
-/// (`y` is `d × u.ncols()`), in one pass over `a` by chunks of rows.
+/// (`y` is `d × u.ncols()`), in one pass over `a` by chunks of rows (each dropped from the
+/// resident memory after, out of core).
 fn rotate_and_product(
     a: MatMut<'_, Complex64>,
     q: MatRef<'_, Complex64>,
     y: MatRef<'_, Complex64>,
     u: MatMut<'_, Complex64>,
+    res: Residency,
 ) {
     let (p, r) = (q.ncols(), y.ncols());
     let mut both = Mat::<Complex64>::zeros(q.nrows(), p + r);
     both.subcols_mut(0, p).copy_from(q);
     both.subcols_mut(p, r).copy_from(y);
-    a.par_row_chunks_mut(CHUNK_ROWS)
-        .zip(u.par_row_chunks_mut(CHUNK_ROWS))
-        .for_each(|(rows, mut u)| {
-            let mut t = Mat::<Complex64>::zeros(rows.nrows(), p + r);
-            matmul(
-                t.as_mut(),
-                Accum::Replace,
-                rows.rb(),
-                both.as_ref(),
-                ONE,
-                Par::Seq,
-            );
-            rows.subcols_mut(0, p).copy_from(t.subcols(0, p));
-            u.copy_from(t.subcols(p, r));
+    a.par_row_chunks_mut(res.span())
+        .zip(u.par_row_chunks_mut(res.span()))
+        .for_each(|(mut span, mut u)| {
+            for start in (0..span.nrows()).step_by(CHUNK_ROWS) {
+                let len = CHUNK_ROWS.min(span.nrows() - start);
+                let mut rows = span.rb_mut().subrows_mut(start, len);
+                let mut t = Mat::<Complex64>::zeros(len, p + r);
+                matmul(
+                    t.as_mut(),
+                    Accum::Replace,
+                    rows.rb(),
+                    both.as_ref(),
+                    ONE,
+                    Par::Seq,
+                );
+                rows.rb_mut().subcols_mut(0, p).copy_from(t.subcols(0, p));
+                u.rb_mut()
+                    .subrows_mut(start, len)
+                    .copy_from(t.subcols(p, r));
+            }
+            res.release(span.rb());
         });
 }
 
 /// `aᴴ·b` for tall `a` and `b`: sums of row-chunk products, in parallel, added in chunk order
 /// so that the result does not depend on how rayon split the work (a tree reduction's order
 /// follows work stealing, and a solve must give the same digits every run). (faer's own
-/// parallel product spins on its barriers for these thin shapes.)
-fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>) -> Mat<Complex64> {
+/// parallel product spins on its barriers for these thin shapes.) Out of core, each chunk's
+/// rows are dropped from the resident memory after.
+fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>, res: Residency) -> Mat<Complex64> {
     let (n, p, q) = (a.nrows(), a.ncols(), b.ncols());
-    (0..n.div_ceil(CHUNK_ROWS))
+    let span = res.span();
+    (0..n.div_ceil(span))
         .into_par_iter()
-        .map(|c| {
-            let rows = c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(n);
-            let mut part = Mat::<Complex64>::zeros(p, q);
-            matmul(
-                part.as_mut(),
-                Accum::Replace,
-                a.subrows(rows.start, rows.len()).adjoint(),
-                b.subrows(rows.start, rows.len()),
-                ONE,
-                Par::Seq,
-            );
-            part
+        .map(|s| {
+            let rows = s * span..((s + 1) * span).min(n);
+            let parts: Vec<Mat<Complex64>> = rows
+                .clone()
+                .step_by(CHUNK_ROWS)
+                .map(|start| {
+                    let len = CHUNK_ROWS.min(rows.end - start);
+                    let mut part = Mat::<Complex64>::zeros(p, q);
+                    matmul(
+                        part.as_mut(),
+                        Accum::Replace,
+                        a.subrows(start, len).adjoint(),
+                        b.subrows(start, len),
+                        ONE,
+                        Par::Seq,
+                    );
+                    part
+                })
+                .collect();
+            res.release(a.subrows(rows.start, rows.len()));
+            res.release(b.subrows(rows.start, rows.len()));
+            parts
         })
         .collect::<Vec<_>>()
         .into_iter()
+        .flatten()
         .fold(Mat::zeros(p, q), |x, y| x + y)
 }
 
 /// `t = alpha·q·c` (`Accum::Replace`) or `t += alpha·q·c` (`Accum::Add`) for tall `t` and `q`,
-/// by chunks of rows in parallel.
+/// by chunks of rows in parallel (each dropped from the resident memory after, out of core).
 fn tall_product(
     t: MatMut<'_, Complex64>,
     q: MatRef<'_, Complex64>,
     c: MatRef<'_, Complex64>,
     accum: Accum,
     alpha: Complex64,
+    res: Residency,
 ) {
-    t.par_row_chunks_mut(CHUNK_ROWS)
-        .zip(q.par_row_chunks(CHUNK_ROWS))
-        .for_each(|(t, q)| matmul(t, accum, q, c, alpha, Par::Seq));
+    t.par_row_chunks_mut(res.span())
+        .zip(q.par_row_chunks(res.span()))
+        .for_each(|(mut t, q)| {
+            for start in (0..t.nrows()).step_by(CHUNK_ROWS) {
+                let len = CHUNK_ROWS.min(t.nrows() - start);
+                let t = t.rb_mut().subrows_mut(start, len);
+                matmul(t, accum, q.subrows(start, len), c, alpha, Par::Seq);
+            }
+            res.release(t.rb());
+            res.release(q);
+        });
 }
 
 /// The projections the extraction needs, `d × d` (grown and rotated with the basis), of
@@ -327,6 +374,9 @@ impl Projections {
     /// the error ε·‖H‖ of its own product); relative to an entry of a converged pair,
     /// ε·‖H‖/|λ − σ| ≈ 10⁻¹² for the 1000² open dot (‖H‖ ≈ 40 eV, |λ − σ| ≥ 0.1 meV), far below
     /// any residual tolerance.
+    ///
+    /// Out of core, the new columns of `v` are dropped from the resident memory at the end.
+    #[allow(clippy::too_many_arguments)]
     fn extend(
         &mut self,
         op: &StencilOperator<Complex64>,
@@ -335,6 +385,7 @@ impl Projections {
         work: MatMut<'_, Complex64>,
         from: usize,
         to: usize,
+        res: Residency,
     ) -> u64 {
         let mut work = work;
         let new = to - from;
@@ -343,13 +394,15 @@ impl Projections {
         let x = v.subcols(from, new);
         for j in 0..new {
             apply_shifted(op, sigma, col(x, j), col_mut(work.rb_mut(), j));
+            res.release(x.subcols(j, 1));
         }
         let wx = work.rb().subcols(0, new);
-        let cols = gram(v.subcols(0, to), wx);
+        let cols = gram(v.subcols(0, to), wx, res);
         self.g.submatrix_mut(0, from, to, new).copy_from(&cols);
-        let block = gram(wx, wx);
+        let block = gram(wx, wx, res);
         self.m.submatrix_mut(from, from, new, new).copy_from(&block);
         if from == 0 {
+            res.release(x);
             return new as u64;
         }
         let old = v.subcols(0, from);
@@ -359,7 +412,7 @@ impl Projections {
             apply_shifted_adjoint(op, sigma, col(head.rb(), j), col_mut(tail.rb_mut(), 0));
             col_mut(head.rb_mut(), j).copy_from_slice(col(tail.rb(), 0));
         }
-        let cols = gram(old, work.rb().subcols(0, new));
+        let cols = gram(old, work.rb().subcols(0, new), res);
         self.m.submatrix_mut(0, from, from, new).copy_from(&cols);
         // M is Hermitian: its new rows are the adjoint of its new columns.
         self.m
@@ -367,9 +420,11 @@ impl Projections {
             .copy_from(cols.adjoint());
         for j in 0..new {
             apply_shifted_adjoint(op, sigma, col(x, j), col_mut(work.rb_mut(), j));
+            res.release(x.subcols(j, 1));
         }
-        let rows = gram(work.rb().subcols(0, new), old);
+        let rows = gram(work.rb().subcols(0, new), old, res);
         self.g.submatrix_mut(from, 0, new, from).copy_from(&rows);
+        res.release(x);
         3 * new as u64
     }
 
@@ -484,6 +539,11 @@ impl Projections {
 /// Runs block Davidson on a level of dimension `n = op.dim()` from the start vectors in the
 /// first `params.m` columns of `basis.v` (leading `n` rows, any basis of the start space),
 /// leaving the unit Ritz vectors nearest `sigma` there.
+///
+/// Out of core (`basis.v` in a scratch file) the passes over the whole space drop each chunk
+/// of rows from the resident memory when done, and every iteration ends by dropping the rest
+/// (the few columns its residuals, corrections and products touched) and by checking that the
+/// file's pages were read back (`ErrorKind::Io` otherwise).
 pub(crate) fn davidson(
     op: &StencilOperator<Complex64>,
     prec: &dyn Preconditioner<Complex64>,
@@ -497,9 +557,10 @@ pub(crate) fn davidson(
     let m = params.m;
     debug_assert!(params.k < m && 3 * m <= dmax && n <= basis.v.nrows());
     debug_assert!(basis.work.ncols() > m && n <= basis.work.nrows());
-    let mut v = basis.v.as_mut().subrows_mut(0, n);
+    let res = basis.residency;
+    let mut v = basis.v.as_mat_mut().subrows_mut(0, n);
     let mut work = basis.work.as_mut().subrows_mut(0, n);
-    let mut d = orthonormalize(v.rb_mut(), 0, m);
+    let mut d = orthonormalize(v.rb_mut(), 0, m, res);
     if d == 0 {
         return Err(Error::new(
             ErrorKind::Internal,
@@ -511,7 +572,7 @@ pub(crate) fn davidson(
         m: Mat::zeros(dmax, dmax),
     };
     let mut out = LevelOutcome {
-        applications: proj.extend(op, sigma, v.rb(), work.rb_mut(), 0, d),
+        applications: proj.extend(op, sigma, v.rb(), work.rb_mut(), 0, d, res),
         ..LevelOutcome::default()
     };
     loop {
@@ -536,6 +597,7 @@ pub(crate) fn davidson(
                 q.as_ref(),
                 qy.as_ref(),
                 u.rb_mut(),
+                res,
             );
             d = q.ncols();
         } else {
@@ -545,6 +607,7 @@ pub(crate) fn davidson(
                 y.as_ref(),
                 Accum::Replace,
                 ONE,
+                res,
             );
         }
         // Their residuals r = (H − θ)·u into the free columns d..d+p of V.
@@ -553,9 +616,10 @@ pub(crate) fn davidson(
         for (c, &theta) in thetas.iter().enumerate() {
             let r = col_mut(v.rb_mut(), d + c);
             apply_shifted(op, theta, col(u.rb(), c), r);
-            let res = norm(r);
-            residuals.push(res);
-            converged.push(res <= params.tol * theta.norm().max(params.scale));
+            let r_norm = norm(r);
+            residuals.push(r_norm);
+            converged.push(r_norm <= params.tol * theta.norm().max(params.scale));
+            res.release(v.rb().subcols(d + c, 1));
         }
         out.applications += p as u64;
         out.iterations += 1;
@@ -600,20 +664,34 @@ pub(crate) fn davidson(
                 }
                 b += 1;
             }
-            prec.apply_block_in_place(v.rb_mut().subcols_mut(d, b));
-            orthonormalize(v.rb_mut(), d, d + b)
+            if res.is_mapped() && prec.columns_independent() {
+                // Out of core one column at a time, each dropped after its V-cycle (the same
+                // digits as the block: see `columns_independent`).
+                for j in d..d + b {
+                    let mut column = v.rb_mut().subcols_mut(j, 1);
+                    prec.apply_block_in_place(column.rb_mut());
+                    res.release(column.rb());
+                }
+            } else {
+                prec.apply_block_in_place(v.rb_mut().subcols_mut(d, b));
+            }
+            orthonormalize(v.rb_mut(), d, d + b, res)
         };
         if end == d {
             // The Ritz vectors, still in the work block, to V's first columns.
             v.rb_mut()
                 .subcols_mut(0, p)
                 .copy_from(work.rb().subcols(0, p));
+            res.release_all();
+            res.check()?;
             out.values = thetas;
             out.residuals = residuals;
             out.converged = converged;
             return Ok(out);
         }
-        out.applications += proj.extend(op, sigma, v.rb(), work.rb_mut(), d, end);
+        out.applications += proj.extend(op, sigma, v.rb(), work.rb_mut(), d, end, res);
+        res.release_all();
+        res.check()?;
         d = end;
     }
 }

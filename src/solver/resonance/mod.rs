@@ -11,12 +11,18 @@
 //! preconditioner, and so on up to the finest grid, where the requested tolerance applies. A
 //! grid no larger than a bottom grid is solved by the sparse-LU solver ([`resonances`]) alone.
 //!
+//! Out of core (`Placement::OutOfCore`, or `Auto` with a memory budget below the in-core
+//! estimate) the Davidson's search space, most of the solve's memory, lives in an unlinked
+//! scratch file (`out_of_core.rs`); the hierarchy, the work block and the result stay in core.
+//!
 //! | file | what lives there |
 //! |---|---|
-//! | `mod.rs` | [`grid_resonances`], the level schedule and the result |
+//! | `mod.rs` | [`grid_resonances`], the level schedule, the in-core or out-of-core plan and the result |
 //! | `davidson.rs` | block Davidson for the eigenvalues nearest σ on one level |
+//! | `residency.rs` | dropping the search space's pages from memory when it is in a scratch file |
 
 mod davidson;
+mod residency;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::ManagedMatrix;
@@ -26,6 +32,7 @@ use crate::solver::nested_dissection::grid_column_order;
 use crate::solver::open_system::{Resonances, converged_first_then_nearest, resonances_in_order};
 use crate::solver::operator::Operator;
 use crate::solver::options::{EigenOptions, Method, Placement};
+use crate::solver::out_of_core::{Block, BlockPlan};
 use crate::solver::precond::ShiftedMultigrid;
 use crate::solver::progress::ProgressFn;
 use crate::solver::random::fill_random;
@@ -80,10 +87,16 @@ fn check_options(options: &EigenOptions, n: usize) -> Result<()> {
              (QDSIM_METHOD_AUTO) or shift-invert on the assembled matrix (QDSIM_METHOD_SHIFT_INVERT)",
         ));
     }
-    if options.placement == Placement::OutOfCore || options.vectors_file.is_some() {
+    if options.vectors_file.is_some() {
         return Err(Error::invalid_argument(
-            "the resonance solver keeps its blocks and vectors in core: out-of-core placement \
-             and vectors_file are not supported for resonances",
+            "the resonance solver returns its vectors in the manager's pool: vectors_file is \
+             not supported for resonances",
+        ));
+    }
+    if options.placement == Placement::OutOfCore && options.method == Method::ShiftInvert {
+        return Err(Error::invalid_argument(
+            "shift-invert keeps its sparse LU factor in core: out-of-core placement is \
+             supported by the matrix-free resonance solver (QDSIM_METHOD_AUTO)",
         ));
     }
     Ok(())
@@ -109,7 +122,9 @@ fn estimate(n: usize, dmax: usize, m: usize, hierarchy_bytes: u64) -> u64 {
 /// ([`resonances`](crate::solver::resonances)) on the assembled matrix (3D grids: in a
 /// nested-dissection column order). Pairs that missed the tolerance are returned after
 /// the converged ones (`Resonances::converged` counts the latter); `options.max_iterations`
-/// bounds the iterations of each level.
+/// bounds the iterations of each level. `options.placement` and `memory_budget` may put the
+/// search space in a scratch file in `options.scratch_dir` (`Resonances::scratch_bytes` says
+/// how big); the values are the in-core solve's, bit for bit.
 pub fn grid_resonances(
     manager: &MemoryManager,
     spec: &HamiltonianSpec<'_>,
@@ -182,25 +197,55 @@ fn grid_resonances_here(
     let shift = target + Complex64::new(0.0, 1e-6 * target.norm().max(1e-3));
     let mut mg = ShiftedMultigrid::new(manager, spec, shift, bottom_points, SMOOTHING_STEPS, m)?;
     let need = estimate(n, dmax, m, mg.memory_bytes());
-    if let Some(budget) = options.memory_budget
-        && need > budget
-    {
-        return Err(Error::new(
-            ErrorKind::LimitExceeded,
-            format!(
-                "the resonance solve needs about {:.1} MiB (search space of {dmax} vectors of \
-                 {n} points and {} work vectors, hierarchy, interpolation) and the memory \
-                 budget is {:.1} MiB",
-                need as f64 / 1048576.0,
-                m + 1,
-                budget as f64 / 1048576.0
-            ),
-        ));
+    // Out of core the search space goes to a scratch file; what stays resident is the rest and
+    // up to m + 1 of its columns, which an iteration's residuals and corrections touch.
+    let vector = (n * size_of::<Complex64>()) as u64;
+    let resident = need - dmax as u64 * vector + (m + 1) as u64 * vector;
+    let plan = BlockPlan::choose(options, need, resident);
+    if let Some(budget) = options.memory_budget {
+        let mib = |b: u64| b as f64 / 1048576.0;
+        match plan {
+            BlockPlan::InCore if need > budget => {
+                return Err(Error::new(
+                    ErrorKind::LimitExceeded,
+                    format!(
+                        "the resonance solve needs about {:.1} MiB in core (search space of \
+                         {dmax} vectors of {n} points and {} work vectors, hierarchy, \
+                         interpolation) and the memory budget is {:.1} MiB (out-of-core \
+                         placement would need about {:.1} MiB)",
+                        mib(need),
+                        m + 1,
+                        mib(budget),
+                        mib(resident)
+                    ),
+                ));
+            }
+            BlockPlan::OutOfCore { .. } if resident > budget => {
+                return Err(Error::new(
+                    ErrorKind::LimitExceeded,
+                    format!(
+                        "the resonance solve needs about {:.1} MiB in core even with its search \
+                         space in a scratch file ({} work vectors of {n} points, hierarchy, \
+                         interpolation) and the memory budget is {:.1} MiB",
+                        mib(resident),
+                        2 * (m + 1),
+                        mib(budget)
+                    ),
+                ));
+            }
+            _ => {}
+        }
     }
-    let mut basis = Basis {
-        v: ManagedMatrix::uninit_values(manager, n, dmax, "solver.resonance.basis")?,
-        work: ManagedMatrix::uninit_values(manager, n, m + 1, "solver.resonance.work")?,
+    let span_budget = match &plan {
+        BlockPlan::OutOfCore { budget, .. } => *budget,
+        BlockPlan::InCore => 0,
     };
+    let mut basis = Basis::new(
+        Block::new(manager, &plan, n, dmax, "solver.resonance.basis")?,
+        ManagedMatrix::uninit_values(manager, n, m + 1, "solver.resonance.work")?,
+        span_budget,
+    );
+    let scratch_bytes = basis.v.scratch_bytes();
     let levels = mg.levels();
     let bounds = mg.operator(0).gershgorin_bounds();
     let scale = 1e-3 * bounds.0.abs().max(bounds.1.abs());
@@ -233,6 +278,7 @@ fn grid_resonances_here(
             for j in 0..m {
                 mg.prolong(level, &basis.v.col(j)[..n_coarse], &mut fine, &mut temp);
                 basis.v.col_mut(j)[..fine.len()].copy_from_slice(&fine);
+                basis.v.release_col(j);
             }
         }
         let params = LevelParams {
@@ -314,7 +360,9 @@ fn grid_resonances_here(
         for (dst, &src) in vectors.col_mut(j).iter_mut().zip(x) {
             *dst = src * s;
         }
+        basis.v.release_col(i);
     }
+    basis.v.check_faults()?;
     drop(basis.v);
     drop(mg);
     Ok(Resonances {
@@ -327,5 +375,6 @@ fn grid_resonances_here(
         levels: first + 1,
         peak_pool_bytes: peak.peak(),
         seconds: start.elapsed().as_secs_f64(),
+        scratch_bytes,
     })
 }
