@@ -407,6 +407,12 @@ impl LowestStates {
         each!(&self.states, r => r.peak_pool_bytes)
     }
 
+    /// Bytes of scratch files the solve used (0 in core).
+    #[getter]
+    fn scratch_bytes(&self) -> u64 {
+        each!(&self.states, r => r.scratch_bytes)
+    }
+
     /// The method that ran ("lobpcg" or "shift-invert").
     #[getter]
     fn method(&self) -> &'static str {

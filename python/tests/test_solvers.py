@@ -25,6 +25,7 @@ def test_quantum_dot_levels_and_multiplicities(mgr):
     h = dot(119)
     r = qd.solve_lowest(h, 6, tol=1e-9, manager=mgr)
     assert r.is_converged and len(r) == 6 and r.method == "lobpcg" and r.levels >= 2
+    assert r.scratch_bytes == 0  # no budget: in core
     exact = np.array([1, 2, 2, 3, 3, 3]) * HW
     # Second-order finite differences on a 1 nm grid: levels within 0.3 % of ħω(N + 1) (the
     # walls are 60 nm away from a ground state 13 nm wide); measured 0.1 %.

@@ -1,6 +1,7 @@
-//! Out-of-core solves: the LOBPCG blocks (`n × m` each) either in the manager's pool or in
-//! memory-mapped scratch files, and the residency control that keeps the process's resident
-//! memory near a budget when they are in files.
+//! Out-of-core solves: the LOBPCG blocks (`n × m` each), and the resonance solver's search
+//! space, either in the manager's pool or in memory-mapped scratch files, and the residency
+//! control that keeps the process's resident memory near a budget when they are in files (the
+//! resonance solver's own: `resonance/residency.rs`).
 //!
 //! A scratch file is created with a unique name in the scratch directory and **unlinked at
 //! once**: it has no name while the solve runs, so nothing is left behind whatever happens
