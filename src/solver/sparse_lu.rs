@@ -5,12 +5,13 @@
 //!
 //! Memory: faer keeps L and U in its own `Vec`s and does not expose their sizes (it reserves
 //! far more than it fills: 2.1 GB of address space for a 250² open dot whose factor writes
-//! 190 MB in double precision). The factor is refused up front when an estimate of it (the symbolic fill × a slack)
-//! does not fit the manager's limit, then counted in an [`ExternalAccount`] (tag
-//! `<prefix>.factor`) with what the factorisation added to the process's resident set, measured
-//! around faer's calls ([`os::resident`]) — never less than the matrix's own values — after
-//! the manager's peak has seen what the factorisation held at its own peak (faer's temporaries:
-//! 139 MB over a 571 MB factor for a 30³ dot), when that raised the process's peak.
+//! 190 MB in double precision). The factor is refused up front when an estimate of it (the
+//! symbolic fill × a slack) does not fit the manager's limit, then counted in an
+//! [`ExternalAccount`] (tag `<prefix>.factor`) with what the factorisation added to the
+//! process's resident set, measured around faer's calls ([`os::resident`]) — never less than
+//! the matrix's own values — after the manager's peak has seen what the factorisation held at
+//! its own peak (faer's temporaries: 139 MB over a 571 MB factor for a 30³ dot), when that
+//! raised the process's peak.
 //! Where the resident set cannot be read (not Linux) the account holds the estimate from
 //! before the factorisation on. The measurement is process-wide: what other threads make
 //! resident meanwhile is counted with the factor. faer's factorisation and solve workspace is

@@ -375,7 +375,8 @@ impl Projections {
     /// ε·‖H‖/|λ − σ| ≈ 10⁻¹² for the 1000² open dot (‖H‖ ≈ 40 eV, |λ − σ| ≥ 0.1 meV), far below
     /// any residual tolerance.
     ///
-    /// Out of core, the new columns of `v` are dropped from the resident memory at the end.
+    /// Out of core, each new column of `v` is dropped from the resident memory after each
+    /// product with it (the Gram matrices drop theirs by spans).
     #[allow(clippy::too_many_arguments)]
     fn extend(
         &mut self,
@@ -402,7 +403,6 @@ impl Projections {
         let block = gram(wx, wx, res);
         self.m.submatrix_mut(from, from, new, new).copy_from(&block);
         if from == 0 {
-            res.release(x);
             return new as u64;
         }
         let old = v.subcols(0, from);
@@ -424,7 +424,6 @@ impl Projections {
         }
         let rows = gram(work.rb().subcols(0, new), old, res);
         self.g.submatrix_mut(from, 0, new, from).copy_from(&rows);
-        res.release(x);
         3 * new as u64
     }
 
