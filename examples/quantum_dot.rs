@@ -1,11 +1,13 @@
 //! The quantum-dot example: a 2D GaAs parabolic dot (ħω = 10 meV) in a 120 nm hard-wall box,
 //! the lowest states by the multigrid block eigensolver, printed against the exact oscillator
 //! levels ħω·(n + 1) (n + 1-fold degenerate), with residuals, time, a progress bar and the
-//! memory report.
+//! memory report. `--dims 3` solves the 3D dot instead (100³ grid and 20 states unless told):
+//! levels ħω·(n + 3/2), (n + 1)(n + 2)/2-fold.
 //!
 //! ```text
 //! cargo run --release --example quantum_dot                  # 1000 × 1000 grid, 10 states
 //! cargo run --release --example quantum_dot -- --n 500 --k 15 --method shift-invert
+//! cargo run --release --example quantum_dot -- --dims 3       # 100³ grid, 20 states (4 shells)
 //! ```
 
 use qdsim_mem::memory::{ManagerConfig, MemoryManager, PoolBuffer};
@@ -15,8 +17,9 @@ use qdsim_mem::solver::{EigenOptions, Method, Progress, lowest_states};
 use std::io::Write;
 
 struct Args {
-    n: usize,
-    k: usize,
+    dims: usize,
+    n: Option<usize>,
+    k: Option<usize>,
     length: f64,
     hw: f64,
     method: Method,
@@ -25,8 +28,9 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
-        n: 1000,
-        k: 10,
+        dims: 2,
+        n: None,
+        k: None,
         length: 120.0,
         hw: 0.010,
         method: Method::Auto,
@@ -36,8 +40,15 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
-            "--n" => a.n = value()?.parse().map_err(|e| format!("--n: {e}"))?,
-            "--k" => a.k = value()?.parse().map_err(|e| format!("--k: {e}"))?,
+            "--dims" => {
+                a.dims = match value()?.as_str() {
+                    "2" => 2,
+                    "3" => 3,
+                    other => return Err(format!("--dims {other}: use 2 or 3")),
+                }
+            }
+            "--n" => a.n = Some(value()?.parse().map_err(|e| format!("--n: {e}"))?),
+            "--k" => a.k = Some(value()?.parse().map_err(|e| format!("--k: {e}"))?),
             "--box" => a.length = value()?.parse().map_err(|e| format!("--box: {e}"))?,
             "--hw-mev" => {
                 a.hw = value()?
@@ -59,7 +70,7 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--help" | "-h" => {
-                return Err("usage: quantum_dot [--n points-per-axis] [--k states] [--box nm] [--hw-mev meV] \
+                return Err("usage: quantum_dot [--dims 2|3] [--n points-per-axis] [--k states] [--box nm] [--hw-mev meV] \
                             [--tol relative-residual] [--method auto|lobpcg|shift-invert]"
                     .into());
             }
@@ -69,10 +80,18 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// The exact oscillator levels: ħω(N + 1), N + 1 times each, the lowest `k`.
-fn exact_levels(hw: f64, k: usize) -> Vec<f64> {
+/// The exact oscillator levels, the lowest `k`: in 2D ħω(N + 1), N + 1 times each; in 3D
+/// ħω(N + 3/2), (N + 1)(N + 2)/2 times each.
+fn exact_levels(dims: usize, hw: f64, k: usize) -> Vec<f64> {
     (0..)
-        .flat_map(|shell: usize| std::iter::repeat_n(hw * (shell + 1) as f64, shell + 1))
+        .flat_map(|shell: usize| {
+            let (energy, times) = if dims == 3 {
+                (hw * (shell as f64 + 1.5), (shell + 1) * (shell + 2) / 2)
+            } else {
+                (hw * (shell + 1) as f64, shell + 1)
+            };
+            std::iter::repeat_n(energy, times)
+        })
         .take(k)
         .collect()
 }
@@ -86,25 +105,32 @@ fn main() {
         }
     };
     let manager = MemoryManager::new(ManagerConfig::default()).expect("memory manager");
-    let n = args.n;
-    let grid = Grid::dirichlet_box(&[args.length, args.length], &[n, n]).expect("grid");
+    let (n, k) = if args.dims == 3 {
+        (args.n.unwrap_or(100), args.k.unwrap_or(20))
+    } else {
+        (args.n.unwrap_or(1000), args.k.unwrap_or(10))
+    };
+    let grid =
+        Grid::dirichlet_box(&vec![args.length; args.dims], &vec![n; args.dims]).expect("grid");
+    let unknowns = grid.len();
     // V = (ħω)² r² / (4 ħ²/2m*), in the manager's pool like every other array.
     let mut potential =
-        PoolBuffer::<f64>::uninit_values(&manager, n * n, "potential").expect("potential");
+        PoolBuffer::<f64>::uninit_values(&manager, unknowns, "potential").expect("potential");
     parabolic_potential(&grid, GAAS_MASS, args.hw, &mut potential).expect("potential");
     let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&potential));
     let options = EigenOptions {
-        k: args.k,
+        k,
         tol: args.tol,
         method: args.method,
         ..EigenOptions::default()
     };
     println!(
-        "2D GaAs parabolic dot: ħω = {} meV, {} nm box, {n} × {n} grid ({} unknowns), lowest {} states",
+        "{}D GaAs parabolic dot: ħω = {} meV, {} nm box, {} grid ({unknowns} unknowns), lowest {} states",
+        args.dims,
         args.hw * 1e3,
         args.length,
-        n * n,
-        args.k
+        vec![n.to_string(); args.dims].join(" × "),
+        k
     );
     let mut progress = |p: &Progress| {
         let width = 20;
@@ -138,7 +164,7 @@ fn main() {
     for (i, ((e, x), r)) in result
         .values
         .iter()
-        .zip(exact_levels(args.hw, args.k))
+        .zip(exact_levels(args.dims, args.hw, k))
         .zip(&result.residuals)
         .enumerate()
     {
@@ -162,7 +188,7 @@ fn main() {
         result.levels,
         result.applications,
         result.converged,
-        args.k
+        k
     );
     println!(
         "peak pool memory during the solve: {:.1} MiB",

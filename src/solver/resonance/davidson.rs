@@ -12,7 +12,8 @@
 //! Extraction: harmonic Ritz pairs for σ (`WᴴW·y = ν·WᴴV·y` with `W = (H − σ)V`, smallest |ν|),
 //! which approach the eigenvalues nearest σ without the spurious interior Ritz values of plain
 //! Rayleigh–Ritz — an open dot's absorbing box has a dense pseudo-continuum around any target —
-//! each valued by its Rayleigh quotient. Both members of a degenerate pair are kept together in
+//! each valued by its Rayleigh quotient. The small pencil is solved in standard form,
+//! `(WᴴV)⁻¹WᴴW·y = ν·y` (see `harmonic_ritz` for why not by QZ). Both members of a degenerate pair are kept together in
 //! a block of `m > k`. When the space would exceed `dmax` columns it restarts with the `dmax − m`
 //! harmonic Ritz vectors nearest σ.
 //!
@@ -39,6 +40,7 @@ use crate::solver::out_of_core::Block;
 use crate::solver::precond::Preconditioner;
 use crate::solver::progress::{Progress, ProgressFn};
 use faer::linalg::matmul::matmul;
+use faer::linalg::solvers::Solve;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use num_complex::Complex64;
@@ -449,22 +451,28 @@ impl Projections {
     ) -> Result<(Vec<Complex64>, Mat<Complex64>)> {
         let g = self.g.submatrix(0, 0, d, d);
         let wtv = g.adjoint().to_owned();
-        let gevd = self
-            .m
-            .submatrix(0, 0, d, d)
-            .generalized_eigen(&wtv)
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::NotConverged,
-                    format!("projected eigenproblem: {e:?}"),
-                )
-            })?;
-        let (sa, sb) = (gevd.S_a(), gevd.S_b());
+        // In standard form, (WᴴV)⁻¹WᴴW·y = ν·y: WᴴV = Gᴴ is invertible (its smallest singular
+        // value is about the distance from σ to the spectrum, and the solver keeps σ off every
+        // eigenvalue). faer's QZ on the pencil (WᴴW, WᴴV) lost eigenvalues: on the 270² open
+        // dot at 22 meV the dot's degenerate pair, converged to 5e-9, vanished from the
+        // pencil's eigenvalues when four corrections joined the space, although the standard
+        // form of the same matrices still had it to 10 digits; the pair came and went, the
+        // finest level took 265 iterations instead of 90, and at 500² it never converged (568
+        // iterations; now 162).
+        let pencil = wtv.partial_piv_lu().solve(self.m.submatrix(0, 0, d, d));
+        let evd = pencil.eigen().map_err(|e| {
+            Error::new(
+                ErrorKind::NotConverged,
+                format!("projected eigenproblem: {e:?}"),
+            )
+        })?;
+        let values: Vec<Complex64> = (0..d).map(|i| evd.S()[i]).collect();
         let nu = |i: usize| {
-            if sb[i].norm() == 0.0 {
-                f64::INFINITY
+            let v: Complex64 = values[i];
+            if v.re.is_finite() && v.im.is_finite() {
+                v.norm()
             } else {
-                sa[i].norm() / sb[i].norm()
+                f64::INFINITY
             }
         };
         let mut order: Vec<usize> = (0..d).collect();
@@ -480,18 +488,18 @@ impl Projections {
             // the next restart; the smallest right singular vectors of WᴴW − ν·WᴴV span the
             // eigenspace orthonormally instead.
             let i0 = order[c];
-            let nu0 = sa[i0] / sb[i0];
+            let nu0 = values[i0];
             let mut size = 1;
             while c + size < p {
                 let i = order[c + size];
-                let nu = sa[i] / sb[i];
+                let nu = values[i];
                 if (nu - nu0).norm() > 1e-9 * nu.norm().max(nu0.norm()) {
                     break;
                 }
                 size += 1;
             }
             if size == 1 || !(nu0.re.is_finite() && nu0.im.is_finite()) {
-                let u = gevd.U().col(i0);
+                let u = evd.U().col(i0);
                 let scale = 1.0 / u.norm_l2();
                 y.col_mut(c)
                     .iter_mut()
