@@ -597,7 +597,7 @@ fn target_exactly_on_an_eigenvalue_returns_it_converged() {
 /// without losing what has converged. The harmonic extraction used to solve its pencil
 /// (WᴴW, WᴴV) by faer's QZ, which dropped the converged pair from the eigenvalues once the
 /// space grew: the pair came and went, and the finest level took 265 iterations (at 500² it
-/// never converged); in the standard form it takes about 90. The iteration limit of 150 per
+/// never converged); in the standard form it takes 82. The iteration limit of 150 per
 /// level separates the two; the values are checked against the sparse-LU solver's.
 #[test]
 fn a_target_among_continuum_states_converges_and_keeps_the_pair() {

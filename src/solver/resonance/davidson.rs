@@ -13,9 +13,9 @@
 //! which approach the eigenvalues nearest σ without the spurious interior Ritz values of plain
 //! Rayleigh–Ritz — an open dot's absorbing box has a dense pseudo-continuum around any target —
 //! each valued by its Rayleigh quotient. The small pencil is solved in standard form,
-//! `(WᴴV)⁻¹WᴴW·y = ν·y` (see `harmonic_ritz` for why not by QZ). Both members of a degenerate pair are kept together in
-//! a block of `m > k`. When the space would exceed `dmax` columns it restarts with the `dmax − m`
-//! harmonic Ritz vectors nearest σ.
+//! `(WᴴV)⁻¹WᴴW·y = ν·y` (see `harmonic_ritz` for why not by QZ). Both members of a degenerate
+//! pair are kept together in a block of `m > k`. When the space would exceed `dmax` columns it
+//! restarts with the `dmax − m` harmonic Ritz vectors nearest σ.
 //!
 //! `W` is never stored: only the projections `G = VᴴW` and `M = WᴴW` are, grown by the rows and
 //! columns of each new block of vectors `X` from `(H − σ)X`, `(H − σ)ᴴ(H − σ)X` and
@@ -457,8 +457,8 @@ impl Projections {
         // dot at 22 meV the dot's degenerate pair, converged to 5e-9, vanished from the
         // pencil's eigenvalues when four corrections joined the space, although the standard
         // form of the same matrices still had it to 10 digits; the pair came and went, the
-        // finest level took 265 iterations instead of 90, and at 500² it never converged (568
-        // iterations; now 162).
+        // finest level took 265 iterations instead of 82, and at 500² it never converged (568
+        // iterations over both levels; now 162).
         let pencil = wtv.partial_piv_lu().solve(self.m.submatrix(0, 0, d, d));
         let evd = pencil.eigen().map_err(|e| {
             Error::new(
@@ -466,7 +466,7 @@ impl Projections {
                 format!("projected eigenproblem: {e:?}"),
             )
         })?;
-        let values: Vec<Complex64> = (0..d).map(|i| evd.S()[i]).collect();
+        let values = evd.S();
         let nu = |i: usize| {
             let v: Complex64 = values[i];
             if v.re.is_finite() && v.im.is_finite() {
