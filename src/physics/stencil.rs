@@ -13,7 +13,7 @@
 //! the point's own mass (a ghost point with ψ = 0), which for a uniform mass gives the textbook
 //! 3-, 5- and 7-point stencils.
 
-use super::elements::{Elements, Topology, link_value, row_into};
+use super::elements::{Elements, Topology, coords, link_value, row_into};
 use super::grid::Grid;
 use super::hamiltonian::HamiltonianSpec;
 use super::magnetic::peierls_phases;
@@ -151,6 +151,31 @@ impl<T: Scalar> StencilOperator<T> {
     pub(crate) fn link(&self, a: usize, p: usize, c: [usize; 3]) -> T {
         let phases = self.phases.as_ref().map(|[px, py]| (&px[..], &py[..]));
         link_value(self.links.hop(a, p), phases, a, c)
+    }
+
+    /// Row `p`'s Gershgorin disc without building the row: its diagonal entry and the sum of
+    /// the magnitudes of its other entries (periodic axes have at least 3 points, so no
+    /// neighbour is `p` itself or repeats). The spectrum bounds and the smoothers' weights read
+    /// it for every point of every level.
+    #[inline]
+    pub(crate) fn row_disc(&self, p: usize) -> (T, f64) {
+        let l = &self.links;
+        let c = coords(p, l.shape);
+        let mut off = 0.0;
+        // In the row's column order away from wrap-around links (− neighbours from the last
+        // axis down, then + neighbours): the sum rounds as the assembled row's does.
+        for a in (0..l.dims).rev() {
+            if l.has_down(a, c[a]) {
+                let q = l.down(a, p, c[a]);
+                off += self.link(a, q, coords(q, l.shape)).abs_sq().sqrt();
+            }
+        }
+        for a in 0..l.dims {
+            if l.has_up(a, c[a]) {
+                off += self.link(a, p, c).abs_sq().sqrt();
+            }
+        }
+        (self.diag[p], off)
     }
 
     /// The stored entries of row `p` as `(column, value)`, at most 7, in increasing column order.
@@ -547,5 +572,65 @@ impl<T: Scalar> LinOp<T> for StencilOperator<T> {
         apply_columns(out, rhs, par, |x, y, parallel| {
             self.apply_unchecked::<T, true>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! [`StencilOperator::row_disc`] against the rows it summarises.
+    use super::*;
+    use crate::physics::grid::Axis;
+    use crate::physics::hamiltonian::Mass;
+    use num_complex::Complex64;
+
+    /// The disc of `row(p)`: its diagonal entry and the sum of the other entries' magnitudes.
+    fn disc_of_row<T: Scalar>(op: &StencilOperator<T>, p: usize) -> (T, f64) {
+        let mut row = Vec::new();
+        op.row(p, &mut row);
+        let diag = row.iter().find(|&&(c, _)| c == p).expect("a diagonal").1;
+        let off = row
+            .iter()
+            .filter(|&&(c, _)| c != p)
+            .map(|&(_, v)| v.abs_sq().sqrt())
+            .sum();
+        (diag, off)
+    }
+
+    fn check<T: Scalar>(op: &StencilOperator<T>) {
+        for p in 0..op.dim() {
+            let ((d, off), (d_row, off_row)) = (op.row_disc(p), disc_of_row(op, p));
+            assert_eq!(d, d_row, "diagonal of row {p}");
+            // Same terms; the order of the sum differs only at wrap-around links.
+            assert!(
+                (off - off_row).abs() <= 1e-14 * off_row,
+                "row {p}: {off} vs {off_row}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_disc_of_a_row_is_read_without_building_it() {
+        let manager = MemoryManager::with_defaults().unwrap();
+        // 3D, a periodic axis, a position-dependent mass and a potential.
+        let grid = Grid::new(&[
+            Axis::dirichlet_box(20.0, 5),
+            Axis::periodic(12.0, 4),
+            Axis::dirichlet_box(8.0, 3),
+        ])
+        .unwrap();
+        let masses: Vec<f64> = (0..grid.len()).map(|p| 0.05 + 0.001 * p as f64).collect();
+        let potential: Vec<f64> = (0..grid.len()).map(|p| 0.01 * (p % 7) as f64).collect();
+        let spec = HamiltonianSpec {
+            mass: Mass::PerPoint(&masses),
+            ..HamiltonianSpec::new(grid, 0.067, Some(&potential))
+        };
+        check(&StencilOperator::<f64>::new(&manager, &spec, "t").unwrap());
+        // 2D in a magnetic field: complex links of the same magnitudes.
+        let grid = Grid::dirichlet_box(&[30.0, 30.0], &[6, 7]).unwrap();
+        let spec = HamiltonianSpec {
+            magnetic_field: 3.0,
+            ..HamiltonianSpec::new(grid, 0.067, None)
+        };
+        check(&StencilOperator::<Complex64>::new(&manager, &spec, "t").unwrap());
     }
 }

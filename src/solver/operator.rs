@@ -74,19 +74,7 @@ impl<T: Scalar> Operator<T> for StencilOperator<T> {
     }
 
     fn gershgorin_bounds(&self) -> (f64, f64) {
-        bounds_from_rows(self.dim(), |p| {
-            let mut row = Vec::with_capacity(7);
-            self.row(p, &mut row);
-            let (mut d, mut off) = (T::ZERO_VALUE, 0.0);
-            for (c, v) in row {
-                if c == p {
-                    d = v
-                } else {
-                    off += v.abs_sq().sqrt()
-                }
-            }
-            (d, off)
-        })
+        bounds_from_rows(self.dim(), |p| self.row_disc(p))
     }
 }
 

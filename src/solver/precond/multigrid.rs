@@ -71,17 +71,9 @@ pub struct Multigrid<T: Scalar> {
 fn jacobi_lambda_max<T: Scalar>(op: &StencilOperator<T>, shift: f64) -> f64 {
     (0..op.dim())
         .into_par_iter()
-        .map_init(Vec::new, |row, p| {
-            op.row(p, row);
-            let mut d = shift;
-            let mut off = 0.0;
-            for &(c, v) in row.iter() {
-                if c == p {
-                    d += v.to_complex().re
-                } else {
-                    off += v.abs_sq().sqrt()
-                }
-            }
+        .map(|p| {
+            let (diag, off) = op.row_disc(p);
+            let d = diag.to_complex().re + shift;
             (d.abs() + off) / d
         })
         .reduce(|| 0.0, f64::max)

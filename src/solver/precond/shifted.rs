@@ -81,13 +81,9 @@ pub struct ShiftedMultigrid {
 fn jacobi_lambda_max(op: &StencilOperator<Complex64>, sigma: Complex64) -> f64 {
     (0..op.dim())
         .into_par_iter()
-        .map_init(Vec::new, |row, p| {
-            op.row(p, row);
-            let mut d = -sigma;
-            let mut off = 0.0;
-            for &(c, v) in row.iter() {
-                if c == p { d += v } else { off += v.norm() }
-            }
+        .map(|p| {
+            let (diag, off) = op.row_disc(p);
+            let d = diag - sigma;
             (d.norm() + off) / d.norm().max(f64::MIN_POSITIVE)
         })
         .reduce(|| 0.0, f64::max)
