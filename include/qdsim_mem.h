@@ -553,7 +553,8 @@ typedef struct qdsim_eigen_options {
     double tolerance;
     // Iterations at most per grid level (default 500).
     size_t max_iterations;
-    // Extra block vectors beyond k; negative for the default max(1, k/10).
+    // Extra block vectors beyond k; negative for the default max(1, k/10), which a grid solve
+    // drops on its finest grid when the k-th state lies clearly below the next.
     int64_t block_extra;
     // Seed of the random start vectors.
     uint64_t seed;

@@ -65,7 +65,8 @@ pub struct qdsim_eigen_options {
     pub tolerance: f64,
     /// Iterations at most per grid level (default 500).
     pub max_iterations: usize,
-    /// Extra block vectors beyond k; negative for the default max(1, k/10).
+    /// Extra block vectors beyond k; negative for the default max(1, k/10), which a grid solve
+    /// drops on its finest grid when the k-th state lies clearly below the next.
     pub block_extra: i64,
     /// Seed of the random start vectors.
     pub seed: u64,

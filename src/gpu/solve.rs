@@ -268,6 +268,10 @@ impl<T: Scalar> Levels<T> for DeviceLevels<'_, '_, T> {
         }
     }
 
+    fn block_width(&self) -> usize {
+        self.blocks.m
+    }
+
     fn random_start(&mut self, level: usize, seed: u64) -> Result<()> {
         let (ld, m) = (self.blocks.n, self.blocks.m);
         self.column.resize(self.dim(level), T::ZERO_VALUE);

@@ -43,7 +43,9 @@ pub struct EigenOptions {
     pub max_iterations: usize,
     /// Extra block vectors beyond `k` (they speed up convergence and complete multiplets that
     /// straddle the k-th state); `None` picks `max(1, k/10)` — each one costs three vectors of
-    /// memory.
+    /// memory — and lets a coarse-to-fine grid solve drop them on the finest grid when the
+    /// next-coarser grid's values show the k-th state clearly below the next (a relative gap of
+    /// at least 0.2: then they hold only part of the next multiplet and do not speed it up).
     pub block_extra: Option<usize>,
     /// Seed of the random start vectors.
     pub seed: u64,

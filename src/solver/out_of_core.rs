@@ -222,6 +222,24 @@ pub(crate) enum Advice {
     Release,
 }
 
+/// Gives the whole pages inside `[ptr, ptr + bytes)` back to the system: they read as zeros on
+/// the next touch. For a pool block about to be freed, whose contents no one reads again.
+fn discard_pages(ptr: *mut u8, bytes: usize) {
+    let page = page_size();
+    let start = (ptr as usize).next_multiple_of(page);
+    let end = (ptr as usize + bytes) & !(page - 1);
+    if end > start {
+        // SAFETY: [start, end) lies inside the caller's live pool block (rounded inwards, so no
+        // neighbouring block, red zone or pool metadata is touched), which the caller owns
+        // alone and frees right after without reading it; on private anonymous memory
+        // MADV_DONTNEED only replaces the pages by zero pages, which a block whose contents
+        // are undefined allows. Failure is harmless (the pages stay) and ignored.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
 /// Applies `advice` to the pages covering `[ptr, ptr + bytes)`, which lie inside one scratch
 /// mapping (whose start and length are page multiples, so the rounded range stays inside it).
 /// Advice never changes the data of a shared file mapping: dropped pages are read back from the
@@ -272,6 +290,16 @@ impl<T: Scalar> Block<T> {
                 Self::Mapped(ScratchBlock::new(dir, nrows, ncols, *budget)?)
             }
         })
+    }
+
+    /// Frees the block, its pages given back to the system first: a pool block's pages would
+    /// otherwise stay resident in the pool (free, but touched) beside blocks made afterwards; a
+    /// scratch file is unlinked as on drop.
+    pub(crate) fn discard(mut self) {
+        if let Self::InCore(m) = &mut self {
+            let bytes = m.ld() * m.ncols() * size_of::<T>();
+            discard_pages(m.data_ptr().cast(), bytes);
+        }
     }
 
     /// Rows.

@@ -97,10 +97,11 @@ fn out_of_core_equals_in_core_with_multiplicities() {
     )
     .unwrap();
     assert!(ooc.is_converged(), "{ooc:?}");
-    // Three blocks of 9801 × 11 doubles (leading dimension 9808), each a whole number of pages,
-    // and — the 1 MiB budget cannot hold the 10 result vectors beside the multigrid — the
-    // result's own scratch file (10 such columns and a header page).
-    let block = (9808 * 11 * 8usize).next_multiple_of(4096) as u64;
+    // Three blocks of 9801 × 10 doubles (leading dimension 9808; the finest grid drops the
+    // 11th column: the 10th state ends the 40 meV shell), each a whole number of pages, and —
+    // the 1 MiB budget cannot hold the 10 result vectors beside the multigrid — the result's
+    // own scratch file (10 such columns and a header page).
+    let block = (9808 * 10 * 8usize).next_multiple_of(4096) as u64;
     let result = (9808 * 10 * 8 + 4096) as u64;
     assert!(ooc.vectors.is_mapped() && ooc.vectors.file_path().is_none());
     assert!(
@@ -302,8 +303,9 @@ fn missing_or_invalid_scratch_directory_is_an_io_error_naming_path_and_size() {
         assert_eq!(err.kind(), ErrorKind::Io, "{err}");
         let message = err.to_string();
         assert!(message.contains(&bad.display().to_string()), "{message}");
-        // 49² × 5 doubles (leading dimension 2408), rounded up to pages.
-        let bytes = (2408 * 5 * 8usize).next_multiple_of(4096);
+        // The first scratch file holds a block of the coarser levels: level 1 of the 49² grid is
+        // 24², so 576 × 5 doubles, rounded up to pages.
+        let bytes = (576 * 5 * 8usize).next_multiple_of(4096);
         assert!(message.contains(&format!("{bytes} bytes")), "{message}");
         assert_eq!(m.stats().bytes_in_use, before, "nothing kept in the pool");
     }
