@@ -189,3 +189,30 @@ impl SolveClock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::settled_width;
+
+    #[test]
+    fn extra_columns_go_only_when_the_kth_value_is_clearly_apart() {
+        // The 2D dot's shells (meV): 1, 2, 3, 4, 5 states at 10, 20, 30, 40, 50.
+        let shells = |counts: &[(usize, f64)]| -> Vec<f64> {
+            counts
+                .iter()
+                .flat_map(|&(c, e)| std::iter::repeat_n(e, c))
+                .collect()
+        };
+        let dot = shells(&[(1, 10.0), (2, 20.0), (3, 30.0), (4, 40.0), (1, 50.0)]);
+        // k = 10 ends the 40 meV shell: gap 10 of 40 (0.25) — the extra column goes.
+        assert_eq!(settled_width(10, &dot), 10);
+        // k = 9 cuts the 40 meV shell: the block keeps its 11 columns.
+        assert_eq!(settled_width(9, &dot), 11);
+        // A gap below 0.2 of the spread keeps them: 10 of 60.
+        let narrow = [0.0, 50.0, 60.0];
+        assert_eq!(settled_width(2, &narrow), 3);
+        // Nothing to drop when the block is exactly k wide, or the values are all equal.
+        assert_eq!(settled_width(11, &dot), 11);
+        assert_eq!(settled_width(2, &[5.0, 5.0, 5.0]), 3);
+    }
+}
