@@ -25,9 +25,9 @@ use crate::solver::result::EigenResult;
 use crate::solver::vectors::{Destination, destination, store};
 use faer::Mat;
 
-/// The three blocks of LOBPCG, allocated once for the largest problem of a solve and used by
-/// every smaller one (a coarse grid uses the leading rows), so coarse-to-fine leaves no freed
-/// blocks behind.
+/// The three blocks of LOBPCG. A coarse-to-fine solve has two: one of level 1's size that
+/// every coarser level uses (a coarse grid uses the leading rows), and the finest level's, made
+/// as the first is given back ([`HostLevels`]); a one-level solve has only the latter.
 pub(crate) struct Workspace<T: Scalar> {
     /// Current approximations (the result).
     pub x: Block<T>,
