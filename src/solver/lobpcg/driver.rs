@@ -79,11 +79,11 @@ const CLEAR_GAP: f64 = 0.2;
 /// beyond it are the next multiplet and the extra columns hold only part of it, so the gap
 /// they open is the same and their cost buys nothing. Level 1's values, not the first level's:
 /// the coarsest grids can order the spectrum wrongly (the 3D dot's 5³ start put its 20th value
-/// in the shell of the 21st). Measured (issue 21, same host, alternating; energies identical
-/// to the printed digits): the 2D dot at 1000² (k = 10: the 40 meV shell ends at the 10th
-/// state, the 50 meV shell is 5-fold) 1.42–1.47 → 1.28–1.34 s and 316.4 → 293.5 MiB pool peak;
-/// the 3D dot at 100³ (k = 20) 8.28–8.34 → 7.66–7.80 s and 554.5 → 508.7 MiB; the finest levels
-/// take the same iterations either way.
+/// in the shell of the 21st). Measured (issue 21; energies identical to the printed digits):
+/// the 2D dot at 1000² (k = 10: the 40 meV shell ends at the 10th state, the 50 meV shell is
+/// 5-fold) 316.4 → 293.5 MiB pool peak, the 3D dot at 100³ (k = 20) 554.5 → 508.7 MiB, the
+/// finest levels in the same iterations either way and the solves 8–11 % faster
+/// (docs/benchmarks.md).
 pub(crate) fn settled_width(k: usize, values: &[f64]) -> usize {
     let m = values.len();
     if m <= k || k == 0 {

@@ -2,11 +2,9 @@
 //! once over a [`BlockBackend`] — where the blocks live and how `H`, the preconditioner and the
 //! block products are applied — so that the host (`host.rs`: blocks in the pool or in scratch
 //! files) and the GPU (`gpu/solve.rs`) run the same iteration: hard locking of the leading
-//! converged pairs, SVQB orthonormalisation of W against `[X, P]`
+//! converged pairs, SVQB orthonormalisation of W and P against the rest
 //! ([`small::orthonormalize`]), Rayleigh–Ritz on `[X_active, W, P]` with the small dense
-//! eigenproblem on the host ([`small::hermitian_eigen`]), and `X ← S·C`, `P ← S·Z` with Z the
-//! W- and P-parts of C made orthonormal and orthogonal to C in S's coordinates
-//! ([`small::search_directions`]), so P needs no pass of its own over the blocks.
+//! eigenproblem on the host ([`small::hermitian_eigen`]), and `X ← S·C`, `P ← [0; W; P]·C`.
 //! Because whole blocks are projected at once, every member of a degenerate multiplet that fits
 //! in the block is found (single-vector Lanczos misses copies).
 //!
@@ -31,7 +29,7 @@ use super::progress::{Progress, ProgressFn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
 use faer::Mat;
-use small::{ColumnBlock, hermitian_eigen, orthonormalize, search_directions};
+use small::{ColumnBlock, hermitian_eigen, orthonormalize};
 
 /// The loosest residual tolerance of the coarser levels of a coarse-to-fine solve (they take
 /// the requested tolerance when it is looser). A coarse level's iterations cost a quarter (2D)
@@ -201,29 +199,30 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         backend.precondition(&wa)?;
         out.preconditionings += wa.count() as u64;
         let active = m - locked;
-        // P is orthonormal and orthogonal to X by construction (`search_directions`): only W
-        // is orthonormalised against both.
-        let pk = pall.take(p_count);
-        let nw = orthonormalize(&B::Cols::join(&[xall, &pk]), &wa)?;
+        let nw = orthonormalize(xall, &wa)?;
         let wk = wa.take(nw);
+        let np = if p_count > 0 {
+            orthonormalize(&B::Cols::join(&[xall, &wk]), &pall.take(p_count))?
+        } else {
+            0
+        };
+        let pk = pall.take(np);
         // Rayleigh–Ritz on S = [X_active, W, P] (orthonormal).
         let s = B::Cols::join(&[&xall.columns(locked..m), &wk, &pk]);
         let (theta, u) = hermitian_eigen(&backend.gram_op(&s)?)?;
         out.applications += s.count() as u64;
-        // X_active ← S·C with C the lowest `active` Ritz vectors, and P ← S·Z with Z the
-        // W- and P-parts of C made orthonormal and orthogonal to C.
-        let z = search_directions(&u, active, active)?;
-        let np = z.ncols();
-        let coeff = Mat::<T>::from_fn(s.count(), active + np, |i, j| {
-            if j < active {
-                u[(i, j)]
+        // X_active ← S·C and P ← [0; W; P]·C, with C the lowest `active` Ritz vectors.
+        let coeff = Mat::<T>::from_fn(s.count(), 2 * active, |i, j| {
+            let c = u[(i, j % active)];
+            if j >= active && i < active {
+                T::ZERO_VALUE
             } else {
-                z[(i, j - active)]
+                c
             }
         });
-        let outputs = B::Cols::join(&[&xall.columns(locked..m), &pall.take(np)]);
+        let outputs = B::Cols::join(&[&xall.columns(locked..m), &pall.take(active)]);
         B::Cols::combine_into(&s, coeff.as_ref(), &outputs)?;
-        p_count = np;
+        p_count = active;
         lambda[locked..].copy_from_slice(&theta[..active]);
         out.converged = locked;
     }

@@ -136,40 +136,6 @@ pub(crate) fn orthonormalize<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Resu
     Ok(kept)
 }
 
-/// The search directions of the next LOBPCG step in the coefficients of an orthonormal basis
-/// S (`u`: the Rayleigh–Ritz eigenvectors, S's coordinates; its first `active` columns C are
-/// the new X = S·C): the P-part of C, `[0; C_W; C_P]` (zero on the first `x_rows` rows),
-/// projected off span(C) and orthonormalised, so that P = S·Z is orthonormal and orthogonal to
-/// the new X without a pass over the blocks (Hetmaniuk and Lehoucq, "Basis selection in
-/// LOBPCG", J. Comput. Phys. 218, 2006). Directions that keep less than 1e-10 of their norm
-/// under the projection are dropped, as [`orthonormalize`] drops them: Z has `kept ≤ active`
-/// columns.
-pub(crate) fn search_directions<T: Scalar>(
-    u: &Mat<T>,
-    active: usize,
-    x_rows: usize,
-) -> Result<Mat<T>> {
-    let s = u.nrows();
-    let c = u.as_ref().subcols(0, active);
-    let z0 = Mat::<T>::from_fn(s, active, |i, j| {
-        if i < x_rows { T::ZERO_VALUE } else { c[(i, j)] }
-    });
-    let before = diag_norms(&(z0.adjoint() * &z0));
-    // Two projections: the second removes what rounding left of span(C) after the first.
-    let mut z = z0;
-    for _ in 0..2 {
-        let cz = c.adjoint() * &z;
-        z -= c * &cz;
-    }
-    let after = diag_norms(&(z.adjoint() * &z));
-    let alive: Vec<usize> = (0..active)
-        .filter(|&j| after[j] > 1e-10 * before[j] && after[j] > 0.0)
-        .collect();
-    let z_alive = Mat::<T>::from_fn(s, alive.len(), |i, j| z[(i, alive[j])]);
-    let (m, _) = svqb(&(z_alive.adjoint() * &z_alive))?;
-    Ok(z_alive * m)
-}
-
 /// True when every column of y keeps at least 1/√2 of its norm (`before`) once projected off
 /// the `nq` orthonormal columns q, read from `g1 = [q y]ᴴy`: ‖y_j − q·c_j‖² = ‖y_j‖² − ‖c_j‖².
 fn keeps_most_of_its_norm<T: Scalar>(g1: &Mat<T>, nq: usize, before: &[f64]) -> bool {
@@ -234,73 +200,4 @@ fn diag_norms<T: Scalar>(g: &Mat<T>) -> Vec<f64> {
     (0..g.nrows())
         .map(|i| g[(i, i)].to_complex().re.max(0.0).sqrt())
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::solver::random::fill_random;
-    use num_complex::Complex64;
-
-    /// The eigenvectors of a random Hermitian `s × s` matrix: a unitary matrix like the
-    /// Rayleigh–Ritz step's.
-    fn random_unitary(s: usize) -> Mat<Complex64> {
-        let mut a = vec![Complex64::new(0.0, 0.0); s * s];
-        fill_random(&mut a, 3, 0);
-        let a = Mat::from_fn(s, s, |i, j| a[i + s * j]);
-        hermitian_eigen(&a).unwrap().1
-    }
-
-    #[test]
-    fn search_directions_are_orthonormal_orthogonal_to_x_and_span_the_old_directions() {
-        // S = [X_active (4), W (4), P (3)]: 11 coordinates, 4 active pairs.
-        let (s, active) = (11, 4);
-        let u = random_unitary(s);
-        let z = search_directions(&u, active, active).unwrap();
-        assert_eq!((z.nrows(), z.ncols()), (s, active));
-        let c = u.as_ref().subcols(0, active);
-        // Both products are of unit-norm columns in 11 coordinates: rounding leaves ~1e-15.
-        let zz = z.adjoint() * &z;
-        let cz = c.adjoint() * &z;
-        for i in 0..active {
-            for j in 0..active {
-                let expected = if i == j { 1.0 } else { 0.0 };
-                assert!(
-                    (zz[(i, j)] - expected).norm() < 1e-12,
-                    "ZᴴZ[{i},{j}] = {}",
-                    zz[(i, j)]
-                );
-                assert!(cz[(i, j)].norm() < 1e-12, "CᴴZ[{i},{j}] = {}", cz[(i, j)]);
-            }
-        }
-        // The classic LOBPCG directions [0; C_W; C_P] lie in span(C, Z): same subspace, same
-        // Rayleigh–Ritz step next time.
-        let q = Mat::from_fn(s, 2 * active, |i, j| {
-            if j < active {
-                c[(i, j)]
-            } else {
-                z[(i, j - active)]
-            }
-        });
-        let p_old = Mat::from_fn(s, active, |i, j| {
-            if i < active {
-                Complex64::new(0.0, 0.0)
-            } else {
-                c[(i, j)]
-            }
-        });
-        let rest = &p_old - &q * (q.adjoint() * &p_old);
-        for j in 0..active {
-            let norm: f64 = (0..s).map(|i| rest[(i, j)].norm_sqr()).sum::<f64>().sqrt();
-            assert!(norm < 1e-12, "column {j} leaves {norm} outside span(C, Z)");
-        }
-    }
-
-    #[test]
-    fn search_directions_drop_what_lies_in_span_x() {
-        // With no W or P coordinates (x_rows = s), [0; C_W; C_P] is zero: no direction is kept.
-        let u = random_unitary(6);
-        let z = search_directions(&u, 3, 6).unwrap();
-        assert_eq!(z.ncols(), 0);
-    }
 }
