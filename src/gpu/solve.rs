@@ -268,10 +268,6 @@ impl<T: Scalar> Levels<T> for DeviceLevels<'_, '_, T> {
         }
     }
 
-    fn block_width(&self) -> usize {
-        self.blocks.m
-    }
-
     fn random_start(&mut self, level: usize, seed: u64) -> Result<()> {
         let (ld, m) = (self.blocks.n, self.blocks.m);
         self.column.resize(self.dim(level), T::ZERO_VALUE);
@@ -282,7 +278,7 @@ impl<T: Scalar> Levels<T> for DeviceLevels<'_, '_, T> {
         Ok(())
     }
 
-    fn prolong(&mut self, level: usize) -> Result<()> {
+    fn prolong(&mut self, level: usize, _width: usize) -> Result<()> {
         let DeviceHierarchy::Grid { mg, device_mg } = &self.hierarchy else {
             unreachable!("a single level is never interpolated to");
         };

@@ -172,9 +172,35 @@ pub(crate) fn link_value<T: Scalar>(
     }
 }
 
+/// Visits the off-diagonal entries of row `p` as `(column, value)`: `link(a, q, c_q)` =
+/// H[q, up(q)] for each link, conjugated for the link that arrives from the − neighbour. The
+/// order is the row's column order away from wrap-around links (− neighbours from the last
+/// axis down, then + neighbours from the first axis up), so that sums over it round as sums over
+/// the assembled row do.
+#[inline]
+pub(crate) fn for_each_neighbour<T: Scalar>(
+    topology: &Topology,
+    p: usize,
+    link: impl Fn(usize, usize, [usize; 3]) -> T,
+    mut visit: impl FnMut(usize, T),
+) {
+    let l = topology;
+    let c = coords(p, l.shape);
+    for a in (0..l.dims).rev() {
+        if l.has_down(a, c[a]) {
+            let q = l.down(a, p, c[a]);
+            visit(q, link(a, q, coords(q, l.shape)).conj_value());
+        }
+    }
+    for a in 0..l.dims {
+        if l.has_up(a, c[a]) {
+            visit(l.up(a, p, c[a]), link(a, p, c));
+        }
+    }
+}
+
 /// The stored entries of row `p` as `(column, value)`, at most 7, in increasing column order:
-/// `diag` on the diagonal, `link(a, q, c_q)` = H[q, up(q)] for each link (conjugated for the
-/// link that arrives from the − neighbour).
+/// `diag` on the diagonal, the links as [`for_each_neighbour`] visits them.
 #[inline]
 pub(crate) fn row_into<T: Scalar>(
     topology: &Topology,
@@ -184,17 +210,7 @@ pub(crate) fn row_into<T: Scalar>(
     out: &mut Vec<(usize, T)>,
 ) {
     out.clear();
-    let l = topology;
-    let c = coords(p, l.shape);
     out.push((p, diag));
-    for a in 0..l.dims {
-        if l.has_down(a, c[a]) {
-            let q = l.down(a, p, c[a]);
-            out.push((q, link(a, q, coords(q, l.shape)).conj_value()));
-        }
-        if l.has_up(a, c[a]) {
-            out.push((l.up(a, p, c[a]), link(a, p, c)));
-        }
-    }
+    for_each_neighbour(topology, p, link, |q, value| out.push((q, value)));
     out.sort_unstable_by_key(|&(col, _)| col);
 }

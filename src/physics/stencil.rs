@@ -13,7 +13,7 @@
 //! the point's own mass (a ghost point with ψ = 0), which for a uniform mass gives the textbook
 //! 3-, 5- and 7-point stencils.
 
-use super::elements::{Elements, Topology, coords, link_value, row_into};
+use super::elements::{Elements, Topology, for_each_neighbour, link_value, row_into};
 use super::grid::Grid;
 use super::hamiltonian::HamiltonianSpec;
 use super::magnetic::peierls_phases;
@@ -159,22 +159,13 @@ impl<T: Scalar> StencilOperator<T> {
     /// it for every point of every level.
     #[inline]
     pub(crate) fn row_disc(&self, p: usize) -> (T, f64) {
-        let l = &self.links;
-        let c = coords(p, l.shape);
         let mut off = 0.0;
-        // In the row's column order away from wrap-around links (− neighbours from the last
-        // axis down, then + neighbours): the sum rounds as the assembled row's does.
-        for a in (0..l.dims).rev() {
-            if l.has_down(a, c[a]) {
-                let q = l.down(a, p, c[a]);
-                off += self.link(a, q, coords(q, l.shape)).abs_sq().sqrt();
-            }
-        }
-        for a in 0..l.dims {
-            if l.has_up(a, c[a]) {
-                off += self.link(a, p, c).abs_sq().sqrt();
-            }
-        }
+        for_each_neighbour(
+            &self.links,
+            p,
+            |a, q, c| self.link(a, q, c),
+            |_, value| off += value.abs_sq().sqrt(),
+        );
         (self.diag[p], off)
     }
 

@@ -6,9 +6,8 @@
 //! that holds the block with room to spare, fills the block with the seeded random start there,
 //! runs LOBPCG to a loose tolerance ([`LobpcgParams::for_level`]), interpolates the block to the
 //! next finer level, and so on up to the finest, where the requested tolerance applies. On fine
-//! grids only a few iterations are then needed. Before the finest level the block is settled
-//! ([`Levels::settle_block`]): its extra columns go when level 1's values show them useless
-//! ([`settled_width`]). A backend says where the blocks live and how a level is solved; the
+//! grids only a few iterations are then needed. On the finest level the block's extra columns go
+//! when level 1's values show them useless ([`settled_width`]). A backend says where the blocks live and how a level is solved; the
 //! schedule, the parameters, the totals and the result are the driver's.
 
 use super::{LobpcgOutcome, LobpcgParams};
@@ -21,29 +20,22 @@ use crate::solver::result::EigenResult;
 use crate::solver::vectors::Eigenvectors;
 use std::time::Instant;
 
-/// The levels of a solve as a backend (host or GPU) holds them: its blocks X, W, P (sized for
-/// level 0; a coarser level uses their leading rows) and, per level, an operator and a
-/// preconditioner.
+/// The levels of a solve as a backend (host or GPU) holds them: its blocks X, W, P (a coarser
+/// level uses their leading rows) and, per level, an operator and a preconditioner.
 pub(crate) trait Levels<T: Scalar> {
     /// Number of levels (1 without a hierarchy).
     fn count(&self) -> usize;
     /// Dimension of `level`.
     fn dim(&self, level: usize) -> usize;
-    /// Fills the leading `dim(level)` rows of X's columns with the seeded random start
+    /// Starts a solve on `level` (the backend makes its blocks now if it has not): fills the
+    /// leading `dim(level)` rows of X's columns with the seeded random start
     /// ([`crate::solver::random::fill_random`], the same numbers on every backend).
     fn random_start(&mut self, level: usize, seed: u64) -> Result<()>;
-    /// Interpolates X (`dim(level + 1)` rows) to `level` (`dim(level)` rows).
-    fn prolong(&mut self, level: usize) -> Result<()>;
-    /// From the level after the first on, the block keeps its leading `m` columns (`m` no
-    /// larger than it has): the backend may re-allocate it then, sized for level 0, with X's
-    /// leading columns carried over. Returns the width it uses from here on. The default keeps
-    /// the block as it is (the GPU's blocks are allocated once, on the device).
-    fn settle_block(&mut self, m: usize) -> Result<usize> {
-        let _ = m;
-        Ok(self.block_width())
-    }
-    /// The block's width now.
-    fn block_width(&self) -> usize;
+    /// Interpolates X (`dim(level + 1)` rows) to `level` (`dim(level)` rows). The block needs
+    /// only its leading `width` columns from here on: a backend may drop the others (the host
+    /// does on the finest level, whose blocks it allocates then; the GPU keeps its blocks,
+    /// allocated once on the device).
+    fn prolong(&mut self, level: usize, width: usize) -> Result<()>;
     /// Runs LOBPCG on level `params.level` from X, leaving the Ritz vectors in X.
     fn lobpcg(
         &mut self,
@@ -55,7 +47,7 @@ pub(crate) trait Levels<T: Scalar> {
 /// The coarsest level a solve of `m` block columns starts on, among `count` levels of
 /// dimensions `dim(level)`: the coarsest whose dimension is at least `4·m` (0 without
 /// `options.coarse_to_fine`).
-pub(crate) fn first_level(
+fn first_level(
     count: usize,
     dim: impl Fn(usize) -> usize,
     options: &EigenOptions,
@@ -111,8 +103,9 @@ pub(crate) struct Run {
 }
 
 /// Runs LOBPCG from level [`first_level`] down to level 0 of `levels` for `options` (blocks of
-/// `m` columns); `bounds` are the Gershgorin bounds of the finest operator (for the tolerance's
-/// scale). The progress callback sees every iteration of every level.
+/// `m` columns; on the finest level as many as [`settled_width`] says); `bounds` are the
+/// Gershgorin bounds of the finest operator (for the tolerance's scale). The progress callback
+/// sees every iteration of every level.
 pub(crate) fn coarse_to_fine<T: Scalar>(
     levels: &mut impl Levels<T>,
     options: &EigenOptions,
@@ -128,16 +121,13 @@ pub(crate) fn coarse_to_fine<T: Scalar>(
     };
     for level in (0..=first).rev() {
         if level < first {
-            if level == 0 {
-                // The finest level's block: as wide as level 1's values say it needs.
-                let m = if options.block_extra.is_none() {
-                    settled_width(options.k, &run.outcome.values)
-                } else {
-                    m
-                };
-                levels.settle_block(m)?;
-            }
-            levels.prolong(level)?;
+            // The finest level's block: as wide as level 1's values say it needs.
+            let width = if level == 0 && options.block_extra.is_none() {
+                settled_width(options.k, &run.outcome.values)
+            } else {
+                m
+            };
+            levels.prolong(level, width)?;
         }
         let params = LobpcgParams::for_level(options, bounds, (level, first + 1), run.applications);
         run.outcome = levels.lobpcg(params, progress.as_deref_mut())?;

@@ -10,7 +10,7 @@
 //! where [`Destination`] says once W and P (and the hierarchy) are freed.
 
 use super::block::{Cols, gram_op, residuals};
-use super::driver::{Levels, SolveClock, coarse_to_fine, first_level};
+use super::driver::{Levels, SolveClock, coarse_to_fine};
 use super::{BlockBackend, LobpcgOutcome, LobpcgParams, block_lobpcg};
 use crate::error::Result;
 use crate::matrix::Scalar;
@@ -75,15 +75,17 @@ pub(crate) enum Hierarchy<'a, T: Scalar> {
 
 /// The host's [`Levels`]: the workspace, the hierarchy and the vectors interpolation needs.
 /// A coarse-to-fine solve runs its coarser levels in a workspace of level 1's size and
-/// allocates the finest level's (as wide as [`Levels::settle_block`] asks) just before it
-/// interpolates to it: block columns it drops are never allocated at full size, and the coarse
-/// workspace is given back as the finest one is made (W and P first, X once carried over), so
-/// the peak is the finest workspace's.
+/// allocates the finest level's (as wide as the driver asks) as it interpolates to it: block
+/// columns it drops are never allocated at full size, and the coarse workspace is given back as
+/// the finest one is made (W and P first, X once interpolated), so the peak is the finest
+/// workspace's.
 pub(crate) struct HostLevels<'a, T: Scalar> {
     manager: &'a MemoryManager,
     plan: &'a BlockPlan,
-    /// Always present between calls (empty only inside [`Levels::settle_block`], or after it
-    /// failed, when the solve ends).
+    /// Columns of the blocks the solve starts with.
+    width: usize,
+    /// Made by [`Levels::random_start`]; empty inside the finest level's [`Levels::prolong`]
+    /// (and after it failed, when the solve ends).
     ws: Option<Workspace<T>>,
     hierarchy: Hierarchy<'a, T>,
     /// The interpolated column and the transfer's temporaries.
@@ -107,8 +109,12 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
     }
 
     fn random_start(&mut self, level: usize, seed: u64) -> Result<()> {
+        debug_assert!(self.ws.is_none(), "one start per solve");
+        // A solve from a coarser level runs them all in blocks of level 1's size.
+        let capacity = self.dim(level.min(1));
+        let ws = Workspace::new(self.manager, capacity, self.width, self.plan)?;
         let rows = self.dim(level);
-        let ws = self.ws.as_mut().expect("the workspace");
+        let ws = self.ws.insert(ws);
         for j in 0..ws.x.ncols() {
             fill_random(&mut ws.x.col_mut(j)[..rows], seed, j);
             ws.x.release_col(j);
@@ -116,59 +122,54 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         ws.x.check_faults()
     }
 
-    fn block_width(&self) -> usize {
-        self.ws.as_ref().expect("the workspace").x.ncols()
-    }
-
-    fn settle_block(&mut self, m: usize) -> Result<usize> {
-        let n = self.dim(0);
-        let old = self.ws.as_ref().expect("the workspace");
-        let (rows, m) = (old.x.nrows(), m.min(old.x.ncols()));
-        if rows == n && m == old.x.ncols() {
-            return Ok(m);
-        }
-        // The coarse blocks go back as the finest ones come (W and P first, X once carried
-        // over), their pages to the system: the pool would keep them resident beside the new
-        // blocks (2000²: 1.41 GB peak RSS with them kept, 1.15 GB given back).
-        let Workspace { x: old_x, w, p } = self.ws.take().expect("the workspace");
-        w.discard();
-        p.discard();
-        let mut x = Block::new(self.manager, self.plan, n, m, "solver.block")?;
-        for j in 0..m {
-            x.col_mut(j)[..rows].copy_from_slice(old_x.col(j));
-            x.release_col(j);
-            old_x.release_col(j);
-        }
-        old_x.check_faults()?;
-        x.check_faults()?;
-        old_x.discard();
-        let w = Block::new(self.manager, self.plan, n, m, "solver.block")?;
-        let p = Block::new(self.manager, self.plan, n, m, "solver.block")?;
-        self.ws = Some(Workspace { x, w, p });
-        Ok(m)
-    }
-
-    fn prolong(&mut self, level: usize) -> Result<()> {
+    fn prolong(&mut self, level: usize, width: usize) -> Result<()> {
         let Hierarchy::Grid(mg) = &self.hierarchy else {
             unreachable!("a single level is never interpolated to");
         };
-        // Interpolate the block to this level, into W, then make W the new X.
         let (nc, nf) = (mg.operator(level + 1).dim(), mg.operator(level).dim());
-        let ws = self.ws.as_mut().expect("the workspace");
-        for j in 0..ws.x.ncols() {
-            mg.prolong(level, &ws.x.col(j)[..nc], &mut self.column, &mut self.temp);
-            ws.w.col_mut(j)[..nf].copy_from_slice(&self.column);
-            ws.x.release_col(j);
-            ws.w.release_col(j);
+        if level > 0 {
+            // A coarser level: interpolate into W's leading rows, then make W the new X.
+            let ws = self.ws.as_mut().expect("the workspace");
+            for j in 0..ws.x.ncols() {
+                mg.prolong(level, &ws.x.col(j)[..nc], &mut self.column, &mut self.temp);
+                ws.w.col_mut(j)[..nf].copy_from_slice(&self.column);
+                ws.x.release_col(j);
+                ws.w.release_col(j);
+            }
+            ws.x.check_faults()?;
+            ws.w.check_faults()?;
+            std::mem::swap(&mut ws.x, &mut ws.w);
+            return Ok(());
         }
-        ws.x.check_faults()?;
-        ws.w.check_faults()?;
-        std::mem::swap(&mut ws.x, &mut ws.w);
-        if level == 0 {
-            // The finest level's transfer vectors are not needed again: give them back before
-            // its V-cycles allocate their own.
-            (self.column, self.temp) = (Vec::new(), [Vec::new(), Vec::new()]);
+        // The finest level: new blocks of `width` columns, interpolated straight into X. The
+        // coarse blocks go back as the finest ones come (W and P first, X once read), their
+        // pages to the system: the pool would keep them resident beside the new blocks (2000²:
+        // 1.41 GB peak RSS with them kept, 1.15 GB given back).
+        let Workspace { x: coarse, w, p } = self.ws.take().expect("the workspace");
+        w.discard();
+        p.discard();
+        let width = width.min(coarse.ncols());
+        let mut x = Block::new(self.manager, self.plan, nf, width, "solver.block")?;
+        for j in 0..width {
+            mg.prolong(
+                level,
+                &coarse.col(j)[..nc],
+                &mut self.column,
+                &mut self.temp,
+            );
+            x.col_mut(j).copy_from_slice(&self.column);
+            x.release_col(j);
+            coarse.release_col(j);
         }
+        coarse.check_faults()?;
+        x.check_faults()?;
+        coarse.discard();
+        // The transfer vectors are not needed again: give them back before the finest level's
+        // blocks and V-cycles allocate their own.
+        (self.column, self.temp) = (Vec::new(), [Vec::new(), Vec::new()]);
+        let w = Block::new(self.manager, self.plan, nf, width, "solver.block")?;
+        let p = Block::new(self.manager, self.plan, nf, width, "solver.block")?;
+        self.ws = Some(Workspace { x, w, p });
         Ok(())
     }
 
@@ -213,17 +214,11 @@ pub(crate) fn solve<T: Scalar>(
         Hierarchy::Single { op, .. } => op.dim(),
     };
     let m = options.block_size(n);
-    let dims: Vec<usize> = match &hierarchy {
-        Hierarchy::Grid(mg) => (0..mg.levels()).map(|l| mg.operator(l).dim()).collect(),
-        Hierarchy::Single { op, .. } => vec![op.dim()],
-    };
-    let first = first_level(dims.len(), |l| dims[l], options, m);
-    // Coarse to fine: the coarser levels in a workspace of level 1's size (see HostLevels).
-    let ws = Workspace::new(manager, if first == 0 { n } else { dims[1] }, m, plan)?;
     let mut levels = HostLevels {
         manager,
         plan,
-        ws: Some(ws),
+        width: m,
+        ws: None,
         hierarchy,
         column: Vec::new(),
         temp: [Vec::new(), Vec::new()],
