@@ -2,7 +2,8 @@
 //! level of the resonance solver.
 //!
 //! The search space `V` (orthonormal in the ordinary inner product) grows by one preconditioned
-//! residual `t = K·(H − θ)u` per unconverged Ritz pair, with `K ≈ (H − σ)⁻¹` a shifted V-cycle
+//! residual `t = K·(H − θ)u` per unconverged Ritz pair (among the leading `expand` of the `m`
+//! kept), with `K ≈ (H − σ)⁻¹` a shifted V-cycle
 //! (`precond/shifted.rs`; on the bottom level the sparse LU solve, single precision in 2D).
 //! With `K` exact, `t = u + (σ − θ)·(H − σ)⁻¹u`, so the space grows by shift-invert directions:
 //! a block Krylov space of `(H − σ)⁻¹`, in which the eigenvalues nearest σ are the best
@@ -86,6 +87,8 @@ pub(crate) struct LevelParams {
     pub k: usize,
     /// Ritz pairs kept (block size; `k < m ≤ dmax / 2`).
     pub m: usize,
+    /// Leading Ritz pairs whose corrections expand the space (`k < expand ≤ m`).
+    pub expand: usize,
     /// Relative residual tolerance: ‖Hu − θu‖ ≤ tol·max(|θ|, scale) with ‖u‖ = 1.
     pub tol: f64,
     /// Floor of the tolerance's scale (eV).
@@ -563,6 +566,7 @@ pub(crate) fn davidson(
     let dmax = basis.v.ncols();
     let m = params.m;
     debug_assert!(params.k < m && 3 * m <= dmax && n <= basis.v.nrows());
+    debug_assert!(params.k < params.expand && params.expand <= m);
     debug_assert!(basis.work.ncols() > m && n <= basis.work.nrows());
     let res = basis.residency;
     let mut v = basis.v.as_mat_mut().subrows_mut(0, n);
@@ -660,11 +664,12 @@ pub(crate) fn davidson(
         let end = if stop {
             d
         } else {
-            // Corrections t = K·r of the unconverged pairs, compacted to columns d..,
-            // orthonormalised (an end at d: every correction lies in the space already, no
-            // progress is possible).
+            // Corrections t = K·r of the unconverged pairs among the leading `expand`,
+            // compacted to columns d.., orthonormalised (an end at d: every correction lies in
+            // the space already, no progress is possible).
             let mut b = 0;
-            for (c, _) in converged.iter().enumerate().filter(|(_, done)| !**done) {
+            let expanded = converged.iter().enumerate().take(params.expand);
+            for (c, _) in expanded.filter(|(_, done)| !**done) {
                 if c != b {
                     let (mut dst, src) = v.rb_mut().split_at_col_mut(d + c);
                     dst.rb_mut().col_mut(d + b).copy_from(src.col(0));
