@@ -12,6 +12,17 @@ use qdsim_mem::physics::constants::{GAAS_MASS, HBAR2_OVER_2M0};
 use qdsim_mem::physics::*;
 use qdsim_mem::solver::*;
 
+/// The 16 levels (p, q ≤ 4) of the empty GaAs box of n × n points, spacing `h`, ascending:
+/// the exact discrete spectrum.
+fn box_levels(n: usize, h: f64) -> Vec<f64> {
+    let c = HBAR2_OVER_2M0 / GAAS_MASS;
+    let mut exact: Vec<f64> = (1..=4)
+        .flat_map(|p| (1..=4).map(move |q| c * (mode(n, h, p) + mode(n, h, q))))
+        .collect();
+    exact.sort_by(f64::total_cmp);
+    exact
+}
+
 #[test]
 fn jacobi_lobpcg_finds_the_box_spectrum_with_multiplicities() {
     let n = 40;
@@ -27,11 +38,7 @@ fn jacobi_lobpcg_finds_the_box_spectrum_with_multiplicities() {
     };
     let result = lowest_eigenpairs(&m, &op, None, &options, None).unwrap();
     assert!(result.is_converged(), "{result:?}");
-    let c = HBAR2_OVER_2M0 / GAAS_MASS;
-    let mut exact: Vec<f64> = (1..=4)
-        .flat_map(|p| (1..=4).map(move |q| c * (mode(n, h, p) + mode(n, h, q))))
-        .collect();
-    exact.sort_by(f64::total_cmp);
+    let exact = box_levels(n, h);
     for (e, x) in result.values.iter().zip(&exact) {
         // residual 1e-9·λ bounds the eigenvalue error by ~(1e-9·λ)²/gap: far below 1e-10.
         assert!((e - x).abs() < 1e-10 * x, "{e} vs {x}");
@@ -466,16 +473,7 @@ fn a_long_single_level_solve_to_a_tight_tolerance_converges() {
     };
     let r = csr_lowest(&m, &csr, &options, None).unwrap();
     assert_eq!(r.converged, 6, "{r:?}");
-    // Exact: Σ_axes (2t)(1 − cos(jπ/(n+1))), t = ħ²/(2m*h²), h = L/(n+1).
-    let h = length / (n + 1) as f64;
-    let t = HBAR2_OVER_2M0 / GAAS_MASS / (h * h);
-    let level =
-        |j: usize| 2.0 * t * (1.0 - (j as f64 * std::f64::consts::PI / (n + 1) as f64).cos());
-    let mut exact: Vec<f64> = (1..5)
-        .flat_map(|a| (1..5).map(move |b| (a, b)))
-        .map(|(a, b)| level(a) + level(b))
-        .collect();
-    exact.sort_by(f64::total_cmp);
+    let exact = box_levels(n, length / (n + 1) as f64);
     for (j, (&e, &x)) in r.values.iter().zip(&exact).enumerate() {
         // Residual 1e-9·λ: the eigenvalue error is ~‖r‖²/gap, far below 1e-10 relative.
         assert!((e - x).abs() <= 1e-10 * x, "state {j}: {e} vs exact {x}");

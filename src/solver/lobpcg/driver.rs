@@ -7,8 +7,9 @@
 //! runs LOBPCG to a loose tolerance ([`LobpcgParams::for_level`]), interpolates the block to the
 //! next finer level, and so on up to the finest, where the requested tolerance applies. On fine
 //! grids only a few iterations are then needed. On the finest level the block's extra columns go
-//! when level 1's values show them useless ([`settled_width`]). A backend says where the blocks live and how a level is solved; the
-//! schedule, the parameters, the totals and the result are the driver's.
+//! when level 1's values show them useless ([`settled_width`]). A backend says where the blocks
+//! live and how a level is solved; the schedule, the parameters, the totals and the result are
+//! the driver's.
 
 use super::{LobpcgOutcome, LobpcgParams};
 use crate::error::Result;

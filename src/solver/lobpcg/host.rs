@@ -126,18 +126,19 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         let Hierarchy::Grid(mg) = &self.hierarchy else {
             unreachable!("a single level is never interpolated to");
         };
-        let (nc, nf) = (mg.operator(level + 1).dim(), mg.operator(level).dim());
         if level > 0 {
             // A coarser level: interpolate into W's leading rows, then make W the new X.
             let ws = self.ws.as_mut().expect("the workspace");
-            for j in 0..ws.x.ncols() {
-                mg.prolong(level, &ws.x.col(j)[..nc], &mut self.column, &mut self.temp);
-                ws.w.col_mut(j)[..nf].copy_from_slice(&self.column);
-                ws.x.release_col(j);
-                ws.w.release_col(j);
-            }
-            ws.x.check_faults()?;
-            ws.w.check_faults()?;
+            let columns = ws.x.ncols();
+            interpolate(
+                mg,
+                level,
+                &ws.x,
+                &mut ws.w,
+                columns,
+                &mut self.column,
+                &mut self.temp,
+            )?;
             std::mem::swap(&mut ws.x, &mut ws.w);
             return Ok(());
         }
@@ -148,21 +149,17 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         let Workspace { x: coarse, w, p } = self.ws.take().expect("the workspace");
         w.discard();
         p.discard();
-        let width = width.min(coarse.ncols());
+        let (nf, width) = (mg.operator(level).dim(), width.min(coarse.ncols()));
         let mut x = Block::new(self.manager, self.plan, nf, width, "solver.block")?;
-        for j in 0..width {
-            mg.prolong(
-                level,
-                &coarse.col(j)[..nc],
-                &mut self.column,
-                &mut self.temp,
-            );
-            x.col_mut(j).copy_from_slice(&self.column);
-            x.release_col(j);
-            coarse.release_col(j);
-        }
-        coarse.check_faults()?;
-        x.check_faults()?;
+        interpolate(
+            mg,
+            level,
+            &coarse,
+            &mut x,
+            width,
+            &mut self.column,
+            &mut self.temp,
+        )?;
         coarse.discard();
         // The transfer vectors are not needed again: give them back before the finest level's
         // blocks and V-cycles allocate their own.
@@ -191,6 +188,28 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             }
         }
     }
+}
+
+/// Interpolates the leading `columns` columns of `from` (level `level + 1`'s rows) into the
+/// leading rows of `to`'s (level `level`'s), a column at a time through `column` and `temp`.
+fn interpolate<T: Scalar>(
+    mg: &Multigrid<T>,
+    level: usize,
+    from: &Block<T>,
+    to: &mut Block<T>,
+    columns: usize,
+    column: &mut Vec<T>,
+    temp: &mut [Vec<T>; 2],
+) -> Result<()> {
+    let (nc, nf) = (mg.operator(level + 1).dim(), mg.operator(level).dim());
+    for j in 0..columns {
+        mg.prolong(level, &from.col(j)[..nc], column, temp);
+        to.col_mut(j)[..nf].copy_from_slice(column);
+        from.release_col(j);
+        to.release_col(j);
+    }
+    from.check_faults()?;
+    to.check_faults()
 }
 
 /// A whole host solve of `options.k` pairs on `hierarchy` (blocks of `options.block_size`
