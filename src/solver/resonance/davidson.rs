@@ -36,7 +36,7 @@ use super::residency::Residency;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::ManagedMatrix;
 use crate::physics::StencilOperator;
-use crate::solver::operator::Operator;
+use crate::solver::operator::chunk_rows;
 use crate::solver::out_of_core::Block;
 use crate::solver::precond::Preconditioner;
 use crate::solver::progress::{Progress, ProgressFn};
@@ -216,6 +216,22 @@ fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize, res: Residen
     end
 }
 
+/// `y = H·x` in parallel chunks of rows, each chunk finished by `then(y_chunk, x_chunk, rows)`
+/// while it is in cache (one pass over `y`).
+fn apply_then(
+    op: &StencilOperator<Complex64>,
+    x: &[Complex64],
+    y: &mut [Complex64],
+    then: impl Fn(&mut [Complex64], &[Complex64], std::ops::Range<usize>) + Sync,
+) {
+    let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
+    y.par_chunks_mut(chunk).enumerate().for_each(|(c, yc)| {
+        let rows = c * chunk..c * chunk + yc.len();
+        op.apply_rows(x, rows.clone(), yc);
+        then(yc, &x[rows.clone()], rows);
+    });
+}
+
 /// `y = (H − σ)·x`.
 fn apply_shifted(
     op: &StencilOperator<Complex64>,
@@ -223,10 +239,9 @@ fn apply_shifted(
     x: &[Complex64],
     y: &mut [Complex64],
 ) {
-    Operator::apply(op, x, y);
-    y.par_iter_mut()
-        .zip(x.par_iter())
-        .for_each(|(y, x)| *y -= sigma * x);
+    apply_then(op, x, y, |yc, xc, _| {
+        yc.iter_mut().zip(xc).for_each(|(y, x)| *y -= sigma * x);
+    });
 }
 
 /// `y = (H − σ)ᴴ·x`: the stencil's kinetic part (hops and magnetic phases) is Hermitian, so
@@ -237,13 +252,14 @@ fn apply_shifted_adjoint(
     x: &[Complex64],
     y: &mut [Complex64],
 ) {
-    Operator::apply(op, x, y);
     let diag = op.diagonal();
     let sigma = sigma.conj();
-    y.par_iter_mut()
-        .zip(x.par_iter())
-        .zip(diag.par_iter())
-        .for_each(|((y, x), d)| *y += (d.conj() - d - sigma) * x);
+    apply_then(op, x, y, |yc, xc, rows| {
+        yc.iter_mut()
+            .zip(xc)
+            .zip(&diag[rows])
+            .for_each(|((y, x), d)| *y += (d.conj() - d - sigma) * x);
+    });
 }
 
 /// Column `j` of `a` as a slice.
@@ -411,13 +427,13 @@ impl Projections {
             return new as u64;
         }
         let old = v.subcols(0, from);
-        // (H − σ)ᴴWₓ, column by column through the temporary.
-        for j in 0..new {
-            let (mut head, mut tail) = work.rb_mut().split_at_col_mut(temp);
+        // (H − σ)ᴴWₓ, each column's image one column to the right (the last into the
+        // temporary), from the last column down: no copies.
+        for j in (0..new).rev() {
+            let (head, mut tail) = work.rb_mut().split_at_col_mut(j + 1);
             apply_shifted_adjoint(op, sigma, col(head.rb(), j), col_mut(tail.rb_mut(), 0));
-            col_mut(head.rb_mut(), j).copy_from_slice(col(tail.rb(), 0));
         }
-        let cols = gram(old, work.rb().subcols(0, new), res);
+        let cols = gram(old, work.rb().subcols(1, new), res);
         self.m.submatrix_mut(0, from, from, new).copy_from(&cols);
         // M is Hermitian: its new rows are the adjoint of its new columns.
         self.m
