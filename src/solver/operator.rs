@@ -26,14 +26,27 @@ pub trait Operator<T: Scalar>: Sync {
 
     /// `y = A·x`, in parallel over chunks of rows.
     fn apply(&self, x: &[T], y: &mut [T]) {
-        let chunk = chunk_rows(self.dim(), self.row_granularity());
-        y.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(c, y_chunk)| {
-                let start = c * chunk;
-                self.apply_rows(x, start..start + y_chunk.len(), y_chunk);
-            });
+        apply_then(self, x, y, |_, _, _| {});
     }
+}
+
+/// `y = A·x` in parallel chunks of rows ([`chunk_rows`]), each chunk finished by
+/// `then(y_chunk, x_chunk, rows)` while it is in cache: a product and what follows it (a
+/// shift, a residual, a smoothing step) in one pass over `y`.
+pub(crate) fn apply_then<T: Scalar, A: Operator<T> + ?Sized>(
+    op: &A,
+    x: &[T],
+    y: &mut [T],
+    then: impl Fn(&mut [T], &[T], Range<usize>) + Sync,
+) {
+    let chunk = chunk_rows(op.dim(), op.row_granularity());
+    y.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(c, y_chunk)| {
+            let rows = c * chunk..c * chunk + y_chunk.len();
+            op.apply_rows(x, rows.clone(), y_chunk);
+            then(y_chunk, &x[rows.clone()], rows);
+        });
 }
 
 /// Rows per parallel chunk: about 8192, rounded to the operator's granularity.

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
 use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
-use crate::solver::operator::{Operator, chunk_rows};
+use crate::solver::operator::{Operator, apply_then, chunk_rows};
 use faer::Side;
 use faer::linalg::solvers::Solve;
 use parking_lot::Mutex;
@@ -189,12 +189,8 @@ impl<T: Scalar> Multigrid<T> {
 
     /// `r = b − (H + s)·x` on level `l`, in parallel chunks of rows.
     fn residual(&self, l: usize, b: &[T], x: &[T], r: &mut [T]) {
-        let op = &self.levels[l].op;
-        let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
-        r.par_chunks_mut(chunk).enumerate().for_each(|(c, rc)| {
-            let rows = c * chunk..c * chunk + rc.len();
-            op.apply_rows(x, rows.clone(), rc);
-            for ((ri, &bi), &xi) in rc.iter_mut().zip(&b[rows.clone()]).zip(&x[rows]) {
+        apply_then(&self.levels[l].op, x, r, |rc, xc, rows| {
+            for ((ri, &bi), &xi) in rc.iter_mut().zip(&b[rows]).zip(xc) {
                 *ri = bi - *ri - xi.scale(self.shift);
             }
         });

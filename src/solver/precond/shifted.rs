@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::nested_dissection::grid_column_order;
-use crate::solver::operator::chunk_rows;
+use crate::solver::operator::apply_then;
 use crate::solver::sparse_lu::{AnyShiftedLu, Precision};
 use faer::MatMut;
 use faer::reborrow::ReborrowMut;
@@ -238,13 +238,9 @@ impl ShiftedMultigrid {
 
     /// `r = b − (H − σ)·x` on level `l`, in parallel chunks of rows.
     fn residual(&self, l: usize, b: &[Complex64], x: &[Complex64], r: &mut [Complex64]) {
-        let op = &self.levels[l].op;
-        let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
         let sigma = self.sigma;
-        r.par_chunks_mut(chunk).enumerate().for_each(|(c, rc)| {
-            let rows = c * chunk..c * chunk + rc.len();
-            op.apply_rows(x, rows.clone(), rc);
-            for ((ri, &bi), &xi) in rc.iter_mut().zip(&b[rows.clone()]).zip(&x[rows]) {
+        apply_then(&self.levels[l].op, x, r, |rc, xc, rows| {
+            for ((ri, &bi), &xi) in rc.iter_mut().zip(&b[rows]).zip(xc) {
                 *ri = bi - *ri + sigma * xi;
             }
         });
@@ -255,17 +251,10 @@ impl ShiftedMultigrid {
     /// chunk's `H·from` is formed in `to` and turned into the step while it is in cache).
     fn smooth(&self, l: usize, b: &[Complex64], from: &[Complex64], to: &mut [Complex64]) {
         let level = &self.levels[l];
-        let (op, omega, sigma) = (&level.op, level.omega, self.sigma);
-        let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
-        let diag = op.diagonal();
-        to.par_chunks_mut(chunk).enumerate().for_each(|(c, tc)| {
-            let rows = c * chunk..c * chunk + tc.len();
-            op.apply_rows(from, rows.clone(), tc);
-            for (((ti, &bi), &xi), &d) in tc
-                .iter_mut()
-                .zip(&b[rows.clone()])
-                .zip(&from[rows.clone()])
-                .zip(&diag[rows])
+        let (omega, sigma, diag) = (level.omega, self.sigma, level.op.diagonal());
+        apply_then(&level.op, from, to, |tc, xc, rows| {
+            for (((ti, &bi), &xi), &d) in
+                tc.iter_mut().zip(&b[rows.clone()]).zip(xc).zip(&diag[rows])
             {
                 let r = bi - *ti + sigma * xi;
                 *ti = xi + r * (omega / (d - sigma));

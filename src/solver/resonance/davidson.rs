@@ -36,7 +36,7 @@ use super::residency::Residency;
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::ManagedMatrix;
 use crate::physics::StencilOperator;
-use crate::solver::operator::chunk_rows;
+use crate::solver::operator::apply_then;
 use crate::solver::out_of_core::Block;
 use crate::solver::precond::Preconditioner;
 use crate::solver::progress::{Progress, ProgressFn};
@@ -214,22 +214,6 @@ fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize, res: Residen
         end += 1;
     }
     end
-}
-
-/// `y = H·x` in parallel chunks of rows, each chunk finished by `then(y_chunk, x_chunk, rows)`
-/// while it is in cache (one pass over `y`).
-fn apply_then(
-    op: &StencilOperator<Complex64>,
-    x: &[Complex64],
-    y: &mut [Complex64],
-    then: impl Fn(&mut [Complex64], &[Complex64], std::ops::Range<usize>) + Sync,
-) {
-    let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
-    y.par_chunks_mut(chunk).enumerate().for_each(|(c, yc)| {
-        let rows = c * chunk..c * chunk + yc.len();
-        op.apply_rows(x, rows.clone(), yc);
-        then(yc, &x[rows.clone()], rows);
-    });
 }
 
 /// `y = (H − σ)·x`.
@@ -427,8 +411,8 @@ impl Projections {
             return new as u64;
         }
         let old = v.subcols(0, from);
-        // (H − σ)ᴴWₓ, each column's image one column to the right (the last into the
-        // temporary), from the last column down: no copies.
+        // (H − σ)ᴴWₓ, each column's image one column to the right (the last one's into column
+        // `new`, at most the temporary), from the last column down: no copies.
         for j in (0..new).rev() {
             let (head, mut tail) = work.rb_mut().split_at_col_mut(j + 1);
             apply_shifted_adjoint(op, sigma, col(head.rb(), j), col_mut(tail.rb_mut(), 0));
