@@ -76,8 +76,9 @@ struct DeviceBackend<'k, 'p, 'h, T: Scalar> {
 impl<'k, 'p, T: Scalar> BlockBackend<T> for DeviceBackend<'k, 'p, '_, T> {
     type Cols = DeviceCols<'k, 'p, T>;
 
-    fn gram_op(&self, s: &Self::Cols) -> Result<Mat<T>> {
-        self.kernels.gram_op(self.op, s)
+    fn gram_op(&self, s: &Self::Cols) -> Result<(Mat<T>, Option<Mat<T>>)> {
+        // Device blocks are in full precision: S is orthonormal to working precision.
+        Ok((self.kernels.gram_op(self.op, s)?, None))
     }
 
     fn residuals(&self, x: &Self::Cols, lambda: &[f64], r: &Self::Cols) -> Result<Vec<f64>> {

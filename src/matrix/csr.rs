@@ -6,7 +6,7 @@
 //! the only constructors): `row_ptr` has `nrows + 1` non-decreasing entries from 0 to `nnz`, and
 //! within each row the column indices are strictly increasing and below `ncols`.
 
-use super::scalar::Scalar;
+use super::scalar::{Load, Scalar};
 use crate::error::{Error, Result};
 use crate::memory::PoolBuffer;
 use faer::dyn_stack::{MemStack, StackReq};
@@ -271,7 +271,7 @@ impl<T: Scalar> CsrMatrix<T> {
         V: Scalar + Mul<T, Output = V>,
     {
         self.check_vectors(x.len(), y.len())?;
-        self.spmv_unchecked::<V, false>(alpha, x, beta, y, 0, true);
+        self.spmv_unchecked::<V, V, false>(alpha, x, beta, y, 0, true);
         Ok(())
     }
 
@@ -279,7 +279,19 @@ impl<T: Scalar> CsrMatrix<T> {
     /// block of the solvers' row-chunked kernels.
     pub(crate) fn apply_rows(&self, x: &[T], rows: std::ops::Range<usize>, y: &mut [T]) {
         debug_assert!(x.len() == self.ncols && y.len() == rows.len() && rows.end <= self.nrows);
-        self.spmv_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, rows.start, false);
+        self.spmv_unchecked::<T, T, false>(T::ONE, x, T::ZERO_VALUE, y, rows.start, false);
+    }
+
+    /// [`apply_rows`](Self::apply_rows) of a vector stored in single precision, widened as it
+    /// is read (the arithmetic is in `T`).
+    pub(crate) fn apply_rows_single(
+        &self,
+        x: &[T::Single],
+        rows: std::ops::Range<usize>,
+        y: &mut [T],
+    ) {
+        debug_assert!(x.len() == self.ncols && y.len() == rows.len() && rows.end <= self.nrows);
+        self.spmv_unchecked::<T, T::Single, false>(T::ONE, x, T::ZERO_VALUE, y, rows.start, false);
     }
 
     fn check_vectors(&self, x: usize, y: usize) -> Result<()> {
@@ -294,10 +306,10 @@ impl<T: Scalar> CsrMatrix<T> {
 
     /// SpMV with lengths already checked, for rows `first_row .. first_row + y.len()`; `CONJ`
     /// multiplies by the conjugated matrix.
-    fn spmv_unchecked<V, const CONJ: bool>(
+    fn spmv_unchecked<V, X: Load<V>, const CONJ: bool>(
         &self,
         alpha: V,
-        x: &[V],
+        x: &[X],
         beta: V,
         y: &mut [V],
         first_row: usize,
@@ -306,7 +318,7 @@ impl<T: Scalar> CsrMatrix<T> {
         V: Scalar + Mul<T, Output = V>,
     {
         match &self.indices {
-            CsrIndices::I32 { row_ptr, col_idx } => spmv_kernel::<i32, T, V, CONJ>(
+            CsrIndices::I32 { row_ptr, col_idx } => spmv_kernel::<i32, T, V, X, CONJ>(
                 &row_ptr[first_row..],
                 col_idx,
                 &self.values,
@@ -316,7 +328,7 @@ impl<T: Scalar> CsrMatrix<T> {
                 y,
                 parallel,
             ),
-            CsrIndices::I64 { row_ptr, col_idx } => spmv_kernel::<i64, T, V, CONJ>(
+            CsrIndices::I64 { row_ptr, col_idx } => spmv_kernel::<i64, T, V, X, CONJ>(
                 &row_ptr[first_row..],
                 col_idx,
                 &self.values,
@@ -368,12 +380,18 @@ pub(crate) fn faer_view<'a, I: CsrIndex, U: faer::Index, T>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn spmv_kernel<I: CsrIndex, T: Scalar, V: Scalar + Mul<T, Output = V>, const CONJ: bool>(
+fn spmv_kernel<
+    I: CsrIndex,
+    T: Scalar,
+    V: Scalar + Mul<T, Output = V>,
+    X: Load<V>,
+    const CONJ: bool,
+>(
     row_ptr: &[I],
     col_idx: &[I],
     values: &[T],
     alpha: V,
-    x: &[V],
+    x: &[X],
     beta: V,
     y: &mut [V],
     parallel: bool,
@@ -396,7 +414,7 @@ fn spmv_kernel<I: CsrIndex, T: Scalar, V: Scalar + Mul<T, Output = V>, const CON
                 };
                 let v = if CONJ { v.conj_value() } else { v };
                 // SAFETY: c < ncols = len(x), see above.
-                acc += unsafe { *x.get_unchecked(c) } * v;
+                acc += unsafe { *x.get_unchecked(c) }.load() * v;
             }
             *yi = if beta == V::ZERO_VALUE {
                 alpha * acc
@@ -483,13 +501,13 @@ impl<T: Scalar> LinOp<T> for CsrMatrix<T> {
 
     fn apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
         apply_columns(out, rhs, par, |x, y, parallel| {
-            self.spmv_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
+            self.spmv_unchecked::<T, T, false>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
         });
     }
 
     fn conj_apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
         apply_columns(out, rhs, par, |x, y, parallel| {
-            self.spmv_unchecked::<T, true>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
+            self.spmv_unchecked::<T, T, true>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
         });
     }
 }

@@ -2,7 +2,7 @@
 //! absorbing potentials), with the few operations the kernels need.
 
 use crate::memory::PoolElement;
-use num_complex::Complex64;
+use num_complex::{Complex32, Complex64};
 use std::ops::{Add, AddAssign, Mul, Sub, SubAssign};
 
 /// Real or complex, as a run-time tag (the C API's `qdsim_scalar`).
@@ -57,6 +57,41 @@ pub trait Scalar:
     fn abs_sq(self) -> f64;
     /// `self · s` for a real `s` (two multiplications for a complex value, not four).
     fn scale(self, s: f64) -> Self;
+
+    /// The same kind of value in single precision (`f32`, `Complex32`): how the solvers store
+    /// vectors that only span a search space (LOBPCG's W and P), at half the memory and
+    /// traffic; kernels widen it as they read it ([`Load`]).
+    type Single: Load<Self> + PartialEq + std::fmt::Debug + 'static;
+    /// The nearest single-precision value.
+    fn narrow(self) -> Self::Single;
+}
+
+/// A value a kernel reads from a vector and computes with as `V`: `V` itself, or `V`'s
+/// single-precision storage, widened exactly.
+pub trait Load<V>: Copy + Send + Sync {
+    /// The value as `V`.
+    fn load(self) -> V;
+}
+
+impl<V: Scalar> Load<V> for V {
+    #[inline(always)]
+    fn load(self) -> V {
+        self
+    }
+}
+
+impl Load<f64> for f32 {
+    #[inline(always)]
+    fn load(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Load<Complex64> for Complex32 {
+    #[inline(always)]
+    fn load(self) -> Complex64 {
+        Complex64::new(self.re as f64, self.im as f64)
+    }
 }
 
 impl Scalar for f64 {
@@ -91,6 +126,11 @@ impl Scalar for f64 {
     fn scale(self, s: f64) -> Self {
         self * s
     }
+    type Single = f32;
+    #[inline(always)]
+    fn narrow(self) -> f32 {
+        self as f32
+    }
 }
 
 impl Scalar for Complex64 {
@@ -124,5 +164,10 @@ impl Scalar for Complex64 {
     #[inline(always)]
     fn scale(self, s: f64) -> Self {
         Complex64::new(self.re * s, self.im * s)
+    }
+    type Single = Complex32;
+    #[inline(always)]
+    fn narrow(self) -> Complex32 {
+        Complex32::new(self.re as f32, self.im as f32)
     }
 }

@@ -18,7 +18,7 @@ use super::grid::Grid;
 use super::hamiltonian::HamiltonianSpec;
 use super::magnetic::peierls_phases;
 use crate::error::{Error, Result};
-use crate::matrix::{Scalar, ScalarKind, apply_columns};
+use crate::matrix::{Load, Scalar, ScalarKind, apply_columns};
 use crate::memory::{MemoryManager, PoolBuffer};
 use faer::dyn_stack::{MemStack, StackReq};
 use faer::matrix_free::LinOp;
@@ -254,7 +254,7 @@ impl<T: Scalar> StencilOperator<T> {
                 y.len()
             )));
         }
-        self.apply_unchecked::<V, false>(alpha, x, beta, y, 0, true);
+        self.apply_unchecked::<V, V, false>(alpha, x, beta, y, 0, true);
         Ok(())
     }
 
@@ -264,13 +264,33 @@ impl<T: Scalar> StencilOperator<T> {
     pub(crate) fn apply_rows(&self, x: &[T], rows: std::ops::Range<usize>, y: &mut [T]) {
         let nx = self.links.shape[0];
         debug_assert!(rows.start % nx == 0 && y.len() == rows.len() && x.len() == self.dim());
-        self.apply_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, rows.start / nx, false);
+        self.apply_unchecked::<T, T, false>(T::ONE, x, T::ZERO_VALUE, y, rows.start / nx, false);
     }
 
-    fn apply_unchecked<V, const CONJ: bool>(
+    /// [`apply_rows`](Self::apply_rows) of a vector stored in single precision, widened as it
+    /// is read (the arithmetic is in `T`).
+    pub(crate) fn apply_rows_single(
+        &self,
+        x: &[T::Single],
+        rows: std::ops::Range<usize>,
+        y: &mut [T],
+    ) {
+        let nx = self.links.shape[0];
+        debug_assert!(rows.start % nx == 0 && y.len() == rows.len() && x.len() == self.dim());
+        self.apply_unchecked::<T, T::Single, false>(
+            T::ONE,
+            x,
+            T::ZERO_VALUE,
+            y,
+            rows.start / nx,
+            false,
+        );
+    }
+
+    fn apply_unchecked<V, X: Load<V>, const CONJ: bool>(
         &self,
         alpha: V,
-        x: &[V],
+        x: &[X],
         beta: V,
         y: &mut [V],
         first_line: usize,
@@ -280,7 +300,7 @@ impl<T: Scalar> StencilOperator<T> {
     {
         // One monomorphised kernel per (uniform or per-link hops) × (with or without phases).
         match (&self.links.hops[0], self.phases.is_some()) {
-            (Hops::Uniform(_), false) => self.run_lines::<V, UniformHop, false, CONJ>(
+            (Hops::Uniform(_), false) => self.run_lines::<V, X, UniformHop, false, CONJ>(
                 self.uniform_hops(),
                 alpha,
                 x,
@@ -289,7 +309,7 @@ impl<T: Scalar> StencilOperator<T> {
                 first_line,
                 parallel,
             ),
-            (Hops::Uniform(_), true) => self.run_lines::<V, UniformHop, true, CONJ>(
+            (Hops::Uniform(_), true) => self.run_lines::<V, X, UniformHop, true, CONJ>(
                 self.uniform_hops(),
                 alpha,
                 x,
@@ -298,7 +318,7 @@ impl<T: Scalar> StencilOperator<T> {
                 first_line,
                 parallel,
             ),
-            (Hops::PerLink(_), false) => self.run_lines::<V, LinkHops, false, CONJ>(
+            (Hops::PerLink(_), false) => self.run_lines::<V, X, LinkHops, false, CONJ>(
                 self.link_hops(),
                 alpha,
                 x,
@@ -307,7 +327,7 @@ impl<T: Scalar> StencilOperator<T> {
                 first_line,
                 parallel,
             ),
-            (Hops::PerLink(_), true) => self.run_lines::<V, LinkHops, true, CONJ>(
+            (Hops::PerLink(_), true) => self.run_lines::<V, X, LinkHops, true, CONJ>(
                 self.link_hops(),
                 alpha,
                 x,
@@ -331,11 +351,11 @@ impl<T: Scalar> StencilOperator<T> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn run_lines<V, H: HopAt, const PHASE: bool, const CONJ: bool>(
+    fn run_lines<V, X: Load<V>, H: HopAt, const PHASE: bool, const CONJ: bool>(
         &self,
         hops: [H; 3],
         alpha: V,
-        x: &[V],
+        x: &[X],
         beta: V,
         y: &mut [V],
         first_line: usize,
@@ -347,7 +367,7 @@ impl<T: Scalar> StencilOperator<T> {
         let lines_per_task = (POINTS_PER_TASK / nx).max(1);
         let task = |(t, chunk): (usize, &mut [V])| {
             for (l, y_line) in chunk.chunks_mut(nx).enumerate() {
-                self.apply_line::<V, H, PHASE, CONJ>(
+                self.apply_line::<V, X, H, PHASE, CONJ>(
                     hops,
                     first_line + t * lines_per_task + l,
                     alpha,
@@ -372,12 +392,12 @@ impl<T: Scalar> StencilOperator<T> {
     /// y and z are found once per line; inside the line only the x ends need a test.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn apply_line<V, H: HopAt, const PHASE: bool, const CONJ: bool>(
+    fn apply_line<V, X: Load<V>, H: HopAt, const PHASE: bool, const CONJ: bool>(
         &self,
         hops: [H; 3],
         line: usize,
         alpha: V,
-        x: &[V],
+        x: &[X],
         beta: V,
         y_line: &mut [V],
     ) where
@@ -450,15 +470,15 @@ impl<T: Scalar> StencilOperator<T> {
                 .zip(&x_line[start..end])
                 .zip(&diag[start..end])
             {
-                *a = xv * cj(d);
+                *a = xv.load() * cj(d);
             }
             // x neighbours inside the line: H[p, p+1] x[p+1] and conj(H[p−1, p]) x[p−1].
             for i in start..end.min(nx - 1) {
-                acc[i - start] += hop!(x_line[i + 1], hx.at(i), link(hx.at(i), i, false));
+                acc[i - start] += hop!(x_line[i + 1].load(), hx.at(i), link(hx.at(i), i, false));
             }
             for i in start.max(1)..end {
                 acc[i - start] += hop!(
-                    x_line[i - 1],
+                    x_line[i - 1].load(),
                     hx.at(i - 1),
                     link(hx.at(i - 1), i - 1, false).conj_value()
                 );
@@ -466,31 +486,32 @@ impl<T: Scalar> StencilOperator<T> {
             if l.periodic[0] {
                 let wrap = link(hx.at(nx - 1), nx - 1, false);
                 if start == 0 {
-                    acc[0] += x_line[nx - 1] * cj(wrap.conj_value());
+                    acc[0] += x_line[nx - 1].load() * cj(wrap.conj_value());
                 }
                 if end == nx {
-                    acc[nx - 1 - start] += x_line[0] * cj(wrap);
+                    acc[nx - 1 - start] += x_line[0].load() * cj(wrap);
                 }
             }
             // y and z neighbours: whole neighbouring lines.
             if let Some((xd, hd)) = y_down {
                 for i in start..end {
-                    acc[i - start] += hop!(xd[i], hd.at(i), link(hd.at(i), i, true).conj_value());
+                    acc[i - start] +=
+                        hop!(xd[i].load(), hd.at(i), link(hd.at(i), i, true).conj_value());
                 }
             }
             if let Some((xu, hu)) = y_up {
                 for i in start..end {
-                    acc[i - start] += hop!(xu[i], hu.at(i), link(hu.at(i), i, true));
+                    acc[i - start] += hop!(xu[i].load(), hu.at(i), link(hu.at(i), i, true));
                 }
             }
             if let Some((xd, hd)) = z_down {
                 for i in start..end {
-                    acc[i - start] += xd[i].scale(-hd.at(i));
+                    acc[i - start] += xd[i].load().scale(-hd.at(i));
                 }
             }
             if let Some((xu, hu)) = z_up {
                 for i in start..end {
-                    acc[i - start] += xu[i].scale(-hu.at(i));
+                    acc[i - start] += xu[i].load().scale(-hu.at(i));
                 }
             }
             let out = &mut y_line[start..end];
@@ -573,13 +594,13 @@ impl<T: Scalar> LinOp<T> for StencilOperator<T> {
 
     fn apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
         apply_columns(out, rhs, par, |x, y, parallel| {
-            self.apply_unchecked::<T, false>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
+            self.apply_unchecked::<T, T, false>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
         });
     }
 
     fn conj_apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, _stack: &mut MemStack) {
         apply_columns(out, rhs, par, |x, y, parallel| {
-            self.apply_unchecked::<T, true>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
+            self.apply_unchecked::<T, T, true>(T::ONE, x, T::ZERO_VALUE, y, 0, parallel)
         });
     }
 }

@@ -6,6 +6,7 @@
 
 use super::lobpcg::driver::SolveClock;
 use super::lobpcg::host::{Hierarchy, solve};
+use super::lobpcg::host::{single_range, workspace_bytes};
 use super::operator::Operator;
 use super::options::{EigenOptions, Method};
 use super::out_of_core::{BlockPlan, block_bytes};
@@ -79,7 +80,10 @@ fn lowest_states_here<T: Scalar>(
     let m = options.block_size(n);
     // Out of core, the operators and the multigrid stay in core, and the result vectors too
     // unless they go to a file.
-    let estimate = mg.memory_bytes() + 3 * block_bytes::<T>(n, m);
+    // In core, W and P are in single precision (the stencil reads them in place) unless the
+    // spectrum is out of its range.
+    let bounds = mg.operator(0).gershgorin_bounds();
+    let estimate = mg.memory_bytes() + workspace_bytes::<T>(n, m, single_range(bounds));
     let plan = BlockPlan::choose(options, estimate, mg.memory_bytes());
     let destination = destination::<T>(options, &plan, n, mg.memory_bytes());
     let resident = match destination {
@@ -87,7 +91,6 @@ fn lowest_states_here<T: Scalar>(
         Destination::File(_) | Destination::Scratch(_) => mg.memory_bytes(),
     };
     let plan = BlockPlan::choose(options, estimate, resident);
-    let bounds = mg.operator(0).gershgorin_bounds();
     solve(
         manager,
         Hierarchy::Grid(mg),
@@ -102,7 +105,7 @@ fn lowest_states_here<T: Scalar>(
 }
 
 /// Bytes an in-core solve of `spec` by [`lowest_states`] (multigrid LOBPCG) holds: the three
-/// LOBPCG blocks and the multigrid hierarchy (operators, coarsest factor, work vectors). This is
+/// LOBPCG blocks (X in full precision, W and P in single) and the multigrid hierarchy (operators, coarsest factor, work vectors). This is
 /// what `Placement::Auto` compares with `EigenOptions::memory_budget`. It builds the hierarchy
 /// to measure it (a small fraction of a solve's time and memory).
 pub fn lowest_states_memory_estimate<T: Scalar>(
@@ -114,5 +117,6 @@ pub fn lowest_states_memory_estimate<T: Scalar>(
     let n = spec.grid.len();
     options.check(n)?;
     let mg = Multigrid::<T>::new(manager, spec)?;
-    Ok(mg.memory_bytes() + 3 * block_bytes::<T>(n, options.block_size(n)))
+    let single = single_range(mg.operator(0).gershgorin_bounds());
+    Ok(mg.memory_bytes() + workspace_bytes::<T>(n, options.block_size(n), single))
 }

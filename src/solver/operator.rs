@@ -4,7 +4,7 @@
 //! Implemented by the matrix-free stencil and by CSR matrices, in the pool or memory-mapped.
 
 use crate::matrix::mapped::MappedCsr;
-use crate::matrix::{CsrMatrix, Scalar};
+use crate::matrix::{CsrMatrix, Load, Scalar};
 use crate::physics::StencilOperator;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -19,6 +19,19 @@ pub trait Operator<T: Scalar>: Sync {
     }
     /// `y = (A·x)[rows]`, sequentially; `x` has `dim` entries and `y` `rows.len()`.
     fn apply_rows(&self, x: &[T], rows: Range<usize>, y: &mut [T]);
+    /// The same for `x` stored in single precision (widened as it is read; the arithmetic is
+    /// in `T`). This default widens all of `x` into a temporary on every call; operators that
+    /// read `x` in place say so with [`fast_single_input`](Self::fast_single_input), and only
+    /// for them do the solvers keep their search blocks (LOBPCG's W and P) in single precision.
+    fn apply_rows_single(&self, x: &[T::Single], rows: Range<usize>, y: &mut [T]) {
+        let wide: Vec<T> = x.iter().map(|&v| v.load()).collect();
+        self.apply_rows(&wide, rows, y);
+    }
+    /// True when [`apply_rows_single`](Self::apply_rows_single) reads `x` in place (no
+    /// temporary).
+    fn fast_single_input(&self) -> bool {
+        false
+    }
     /// The diagonal.
     fn diagonal(&self) -> Vec<T>;
     /// `(lower, upper)` bounds of the real parts of the spectrum (Gershgorin discs).
@@ -82,6 +95,14 @@ impl<T: Scalar> Operator<T> for StencilOperator<T> {
         StencilOperator::apply_rows(self, x, rows, y)
     }
 
+    fn apply_rows_single(&self, x: &[T::Single], rows: Range<usize>, y: &mut [T]) {
+        StencilOperator::apply_rows_single(self, x, rows, y)
+    }
+
+    fn fast_single_input(&self) -> bool {
+        true
+    }
+
     fn diagonal(&self) -> Vec<T> {
         StencilOperator::diagonal(self).to_vec()
     }
@@ -128,6 +149,14 @@ impl<T: Scalar> Operator<T> for CsrMatrix<T> {
         CsrMatrix::apply_rows(self, x, rows, y)
     }
 
+    fn apply_rows_single(&self, x: &[T::Single], rows: Range<usize>, y: &mut [T]) {
+        CsrMatrix::apply_rows_single(self, x, rows, y)
+    }
+
+    fn fast_single_input(&self) -> bool {
+        true
+    }
+
     fn diagonal(&self) -> Vec<T> {
         csr_diagonal(self.nrows(), |r| self.row(r))
     }
@@ -146,6 +175,14 @@ impl<T: Scalar> Operator<T> for MappedCsr<T> {
 
     fn apply_rows(&self, x: &[T], rows: Range<usize>, y: &mut [T]) {
         MappedCsr::apply_rows(self, x, rows, y)
+    }
+
+    fn apply_rows_single(&self, x: &[T::Single], rows: Range<usize>, y: &mut [T]) {
+        MappedCsr::apply_rows_single(self, x, rows, y)
+    }
+
+    fn fast_single_input(&self) -> bool {
+        true
     }
 
     fn diagonal(&self) -> Vec<T> {

@@ -118,9 +118,10 @@ fn out_of_core_equals_in_core_with_multiplicities() {
     );
     assert_eq!(dir.entries(), 0);
 
-    // Same arithmetic; only the row chunks (and so the order of the partial sums of the
-    // reductions) differ, and both runs converge to residuals far below the eigenvalue
-    // tolerance: 1e-10 relative is rounding plus a wide margin.
+    // In core W and P are stored in single precision, out of core in double, and the row
+    // chunks (so the order of the partial sums of the reductions) differ; both runs converge
+    // to residuals far below the eigenvalue tolerance: 1e-10 relative is rounding plus a wide
+    // margin.
     assert_eq!(ooc.values.len(), in_core.values.len());
     for (a, b) in ooc.values.iter().zip(&in_core.values) {
         assert!((a - b).abs() <= 1e-10 * b.abs(), "{a} vs {b}");
@@ -543,4 +544,54 @@ fn a_foreign_sigbus_still_ends_the_process() {
         .unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGBUS), "{status:?}");
+}
+
+#[test]
+fn single_precision_search_blocks_keep_full_precision_results() {
+    // In core, LOBPCG keeps W and P in single precision (the Rayleigh–Ritz step solves the
+    // pencil with their Gram matrix) and X in double; out of core all three are double. At a
+    // tolerance far below single precision both must reach it, measured here independently of
+    // the solver (‖Hx − λx‖ with the stencil's own product), and agree.
+    let dir = ScratchDir::new("single");
+    let (grid, v) = dot(99);
+    let spec = HamiltonianSpec::new(grid.clone(), GAAS_MASS, Some(&v));
+    let m = MemoryManager::with_defaults().unwrap();
+    let tight = |placement| EigenOptions {
+        tol: 1e-11,
+        ..options(&dir, placement)
+    };
+    let single = lowest_states::<f64>(&m, &spec, &tight(Placement::InCore), None).unwrap();
+    let peak = m.tag_stats("solver.block").unwrap().peak_bytes_in_use;
+    let double = lowest_states::<f64>(&m, &spec, &tight(Placement::OutOfCore), None).unwrap();
+    assert!(single.is_converged() && double.is_converged());
+    let op = StencilOperator::<f64>::new(&m, &spec, "h").unwrap();
+    let n = grid.len();
+    let mut hx = vec![0.0; n];
+    for (j, &lambda) in single.values.iter().enumerate() {
+        let x = single.vectors.col(j);
+        op.apply(1.0, x, 0.0, &mut hx).unwrap();
+        let r: f64 = hx
+            .iter()
+            .zip(x)
+            .map(|(h, xi)| (h - lambda * xi).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let norm: f64 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        // The solver's criterion is ‖r‖ ≤ 1e-11·|λ| for unit x: twice that allows for the
+        // rounding of this independent product.
+        assert!(r <= 2e-11 * lambda.abs() * norm, "state {j}: ‖r‖ = {r:e}");
+        assert!((norm - 1.0).abs() < 1e-12, "state {j}: ‖x‖ = {norm}");
+    }
+    for (a, b) in single.values.iter().zip(&double.values) {
+        // Both converged far below the tolerance's eigenvalue error (‖r‖²/gap ≈ 1e-24 eV):
+        // rounding only.
+        assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
+    }
+    // X in double and W, P in single: the finest workspace is about two X blocks (three in
+    // double), plus one column for the preconditioner.
+    let x_block = (n * 10 * 8) as u64;
+    assert!(
+        peak < 2 * x_block + x_block / 5,
+        "peak of the blocks {peak} for X blocks of {x_block}"
+    );
 }

@@ -18,7 +18,7 @@ use super::file::{Expect, MappedFile};
 use super::header::{Header, Layout};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::csr::faer_view;
-use crate::matrix::{CsrIndex, CsrIndices, CsrMatrix, FaerCsr, Scalar};
+use crate::matrix::{CsrIndex, CsrIndices, CsrMatrix, FaerCsr, Load, Scalar};
 use crate::memory::{MemoryManager, PoolBuffer};
 use parking_lot::Mutex;
 use std::marker::PhantomData;
@@ -413,6 +413,16 @@ impl<T: Scalar> MappedCsr<T> {
     /// solvers' row-chunked kernels use this. Every index is checked as it is read; entries
     /// with a bad one are skipped and recorded (see [`take_read_damage`](Self::take_read_damage)).
     pub(crate) fn apply_rows(&self, x: &[T], rows: Range<usize>, y: &mut [T]) {
+        self.apply_rows_of(x, rows, y);
+    }
+
+    /// [`apply_rows`](Self::apply_rows) of a vector stored in single precision, widened as it
+    /// is read (the arithmetic is in `T`).
+    pub(crate) fn apply_rows_single(&self, x: &[T::Single], rows: Range<usize>, y: &mut [T]) {
+        self.apply_rows_of(x, rows, y);
+    }
+
+    fn apply_rows_of<X: Load<T>>(&self, x: &[X], rows: Range<usize>, y: &mut [T]) {
         assert!(
             x.len() == self.ncols() && y.len() == rows.len() && rows.end <= self.nrows(),
             "mapped CSR product: x {} (ncols {}), rows {rows:?} (nrows {}), y {}",
@@ -423,7 +433,7 @@ impl<T: Scalar> MappedCsr<T> {
         );
         let first = rows.start;
         y.fill(T::ZERO_VALUE);
-        self.for_each_entry(rows, |r, c, v| y[r - first] += v * x[c]);
+        self.for_each_entry(rows, |r, c, v| y[r - first] += v * x[c].load());
     }
 
     /// The values, row by row (zero-copy).

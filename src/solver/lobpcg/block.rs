@@ -12,7 +12,7 @@
 //! from the resident memory when done, and every kernel drops its blocks' pages at the end.
 
 use crate::error::Result;
-use crate::matrix::Scalar;
+use crate::matrix::{Load, Scalar};
 use crate::solver::operator::{Operator, chunk_rows};
 use crate::solver::out_of_core::{Advice, Block, advise};
 use crate::solver::scratch_faults::check_address;
@@ -21,18 +21,60 @@ use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 use std::ops::Range;
 
-/// A run of columns with a common stride: columns `j` of the run start at `ptr + j·ld`.
+/// A run of columns with a common stride: column `j` of the run starts `j·ld` elements after
+/// `ptr`; the elements are `T`, or `T::Single` for a single-precision run.
 #[derive(Clone, Copy)]
 struct Segment<T> {
     ptr: *mut T,
     ncols: usize,
+    /// In elements of the run's own type.
     ld: usize,
     /// In a scratch-file mapping: residency advice applies.
     mapped: bool,
+    /// Stored in single precision (`T::Single`): read widened, written rounded.
+    single: bool,
+}
+
+impl<T: Scalar> Segment<T> {
+    /// Bytes per element.
+    fn element_bytes(&self) -> usize {
+        if self.single {
+            size_of::<T::Single>()
+        } else {
+            size_of::<T>()
+        }
+    }
+
+    /// The first byte of column `j` (`j ≤ ncols`).
+    fn column_start(&self, j: usize) -> *mut u8 {
+        debug_assert!(j <= self.ncols);
+        // SAFETY: column j ≤ ncols starts inside (or one past) the segment's matrix.
+        unsafe {
+            self.ptr
+                .cast::<u8>()
+                .add(j * self.ld * self.element_bytes())
+        }
+    }
+
+    /// The run from its column `j` on.
+    fn columns_from(&self, j: usize, ncols: usize) -> Self {
+        Self {
+            ptr: self.column_start(j).cast(),
+            ncols,
+            ..*self
+        }
+    }
+}
+
+/// Column `j` of a [`Cols`], in its storage precision.
+pub(crate) enum Column<'a, T: Scalar> {
+    Full(&'a [T]),
+    Single(&'a [T::Single]),
 }
 
 /// Columns of length `n` in pool matrices: a list of strided segments, so that a block such as
-/// `[X, W, P]` is used in place, and chunks of its rows are faer views (no copies).
+/// `[X, W, P]` is used in place, and chunks of its rows are faer views (no copies; segments in
+/// single precision are widened into a per-thread chunk buffer).
 pub(crate) struct Cols<T> {
     segments: Vec<Segment<T>>,
     n: usize,
@@ -48,34 +90,42 @@ unsafe impl<T: Send> Send for Cols<T> {}
 unsafe impl<T: Sync> Sync for Cols<T> {}
 
 impl<T: Scalar> Cols<T> {
-    /// Columns `range` of `m`.
-    pub(crate) fn of(m: &mut Block<T>, range: Range<usize>) -> Self {
+    /// The leading `n` rows of columns `range` of `m` (a smaller problem in a larger workspace).
+    pub(crate) fn of_rows(m: &mut Block<T>, range: Range<usize>, n: usize) -> Self {
+        assert!(n <= m.nrows());
+        Self::of_block(m, range, n, false)
+    }
+
+    /// The leading `n` rows of columns `range` of `m` stored in single precision: each of m's
+    /// columns holds `T::Single` values in its bytes (twice as many as its `T` rows).
+    pub(crate) fn of_single_rows(m: &mut Block<T>, range: Range<usize>, n: usize) -> Self {
+        assert!(n <= single_rows::<T>(m.nrows()));
+        Self::of_block(m, range, n, true)
+    }
+
+    fn of_block(m: &mut Block<T>, range: Range<usize>, n: usize, single: bool) -> Self {
         assert!(range.end <= m.ncols());
-        // SAFETY: range.start ≤ ncols, so the offset stays inside (or one past) the block.
-        let ptr = unsafe { m.data_ptr().add(range.start * m.ld()) };
-        let segment = Segment {
-            ptr,
-            ncols: range.len(),
-            ld: m.ld(),
+        let whole = Segment {
+            ptr: m.data_ptr(),
+            ncols: m.ncols(),
+            ld: m.ld() * size_of::<T>()
+                / if single {
+                    size_of::<T::Single>()
+                } else {
+                    size_of::<T>()
+                },
             mapped: m.is_mapped(),
+            single,
         };
         Self {
             segments: if range.is_empty() {
                 Vec::new()
             } else {
-                vec![segment]
+                vec![whole.columns_from(range.start, range.len())]
             },
-            n: m.nrows(),
+            n,
             chunk_limit: m.chunk_rows(),
         }
-    }
-
-    /// The leading `n` rows of columns `range` of `m` (a smaller problem in a larger workspace).
-    pub(crate) fn of_rows(m: &mut Block<T>, range: Range<usize>, n: usize) -> Self {
-        assert!(n <= m.nrows());
-        let mut cols = Self::of(m, range);
-        cols.n = n;
-        cols
     }
 
     /// The columns of `parts`, in order.
@@ -102,14 +152,7 @@ impl<T: Scalar> Cols<T> {
         for seg in &self.segments {
             let (lo, hi) = (range.start.max(first), range.end.min(first + seg.ncols));
             if lo < hi {
-                // SAFETY: lo − first < seg.ncols: the column lies inside the segment's matrix.
-                let ptr = unsafe { seg.ptr.add((lo - first) * seg.ld) };
-                segments.push(Segment {
-                    ptr,
-                    ncols: hi - lo,
-                    ld: seg.ld,
-                    mapped: seg.mapped,
-                });
+                segments.push(seg.columns_from(lo - first, hi - lo));
             }
             first += seg.ncols;
         }
@@ -130,6 +173,11 @@ impl<T: Scalar> Cols<T> {
         self.n
     }
 
+    /// True when some column is stored in single precision.
+    pub(crate) fn any_single(&self) -> bool {
+        self.segments.iter().any(|s| s.single)
+    }
+
     /// Residency advice on rows `rows` (clipped to the column length) of every column that
     /// lies in a scratch file; nothing for pool memory.
     pub(crate) fn advise_rows(&self, rows: Range<usize>, advice: Advice) {
@@ -138,10 +186,11 @@ impl<T: Scalar> Cols<T> {
             return;
         }
         for seg in self.segments.iter().filter(|s| s.mapped) {
+            let bytes = seg.element_bytes();
             for j in 0..seg.ncols {
                 // SAFETY: rows lo..hi of column j lie inside the segment's mapping.
-                let start = unsafe { seg.ptr.add(j * seg.ld + lo) };
-                advise(start.cast(), (hi - lo) * size_of::<T>(), advice);
+                let start = unsafe { seg.column_start(j).add(lo * bytes) };
+                advise(start, (hi - lo) * bytes, advice);
             }
         }
     }
@@ -185,55 +234,161 @@ impl<T: Scalar> Cols<T> {
         self.segments.iter().any(|s| s.mapped)
     }
 
-    fn col_ptr(&self, mut j: usize) -> *mut T {
+    /// The segment holding column `j`, and `j`'s index in it.
+    fn locate(&self, mut j: usize) -> (&Segment<T>, usize) {
         for seg in &self.segments {
             if j < seg.ncols {
-                // SAFETY: j < ncols of this segment.
-                return unsafe { seg.ptr.add(j * seg.ld) };
+                return (seg, j);
             }
             j -= seg.ncols;
         }
         panic!("column index out of range");
     }
 
-    /// Column `j`, whole.
+    /// Column `j`, whole, in its storage precision.
     ///
     /// # Safety
     /// Nobody writes the column while the slice is alive.
-    pub(crate) unsafe fn col(&self, j: usize) -> &[T] {
-        // SAFETY: the column has n elements; no concurrent writer per the contract.
-        unsafe { std::slice::from_raw_parts(self.col_ptr(j), self.n) }
+    pub(crate) unsafe fn column(&self, j: usize) -> Column<'_, T> {
+        let (seg, j) = self.locate(j);
+        let start = seg.column_start(j);
+        // SAFETY: the column has n elements of its storage type; no concurrent writer per the
+        // contract.
+        unsafe {
+            if seg.single {
+                Column::Single(std::slice::from_raw_parts(start.cast(), self.n))
+            } else {
+                Column::Full(std::slice::from_raw_parts(start.cast(), self.n))
+            }
+        }
     }
 
-    /// Rows `rows` of column `j`, mutably.
+    /// Writes `src` to rows `rows` of column `j` (rounded to single precision where the column
+    /// is stored so).
+    ///
+    /// # Safety
+    /// Nobody else reads or writes those rows of the column meanwhile.
+    pub(crate) unsafe fn store_rows(&self, j: usize, rows: Range<usize>, src: &[T]) {
+        assert!(rows.end <= self.n && src.len() == rows.len());
+        let (seg, j) = self.locate(j);
+        // SAFETY: in bounds (checked); exclusive per the contract.
+        unsafe {
+            if seg.single {
+                let dst = std::slice::from_raw_parts_mut(
+                    seg.column_start(j).cast::<T::Single>().add(rows.start),
+                    rows.len(),
+                );
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = s.narrow();
+                }
+            } else {
+                std::slice::from_raw_parts_mut(
+                    seg.column_start(j).cast::<T>().add(rows.start),
+                    rows.len(),
+                )
+                .copy_from_slice(src);
+            }
+        }
+    }
+
+    /// Rows `rows` of column `j`, mutably, when it is stored in `T` (`None` in single
+    /// precision).
     ///
     /// # Safety
     /// Nobody else reads or writes those rows of the column while the slice is alive.
     #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn rows_mut(&self, j: usize, rows: Range<usize>) -> &mut [T] {
+    pub(crate) unsafe fn full_rows_mut(&self, j: usize, rows: Range<usize>) -> Option<&mut [T]> {
         assert!(rows.end <= self.n);
+        let (seg, j) = self.locate(j);
         // SAFETY: in bounds (checked); exclusive per the contract.
-        unsafe { std::slice::from_raw_parts_mut(self.col_ptr(j).add(rows.start), rows.len()) }
+        (!seg.single).then(|| unsafe {
+            std::slice::from_raw_parts_mut(
+                seg.column_start(j).cast::<T>().add(rows.start),
+                rows.len(),
+            )
+        })
     }
 
-    /// Rows `rows` of each segment as faer views, with the index of its first column.
+    /// Rows `rows` of column `j`, widened into `dst`.
+    ///
+    /// # Safety
+    /// Nobody writes those rows of the column meanwhile.
+    pub(crate) unsafe fn load_rows(&self, j: usize, rows: Range<usize>, dst: &mut [T]) {
+        assert!(rows.end <= self.n && dst.len() == rows.len());
+        // SAFETY: no concurrent writer per the contract.
+        match unsafe { self.column(j) } {
+            Column::Full(c) => dst.copy_from_slice(&c[rows]),
+            Column::Single(c) => {
+                for (d, &s) in dst.iter_mut().zip(&c[rows]) {
+                    *d = s.load();
+                }
+            }
+        }
+    }
+
+    /// Rows `rows` of each segment as faer views, with the index of its first column: views
+    /// of the columns themselves, or of `buf` (resized) for single-precision segments, whose
+    /// rows are widened into it.
     ///
     /// # Safety
     /// Nobody writes those rows while the views are alive.
-    unsafe fn chunk_views(&self, rows: &Range<usize>) -> Vec<(usize, MatRef<'_, T>)> {
-        let mut first = 0;
+    unsafe fn chunk_views<'a>(
+        &'a self,
+        rows: &Range<usize>,
+        buf: &'a mut Mat<T>,
+    ) -> Vec<(usize, MatRef<'a, T>)> {
+        let singles: usize = self
+            .segments
+            .iter()
+            .filter(|s| s.single)
+            .map(|s| s.ncols)
+            .sum();
+        if singles > 0 {
+            buf.resize_with(rows.len(), singles, |_, _| T::ZERO_VALUE);
+            let mut c = 0;
+            for seg in self.segments.iter().filter(|s| s.single) {
+                for j in 0..seg.ncols {
+                    // SAFETY: rows ⊂ 0..n of a column of n single-precision values; no writer
+                    // per the contract.
+                    let src = unsafe {
+                        std::slice::from_raw_parts(
+                            seg.column_start(j).cast::<T::Single>().add(rows.start),
+                            rows.len(),
+                        )
+                    };
+                    let dst = buf
+                        .as_mut()
+                        .col_mut(c)
+                        .try_as_col_major_mut()
+                        .expect("faer Mat columns are contiguous")
+                        .as_slice_mut();
+                    for (d, &s) in dst.iter_mut().zip(src) {
+                        *d = s.load();
+                    }
+                    c += 1;
+                }
+            }
+        }
+        let buf: &'a Mat<T> = buf;
+        let (mut first, mut in_buf) = (0, 0);
         self.segments
             .iter()
             .map(|seg| {
-                // SAFETY: rows ⊂ 0..n and the segment's columns are ld apart inside its matrix.
-                let view = unsafe {
-                    MatRef::from_raw_parts(
-                        seg.ptr.add(rows.start),
-                        rows.len(),
-                        seg.ncols,
-                        1,
-                        seg.ld as isize,
-                    )
+                let view = if seg.single {
+                    in_buf += seg.ncols;
+                    buf.as_ref().subcols(in_buf - seg.ncols, seg.ncols)
+                } else {
+                    // SAFETY: rows ⊂ 0..n and the segment's columns are ld apart inside its
+                    // matrix.
+                    unsafe {
+                        MatRef::from_raw_parts(
+                            seg.ptr.add(rows.start),
+                            rows.len(),
+                            seg.ncols,
+                            1,
+                            seg.ld as isize,
+                        )
+                    }
                 };
                 first += seg.ncols;
                 (first - seg.ncols, view)
@@ -241,19 +396,48 @@ impl<T: Scalar> Cols<T> {
             .collect()
     }
 
+    /// When every segment of `self` is a segment of `other`, whose chunk views are
+    /// `other_views`, the same views for `self` (indexed from `self`'s first column).
+    fn views_within<'a>(
+        &self,
+        other: &Cols<T>,
+        other_views: &[(usize, MatRef<'a, T>)],
+    ) -> Option<Vec<(usize, MatRef<'a, T>)>> {
+        let mut first = 0;
+        self.segments
+            .iter()
+            .map(|seg| {
+                let k = other.segments.iter().position(|o| {
+                    (o.ptr, o.ncols, o.ld, o.single) == (seg.ptr, seg.ncols, seg.ld, seg.single)
+                })?;
+                first += seg.ncols;
+                Some((first - seg.ncols, other_views[k].1))
+            })
+            .collect()
+    }
+
     /// Writes `src` (rows.len() × len, contiguous columns) into rows `rows` of every column.
     fn scatter(&self, rows: &Range<usize>, src: &Mat<T>) {
         for j in 0..self.len() {
-            // SAFETY: rows ⊂ 0..n; concurrent calls use disjoint row ranges.
-            let dst = unsafe { self.rows_mut(j, rows.clone()) };
             let col = src
                 .as_ref()
                 .col(j)
                 .try_as_col_major()
                 .expect("faer Mat columns are contiguous");
-            dst.copy_from_slice(col.as_slice());
+            // SAFETY: rows ⊂ 0..n; concurrent calls use disjoint row ranges.
+            unsafe { self.store_rows(j, rows.clone(), col.as_slice()) };
         }
     }
+}
+
+/// Single-precision rows a block of `rows` rows of `T` holds per column.
+pub(crate) fn single_rows<T: Scalar>(rows: usize) -> usize {
+    rows * size_of::<T>() / size_of::<T::Single>()
+}
+
+/// Rows of `T` a block needs per column to hold `n` single-precision values.
+pub(crate) fn rows_for_single<T: Scalar>(n: usize) -> usize {
+    (n * size_of::<T::Single>()).div_ceil(size_of::<T>())
 }
 
 /// `acc += Lᴴ·R` over one chunk of rows, segment by segment (`r` given as a contiguous matrix or
@@ -306,48 +490,96 @@ pub(crate) fn gram<T: Scalar>(a: &Cols<T>, b: &Cols<T>) -> Mat<T> {
     }
     let limit = a.chunk_limit.min(b.chunk_limit);
     let parts = chunks(a.rows(), 1, limit)
-        .map(|rows| {
-            a.prefetch_after(&rows);
-            b.prefetch_after(&rows);
-            let mut part = Mat::<T>::zeros(na, nb);
-            // SAFETY: A and B are only read during this kernel.
-            let (va, vb) = unsafe { (a.chunk_views(&rows), b.chunk_views(&rows)) };
-            accumulate_gram(&mut part, &va, &vb);
-            a.release(&rows);
-            b.release(&rows);
-            part
-        })
+        .map_init(
+            || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
+            |(bufa, bufb), rows| {
+                a.prefetch_after(&rows);
+                b.prefetch_after(&rows);
+                let mut part = Mat::<T>::zeros(na, nb);
+                // SAFETY: A and B are only read during this kernel.
+                let va = unsafe { a.chunk_views(&rows, bufa) };
+                if let Some(vb) = b.views_within(a, &va) {
+                    // B's columns are some of A's (orthonormalisation: [q y]ᴴy): widened once.
+                    accumulate_gram(&mut part, &va, &vb);
+                } else {
+                    // SAFETY: as above.
+                    let vb = unsafe { b.chunk_views(&rows, bufb) };
+                    accumulate_gram(&mut part, &va, &vb);
+                }
+                a.release(&rows);
+                b.release(&rows);
+                part
+            },
+        )
         .collect();
     a.release_all();
     b.release_all();
     ordered_sum(parts, na, nb)
 }
 
-/// `Sᴴ·H·S`, applying `op` chunk by chunk (H·S is never stored).
-pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(op: &A, s: &Cols<T>) -> Mat<T> {
+/// `y = H·x` for rows `rows` of column `x`, whatever its storage precision.
+fn apply_column<T: Scalar, A: Operator<T> + ?Sized>(
+    op: &A,
+    x: Column<'_, T>,
+    rows: Range<usize>,
+    y: &mut [T],
+) {
+    match x {
+        Column::Full(x) => op.apply_rows(x, rows, y),
+        Column::Single(x) => op.apply_rows_single(x, rows, y),
+    }
+}
+
+/// Fills the block upper triangle of a Hermitian `g` over the segments of `s`: (i, j) right
+/// of i's segment is conj((j, i)).
+fn mirror_upper<T: Scalar>(g: &mut Mat<T>, s: &Cols<T>) {
+    let b = g.nrows();
+    let mut start = 0;
+    for seg in &s.segments {
+        let end = start + seg.ncols;
+        for j in end..b {
+            for i in start..end {
+                g[(i, j)] = g[(j, i)].conj_value();
+            }
+        }
+        start = end;
+    }
+}
+
+/// `Sᴴ·H·S`, applying `op` chunk by chunk (H·S is never stored), and, when some of S is stored
+/// in single precision, the Gram matrix `Sᴴ·S` of the stored columns from the same pass (the
+/// Rayleigh–Ritz step then solves the pencil: the rounded columns are orthonormal only to
+/// single precision).
+pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(
+    op: &A,
+    s: &Cols<T>,
+) -> (Mat<T>, Option<Mat<T>>) {
     let b = s.len();
     if b == 0 {
-        return Mat::zeros(0, 0);
+        return (Mat::zeros(0, 0), None);
+    }
+    if s.any_single() {
+        let (g, overlap) = gram_op_with_overlap(op, s);
+        return (g, Some(overlap));
     }
     let parts = chunks(s.rows(), op.row_granularity(), s.chunk_limit)
         .map_init(
-            || Mat::<T>::zeros(0, 0),
-            |th, rows| {
+            || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
+            |(th, buf), rows| {
                 s.prefetch_after(&rows);
                 th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
                 for j in 0..b {
-                    // SAFETY: S is only read during this kernel.
-                    let x = unsafe { s.col(j) };
                     let y = th
                         .as_mut()
                         .col_mut(j)
                         .try_as_col_major_mut()
                         .expect("contiguous");
-                    op.apply_rows(x, rows.clone(), y.as_slice_mut());
+                    // SAFETY: S is only read during this kernel.
+                    apply_column(op, unsafe { s.column(j) }, rows.clone(), y.as_slice_mut());
                 }
                 let mut part = Mat::<T>::zeros(b, b);
                 // SAFETY: S is only read during this kernel.
-                let vs = unsafe { s.chunk_views(&rows) };
+                let vs = unsafe { s.chunk_views(&rows, buf) };
                 // Sᴴ·H·S is Hermitian: each segment's rows only up to its last column (the
                 // block lower triangle, two thirds of the products for [X, W, P]); the rest is
                 // mirrored once the chunks are summed.
@@ -372,18 +604,88 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(op: &A, s: &Cols<T>) -
     // The operator read halo rows of neighbouring chunks: drop those pages too.
     s.release_all();
     let mut g = ordered_sum(parts, b, b);
-    // Mirror the block upper triangle: (i, j) right of i's segment is conj((j, i)).
-    let mut start = 0;
-    for seg in &s.segments {
-        let end = start + seg.ncols;
-        for j in end..b {
-            for i in start..end {
-                g[(i, j)] = g[(j, i)].conj_value();
+    mirror_upper(&mut g, s);
+    (g, None)
+}
+
+/// [`gram_op`] with the Gram matrix: each chunk of S (widened) and of H·S goes into one buffer,
+/// interleaved by segment — `[S₀ HS₀ S₁ HS₁ …]` — so that one product per segment,
+/// `Sᵢᴴ·[S₀ HS₀ … Sᵢ HSᵢ]`, gives its rows of both matrices' block lower triangles.
+fn gram_op_with_overlap<T: Scalar, A: Operator<T> + ?Sized>(
+    op: &A,
+    s: &Cols<T>,
+) -> (Mat<T>, Mat<T>) {
+    let b = s.len();
+    // Each segment's first column in S.
+    let offsets: Vec<usize> = s
+        .segments
+        .iter()
+        .scan(0, |next, seg| {
+            *next += seg.ncols;
+            Some(*next - seg.ncols)
+        })
+        .collect();
+    let parts = chunks(s.rows(), op.row_granularity(), s.chunk_limit)
+        .map_init(
+            || Mat::<T>::zeros(0, 0),
+            |both, rows| {
+                s.prefetch_after(&rows);
+                both.resize_with(rows.len(), 2 * b, |_, _| T::ZERO_VALUE);
+                for (seg, &c0) in s.segments.iter().zip(&offsets) {
+                    for t in 0..seg.ncols {
+                        let (left, right) = both.as_mut().split_at_col_mut(2 * c0 + seg.ncols);
+                        let x_col = left
+                            .col_mut(2 * c0 + t)
+                            .try_as_col_major_mut()
+                            .expect("contiguous")
+                            .as_slice_mut();
+                        let hx_col = right
+                            .col_mut(t)
+                            .try_as_col_major_mut()
+                            .expect("contiguous")
+                            .as_slice_mut();
+                        // SAFETY: S is only read during this kernel.
+                        unsafe {
+                            s.load_rows(c0 + t, rows.clone(), x_col);
+                            apply_column(op, s.column(c0 + t), rows.clone(), hx_col);
+                        }
+                    }
+                }
+                let mut part = Mat::<T>::zeros(b, 2 * b);
+                for (seg, &c0) in s.segments.iter().zip(&offsets) {
+                    let (w, end) = (seg.ncols, 2 * (c0 + seg.ncols));
+                    matmul(
+                        part.as_mut().submatrix_mut(c0, 0, w, end),
+                        Accum::Add,
+                        both.as_ref().subcols(2 * c0, w).adjoint(),
+                        both.as_ref().subcols(0, end),
+                        T::ONE,
+                        Par::Seq,
+                    );
+                }
+                s.release(&rows);
+                part
+            },
+        )
+        .collect();
+    // The operator read halo rows of neighbouring chunks: drop those pages too.
+    s.release_all();
+    let sum = ordered_sum(parts, b, 2 * b);
+    // De-interleave: column j of S (segment at c0, width w, index t) is column 2·c0 + t of
+    // the overlap part and 2·c0 + w + t of the operator part.
+    let mut g = Mat::<T>::zeros(b, b);
+    let mut overlap = Mat::<T>::zeros(b, b);
+    for (seg, &c0) in s.segments.iter().zip(&offsets) {
+        for t in 0..seg.ncols {
+            for i in 0..b {
+                overlap[(i, c0 + t)] = sum[(i, 2 * c0 + t)];
+                g[(i, c0 + t)] = sum[(i, 2 * c0 + seg.ncols + t)];
             }
         }
-        start = end;
     }
-    g
+    mirror_upper(&mut g, s);
+    mirror_upper(&mut overlap, s);
+    (g, overlap)
 }
 
 /// `outputs = inputs·coeff` (`coeff` is inputs × outputs). The outputs may be some of the inputs:
@@ -395,14 +697,14 @@ pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs
     }
     let limit = inputs.chunk_limit.min(outputs.chunk_limit);
     chunks(inputs.rows(), 1, limit).for_each_init(
-        || Mat::<T>::zeros(0, 0),
-        |to, rows| {
+        || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
+        |(to, buf), rows| {
             inputs.prefetch_after(&rows);
             outputs.prefetch_after(&rows);
             to.resize_with(rows.len(), outputs.len(), |_, _| T::ZERO_VALUE);
             // SAFETY: within this chunk the inputs are only read until the buffer is complete;
             // other chunks touch other rows.
-            let views = unsafe { inputs.chunk_views(&rows) };
+            let views = unsafe { inputs.chunk_views(&rows, buf) };
             for (k, &(i0, v)) in views.iter().enumerate() {
                 let c = coeff.subrows(i0, v.ncols());
                 let accum = if k == 0 { Accum::Replace } else { Accum::Add };
@@ -420,7 +722,8 @@ pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs
     }
 }
 
-/// `r_j = H·x_j − λ_j·x_j` for every column; returns `‖r_j‖`. `r` must not alias `x`.
+/// `r_j = H·x_j − λ_j·x_j` for every column; returns `‖r_j‖` (of the residuals as computed,
+/// before a single-precision `r` rounds them). `r` must not alias `x`.
 pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
     op: &A,
     x: &Cols<T>,
@@ -431,24 +734,42 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
     assert!(r.len() == b && lambda.len() == b);
     let limit = x.chunk_limit.min(r.chunk_limit);
     let parts: Vec<Vec<f64>> = chunks(x.rows(), op.row_granularity(), limit)
-        .map_init(Vec::new, |hx, rows| {
-            x.prefetch_after(&rows);
-            r.prefetch_after(&rows);
-            hx.resize(rows.len(), T::ZERO_VALUE);
-            let mut part = vec![0.0; b];
-            for j in 0..b {
-                // SAFETY: X is only read; R's rows `rows` are written by this chunk alone.
-                let (xj, rj) = unsafe { (x.col(j), r.rows_mut(j, rows.clone())) };
-                op.apply_rows(xj, rows.clone(), hx);
-                for ((ri, &h), &xi) in rj.iter_mut().zip(hx.iter()).zip(&xj[rows.clone()]) {
-                    *ri = h - xi.scale(lambda[j]);
-                    part[j] += ri.abs_sq();
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(hx, xc), rows| {
+                x.prefetch_after(&rows);
+                r.prefetch_after(&rows);
+                hx.resize(rows.len(), T::ZERO_VALUE);
+                xc.resize(rows.len(), T::ZERO_VALUE);
+                let mut part = vec![0.0; b];
+                for j in 0..b {
+                    // SAFETY: X is only read; R's rows `rows` are written by this chunk alone.
+                    let xj = unsafe { x.column(j) };
+                    let xj = match xj {
+                        Column::Full(c) => {
+                            op.apply_rows(c, rows.clone(), hx);
+                            &c[rows.clone()]
+                        }
+                        Column::Single(c) => {
+                            op.apply_rows_single(c, rows.clone(), hx);
+                            for (d, &v) in xc.iter_mut().zip(&c[rows.clone()]) {
+                                *d = v.load();
+                            }
+                            &xc[..]
+                        }
+                    };
+                    for (h, &xi) in hx.iter_mut().zip(xj) {
+                        *h -= xi.scale(lambda[j]);
+                        part[j] += h.abs_sq();
+                    }
+                    // SAFETY: as above.
+                    unsafe { r.store_rows(j, rows.clone(), hx) };
                 }
-            }
-            x.release(&rows);
-            r.release(&rows);
-            part
-        })
+                x.release(&rows);
+                r.release(&rows);
+                part
+            },
+        )
         .collect();
     // The operator read halo rows of neighbouring chunks: drop those pages too.
     x.release_all();

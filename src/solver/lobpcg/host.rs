@@ -9,10 +9,11 @@
 //! Memory: the three blocks and one chunk of rows per thread; the result's vectors are stored
 //! where [`Destination`] says once W and P (and the hierarchy) are freed.
 
-use super::block::{Cols, gram_op, residuals};
+use super::block::{Cols, gram_op, residuals, rows_for_single};
 use super::driver::{Levels, SolveClock, coarse_to_fine};
 use super::{BlockBackend, LobpcgOutcome, LobpcgParams, block_lobpcg};
 use crate::error::Result;
+use crate::matrix::ManagedMatrix;
 use crate::matrix::Scalar;
 use crate::memory::MemoryManager;
 use crate::solver::operator::Operator;
@@ -24,38 +25,104 @@ use crate::solver::random::fill_random;
 use crate::solver::result::EigenResult;
 use crate::solver::vectors::{Destination, destination, store};
 use faer::Mat;
+use parking_lot::Mutex;
 
 /// The three blocks of LOBPCG. A coarse-to-fine solve has two: one of level 1's size that
 /// every coarser level uses (a coarse grid uses the leading rows), and the finest level's, made
 /// as the first is given back ([`HostLevels`]); a one-level solve has only the latter.
+///
+/// In core, W and P are stored in single precision (`T::Single`, half the bytes of X) when the
+/// operator reads such vectors in place ([`Operator::fast_single_input`]: the stencil and CSR
+/// matrices): they only span the search space, and the Rayleigh–Ritz step solves the pencil
+/// with the Gram matrix of the rounded columns, so the Ritz vectors X (and the residuals,
+/// computed from X in `T`) keep full precision. A column of `T` then widens W's columns one at
+/// a time for the preconditioner. Out of core all three stay in `T` (the preconditioner's
+/// column would be one more vector in core).
 pub(crate) struct Workspace<T: Scalar> {
     /// Current approximations (the result).
     pub x: Block<T>,
-    /// Preconditioned residuals (also a spare block between solves).
+    /// Preconditioned residuals.
     pub w: Block<T>,
     /// Search directions.
     pub p: Block<T>,
+    /// The preconditioner's column when W is in single precision.
+    column: Option<ManagedMatrix<T>>,
 }
 
 impl<T: Scalar> Workspace<T> {
-    /// Blocks of `n × m` in `manager`'s pool or in scratch files, as `plan` says; their
-    /// contents start undefined. A failure frees (or unlinks) what was created.
+    /// Blocks of `n × m` in `manager`'s pool or in scratch files, as `plan` says (W and P in
+    /// single precision in core); their contents start undefined. A failure frees (or
+    /// unlinks) what was created.
     pub(crate) fn new(
         manager: &MemoryManager,
         n: usize,
         m: usize,
         plan: &BlockPlan,
+        single: bool,
     ) -> Result<Self> {
+        let x = Block::new(manager, plan, n, m, "solver.block")?;
+        Self::around(manager, x, n, plan, single)
+    }
+
+    /// W, P (and the preconditioner's column) of `n` rows for the block `x`, in single
+    /// precision if `single`.
+    fn around(
+        manager: &MemoryManager,
+        x: Block<T>,
+        n: usize,
+        plan: &BlockPlan,
+        single: bool,
+    ) -> Result<Self> {
+        let (m, rows) = (x.ncols(), if single { rows_for_single::<T>(n) } else { n });
         Ok(Self {
-            x: Block::new(manager, plan, n, m, "solver.block")?,
-            w: Block::new(manager, plan, n, m, "solver.block")?,
-            p: Block::new(manager, plan, n, m, "solver.block")?,
+            w: Block::new(manager, plan, rows, m, "solver.block")?,
+            p: Block::new(manager, plan, rows, m, "solver.block")?,
+            column: single
+                .then(|| ManagedMatrix::uninit_values(manager, n, 1, "solver.block"))
+                .transpose()?,
+            x,
         })
+    }
+
+    /// True when W and P are stored in single precision.
+    fn single(&self) -> bool {
+        self.column.is_some()
     }
 
     /// Bytes of scratch files the blocks use (0 in core).
     pub(crate) fn scratch_bytes(&self) -> u64 {
         self.x.scratch_bytes() + self.w.scratch_bytes() + self.p.scratch_bytes()
+    }
+}
+
+/// True when a solve with blocks where `plan` says, on an operator that reads single-precision
+/// vectors in place or not (`fast_single_input`) and whose spectrum lies in `bounds`, keeps W
+/// and P in single precision (see [`Workspace`]).
+pub(crate) fn single_precision(
+    plan: &BlockPlan,
+    fast_single_input: bool,
+    bounds: (f64, f64),
+) -> bool {
+    matches!(plan, BlockPlan::InCore) && fast_single_input && single_range(bounds)
+}
+
+/// True when vectors of an operator with spectrum in `bounds` fit single precision's range:
+/// W holds residuals `Hx − λx` of unit vectors (entries up to about ‖H‖) before it is
+/// orthonormalised, and f32 overflows above 3.4·10³⁸ and loses precision below 1.2·10⁻³⁸, so
+/// ‖H‖ must lie well inside (within 10⁻²⁰ … 10²⁰; a Hamiltonian in eV is around 10⁻³ … 10³).
+pub(crate) fn single_range((lower, upper): (f64, f64)) -> bool {
+    let norm = lower.abs().max(upper.abs());
+    (1e-20..=1e20).contains(&norm)
+}
+
+/// Bytes of the workspace of `n × m` blocks: X, W and P (W and P in single precision if
+/// `single`, with the preconditioner's column).
+pub(crate) fn workspace_bytes<T: Scalar>(n: usize, m: usize, single: bool) -> u64 {
+    if single {
+        let wp = block_bytes::<T>(rows_for_single::<T>(n), m);
+        block_bytes::<T>(n, m) + 2 * wp + block_bytes::<T>(n, 1)
+    } else {
+        3 * block_bytes::<T>(n, m)
     }
 }
 
@@ -84,6 +151,8 @@ pub(crate) struct HostLevels<'a, T: Scalar> {
     plan: &'a BlockPlan,
     /// Columns of the blocks the solve starts with.
     width: usize,
+    /// W and P in single precision.
+    single: bool,
     /// Made by [`Levels::random_start`]; empty inside the finest level's [`Levels::prolong`]
     /// (and after it failed, when the solve ends).
     ws: Option<Workspace<T>>,
@@ -112,7 +181,7 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         debug_assert!(self.ws.is_none(), "one start per solve");
         // A solve from a coarser level runs them all in blocks of level 1's size.
         let capacity = self.dim(level.min(1));
-        let ws = Workspace::new(self.manager, capacity, self.width, self.plan)?;
+        let ws = Workspace::new(self.manager, capacity, self.width, self.plan, self.single)?;
         let rows = self.dim(level);
         let ws = self.ws.insert(ws);
         for j in 0..ws.x.ncols() {
@@ -127,26 +196,26 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             unreachable!("a single level is never interpolated to");
         };
         if level > 0 {
-            // A coarser level: interpolate into W's leading rows, then make W the new X.
+            // A coarser level: interpolate X's leading rows into its longer leading rows.
             let ws = self.ws.as_mut().expect("the workspace");
             let columns = ws.x.ncols();
-            interpolate(
+            return interpolate(
                 mg,
                 level,
-                &ws.x,
-                &mut ws.w,
+                None,
+                &mut ws.x,
                 columns,
                 &mut self.column,
                 &mut self.temp,
-            )?;
-            std::mem::swap(&mut ws.x, &mut ws.w);
-            return Ok(());
+            );
         }
         // The finest level: new blocks of `width` columns, interpolated straight into X. The
         // coarse blocks go back as the finest ones come (W and P first, X once read), their
         // pages to the system: the pool would keep them resident beside the new blocks (2000²:
         // 1.41 GB peak RSS with them kept, 1.15 GB given back).
-        let Workspace { x: coarse, w, p } = self.ws.take().expect("the workspace");
+        let Workspace {
+            x: coarse, w, p, ..
+        } = self.ws.take().expect("the workspace");
         w.discard();
         p.discard();
         let (nf, width) = (mg.operator(level).dim(), width.min(coarse.ncols()));
@@ -154,7 +223,7 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         interpolate(
             mg,
             level,
-            &coarse,
+            Some(&coarse),
             &mut x,
             width,
             &mut self.column,
@@ -164,9 +233,13 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         // The transfer vectors are not needed again: give them back before the finest level's
         // blocks and V-cycles allocate their own.
         (self.column, self.temp) = (Vec::new(), [Vec::new(), Vec::new()]);
-        let w = Block::new(self.manager, self.plan, nf, width, "solver.block")?;
-        let p = Block::new(self.manager, self.plan, nf, width, "solver.block")?;
-        self.ws = Some(Workspace { x, w, p });
+        self.ws = Some(Workspace::around(
+            self.manager,
+            x,
+            nf,
+            self.plan,
+            self.single,
+        )?);
         Ok(())
     }
 
@@ -191,11 +264,13 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
 }
 
 /// Interpolates the leading `columns` columns of `from` (level `level + 1`'s rows) into the
-/// leading rows of `to`'s (level `level`'s), a column at a time through `column` and `temp`.
+/// leading rows of `to`'s (level `level`'s), or those of `to` itself in place when `from` is
+/// `None` (each column is read whole before it is written), a column at a time through
+/// `column` and `temp`.
 fn interpolate<T: Scalar>(
     mg: &Multigrid<T>,
     level: usize,
-    from: &Block<T>,
+    from: Option<&Block<T>>,
     to: &mut Block<T>,
     columns: usize,
     column: &mut Vec<T>,
@@ -203,12 +278,17 @@ fn interpolate<T: Scalar>(
 ) -> Result<()> {
     let (nc, nf) = (mg.operator(level + 1).dim(), mg.operator(level).dim());
     for j in 0..columns {
-        mg.prolong(level, &from.col(j)[..nc], column, temp);
+        let source = from.map_or_else(|| to.col(j), |f| f.col(j));
+        mg.prolong(level, &source[..nc], column, temp);
         to.col_mut(j)[..nf].copy_from_slice(column);
-        from.release_col(j);
+        if let Some(f) = from {
+            f.release_col(j);
+        }
         to.release_col(j);
     }
-    from.check_faults()?;
+    if let Some(f) = from {
+        f.check_faults()?;
+    }
     to.check_faults()
 }
 
@@ -233,10 +313,15 @@ pub(crate) fn solve<T: Scalar>(
         Hierarchy::Single { op, .. } => op.dim(),
     };
     let m = options.block_size(n);
+    let fast_single_input = match &hierarchy {
+        Hierarchy::Grid(mg) => Operator::fast_single_input(mg.operator(0)),
+        Hierarchy::Single { op, .. } => op.fast_single_input(),
+    };
     let mut levels = HostLevels {
         manager,
         plan,
         width: m,
+        single: single_precision(plan, fast_single_input, bounds),
         ws: None,
         hierarchy,
         column: Vec::new(),
@@ -247,8 +332,8 @@ pub(crate) fn solve<T: Scalar>(
     drop(hierarchy);
     let ws = ws.expect("the workspace after a successful run");
     let blocks_scratch = ws.scratch_bytes();
-    let Workspace { x, w, p } = ws;
-    drop((w, p));
+    let Workspace { x, w, p, column } = ws;
+    drop((w, p, column));
     let vectors = store(manager, x, options.k, destination)?;
     let scratch = blocks_scratch + vectors.scratch_bytes();
     Ok(clock.result(&run, options.k, vectors, method, scratch))
@@ -273,14 +358,16 @@ pub(crate) fn single_level<T: Scalar>(
     let m = options.block_size(n);
     // In core: the blocks, and the operator and preconditioner (a few vectors' worth; the
     // caller adds what it holds besides, e.g. a factor).
-    let blocks = 3 * block_bytes::<T>(n, m);
+    let bounds = op.gershgorin_bounds();
+    let single = op.fast_single_input() && single_range(bounds);
+    let blocks = workspace_bytes::<T>(n, m, single);
     let resident = resident_bytes + 4 * (n * size_of::<T>()) as u64;
     let plan = BlockPlan::choose(options, blocks.saturating_add(resident), resident);
     let destination = destination::<T>(options, &plan, n, resident);
     solve(
         manager,
         Hierarchy::Single { op, prec },
-        op.gershgorin_bounds(),
+        bounds,
         options,
         &plan,
         &destination,
@@ -293,17 +380,19 @@ pub(crate) fn single_level<T: Scalar>(
 /// The host's kernels for [`block_lobpcg`]: row-chunked products with `op`, the
 /// preconditioner one column at a time (out of core, each column is dropped from the resident
 /// memory once done).
-struct HostBackend<'a, A: ?Sized, P: ?Sized> {
+struct HostBackend<'a, T, A: ?Sized, P: ?Sized> {
     op: &'a A,
     prec: &'a P,
+    /// The preconditioner's column for a single-precision W.
+    column: Option<Mutex<&'a mut [T]>>,
 }
 
 impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBackend<T>
-    for HostBackend<'_, A, P>
+    for HostBackend<'_, T, A, P>
 {
     type Cols = Cols<T>;
 
-    fn gram_op(&self, s: &Cols<T>) -> Result<Mat<T>> {
+    fn gram_op(&self, s: &Cols<T>) -> Result<(Mat<T>, Option<Mat<T>>)> {
         let g = gram_op(self.op, s);
         s.check_faults()?;
         Ok(g)
@@ -319,8 +408,24 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
     fn precondition(&self, w: &Cols<T>) -> Result<()> {
         let n = self.op.dim();
         for j in 0..w.len() {
-            // SAFETY: the loop writes W's columns and nothing else reads them meanwhile.
-            self.prec.apply_in_place(unsafe { w.rows_mut(j, 0..n) });
+            // SAFETY: the loop reads and writes W's columns and nothing else uses them
+            // meanwhile.
+            match unsafe { w.full_rows_mut(j, 0..n) } {
+                Some(v) => self.prec.apply_in_place(v),
+                None => {
+                    let mut column = self
+                        .column
+                        .as_ref()
+                        .expect("a column of T beside a single-precision W")
+                        .lock();
+                    let v = &mut column[..n];
+                    // SAFETY: as above.
+                    unsafe { w.load_rows(j, 0..n, v) };
+                    self.prec.apply_in_place(v);
+                    // SAFETY: as above.
+                    unsafe { w.store_rows(j, 0..n, v) };
+                }
+            }
             // Out of core: one column at a time is resident.
             w.slice(j..j + 1).release_all();
         }
@@ -344,13 +449,22 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
         params.k
     );
     // W and P are always written before they are read.
+    let single = ws.single();
+    let search = |b: &mut Block<T>| {
+        if single {
+            Cols::of_single_rows(b, 0..m, n)
+        } else {
+            Cols::of_rows(b, 0..m, n)
+        }
+    };
     let blocks = [
         Cols::of_rows(&mut ws.x, 0..m, n),
-        Cols::of_rows(&mut ws.w, 0..m, n),
-        Cols::of_rows(&mut ws.p, 0..m, n),
+        search(&mut ws.w),
+        search(&mut ws.p),
     ];
+    let column = ws.column.as_mut().map(|c| Mutex::new(c.col_mut(0)));
     block_lobpcg(
-        &HostBackend { op, prec },
+        &HostBackend { op, prec, column },
         [&blocks[0], &blocks[1], &blocks[2]],
         params,
         progress,

@@ -29,7 +29,7 @@ use super::progress::{Progress, ProgressFn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
 use faer::Mat;
-use small::{ColumnBlock, hermitian_eigen, orthonormalize};
+use small::{ColumnBlock, hermitian_eigen, hermitian_pencil_eigen, orthonormalize};
 
 /// The loosest residual tolerance of the coarser levels of a coarse-to-fine solve (they take
 /// the requested tolerance when it is looser). A coarse level's iterations cost a quarter (2D)
@@ -109,12 +109,23 @@ pub(crate) struct LobpcgOutcome {
 pub(crate) trait BlockBackend<T: Scalar> {
     /// A set of columns.
     type Cols: ColumnBlock<T>;
-    /// `Sᴴ·H·S`.
-    fn gram_op(&self, s: &Self::Cols) -> Result<Mat<T>>;
+    /// `Sᴴ·H·S`, and `Sᴴ·S` where S is stored inexactly (single-precision columns, whose
+    /// rounding leaves them orthonormal only to single precision); `None`: S is orthonormal to
+    /// working precision.
+    fn gram_op(&self, s: &Self::Cols) -> Result<(Mat<T>, Option<Mat<T>>)>;
     /// `r_j = H·x_j − λ_j·x_j`; returns `‖r_j‖`.
     fn residuals(&self, x: &Self::Cols, lambda: &[f64], r: &Self::Cols) -> Result<Vec<f64>>;
     /// `w_j ← T·w_j` for every column (T ≈ (H − σ)⁻¹).
     fn precondition(&self, w: &Self::Cols) -> Result<()>;
+}
+
+/// The Ritz values (ascending) and coefficient vectors from `(SᴴHS, SᴴS)`: the standard
+/// problem for an orthonormal S, the pencil when the Gram matrix is given.
+fn rayleigh_ritz<T: Scalar>((a, overlap): (Mat<T>, Option<Mat<T>>)) -> Result<(Vec<f64>, Mat<T>)> {
+    match overlap {
+        None => hermitian_eigen(&a),
+        Some(g) => hermitian_pencil_eigen(&a, &g),
+    }
 }
 
 /// LOBPCG on the blocks `x`, `w`, `p` (`m` columns each, `k ≤ m`), overwriting `x` with Ritz
@@ -148,7 +159,7 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
             format!("the initial block has rank {kept} < {m}"),
         ));
     }
-    let (theta, u) = hermitian_eigen(&backend.gram_op(xall)?)?;
+    let (theta, u) = rayleigh_ritz(backend.gram_op(xall)?)?;
     out.applications += m as u64;
     B::Cols::combine_into(xall, u.as_ref(), xall)?;
     let mut lambda = theta;
@@ -209,7 +220,17 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         let pk = pall.take(np);
         // Rayleigh–Ritz on S = [X_active, W, P] (orthonormal).
         let s = B::Cols::join(&[&xall.columns(locked..m), &wk, &pk]);
-        let (theta, u) = hermitian_eigen(&backend.gram_op(&s)?)?;
+        let (theta, u) = rayleigh_ritz(backend.gram_op(&s)?)?;
+        if u.ncols() < active {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "the Rayleigh–Ritz basis kept {} of {} directions, fewer than the {active} active pairs",
+                    u.ncols(),
+                    s.count()
+                ),
+            ));
+        }
         out.applications += s.count() as u64;
         // X_active ← S·C and P ← [0; W; P]·C, with C the lowest `active` Ritz vectors.
         let coeff = Mat::<T>::from_fn(s.count(), 2 * active, |i, j| {
@@ -325,7 +346,7 @@ mod tests {
 
     impl<'a, T: Scalar> BlockBackend<T> for HostBackend<'a, T> {
         type Cols = HostCols<'a, T>;
-        fn gram_op(&self, s: &Self::Cols) -> Result<Mat<T>> {
+        fn gram_op(&self, s: &Self::Cols) -> Result<(Mat<T>, Option<Mat<T>>)> {
             let hs_index: Vec<usize> = {
                 let mut arena = s.arena.borrow_mut();
                 let products: Vec<Vec<T>> = s
@@ -347,7 +368,7 @@ mod tests {
             };
             let g = HostCols::gram_of(s, &hs);
             s.arena.borrow_mut().truncate(hs.index[0]);
-            g
+            Ok((g?, None))
         }
         fn residuals(&self, x: &Self::Cols, lambda: &[f64], r: &Self::Cols) -> Result<Vec<f64>> {
             let mut arena = x.arena.borrow_mut();

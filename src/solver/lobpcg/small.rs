@@ -28,6 +28,10 @@ pub(crate) trait ColumnBlock<T: Scalar>: Sized {
     fn take(&self, k: usize) -> Self {
         self.columns(0..k)
     }
+    /// True when some columns are stored in single precision (orthonormal only to it).
+    fn inexact(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Scalar> ColumnBlock<T> for Cols<T> {
@@ -51,6 +55,9 @@ impl<T: Scalar> ColumnBlock<T> for Cols<T> {
         inputs.check_faults()?;
         outputs.check_faults()
     }
+    fn inexact(&self) -> bool {
+        self.any_single()
+    }
 }
 
 /// Eigenvalues (ascending) and eigenvectors of the Hermitian part of `g`.
@@ -65,6 +72,20 @@ pub(crate) fn hermitian_eigen<T: Scalar>(g: &Mat<T>) -> Result<(Vec<f64>, Mat<T>
     })?;
     let values = (0..n).map(|i| evd.S()[i].to_complex().re).collect();
     Ok((values, evd.U().to_owned()))
+}
+
+/// Eigenvalues (ascending) and `G`-orthonormal eigenvectors of the Hermitian pencil `(A, G)`,
+/// `G` the Gram matrix of a basis that is orthonormal only to the precision it is stored in:
+/// with SVQB's M (`MᴴGM = I`, numerically dependent directions dropped), the standard problem
+/// of `MᴴAM`, whose eigenvectors Y give `C = M·Y` (as many columns as M kept).
+pub(crate) fn hermitian_pencil_eigen<T: Scalar>(
+    a: &Mat<T>,
+    g: &Mat<T>,
+) -> Result<(Vec<f64>, Mat<T>)> {
+    let (m, _) = svqb(g)?;
+    let reduced = m.adjoint() * a * &m;
+    let (values, y) = hermitian_eigen(&reduced)?;
+    Ok((values, &m * y))
 }
 
 /// Makes `y` orthogonal to the orthonormal columns `q` and orthonormal itself. Columns that lie
@@ -101,10 +122,15 @@ pub(crate) fn orthonormalize<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Resu
     };
     let (c2, g) = split_projection(&g_last, nq, b);
     // A column that kept less than 1e-10 of its norm was (numerically) inside span(q): drop it.
+    // When q is stored in single precision (LOBPCG's W, against which P is projected), q is
+    // orthonormal only to about 1e-7 (f32 rounding, times √columns), so the projection through
+    // qᴴy leaves up to about 1e-6 of a column inside span(q): a remainder below 1e-5 is that
+    // noise, not a new direction.
+    let floor = if q.inexact() { 1e-5 } else { 1e-10 };
     let alive: Vec<usize> = (0..b)
         .filter(|&j| {
             let after = g[(j, j)].to_complex().re.max(0.0).sqrt();
-            after > 1e-10 * before[j] && after > 0.0
+            after > floor * before[j] && after > 0.0
         })
         .collect();
     let g_alive = Mat::<T>::from_fn(alive.len(), alive.len(), |i, j| g[(alive[i], alive[j])]);
