@@ -4,7 +4,7 @@
 //!
 //! | file | what lives there |
 //! |---|---|
-//! | `scalar.rs` | [`Scalar`](crate::matrix::Scalar) (`f64`, `Complex64`, each with its single-precision storage type, [`Load`](crate::matrix::Load)) and [`ScalarKind`](crate::matrix::ScalarKind) |
+//! | `scalar.rs` | [`Scalar`](crate::matrix::Scalar) (`f64`, `Complex64`, each with its single-precision storage type: [`Load`](crate::matrix::Load), [`Store`](crate::matrix::Store)) and [`ScalarKind`](crate::matrix::ScalarKind) |
 //! | `by_scalar.rs` | [`ByScalar`](crate::matrix::ByScalar): real-or-complex values, and `by_scalar!`, the one way to dispatch on them |
 //! | `any.rs` | [`AnyMatrix`](crate::matrix::AnyMatrix), [`AnyCsr`](crate::matrix::AnyCsr) ([`CsrInfo`](crate::matrix::CsrInfo)): the scalar type chosen at run time |
 //! | `shape.rs` | [`require_square`](crate::matrix::require_square): the one "not square" refusal |
@@ -31,5 +31,5 @@ pub(crate) use csr::{CsrIndex, apply_columns, fits_i32};
 pub use csr::{CsrIndices, CsrMatrix, FaerCsr};
 pub use csr_builder::CsrBuilder;
 pub use dense::{ManagedMatrix, aligned_ld};
-pub use scalar::{Load, Scalar, ScalarKind};
+pub use scalar::{Load, Scalar, ScalarKind, Store};
 pub use shape::require_square;

@@ -60,10 +60,9 @@ pub trait Scalar:
 
     /// The same kind of value in single precision (`f32`, `Complex32`): how the solvers store
     /// vectors that only span a search space (LOBPCG's W and P), at half the memory and
-    /// traffic; kernels widen it as they read it ([`Load`]).
-    type Single: Load<Self> + PartialEq + std::fmt::Debug + 'static;
-    /// The nearest single-precision value.
-    fn narrow(self) -> Self::Single;
+    /// traffic; kernels widen it as they read it ([`Load`]) and round to it as they write it
+    /// ([`Store`]).
+    type Single: Store<Self> + PartialEq + std::fmt::Debug + 'static;
 }
 
 /// A value a kernel reads from a vector and computes with as `V`: `V` itself, or `V`'s
@@ -73,10 +72,38 @@ pub trait Load<V>: Copy + Send + Sync {
     fn load(self) -> V;
 }
 
+/// A value a kernel writes to a vector from a `V`: `V` itself, or `V`'s single-precision
+/// storage (the nearest value).
+pub trait Store<V>: Load<V> {
+    /// The nearest value of this type to `v`.
+    fn store(v: V) -> Self;
+}
+
 impl<V: Scalar> Load<V> for V {
     #[inline(always)]
     fn load(self) -> V {
         self
+    }
+}
+
+impl<V: Scalar> Store<V> for V {
+    #[inline(always)]
+    fn store(v: V) -> V {
+        v
+    }
+}
+
+impl Store<f64> for f32 {
+    #[inline(always)]
+    fn store(v: f64) -> f32 {
+        v as f32
+    }
+}
+
+impl Store<Complex64> for Complex32 {
+    #[inline(always)]
+    fn store(v: Complex64) -> Complex32 {
+        Complex32::new(v.re as f32, v.im as f32)
     }
 }
 
@@ -127,10 +154,6 @@ impl Scalar for f64 {
         self * s
     }
     type Single = f32;
-    #[inline(always)]
-    fn narrow(self) -> f32 {
-        self as f32
-    }
 }
 
 impl Scalar for Complex64 {
@@ -166,8 +189,4 @@ impl Scalar for Complex64 {
         Complex64::new(self.re * s, self.im * s)
     }
     type Single = Complex32;
-    #[inline(always)]
-    fn narrow(self) -> Complex32 {
-        Complex32::new(self.re as f32, self.im as f32)
-    }
 }

@@ -6,7 +6,7 @@
 
 use super::lobpcg::driver::SolveClock;
 use super::lobpcg::host::{Hierarchy, solve};
-use super::lobpcg::host::{single_range, workspace_bytes};
+use super::lobpcg::host::{SearchBlocks, workspace_bytes};
 use super::operator::Operator;
 use super::options::{EigenOptions, Method};
 use super::out_of_core::{BlockPlan, block_bytes};
@@ -80,10 +80,11 @@ fn lowest_states_here<T: Scalar>(
     let m = options.block_size(n);
     // Out of core, the operators and the multigrid stay in core, and the result vectors too
     // unless they go to a file.
-    // In core, W and P are in single precision (the stencil reads them in place) unless the
-    // spectrum is out of its range.
+    // In core, W and P are in single precision (the stencil reads them in place, the V-cycle
+    // preconditions them in place) unless the spectrum is out of its range.
     let bounds = mg.operator(0).gershgorin_bounds();
-    let estimate = mg.memory_bytes() + workspace_bytes::<T>(n, m, single_range(bounds));
+    let search = SearchBlocks::choose(&BlockPlan::InCore, true, bounds, true);
+    let estimate = mg.memory_bytes() + workspace_bytes::<T>(n, m, search);
     let plan = BlockPlan::choose(options, estimate, mg.memory_bytes());
     let destination = destination::<T>(options, &plan, n, mg.memory_bytes());
     let resident = match destination {
@@ -117,6 +118,7 @@ pub fn lowest_states_memory_estimate<T: Scalar>(
     let n = spec.grid.len();
     options.check(n)?;
     let mg = Multigrid::<T>::new(manager, spec)?;
-    let single = single_range(mg.operator(0).gershgorin_bounds());
-    Ok(mg.memory_bytes() + workspace_bytes::<T>(n, options.block_size(n), single))
+    let bounds = mg.operator(0).gershgorin_bounds();
+    let search = SearchBlocks::choose(&BlockPlan::InCore, true, bounds, true);
+    Ok(mg.memory_bytes() + workspace_bytes::<T>(n, options.block_size(n), search))
 }

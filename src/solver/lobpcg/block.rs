@@ -12,7 +12,7 @@
 //! from the resident memory when done, and every kernel drops its blocks' pages at the end.
 
 use crate::error::Result;
-use crate::matrix::{Load, Scalar};
+use crate::matrix::{Load, Scalar, Store};
 use crate::solver::operator::{Operator, chunk_rows};
 use crate::solver::out_of_core::{Advice, Block, advise};
 use crate::solver::scratch_faults::check_address;
@@ -70,6 +70,12 @@ impl<T: Scalar> Segment<T> {
 pub(crate) enum Column<'a, T: Scalar> {
     Full(&'a [T]),
     Single(&'a [T::Single]),
+}
+
+/// Rows of a column of a [`Cols`], writable, in its storage precision.
+pub(crate) enum ColumnMut<'a, T: Scalar> {
+    Full(&'a mut [T]),
+    Single(&'a mut [T::Single]),
 }
 
 /// Columns of length `n` in pool matrices: a list of strided segments, so that a block such as
@@ -279,7 +285,7 @@ impl<T: Scalar> Cols<T> {
                     rows.len(),
                 );
                 for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = s.narrow();
+                    *d = T::Single::store(s);
                 }
             } else {
                 std::slice::from_raw_parts_mut(
@@ -291,22 +297,28 @@ impl<T: Scalar> Cols<T> {
         }
     }
 
-    /// Rows `rows` of column `j`, mutably, when it is stored in `T` (`None` in single
-    /// precision).
+    /// Rows `rows` of column `j`, mutably, in its storage precision.
     ///
     /// # Safety
     /// Nobody else reads or writes those rows of the column while the slice is alive.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn full_rows_mut(&self, j: usize, rows: Range<usize>) -> Option<&mut [T]> {
+    pub(crate) unsafe fn rows_mut(&self, j: usize, rows: Range<usize>) -> ColumnMut<'_, T> {
         assert!(rows.end <= self.n);
         let (seg, j) = self.locate(j);
+        let start = seg.column_start(j);
         // SAFETY: in bounds (checked); exclusive per the contract.
-        (!seg.single).then(|| unsafe {
-            std::slice::from_raw_parts_mut(
-                seg.column_start(j).cast::<T>().add(rows.start),
-                rows.len(),
-            )
-        })
+        unsafe {
+            if seg.single {
+                ColumnMut::Single(std::slice::from_raw_parts_mut(
+                    start.cast::<T::Single>().add(rows.start),
+                    rows.len(),
+                ))
+            } else {
+                ColumnMut::Full(std::slice::from_raw_parts_mut(
+                    start.cast::<T>().add(rows.start),
+                    rows.len(),
+                ))
+            }
+        }
     }
 
     /// Rows `rows` of column `j`, widened into `dst`.

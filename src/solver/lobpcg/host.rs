@@ -9,7 +9,7 @@
 //! Memory: the three blocks and one chunk of rows per thread; the result's vectors are stored
 //! where [`Destination`] says once W and P (and the hierarchy) are freed.
 
-use super::block::{Cols, gram_op, residuals, rows_for_single};
+use super::block::{Cols, ColumnMut, gram_op, residuals, rows_for_single};
 use super::driver::{Levels, SolveClock, coarse_to_fine};
 use super::{BlockBackend, LobpcgOutcome, LobpcgParams, block_lobpcg};
 use crate::error::Result;
@@ -35,9 +35,9 @@ use parking_lot::Mutex;
 /// operator reads such vectors in place ([`Operator::fast_single_input`]: the stencil and CSR
 /// matrices): they only span the search space, and the Rayleigh–Ritz step solves the pencil
 /// with the Gram matrix of the rounded columns, so the Ritz vectors X (and the residuals,
-/// computed from X in `T`) keep full precision. A column of `T` then widens W's columns one at
-/// a time for the preconditioner. Out of core all three stay in `T` (the preconditioner's
-/// column would be one more vector in core).
+/// computed from X in `T`) keep full precision. The multigrid V-cycle (and Jacobi) precondition
+/// W's columns in place; other preconditioners get them widened into one column of `T`. Out of
+/// core all three stay in `T` (that column would be one more vector in core).
 pub(crate) struct Workspace<T: Scalar> {
     /// Current approximations (the result).
     pub x: Block<T>,
@@ -45,8 +45,41 @@ pub(crate) struct Workspace<T: Scalar> {
     pub w: Block<T>,
     /// Search directions.
     pub p: Block<T>,
-    /// The preconditioner's column when W is in single precision.
+    /// How W and P are stored.
+    search: SearchBlocks,
+    /// The preconditioner's column for [`SearchBlocks::SingleWithColumn`].
     column: Option<ManagedMatrix<T>>,
+}
+
+/// How LOBPCG's W and P are stored (see [`Workspace`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SearchBlocks {
+    /// In `T`, like X.
+    Full,
+    /// In single precision; the preconditioner works on W's columns in place.
+    Single,
+    /// In single precision, with a column of `T` the preconditioner widens each of W's into.
+    SingleWithColumn,
+}
+
+impl SearchBlocks {
+    /// The storage for a solve with blocks where `plan` says, on an operator that reads
+    /// single-precision vectors in place or not (`fast_single_input`) and whose spectrum lies
+    /// in `bounds`, with a preconditioner that works on them in place or not.
+    pub(crate) fn choose(
+        plan: &BlockPlan,
+        fast_single_input: bool,
+        bounds: (f64, f64),
+        preconditioner_in_place: bool,
+    ) -> Self {
+        if !(matches!(plan, BlockPlan::InCore) && fast_single_input && single_range(bounds)) {
+            Self::Full
+        } else if preconditioner_in_place {
+            Self::Single
+        } else {
+            Self::SingleWithColumn
+        }
+    }
 }
 
 impl<T: Scalar> Workspace<T> {
@@ -58,52 +91,38 @@ impl<T: Scalar> Workspace<T> {
         n: usize,
         m: usize,
         plan: &BlockPlan,
-        single: bool,
+        search: SearchBlocks,
     ) -> Result<Self> {
         let x = Block::new(manager, plan, n, m, "solver.block")?;
-        Self::around(manager, x, n, plan, single)
+        Self::around(manager, x, n, plan, search)
     }
 
-    /// W, P (and the preconditioner's column) of `n` rows for the block `x`, in single
-    /// precision if `single`.
+    /// W, P (and the preconditioner's column) of `n` rows for the block `x`, stored as `search`
+    /// says.
     fn around(
         manager: &MemoryManager,
         x: Block<T>,
         n: usize,
         plan: &BlockPlan,
-        single: bool,
+        search: SearchBlocks,
     ) -> Result<Self> {
+        let single = search != SearchBlocks::Full;
         let (m, rows) = (x.ncols(), if single { rows_for_single::<T>(n) } else { n });
         Ok(Self {
             w: Block::new(manager, plan, rows, m, "solver.block")?,
             p: Block::new(manager, plan, rows, m, "solver.block")?,
-            column: single
+            column: (search == SearchBlocks::SingleWithColumn)
                 .then(|| ManagedMatrix::uninit_values(manager, n, 1, "solver.block"))
                 .transpose()?,
+            search,
             x,
         })
-    }
-
-    /// True when W and P are stored in single precision.
-    fn single(&self) -> bool {
-        self.column.is_some()
     }
 
     /// Bytes of scratch files the blocks use (0 in core).
     pub(crate) fn scratch_bytes(&self) -> u64 {
         self.x.scratch_bytes() + self.w.scratch_bytes() + self.p.scratch_bytes()
     }
-}
-
-/// True when a solve with blocks where `plan` says, on an operator that reads single-precision
-/// vectors in place or not (`fast_single_input`) and whose spectrum lies in `bounds`, keeps W
-/// and P in single precision (see [`Workspace`]).
-pub(crate) fn single_precision(
-    plan: &BlockPlan,
-    fast_single_input: bool,
-    bounds: (f64, f64),
-) -> bool {
-    matches!(plan, BlockPlan::InCore) && fast_single_input && single_range(bounds)
 }
 
 /// True when vectors of an operator with spectrum in `bounds` fit single precision's range:
@@ -115,14 +134,14 @@ pub(crate) fn single_range((lower, upper): (f64, f64)) -> bool {
     (1e-20..=1e20).contains(&norm)
 }
 
-/// Bytes of the workspace of `n × m` blocks: X, W and P (W and P in single precision if
-/// `single`, with the preconditioner's column).
-pub(crate) fn workspace_bytes<T: Scalar>(n: usize, m: usize, single: bool) -> u64 {
-    if single {
-        let wp = block_bytes::<T>(rows_for_single::<T>(n), m);
-        block_bytes::<T>(n, m) + 2 * wp + block_bytes::<T>(n, 1)
-    } else {
-        3 * block_bytes::<T>(n, m)
+/// Bytes of the workspace of `n × m` blocks: X, W and P stored as `search` says.
+pub(crate) fn workspace_bytes<T: Scalar>(n: usize, m: usize, search: SearchBlocks) -> u64 {
+    let x = block_bytes::<T>(n, m);
+    let wp = block_bytes::<T>(rows_for_single::<T>(n), m);
+    match search {
+        SearchBlocks::Full => 3 * x,
+        SearchBlocks::Single => x + 2 * wp,
+        SearchBlocks::SingleWithColumn => x + 2 * wp + block_bytes::<T>(n, 1),
     }
 }
 
@@ -151,8 +170,8 @@ pub(crate) struct HostLevels<'a, T: Scalar> {
     plan: &'a BlockPlan,
     /// Columns of the blocks the solve starts with.
     width: usize,
-    /// W and P in single precision.
-    single: bool,
+    /// How W and P are stored.
+    search: SearchBlocks,
     /// Made by [`Levels::random_start`]; empty inside the finest level's [`Levels::prolong`]
     /// (and after it failed, when the solve ends).
     ws: Option<Workspace<T>>,
@@ -181,7 +200,7 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         debug_assert!(self.ws.is_none(), "one start per solve");
         // A solve from a coarser level runs them all in blocks of level 1's size.
         let capacity = self.dim(level.min(1));
-        let ws = Workspace::new(self.manager, capacity, self.width, self.plan, self.single)?;
+        let ws = Workspace::new(self.manager, capacity, self.width, self.plan, self.search)?;
         let rows = self.dim(level);
         let ws = self.ws.insert(ws);
         for j in 0..ws.x.ncols() {
@@ -238,7 +257,7 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             x,
             nf,
             self.plan,
-            self.single,
+            self.search,
         )?);
         Ok(())
     }
@@ -313,15 +332,18 @@ pub(crate) fn solve<T: Scalar>(
         Hierarchy::Single { op, .. } => op.dim(),
     };
     let m = options.block_size(n);
-    let fast_single_input = match &hierarchy {
-        Hierarchy::Grid(mg) => Operator::fast_single_input(mg.operator(0)),
-        Hierarchy::Single { op, .. } => op.fast_single_input(),
+    let (fast_single_input, preconditioner_in_place) = match &hierarchy {
+        Hierarchy::Grid(mg) => (
+            Operator::fast_single_input(mg.operator(0)),
+            mg.preconditioner(0).single_in_place(),
+        ),
+        Hierarchy::Single { op, prec } => (op.fast_single_input(), prec.single_in_place()),
     };
     let mut levels = HostLevels {
         manager,
         plan,
         width: m,
-        single: single_precision(plan, fast_single_input, bounds),
+        search: SearchBlocks::choose(plan, fast_single_input, bounds, preconditioner_in_place),
         ws: None,
         hierarchy,
         column: Vec::new(),
@@ -332,7 +354,9 @@ pub(crate) fn solve<T: Scalar>(
     drop(hierarchy);
     let ws = ws.expect("the workspace after a successful run");
     let blocks_scratch = ws.scratch_bytes();
-    let Workspace { x, w, p, column } = ws;
+    let Workspace {
+        x, w, p, column, ..
+    } = ws;
     drop((w, p, column));
     let vectors = store(manager, x, options.k, destination)?;
     let scratch = blocks_scratch + vectors.scratch_bytes();
@@ -359,8 +383,13 @@ pub(crate) fn single_level<T: Scalar>(
     // In core: the blocks, and the operator and preconditioner (a few vectors' worth; the
     // caller adds what it holds besides, e.g. a factor).
     let bounds = op.gershgorin_bounds();
-    let single = op.fast_single_input() && single_range(bounds);
-    let blocks = workspace_bytes::<T>(n, m, single);
+    let search = SearchBlocks::choose(
+        &BlockPlan::InCore,
+        op.fast_single_input(),
+        bounds,
+        prec.single_in_place(),
+    );
+    let blocks = workspace_bytes::<T>(n, m, search);
     let resident = resident_bytes + 4 * (n * size_of::<T>()) as u64;
     let plan = BlockPlan::choose(options, blocks.saturating_add(resident), resident);
     let destination = destination::<T>(options, &plan, n, resident);
@@ -383,7 +412,7 @@ pub(crate) fn single_level<T: Scalar>(
 struct HostBackend<'a, T, A: ?Sized, P: ?Sized> {
     op: &'a A,
     prec: &'a P,
-    /// The preconditioner's column for a single-precision W.
+    /// The preconditioner's column for [`SearchBlocks::SingleWithColumn`].
     column: Option<Mutex<&'a mut [T]>>,
 }
 
@@ -410,21 +439,12 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
         for j in 0..w.len() {
             // SAFETY: the loop reads and writes W's columns and nothing else uses them
             // meanwhile.
-            match unsafe { w.full_rows_mut(j, 0..n) } {
-                Some(v) => self.prec.apply_in_place(v),
-                None => {
-                    let mut column = self
-                        .column
-                        .as_ref()
-                        .expect("a column of T beside a single-precision W")
-                        .lock();
-                    let v = &mut column[..n];
-                    // SAFETY: as above.
-                    unsafe { w.load_rows(j, 0..n, v) };
-                    self.prec.apply_in_place(v);
-                    // SAFETY: as above.
-                    unsafe { w.store_rows(j, 0..n, v) };
-                }
+            match unsafe { w.rows_mut(j, 0..n) } {
+                ColumnMut::Full(v) => self.prec.apply_in_place(v),
+                ColumnMut::Single(v) => match &self.column {
+                    Some(column) => self.prec.apply_in_place_single(v, &mut column.lock()),
+                    None => self.prec.apply_in_place_single(v, &mut []),
+                },
             }
             // Out of core: one column at a time is resident.
             w.slice(j..j + 1).release_all();
@@ -449,7 +469,7 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
         params.k
     );
     // W and P are always written before they are read.
-    let single = ws.single();
+    let single = ws.search != SearchBlocks::Full;
     let search = |b: &mut Block<T>| {
         if single {
             Cols::of_single_rows(b, 0..m, n)

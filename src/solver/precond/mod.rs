@@ -21,7 +21,7 @@ pub use shifted::ShiftedMultigrid;
 pub(crate) use transfer::Map1d;
 
 use super::operator::Operator;
-use crate::matrix::Scalar;
+use crate::matrix::{Load, Scalar, Store};
 use faer::MatMut;
 use faer::reborrow::ReborrowMut;
 
@@ -42,6 +42,27 @@ pub trait Preconditioner<T: Scalar>: Sync {
     /// the same digits (the out-of-core resonance solver does, to keep one column resident).
     fn columns_independent(&self) -> bool {
         true
+    }
+
+    /// `r ← T·r` for `r` stored in single precision (LOBPCG's W): widened as it is read, the
+    /// result rounded as it is written, the arithmetic in `T`. This default widens `r` into
+    /// `work` (at least as long as `r`), applies [`apply_in_place`](Self::apply_in_place) there
+    /// and rounds back; a preconditioner that works on `r` itself ignores `work` and says so
+    /// with [`single_in_place`](Self::single_in_place).
+    fn apply_in_place_single(&self, r: &mut [T::Single], work: &mut [T]) {
+        let work = &mut work[..r.len()];
+        for (w, &v) in work.iter_mut().zip(r.iter()) {
+            *w = v.load();
+        }
+        self.apply_in_place(work);
+        for (v, &w) in r.iter_mut().zip(work.iter()) {
+            *v = T::Single::store(w);
+        }
+    }
+
+    /// True when [`apply_in_place_single`](Self::apply_in_place_single) needs no `work`.
+    fn single_in_place(&self) -> bool {
+        false
     }
 }
 
@@ -94,6 +115,16 @@ impl<T: Scalar> Preconditioner<T> for Jacobi {
             *v = v.scale(s);
         }
     }
+
+    fn apply_in_place_single(&self, r: &mut [T::Single], _work: &mut [T]) {
+        for (v, &s) in r.iter_mut().zip(&self.inverse) {
+            *v = T::Single::store(v.load().scale(s));
+        }
+    }
+
+    fn single_in_place(&self) -> bool {
+        true
+    }
 }
 
 /// No preconditioning.
@@ -101,4 +132,10 @@ pub struct Identity;
 
 impl<T: Scalar> Preconditioner<T> for Identity {
     fn apply_in_place(&self, _r: &mut [T]) {}
+
+    fn apply_in_place_single(&self, _r: &mut [T::Single], _work: &mut [T]) {}
+
+    fn single_in_place(&self) -> bool {
+        true
+    }
 }
