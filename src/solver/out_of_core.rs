@@ -79,11 +79,13 @@ pub(crate) fn block_bytes<T: Scalar>(n: usize, m: usize) -> u64 {
 }
 
 /// Rows per kernel chunk for out-of-core blocks of width `m`: every thread holds a chunk of
-/// about four blocks' columns (`[X, W, P]` and an output), all threads together within
-/// `budget`; at least 256 rows, at most 65536.
+/// rows of the blocks' scratch pages (`[X, W, P]`, up to three blocks' columns) and of its
+/// work buffers (the Rayleigh–Ritz product's `[S HS]`, six blocks' columns in `T`, the most
+/// any kernel holds: `block.rs`), all threads together within `budget`; at least 256 rows, at
+/// most 65536.
 fn chunk_limit<T: Scalar>(budget: u64, m: usize) -> usize {
     let threads = rayon::current_num_threads().max(1) as u64;
-    let per_row = (4 * m.max(1) * size_of::<T>()) as u64 * threads;
+    let per_row = (9 * m.max(1) * size_of::<T>()) as u64 * threads;
     (budget / per_row).clamp(256, 65536) as usize
 }
 

@@ -97,16 +97,18 @@ fn out_of_core_equals_in_core_with_multiplicities() {
     )
     .unwrap();
     assert!(ooc.is_converged(), "{ooc:?}");
-    // Three blocks of 9801 × 10 doubles (leading dimension 9808; the finest grid drops the
-    // 11th column: the 10th state ends the 40 meV shell), each a whole number of pages, and —
-    // the 1 MiB budget cannot hold the 10 result vectors beside the multigrid — the result's
+    // X, 9801 × 10 doubles (leading dimension 9808; the finest grid drops the 11th column:
+    // the 10th state ends the 40 meV shell), W and P in single precision (9801 floats per
+    // column: 4901 doubles' worth, leading dimension 4904), each a whole number of pages, and
+    // — the 1 MiB budget cannot hold the 10 result vectors beside the multigrid — the result's
     // own scratch file (10 such columns and a header page).
     let block = (9808 * 10 * 8usize).next_multiple_of(4096) as u64;
+    let single = (4904 * 10 * 8usize).next_multiple_of(4096) as u64;
     let result = (9808 * 10 * 8 + 4096) as u64;
+    let expected = block + 2 * single + result;
     assert!(ooc.vectors.is_mapped() && ooc.vectors.file_path().is_none());
     assert!(
-        ooc.scratch_bytes >= 3 * block + result
-            && ooc.scratch_bytes < 3 * block + result + 4 * 65536,
+        ooc.scratch_bytes >= expected && ooc.scratch_bytes < expected + 4 * 65536,
         "{}",
         ooc.scratch_bytes
     );
@@ -118,9 +120,9 @@ fn out_of_core_equals_in_core_with_multiplicities() {
     );
     assert_eq!(dir.entries(), 0);
 
-    // In core W and P are stored in single precision, out of core in double, and the row
-    // chunks (so the order of the partial sums of the reductions) differ; both runs converge
-    // to residuals far below the eigenvalue tolerance: 1e-10 relative is rounding plus a wide
+    // Same arithmetic (W and P in single precision both ways); only the row chunks (and so
+    // the order of the partial sums of the reductions) differ, and both runs converge to
+    // residuals far below the eigenvalue tolerance: 1e-10 relative is rounding plus a wide
     // margin.
     assert_eq!(ooc.values.len(), in_core.values.len());
     for (a, b) in ooc.values.iter().zip(&in_core.values) {
@@ -546,25 +548,50 @@ fn a_foreign_sigbus_still_ends_the_process() {
     assert_eq!(status.signal(), Some(libc::SIGBUS), "{status:?}");
 }
 
+/// The stencil without its in-place single-precision product: the solvers keep W and P in
+/// double for it.
+struct DoubleOnly<'a>(&'a StencilOperator<f64>);
+
+impl Operator<f64> for DoubleOnly<'_> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn row_granularity(&self) -> usize {
+        Operator::row_granularity(self.0)
+    }
+    fn apply_rows(&self, x: &[f64], rows: std::ops::Range<usize>, y: &mut [f64]) {
+        Operator::apply_rows(self.0, x, rows, y)
+    }
+    fn diagonal(&self) -> Vec<f64> {
+        Operator::diagonal(self.0)
+    }
+    fn gershgorin_bounds(&self) -> (f64, f64) {
+        Operator::gershgorin_bounds(self.0)
+    }
+}
+
 #[test]
 fn single_precision_search_blocks_keep_full_precision_results() {
-    // In core, LOBPCG keeps W and P in single precision (the Rayleigh–Ritz step solves the
-    // pencil with their Gram matrix) and X in double; out of core all three are double. At a
-    // tolerance far below single precision both must reach it, measured here independently of
-    // the solver (‖Hx − λx‖ with the stencil's own product), and agree.
-    let dir = ScratchDir::new("single");
+    // LOBPCG keeps W and P in single precision for operators that read them in place (the
+    // Rayleigh–Ritz step solves the pencil with their Gram matrix) and X in double; for other
+    // operators all three are double. The same solve both ways (one level, the same multigrid
+    // V-cycle as preconditioner), at a tolerance far below single precision: both must reach
+    // it, measured here independently of the solver (‖Hx − λx‖ with the stencil's own
+    // product), and agree.
     let (grid, v) = dot(99);
     let spec = HamiltonianSpec::new(grid.clone(), GAAS_MASS, Some(&v));
     let m = MemoryManager::with_defaults().unwrap();
-    let tight = |placement| EigenOptions {
-        tol: 1e-11,
-        ..options(&dir, placement)
-    };
-    let single = lowest_states::<f64>(&m, &spec, &tight(Placement::InCore), None).unwrap();
-    let peak = m.tag_stats("solver.block").unwrap().peak_bytes_in_use;
-    let double = lowest_states::<f64>(&m, &spec, &tight(Placement::OutOfCore), None).unwrap();
-    assert!(single.is_converged() && double.is_converged());
     let op = StencilOperator::<f64>::new(&m, &spec, "h").unwrap();
+    let mg = Multigrid::<f64>::new(&m, &spec).unwrap();
+    let prec = mg.preconditioner(0);
+    let tight = EigenOptions {
+        k: 10,
+        tol: 1e-11,
+        ..EigenOptions::default()
+    };
+    let single = lowest_eigenpairs(&m, &op, Some(&prec), &tight, None).unwrap();
+    let double = lowest_eigenpairs(&m, &DoubleOnly(&op), Some(&prec), &tight, None).unwrap();
+    assert!(single.is_converged() && double.is_converged());
     let n = grid.len();
     let mut hx = vec![0.0; n];
     for (j, &lambda) in single.values.iter().enumerate() {
@@ -587,8 +614,13 @@ fn single_precision_search_blocks_keep_full_precision_results() {
         // rounding only.
         assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
     }
-    // X in double and W, P in single: the finest workspace is about two X blocks (three in
-    // double), plus one column for the preconditioner.
+
+    // The grid solver in core: X in double and W, P in single, so the finest workspace is
+    // about two X blocks (three in double).
+    let fresh = MemoryManager::with_defaults().unwrap();
+    let grid_solve = lowest_states::<f64>(&fresh, &spec, &tight, None).unwrap();
+    assert!(grid_solve.is_converged());
+    let peak = fresh.tag_stats("solver.block").unwrap().peak_bytes_in_use;
     let x_block = (n * 10 * 8) as u64;
     assert!(
         peak < 2 * x_block + x_block / 5,

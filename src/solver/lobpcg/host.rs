@@ -31,13 +31,14 @@ use parking_lot::Mutex;
 /// every coarser level uses (a coarse grid uses the leading rows), and the finest level's, made
 /// as the first is given back ([`HostLevels`]); a one-level solve has only the latter.
 ///
-/// In core, W and P are stored in single precision (`T::Single`, half the bytes of X) when the
+/// W and P are stored in single precision (`T::Single`, half the bytes of X) when the
 /// operator reads such vectors in place ([`Operator::fast_single_input`]: the stencil and CSR
 /// matrices): they only span the search space, and the Rayleigh–Ritz step solves the pencil
 /// with the Gram matrix of the rounded columns, so the Ritz vectors X (and the residuals,
 /// computed from X in `T`) keep full precision. The multigrid V-cycle (and Jacobi) precondition
-/// W's columns in place; other preconditioners get them widened into one column of `T`. Out of
-/// core all three stay in `T` (that column would be one more vector in core).
+/// W's columns in place, in core or out of core (scratch files of half the size, half the
+/// I/O); other preconditioners get them widened into one column of `T`, in core only (out of
+/// core that column would be one more vector in core, and all three stay in `T`).
 pub(crate) struct Workspace<T: Scalar> {
     /// Current approximations (the result).
     pub x: Block<T>,
@@ -72,12 +73,16 @@ impl SearchBlocks {
         bounds: (f64, f64),
         preconditioner_in_place: bool,
     ) -> Self {
-        if !(matches!(plan, BlockPlan::InCore) && fast_single_input && single_range(bounds)) {
+        let in_core = matches!(plan, BlockPlan::InCore);
+        if !(fast_single_input && single_range(bounds)) {
             Self::Full
         } else if preconditioner_in_place {
             Self::Single
-        } else {
+        } else if in_core {
             Self::SingleWithColumn
+        } else {
+            // Out of core the column would be one more vector in core.
+            Self::Full
         }
     }
 }
