@@ -4,8 +4,11 @@
 //! `Y = S·C` that may overwrite their own inputs, and residuals `H·x − λx`.
 //!
 //! Blocks are sets of `n`-long columns ([`Cols`]) that may come from several pool matrices, so
-//! that `[X, W, P]` needs no copy. Memory beyond the blocks themselves: one chunk of rows per
-//! thread (≈ 8192 rows × block width).
+//! that `[X, W, P]` needs no copy. A run of columns may be stored in single precision
+//! (`T::Single`: LOBPCG's W and P): the kernels widen its chunk of rows into a per-thread
+//! buffer (the operator reads it in place), round what they write to it, and `gram_op` then
+//! also returns the Gram matrix of the stored columns. Memory beyond the blocks themselves: a
+//! few chunks of rows per thread (≈ 8192 rows × up to twice the block width).
 //!
 //! Columns in scratch files (out-of-core solves, `out_of_core.rs`) are processed in chunks of
 //! the height their block asks for; each chunk reads ahead the next one and drops its own rows

@@ -6,8 +6,10 @@
 //! mapped CSR, shift-invert). [`solve`] runs a whole host solve, from the blocks to the result;
 //! [`single_level`] is it for one operator.
 //!
-//! Memory: the three blocks and one chunk of rows per thread; the result's vectors are stored
-//! where [`Destination`] says once W and P (and the hierarchy) are freed.
+//! Memory: the three blocks (W and P in single precision where the operator and the
+//! preconditioner work on them in place: [`SearchBlocks`]) and a few chunks of rows per
+//! thread; the result's vectors are stored where [`Destination`] says once W and P (and the
+//! hierarchy) are freed.
 
 use super::block::{Cols, ColumnMut, gram_op, residuals, rows_for_single};
 use super::driver::{Levels, SolveClock, coarse_to_fine};

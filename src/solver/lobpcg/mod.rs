@@ -4,7 +4,9 @@
 //! files) and the GPU (`gpu/solve.rs`) run the same iteration: hard locking of the leading
 //! converged pairs, SVQB orthonormalisation of W and P against the rest
 //! ([`small::orthonormalize`]), Rayleigh–Ritz on `[X_active, W, P]` with the small dense
-//! eigenproblem on the host ([`small::hermitian_eigen`]), and `X ← S·C`, `P ← [0; W; P]·C`.
+//! eigenproblem on the host ([`small::hermitian_eigen`], or the pencil with the Gram matrix
+//! when W and P are stored in single precision: [`small::hermitian_pencil_eigen`]), and
+//! `X ← S·C`, `P ← [0; W; P]·C`.
 //! Because whole blocks are projected at once, every member of a degenerate multiplet that fits
 //! in the block is found (single-vector Lanczos misses copies).
 //!
