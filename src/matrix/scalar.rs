@@ -79,6 +79,22 @@ pub trait Store<V>: Load<V> {
     fn store(v: V) -> Self;
 }
 
+/// `dst[i] = src[i]` widened to `V` (the common length of the two).
+#[inline]
+pub(crate) fn widen_into<V, X: Load<V>>(src: &[X], dst: &mut [V]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s.load();
+    }
+}
+
+/// `dst[i] = src[i]` rounded to the storage type `X` (the common length of the two).
+#[inline]
+pub(crate) fn narrow_into<V: Copy, X: Store<V>>(src: &[V], dst: &mut [X]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = X::store(s);
+    }
+}
+
 impl<V: Scalar> Load<V> for V {
     #[inline(always)]
     fn load(self) -> V {

@@ -15,7 +15,7 @@
 //! from the resident memory when done, and every kernel drops its blocks' pages at the end.
 
 use crate::error::Result;
-use crate::matrix::{Load, Scalar, Store};
+use crate::matrix::{Scalar, narrow_into, widen_into};
 use crate::solver::operator::{Operator, chunk_rows};
 use crate::solver::out_of_core::{Advice, Block, advise};
 use crate::solver::scratch_faults::check_address;
@@ -279,24 +279,10 @@ impl<T: Scalar> Cols<T> {
     /// Nobody else reads or writes those rows of the column meanwhile.
     pub(crate) unsafe fn store_rows(&self, j: usize, rows: Range<usize>, src: &[T]) {
         assert!(rows.end <= self.n && src.len() == rows.len());
-        let (seg, j) = self.locate(j);
-        // SAFETY: in bounds (checked); exclusive per the contract.
-        unsafe {
-            if seg.single {
-                let dst = std::slice::from_raw_parts_mut(
-                    seg.column_start(j).cast::<T::Single>().add(rows.start),
-                    rows.len(),
-                );
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = T::Single::store(s);
-                }
-            } else {
-                std::slice::from_raw_parts_mut(
-                    seg.column_start(j).cast::<T>().add(rows.start),
-                    rows.len(),
-                )
-                .copy_from_slice(src);
-            }
+        // SAFETY: exclusive per the contract.
+        match unsafe { self.rows_mut(j, rows) } {
+            ColumnMut::Full(dst) => dst.copy_from_slice(src),
+            ColumnMut::Single(dst) => narrow_into(src, dst),
         }
     }
 
@@ -333,11 +319,7 @@ impl<T: Scalar> Cols<T> {
         // SAFETY: no concurrent writer per the contract.
         match unsafe { self.column(j) } {
             Column::Full(c) => dst.copy_from_slice(&c[rows]),
-            Column::Single(c) => {
-                for (d, &s) in dst.iter_mut().zip(&c[rows]) {
-                    *d = s.load();
-                }
-            }
+            Column::Single(c) => widen_into(&c[rows], dst),
         }
     }
 
@@ -360,28 +342,22 @@ impl<T: Scalar> Cols<T> {
             .sum();
         if singles > 0 {
             buf.resize_with(rows.len(), singles, |_, _| T::ZERO_VALUE);
-            let mut c = 0;
-            for seg in self.segments.iter().filter(|s| s.single) {
-                for j in 0..seg.ncols {
-                    // SAFETY: rows ⊂ 0..n of a column of n single-precision values; no writer
-                    // per the contract.
-                    let src = unsafe {
-                        std::slice::from_raw_parts(
-                            seg.column_start(j).cast::<T::Single>().add(rows.start),
-                            rows.len(),
-                        )
-                    };
-                    let dst = buf
-                        .as_mut()
-                        .col_mut(c)
-                        .try_as_col_major_mut()
-                        .expect("faer Mat columns are contiguous")
-                        .as_slice_mut();
-                    for (d, &s) in dst.iter_mut().zip(src) {
-                        *d = s.load();
+            let (mut first, mut c) = (0, 0);
+            for seg in &self.segments {
+                if seg.single {
+                    for j in first..first + seg.ncols {
+                        let dst = buf
+                            .as_mut()
+                            .col_mut(c)
+                            .try_as_col_major_mut()
+                            .expect("faer Mat columns are contiguous")
+                            .as_slice_mut();
+                        // SAFETY: no writer per the contract.
+                        unsafe { self.load_rows(j, rows.clone(), dst) };
+                        c += 1;
                     }
-                    c += 1;
                 }
+                first += seg.ncols;
             }
         }
         let buf: &'a Mat<T> = buf;
@@ -767,9 +743,7 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
                         }
                         Column::Single(c) => {
                             op.apply_rows_single(c, rows.clone(), hx);
-                            for (d, &v) in xc.iter_mut().zip(&c[rows.clone()]) {
-                                *d = v.load();
-                            }
+                            widen_into(&c[rows.clone()], xc);
                             &xc[..]
                         }
                     };

@@ -21,7 +21,7 @@ pub use shifted::ShiftedMultigrid;
 pub(crate) use transfer::Map1d;
 
 use super::operator::Operator;
-use crate::matrix::{Load, Scalar, Store};
+use crate::matrix::{Load, Scalar, Store, narrow_into, widen_into};
 use faer::MatMut;
 use faer::reborrow::ReborrowMut;
 
@@ -51,13 +51,9 @@ pub trait Preconditioner<T: Scalar>: Sync {
     /// with [`single_in_place`](Self::single_in_place).
     fn apply_in_place_single(&self, r: &mut [T::Single], work: &mut [T]) {
         let work = &mut work[..r.len()];
-        for (w, &v) in work.iter_mut().zip(r.iter()) {
-            *w = v.load();
-        }
+        widen_into(r, work);
         self.apply_in_place(work);
-        for (v, &w) in r.iter_mut().zip(work.iter()) {
-            *v = T::Single::store(w);
-        }
+        narrow_into(work, r);
     }
 
     /// True when [`apply_in_place_single`](Self::apply_in_place_single) needs no `work`.

@@ -15,7 +15,7 @@ use super::Preconditioner;
 use super::hierarchy::LevelFields;
 use super::transfer::{Transfer, resize_exact};
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{Load, Scalar, Store};
+use crate::matrix::{Load, Scalar, Store, narrow_into, widen_into};
 use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::operator::{Operator, apply_then, chunk_rows};
@@ -216,14 +216,10 @@ impl<T: Scalar> Multigrid<T> {
             let x = &mut scratch[0].x;
             let n = b.len();
             resize_exact(x, n);
-            for (xi, &bi) in x.iter_mut().zip(b.iter()) {
-                *xi = bi.load();
-            }
+            widen_into(b, x);
             self.coarse_factor
                 .solve_in_place(faer::MatMut::from_column_major_slice_mut(x, n, 1));
-            for (bi, &xi) in b.iter_mut().zip(x.iter()) {
-                *bi = T::Single::store(xi);
-            }
+            narrow_into(x, b);
         } else {
             self.vcycle_above_coarsest(l, b, scratch);
         }
