@@ -32,5 +32,5 @@ pub use csr::{CsrIndices, CsrMatrix, FaerCsr};
 pub use csr_builder::CsrBuilder;
 pub use dense::{ManagedMatrix, aligned_ld};
 pub use scalar::{Load, Scalar, ScalarKind, Store};
-pub(crate) use scalar::{narrow_into, widen_into};
+pub(crate) use scalar::{narrow_into, single_range, widen_into};
 pub use shape::require_square;

@@ -29,6 +29,7 @@ pub trait Scalar:
     PoolElement
     + faer::traits::ComplexField<Real = f64>
     + Copy
+    + Default
     + PartialEq
     + std::fmt::Debug
     + Add<Output = Self>
@@ -62,7 +63,7 @@ pub trait Scalar:
     /// vectors that only span a search space (LOBPCG's W and P), at half the memory and
     /// traffic; kernels widen it as they read it ([`Load`]) and round to it as they write it
     /// ([`Store`]).
-    type Single: Store<Self> + PartialEq + std::fmt::Debug + 'static;
+    type Single: Store<Self> + Default + PartialEq + std::fmt::Debug + 'static;
 }
 
 /// A value a kernel reads from a vector and computes with as `V`: `V` itself, or `V`'s
@@ -77,6 +78,16 @@ pub trait Load<V>: Copy + Send + Sync {
 pub trait Store<V>: Load<V> {
     /// The nearest value of this type to `v`.
     fn store(v: V) -> Self;
+}
+
+/// True when vectors of an operator with spectrum in `bounds` fit single precision's range:
+/// a search vector holds residuals `Hx − λx` of unit vectors (entries up to about ‖H‖) before
+/// it is normalised, a V-cycle iterate entries down to about 1/‖H‖ of its right-hand side's,
+/// and f32 overflows above 3.4·10³⁸ and loses precision below 1.2·10⁻³⁸, so ‖H‖ must lie well
+/// inside (within 10⁻²⁰ … 10²⁰; a Hamiltonian in eV is around 10⁻³ … 10³).
+pub(crate) fn single_range((lower, upper): (f64, f64)) -> bool {
+    let norm = lower.abs().max(upper.abs());
+    (1e-20..=1e20).contains(&norm)
 }
 
 /// `dst[i] = src[i]` widened to `V` (the common length of the two).

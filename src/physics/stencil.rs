@@ -262,9 +262,7 @@ impl<T: Scalar> StencilOperator<T> {
     /// x-axis length, or ends at `dim`), sequentially: the building block of the solvers'
     /// row-chunked kernels.
     pub(crate) fn apply_rows(&self, x: &[T], rows: std::ops::Range<usize>, y: &mut [T]) {
-        let nx = self.links.shape[0];
-        debug_assert!(rows.start % nx == 0 && y.len() == rows.len() && x.len() == self.dim());
-        self.apply_unchecked::<T, T, false>(T::ONE, x, T::ZERO_VALUE, y, rows.start / nx, false);
+        self.apply_rows_from(x, rows, y);
     }
 
     /// [`apply_rows`](Self::apply_rows) of a vector stored in single precision, widened as it
@@ -275,16 +273,20 @@ impl<T: Scalar> StencilOperator<T> {
         rows: std::ops::Range<usize>,
         y: &mut [T],
     ) {
+        self.apply_rows_from(x, rows, y);
+    }
+
+    /// [`apply_rows`](Self::apply_rows) of a vector stored as `X` (`T` or its single
+    /// precision), widened as it is read.
+    pub(crate) fn apply_rows_from<X: Load<T>>(
+        &self,
+        x: &[X],
+        rows: std::ops::Range<usize>,
+        y: &mut [T],
+    ) {
         let nx = self.links.shape[0];
         debug_assert!(rows.start % nx == 0 && y.len() == rows.len() && x.len() == self.dim());
-        self.apply_unchecked::<T, T::Single, false>(
-            T::ONE,
-            x,
-            T::ZERO_VALUE,
-            y,
-            rows.start / nx,
-            false,
-        );
+        self.apply_unchecked::<T, X, false>(T::ONE, x, T::ZERO_VALUE, y, rows.start / nx, false);
     }
 
     fn apply_unchecked<V, X: Load<V>, const CONJ: bool>(

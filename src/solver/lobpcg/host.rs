@@ -16,7 +16,7 @@ use super::driver::{Levels, SolveClock, coarse_to_fine};
 use super::{BlockBackend, LobpcgOutcome, LobpcgParams, block_lobpcg};
 use crate::error::Result;
 use crate::matrix::ManagedMatrix;
-use crate::matrix::Scalar;
+use crate::matrix::{Scalar, single_range};
 use crate::memory::MemoryManager;
 use crate::solver::operator::Operator;
 use crate::solver::options::{EigenOptions, Method};
@@ -130,15 +130,6 @@ impl<T: Scalar> Workspace<T> {
     pub(crate) fn scratch_bytes(&self) -> u64 {
         self.x.scratch_bytes() + self.w.scratch_bytes() + self.p.scratch_bytes()
     }
-}
-
-/// True when vectors of an operator with spectrum in `bounds` fit single precision's range:
-/// W holds residuals `Hx − λx` of unit vectors (entries up to about ‖H‖) before it is
-/// orthonormalised, and f32 overflows above 3.4·10³⁸ and loses precision below 1.2·10⁻³⁸, so
-/// ‖H‖ must lie well inside (within 10⁻²⁰ … 10²⁰; a Hamiltonian in eV is around 10⁻³ … 10³).
-pub(crate) fn single_range((lower, upper): (f64, f64)) -> bool {
-    let norm = lower.abs().max(upper.abs());
-    (1e-20..=1e20).contains(&norm)
 }
 
 /// Bytes of the workspace of `n × m` blocks: X, W and P stored as `search` says.

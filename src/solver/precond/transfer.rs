@@ -1,18 +1,23 @@
 //! Grid transfer for multigrid and for the coarse-to-fine start: linear interpolation between
 //! two grids over the same box, one axis at a time (tensor product), and its scaled transpose
 //! (full-weighting restriction). Works for any pair of point counts, Dirichlet or periodic.
+//! Vectors may be stored in `T` or in single precision ([`Store`]): the sums are in `T` and
+//! each output value is rounded once.
 
-use crate::matrix::Scalar;
+use crate::matrix::{Load, Scalar, Store};
 use crate::physics::{Axis, Boundary, Grid};
 use rayon::prelude::*;
 
 /// Makes `v` `n` long, allocating exactly `n` when it must grow: the V-cycles' work vectors
 /// (these transfers' outputs among them) are counted in the manager by their lengths, and
 /// amortised growth could double a capacity.
-pub(super) fn resize_exact<T: Scalar>(v: &mut Vec<T>, n: usize) {
+pub(super) fn resize_exact<V: Copy + Default>(v: &mut Vec<V>, n: usize) {
     v.reserve_exact(n.saturating_sub(v.len()));
-    v.resize(n, T::ZERO_VALUE);
+    v.resize(n, V::default());
 }
+
+/// Output values a transfer sums in `T` before it rounds them to their storage (a stack array).
+const SUM_BLOCK: usize = 64;
 
 /// A sparse 1D linear map `out[i] = Σ weight · in[index]`.
 #[derive(Clone, Debug)]
@@ -104,13 +109,14 @@ impl Map1d {
 }
 
 /// Applies `map` along axis `axis` of an array of `shape` (x fastest) into `output` (resized);
-/// returns the new shape. Parallel over whole x-lines (axis > 0) or over slabs (axis 0).
-fn apply_along<T: Scalar>(
+/// returns the new shape. Parallel over whole x-lines (axis > 0) or over slabs (axis 0). The
+/// sums are in `T`, each output value rounded once to `Y`.
+fn apply_along<T: Scalar, X: Load<T>, Y: Store<T> + Default>(
     map: &Map1d,
     axis: usize,
     shape: [usize; 3],
-    input: &[T],
-    output: &mut Vec<T>,
+    input: &[X],
+    output: &mut Vec<Y>,
 ) -> [usize; 3] {
     debug_assert_eq!(shape[axis], map.n_in);
     let mut out_shape = shape;
@@ -120,17 +126,23 @@ fn apply_along<T: Scalar>(
     output.clear();
     resize_exact(output, out_shape.iter().product());
     // One unit: output index i along the axis, for one value of the outer indices: `inner`
-    // contiguous values.
-    let unit = |u: usize, dst: &mut [T]| {
+    // contiguous values, summed SUM_BLOCK at a time in `T` (from 0, the terms in map order).
+    let unit = |u: usize, dst: &mut [Y]| {
         let (o, i) = (u / n_out, u % n_out);
         let in_slab = &input[o * inner * n_in..(o + 1) * inner * n_in];
-        for t in map.offsets[i]..map.offsets[i + 1] {
-            let (src, w) = (
-                &in_slab[map.index[t] * inner..(map.index[t] + 1) * inner],
-                map.weight[t],
-            );
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d += s.scale(w);
+        let mut sums = [T::ZERO_VALUE; SUM_BLOCK];
+        for (b, dst) in dst.chunks_mut(SUM_BLOCK).enumerate() {
+            let sums = &mut sums[..dst.len()];
+            sums.fill(T::ZERO_VALUE);
+            for t in map.offsets[i]..map.offsets[i + 1] {
+                let start = map.index[t] * inner + b * SUM_BLOCK;
+                let w = map.weight[t];
+                for (a, &s) in sums.iter_mut().zip(&in_slab[start..start + dst.len()]) {
+                    *a += s.load().scale(w);
+                }
+            }
+            for (d, &a) in dst.iter_mut().zip(sums.iter()) {
+                *d = Y::store(a);
             }
         }
     };
@@ -144,9 +156,9 @@ fn apply_along<T: Scalar>(
                 for (i, d) in dst.iter_mut().enumerate() {
                     let mut acc = T::ZERO_VALUE;
                     for t in map.offsets[i]..map.offsets[i + 1] {
-                        acc += src[map.index[t]].scale(map.weight[t]);
+                        acc += src[map.index[t]].load().scale(map.weight[t]);
                     }
-                    *d = acc;
+                    *d = Y::store(acc);
                 }
             });
     } else if inner >= 64 {
@@ -201,29 +213,28 @@ impl Transfer {
     }
 
     /// Applies `maps` axis after axis; `temp` holds the intermediate arrays (kept for reuse).
-    fn apply<T: Scalar>(
+    fn apply<T: Scalar, S: Store<T> + Default>(
         maps: &[Map1d],
-        mut shape: [usize; 3],
-        input: &[T],
-        output: &mut Vec<T>,
-        temp: &mut [Vec<T>; 2],
+        shape: [usize; 3],
+        input: &[S],
+        output: &mut Vec<S>,
+        temp: &mut [Vec<S>; 2],
     ) {
         let last = maps.len() - 1;
-        for (a, map) in maps.iter().enumerate() {
-            let (src, dst): (&[T], &mut Vec<T>) = match (a, a == last) {
-                (0, true) => (input, &mut *output),
-                (0, false) => (input, &mut temp[0]),
-                (_, true) => (&temp[(a - 1) % 2], &mut *output),
-                (_, false) => {
-                    let (t0, t1) = temp.split_at_mut(1);
-                    if (a - 1) % 2 == 0 {
-                        (&t0[0], &mut t1[0])
-                    } else {
-                        (&t1[0], &mut t0[0])
-                    }
-                }
+        if last == 0 {
+            apply_along::<T, S, S>(&maps[0], 0, shape, input, output);
+            return;
+        }
+        let mut shape = apply_along::<T, S, S>(&maps[0], 0, shape, input, &mut temp[0]);
+        for (a, map) in maps.iter().enumerate().skip(1) {
+            let (t0, t1) = temp.split_at_mut(1);
+            let (src, next) = if a % 2 == 1 {
+                (&t0[0], &mut t1[0])
+            } else {
+                (&t1[0], &mut t0[0])
             };
-            shape = apply_along(map, a, shape, src, dst);
+            let dst = if a == last { &mut *output } else { next };
+            shape = apply_along::<T, S, S>(map, a, shape, src, dst);
         }
     }
 
@@ -246,7 +257,7 @@ impl Transfer {
         fine: &mut Vec<T>,
         temp: &mut [Vec<T>; 2],
     ) {
-        Self::apply(&self.prolong, self.coarse_shape, coarse, fine, temp);
+        self.prolong_stored::<T, T>(coarse, fine, temp);
     }
 
     /// Fine → coarse (full weighting); `temp` holds intermediate arrays between calls.
@@ -256,7 +267,27 @@ impl Transfer {
         coarse: &mut Vec<T>,
         temp: &mut [Vec<T>; 2],
     ) {
-        Self::apply(&self.restrict, self.fine_shape, fine, coarse, temp);
+        self.restrict_stored::<T, T>(fine, coarse, temp);
+    }
+
+    /// [`prolong`](Self::prolong) of vectors stored as `S` (`T` or its single precision).
+    pub(crate) fn prolong_stored<T: Scalar, S: Store<T> + Default>(
+        &self,
+        coarse: &[S],
+        fine: &mut Vec<S>,
+        temp: &mut [Vec<S>; 2],
+    ) {
+        Self::apply::<T, S>(&self.prolong, self.coarse_shape, coarse, fine, temp);
+    }
+
+    /// [`restrict`](Self::restrict) of vectors stored as `S` (`T` or its single precision).
+    pub(crate) fn restrict_stored<T: Scalar, S: Store<T> + Default>(
+        &self,
+        fine: &[S],
+        coarse: &mut Vec<S>,
+        temp: &mut [Vec<S>; 2],
+    ) {
+        Self::apply::<T, S>(&self.restrict, self.fine_shape, fine, coarse, temp);
     }
 }
 
