@@ -10,6 +10,7 @@
 //! | `shape.rs` | [`require_square`](crate::matrix::require_square): the one "not square" refusal |
 //! | `dense.rs` | [`ManagedMatrix`](crate::matrix::ManagedMatrix): column-major, 64-byte-aligned columns, faer views |
 //! | `blocked.rs` | cache-blocked copy, transpose, conjugate transpose |
+//! | `vectorized.rs` | `vectorized`: the element-wise kernels compiled for AVX2 + FMA where the CPU has them |
 //! | `csr.rs` | [`CsrMatrix`](crate::matrix::CsrMatrix): 32- or 64-bit indices, parallel SpMV, faer views |
 //! | `csr_builder.rs` | [`CsrBuilder`](crate::matrix::CsrBuilder): entries in any order, duplicates summed |
 //! | `mapped/` | [`mapped`](crate::matrix::mapped): dense and CSR matrices in memory-mapped files |
@@ -23,6 +24,7 @@ mod dense;
 pub mod mapped;
 mod scalar;
 mod shape;
+mod vectorized;
 
 pub use any::{AnyCsr, AnyMatrix, CsrInfo, DenseOp};
 pub use by_scalar::ByScalar;
@@ -34,3 +36,4 @@ pub use dense::{ManagedMatrix, aligned_ld};
 pub use scalar::{Load, Scalar, ScalarKind, Store};
 pub(crate) use scalar::{narrow_into, single_range, widen_into};
 pub use shape::require_square;
+pub(crate) use vectorized::vectorized;

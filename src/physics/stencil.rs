@@ -18,7 +18,7 @@ use super::grid::Grid;
 use super::hamiltonian::HamiltonianSpec;
 use super::magnetic::peierls_phases;
 use crate::error::{Error, Result};
-use crate::matrix::{Load, Scalar, ScalarKind, apply_columns};
+use crate::matrix::{Load, Scalar, ScalarKind, apply_columns, vectorized};
 use crate::memory::{MemoryManager, PoolBuffer};
 use faer::dyn_stack::{MemStack, StackReq};
 use faer::matrix_free::LinOp;
@@ -368,16 +368,21 @@ impl<T: Scalar> StencilOperator<T> {
         let nx = self.links.shape[0];
         let lines_per_task = (POINTS_PER_TASK / nx).max(1);
         let task = |(t, chunk): (usize, &mut [V])| {
-            for (l, y_line) in chunk.chunks_mut(nx).enumerate() {
-                self.apply_line::<V, X, H, PHASE, CONJ>(
-                    hops,
-                    first_line + t * lines_per_task + l,
-                    alpha,
-                    x,
-                    beta,
-                    y_line,
-                );
-            }
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (l, y_line) in chunk.chunks_mut(nx).enumerate() {
+                        self.apply_line::<V, X, H, PHASE, CONJ>(
+                            hops,
+                            first_line + t * lines_per_task + l,
+                            alpha,
+                            x,
+                            beta,
+                            y_line,
+                        );
+                    }
+                },
+            )
         };
         if parallel {
             crate::solver::threads::in_pool(|| {

@@ -4,7 +4,7 @@
 //! Implemented by the matrix-free stencil and by CSR matrices, in the pool or memory-mapped.
 
 use crate::matrix::mapped::MappedCsr;
-use crate::matrix::{CsrMatrix, Load, Scalar};
+use crate::matrix::{CsrMatrix, Load, Scalar, vectorized};
 use crate::physics::StencilOperator;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -56,9 +56,14 @@ pub(crate) fn apply_then<T: Scalar, A: Operator<T> + ?Sized>(
     y.par_chunks_mut(chunk)
         .enumerate()
         .for_each(|(c, y_chunk)| {
-            let rows = c * chunk..c * chunk + y_chunk.len();
-            op.apply_rows(x, rows.clone(), y_chunk);
-            then(y_chunk, &x[rows.clone()], rows);
+            vectorized(
+                #[inline(always)]
+                || {
+                    let rows = c * chunk..c * chunk + y_chunk.len();
+                    op.apply_rows(x, rows.clone(), y_chunk);
+                    then(y_chunk, &x[rows.clone()], rows);
+                },
+            )
         });
 }
 

@@ -15,7 +15,7 @@
 //! from the resident memory when done, and every kernel drops its blocks' pages at the end.
 
 use crate::error::Result;
-use crate::matrix::{Scalar, narrow_into, widen_into};
+use crate::matrix::{Scalar, narrow_into, vectorized, widen_into};
 use crate::solver::operator::{Operator, chunk_rows};
 use crate::solver::out_of_core::{Advice, Block, advise};
 use crate::solver::scratch_faults::check_address;
@@ -484,22 +484,28 @@ pub(crate) fn gram<T: Scalar>(a: &Cols<T>, b: &Cols<T>) -> Mat<T> {
         .map_init(
             || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
             |(bufa, bufb), rows| {
-                a.prefetch_after(&rows);
-                b.prefetch_after(&rows);
-                let mut part = Mat::<T>::zeros(na, nb);
-                // SAFETY: A and B are only read during this kernel.
-                let va = unsafe { a.chunk_views(&rows, bufa) };
-                if let Some(vb) = b.views_within(a, &va) {
-                    // B's columns are some of A's (orthonormalisation: [q y]ᴴy): widened once.
-                    accumulate_gram(&mut part, &va, &vb);
-                } else {
-                    // SAFETY: as above.
-                    let vb = unsafe { b.chunk_views(&rows, bufb) };
-                    accumulate_gram(&mut part, &va, &vb);
-                }
-                a.release(&rows);
-                b.release(&rows);
-                part
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        a.prefetch_after(&rows);
+                        b.prefetch_after(&rows);
+                        let mut part = Mat::<T>::zeros(na, nb);
+                        // SAFETY: A and B are only read during this kernel.
+                        let va = unsafe { a.chunk_views(&rows, bufa) };
+                        if let Some(vb) = b.views_within(a, &va) {
+                            // B's columns are some of A's (orthonormalisation: [q y]ᴴy):
+                            // widened once.
+                            accumulate_gram(&mut part, &va, &vb);
+                        } else {
+                            // SAFETY: as above.
+                            let vb = unsafe { b.chunk_views(&rows, bufb) };
+                            accumulate_gram(&mut part, &va, &vb);
+                        }
+                        a.release(&rows);
+                        b.release(&rows);
+                        part
+                    },
+                )
             },
         )
         .collect();
@@ -557,38 +563,48 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(
         .map_init(
             || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
             |(th, buf), rows| {
-                s.prefetch_after(&rows);
-                th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
-                for j in 0..b {
-                    let y = th
-                        .as_mut()
-                        .col_mut(j)
-                        .try_as_col_major_mut()
-                        .expect("contiguous");
-                    // SAFETY: S is only read during this kernel.
-                    apply_column(op, unsafe { s.column(j) }, rows.clone(), y.as_slice_mut());
-                }
-                let mut part = Mat::<T>::zeros(b, b);
-                // SAFETY: S is only read during this kernel.
-                let vs = unsafe { s.chunk_views(&rows, buf) };
-                // Sᴴ·H·S is Hermitian: each segment's rows only up to its last column (the
-                // block lower triangle, two thirds of the products for [X, W, P]); the rest is
-                // mirrored once the chunks are summed.
-                for &(i0, l) in &vs {
-                    let end = i0 + l.ncols();
-                    let block = part.as_mut().submatrix_mut(i0, 0, l.ncols(), end);
-                    matmul(
-                        block,
-                        Accum::Add,
-                        l.adjoint(),
-                        th.as_ref().subcols(0, end),
-                        T::ONE,
-                        Par::Seq,
-                    );
-                }
-                drop(vs);
-                s.release(&rows);
-                part
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        s.prefetch_after(&rows);
+                        th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
+                        for j in 0..b {
+                            let y = th
+                                .as_mut()
+                                .col_mut(j)
+                                .try_as_col_major_mut()
+                                .expect("contiguous");
+                            // SAFETY: S is only read during this kernel.
+                            apply_column(
+                                op,
+                                unsafe { s.column(j) },
+                                rows.clone(),
+                                y.as_slice_mut(),
+                            );
+                        }
+                        let mut part = Mat::<T>::zeros(b, b);
+                        // SAFETY: S is only read during this kernel.
+                        let vs = unsafe { s.chunk_views(&rows, buf) };
+                        // Sᴴ·H·S is Hermitian: each segment's rows only up to its last column
+                        // (the block lower triangle, two thirds of the products for [X, W, P]);
+                        // the rest is mirrored once the chunks are summed.
+                        for &(i0, l) in &vs {
+                            let end = i0 + l.ncols();
+                            let block = part.as_mut().submatrix_mut(i0, 0, l.ncols(), end);
+                            matmul(
+                                block,
+                                Accum::Add,
+                                l.adjoint(),
+                                th.as_ref().subcols(0, end),
+                                T::ONE,
+                                Par::Seq,
+                            );
+                        }
+                        drop(vs);
+                        s.release(&rows);
+                        part
+                    },
+                )
             },
         )
         .collect();
@@ -620,42 +636,48 @@ fn gram_op_with_overlap<T: Scalar, A: Operator<T> + ?Sized>(
         .map_init(
             || Mat::<T>::zeros(0, 0),
             |both, rows| {
-                s.prefetch_after(&rows);
-                both.resize_with(rows.len(), 2 * b, |_, _| T::ZERO_VALUE);
-                for (seg, &c0) in s.segments.iter().zip(&offsets) {
-                    for t in 0..seg.ncols {
-                        let (left, right) = both.as_mut().split_at_col_mut(2 * c0 + seg.ncols);
-                        let x_col = left
-                            .col_mut(2 * c0 + t)
-                            .try_as_col_major_mut()
-                            .expect("contiguous")
-                            .as_slice_mut();
-                        let hx_col = right
-                            .col_mut(t)
-                            .try_as_col_major_mut()
-                            .expect("contiguous")
-                            .as_slice_mut();
-                        // SAFETY: S is only read during this kernel.
-                        unsafe {
-                            s.load_rows(c0 + t, rows.clone(), x_col);
-                            apply_column(op, s.column(c0 + t), rows.clone(), hx_col);
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        s.prefetch_after(&rows);
+                        both.resize_with(rows.len(), 2 * b, |_, _| T::ZERO_VALUE);
+                        for (seg, &c0) in s.segments.iter().zip(&offsets) {
+                            for t in 0..seg.ncols {
+                                let (left, right) =
+                                    both.as_mut().split_at_col_mut(2 * c0 + seg.ncols);
+                                let x_col = left
+                                    .col_mut(2 * c0 + t)
+                                    .try_as_col_major_mut()
+                                    .expect("contiguous")
+                                    .as_slice_mut();
+                                let hx_col = right
+                                    .col_mut(t)
+                                    .try_as_col_major_mut()
+                                    .expect("contiguous")
+                                    .as_slice_mut();
+                                // SAFETY: S is only read during this kernel.
+                                unsafe {
+                                    s.load_rows(c0 + t, rows.clone(), x_col);
+                                    apply_column(op, s.column(c0 + t), rows.clone(), hx_col);
+                                }
+                            }
                         }
-                    }
-                }
-                let mut part = Mat::<T>::zeros(b, 2 * b);
-                for (seg, &c0) in s.segments.iter().zip(&offsets) {
-                    let (w, end) = (seg.ncols, 2 * (c0 + seg.ncols));
-                    matmul(
-                        part.as_mut().submatrix_mut(c0, 0, w, end),
-                        Accum::Add,
-                        both.as_ref().subcols(2 * c0, w).adjoint(),
-                        both.as_ref().subcols(0, end),
-                        T::ONE,
-                        Par::Seq,
-                    );
-                }
-                s.release(&rows);
-                part
+                        let mut part = Mat::<T>::zeros(b, 2 * b);
+                        for (seg, &c0) in s.segments.iter().zip(&offsets) {
+                            let (w, end) = (seg.ncols, 2 * (c0 + seg.ncols));
+                            matmul(
+                                part.as_mut().submatrix_mut(c0, 0, w, end),
+                                Accum::Add,
+                                both.as_ref().subcols(2 * c0, w).adjoint(),
+                                both.as_ref().subcols(0, end),
+                                T::ONE,
+                                Par::Seq,
+                            );
+                        }
+                        s.release(&rows);
+                        part
+                    },
+                )
             },
         )
         .collect();
@@ -690,21 +712,26 @@ pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs
     chunks(inputs.rows(), 1, limit).for_each_init(
         || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
         |(to, buf), rows| {
-            inputs.prefetch_after(&rows);
-            outputs.prefetch_after(&rows);
-            to.resize_with(rows.len(), outputs.len(), |_, _| T::ZERO_VALUE);
-            // SAFETY: within this chunk the inputs are only read until the buffer is complete;
-            // other chunks touch other rows.
-            let views = unsafe { inputs.chunk_views(&rows, buf) };
-            for (k, &(i0, v)) in views.iter().enumerate() {
-                let c = coeff.subrows(i0, v.ncols());
-                let accum = if k == 0 { Accum::Replace } else { Accum::Add };
-                matmul(to.as_mut(), accum, v, c, T::ONE, Par::Seq);
-            }
-            drop(views);
-            outputs.scatter(&rows, to);
-            inputs.release(&rows);
-            outputs.release(&rows);
+            vectorized(
+                #[inline(always)]
+                || {
+                    inputs.prefetch_after(&rows);
+                    outputs.prefetch_after(&rows);
+                    to.resize_with(rows.len(), outputs.len(), |_, _| T::ZERO_VALUE);
+                    // SAFETY: within this chunk the inputs are only read until the buffer is
+                    // complete; other chunks touch other rows.
+                    let views = unsafe { inputs.chunk_views(&rows, buf) };
+                    for (k, &(i0, v)) in views.iter().enumerate() {
+                        let c = coeff.subrows(i0, v.ncols());
+                        let accum = if k == 0 { Accum::Replace } else { Accum::Add };
+                        matmul(to.as_mut(), accum, v, c, T::ONE, Par::Seq);
+                    }
+                    drop(views);
+                    outputs.scatter(&rows, to);
+                    inputs.release(&rows);
+                    outputs.release(&rows);
+                },
+            )
         },
     );
     if inputs.any_mapped() || outputs.any_mapped() {
@@ -728,35 +755,41 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
         .map_init(
             || (Vec::new(), Vec::new()),
             |(hx, xc), rows| {
-                x.prefetch_after(&rows);
-                r.prefetch_after(&rows);
-                hx.resize(rows.len(), T::ZERO_VALUE);
-                xc.resize(rows.len(), T::ZERO_VALUE);
-                let mut part = vec![0.0; b];
-                for j in 0..b {
-                    // SAFETY: X is only read; R's rows `rows` are written by this chunk alone.
-                    let xj = unsafe { x.column(j) };
-                    let xj = match xj {
-                        Column::Full(c) => {
-                            op.apply_rows(c, rows.clone(), hx);
-                            &c[rows.clone()]
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        x.prefetch_after(&rows);
+                        r.prefetch_after(&rows);
+                        hx.resize(rows.len(), T::ZERO_VALUE);
+                        xc.resize(rows.len(), T::ZERO_VALUE);
+                        let mut part = vec![0.0; b];
+                        for j in 0..b {
+                            // SAFETY: X is only read; R's rows `rows` are written by this
+                            // chunk alone.
+                            let xj = unsafe { x.column(j) };
+                            let xj = match xj {
+                                Column::Full(c) => {
+                                    op.apply_rows(c, rows.clone(), hx);
+                                    &c[rows.clone()]
+                                }
+                                Column::Single(c) => {
+                                    op.apply_rows_single(c, rows.clone(), hx);
+                                    widen_into(&c[rows.clone()], xc);
+                                    &xc[..]
+                                }
+                            };
+                            for (h, &xi) in hx.iter_mut().zip(xj) {
+                                *h -= xi.scale(lambda[j]);
+                                part[j] += h.abs_sq();
+                            }
+                            // SAFETY: as above.
+                            unsafe { r.store_rows(j, rows.clone(), hx) };
                         }
-                        Column::Single(c) => {
-                            op.apply_rows_single(c, rows.clone(), hx);
-                            widen_into(&c[rows.clone()], xc);
-                            &xc[..]
-                        }
-                    };
-                    for (h, &xi) in hx.iter_mut().zip(xj) {
-                        *h -= xi.scale(lambda[j]);
-                        part[j] += h.abs_sq();
-                    }
-                    // SAFETY: as above.
-                    unsafe { r.store_rows(j, rows.clone(), hx) };
-                }
-                x.release(&rows);
-                r.release(&rows);
-                part
+                        x.release(&rows);
+                        r.release(&rows);
+                        part
+                    },
+                )
             },
         )
         .collect();

@@ -21,7 +21,7 @@ use super::Preconditioner;
 use super::hierarchy::LevelFields;
 use super::transfer::{Transfer, resize_exact};
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{Load, Scalar, Store, narrow_into, single_range, widen_into};
+use crate::matrix::{Load, Scalar, Store, narrow_into, single_range, vectorized, widen_into};
 use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::operator::{Operator, chunk_rows};
@@ -338,10 +338,15 @@ fn after_product<T: Scalar, X: Load<T>, O: Send>(
     out.par_chunks_mut(chunk)
         .enumerate()
         .for_each_init(Vec::new, |hx, (c, oc)| {
-            let rows = c * chunk..c * chunk + oc.len();
-            hx.resize(oc.len(), T::ZERO_VALUE);
-            op.apply_rows_from(x, rows.clone(), hx);
-            then(oc, hx, rows);
+            vectorized(
+                #[inline(always)]
+                || {
+                    let rows = c * chunk..c * chunk + oc.len();
+                    hx.resize(oc.len(), T::ZERO_VALUE);
+                    op.apply_rows_from(x, rows.clone(), hx);
+                    then(oc, hx, rows);
+                },
+            )
         });
 }
 

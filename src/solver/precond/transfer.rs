@@ -4,7 +4,7 @@
 //! Vectors may be stored in `T` or in single precision ([`Store`]): the sums are in `T` and
 //! each output value is rounded once.
 
-use crate::matrix::{Load, Scalar, Store};
+use crate::matrix::{Load, Scalar, Store, vectorized};
 use crate::physics::{Axis, Boundary, Grid};
 use rayon::prelude::*;
 
@@ -108,6 +108,37 @@ impl Map1d {
     }
 }
 
+/// One unit of [`apply_along`] on an axis above x: output index `i` along the axis for one
+/// value `o` of the outer indices (`u = o·n_out + i`), `inner` contiguous values, summed
+/// [`SUM_BLOCK`] at a time in `T` (from 0, the terms in map order) and rounded once.
+#[inline(always)]
+fn sum_unit<T: Scalar, X: Load<T>, Y: Store<T>>(
+    map: &Map1d,
+    input: &[X],
+    inner: usize,
+    u: usize,
+    dst: &mut [Y],
+) {
+    let (n_in, n_out) = (map.n_in, map.n_out());
+    let (o, i) = (u / n_out, u % n_out);
+    let in_slab = &input[o * inner * n_in..(o + 1) * inner * n_in];
+    let mut sums = [T::ZERO_VALUE; SUM_BLOCK];
+    for (b, dst) in dst.chunks_mut(SUM_BLOCK).enumerate() {
+        let sums = &mut sums[..dst.len()];
+        sums.fill(T::ZERO_VALUE);
+        for t in map.offsets[i]..map.offsets[i + 1] {
+            let start = map.index[t] * inner + b * SUM_BLOCK;
+            let w = map.weight[t];
+            for (a, &s) in sums.iter_mut().zip(&in_slab[start..start + dst.len()]) {
+                *a += s.load().scale(w);
+            }
+        }
+        for (d, &a) in dst.iter_mut().zip(sums.iter()) {
+            *d = Y::store(a);
+        }
+    }
+}
+
 /// Applies `map` along axis `axis` of an array of `shape` (x fastest) into `output` (resized);
 /// returns the new shape. Parallel over whole x-lines (axis > 0) or over slabs (axis 0). The
 /// sums are in `T`, each output value rounded once to `Y`.
@@ -125,55 +156,50 @@ fn apply_along<T: Scalar, X: Load<T>, Y: Store<T> + Default>(
     let (n_in, n_out) = (map.n_in, map.n_out());
     output.clear();
     resize_exact(output, out_shape.iter().product());
-    // One unit: output index i along the axis, for one value of the outer indices: `inner`
-    // contiguous values, summed SUM_BLOCK at a time in `T` (from 0, the terms in map order).
-    let unit = |u: usize, dst: &mut [Y]| {
-        let (o, i) = (u / n_out, u % n_out);
-        let in_slab = &input[o * inner * n_in..(o + 1) * inner * n_in];
-        let mut sums = [T::ZERO_VALUE; SUM_BLOCK];
-        for (b, dst) in dst.chunks_mut(SUM_BLOCK).enumerate() {
-            let sums = &mut sums[..dst.len()];
-            sums.fill(T::ZERO_VALUE);
-            for t in map.offsets[i]..map.offsets[i + 1] {
-                let start = map.index[t] * inner + b * SUM_BLOCK;
-                let w = map.weight[t];
-                for (a, &s) in sums.iter_mut().zip(&in_slab[start..start + dst.len()]) {
-                    *a += s.load().scale(w);
-                }
-            }
-            for (d, &a) in dst.iter_mut().zip(sums.iter()) {
-                *d = Y::store(a);
-            }
-        }
-    };
+    let unit = |u: usize, dst: &mut [Y]| sum_unit::<T, X, Y>(map, input, inner, u, dst);
     if inner == 1 {
         // Along x: each output line is a short gather from one input line.
         output
             .par_chunks_mut(n_out)
             .enumerate()
             .for_each(|(o, dst)| {
-                let src = &input[o * n_in..(o + 1) * n_in];
-                for (i, d) in dst.iter_mut().enumerate() {
-                    let mut acc = T::ZERO_VALUE;
-                    for t in map.offsets[i]..map.offsets[i + 1] {
-                        acc += src[map.index[t]].load().scale(map.weight[t]);
-                    }
-                    *d = Y::store(acc);
-                }
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        let src = &input[o * n_in..(o + 1) * n_in];
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            let mut acc = T::ZERO_VALUE;
+                            for t in map.offsets[i]..map.offsets[i + 1] {
+                                acc += src[map.index[t]].load().scale(map.weight[t]);
+                            }
+                            *d = Y::store(acc);
+                        }
+                    },
+                )
             });
     } else if inner >= 64 {
         output
             .par_chunks_mut(inner)
             .enumerate()
-            .for_each(|(u, dst)| unit(u, dst));
+            .for_each(|(u, dst)| {
+                vectorized(
+                    #[inline(always)]
+                    || unit(u, dst),
+                )
+            });
     } else {
         output
             .par_chunks_mut(inner * n_out)
             .enumerate()
             .for_each(|(o, slab)| {
-                for (i, dst) in slab.chunks_mut(inner).enumerate() {
-                    unit(o * n_out + i, dst);
-                }
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (i, dst) in slab.chunks_mut(inner).enumerate() {
+                            unit(o * n_out + i, dst);
+                        }
+                    },
+                )
             });
     }
     out_shape
