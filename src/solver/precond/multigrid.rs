@@ -230,12 +230,19 @@ impl<T: Scalar> Multigrid<T> {
     /// `r = b − (H + s)·x` on level `l`, in parallel chunks of rows (`H·x` into a chunk of
     /// `T` in cache, the residual rounded as it is stored).
     fn residual<B: Load<T>, S: Store<T>>(&self, l: usize, b: &[B], x: &[S], r: &mut [S]) {
-        after_product(&self.levels[l].op, x, r, |rc, hx, rows| {
-            for (((ri, &hi), &bi), &xi) in rc.iter_mut().zip(hx).zip(&b[rows.clone()]).zip(&x[rows])
-            {
-                *ri = S::store(bi.load() - hi - xi.load().scale(self.shift));
-            }
-        });
+        after_product(
+            &self.levels[l].op,
+            x,
+            r,
+            #[inline(always)]
+            |rc, hx, rows| {
+                for (((ri, &hi), &bi), &xi) in
+                    rc.iter_mut().zip(hx).zip(&b[rows.clone()]).zip(&x[rows])
+                {
+                    *ri = S::store(bi.load() - hi - xi.load().scale(self.shift));
+                }
+            },
+        );
     }
 
     /// One V-cycle from level `l` for `(H + s)·x = b`, in place: `b` (in `T` or in single
@@ -305,14 +312,20 @@ impl<T: Scalar> Multigrid<T> {
         // Post-smoothing, one damped Jacobi step, written over b: b ← x + ω·D⁻¹(b − (H + s)·x),
         // a chunk of rows at a time (that chunk's H·x in a work array of `T` in cache).
         let x = &here.x;
-        after_product(&level.op, x, b, |bc, hx, rows| {
-            for (((bi, &hi), &xi), &d) in
-                bc.iter_mut().zip(hx).zip(&x[rows.clone()]).zip(&diag[rows])
-            {
-                let xi = xi.load();
-                *bi = B::store(xi + (bi.load() - hi - xi.scale(shift)).scale(step(d)));
-            }
-        });
+        after_product(
+            &level.op,
+            x,
+            b,
+            #[inline(always)]
+            |bc, hx, rows| {
+                for (((bi, &hi), &xi), &d) in
+                    bc.iter_mut().zip(hx).zip(&x[rows.clone()]).zip(&diag[rows])
+                {
+                    let xi = xi.load();
+                    *bi = B::store(xi + (bi.load() - hi - xi.scale(shift)).scale(step(d)));
+                }
+            },
+        );
     }
 
     /// The V-cycle from level `l` on `b`, with the work vectors in the hierarchy's precision.

@@ -239,11 +239,17 @@ impl ShiftedMultigrid {
     /// `r = b − (H − σ)·x` on level `l`, in parallel chunks of rows.
     fn residual(&self, l: usize, b: &[Complex64], x: &[Complex64], r: &mut [Complex64]) {
         let sigma = self.sigma;
-        apply_then(&self.levels[l].op, x, r, |rc, xc, rows| {
-            for ((ri, &bi), &xi) in rc.iter_mut().zip(&b[rows]).zip(xc) {
-                *ri = bi - *ri + sigma * xi;
-            }
-        });
+        apply_then(
+            &self.levels[l].op,
+            x,
+            r,
+            #[inline(always)]
+            |rc, xc, rows| {
+                for ((ri, &bi), &xi) in rc.iter_mut().zip(&b[rows]).zip(xc) {
+                    *ri = bi - *ri + sigma * xi;
+                }
+            },
+        );
     }
 
     /// One damped Jacobi step on level `l` from the iterate `from` into `to`:
@@ -252,14 +258,20 @@ impl ShiftedMultigrid {
     fn smooth(&self, l: usize, b: &[Complex64], from: &[Complex64], to: &mut [Complex64]) {
         let level = &self.levels[l];
         let (omega, sigma, diag) = (level.omega, self.sigma, level.op.diagonal());
-        apply_then(&level.op, from, to, |tc, xc, rows| {
-            for (((ti, &bi), &xi), &d) in
-                tc.iter_mut().zip(&b[rows.clone()]).zip(xc).zip(&diag[rows])
-            {
-                let r = bi - *ti + sigma * xi;
-                *ti = xi + r * (omega / (d - sigma));
-            }
-        });
+        apply_then(
+            &level.op,
+            from,
+            to,
+            #[inline(always)]
+            |tc, xc, rows| {
+                for (((ti, &bi), &xi), &d) in
+                    tc.iter_mut().zip(&b[rows.clone()]).zip(xc).zip(&diag[rows])
+                {
+                    let r = bi - *ti + sigma * xi;
+                    *ti = xi + r * (omega / (d - sigma));
+                }
+            },
+        );
     }
 
     /// One V-cycle from level `l` for `(H − σ)·x = b`, written to `x`; `scratch[0]` belongs to

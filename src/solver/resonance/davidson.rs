@@ -223,9 +223,15 @@ fn apply_shifted(
     x: &[Complex64],
     y: &mut [Complex64],
 ) {
-    apply_then(op, x, y, |yc, xc, _| {
-        yc.iter_mut().zip(xc).for_each(|(y, x)| *y -= sigma * x);
-    });
+    apply_then(
+        op,
+        x,
+        y,
+        #[inline(always)]
+        |yc, xc, _| {
+            yc.iter_mut().zip(xc).for_each(|(y, x)| *y -= sigma * x);
+        },
+    );
 }
 
 /// `y = (H − σ)ᴴ·x`: the stencil's kinetic part (hops and magnetic phases) is Hermitian, so
@@ -238,12 +244,18 @@ fn apply_shifted_adjoint(
 ) {
     let diag = op.diagonal();
     let sigma = sigma.conj();
-    apply_then(op, x, y, |yc, xc, rows| {
-        yc.iter_mut()
-            .zip(xc)
-            .zip(&diag[rows])
-            .for_each(|((y, x), d)| *y += (d.conj() - d - sigma) * x);
-    });
+    apply_then(
+        op,
+        x,
+        y,
+        #[inline(always)]
+        |yc, xc, rows| {
+            yc.iter_mut()
+                .zip(xc)
+                .zip(&diag[rows])
+                .for_each(|((y, x), d)| *y += (d.conj() - d - sigma) * x);
+        },
+    );
 }
 
 /// Column `j` of `a` as a slice.
