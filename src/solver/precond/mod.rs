@@ -4,7 +4,7 @@
 //!
 //! | file | what lives there |
 //! |---|---|
-//! | `mod.rs` | [`Preconditioner`], [`Jacobi`], [`Identity`] |
+//! | `mod.rs` | [`Preconditioner`], [`Jacobi`], [`Identity`]; what both multigrids' V-cycles share: a level's work vectors and the chunked `H·x`-then-update pass |
 //! | `multigrid.rs` | [`Multigrid`]: rediscretised hierarchy, damped-Jacobi smoothing, V-cycles |
 //! | `hierarchy.rs` | the levels' grids and interpolated fields, shared by both multigrids |
 //! | `shifted.rs` | [`ShiftedMultigrid`]: V-cycles for the complex H − σ of open systems, sparse LU at the bottom |
@@ -20,10 +20,14 @@ pub use shifted::ShiftedMultigrid;
 #[cfg(feature = "gpu")]
 pub(crate) use transfer::Map1d;
 
-use super::operator::Operator;
+use super::operator::{Operator, chunk_rows};
+use crate::matrix::vectorized;
 use crate::matrix::{Load, Scalar, Store, narrow_into, widen_into};
+use crate::physics::StencilOperator;
 use faer::MatMut;
 use faer::reborrow::ReborrowMut;
+use rayon::prelude::*;
+use std::ops::Range;
 
 /// An approximate inverse of `H − σ`, applied in place to one vector or a block.
 pub trait Preconditioner<T: Scalar>: Sync {
@@ -133,5 +137,54 @@ impl<T: Scalar> Preconditioner<T> for Identity {
 
     fn single_in_place(&self) -> bool {
         true
+    }
+}
+
+/// For each chunk of rows of `out` (in parallel): `H·x` of those rows into a work array of `T`,
+/// then `then(out_chunk, hx, rows)` while both are in cache.
+pub(super) fn after_product<T: Scalar, X: Load<T>, O: Send>(
+    op: &StencilOperator<T>,
+    x: &[X],
+    out: &mut [O],
+    then: impl Fn(&mut [O], &[T], Range<usize>) + Sync,
+) {
+    let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
+    out.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each_init(Vec::new, |hx, (c, oc)| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    let rows = c * chunk..c * chunk + oc.len();
+                    hx.resize(oc.len(), T::ZERO_VALUE);
+                    op.apply_rows_from(x, rows.clone(), hx);
+                    then(oc, hx, rows);
+                },
+            )
+        });
+}
+
+/// Work vectors of one level of a V-cycle (both multigrids), stored as `S` (allocated on first
+/// use, exactly as long as needed, reused by every V-cycle).
+pub(super) struct Scratch<S> {
+    /// Right-hand side of this level when it is visited as a coarse level, then its solution
+    /// (the correction the finer level interpolates).
+    pub(super) rhs: Vec<S>,
+    /// The level's iterate.
+    pub(super) x: Vec<S>,
+    /// Residual, then the interpolated coarse correction.
+    pub(super) r: Vec<S>,
+    /// Intermediate arrays of the transfers to and from the next coarser level.
+    pub(super) transfer: [Vec<S>; 2],
+}
+
+impl<S> Scratch<S> {
+    pub(super) fn empty() -> Self {
+        Self {
+            rhs: Vec::new(),
+            x: Vec::new(),
+            r: Vec::new(),
+            transfer: [Vec::new(), Vec::new()],
+        }
     }
 }

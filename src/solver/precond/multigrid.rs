@@ -17,19 +17,18 @@
 //! H, not by the quality of the preconditioner, so a cheaper V-cycle wins (measured on the 2D
 //! dot at 1000²: same iteration count as degree-2 Chebyshev smoothing, 30 % less time).
 
-use super::Preconditioner;
 use super::hierarchy::LevelFields;
 use super::transfer::{Transfer, resize_exact};
+use super::{Preconditioner, Scratch, after_product};
 use crate::error::{Error, ErrorKind, Result};
-use crate::matrix::{Load, Scalar, Store, narrow_into, single_range, vectorized, widen_into};
+use crate::matrix::{Load, Scalar, Store, narrow_into, single_range, widen_into};
 use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
-use crate::solver::operator::{Operator, chunk_rows};
+use crate::solver::operator::Operator;
 use faer::Side;
 use faer::linalg::solvers::Solve;
 use parking_lot::Mutex;
 use rayon::prelude::*;
-use std::ops::Range;
 
 /// Coarsen until a grid has at most this many points (then solve it densely).
 const COARSEST_POINTS: usize = 1200;
@@ -47,31 +46,6 @@ struct Level<T: Scalar> {
 /// its two transfer intermediates, each at most half as long as the level (one axis coarsened,
 /// or in 3D two axes of three refined); the finest level has no `rhs`.
 const SCRATCH_VECTORS: usize = 4;
-
-/// Work vectors of one level, stored as `S` (allocated on first use, exactly as long as needed,
-/// reused by every V-cycle).
-struct Scratch<S> {
-    /// Right-hand side of this level when it is visited as a coarse level, then its solution
-    /// (the correction the finer level interpolates).
-    rhs: Vec<S>,
-    /// The level's iterate.
-    x: Vec<S>,
-    /// Residual, then the interpolated coarse correction.
-    r: Vec<S>,
-    /// Intermediate arrays of the transfers to and from the next coarser level.
-    transfer: [Vec<S>; 2],
-}
-
-impl<S> Scratch<S> {
-    fn empty() -> Self {
-        Self {
-            rhs: Vec::new(),
-            x: Vec::new(),
-            r: Vec::new(),
-            transfer: [Vec::new(), Vec::new()],
-        }
-    }
-}
 
 /// Every level's work vectors, in single precision or in `T`, and the coarsest solve's
 /// right-hand side in `T`.
@@ -337,30 +311,6 @@ impl<T: Scalar> Multigrid<T> {
             LevelScratch::Full(scratch) => self.vcycle(l, b, &mut scratch[l..], coarsest),
         }
     }
-}
-
-/// For each chunk of rows of `out` (in parallel): `H·x` of those rows into a work array of `T`,
-/// then `then(out_chunk, hx, rows)` while both are in cache.
-fn after_product<T: Scalar, X: Load<T>, O: Send>(
-    op: &StencilOperator<T>,
-    x: &[X],
-    out: &mut [O],
-    then: impl Fn(&mut [O], &[T], Range<usize>) + Sync,
-) {
-    let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
-    out.par_chunks_mut(chunk)
-        .enumerate()
-        .for_each_init(Vec::new, |hx, (c, oc)| {
-            vectorized(
-                #[inline(always)]
-                || {
-                    let rows = c * chunk..c * chunk + oc.len();
-                    hx.resize(oc.len(), T::ZERO_VALUE);
-                    op.apply_rows_from(x, rows.clone(), hx);
-                    then(oc, hx, rows);
-                },
-            )
-        });
 }
 
 /// Bytes of the V-cycle work vectors for `levels`: [`SCRATCH_VECTORS`] per level point, in

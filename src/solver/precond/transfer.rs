@@ -287,6 +287,7 @@ impl Transfer {
     }
 
     /// Fine → coarse (full weighting); `temp` holds intermediate arrays between calls.
+    #[cfg(test)]
     pub(crate) fn restrict<T: Scalar>(
         &self,
         fine: &[T],
