@@ -6,7 +6,7 @@
 
 use super::lobpcg::driver::SolveClock;
 use super::lobpcg::host::{Hierarchy, solve};
-use super::lobpcg::host::{SearchBlocks, workspace_bytes};
+use super::lobpcg::host::{SearchBlocks, kernels_estimate, workspace_bytes};
 use super::operator::Operator;
 use super::options::{EigenOptions, Method};
 use super::out_of_core::{BlockPlan, block_bytes};
@@ -84,7 +84,10 @@ fn lowest_states_here<T: Scalar>(
     // preconditions them in place) unless the spectrum is out of its range.
     let bounds = mg.operator(0).gershgorin_bounds();
     let search = SearchBlocks::choose(&BlockPlan::InCore, true, bounds, true);
-    let estimate = mg.memory_bytes() + workspace_bytes::<T>(n, m, search);
+    let granularity = mg.operator(0).row_granularity();
+    let estimate = mg.memory_bytes()
+        + workspace_bytes::<T>(n, m, search)
+        + kernels_estimate::<T>(n, m, granularity);
     let plan = BlockPlan::choose(options, estimate, mg.memory_bytes());
     let destination = destination::<T>(options, &plan, n, mg.memory_bytes());
     let resident = match destination {
@@ -120,5 +123,8 @@ pub fn lowest_states_memory_estimate<T: Scalar>(
     let mg = Multigrid::<T>::new(manager, spec)?;
     let bounds = mg.operator(0).gershgorin_bounds();
     let search = SearchBlocks::choose(&BlockPlan::InCore, true, bounds, true);
-    Ok(mg.memory_bytes() + workspace_bytes::<T>(n, options.block_size(n), search))
+    let m = options.block_size(n);
+    Ok(mg.memory_bytes()
+        + workspace_bytes::<T>(n, m, search)
+        + kernels_estimate::<T>(n, m, mg.operator(0).row_granularity()))
 }

@@ -67,6 +67,8 @@ mod progress_relay;
 /// cbindgen:ignore
 mod random;
 /// cbindgen:ignore
+mod reduce;
+/// cbindgen:ignore
 mod resonance;
 /// cbindgen:ignore
 mod result;

@@ -207,6 +207,9 @@ fn coarse_to_fine_equals_sparse_lu_and_keeps_the_degenerate_pair() {
     let factor = m.tag_stats("solver.resonance.bottom.factor").unwrap();
     assert!(factor.peak_bytes_in_use > 0 && factor.bytes_in_use == 0);
     assert!(grid_r.peak_pool_bytes >= factor.peak_bytes_in_use);
+    // So were the Davidson's chunk buffers and small matrices.
+    let kernels = m.tag_stats("solver.resonance.kernels").unwrap();
+    assert!(kernels.peak_bytes_in_use > 0 && kernels.bytes_in_use == 0);
     // The pair: both members, equal (to the solve's accuracy) and both in the well.
     let (e0, e1) = (grid_r.values[0], grid_r.values[1]);
     assert!((e0 - e1).norm() < 1e-8 * e0.norm(), "{e0} vs {e1}");
@@ -218,8 +221,8 @@ fn coarse_to_fine_equals_sparse_lu_and_keeps_the_degenerate_pair() {
 }
 
 /// Two solves of the same problem give the same bits (with the solver's threads, 2 on the CI
-/// machine): the Davidson's reductions add their row chunks in chunk order, not in the order
-/// rayon's work stealing split them. The 2D bottom factor is single precision, which turns a
+/// machine): the Davidson's reductions add their row chunks in fixed groups
+/// (`src/solver/reduce.rs`), not in the order rayon's work stealing split them. The 2D bottom factor is single precision, which turns a
 /// rounding-level difference into a different trajectory (before the ordered sums, the 500²
 /// open dot took 89–91 iterations from run to run).
 #[test]

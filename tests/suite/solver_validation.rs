@@ -44,8 +44,9 @@ fn case2_parabolic_dot_levels_and_multiplicities() {
     let grid = Grid::dirichlet_box(&[120.0, 120.0], &[99, 99]).unwrap();
     let v = dot_potential(&grid, 0.010);
     let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+    let m = manager();
     let r = lowest_states::<f64>(
-        &manager(),
+        &m,
         &spec,
         &EigenOptions {
             k: 10,
@@ -55,6 +56,15 @@ fn case2_parabolic_dot_levels_and_multiplicities() {
     )
     .unwrap();
     assert!(r.is_converged());
+    // What the solve held outside the pools — the block kernels' chunks and partial results,
+    // the interpolation's vectors — was counted under its tags while it lived.
+    for tag in ["solver.kernels", "solver.prolong"] {
+        let t = m.tag_stats(tag).unwrap();
+        assert!(
+            t.peak_bytes_in_use > 0 && t.bytes_in_use == 0,
+            "{tag}: {t:?}"
+        );
+    }
     let mev: Vec<f64> = r.values.iter().map(|e| e * 1e3).collect();
     // docs/validation.md case 2 quotes the 99² values: 9.9921, 19.9762 (×2), 29.94–29.96 (×3).
     assert!((mev[0] - 9.9921).abs() < 5e-4, "{mev:?}");

@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::matrix::{Scalar, narrow_into, vectorized, widen_into};
 use crate::solver::operator::{Operator, chunk_rows};
 use crate::solver::out_of_core::{Advice, Block, advise};
+use crate::solver::reduce::{GROUPS, groups};
 use crate::solver::scratch_faults::check_address;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -446,31 +447,97 @@ fn accumulate_gram<T: Scalar>(
     }
 }
 
-/// The row chunks of a kernel: about 8192 rows, or at most `limit` (rounded down to the
-/// granularity, at least one granule) when the blocks ask for less or more.
+/// Rows per kernel chunk: about 8192, or at most `limit` (rounded down to the granularity, at
+/// least one granule) when the blocks ask for less or more.
+fn chunk_size(n: usize, granularity: usize, limit: usize) -> usize {
+    if limit == usize::MAX {
+        chunk_rows(n, granularity)
+    } else {
+        let g = granularity.max(1);
+        ((limit / g).max(1) * g).min(n.max(1).next_multiple_of(g))
+    }
+}
+
+/// The row chunks of a kernel (see [`chunk_size`]).
 fn chunks(
     n: usize,
     granularity: usize,
     limit: usize,
 ) -> impl IndexedParallelIterator<Item = Range<usize>> {
-    let size = if limit == usize::MAX {
-        chunk_rows(n, granularity)
-    } else {
-        let g = granularity.max(1);
-        ((limit / g).max(1) * g).min(n.max(1).next_multiple_of(g))
-    };
+    let size = chunk_size(n, granularity, limit);
     (0..n.div_ceil(size))
         .into_par_iter()
         .map(move |c| c * size..((c + 1) * size).min(n))
 }
 
-/// Sums per-chunk partial results in chunk order: the reductions are deterministic whatever the
-/// number of threads or how rayon split the work (the language bindings' results must agree
-/// bit for bit).
+/// The row chunks of a reduction in groups of consecutive chunks ([`groups`]): each item is a
+/// group's chunks, in order.
+fn chunk_groups(
+    n: usize,
+    granularity: usize,
+    limit: usize,
+) -> impl IndexedParallelIterator<Item = impl Iterator<Item = Range<usize>>> {
+    let size = chunk_size(n, granularity, limit);
+    groups(n.div_ceil(size)).map(move |g| g.map(move |c| c * size..((c + 1) * size).min(n)))
+}
+
+/// Sums partial results in group order (see [`groups`]).
 fn ordered_sum<T: Scalar>(parts: Vec<Mat<T>>, nrows: usize, ncols: usize) -> Mat<T> {
     parts
         .into_iter()
         .fold(Mat::zeros(nrows, ncols), |acc, part| acc + part)
+}
+
+/// Bytes the kernels below hold besides the blocks, at most, for columns of `n` rows in blocks
+/// of up to `width` columns (LOBPCG's `[X, W, P]`: three blocks' columns) on `threads`
+/// threads, the blocks asking for chunks of `limit` rows (`usize::MAX`: the default) and the
+/// operator for whole granules of `granularity` rows:
+/// - each thread's chunk buffers, `2·width` columns of `T` of a chunk's rows (the most any
+///   kernel holds: [`gram_op`]'s `[S HS]` interleaved, [`combine`]'s output and widened input,
+///   [`gram`]'s two widened operands);
+/// - a reduction's partial results ([`GROUPS`] of `width × 2·width`), their sum and the two
+///   matrices [`gram_op`] de-interleaves it into;
+/// - the Rayleigh–Ritz step's dense `width × width` matrices (the pencil, its factor, the
+///   eigenvectors, the coefficients and faer's work for them: counted as 16).
+pub(crate) fn kernel_bytes<T: Scalar>(
+    n: usize,
+    width: usize,
+    granularity: usize,
+    limit: usize,
+    threads: usize,
+) -> u64 {
+    let buffers = threads.max(1) as u64 * chunk_buffer_elements(n, width, granularity, limit);
+    let width = width as u64;
+    let reductions = (GROUPS as u64 + 3) * width * 2 * width;
+    let rayleigh_ritz = 16 * width * width;
+    (buffers + reductions + rayleigh_ritz) * size_of::<T>() as u64
+}
+
+/// Elements of `T` one thread's chunk buffers hold at most (see [`kernel_bytes`]): `2·width`
+/// columns of the longest chunk any kernel cuts.
+fn chunk_buffer_elements(n: usize, width: usize, granularity: usize, limit: usize) -> u64 {
+    let rows = [granularity, 1]
+        .into_iter()
+        .flat_map(|g| [chunk_size(n, g, limit), chunk_size(n, g, usize::MAX)])
+        .max()
+        .unwrap_or(0);
+    (rows * 2 * width) as u64
+}
+
+thread_local! {
+    /// The most elements of `T` this thread's chunk buffers held at once (for the test of
+    /// [`kernel_bytes`]).
+    #[cfg(test)]
+    static BUFFER_HIGH_WATER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Records that this thread's chunk buffers hold `elements` values of `T` (tests only).
+#[inline(always)]
+fn note_buffers(elements: usize) {
+    #[cfg(test)]
+    BUFFER_HIGH_WATER.with(|h| h.set(h.get().max(elements)));
+    #[cfg(not(test))]
+    let _ = elements;
 }
 
 /// `Aᴴ·B`.
@@ -480,32 +547,35 @@ pub(crate) fn gram<T: Scalar>(a: &Cols<T>, b: &Cols<T>) -> Mat<T> {
         return Mat::zeros(na, nb);
     }
     let limit = a.chunk_limit.min(b.chunk_limit);
-    let parts = chunks(a.rows(), 1, limit)
+    let parts = chunk_groups(a.rows(), 1, limit)
         .map_init(
             || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
-            |(bufa, bufb), rows| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        a.prefetch_after(&rows);
-                        b.prefetch_after(&rows);
-                        let mut part = Mat::<T>::zeros(na, nb);
-                        // SAFETY: A and B are only read during this kernel.
-                        let va = unsafe { a.chunk_views(&rows, bufa) };
-                        if let Some(vb) = b.views_within(a, &va) {
-                            // B's columns are some of A's (orthonormalisation: [q y]ᴴy):
-                            // widened once.
-                            accumulate_gram(&mut part, &va, &vb);
-                        } else {
-                            // SAFETY: as above.
-                            let vb = unsafe { b.chunk_views(&rows, bufb) };
-                            accumulate_gram(&mut part, &va, &vb);
-                        }
-                        a.release(&rows);
-                        b.release(&rows);
-                        part
-                    },
-                )
+            |(bufa, bufb), group| {
+                let mut part = Mat::<T>::zeros(na, nb);
+                for rows in group {
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            a.prefetch_after(&rows);
+                            b.prefetch_after(&rows);
+                            // SAFETY: A and B are only read during this kernel.
+                            let va = unsafe { a.chunk_views(&rows, bufa) };
+                            if let Some(vb) = b.views_within(a, &va) {
+                                // B's columns are some of A's (orthonormalisation: [q y]ᴴy):
+                                // widened once.
+                                accumulate_gram(&mut part, &va, &vb);
+                            } else {
+                                // SAFETY: as above.
+                                let vb = unsafe { b.chunk_views(&rows, bufb) };
+                                accumulate_gram(&mut part, &va, &vb);
+                            }
+                            a.release(&rows);
+                            b.release(&rows);
+                        },
+                    );
+                }
+                note_buffers(bufa.nrows() * bufa.ncols() + bufb.nrows() * bufb.ncols());
+                part
             },
         )
         .collect();
@@ -559,52 +629,55 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(
         let (g, overlap) = gram_op_with_overlap(op, s);
         return (g, Some(overlap));
     }
-    let parts = chunks(s.rows(), op.row_granularity(), s.chunk_limit)
+    let parts = chunk_groups(s.rows(), op.row_granularity(), s.chunk_limit)
         .map_init(
             || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
-            |(th, buf), rows| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        s.prefetch_after(&rows);
-                        th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
-                        for j in 0..b {
-                            let y = th
-                                .as_mut()
-                                .col_mut(j)
-                                .try_as_col_major_mut()
-                                .expect("contiguous");
+            |(th, buf), group| {
+                let mut part = Mat::<T>::zeros(b, b);
+                for rows in group {
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            s.prefetch_after(&rows);
+                            th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
+                            for j in 0..b {
+                                let y = th
+                                    .as_mut()
+                                    .col_mut(j)
+                                    .try_as_col_major_mut()
+                                    .expect("contiguous");
+                                // SAFETY: S is only read during this kernel.
+                                apply_column(
+                                    op,
+                                    unsafe { s.column(j) },
+                                    rows.clone(),
+                                    y.as_slice_mut(),
+                                );
+                            }
                             // SAFETY: S is only read during this kernel.
-                            apply_column(
-                                op,
-                                unsafe { s.column(j) },
-                                rows.clone(),
-                                y.as_slice_mut(),
-                            );
-                        }
-                        let mut part = Mat::<T>::zeros(b, b);
-                        // SAFETY: S is only read during this kernel.
-                        let vs = unsafe { s.chunk_views(&rows, buf) };
-                        // Sᴴ·H·S is Hermitian: each segment's rows only up to its last column
-                        // (the block lower triangle, two thirds of the products for [X, W, P]);
-                        // the rest is mirrored once the chunks are summed.
-                        for &(i0, l) in &vs {
-                            let end = i0 + l.ncols();
-                            let block = part.as_mut().submatrix_mut(i0, 0, l.ncols(), end);
-                            matmul(
-                                block,
-                                Accum::Add,
-                                l.adjoint(),
-                                th.as_ref().subcols(0, end),
-                                T::ONE,
-                                Par::Seq,
-                            );
-                        }
-                        drop(vs);
-                        s.release(&rows);
-                        part
-                    },
-                )
+                            let vs = unsafe { s.chunk_views(&rows, buf) };
+                            // Sᴴ·H·S is Hermitian: each segment's rows only up to its last
+                            // column (the block lower triangle, two thirds of the products for
+                            // [X, W, P]); the rest is mirrored once the chunks are summed.
+                            for &(i0, l) in &vs {
+                                let end = i0 + l.ncols();
+                                let block = part.as_mut().submatrix_mut(i0, 0, l.ncols(), end);
+                                matmul(
+                                    block,
+                                    Accum::Add,
+                                    l.adjoint(),
+                                    th.as_ref().subcols(0, end),
+                                    T::ONE,
+                                    Par::Seq,
+                                );
+                            }
+                            drop(vs);
+                            s.release(&rows);
+                        },
+                    );
+                }
+                note_buffers(th.nrows() * th.ncols() + buf.nrows() * buf.ncols());
+                part
             },
         )
         .collect();
@@ -632,52 +705,55 @@ fn gram_op_with_overlap<T: Scalar, A: Operator<T> + ?Sized>(
             Some(*next - seg.ncols)
         })
         .collect();
-    let parts = chunks(s.rows(), op.row_granularity(), s.chunk_limit)
+    let parts = chunk_groups(s.rows(), op.row_granularity(), s.chunk_limit)
         .map_init(
             || Mat::<T>::zeros(0, 0),
-            |both, rows| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        s.prefetch_after(&rows);
-                        both.resize_with(rows.len(), 2 * b, |_, _| T::ZERO_VALUE);
-                        for (seg, &c0) in s.segments.iter().zip(&offsets) {
-                            for t in 0..seg.ncols {
-                                let (left, right) =
-                                    both.as_mut().split_at_col_mut(2 * c0 + seg.ncols);
-                                let x_col = left
-                                    .col_mut(2 * c0 + t)
-                                    .try_as_col_major_mut()
-                                    .expect("contiguous")
-                                    .as_slice_mut();
-                                let hx_col = right
-                                    .col_mut(t)
-                                    .try_as_col_major_mut()
-                                    .expect("contiguous")
-                                    .as_slice_mut();
-                                // SAFETY: S is only read during this kernel.
-                                unsafe {
-                                    s.load_rows(c0 + t, rows.clone(), x_col);
-                                    apply_column(op, s.column(c0 + t), rows.clone(), hx_col);
+            |both, group| {
+                let mut part = Mat::<T>::zeros(b, 2 * b);
+                for rows in group {
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            s.prefetch_after(&rows);
+                            both.resize_with(rows.len(), 2 * b, |_, _| T::ZERO_VALUE);
+                            for (seg, &c0) in s.segments.iter().zip(&offsets) {
+                                for t in 0..seg.ncols {
+                                    let (left, right) =
+                                        both.as_mut().split_at_col_mut(2 * c0 + seg.ncols);
+                                    let x_col = left
+                                        .col_mut(2 * c0 + t)
+                                        .try_as_col_major_mut()
+                                        .expect("contiguous")
+                                        .as_slice_mut();
+                                    let hx_col = right
+                                        .col_mut(t)
+                                        .try_as_col_major_mut()
+                                        .expect("contiguous")
+                                        .as_slice_mut();
+                                    // SAFETY: S is only read during this kernel.
+                                    unsafe {
+                                        s.load_rows(c0 + t, rows.clone(), x_col);
+                                        apply_column(op, s.column(c0 + t), rows.clone(), hx_col);
+                                    }
                                 }
                             }
-                        }
-                        let mut part = Mat::<T>::zeros(b, 2 * b);
-                        for (seg, &c0) in s.segments.iter().zip(&offsets) {
-                            let (w, end) = (seg.ncols, 2 * (c0 + seg.ncols));
-                            matmul(
-                                part.as_mut().submatrix_mut(c0, 0, w, end),
-                                Accum::Add,
-                                both.as_ref().subcols(2 * c0, w).adjoint(),
-                                both.as_ref().subcols(0, end),
-                                T::ONE,
-                                Par::Seq,
-                            );
-                        }
-                        s.release(&rows);
-                        part
-                    },
-                )
+                            for (seg, &c0) in s.segments.iter().zip(&offsets) {
+                                let (w, end) = (seg.ncols, 2 * (c0 + seg.ncols));
+                                matmul(
+                                    part.as_mut().submatrix_mut(c0, 0, w, end),
+                                    Accum::Add,
+                                    both.as_ref().subcols(2 * c0, w).adjoint(),
+                                    both.as_ref().subcols(0, end),
+                                    T::ONE,
+                                    Par::Seq,
+                                );
+                            }
+                            s.release(&rows);
+                        },
+                    );
+                }
+                note_buffers(both.nrows() * both.ncols());
+                part
             },
         )
         .collect();
@@ -727,6 +803,7 @@ pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs
                         matmul(to.as_mut(), accum, v, c, T::ONE, Par::Seq);
                     }
                     drop(views);
+                    note_buffers(to.nrows() * to.ncols() + buf.nrows() * buf.ncols());
                     outputs.scatter(&rows, to);
                     inputs.release(&rows);
                     outputs.release(&rows);
@@ -751,54 +828,150 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
     let b = x.len();
     assert!(r.len() == b && lambda.len() == b);
     let limit = x.chunk_limit.min(r.chunk_limit);
-    let parts: Vec<Vec<f64>> = chunks(x.rows(), op.row_granularity(), limit)
+    let parts: Vec<Vec<f64>> = chunk_groups(x.rows(), op.row_granularity(), limit)
         .map_init(
             || (Vec::new(), Vec::new()),
-            |(hx, xc), rows| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        x.prefetch_after(&rows);
-                        r.prefetch_after(&rows);
-                        hx.resize(rows.len(), T::ZERO_VALUE);
-                        xc.resize(rows.len(), T::ZERO_VALUE);
-                        let mut part = vec![0.0; b];
-                        for j in 0..b {
-                            // SAFETY: X is only read; R's rows `rows` are written by this
-                            // chunk alone.
-                            let xj = unsafe { x.column(j) };
-                            let xj = match xj {
-                                Column::Full(c) => {
-                                    op.apply_rows(c, rows.clone(), hx);
-                                    &c[rows.clone()]
+            |(hx, xc), group| {
+                let mut part = vec![0.0; b];
+                for rows in group {
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            x.prefetch_after(&rows);
+                            r.prefetch_after(&rows);
+                            hx.resize(rows.len(), T::ZERO_VALUE);
+                            xc.resize(rows.len(), T::ZERO_VALUE);
+                            for j in 0..b {
+                                // SAFETY: X is only read; R's rows `rows` are written by this
+                                // chunk alone.
+                                let xj = unsafe { x.column(j) };
+                                let xj = match xj {
+                                    Column::Full(c) => {
+                                        op.apply_rows(c, rows.clone(), hx);
+                                        &c[rows.clone()]
+                                    }
+                                    Column::Single(c) => {
+                                        op.apply_rows_single(c, rows.clone(), hx);
+                                        widen_into(&c[rows.clone()], xc);
+                                        &xc[..]
+                                    }
+                                };
+                                for (h, &xi) in hx.iter_mut().zip(xj) {
+                                    *h -= xi.scale(lambda[j]);
+                                    part[j] += h.abs_sq();
                                 }
-                                Column::Single(c) => {
-                                    op.apply_rows_single(c, rows.clone(), hx);
-                                    widen_into(&c[rows.clone()], xc);
-                                    &xc[..]
-                                }
-                            };
-                            for (h, &xi) in hx.iter_mut().zip(xj) {
-                                *h -= xi.scale(lambda[j]);
-                                part[j] += h.abs_sq();
+                                // SAFETY: as above.
+                                unsafe { r.store_rows(j, rows.clone(), hx) };
                             }
-                            // SAFETY: as above.
-                            unsafe { r.store_rows(j, rows.clone(), hx) };
-                        }
-                        x.release(&rows);
-                        r.release(&rows);
-                        part
-                    },
-                )
+                            x.release(&rows);
+                            r.release(&rows);
+                        },
+                    );
+                }
+                note_buffers(hx.len() + xc.len());
+                part
             },
         )
         .collect();
     // The operator read halo rows of neighbouring chunks: drop those pages too.
     x.release_all();
     r.release_all();
-    // In chunk order, for determinism (see `ordered_sum`).
+    // In group order, for determinism (see `groups`).
     let sq = parts.iter().fold(vec![0.0; b], |acc, p| {
         acc.iter().zip(p).map(|(a, b)| a + b).collect()
     });
     sq.into_iter().map(f64::sqrt).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The kernels' chunk buffers against [`kernel_bytes`], and their reductions on any number
+    //! of threads.
+    use super::*;
+    use crate::memory::MemoryManager;
+    use crate::physics::constants::GAAS_MASS;
+    use crate::physics::{Grid, HamiltonianSpec, StencilOperator, parabolic_potential};
+    use crate::solver::out_of_core::BlockPlan;
+    use crate::solver::random::fill_random;
+
+    /// What the kernels computed (as bits), and the most elements a thread's buffers held.
+    struct Run {
+        bits: Vec<u64>,
+        high_water: usize,
+    }
+
+    /// On `threads` threads: W and P (single precision) from X by `combine`, then `gram_op`
+    /// (with the overlap) and `gram` of `[X W P]`, and the residuals of X into W.
+    fn run(op: &StencilOperator<f64>, m: usize, threads: usize) -> Run {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let manager = MemoryManager::with_defaults().unwrap();
+        let n = op.dim();
+        let block = |rows| Block::<f64>::new(&manager, &BlockPlan::InCore, rows, m, "t").unwrap();
+        let (mut x, mut w, mut p) = (
+            block(n),
+            block(rows_for_single::<f64>(n)),
+            block(rows_for_single::<f64>(n)),
+        );
+        for j in 0..m {
+            fill_random(&mut x.col_mut(j)[..n], 7, j);
+        }
+        let (xc, wc, pc) = (
+            Cols::of_rows(&mut x, 0..m, n),
+            Cols::of_single_rows(&mut w, 0..m, n),
+            Cols::of_single_rows(&mut p, 0..m, n),
+        );
+        let coeff = Mat::<f64>::from_fn(m, m, |i, j| 1.0 / (1 + i + 2 * j) as f64);
+        let s = Cols::concat(&[&xc, &wc, &pc]);
+        let lambda: Vec<f64> = (0..m).map(|j| j as f64 * 1e-3).collect();
+        pool.install(|| {
+            pool.broadcast(|_| BUFFER_HIGH_WATER.with(|h| h.set(0)));
+            combine(&xc, coeff.as_ref(), &wc);
+            combine(&xc, coeff.transpose(), &pc);
+            let (g, overlap) = gram_op(op, &s);
+            let gram_s = gram(&s, &s);
+            let norms = residuals(op, &xc, &lambda, &wc);
+            let high_water = pool
+                .broadcast(|_| BUFFER_HIGH_WATER.with(|h| h.get()))
+                .into_iter()
+                .max()
+                .unwrap();
+            let mut bits = Vec::new();
+            for mat in [&g, &overlap.unwrap(), &gram_s] {
+                bits.extend(
+                    (0..mat.ncols())
+                        .flat_map(|j| (0..mat.nrows()).map(move |i| mat[(i, j)].to_bits())),
+                );
+            }
+            bits.extend(norms.iter().map(|v| v.to_bits()));
+            Run { bits, high_water }
+        })
+    }
+
+    /// A 760² grid cuts into 70 chunks of 8360 rows (more than the 64 groups): whatever the
+    /// threads, the same bits, and each thread's buffers reach exactly the bound that
+    /// `kernel_bytes` counts (`gram_op`'s `[S HS]` of the longest chunk).
+    #[test]
+    fn kernels_stay_within_their_count_and_give_the_same_bits_on_any_threads() {
+        let grid = Grid::dirichlet_box(&[120.0, 120.0], &[760, 760]).unwrap();
+        let mut v = vec![0.0; grid.len()];
+        parabolic_potential(&grid, GAAS_MASS, 0.010, &mut v).unwrap();
+        let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+        let manager = MemoryManager::with_defaults().unwrap();
+        let op = StencilOperator::<f64>::new(&manager, &spec, "h").unwrap();
+        let (n, m) = (op.dim(), 3);
+        assert!(n.div_ceil(chunk_rows(n, op.row_granularity())) > GROUPS);
+        let bound = chunk_buffer_elements(n, 3 * m, op.row_granularity(), usize::MAX);
+        let one = run(&op, m, 1);
+        assert_eq!(one.high_water as u64, bound);
+        for threads in [2, 3] {
+            let other = run(&op, m, threads);
+            assert!(other.bits == one.bits, "{threads} threads");
+            assert_eq!(other.high_water as u64, bound, "{threads} threads");
+        }
+        let counted = kernel_bytes::<f64>(n, 3 * m, op.row_granularity(), usize::MAX, 3);
+        assert!(counted >= 3 * bound * size_of::<f64>() as u64);
+    }
 }

@@ -11,7 +11,7 @@
 //! thread; the result's vectors are stored where [`Destination`] says once W and P (and the
 //! hierarchy) are freed.
 
-use super::block::{Cols, ColumnMut, gram_op, residuals, rows_for_single};
+use super::block::{Cols, ColumnMut, gram_op, kernel_bytes, residuals, rows_for_single};
 use super::driver::{Levels, SolveClock, coarse_to_fine};
 use super::{BlockBackend, LobpcgOutcome, LobpcgParams, block_lobpcg};
 use crate::error::Result;
@@ -25,6 +25,7 @@ use crate::solver::precond::{Multigrid, Preconditioner};
 use crate::solver::progress::ProgressFn;
 use crate::solver::random::fill_random;
 use crate::solver::result::EigenResult;
+use crate::solver::threads::solver_threads;
 use crate::solver::vectors::{Destination, destination, store};
 use faer::Mat;
 use parking_lot::Mutex;
@@ -143,6 +144,16 @@ pub(crate) fn workspace_bytes<T: Scalar>(n: usize, m: usize, search: SearchBlock
     }
 }
 
+/// The tag of the block kernels' chunk buffers and partial results ([`kernel_bytes`]).
+const KERNELS_TAG: &str = "solver.kernels";
+
+/// Bytes the block kernels hold besides the blocks in an in-core solve of `n` rows in blocks of
+/// `m` columns (chunks of the operator's `granularity`) on the solver threads, at most: part of
+/// a solve's estimate.
+pub(crate) fn kernels_estimate<T: Scalar>(n: usize, m: usize, granularity: usize) -> u64 {
+    kernel_bytes::<T>(n, 3 * m, granularity, usize::MAX, solver_threads())
+}
+
 /// What the host solves level by level.
 pub(crate) enum Hierarchy<'a, T: Scalar> {
     /// A grid Hamiltonian's multigrid hierarchy: the levels' stencils, V-cycles as
@@ -174,10 +185,11 @@ pub(crate) struct HostLevels<'a, T: Scalar> {
     /// (and after it failed, when the solve ends).
     ws: Option<Workspace<T>>,
     hierarchy: Hierarchy<'a, T>,
-    /// The interpolated column and the transfer's temporaries.
-    column: Vec<T>,
-    temp: [Vec<T>; 2],
 }
+
+/// Vectors of a level's size that interpolation to it holds (the interpolated column and the
+/// transfer's two intermediates, each at most the level's size).
+const PROLONG_VECTORS: usize = 3;
 
 impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
     fn count(&self) -> usize {
@@ -212,19 +224,19 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         let Hierarchy::Grid(mg) = &self.hierarchy else {
             unreachable!("a single level is never interpolated to");
         };
+        // The interpolated column and the transfer's two intermediates (`Vec`s), counted while
+        // they live.
+        let nf = mg.operator(level).dim();
+        let account = self.manager.external_account(
+            "solver.prolong",
+            (PROLONG_VECTORS * nf * size_of::<T>()) as u64,
+        )?;
+        let (mut column, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
         if level > 0 {
             // A coarser level: interpolate X's leading rows into its longer leading rows.
             let ws = self.ws.as_mut().expect("the workspace");
             let columns = ws.x.ncols();
-            return interpolate(
-                mg,
-                level,
-                None,
-                &mut ws.x,
-                columns,
-                &mut self.column,
-                &mut self.temp,
-            );
+            return interpolate(mg, level, None, &mut ws.x, columns, &mut column, &mut temp);
         }
         // The finest level: new blocks of `width` columns, interpolated straight into X. The
         // coarse blocks go back as the finest ones come (W and P first, X once read), their
@@ -235,7 +247,7 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         } = self.ws.take().expect("the workspace");
         w.discard();
         p.discard();
-        let (nf, width) = (mg.operator(level).dim(), width.min(coarse.ncols()));
+        let width = width.min(coarse.ncols());
         let mut x = Block::new(self.manager, self.plan, nf, width, "solver.block")?;
         interpolate(
             mg,
@@ -243,13 +255,13 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             Some(&coarse),
             &mut x,
             width,
-            &mut self.column,
-            &mut self.temp,
+            &mut column,
+            &mut temp,
         )?;
         coarse.discard();
-        // The transfer vectors are not needed again: give them back before the finest level's
-        // blocks and V-cycles allocate their own.
-        (self.column, self.temp) = (Vec::new(), [Vec::new(), Vec::new()]);
+        // The transfer vectors go back before the finest level's blocks and V-cycles allocate
+        // their own.
+        drop((column, temp, account));
         self.ws = Some(Workspace::around(
             self.manager,
             x,
@@ -265,16 +277,17 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         params: LobpcgParams,
         progress: Option<&mut ProgressFn<'_>>,
     ) -> Result<LobpcgOutcome> {
+        let manager = self.manager;
         match &self.hierarchy {
             Hierarchy::Grid(mg) => {
                 let level = params.level;
                 let prec = mg.preconditioner(level);
                 let ws = self.ws.as_mut().expect("the workspace");
-                lobpcg(ws, mg.operator(level), &prec, params, progress)
+                lobpcg(manager, ws, mg.operator(level), &prec, params, progress)
             }
             Hierarchy::Single { op, prec } => {
                 let ws = self.ws.as_mut().expect("the workspace");
-                lobpcg(ws, *op, *prec, params, progress)
+                lobpcg(manager, ws, *op, *prec, params, progress)
             }
         }
     }
@@ -344,8 +357,6 @@ pub(crate) fn solve<T: Scalar>(
         search: SearchBlocks::choose(plan, fast_single_input, bounds, preconditioner_in_place),
         ws: None,
         hierarchy,
-        column: Vec::new(),
-        temp: [Vec::new(), Vec::new()],
     };
     let run = coarse_to_fine(&mut levels, options, m, bounds, progress)?;
     let HostLevels { ws, hierarchy, .. } = levels;
@@ -387,7 +398,8 @@ pub(crate) fn single_level<T: Scalar>(
         bounds,
         prec.single_in_place(),
     );
-    let blocks = workspace_bytes::<T>(n, m, search);
+    let blocks =
+        workspace_bytes::<T>(n, m, search) + kernels_estimate::<T>(n, m, op.row_granularity());
     let resident = resident_bytes + 4 * (n * size_of::<T>()) as u64;
     let plan = BlockPlan::choose(options, blocks.saturating_add(resident), resident);
     let destination = destination::<T>(options, &plan, n, resident);
@@ -454,6 +466,7 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
 /// Runs LOBPCG on the leading `op.dim()` rows of the workspace's X block (`m` columns,
 /// m ≥ k), overwriting it with Ritz vectors.
 fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
+    manager: &MemoryManager,
     ws: &mut Workspace<T>,
     op: &A,
     prec: &P,
@@ -466,6 +479,22 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
         "block size {m} must lie between k = {} and n = {n}",
         params.k
     );
+    // The kernels' chunk buffers and partial results, for this level's run.
+    let limit = [&ws.x, &ws.w, &ws.p]
+        .iter()
+        .map(|b| b.chunk_rows())
+        .min()
+        .unwrap_or(usize::MAX);
+    let _kernels = manager.external_account(
+        KERNELS_TAG,
+        kernel_bytes::<T>(
+            n,
+            3 * m,
+            op.row_granularity(),
+            limit,
+            rayon::current_num_threads(),
+        ),
+    )?;
     // W and P are always written before they are read.
     let single = ws.search != SearchBlocks::Full;
     let search = |b: &mut Block<T>| {

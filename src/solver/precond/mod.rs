@@ -24,6 +24,7 @@ use super::operator::{Operator, chunk_rows};
 use crate::matrix::vectorized;
 use crate::matrix::{Load, Scalar, Store, narrow_into, widen_into};
 use crate::physics::StencilOperator;
+use crate::solver::threads::solver_threads;
 use faer::MatMut;
 use faer::reborrow::ReborrowMut;
 use rayon::prelude::*;
@@ -138,6 +139,12 @@ impl<T: Scalar> Preconditioner<T> for Identity {
     fn single_in_place(&self) -> bool {
         true
     }
+}
+
+/// Bytes of [`after_product`]'s work arrays on `op` at most: a chunk of `T` per solver thread.
+pub(super) fn after_product_bytes<T: Scalar>(op: &StencilOperator<T>) -> u64 {
+    let chunk = chunk_rows(op.dim(), op.grid().shape()[0]);
+    (solver_threads() * chunk * size_of::<T>()) as u64
 }
 
 /// For each chunk of rows of `out` (in parallel): `H·x` of those rows into a work array of `T`,

@@ -19,7 +19,7 @@
 
 use super::hierarchy::LevelFields;
 use super::transfer::{Transfer, resize_exact};
-use super::{Preconditioner, Scratch, after_product};
+use super::{Preconditioner, Scratch, after_product, after_product_bytes};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{Load, Scalar, Store, narrow_into, single_range, widen_into};
 use crate::memory::{ExternalAccount, MemoryManager};
@@ -314,7 +314,8 @@ impl<T: Scalar> Multigrid<T> {
 }
 
 /// Bytes of the V-cycle work vectors for `levels`: [`SCRATCH_VECTORS`] per level point, in
-/// single precision or in `T`, and the coarsest solve's right-hand side in `T`.
+/// single precision or in `T`, the coarsest solve's right-hand side in `T`, and the chunks of
+/// `H·x` of the passes over the finest level ([`after_product`]).
 fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool) -> u64 {
     let points: usize = levels.iter().map(|l| l.op.dim()).sum();
     let coarsest = levels.last().map_or(0, |l| l.op.dim());
@@ -323,7 +324,8 @@ fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool) -> u64 {
     } else {
         size_of::<T>()
     };
-    (SCRATCH_VECTORS * points * stored + coarsest * size_of::<T>()) as u64
+    let products = levels.first().map_or(0, |l| after_product_bytes(&l.op));
+    (SCRATCH_VECTORS * points * stored + coarsest * size_of::<T>()) as u64 + products
 }
 
 /// What the GPU multigrid (`gpu/multigrid.rs`) copies to the device: the smoothing weights,

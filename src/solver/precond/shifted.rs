@@ -25,7 +25,7 @@
 
 use super::hierarchy::LevelFields;
 use super::transfer::{Transfer, resize_exact};
-use super::{Preconditioner, Scratch, after_product, apply_by_columns};
+use super::{Preconditioner, Scratch, after_product, after_product_bytes, apply_by_columns};
 use crate::error::Result;
 use crate::matrix::{Load, Store, narrow_into, single_range, widen_into};
 use crate::memory::{ExternalAccount, MemoryManager};
@@ -82,14 +82,14 @@ impl LevelScratch {
 }
 
 /// Bytes of the V-cycle work vectors of levels with `points` points in all and a bottom level
-/// of `bottom` points.
-fn scratch_bytes(points: usize, bottom: usize, single: bool) -> u64 {
+/// of `bottom` points, besides `products` bytes of chunks of `H·x` ([`after_product_bytes`]).
+fn scratch_bytes(points: usize, bottom: usize, single: bool, products: u64) -> u64 {
     let stored = if single {
         size_of::<Complex32>()
     } else {
         size_of::<Complex64>()
     };
-    (SCRATCH_VECTORS * points * stored + bottom * size_of::<Complex64>()) as u64
+    (SCRATCH_VECTORS * points * stored + bottom * size_of::<Complex64>()) as u64 + products
 }
 
 /// A multigrid hierarchy for `H − σ` with a sparse LU on its bottom level.
@@ -180,7 +180,12 @@ impl ShiftedMultigrid {
         let single = single_range(levels[0].op.gershgorin_bounds());
         let scratch_account = manager.external_account(
             "solver.resonance.scratch",
-            scratch_bytes(points, bottom_points, single),
+            scratch_bytes(
+                points,
+                bottom_points,
+                single,
+                after_product_bytes(&levels[0].op),
+            ),
         )?;
         let bottom = factor_bottom(manager, &levels, sigma, block)?;
         let bottom_factor_bytes = bottom.counted_bytes();
@@ -252,7 +257,8 @@ impl ShiftedMultigrid {
         let points: usize = self.levels.iter().map(|l| l.op.dim()).sum();
         let bottom = self.levels.last().map_or(0, |l| l.op.dim());
         let single = self.scratch.lock().levels.single();
-        ops as u64 + scratch_bytes(points, bottom, single) + self.bottom_factor_bytes
+        let products = after_product_bytes(&self.levels[0].op);
+        ops as u64 + scratch_bytes(points, bottom, single, products) + self.bottom_factor_bytes
     }
 
     /// The V-cycle's work vectors in double precision from now on, whatever

@@ -40,6 +40,8 @@ use crate::solver::operator::apply_then;
 use crate::solver::out_of_core::Block;
 use crate::solver::precond::Preconditioner;
 use crate::solver::progress::{Progress, ProgressFn};
+use crate::solver::reduce::{GROUPS, groups};
+use crate::solver::threads::solver_threads;
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::Solve;
 use faer::reborrow::{Reborrow, ReborrowMut};
@@ -73,6 +75,18 @@ impl Basis {
         let residency = Residency::of(&v, CHUNK_ROWS, budget);
         Self { v, work, residency }
     }
+}
+
+/// Bytes the Davidson holds besides its [`Basis`] for a search space of `dmax` vectors, at most:
+/// each solver thread's chunk of the restart's rotation (`CHUNK_ROWS × dmax`), a Gram
+/// reduction's partial results (at most [`GROUPS`] of `dmax × dmax`) and its sum, the
+/// projections `G` and `M`, and the extraction's dense `dmax × dmax` work (the eigenproblem in
+/// standard form, its eigenvectors, the rotation of a thick restart and faer's work for them:
+/// counted as 8).
+pub(crate) fn kernel_bytes(dmax: usize) -> u64 {
+    let chunks = solver_threads() * CHUNK_ROWS * dmax;
+    let small = (GROUPS + 1 + 2 + 8) * dmax * dmax;
+    ((chunks + small) * size_of::<Complex64>()) as u64
 }
 
 /// Bytes of a [`Basis`] for `n` points, a search space of `dmax` vectors and blocks of `m`.
@@ -115,11 +129,15 @@ pub(crate) struct LevelOutcome {
     pub applications: u64,
 }
 
-/// `‖x‖₂`, summed by chunks in chunk order (see [`gram`]).
+/// `‖x‖₂`, summed by chunks in groups (see [`groups`]).
 fn norm(x: &[Complex64]) -> f64 {
-    let parts: Vec<f64> = x
-        .par_chunks(CHUNK_ROWS)
-        .map(|c| c.iter().map(|v| v.norm_sqr()).sum::<f64>())
+    let parts: Vec<f64> = groups(x.len().div_ceil(CHUNK_ROWS))
+        .map(|chunks| {
+            chunks.fold(0.0, |sum, c| {
+                let rows = &x[c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(x.len())];
+                rows.iter().fold(sum, |s, v| s + v.norm_sqr())
+            })
+        })
         .collect();
     parts.iter().sum::<f64>().sqrt()
 }
@@ -287,11 +305,12 @@ fn rotate_and_product(
     both.subcols_mut(p, r).copy_from(y);
     a.par_row_chunks_mut(res.span())
         .zip(u.par_row_chunks_mut(res.span()))
-        .for_each(|(mut span, mut u)| {
+        .for_each_init(Mat::<Complex64>::new, |t, (mut span, mut u)| {
             for start in (0..span.nrows()).step_by(CHUNK_ROWS) {
                 let len = CHUNK_ROWS.min(span.nrows() - start);
                 let mut rows = span.rb_mut().subrows_mut(start, len);
-                let mut t = Mat::<Complex64>::zeros(len, p + r);
+                // A chunk-sized temporary per thread, reused (`kernel_bytes`).
+                t.resize_with(len, p + r, |_, _| Complex64::ZERO);
                 matmul(
                     t.as_mut(),
                     Accum::Replace,
@@ -309,43 +328,39 @@ fn rotate_and_product(
         });
 }
 
-/// `aᴴ·b` for tall `a` and `b`: sums of row-chunk products, in parallel, added in chunk order
-/// so that the result does not depend on how rayon split the work (a tree reduction's order
-/// follows work stealing, and a solve must give the same digits every run). (faer's own
-/// parallel product spins on its barriers for these thin shapes.) Out of core, each chunk's
-/// rows are dropped from the resident memory after.
+/// `aᴴ·b` for tall `a` and `b`: sums of row-chunk products, in parallel, in fixed groups of
+/// chunks ([`groups`]) so that the result does not depend on how rayon split the work (a tree
+/// reduction's order follows work stealing, and a solve must give the same digits every run),
+/// nor on where the rows live. (faer's own parallel product spins on its barriers for these
+/// thin shapes.) Out of core, the rows are dropped from the resident memory a span at a time.
 fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>, res: Residency) -> Mat<Complex64> {
     let (n, p, q) = (a.nrows(), a.ncols(), b.ncols());
     let span = res.span();
-    (0..n.div_ceil(span))
-        .into_par_iter()
-        .map(|s| {
-            let rows = s * span..((s + 1) * span).min(n);
-            let parts: Vec<Mat<Complex64>> = rows
-                .clone()
-                .step_by(CHUNK_ROWS)
-                .map(|start| {
-                    let len = CHUNK_ROWS.min(rows.end - start);
-                    let mut part = Mat::<Complex64>::zeros(p, q);
-                    matmul(
-                        part.as_mut(),
-                        Accum::Replace,
-                        a.subrows(start, len).adjoint(),
-                        b.subrows(start, len),
-                        ONE,
-                        Par::Seq,
-                    );
-                    part
-                })
-                .collect();
-            res.release(a.subrows(rows.start, rows.len()));
-            res.release(b.subrows(rows.start, rows.len()));
-            parts
+    let parts: Vec<Mat<Complex64>> = groups(n.div_ceil(CHUNK_ROWS))
+        .map(|chunks| {
+            let mut part = Mat::<Complex64>::zeros(p, q);
+            // The first row not yet dropped from the resident memory.
+            let mut kept = chunks.start * CHUNK_ROWS;
+            for c in chunks.clone() {
+                let (start, end) = (c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n));
+                matmul(
+                    part.as_mut(),
+                    Accum::Add,
+                    a.subrows(start, end - start).adjoint(),
+                    b.subrows(start, end - start),
+                    ONE,
+                    Par::Seq,
+                );
+                if end - kept >= span || c + 1 == chunks.end {
+                    res.release(a.subrows(kept, end - kept));
+                    res.release(b.subrows(kept, end - kept));
+                    kept = end;
+                }
+            }
+            part
         })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .flatten()
-        .fold(Mat::zeros(p, q), |x, y| x + y)
+        .collect();
+    parts.into_iter().fold(Mat::zeros(p, q), |x, y| x + y)
 }
 
 /// `t = alpha·q·c` (`Accum::Replace`) or `t += alpha·q·c` (`Accum::Add`) for tall `t` and `q`,

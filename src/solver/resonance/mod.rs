@@ -37,7 +37,7 @@ use crate::solver::precond::ShiftedMultigrid;
 use crate::solver::progress::ProgressFn;
 use crate::solver::random::fill_random;
 use crate::solver::threads::on_solver_threads;
-use davidson::{Basis, LevelParams, basis_bytes, davidson};
+use davidson::{Basis, LevelParams, basis_bytes, davidson, kernel_bytes};
 use num_complex::Complex64;
 use std::time::Instant;
 
@@ -123,12 +123,13 @@ fn check_options(options: &EigenOptions, n: usize) -> Result<()> {
 const PROLONG_VECTORS: usize = 3;
 
 /// Bytes [`grid_resonances`] holds at its peak for an `n`-point grid: the hierarchy
-/// (`hierarchy_bytes`), the Davidson basis (`dmax` search vectors and a work block of `m + 1`)
-/// and the interpolation vectors (before the finest level's solve). The `k < m + 1` result
+/// (`hierarchy_bytes`), the Davidson basis (`dmax` search vectors and a work block of `m + 1`),
+/// its kernels' chunks and small matrices, and the interpolation vectors (before the finest level's solve). The `k < m + 1` result
 /// vectors come after the work block is given back.
 fn estimate(n: usize, dmax: usize, m: usize, hierarchy_bytes: u64) -> u64 {
     hierarchy_bytes
         + basis_bytes(n, dmax, m)
+        + kernel_bytes(dmax)
         + (PROLONG_VECTORS * n * size_of::<Complex64>()) as u64
 }
 
@@ -261,6 +262,7 @@ fn grid_resonances_here(
         ManagedMatrix::uninit_values(manager, n, m + 1, "solver.resonance.work")?,
         span_budget,
     );
+    let _kernels = manager.external_account("solver.resonance.kernels", kernel_bytes(dmax))?;
     let scratch_bytes = basis.v.scratch_bytes();
     let levels = mg.levels();
     let bounds = mg.operator(0).gershgorin_bounds();
