@@ -313,8 +313,8 @@ impl<T: Scalar> Multigrid<T> {
     }
 }
 
-/// Bytes of the V-cycle work vectors for `levels`: [`SCRATCH_VECTORS`] per level point, in
-/// single precision or in `T`, the coarsest solve's right-hand side in `T`, and the chunks of
+/// Bytes of the V-cycle work vectors for `levels`: [`SCRATCH_VECTORS`] per level point (one
+/// fewer on the finest level), in single precision or in `T`, the coarsest solve's right-hand side in `T`, and the chunks of
 /// `H·x` of the passes over the finest level ([`after_product`]).
 fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool) -> u64 {
     let points: usize = levels.iter().map(|l| l.op.dim()).sum();
@@ -324,8 +324,11 @@ fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool) -> u64 {
     } else {
         size_of::<T>()
     };
-    let products = levels.first().map_or(0, |l| after_product_bytes(&l.op));
-    (SCRATCH_VECTORS * points * stored + coarsest * size_of::<T>()) as u64 + products
+    let (finest, products) = levels
+        .first()
+        .map_or((0, 0), |l| (l.op.dim(), after_product_bytes(&l.op)));
+    // The finest level's right-hand side is the caller's vector.
+    ((SCRATCH_VECTORS * points - finest) * stored + coarsest * size_of::<T>()) as u64 + products
 }
 
 /// What the GPU multigrid (`gpu/multigrid.rs`) copies to the device: the smoothing weights,
