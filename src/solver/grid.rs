@@ -109,7 +109,8 @@ fn lowest_states_here<T: Scalar>(
 }
 
 /// Bytes an in-core solve of `spec` by [`lowest_states`] (multigrid LOBPCG) holds: the three
-/// LOBPCG blocks (X in full precision, W and P in single) and the multigrid hierarchy (operators, coarsest factor, work vectors). This is
+/// LOBPCG blocks (X in full precision, W and P in single), the block kernels' chunk buffers and
+/// partial results, and the multigrid hierarchy (operators, coarsest factor, work vectors). This is
 /// what `Placement::Auto` compares with `EigenOptions::memory_budget`. It builds the hierarchy
 /// to measure it (a small fraction of a solve's time and memory).
 pub fn lowest_states_memory_estimate<T: Scalar>(
