@@ -26,6 +26,15 @@ pub(crate) fn groups(count: usize) -> impl IndexedParallelIterator<Item = Range<
         .map(move |g| g * count / groups..(g + 1) * count / groups)
 }
 
+/// The rows `0..n` in chunks of `size` rows (the last one shorter), the chunks in [`groups`]:
+/// each item of the iterator is one group's chunks, in order.
+pub(crate) fn row_groups(
+    n: usize,
+    size: usize,
+) -> impl IndexedParallelIterator<Item = impl Iterator<Item = Range<usize>>> {
+    groups(n.div_ceil(size)).map(move |g| g.map(move |c| c * size..((c + 1) * size).min(n)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,6 +48,18 @@ mod tests {
             let flat: Vec<usize> = all.iter().flat_map(|r| r.clone()).collect();
             assert_eq!(flat, (0..count).collect::<Vec<_>>(), "count {count}");
             assert!(all.iter().all(|r| !r.is_empty()), "count {count}");
+        }
+    }
+
+    /// Row chunks cover 0..n in order, each `size` rows but the last.
+    #[test]
+    fn row_groups_cut_the_rows_in_order() {
+        for (n, size) in [(0, 8), (1, 8), (8, 8), (9, 8), (1000, 7), (100_000, 64)] {
+            let chunks: Vec<Range<usize>> = row_groups(n, size).flat_map_iter(|g| g).collect();
+            let rows: Vec<usize> = chunks.iter().flat_map(|r| r.clone()).collect();
+            assert_eq!(rows, (0..n).collect::<Vec<_>>(), "n {n}, size {size}");
+            let short = chunks.iter().filter(|r| r.len() != size).count();
+            assert!(short <= 1 && chunks.last().is_none_or(|r| r.len() <= size));
         }
     }
 }

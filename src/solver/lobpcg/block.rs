@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::matrix::{Scalar, narrow_into, vectorized, widen_into};
 use crate::solver::operator::{Operator, chunk_rows};
 use crate::solver::out_of_core::{Advice, Block, advise};
-use crate::solver::reduce::{GROUPS, groups};
+use crate::solver::reduce::{GROUPS, row_groups};
 use crate::solver::scratch_faults::check_address;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -470,18 +470,45 @@ fn chunks(
         .map(move |c| c * size..((c + 1) * size).min(n))
 }
 
-/// The row chunks of a reduction in groups of consecutive chunks ([`groups`]): each item is a
-/// group's chunks, in order.
+/// The row chunks of a reduction in groups of consecutive chunks ([`row_groups`]): each item
+/// is a group's chunks, in order.
 fn chunk_groups(
     n: usize,
     granularity: usize,
     limit: usize,
 ) -> impl IndexedParallelIterator<Item = impl Iterator<Item = Range<usize>>> {
-    let size = chunk_size(n, granularity, limit);
-    groups(n.div_ceil(size)).map(move |g| g.map(move |c| c * size..((c + 1) * size).min(n)))
+    row_groups(n, chunk_size(n, granularity, limit))
 }
 
-/// Sums partial results in group order (see [`groups`]).
+/// The partial results of a reduction over row chunks, one per group of `groups` (see
+/// [`chunk_groups`]), in group order: `chunk(buffers, rows, part)` adds the contribution of the
+/// chunk `rows` to its group's `part` (made by `zero`), compiled for AVX2 + FMA where the CPU
+/// has them ([`vectorized`]; pass an `#[inline(always)]` closure); each job's `buffers` (made
+/// by `init`) serve all its chunks.
+fn reduce_chunks<G, B, P: Send>(
+    groups: impl IndexedParallelIterator<Item = G>,
+    init: impl Fn() -> B + Sync + Send,
+    zero: impl Fn() -> P + Sync + Send,
+    chunk: impl Fn(&mut B, Range<usize>, &mut P) + Sync + Send,
+) -> Vec<P>
+where
+    G: Iterator<Item = Range<usize>>,
+{
+    groups
+        .map_init(init, |buffers, group| {
+            let mut part = zero();
+            for rows in group {
+                vectorized(
+                    #[inline(always)]
+                    || chunk(buffers, rows, &mut part),
+                );
+            }
+            part
+        })
+        .collect()
+}
+
+/// Sums partial results in group order (see [`row_groups`]).
 fn ordered_sum<T: Scalar>(parts: Vec<Mat<T>>, nrows: usize, ncols: usize) -> Mat<T> {
     parts
         .into_iter()
@@ -547,38 +574,29 @@ pub(crate) fn gram<T: Scalar>(a: &Cols<T>, b: &Cols<T>) -> Mat<T> {
         return Mat::zeros(na, nb);
     }
     let limit = a.chunk_limit.min(b.chunk_limit);
-    let parts = chunk_groups(a.rows(), 1, limit)
-        .map_init(
-            || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
-            |(bufa, bufb), group| {
-                let mut part = Mat::<T>::zeros(na, nb);
-                for rows in group {
-                    vectorized(
-                        #[inline(always)]
-                        || {
-                            a.prefetch_after(&rows);
-                            b.prefetch_after(&rows);
-                            // SAFETY: A and B are only read during this kernel.
-                            let va = unsafe { a.chunk_views(&rows, bufa) };
-                            if let Some(vb) = b.views_within(a, &va) {
-                                // B's columns are some of A's (orthonormalisation: [q y]ᴴy):
-                                // widened once.
-                                accumulate_gram(&mut part, &va, &vb);
-                            } else {
-                                // SAFETY: as above.
-                                let vb = unsafe { b.chunk_views(&rows, bufb) };
-                                accumulate_gram(&mut part, &va, &vb);
-                            }
-                            a.release(&rows);
-                            b.release(&rows);
-                        },
-                    );
-                }
-                note_buffers(bufa.nrows() * bufa.ncols() + bufb.nrows() * bufb.ncols());
-                part
-            },
-        )
-        .collect();
+    let parts = reduce_chunks(
+        chunk_groups(a.rows(), 1, limit),
+        || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
+        || Mat::<T>::zeros(na, nb),
+        #[inline(always)]
+        |(bufa, bufb), rows, part| {
+            a.prefetch_after(&rows);
+            b.prefetch_after(&rows);
+            // SAFETY: A and B are only read during this kernel.
+            let va = unsafe { a.chunk_views(&rows, bufa) };
+            if let Some(vb) = b.views_within(a, &va) {
+                // B's columns are some of A's (orthonormalisation: [q y]ᴴy): widened once.
+                accumulate_gram(part, &va, &vb);
+            } else {
+                // SAFETY: as above.
+                let vb = unsafe { b.chunk_views(&rows, bufb) };
+                accumulate_gram(part, &va, &vb);
+            }
+            a.release(&rows);
+            b.release(&rows);
+            note_buffers(bufa.nrows() * bufa.ncols() + bufb.nrows() * bufb.ncols());
+        },
+    );
     a.release_all();
     b.release_all();
     ordered_sum(parts, na, nb)
@@ -629,58 +647,45 @@ pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(
         let (g, overlap) = gram_op_with_overlap(op, s);
         return (g, Some(overlap));
     }
-    let parts = chunk_groups(s.rows(), op.row_granularity(), s.chunk_limit)
-        .map_init(
-            || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
-            |(th, buf), group| {
-                let mut part = Mat::<T>::zeros(b, b);
-                for rows in group {
-                    vectorized(
-                        #[inline(always)]
-                        || {
-                            s.prefetch_after(&rows);
-                            th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
-                            for j in 0..b {
-                                let y = th
-                                    .as_mut()
-                                    .col_mut(j)
-                                    .try_as_col_major_mut()
-                                    .expect("contiguous");
-                                // SAFETY: S is only read during this kernel.
-                                apply_column(
-                                    op,
-                                    unsafe { s.column(j) },
-                                    rows.clone(),
-                                    y.as_slice_mut(),
-                                );
-                            }
-                            // SAFETY: S is only read during this kernel.
-                            let vs = unsafe { s.chunk_views(&rows, buf) };
-                            // Sᴴ·H·S is Hermitian: each segment's rows only up to its last
-                            // column (the block lower triangle, two thirds of the products for
-                            // [X, W, P]); the rest is mirrored once the chunks are summed.
-                            for &(i0, l) in &vs {
-                                let end = i0 + l.ncols();
-                                let block = part.as_mut().submatrix_mut(i0, 0, l.ncols(), end);
-                                matmul(
-                                    block,
-                                    Accum::Add,
-                                    l.adjoint(),
-                                    th.as_ref().subcols(0, end),
-                                    T::ONE,
-                                    Par::Seq,
-                                );
-                            }
-                            drop(vs);
-                            s.release(&rows);
-                        },
-                    );
-                }
-                note_buffers(th.nrows() * th.ncols() + buf.nrows() * buf.ncols());
-                part
-            },
-        )
-        .collect();
+    let parts = reduce_chunks(
+        chunk_groups(s.rows(), op.row_granularity(), s.chunk_limit),
+        || (Mat::<T>::zeros(0, 0), Mat::<T>::zeros(0, 0)),
+        || Mat::<T>::zeros(b, b),
+        #[inline(always)]
+        |(th, buf), rows, part| {
+            s.prefetch_after(&rows);
+            th.resize_with(rows.len(), b, |_, _| T::ZERO_VALUE);
+            for j in 0..b {
+                let y = th
+                    .as_mut()
+                    .col_mut(j)
+                    .try_as_col_major_mut()
+                    .expect("contiguous");
+                // SAFETY: S is only read during this kernel.
+                apply_column(op, unsafe { s.column(j) }, rows.clone(), y.as_slice_mut());
+            }
+            // SAFETY: S is only read during this kernel.
+            let vs = unsafe { s.chunk_views(&rows, buf) };
+            // Sᴴ·H·S is Hermitian: each segment's rows only up to its last column (the block
+            // lower triangle, two thirds of the products for [X, W, P]); the rest is mirrored
+            // once the chunks are summed.
+            for &(i0, l) in &vs {
+                let end = i0 + l.ncols();
+                let block = part.as_mut().submatrix_mut(i0, 0, l.ncols(), end);
+                matmul(
+                    block,
+                    Accum::Add,
+                    l.adjoint(),
+                    th.as_ref().subcols(0, end),
+                    T::ONE,
+                    Par::Seq,
+                );
+            }
+            drop(vs);
+            s.release(&rows);
+            note_buffers(th.nrows() * th.ncols() + buf.nrows() * buf.ncols());
+        },
+    );
     // The operator read halo rows of neighbouring chunks: drop those pages too.
     s.release_all();
     let mut g = ordered_sum(parts, b, b);
@@ -705,58 +710,49 @@ fn gram_op_with_overlap<T: Scalar, A: Operator<T> + ?Sized>(
             Some(*next - seg.ncols)
         })
         .collect();
-    let parts = chunk_groups(s.rows(), op.row_granularity(), s.chunk_limit)
-        .map_init(
-            || Mat::<T>::zeros(0, 0),
-            |both, group| {
-                let mut part = Mat::<T>::zeros(b, 2 * b);
-                for rows in group {
-                    vectorized(
-                        #[inline(always)]
-                        || {
-                            s.prefetch_after(&rows);
-                            both.resize_with(rows.len(), 2 * b, |_, _| T::ZERO_VALUE);
-                            for (seg, &c0) in s.segments.iter().zip(&offsets) {
-                                for t in 0..seg.ncols {
-                                    let (left, right) =
-                                        both.as_mut().split_at_col_mut(2 * c0 + seg.ncols);
-                                    let x_col = left
-                                        .col_mut(2 * c0 + t)
-                                        .try_as_col_major_mut()
-                                        .expect("contiguous")
-                                        .as_slice_mut();
-                                    let hx_col = right
-                                        .col_mut(t)
-                                        .try_as_col_major_mut()
-                                        .expect("contiguous")
-                                        .as_slice_mut();
-                                    // SAFETY: S is only read during this kernel.
-                                    unsafe {
-                                        s.load_rows(c0 + t, rows.clone(), x_col);
-                                        apply_column(op, s.column(c0 + t), rows.clone(), hx_col);
-                                    }
-                                }
-                            }
-                            for (seg, &c0) in s.segments.iter().zip(&offsets) {
-                                let (w, end) = (seg.ncols, 2 * (c0 + seg.ncols));
-                                matmul(
-                                    part.as_mut().submatrix_mut(c0, 0, w, end),
-                                    Accum::Add,
-                                    both.as_ref().subcols(2 * c0, w).adjoint(),
-                                    both.as_ref().subcols(0, end),
-                                    T::ONE,
-                                    Par::Seq,
-                                );
-                            }
-                            s.release(&rows);
-                        },
-                    );
+    let parts = reduce_chunks(
+        chunk_groups(s.rows(), op.row_granularity(), s.chunk_limit),
+        || Mat::<T>::zeros(0, 0),
+        || Mat::<T>::zeros(b, 2 * b),
+        #[inline(always)]
+        |both, rows, part| {
+            s.prefetch_after(&rows);
+            both.resize_with(rows.len(), 2 * b, |_, _| T::ZERO_VALUE);
+            for (seg, &c0) in s.segments.iter().zip(&offsets) {
+                for t in 0..seg.ncols {
+                    let (left, right) = both.as_mut().split_at_col_mut(2 * c0 + seg.ncols);
+                    let x_col = left
+                        .col_mut(2 * c0 + t)
+                        .try_as_col_major_mut()
+                        .expect("contiguous")
+                        .as_slice_mut();
+                    let hx_col = right
+                        .col_mut(t)
+                        .try_as_col_major_mut()
+                        .expect("contiguous")
+                        .as_slice_mut();
+                    // SAFETY: S is only read during this kernel.
+                    unsafe {
+                        s.load_rows(c0 + t, rows.clone(), x_col);
+                        apply_column(op, s.column(c0 + t), rows.clone(), hx_col);
+                    }
                 }
-                note_buffers(both.nrows() * both.ncols());
-                part
-            },
-        )
-        .collect();
+            }
+            for (seg, &c0) in s.segments.iter().zip(&offsets) {
+                let (w, end) = (seg.ncols, 2 * (c0 + seg.ncols));
+                matmul(
+                    part.as_mut().submatrix_mut(c0, 0, w, end),
+                    Accum::Add,
+                    both.as_ref().subcols(2 * c0, w).adjoint(),
+                    both.as_ref().subcols(0, end),
+                    T::ONE,
+                    Par::Seq,
+                );
+            }
+            s.release(&rows);
+            note_buffers(both.nrows() * both.ncols());
+        },
+    );
     // The operator read halo rows of neighbouring chunks: drop those pages too.
     s.release_all();
     let sum = ordered_sum(parts, b, 2 * b);
@@ -828,55 +824,47 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
     let b = x.len();
     assert!(r.len() == b && lambda.len() == b);
     let limit = x.chunk_limit.min(r.chunk_limit);
-    let parts: Vec<Vec<f64>> = chunk_groups(x.rows(), op.row_granularity(), limit)
-        .map_init(
-            || (Vec::new(), Vec::new()),
-            |(hx, xc), group| {
-                let mut part = vec![0.0; b];
-                for rows in group {
-                    vectorized(
-                        #[inline(always)]
-                        || {
-                            x.prefetch_after(&rows);
-                            r.prefetch_after(&rows);
-                            hx.resize(rows.len(), T::ZERO_VALUE);
-                            xc.resize(rows.len(), T::ZERO_VALUE);
-                            for j in 0..b {
-                                // SAFETY: X is only read; R's rows `rows` are written by this
-                                // chunk alone.
-                                let xj = unsafe { x.column(j) };
-                                let xj = match xj {
-                                    Column::Full(c) => {
-                                        op.apply_rows(c, rows.clone(), hx);
-                                        &c[rows.clone()]
-                                    }
-                                    Column::Single(c) => {
-                                        op.apply_rows_single(c, rows.clone(), hx);
-                                        widen_into(&c[rows.clone()], xc);
-                                        &xc[..]
-                                    }
-                                };
-                                for (h, &xi) in hx.iter_mut().zip(xj) {
-                                    *h -= xi.scale(lambda[j]);
-                                    part[j] += h.abs_sq();
-                                }
-                                // SAFETY: as above.
-                                unsafe { r.store_rows(j, rows.clone(), hx) };
-                            }
-                            x.release(&rows);
-                            r.release(&rows);
-                        },
-                    );
+    let parts: Vec<Vec<f64>> = reduce_chunks(
+        chunk_groups(x.rows(), op.row_granularity(), limit),
+        || (Vec::new(), Vec::new()),
+        || vec![0.0; b],
+        #[inline(always)]
+        |(hx, xc), rows, part| {
+            x.prefetch_after(&rows);
+            r.prefetch_after(&rows);
+            hx.resize(rows.len(), T::ZERO_VALUE);
+            xc.resize(rows.len(), T::ZERO_VALUE);
+            for j in 0..b {
+                // SAFETY: X is only read; R's rows `rows` are written by this
+                // chunk alone.
+                let xj = unsafe { x.column(j) };
+                let xj = match xj {
+                    Column::Full(c) => {
+                        op.apply_rows(c, rows.clone(), hx);
+                        &c[rows.clone()]
+                    }
+                    Column::Single(c) => {
+                        op.apply_rows_single(c, rows.clone(), hx);
+                        widen_into(&c[rows.clone()], xc);
+                        &xc[..]
+                    }
+                };
+                for (h, &xi) in hx.iter_mut().zip(xj) {
+                    *h -= xi.scale(lambda[j]);
+                    part[j] += h.abs_sq();
                 }
-                note_buffers(hx.len() + xc.len());
-                part
-            },
-        )
-        .collect();
+                // SAFETY: as above.
+                unsafe { r.store_rows(j, rows.clone(), hx) };
+            }
+            x.release(&rows);
+            r.release(&rows);
+            note_buffers(hx.len() + xc.len());
+        },
+    );
     // The operator read halo rows of neighbouring chunks: drop those pages too.
     x.release_all();
     r.release_all();
-    // In group order, for determinism (see `groups`).
+    // In group order, for determinism (see `row_groups`).
     let sq = parts.iter().fold(vec![0.0; b], |acc, p| {
         acc.iter().zip(p).map(|(a, b)| a + b).collect()
     });

@@ -314,8 +314,8 @@ impl<T: Scalar> Multigrid<T> {
 }
 
 /// Bytes of the V-cycle work vectors for `levels`: [`SCRATCH_VECTORS`] per level point (one
-/// fewer on the finest level), in single precision or in `T`, the coarsest solve's right-hand side in `T`, and the chunks of
-/// `H·x` of the passes over the finest level ([`after_product`]).
+/// fewer on the finest level), in single precision or in `T`, the coarsest solve's right-hand
+/// side in `T`, and the chunks of `H·x` of the passes over the finest level ([`after_product`]).
 fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool) -> u64 {
     let points: usize = levels.iter().map(|l| l.op.dim()).sum();
     let coarsest = levels.last().map_or(0, |l| l.op.dim());

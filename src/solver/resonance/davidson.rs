@@ -40,7 +40,7 @@ use crate::solver::operator::apply_then;
 use crate::solver::out_of_core::Block;
 use crate::solver::precond::Preconditioner;
 use crate::solver::progress::{Progress, ProgressFn};
-use crate::solver::reduce::{GROUPS, groups};
+use crate::solver::reduce::{GROUPS, row_groups};
 use crate::solver::threads::solver_threads;
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::Solve;
@@ -129,13 +129,12 @@ pub(crate) struct LevelOutcome {
     pub applications: u64,
 }
 
-/// `‖x‖₂`, summed by chunks in groups (see [`groups`]).
+/// `‖x‖₂`, summed by chunks in groups (see [`row_groups`]).
 fn norm(x: &[Complex64]) -> f64 {
-    let parts: Vec<f64> = groups(x.len().div_ceil(CHUNK_ROWS))
+    let parts: Vec<f64> = row_groups(x.len(), CHUNK_ROWS)
         .map(|chunks| {
-            chunks.fold(0.0, |sum, c| {
-                let rows = &x[c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(x.len())];
-                rows.iter().fold(sum, |s, v| s + v.norm_sqr())
+            chunks.fold(0.0, |sum, rows| {
+                x[rows].iter().fold(sum, |s, v| s + v.norm_sqr())
             })
         })
         .collect();
@@ -329,20 +328,21 @@ fn rotate_and_product(
 }
 
 /// `aᴴ·b` for tall `a` and `b`: sums of row-chunk products, in parallel, in fixed groups of
-/// chunks ([`groups`]) so that the result does not depend on how rayon split the work (a tree
+/// chunks ([`row_groups`]) so that the result does not depend on how rayon split the work (a tree
 /// reduction's order follows work stealing, and a solve must give the same digits every run),
 /// nor on where the rows live. (faer's own parallel product spins on its barriers for these
 /// thin shapes.) Out of core, the rows are dropped from the resident memory a span at a time.
 fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>, res: Residency) -> Mat<Complex64> {
     let (n, p, q) = (a.nrows(), a.ncols(), b.ncols());
     let span = res.span();
-    let parts: Vec<Mat<Complex64>> = groups(n.div_ceil(CHUNK_ROWS))
+    let parts: Vec<Mat<Complex64>> = row_groups(n, CHUNK_ROWS)
         .map(|chunks| {
             let mut part = Mat::<Complex64>::zeros(p, q);
+            let mut chunks = chunks.peekable();
             // The first row not yet dropped from the resident memory.
-            let mut kept = chunks.start * CHUNK_ROWS;
-            for c in chunks.clone() {
-                let (start, end) = (c * CHUNK_ROWS, ((c + 1) * CHUNK_ROWS).min(n));
+            let mut kept = chunks.peek().map_or(0, |rows| rows.start);
+            while let Some(rows) = chunks.next() {
+                let (start, end) = (rows.start, rows.end);
                 matmul(
                     part.as_mut(),
                     Accum::Add,
@@ -351,7 +351,7 @@ fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>, res: Residency) -> M
                     ONE,
                     Par::Seq,
                 );
-                if end - kept >= span || c + 1 == chunks.end {
+                if end - kept >= span || chunks.peek().is_none() {
                     res.release(a.subrows(kept, end - kept));
                     res.release(b.subrows(kept, end - kept));
                     kept = end;
