@@ -261,6 +261,15 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
     Some(kib.saturating_mul(1024))
 }
 
+/// Held by the unit test that reads the process's resident set, and by unit tests that map
+/// tens of MiB: the unit tests share one process, and such a test's pages coming and going
+/// meanwhile would make the resident set jump by more than the reading's slack.
+#[cfg(test)]
+pub(crate) fn process_memory_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +282,7 @@ mod tests {
         // suffices.
         const BYTES: usize = 64 << 20;
         const SLACK: u64 = 8 << 20;
+        let _alone = process_memory_lock();
         let clean = (0..5).any(|_| {
             let before = resident().expect("Linux has /proc/self/status");
             let (addr, len) = map(BYTES, 4096, MapOptions::default()).unwrap();

@@ -943,6 +943,8 @@ mod tests {
     /// `kernel_bytes` counts (`gram_op`'s `[S HS]` of the longest chunk).
     #[test]
     fn kernels_stay_within_their_count_and_give_the_same_bits_on_any_threads() {
+        // About 30 MiB of blocks per run, made and given back.
+        let _alone = crate::memory::os::process_memory_lock();
         let grid = Grid::dirichlet_box(&[120.0, 120.0], &[760, 760]).unwrap();
         let mut v = vec![0.0; grid.len()];
         parabolic_potential(&grid, GAAS_MASS, 0.010, &mut v).unwrap();
