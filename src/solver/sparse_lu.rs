@@ -552,10 +552,4 @@ impl AnyShiftedLu {
             Self::U64(lu) => lu.solve_in_place(rhs),
         }
     }
-
-    /// x ← (H − σ)⁻¹ x.
-    pub(crate) fn solve_vector_in_place(&self, x: &mut [Complex64]) {
-        let n = x.len();
-        self.solve_block_in_place(MatMut::from_column_major_slice_mut(x, n, 1));
-    }
 }

@@ -42,13 +42,6 @@ pub trait Preconditioner<T: Scalar>: Sync {
         apply_by_columns(self, block);
     }
 
-    /// True when [`apply_block_in_place`](Self::apply_block_in_place) treats each column on
-    /// its own (the default), so that a caller may apply a block's columns one at a time with
-    /// the same digits (the out-of-core resonance solver does, to keep one column resident).
-    fn columns_independent(&self) -> bool {
-        true
-    }
-
     /// `r ← T·r` for `r` stored in single precision (LOBPCG's W): widened as it is read, the
     /// result rounded as it is written, the arithmetic in `T`. This default widens `r` into
     /// `work` (at least as long as `r`), applies [`apply_in_place`](Self::apply_in_place) there
@@ -68,10 +61,7 @@ pub trait Preconditioner<T: Scalar>: Sync {
 }
 
 /// `R ← T·R` column by column through [`Preconditioner::apply_in_place`].
-pub(crate) fn apply_by_columns<T: Scalar, P: Preconditioner<T> + ?Sized>(
-    prec: &P,
-    mut block: MatMut<'_, T>,
-) {
+fn apply_by_columns<T: Scalar, P: Preconditioner<T> + ?Sized>(prec: &P, mut block: MatMut<'_, T>) {
     for j in 0..block.ncols() {
         let column = block
             .rb_mut()

@@ -703,17 +703,8 @@ pub(crate) fn davidson(
                 }
                 b += 1;
             }
-            if res.is_mapped() && prec.columns_independent() {
-                // Out of core one column at a time, each dropped after its V-cycle (the same
-                // digits as the block: see `columns_independent`).
-                for j in d..d + b {
-                    let mut column = v.rb_mut().subcols_mut(j, 1);
-                    prec.apply_block_in_place(column.rb_mut());
-                    res.release(column.rb());
-                }
-            } else {
-                prec.apply_block_in_place(v.rb_mut().subcols_mut(d, b));
-            }
+            // The V-cycles of the block in lockstep (one pass over the bottom factor for all).
+            prec.apply_block_in_place(v.rb_mut().subcols_mut(d, b));
             orthonormalize(v.rb_mut(), d, d + b, res)
         };
         if end == d {

@@ -52,11 +52,6 @@ impl Residency {
         self.span
     }
 
-    /// True when the search space is in a scratch file.
-    pub(crate) fn is_mapped(&self) -> bool {
-        self.mapped.is_some()
-    }
-
     /// Drops from the resident memory the elements of `view`'s columns that lie in the scratch
     /// mapping (columns elsewhere, e.g. in the pool, are left alone: advice on anonymous memory
     /// would discard it).
