@@ -760,15 +760,19 @@ mod tests {
                 for j in 0..columns {
                     let mut alone = column(j);
                     mg.preconditioner(level).apply_in_place(&mut alone);
-                    // The same operations on every level, and faer's supernodal solve of
-                    // several right-hand sides gives each the bits of its solve alone (the
-                    // bottom factor is single precision, so a different rounding would show):
-                    // equal to the bit, so a solve's digits do not depend on how its
-                    // corrections were grouped.
-                    assert!(
-                        block.col(j).iter().zip(&alone).all(|(a, e)| a == e),
-                        "level {level}, column {j}: the block's V-cycle differs from the column's"
-                    );
+                    let (mut diff, mut norm) = (0.0, 0.0);
+                    for (a, e) in block.col(j).iter().zip(&alone) {
+                        diff += (a - e).norm_sqr();
+                        norm += e.norm_sqr();
+                    }
+                    let relative = (diff / norm).sqrt();
+                    // The same operations on every level above the bottom; faer's supernodal
+                    // solve of several right-hand sides may round each differently from a
+                    // single one (here it does not: 0 measured; under the 500² open dot's 250²
+                    // bottom it does, at the single-precision factor's rounding), so within
+                    // single precision's rounding amplified as in the test above (10⁻⁵). A
+                    // column mixed up with another, or a stale work vector, differs by O(1).
+                    assert!(relative < 1e-5, "level {level}, column {j}: {relative:e}");
                 }
             }
         });

@@ -167,27 +167,21 @@ fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize, res: Residen
             }
             let (q, mut rest) = v.rb_mut().split_at_col_mut(from);
             let mut t = rest.rb_mut().subcols_mut(cols.start - from, cols.len());
-            let norms = |t: MatRef<'_, Complex64>| -> Vec<f64> {
-                (0..t.ncols()).map(|j| col_norm(t, j)).collect()
-            };
-            let mut after = start.to_vec();
-            for pass in 0..2 {
-                let c = gram(q.rb(), t.rb(), res);
-                tall_product(t.rb_mut(), q.rb(), c.as_ref(), Accum::Add, -ONE, res);
-                after = norms(t.rb());
-                // A second pass only where the first cancelled more than 1 − 1/√2 of a column
-                // (the criterion of Daniel, Gragg, Kaufman and Stewart): otherwise one pass
-                // leaves it orthogonal to ε·√2, and each pass reads the whole basis.
-                if pass == 0
-                    && after
-                        .iter()
-                        .zip(start)
-                        .all(|(&after, &before)| after >= std::f64::consts::FRAC_1_SQRT_2 * before)
-                {
-                    break;
-                }
+            let c = gram(q.rb(), t.rb(), res);
+            // The first pass's update also measures the result, and sums the second pass's
+            // coefficients while each chunk of the basis is in cache.
+            let (again, after) = project_out(t.rb_mut(), q.rb(), c.as_ref(), true, res);
+            // A second pass only where the first cancelled more than 1 − 1/√2 of a column
+            // (the criterion of Daniel, Gragg, Kaufman and Stewart): otherwise one pass
+            // leaves it orthogonal to ε·√2, and each pass reads the whole basis.
+            if after
+                .iter()
+                .zip(start)
+                .all(|(&after, &before)| after >= std::f64::consts::FRAC_1_SQRT_2 * before)
+            {
+                return after;
             }
-            after
+            project_out(t, q.rb(), again.as_ref(), false, res).1
         };
     let blocked = against_basis(&mut v, from..to, &before);
     let mut end = from;
@@ -195,16 +189,18 @@ fn orthonormalize(v: MatMut<'_, Complex64>, from: usize, to: usize, res: Residen
         if !(before > 0.0 && before.is_finite()) {
             continue;
         }
-        for _ in 0..2 {
-            if end > from {
-                let (q, mut rest) = v.rb_mut().split_at_col_mut(end);
-                let q = q.subcols(from, end - from);
-                let col = rest.rb_mut().col_mut(j - end).as_mat_mut();
-                let c = gram(q, col.rb(), res);
-                tall_product(col, q, c.as_ref(), Accum::Add, -ONE, res);
-            }
-        }
-        let mut after = col_norm(v.rb(), j);
+        let mut after = if end > from {
+            // Two passes against the new columns kept so far, the second's coefficients and
+            // the norm after summed during the first and second updates.
+            let (q, mut rest) = v.rb_mut().split_at_col_mut(end);
+            let q = q.subcols(from, end - from);
+            let mut col = rest.rb_mut().col_mut(j - end).as_mat_mut();
+            let c = gram(q, col.rb(), res);
+            let (again, _) = project_out(col.rb_mut(), q, c.as_ref(), true, res);
+            project_out(col, q, again.as_ref(), false, res).1[0]
+        } else {
+            col_norm(v.rb(), j)
+        };
         if after < 0.5 * blocked {
             // Much of the column lay along the new columns kept before it: the rounding left
             // along the basis grew relative to what survives. One more pass restores it.
@@ -361,6 +357,80 @@ fn gram(a: MatRef<'_, Complex64>, b: MatRef<'_, Complex64>, res: Residency) -> M
         })
         .collect();
     parts.into_iter().fold(Mat::zeros(p, q), |x, y| x + y)
+}
+
+/// `t ← t − q·c` for tall `t` and `q`, and in the same pass the norms of `t`'s columns after
+/// and, when `next`, `qᴴ·t` after (the coefficients of a next Gram–Schmidt pass; an empty matrix
+/// otherwise): each chunk of rows is updated, then measured while it is in cache. The chunks
+/// and their fixed groups are [`gram`]'s and [`norm`]'s, summed in the same order, so the
+/// results have the bits of the update followed by those two (the update of a row does not
+/// depend on the chunk it is in). Out of core, the rows are dropped from the resident memory a
+/// span at a time.
+fn project_out(
+    t: MatMut<'_, Complex64>,
+    q: MatRef<'_, Complex64>,
+    c: MatRef<'_, Complex64>,
+    next: bool,
+    res: Residency,
+) -> (Mat<Complex64>, Vec<f64>) {
+    let (n, p, k) = (t.nrows(), q.ncols(), t.ncols());
+    let span = res.span();
+    let groups: Vec<Vec<std::ops::Range<usize>>> =
+        row_groups(n, CHUNK_ROWS).map(|g| g.collect()).collect();
+    // Each group's rows of t, as a view of its own.
+    let mut pieces = Vec::with_capacity(groups.len());
+    let mut rest = t;
+    for chunks in &groups {
+        let rows = chunks.last().map_or(0, |r| r.end) - chunks.first().map_or(0, |r| r.start);
+        let (piece, tail) = rest.split_at_row_mut(rows);
+        pieces.push(piece);
+        rest = tail;
+    }
+    let parts: Vec<(Mat<Complex64>, Vec<f64>)> = pieces
+        .into_par_iter()
+        .zip(groups)
+        .map(|(mut piece, chunks)| {
+            let base = chunks.first().map_or(0, |r| r.start);
+            let mut part = Mat::<Complex64>::zeros(if next { p } else { 0 }, k);
+            let mut squares = vec![0.0; k];
+            // The first row not yet dropped from the resident memory.
+            let mut kept = base;
+            let last = chunks.len();
+            for (i, rows) in chunks.into_iter().enumerate() {
+                let (start, len) = (rows.start, rows.len());
+                let qc = q.subrows(start, len);
+                let mut tc = piece.rb_mut().subrows_mut(start - base, len);
+                matmul(tc.rb_mut(), Accum::Add, qc, c, -ONE, Par::Seq);
+                if next {
+                    matmul(
+                        part.as_mut(),
+                        Accum::Add,
+                        qc.adjoint(),
+                        tc.rb(),
+                        ONE,
+                        Par::Seq,
+                    );
+                }
+                for (j, sum) in squares.iter_mut().enumerate() {
+                    *sum = col(tc.rb(), j).iter().fold(*sum, |s, v| s + v.norm_sqr());
+                }
+                if rows.end - kept >= span || i + 1 == last {
+                    res.release(q.subrows(kept, rows.end - kept));
+                    res.release(piece.rb().subrows(kept - base, rows.end - kept));
+                    kept = rows.end;
+                }
+            }
+            (part, squares)
+        })
+        .collect();
+    let mut gram = Mat::<Complex64>::zeros(if next { p } else { 0 }, k);
+    for (part, _) in &parts {
+        gram += part;
+    }
+    let norms = (0..k)
+        .map(|j| parts.iter().map(|(_, s)| s[j]).sum::<f64>().sqrt())
+        .collect();
+    (gram, norms)
 }
 
 /// `t = alpha·q·c` (`Accum::Replace`) or `t += alpha·q·c` (`Accum::Add`) for tall `t` and `q`,
@@ -723,5 +793,44 @@ pub(crate) fn davidson(
         res.release_all();
         res.check()?;
         d = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic `n × k` matrix of unit-scale values.
+    fn filled(n: usize, k: usize, seed: f64) -> Mat<Complex64> {
+        Mat::from_fn(n, k, |i, j| {
+            let x = (i * 7 + j * 13) as f64 * seed;
+            Complex64::new(x.sin(), (1.3 * x).cos())
+        })
+    }
+
+    #[test]
+    fn projecting_out_gives_the_bits_of_the_update_then_the_gram_matrix_and_norms() {
+        let (n, p, k) = (70_001, 18, 6);
+        let q = filled(n, p, 0.37);
+        let c = filled(p, k, 0.11);
+        let res = Residency::in_core(CHUNK_ROWS);
+        let mut t = filled(n, k, 0.23);
+        let mut expected = t.clone();
+        let (next, norms) = project_out(t.as_mut(), q.as_ref(), c.as_ref(), true, res);
+        tall_product(
+            expected.as_mut(),
+            q.as_ref(),
+            c.as_ref(),
+            Accum::Add,
+            -ONE,
+            res,
+        );
+        assert!(t == expected, "the update differs");
+        assert!(
+            next == gram(q.as_ref(), expected.as_ref(), res),
+            "the Gram matrix differs"
+        );
+        let expected_norms: Vec<f64> = (0..k).map(|j| col_norm(expected.as_ref(), j)).collect();
+        assert_eq!(norms, expected_norms);
     }
 }

@@ -47,6 +47,16 @@ impl Residency {
         Self { mapped, span }
     }
 
+    /// The residency of a search space in core, in spans of `chunk` rows (for tests of the
+    /// kernels on plain matrices).
+    #[cfg(test)]
+    pub(crate) fn in_core(chunk: usize) -> Self {
+        Self {
+            mapped: None,
+            span: chunk,
+        }
+    }
+
     /// Rows of a kernel's span (a multiple of the chunk).
     pub(crate) fn span(&self) -> usize {
         self.span
