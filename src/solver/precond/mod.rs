@@ -63,13 +63,17 @@ pub trait Preconditioner<T: Scalar>: Sync {
 /// `R ← T·R` column by column through [`Preconditioner::apply_in_place`].
 fn apply_by_columns<T: Scalar, P: Preconditioner<T> + ?Sized>(prec: &P, mut block: MatMut<'_, T>) {
     for j in 0..block.ncols() {
-        let column = block
-            .rb_mut()
-            .col_mut(j)
-            .try_as_col_major_mut()
-            .expect("contiguous columns");
-        prec.apply_in_place(column.as_slice_mut());
+        prec.apply_in_place(column_mut(block.rb_mut(), j));
     }
+}
+
+/// Column `j` of a block whose columns are contiguous, as a slice.
+pub(super) fn column_mut<T>(block: MatMut<'_, T>, j: usize) -> &mut [T] {
+    block
+        .col_mut(j)
+        .try_as_col_major_mut()
+        .expect("contiguous columns")
+        .as_slice_mut()
 }
 
 /// Diagonal scaling by `1 / (H_ii − σ)`.

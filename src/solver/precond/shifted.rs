@@ -28,7 +28,7 @@
 
 use super::hierarchy::LevelFields;
 use super::transfer::{Transfer, resize_exact};
-use super::{Preconditioner, Scratch, after_product, after_product_bytes};
+use super::{Preconditioner, Scratch, after_product, after_product_bytes, column_mut};
 use crate::error::Result;
 use crate::matrix::{Load, Store, narrow_into, single_range, widen_into};
 use crate::memory::{ExternalAccount, MemoryManager};
@@ -556,7 +556,7 @@ impl ShiftedMultigrid {
                     let column = &mut column[l..];
                     let mut x = std::mem::take(&mut column[0].x);
                     resize_exact(&mut x, n);
-                    let b = column_slice(block.rb_mut(), from + c);
+                    let b = column_mut(block.rb_mut(), from + c);
                     mg.descend(l, b, &mut x, column, shared, rhs);
                     column[0].x = x;
                 }
@@ -566,7 +566,7 @@ impl ShiftedMultigrid {
                 {
                     let column = &mut column[l..];
                     let mut x = std::mem::take(&mut column[0].x);
-                    let b = column_slice(block.rb_mut(), from + c);
+                    let b = column_mut(block.rb_mut(), from + c);
                     mg.ascend(l, &*b, &mut x, column, shared, solution);
                     widen_into(&x, b);
                     column[0].x = x;
@@ -581,15 +581,6 @@ impl ShiftedMultigrid {
             LevelScratch::Full(scratch) => run(self, l, block, scratch, bottom),
         }
     }
-}
-
-/// Column `j` of `block` as a slice.
-fn column_slice(block: MatMut<'_, Complex64>, j: usize) -> &mut [Complex64] {
-    block
-        .col_mut(j)
-        .try_as_col_major_mut()
-        .expect("contiguous columns")
-        .as_slice_mut()
 }
 
 /// A V-cycle preconditioner starting at one level of a [`ShiftedMultigrid`] (on the bottom

@@ -2,9 +2,10 @@
 //! out-of-core solve, `out_of_core.rs`): the Davidson's kernels over the whole space work in
 //! *spans* of rows — several of their usual chunks, so that the per-chunk arithmetic, and with
 //! it every digit, is the in-core solve's — and drop each span from the process's resident
-//! memory when they are done with it; the steps that touch a few of its columns (residuals,
-//! V-cycles, the projections' products) drop those column by column. In core a span is one
-//! chunk and every release is a no-op.
+//! memory when they are done with it; the steps that touch a few of its columns drop those
+//! column by column (residuals, the projections' products) or at the end of the iteration (the
+//! block of corrections that the V-cycles take together). In core a span is one chunk and every
+//! release is a no-op.
 //!
 //! Dropping pages of the shared file mapping never changes its data: they stay in the page cache
 //! (written back to the file under memory pressure) and are read back on the next touch, also
