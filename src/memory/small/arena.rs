@@ -46,7 +46,7 @@ use super::barrier;
 use super::class::{CLASS_COUNT, block_size, cache_limit, slab_len};
 use super::heap::{
     CachedBlock, Local, MAGAZINES, PoolCounters, TAG_SLOTS, TagCounters, ThreadHeap,
-    add_pool_counters, add_tag_counters, bump,
+    add_pool_counters, add_tag_counters, bump, read_counts,
 };
 use super::slab::{BlockState, Slab};
 use super::slab_map;
@@ -491,8 +491,9 @@ impl SmallArena {
             let sources = std::iter::once(&self.retired_pools[pool.index()])
                 .chain(heaps.iter().map(|h| &h.pools[pool.index()]));
             for p in sources {
-                c.allocs += p.allocs.load(Relaxed);
-                c.frees += p.frees.load(Relaxed);
+                let (allocs, frees) = read_counts(&p.allocs, &p.frees);
+                c.allocs += allocs;
+                c.frees += frees;
                 c.total += p.total.load(Relaxed);
                 c.in_use = c.in_use.wrapping_add(p.in_use.load(Relaxed));
                 c.cached = c.cached.wrapping_add(p.cached.load(Relaxed));
@@ -523,11 +524,14 @@ impl SmallArena {
         let heaps = self.heaps.lock();
         std::iter::once(&self.retired_tags[slot])
             .chain(heaps.iter().map(|h| &h.tags[slot]))
-            .fold(Counted::default(), |sum, c| Counted {
-                allocs: sum.allocs + c.allocs.load(Relaxed),
-                frees: sum.frees + c.frees.load(Relaxed),
-                total: sum.total + c.total.load(Relaxed),
-                in_use: sum.in_use.wrapping_add(c.in_use.load(Relaxed)),
+            .fold(Counted::default(), |sum, c| {
+                let (allocs, frees) = read_counts(&c.allocs, &c.frees);
+                Counted {
+                    allocs: sum.allocs + allocs,
+                    frees: sum.frees + frees,
+                    total: sum.total + c.total.load(Relaxed),
+                    in_use: sum.in_use.wrapping_add(c.in_use.load(Relaxed)),
+                }
             })
     }
 

@@ -6,7 +6,9 @@
 //! list of heaps, so statistics can sum the counters of every thread at any moment. The
 //! magazines sit in an `UnsafeCell` that only the owning thread accesses; the counters (counts,
 //! bytes allocated, bytes in use per pool and per tag slot) are atomics written by that thread
-//! alone with plain load + store (no read-modify-write), and read by anyone with relaxed loads.
+//! alone with plain load + store (no read-modify-write), and read by anyone: a reader takes
+//! the count of allocations and of frees as one pair ([`read_counts`]), so that a free never
+//! shows without its allocation.
 
 use super::class::CLASS_COUNT;
 use super::slab::Slab;
@@ -14,7 +16,10 @@ use crate::memory::pool_kind::PoolKind;
 use crate::memory::tags::Tag;
 use std::cell::UnsafeCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 /// Tags with an id below this count their allocations in per-thread counters; other tags in
 /// the tag's own atomics.
@@ -29,10 +34,33 @@ pub const MAGAZINES: usize = PoolKind::ALL.len() * CLASS_COUNT;
 /// A free block in a magazine: its slab and index.
 pub type CachedBlock = (&'static Slab, u32);
 
-/// Adds `delta` to a counter that only the calling thread writes.
+/// Times [`read_counts`] retries before it settles for a pair read while the owner worked.
+const COUNT_READ_TRIES: usize = 64;
+
+/// Adds `delta` to a counter that only the calling thread writes (a release store: whoever
+/// sees the new value also sees the owner's earlier counts).
 #[inline]
 pub fn bump(counter: &AtomicU64, delta: u64) {
-    counter.store(counter.load(Relaxed).wrapping_add(delta), Relaxed);
+    counter.store(counter.load(Relaxed).wrapping_add(delta), Release);
+}
+
+/// `(allocs, frees)` of one writer as they stood at one moment: the allocations are read
+/// before and after the frees, and the read is retried while they moved. Two plain loads
+/// could straddle the owner's work (a reader descheduled between them would see frees of
+/// blocks whose allocations it had not counted). After [`COUNT_READ_TRIES`] moving reads the
+/// last pair is taken: its frees are still never ahead of its allocations.
+pub fn read_counts(allocs: &AtomicU64, frees: &AtomicU64) -> (u64, u64) {
+    let mut before = allocs.load(Acquire);
+    for _ in 0..COUNT_READ_TRIES {
+        let f = frees.load(Acquire);
+        let after = allocs.load(Acquire);
+        if after == before {
+            return (after, f);
+        }
+        before = after;
+    }
+    let f = frees.load(Acquire);
+    (allocs.load(Acquire), f)
 }
 
 /// Allocation counters of one pool (single writer in a heap; read-modify-write where shared).
@@ -170,4 +198,37 @@ pub fn add_tag_counters(into: &TagCounters, from: &TagCounters) {
     into.frees.fetch_add(from.frees.load(Relaxed), Relaxed);
     into.total.fetch_add(from.total.load(Relaxed), Relaxed);
     into.in_use.fetch_add(from.in_use.load(Relaxed), Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// A thread allocates and frees one block after another while another reads its counts:
+    /// every pair read is one that existed, so at most the one block in between is live.
+    #[test]
+    fn counts_read_while_the_owner_works_are_a_pair_that_existed() {
+        let counters = PoolCounters::default();
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for _ in 0..2_000_000 {
+                    bump(&counters.allocs, 1);
+                    bump(&counters.frees, 1);
+                }
+                done.store(true, Relaxed);
+            });
+            let mut reads = 0u64;
+            while !done.load(Relaxed) || reads == 0 {
+                let (allocs, frees) = read_counts(&counters.allocs, &counters.frees);
+                assert!(frees <= allocs && allocs <= frees + 1, "{allocs} − {frees}");
+                reads += 1;
+            }
+        });
+        assert_eq!(
+            read_counts(&counters.allocs, &counters.frees),
+            (2_000_000, 2_000_000)
+        );
+    }
 }
