@@ -26,9 +26,9 @@ use crate::matrix::{CsrMatrix, ManagedMatrix, Scalar, require_square};
 use crate::memory::MemoryManager;
 use crate::physics::HamiltonianSpec;
 use crate::solver::{
-    BlockBackend, EigenOptions, EigenResult, Jacobi, Levels, LobpcgOutcome, LobpcgParams, Method,
-    Multigrid, Operator, Placement, ProgressFn, SolveClock, block_lobpcg, coarse_to_fine,
-    fill_random,
+    BlockBackend, Directions, EigenOptions, EigenResult, Jacobi, Levels, LobpcgOutcome,
+    LobpcgParams, Method, Multigrid, Operator, Placement, ProgressFn, SolveClock, block_lobpcg,
+    coarse_to_fine, fill_random,
 };
 use cudarc::driver::CudaFunction;
 use faer::Mat;
@@ -347,7 +347,7 @@ impl<T: Scalar> Levels<T> for DeviceLevels<'_, '_, T> {
             preconditioner,
         };
         let [x, w, p] = self.blocks.cols(nl);
-        block_lobpcg(&backend, [&x, &w, &p], params, progress)
+        block_lobpcg(&backend, [&x, &w], Directions::Block(&p), params, progress)
             .map_err(|e| e.context(&format!("GPU LOBPCG on {what}")))
     }
 }

@@ -813,17 +813,18 @@ pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs
     }
 }
 
-/// `r_j = H·x_j − λ_j·x_j` for every column; returns `‖r_j‖` (of the residuals as computed,
-/// before a single-precision `r` rounds them). `r` must not alias `x`.
+/// `r_j = H·x_j − λ_j·x_j` for every column, stored in `r` unless it is `None`; returns
+/// `‖r_j‖` (of the residuals as computed, before a single-precision `r` rounds them: the same
+/// bits whether they are stored or not). `r` must not alias `x`.
 pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
     op: &A,
     x: &Cols<T>,
     lambda: &[f64],
-    r: &Cols<T>,
+    r: Option<&Cols<T>>,
 ) -> Vec<f64> {
     let b = x.len();
-    assert!(r.len() == b && lambda.len() == b);
-    let limit = x.chunk_limit.min(r.chunk_limit);
+    assert!(r.is_none_or(|r| r.len() == b) && lambda.len() == b);
+    let limit = r.map_or(x.chunk_limit, |r| x.chunk_limit.min(r.chunk_limit));
     let parts: Vec<Vec<f64>> = reduce_chunks(
         chunk_groups(x.rows(), op.row_granularity(), limit),
         || (Vec::new(), Vec::new()),
@@ -831,7 +832,9 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
         #[inline(always)]
         |(hx, xc), rows, part| {
             x.prefetch_after(&rows);
-            r.prefetch_after(&rows);
+            if let Some(r) = r {
+                r.prefetch_after(&rows);
+            }
             hx.resize(rows.len(), T::ZERO_VALUE);
             xc.resize(rows.len(), T::ZERO_VALUE);
             for j in 0..b {
@@ -853,17 +856,23 @@ pub(crate) fn residuals<T: Scalar, A: Operator<T> + ?Sized>(
                     *h -= xi.scale(lambda[j]);
                     part[j] += h.abs_sq();
                 }
-                // SAFETY: as above.
-                unsafe { r.store_rows(j, rows.clone(), hx) };
+                if let Some(r) = r {
+                    // SAFETY: as above.
+                    unsafe { r.store_rows(j, rows.clone(), hx) };
+                }
             }
             x.release(&rows);
-            r.release(&rows);
+            if let Some(r) = r {
+                r.release(&rows);
+            }
             note_buffers(hx.len() + xc.len());
         },
     );
     // The operator read halo rows of neighbouring chunks: drop those pages too.
     x.release_all();
-    r.release_all();
+    if let Some(r) = r {
+        r.release_all();
+    }
     // In group order, for determinism (see `row_groups`).
     let sq = parts.iter().fold(vec![0.0; b], |acc, p| {
         acc.iter().zip(p).map(|(a, b)| a + b).collect()
@@ -920,7 +929,7 @@ mod tests {
             combine(&xc, coeff.transpose(), &pc);
             let (g, overlap) = gram_op(op, &s);
             let gram_s = gram(&s, &s);
-            let norms = residuals(op, &xc, &lambda, &wc);
+            let norms = residuals(op, &xc, &lambda, Some(&wc));
             let high_water = pool
                 .broadcast(|_| BUFFER_HIGH_WATER.with(|h| h.get()))
                 .into_iter()

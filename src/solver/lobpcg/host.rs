@@ -7,14 +7,17 @@
 //! [`single_level`] is it for one operator.
 //!
 //! Memory: the three blocks (W and P in single precision where the operator and the
-//! preconditioner work on them in place: [`SearchBlocks`]) and a few chunks of rows per
-//! thread; the result's vectors are stored where [`Destination`] says once W and P (and the
+//! preconditioner work on them in place: [`SearchBlocks`]; on the finest level of a
+//! coarse-to-fine solve P only if LOBPCG needs it, [`Directions::Deferred`]) and a few chunks of
+//! rows per thread; the result's vectors are stored where [`Destination`] says once W and P (and the
 //! hierarchy) are freed.
 
 use super::block::{Cols, ColumnMut, gram_op, kernel_bytes, residuals, rows_for_single};
 use super::driver::{Levels, SolveClock, coarse_to_fine};
-use super::{BlockBackend, LobpcgOutcome, LobpcgParams, block_lobpcg};
-use crate::error::Result;
+use super::{
+    BlockBackend, Directions, DirectionsSource, LobpcgOutcome, LobpcgParams, block_lobpcg,
+};
+use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::ManagedMatrix;
 use crate::matrix::{Scalar, single_range};
 use crate::memory::MemoryManager;
@@ -47,8 +50,9 @@ pub(crate) struct Workspace<T: Scalar> {
     pub x: Block<T>,
     /// Preconditioned residuals.
     pub w: Block<T>,
-    /// Search directions.
-    pub p: Block<T>,
+    /// Search directions: `None` on the finest level of a coarse-to-fine solve until LOBPCG
+    /// needs them in a block of their own ([`Directions::Deferred`]), which it often never does.
+    pub p: Option<Block<T>>,
     /// How W and P are stored.
     search: SearchBlocks,
     /// The preconditioner's column for [`SearchBlocks::SingleWithColumn`].
@@ -102,23 +106,32 @@ impl<T: Scalar> Workspace<T> {
         search: SearchBlocks,
     ) -> Result<Self> {
         let x = Block::new(manager, plan, n, m, "solver.block")?;
-        Self::around(manager, x, n, plan, search)
+        Self::around(manager, x, n, plan, search, true)
     }
 
-    /// W, P (and the preconditioner's column) of `n` rows for the block `x`, stored as `search`
-    /// says.
+    /// W (and the preconditioner's column) of `n` rows for the block `x`, stored as `search`
+    /// says, and P too if `directions`.
     fn around(
         manager: &MemoryManager,
         x: Block<T>,
         n: usize,
         plan: &BlockPlan,
         search: SearchBlocks,
+        directions: bool,
     ) -> Result<Self> {
-        let single = search != SearchBlocks::Full;
-        let (m, rows) = (x.ncols(), if single { rows_for_single::<T>(n) } else { n });
+        let m = x.ncols();
+        let search_block = || {
+            Block::new(
+                manager,
+                plan,
+                search_rows::<T>(n, search),
+                m,
+                "solver.block",
+            )
+        };
         Ok(Self {
-            w: Block::new(manager, plan, rows, m, "solver.block")?,
-            p: Block::new(manager, plan, rows, m, "solver.block")?,
+            w: search_block()?,
+            p: directions.then(search_block).transpose()?,
             column: (search == SearchBlocks::SingleWithColumn)
                 .then(|| ManagedMatrix::uninit_values(manager, n, 1, "solver.block"))
                 .transpose()?,
@@ -129,19 +142,31 @@ impl<T: Scalar> Workspace<T> {
 
     /// Bytes of scratch files the blocks use (0 in core).
     pub(crate) fn scratch_bytes(&self) -> u64 {
-        self.x.scratch_bytes() + self.w.scratch_bytes() + self.p.scratch_bytes()
+        self.x.scratch_bytes()
+            + self.w.scratch_bytes()
+            + self.p.as_ref().map_or(0, |p| p.scratch_bytes())
+    }
+}
+
+/// Rows of a W or P block for vectors of `n` rows stored as `search` says (a single-precision
+/// block stores its values in the bytes of fewer rows of `T`).
+fn search_rows<T: Scalar>(n: usize, search: SearchBlocks) -> usize {
+    if search == SearchBlocks::Full {
+        n
+    } else {
+        rows_for_single::<T>(n)
     }
 }
 
 /// Bytes of the workspace of `n × m` blocks: X, W and P stored as `search` says.
 pub(crate) fn workspace_bytes<T: Scalar>(n: usize, m: usize, search: SearchBlocks) -> u64 {
     let x = block_bytes::<T>(n, m);
-    let wp = block_bytes::<T>(rows_for_single::<T>(n), m);
-    match search {
-        SearchBlocks::Full => 3 * x,
-        SearchBlocks::Single => x + 2 * wp,
-        SearchBlocks::SingleWithColumn => x + 2 * wp + block_bytes::<T>(n, 1),
-    }
+    let wp = block_bytes::<T>(search_rows::<T>(n, search), m);
+    let column = match search {
+        SearchBlocks::SingleWithColumn => block_bytes::<T>(n, 1),
+        _ => 0,
+    };
+    x + 2 * wp + column
 }
 
 /// The tag of the block kernels' chunk buffers and partial results ([`kernel_bytes`]).
@@ -246,7 +271,9 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             x: coarse, w, p, ..
         } = self.ws.take().expect("the workspace");
         w.discard();
-        p.discard();
+        if let Some(p) = p {
+            p.discard();
+        }
         let width = width.min(coarse.ncols());
         let mut x = Block::new(self.manager, self.plan, nf, width, "solver.block")?;
         interpolate(
@@ -262,12 +289,14 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         // The transfer vectors go back before the finest level's blocks and V-cycles allocate
         // their own.
         drop((column, temp, account));
+        // P comes only if the finest level's LOBPCG needs it (deferred directions).
         self.ws = Some(Workspace::around(
             self.manager,
             x,
             nf,
             self.plan,
             self.search,
+            false,
         )?);
         Ok(())
     }
@@ -277,17 +306,25 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         params: LobpcgParams,
         progress: Option<&mut ProgressFn<'_>>,
     ) -> Result<LobpcgOutcome> {
-        let manager = self.manager;
+        let (manager, plan) = (self.manager, self.plan);
         match &self.hierarchy {
             Hierarchy::Grid(mg) => {
                 let level = params.level;
                 let prec = mg.preconditioner(level);
                 let ws = self.ws.as_mut().expect("the workspace");
-                lobpcg(manager, ws, mg.operator(level), &prec, params, progress)
+                lobpcg(
+                    manager,
+                    plan,
+                    ws,
+                    mg.operator(level),
+                    &prec,
+                    params,
+                    progress,
+                )
             }
             Hierarchy::Single { op, prec } => {
                 let ws = self.ws.as_mut().expect("the workspace");
-                lobpcg(manager, ws, *op, *prec, params, progress)
+                lobpcg(manager, plan, ws, *op, *prec, params, progress)
             }
         }
     }
@@ -438,7 +475,7 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
     }
 
     fn residuals(&self, x: &Cols<T>, lambda: &[f64], r: &Cols<T>) -> Result<Vec<f64>> {
-        let norms = residuals(self.op, x, lambda, r);
+        let norms = residuals(self.op, x, lambda, Some(r));
         x.check_faults()?;
         r.check_faults()?;
         Ok(norms)
@@ -464,9 +501,11 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
 }
 
 /// Runs LOBPCG on the leading `op.dim()` rows of the workspace's X block (`m` columns,
-/// m ≥ k), overwriting it with Ritz vectors.
+/// m ≥ k), overwriting it with Ritz vectors. Without a P block the directions are deferred:
+/// the block is made (and kept in the workspace) only if the run needs it.
 fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
     manager: &MemoryManager,
+    plan: &BlockPlan,
     ws: &mut Workspace<T>,
     op: &A,
     prec: &P,
@@ -479,9 +518,11 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
         "block size {m} must lie between k = {} and n = {n}",
         params.k
     );
-    // The kernels' chunk buffers and partial results, for this level's run.
-    let limit = [&ws.x, &ws.w, &ws.p]
-        .iter()
+    // The kernels' chunk buffers and partial results, for this level's run (a deferred P block
+    // is made like W: the same chunk rows).
+    let limit = [Some(&ws.x), Some(&ws.w), ws.p.as_ref()]
+        .into_iter()
+        .flatten()
         .map(|b| b.chunk_rows())
         .min()
         .unwrap_or(usize::MAX);
@@ -496,24 +537,85 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
         ),
     )?;
     // W and P are always written before they are read.
-    let single = ws.search != SearchBlocks::Full;
-    let search = |b: &mut Block<T>| {
-        if single {
-            Cols::of_single_rows(b, 0..m, n)
-        } else {
-            Cols::of_rows(b, 0..m, n)
-        }
-    };
-    let blocks = [
-        Cols::of_rows(&mut ws.x, 0..m, n),
-        search(&mut ws.w),
-        search(&mut ws.p),
-    ];
+    let x = Cols::of_rows(&mut ws.x, 0..m, n);
+    let w = search_cols(&mut ws.w, ws.search, m, n);
     let column = ws.column.as_mut().map(|c| Mutex::new(c.col_mut(0)));
-    block_lobpcg(
-        &HostBackend { op, prec, column },
-        [&blocks[0], &blocks[1], &blocks[2]],
-        params,
-        progress,
-    )
+    let backend = HostBackend { op, prec, column };
+    match &mut ws.p {
+        Some(p) => {
+            let p = search_cols(p, ws.search, m, n);
+            block_lobpcg(&backend, [&x, &w], Directions::Block(&p), params, progress)
+        }
+        None => {
+            let deferred = DeferredBlock {
+                manager,
+                plan,
+                op,
+                search: ws.search,
+                m,
+                n,
+                made: Mutex::new(None),
+            };
+            let outcome = block_lobpcg(
+                &backend,
+                [&x, &w],
+                Directions::Deferred(&deferred),
+                params,
+                progress,
+            );
+            ws.p = deferred.made.into_inner();
+            outcome
+        }
+    }
+}
+
+/// The leading `n` rows of columns `0..m` of a W or P block stored as `search` says.
+fn search_cols<T: Scalar>(b: &mut Block<T>, search: SearchBlocks, m: usize, n: usize) -> Cols<T> {
+    if search == SearchBlocks::Full {
+        Cols::of_rows(b, 0..m, n)
+    } else {
+        Cols::of_single_rows(b, 0..m, n)
+    }
+}
+
+/// The P block of a run with deferred directions: made on demand, like W, and kept here until
+/// the run ends (the columns handed out point into it).
+struct DeferredBlock<'a, T: Scalar, A: ?Sized> {
+    manager: &'a MemoryManager,
+    plan: &'a BlockPlan,
+    op: &'a A,
+    search: SearchBlocks,
+    m: usize,
+    n: usize,
+    made: Mutex<Option<Block<T>>>,
+}
+
+impl<T: Scalar, A: Operator<T> + ?Sized> DirectionsSource<Cols<T>> for DeferredBlock<'_, T, A> {
+    fn residual_norms(&self, x: &Cols<T>, lambda: &[f64]) -> Result<Vec<f64>> {
+        let norms = residuals(self.op, x, lambda, None);
+        x.check_faults()?;
+        Ok(norms)
+    }
+
+    fn make_block(&self) -> Result<Cols<T>> {
+        let mut made = self.made.lock();
+        if made.is_some() {
+            // The columns handed out before point into it: it must outlive the run.
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "LOBPCG asked twice for its deferred P block",
+            ));
+        }
+        let mut block = Block::new(
+            self.manager,
+            self.plan,
+            search_rows::<T>(self.n, self.search),
+            self.m,
+            "solver.block",
+        )?;
+        // The block's storage does not move with the `Block` handle.
+        let cols = search_cols(&mut block, self.search, self.m, self.n);
+        *made = Some(block);
+        Ok(cols)
+    }
 }

@@ -121,6 +121,24 @@ pub(crate) trait BlockBackend<T: Scalar> {
     fn precondition(&self, w: &Self::Cols) -> Result<()>;
 }
 
+/// Where LOBPCG's search directions P live.
+pub(crate) enum Directions<'a, C> {
+    /// A block of as many columns as X, made before the run.
+    Block(&'a C),
+    /// A block made by `source` only when an iteration needs it (see [`block_lobpcg`]).
+    Deferred(&'a dyn DirectionsSource<C>),
+}
+
+/// What a run with deferred search directions ([`Directions::Deferred`]) needs besides the
+/// backend.
+pub(crate) trait DirectionsSource<C> {
+    /// `‖H·x_j − λ_j·x_j‖` for every column, the residuals not stored (the same bits as
+    /// [`BlockBackend::residuals`] returns).
+    fn residual_norms(&self, x: &C, lambda: &[f64]) -> Result<Vec<f64>>;
+    /// A new block like W (as many columns, stored the same way); its contents are undefined.
+    fn make_block(&self) -> Result<C>;
+}
+
 /// The Ritz values (ascending) and coefficient vectors from `(SᴴHS, SᴴS)`: the standard
 /// problem for an orthonormal S, the pencil when the Gram matrix is given.
 fn rayleigh_ritz<T: Scalar>((a, overlap): (Mat<T>, Option<Mat<T>>)) -> Result<(Vec<f64>, Mat<T>)> {
@@ -130,23 +148,38 @@ fn rayleigh_ritz<T: Scalar>((a, overlap): (Mat<T>, Option<Mat<T>>)) -> Result<(V
     }
 }
 
-/// LOBPCG on the blocks `x`, `w`, `p` (`m` columns each, `k ≤ m`), overwriting `x` with Ritz
-/// vectors; `w` and `p` are work blocks whose contents are ignored. The iteration of the host
-/// and the GPU solvers (see the module doc).
+/// LOBPCG on the blocks `x`, `w` and the search directions `p` (`m` columns each, `k ≤ m`),
+/// overwriting `x` with Ritz vectors; `w` and `p` are work blocks whose contents are ignored.
+/// The iteration of the host and the GPU solvers (see the module doc).
+///
+/// With [`Directions::Deferred`] the run starts without P's block. The first Rayleigh–Ritz
+/// step has no directions yet, and writes the new ones (`W·C`) over W's own columns; the next
+/// iteration then measures the residuals without storing them, and only if it has to go on does
+/// it make the block, which takes the residuals and becomes W while the old W's storage becomes
+/// P. A run that converges after one Rayleigh–Ritz step — the finest level of a coarse-to-fine
+/// solve on a large grid, which starts from interpolated vectors — never holds the block (2000²
+/// dot: a block of 10 single-precision columns, 153 MiB). The price, when it goes on, is one
+/// more product of the active columns with H; the iterates are the same bits either way.
 pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     backend: &B,
-    [xall, wall, pall]: [&B::Cols; 3],
+    [xall, wall]: [&B::Cols; 2],
+    directions: Directions<'_, B::Cols>,
     params: LobpcgParams,
     mut progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<LobpcgOutcome> {
     let m = xall.count();
-    if params.k > m || wall.count() != m || pall.count() != m {
+    let (mut pall, source) = match directions {
+        Directions::Block(p) => (Some(p.columns(0..p.count())), None),
+        Directions::Deferred(source) => (None, Some(source)),
+    };
+    let mut wall = wall.columns(0..wall.count());
+    if params.k > m || wall.count() != m || pall.as_ref().is_some_and(|p| p.count() != m) {
         return Err(Error::new(
             ErrorKind::Internal,
             format!(
-                "LOBPCG blocks of {m}, {} and {} columns for k = {}",
+                "LOBPCG blocks of {m}, {} and {:?} columns for k = {}",
                 wall.count(),
-                pall.count(),
+                pall.as_ref().map(|p| p.count()),
                 params.k
             ),
         ));
@@ -174,8 +207,14 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     for iteration in 1..=params.max_iter {
         out.iterations = iteration;
         let na = m - locked;
-        let norms =
-            backend.residuals(&xall.columns(locked..m), &lambda[locked..], &wall.take(na))?;
+        // Deferred directions not yet in a block of their own are W's leading columns.
+        let directions_in_w = pall.is_none() && p_count > 0;
+        let norms = match source {
+            Some(source) if directions_in_w => {
+                source.residual_norms(&xall.columns(locked..m), &lambda[locked..])?
+            }
+            _ => backend.residuals(&xall.columns(locked..m), &lambda[locked..], &wall.take(na))?,
+        };
         out.applications += na as u64;
         res_norms[locked..].copy_from_slice(&norms);
         // Lock the leading run of wanted pairs that meet the tolerance.
@@ -207,19 +246,36 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
             out.converged = locked;
             break;
         }
-        // Residuals of the still-active pairs are W's columns `newly..na`.
-        let wa = wall.columns(newly..na);
+        // Residuals of the still-active pairs are W's columns `newly..na`; with the directions
+        // still in W, a new block takes them (and is W from now on, the old W's storage P).
+        let wa = match source {
+            Some(source) if directions_in_w => {
+                let made = source.make_block()?;
+                pall = Some(std::mem::replace(&mut wall, made));
+                let active = m - locked;
+                backend.residuals(
+                    &xall.columns(locked..m),
+                    &lambda[locked..],
+                    &wall.take(active),
+                )?;
+                out.applications += active as u64;
+                wall.take(active)
+            }
+            _ => wall.columns(newly..na),
+        };
         backend.precondition(&wa)?;
         out.preconditionings += wa.count() as u64;
         let active = m - locked;
         let nw = orthonormalize(xall, &wa)?;
         let wk = wa.take(nw);
+        // Without a block for them yet, the directions go into W's storage (`W·C` below).
+        let pall_now = pall.as_ref().unwrap_or(&wall);
         let np = if p_count > 0 {
-            orthonormalize(&B::Cols::join(&[xall, &wk]), &pall.take(p_count))?
+            orthonormalize(&B::Cols::join(&[xall, &wk]), &pall_now.take(p_count))?
         } else {
             0
         };
-        let pk = pall.take(np);
+        let pk = pall_now.take(np);
         // Rayleigh–Ritz on S = [X_active, W, P] (orthonormal).
         let s = B::Cols::join(&[&xall.columns(locked..m), &wk, &pk]);
         let (theta, u) = rayleigh_ritz(backend.gram_op(&s)?)?;
@@ -243,7 +299,9 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
                 c
             }
         });
-        let outputs = B::Cols::join(&[&xall.columns(locked..m), &pall.take(active)]);
+        // The outputs may be W's own columns (deferred directions): `combine_into` reads every
+        // input of a row before it writes any output.
+        let outputs = B::Cols::join(&[&xall.columns(locked..m), &pall_now.take(active)]);
         B::Cols::combine_into(&s, coeff.as_ref(), &outputs)?;
         p_count = active;
         lambda[locked..].copy_from_slice(&theta[..active]);
@@ -373,18 +431,7 @@ mod tests {
             Ok((g?, None))
         }
         fn residuals(&self, x: &Self::Cols, lambda: &[f64], r: &Self::Cols) -> Result<Vec<f64>> {
-            let mut arena = x.arena.borrow_mut();
-            let mut norms = Vec::new();
-            for ((&xi, &ri), &l) in x.index.iter().zip(&r.index).zip(lambda) {
-                let mut y = vec![T::ZERO_VALUE; arena[xi].len()];
-                Operator::apply(self.op, &arena[xi], &mut y);
-                for (yi, &v) in y.iter_mut().zip(&arena[xi]) {
-                    *yi -= v.scale(l);
-                }
-                norms.push(y.iter().map(|v| v.abs_sq()).sum::<f64>().sqrt());
-                arena[ri] = y;
-            }
-            Ok(norms)
+            Ok(self.residuals_into(x, lambda, Some(r)))
         }
         fn precondition(&self, w: &Self::Cols) -> Result<()> {
             let mut arena = w.arena.borrow_mut();
@@ -395,7 +442,68 @@ mod tests {
         }
     }
 
+    impl<'a, T: Scalar> HostBackend<'a, T> {
+        /// `H·x_j − λ_j·x_j` into `r`'s columns (if any); their norms.
+        fn residuals_into(
+            &self,
+            x: &HostCols<'a, T>,
+            lambda: &[f64],
+            r: Option<&HostCols<'a, T>>,
+        ) -> Vec<f64> {
+            let mut arena = x.arena.borrow_mut();
+            let mut norms = Vec::new();
+            for (j, (&xi, &l)) in x.index.iter().zip(lambda).enumerate() {
+                let mut y = vec![T::ZERO_VALUE; arena[xi].len()];
+                Operator::apply(self.op, &arena[xi], &mut y);
+                for (yi, &v) in y.iter_mut().zip(&arena[xi]) {
+                    *yi -= v.scale(l);
+                }
+                norms.push(y.iter().map(|v| v.abs_sq()).sum::<f64>().sqrt());
+                if let Some(r) = r {
+                    arena[r.index[j]] = y;
+                }
+            }
+            norms
+        }
+    }
+
+    /// The deferred P block of the plain backend: `m` more vectors at the end of the arena.
+    struct HostDirections<'a, T: Scalar> {
+        backend: &'a HostBackend<'a, T>,
+        arena: &'a RefCell<Vec<Vec<T>>>,
+        m: usize,
+        made: std::cell::Cell<usize>,
+    }
+
+    impl<'a, T: Scalar> DirectionsSource<HostCols<'a, T>> for HostDirections<'a, T> {
+        fn residual_norms(&self, x: &HostCols<'a, T>, lambda: &[f64]) -> Result<Vec<f64>> {
+            Ok(self.backend.residuals_into(x, lambda, None))
+        }
+        fn make_block(&self) -> Result<HostCols<'a, T>> {
+            self.made.set(self.made.get() + 1);
+            let mut arena = self.arena.borrow_mut();
+            let (n, start) = (arena[0].len(), arena.len());
+            arena.extend((0..self.m).map(|_| vec![T::ZERO_VALUE; n]));
+            Ok(HostCols {
+                arena: self.arena,
+                index: (start..start + self.m).collect(),
+            })
+        }
+    }
+
     fn solve<T: Scalar>(op: &StencilOperator<T>, k: usize, m: usize) -> LobpcgOutcome {
+        solve_from(op, k, m, None, false).0
+    }
+
+    /// LOBPCG on `op` from the seeded random block, or from `start` (`m` vectors); with
+    /// `deferred` directions. Also returns the Ritz vectors and how many P blocks were made.
+    fn solve_from<T: Scalar>(
+        op: &StencilOperator<T>,
+        k: usize,
+        m: usize,
+        start: Option<&[Vec<T>]>,
+        deferred: bool,
+    ) -> (LobpcgOutcome, Vec<Vec<T>>, usize) {
         let n = op.dim();
         let arena = RefCell::new(
             (0..3 * m)
@@ -420,14 +528,89 @@ mod tests {
             max_iterations: 2000,
             ..Default::default()
         };
+        if let Some(start) = start {
+            arena.borrow_mut()[..m].clone_from_slice(start);
+        }
         let params = LobpcgParams::for_level(&options, op.gershgorin_bounds(), (0, 1), 0);
-        block_lobpcg(
+        let source = HostDirections {
+            backend: &backend,
+            arena: &arena,
+            m,
+            made: std::cell::Cell::new(0),
+        };
+        let p = block(2 * m..3 * m);
+        let directions = if deferred {
+            Directions::Deferred(&source)
+        } else {
+            Directions::Block(&p)
+        };
+        let out = block_lobpcg(
             &backend,
-            [&block(0..m), &block(m..2 * m), &block(2 * m..3 * m)],
+            [&block(0..m), &block(m..2 * m)],
+            directions,
             params,
             None,
         )
-        .unwrap()
+        .unwrap();
+        let x = arena.borrow()[..m].to_vec();
+        (out, x, source.made.get())
+    }
+
+    #[test]
+    fn deferred_directions_give_the_same_bits_and_a_block_only_when_needed() {
+        // The box of case 1 from a random start: many iterations, so the P block is made once;
+        // values, residuals and vectors are those of the run with P made up front.
+        let manager = MemoryManager::with_defaults().unwrap();
+        let grid = Grid::dirichlet_box(&[20.0, 20.0], &[24, 24]).unwrap();
+        let op =
+            StencilOperator::<f64>::new(&manager, &HamiltonianSpec::new(grid, 0.067, None), "t")
+                .unwrap();
+        let (eager, x_eager, made) = solve_from(&op, 6, 8, None, false);
+        assert_eq!(made, 0);
+        let (lazy, x_lazy, made) = solve_from(&op, 6, 8, None, true);
+        assert_eq!(made, 1, "a long run makes the block once");
+        assert_eq!(eager.converged, 6);
+        assert_eq!(
+            (eager.iterations, &eager.values, &eager.residuals, &x_eager),
+            (lazy.iterations, &lazy.values, &lazy.residuals, &x_lazy)
+        );
+        // The deferred run did one more product with H for each active column, to store the
+        // residuals it had measured.
+        assert!(
+            lazy.applications > eager.applications && lazy.applications <= eager.applications + 8
+        );
+        // One Rayleigh–Ritz step is enough from the lowest 8 eigenvectors (dense solver) with 1 %
+        // of the 9th mixed into each (as a coarse-to-fine level starts from nearly converged
+        // vectors): the residuals, and W (the Jacobi preconditioner of the box is a constant
+        // scaling), lie in the span of the lowest 9. The deferred run measures the residuals of
+        // its second iteration and stops without making the block.
+        let dense = op.to_csr("t.csr").unwrap().to_dense();
+        let mut matrix =
+            crate::matrix::ManagedMatrix::<f64>::zeros(&manager, 576, 576, "t.dense").unwrap();
+        matrix.copy_from(dense.as_ref()).unwrap();
+        let exact = crate::solver::dense_hermitian(&manager, &matrix, Some(9)).unwrap();
+        let ninth = exact.vectors.col(8);
+        let start: Vec<Vec<f64>> = (0..8)
+            .map(|j| {
+                let e = exact.vectors.col(j);
+                e.iter().zip(ninth).map(|(a, b)| a + 0.01 * b).collect()
+            })
+            .collect();
+        let (quick_eager, x_quick_eager, _) = solve_from(&op, 6, 8, Some(&start), false);
+        let (quick, x_quick, made) = solve_from(&op, 6, 8, Some(&start), true);
+        assert_eq!(
+            (quick.iterations, quick.converged, made),
+            (2, 6, 0),
+            "{quick:?}"
+        );
+        assert_eq!(
+            (
+                &quick_eager.values,
+                &x_quick_eager,
+                quick_eager.applications
+            ),
+            (&quick.values, &x_quick, quick.applications)
+        );
     }
 
     #[test]
