@@ -552,7 +552,6 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
                 plan,
                 op,
                 search: ws.search,
-                m,
                 n,
                 made: Mutex::new(None),
             };
@@ -585,7 +584,6 @@ struct DeferredBlock<'a, T: Scalar, A: ?Sized> {
     plan: &'a BlockPlan,
     op: &'a A,
     search: SearchBlocks,
-    m: usize,
     n: usize,
     made: Mutex<Option<Block<T>>>,
 }
@@ -597,7 +595,7 @@ impl<T: Scalar, A: Operator<T> + ?Sized> DirectionsSource<Cols<T>> for DeferredB
         Ok(norms)
     }
 
-    fn make_block(&self) -> Result<Cols<T>> {
+    fn make_block(&self, columns: usize) -> Result<Cols<T>> {
         let mut made = self.made.lock();
         if made.is_some() {
             // The columns handed out before point into it: it must outlive the run.
@@ -610,11 +608,11 @@ impl<T: Scalar, A: Operator<T> + ?Sized> DirectionsSource<Cols<T>> for DeferredB
             self.manager,
             self.plan,
             search_rows::<T>(self.n, self.search),
-            self.m,
+            columns,
             "solver.block",
         )?;
         // The block's storage does not move with the `Block` handle.
-        let cols = search_cols(&mut block, self.search, self.m, self.n);
+        let cols = search_cols(&mut block, self.search, columns, self.n);
         *made = Some(block);
         Ok(cols)
     }

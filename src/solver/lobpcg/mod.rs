@@ -135,8 +135,9 @@ pub(crate) trait DirectionsSource<C> {
     /// `‖H·x_j − λ_j·x_j‖` for every column, the residuals not stored (the same bits as
     /// [`BlockBackend::residuals`] returns).
     fn residual_norms(&self, x: &C, lambda: &[f64]) -> Result<Vec<f64>>;
-    /// A new block like W (as many columns, stored the same way); its contents are undefined.
-    fn make_block(&self) -> Result<C>;
+    /// A new block like W (stored the same way) of `columns` columns; its contents are
+    /// undefined.
+    fn make_block(&self, columns: usize) -> Result<C>;
 }
 
 /// The Ritz values (ascending) and coefficient vectors from `(SᴴHS, SᴴS)`: the standard
@@ -155,8 +156,8 @@ fn rayleigh_ritz<T: Scalar>((a, overlap): (Mat<T>, Option<Mat<T>>)) -> Result<(V
 /// With [`Directions::Deferred`] the run starts without P's block. The first Rayleigh–Ritz
 /// step has no directions yet, and writes the new ones (`W·C`) over W's own columns; the next
 /// iteration then measures the residuals without storing them, and only if it has to go on does
-/// it make the block, which takes the residuals and becomes W while the old W's storage becomes
-/// P. A run that converges after one Rayleigh–Ritz step — the finest level of a coarse-to-fine
+/// it make the block, as wide as the pairs still active, which takes the residuals and becomes
+/// W while the old W's storage becomes P. A run that converges after one Rayleigh–Ritz step — the finest level of a coarse-to-fine
 /// solve on a large grid, which starts from interpolated vectors — never holds the block (2000²
 /// dot: a block of 10 single-precision columns, 153 MiB). The price, when it goes on, is one
 /// more product of the active columns with H; the iterates are the same bits either way.
@@ -250,9 +251,10 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         // still in W, a new block takes them (and is W from now on, the old W's storage P).
         let wa = match source {
             Some(source) if directions_in_w => {
-                let made = source.make_block()?;
-                pall = Some(std::mem::replace(&mut wall, made));
+                // Only the active pairs need residuals (and directions) from now on.
                 let active = m - locked;
+                let made = source.make_block(active)?;
+                pall = Some(std::mem::replace(&mut wall, made));
                 backend.residuals(
                     &xall.columns(locked..m),
                     &lambda[locked..],
@@ -479,14 +481,15 @@ mod tests {
         fn residual_norms(&self, x: &HostCols<'a, T>, lambda: &[f64]) -> Result<Vec<f64>> {
             Ok(self.backend.residuals_into(x, lambda, None))
         }
-        fn make_block(&self) -> Result<HostCols<'a, T>> {
+        fn make_block(&self, columns: usize) -> Result<HostCols<'a, T>> {
+            assert!(columns <= self.m);
             self.made.set(self.made.get() + 1);
             let mut arena = self.arena.borrow_mut();
             let (n, start) = (arena[0].len(), arena.len());
-            arena.extend((0..self.m).map(|_| vec![T::ZERO_VALUE; n]));
+            arena.extend((0..columns).map(|_| vec![T::ZERO_VALUE; n]));
             Ok(HostCols {
                 arena: self.arena,
-                index: (start..start + self.m).collect(),
+                index: (start..start + columns).collect(),
             })
         }
     }
