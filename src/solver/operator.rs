@@ -69,8 +69,14 @@ pub(crate) fn apply_then<T: Scalar, A: Operator<T> + ?Sized>(
 
 /// Rows per parallel chunk: about 8192, rounded to the operator's granularity.
 pub(crate) fn chunk_rows(dim: usize, granularity: usize) -> usize {
+    rows_near(dim, granularity, 8192)
+}
+
+/// About `target` rows (at least one granule, rounded up to a whole number of them), at most
+/// `dim` rounded up likewise.
+pub(crate) fn rows_near(dim: usize, granularity: usize, target: usize) -> usize {
     let g = granularity.max(1);
-    (8192usize.div_ceil(g) * g).min(dim.max(1).next_multiple_of(g))
+    (target.div_ceil(g) * g).min(dim.max(1).next_multiple_of(g))
 }
 
 fn bounds_from_rows<T: Scalar>(n: usize, row: impl Fn(usize) -> (T, f64) + Sync) -> (f64, f64) {
