@@ -447,10 +447,10 @@ fn accumulate_gram<T: Scalar>(
     }
 }
 
-/// Rows per chunk of the block kernels in core (rounded up to the operator's granularity):
-/// a quarter of the operator's own chunks ([`chunk_rows`](crate::solver::operator::chunk_rows)). The kernels widen and gather up to
-/// `2·width` columns of a chunk into buffers per thread, so their chunks are wider than a
-/// product's; smaller ones stay in cache. Measured against 8192 (the `quantum_dot` example,
+/// Rows per chunk of the block kernels in core (rounded up to the operator's granularity): a
+/// quarter of the operator's own chunks ([`chunk_rows`](crate::solver::operator::chunk_rows)).
+/// The kernels widen and gather up to `2·width` columns of a chunk into buffers per thread, so
+/// their chunks are wider than a product's; smaller ones stay in cache. Measured against 8192 (the `quantum_dot` example,
 /// alternated, quiet host; same energies): the 2D dot at 1000² 1.45–1.74 → 1.35–1.57 s, peak
 /// RSS 203–212 → 195 MB (pool peak 191.0 → 185.5 MiB); 2000² 3.21–3.27 → 3.05–3.07 s; the 3D
 /// dot at 100³ 9.16–9.25 → 8.05–8.28 s, 375 → 359 MB, 126 iterations either way. 1024 and 512

@@ -8,9 +8,9 @@
 //!
 //! Memory: the three blocks (W and P in single precision where the operator and the
 //! preconditioner work on them in place: [`SearchBlocks`]; on the finest level of a
-//! coarse-to-fine solve P only if LOBPCG needs it, [`Directions::Deferred`]) and a few chunks of
-//! rows per thread; the result's vectors are stored where [`Destination`] says once W and P (and the
-//! hierarchy) are freed.
+//! coarse-to-fine solve P only if LOBPCG needs it, [`Directions::Deferred`]) and a few chunks
+//! of rows per thread; the result's vectors are stored where [`Destination`] says once W and P
+//! (and the hierarchy) are freed.
 
 use super::block::{Cols, ColumnMut, gram_op, kernel_bytes, residuals, rows_for_single};
 use super::driver::{Levels, SolveClock, coarse_to_fine};
@@ -120,18 +120,10 @@ impl<T: Scalar> Workspace<T> {
         directions: bool,
     ) -> Result<Self> {
         let m = x.ncols();
-        let search_block = || {
-            Block::new(
-                manager,
-                plan,
-                search_rows::<T>(n, search),
-                m,
-                "solver.block",
-            )
-        };
+        let new_block = || search_block(manager, plan, n, m, search);
         Ok(Self {
-            w: search_block()?,
-            p: directions.then(search_block).transpose()?,
+            w: new_block()?,
+            p: directions.then(new_block).transpose()?,
             column: (search == SearchBlocks::SingleWithColumn)
                 .then(|| ManagedMatrix::uninit_values(manager, n, 1, "solver.block"))
                 .transpose()?,
@@ -156,6 +148,24 @@ fn search_rows<T: Scalar>(n: usize, search: SearchBlocks) -> usize {
     } else {
         rows_for_single::<T>(n)
     }
+}
+
+/// A W or P block of `m` columns for vectors of `n` rows stored as `search` says, where `plan`
+/// says; its contents are undefined.
+fn search_block<T: Scalar>(
+    manager: &MemoryManager,
+    plan: &BlockPlan,
+    n: usize,
+    m: usize,
+    search: SearchBlocks,
+) -> Result<Block<T>> {
+    Block::new(
+        manager,
+        plan,
+        search_rows::<T>(n, search),
+        m,
+        "solver.block",
+    )
 }
 
 /// Bytes of the workspace of `n × m` blocks: X, W and P stored as `search` says.
@@ -604,13 +614,7 @@ impl<T: Scalar, A: Operator<T> + ?Sized> DirectionsSource<Cols<T>> for DeferredB
                 "LOBPCG asked twice for its deferred P block",
             ));
         }
-        let mut block = Block::new(
-            self.manager,
-            self.plan,
-            search_rows::<T>(self.n, self.search),
-            columns,
-            "solver.block",
-        )?;
+        let mut block = search_block(self.manager, self.plan, self.n, columns, self.search)?;
         // The block's storage does not move with the `Block` handle.
         let cols = search_cols(&mut block, self.search, columns, self.n);
         *made = Some(block);

@@ -157,9 +157,10 @@ fn rayleigh_ritz<T: Scalar>((a, overlap): (Mat<T>, Option<Mat<T>>)) -> Result<(V
 /// step has no directions yet, and writes the new ones (`W·C`) over W's own columns; the next
 /// iteration then measures the residuals without storing them, and only if it has to go on does
 /// it make the block, as wide as the pairs still active, which takes the residuals and becomes
-/// W while the old W's storage becomes P. A run that converges after one Rayleigh–Ritz step — the finest level of a coarse-to-fine
-/// solve on a large grid, which starts from interpolated vectors — never holds the block (2000²
-/// dot: a block of 10 single-precision columns, 153 MiB). The price, when it goes on, is one
+/// W while the old W's storage becomes P. A run that converges after one Rayleigh–Ritz step —
+/// the finest level of a coarse-to-fine solve on a large grid, which starts from interpolated
+/// vectors — never holds the block (2000² dot: a block of 10 single-precision columns,
+/// 153 MiB). The price, when it goes on, is one
 /// more product of the active columns with H; the iterates are the same bits either way.
 pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     backend: &B,
@@ -559,15 +560,32 @@ mod tests {
         (out, x, source.made.get())
     }
 
+    /// The box of docs/validation.md case 1 on a 24² grid (degenerate pairs), GaAs mass.
+    fn box_24(manager: &MemoryManager) -> StencilOperator<f64> {
+        let grid = Grid::dirichlet_box(&[20.0, 20.0], &[24, 24]).unwrap();
+        StencilOperator::<f64>::new(manager, &HamiltonianSpec::new(grid, 0.067, None), "t").unwrap()
+    }
+
+    /// The lowest `k` eigenpairs of `op` by the dense solver.
+    fn dense_lowest(
+        manager: &MemoryManager,
+        op: &StencilOperator<f64>,
+        k: usize,
+    ) -> crate::solver::DenseEigen<f64, f64> {
+        let dense = op.to_csr("t.csr").unwrap().to_dense();
+        let n = op.dim();
+        let mut matrix =
+            crate::matrix::ManagedMatrix::<f64>::zeros(manager, n, n, "t.dense").unwrap();
+        matrix.copy_from(dense.as_ref()).unwrap();
+        crate::solver::dense_hermitian(manager, &matrix, Some(k)).unwrap()
+    }
+
     #[test]
     fn deferred_directions_give_the_same_bits_and_a_block_only_when_needed() {
         // The box of case 1 from a random start: many iterations, so the P block is made once;
         // values, residuals and vectors are those of the run with P made up front.
         let manager = MemoryManager::with_defaults().unwrap();
-        let grid = Grid::dirichlet_box(&[20.0, 20.0], &[24, 24]).unwrap();
-        let op =
-            StencilOperator::<f64>::new(&manager, &HamiltonianSpec::new(grid, 0.067, None), "t")
-                .unwrap();
+        let op = box_24(&manager);
         let (eager, x_eager, made) = solve_from(&op, 6, 8, None, false);
         assert_eq!(made, 0);
         let (lazy, x_lazy, made) = solve_from(&op, 6, 8, None, true);
@@ -587,11 +605,7 @@ mod tests {
         // vectors): the residuals, and W (the Jacobi preconditioner of the box is a constant
         // scaling), lie in the span of the lowest 9. The deferred run measures the residuals of
         // its second iteration and stops without making the block.
-        let dense = op.to_csr("t.csr").unwrap().to_dense();
-        let mut matrix =
-            crate::matrix::ManagedMatrix::<f64>::zeros(&manager, 576, 576, "t.dense").unwrap();
-        matrix.copy_from(dense.as_ref()).unwrap();
-        let exact = crate::solver::dense_hermitian(&manager, &matrix, Some(9)).unwrap();
+        let exact = dense_lowest(&manager, &op, 9);
         let ninth = exact.vectors.col(8);
         let start: Vec<Vec<f64>> = (0..8)
             .map(|j| {
@@ -621,19 +635,10 @@ mod tests {
         // docs/validation.md case 4 on the box of case 1 (24², degenerate pairs): the dense solver's
         // lowest eigenvalues.
         let manager = MemoryManager::with_defaults().unwrap();
-        let grid = Grid::dirichlet_box(&[20.0, 20.0], &[24, 24]).unwrap();
-        let op =
-            StencilOperator::<f64>::new(&manager, &HamiltonianSpec::new(grid, 0.067, None), "t")
-                .unwrap();
+        let op = box_24(&manager);
         let out = solve(&op, 6, 8);
         assert_eq!(out.converged, 6, "{out:?}");
-        let dense = op.to_csr("t.csr").unwrap().to_dense();
-        let mut matrix =
-            crate::matrix::ManagedMatrix::<f64>::zeros(&manager, 576, 576, "t.dense").unwrap();
-        matrix.copy_from(dense.as_ref()).unwrap();
-        let exact = crate::solver::dense_hermitian(&manager, &matrix, Some(6))
-            .unwrap()
-            .values;
+        let exact = dense_lowest(&manager, &op, 6).values;
         for (j, (&e, &x)) in out.values.iter().zip(&exact).enumerate() {
             // tol 1e-8 relative residual: the eigenvalue error is ~‖r‖²/gap, far below 1e-9 eV
             // (the pairs lie inside the 8-column block).
