@@ -1708,7 +1708,9 @@ qdsim_status qdsim_gpu_solve_lowest(struct qdsim_gpu_pool *pool, struct qdsim_ma
 //
 // `QDSIM_METHOD_AUTO`: matrix-free and coarse-to-fine — an exact sparse-LU solve on a coarse
 // grid, then block Davidson with a multigrid preconditioner of H − target on every finer grid;
-// memory O(n·k), no fine-grid factorisation. `QDSIM_METHOD_SHIFT_INVERT`: sparse LU of the
+// memory O(n·k), no fine-grid factorisation. Wanted values clearly farther from the target than
+// the nearest get a second preconditioner shift beside them (a second coarse-grid factor, taken
+// only where `memory_budget` and the manager's limit leave room for it). `QDSIM_METHOD_SHIFT_INVERT`: sparse LU of the
 // assembled H − target (as `qdsim_csr_solve_resonances`). Used options: `k`, `tolerance`
 // (‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³·‖H‖) with ‖x‖₂ = 1), `max_iterations` (per grid
 // level), `block_extra` (pairs kept beyond k; default max(2, k/4); a larger value keeps more

@@ -154,13 +154,14 @@ fn small_3d_open_dot_in_nested_dissection_order_equals_the_dense_spectrum() {
     }
 }
 
-/// The 3 resonances nearest 17 meV of `spec` (a grid solved on two levels, `size` names it for
-/// messages) to 1e-9, checked against the sparse LU of the assembled matrix and by their true
-/// residuals; returned for the caller's own checks.
-fn two_level_solve_equal_to_sparse_lu(
+/// The 3 resonances nearest 17 meV of `spec` (a grid solved on `levels` levels, `size` names it
+/// for messages) to 1e-9, checked against the sparse LU of the assembled matrix and by their
+/// true residuals; returned for the caller's own checks.
+fn coarse_to_fine_solve_equal_to_sparse_lu(
     m: &MemoryManager,
     spec: &HamiltonianSpec<'_>,
     size: &str,
+    levels: usize,
 ) -> Resonances {
     let target = Complex64::new(0.017, 0.0);
     let options = EigenOptions {
@@ -170,7 +171,10 @@ fn two_level_solve_equal_to_sparse_lu(
     };
     let grid_r = grid_resonances(m, spec, target, &options, None).unwrap();
     assert!(grid_r.is_converged(), "{grid_r:?}");
-    assert_eq!(grid_r.levels, 2, "a {size} grid is solved on two levels");
+    assert_eq!(
+        grid_r.levels, levels,
+        "a {size} grid is solved on {levels} levels"
+    );
     let h = StencilOperator::<Complex64>::new(m, spec, "h")
         .unwrap()
         .to_csr("h")
@@ -193,20 +197,25 @@ fn two_level_solve_equal_to_sparse_lu(
     grid_r
 }
 
-/// 300² has a bottom grid of 149² and one multigrid level above it: the Davidson refinement
-/// with a V-cycle preconditioner must reproduce what the sparse LU of the whole matrix gives.
-/// Target 17 meV: the dot's m = ±1 pair (exactly degenerate by symmetry) and the nearest
-/// continuum state of the absorbing box.
+/// 300² has a bottom grid of 75² and two multigrid levels above it (150², 300²): the Davidson
+/// refinement with V-cycle preconditioners must reproduce what the sparse LU of the whole
+/// matrix gives. Target 17 meV: the dot's m = ±1 pair (exactly degenerate by symmetry) and
+/// the nearest continuum state of the absorbing box, 5 meV away, whose corrections go through
+/// the V-cycles of the far group's shift.
 #[test]
 fn coarse_to_fine_equals_sparse_lu_and_keeps_the_degenerate_pair() {
     let m = manager();
     let (grid, v, cap) = open_dot(2, 300);
     let spec = spec(&grid, &v, cap);
-    let grid_r = two_level_solve_equal_to_sparse_lu(&m, &spec, "300²");
+    let grid_r = coarse_to_fine_solve_equal_to_sparse_lu(&m, &spec, "300²", 3);
     // The bottom grid's LU (faer's memory) was counted in the manager, and given back.
     let factor = m.tag_stats("solver.resonance.bottom.factor").unwrap();
     assert!(factor.peak_bytes_in_use > 0 && factor.bytes_in_use == 0);
     assert!(grid_r.peak_pool_bytes >= factor.peak_bytes_in_use);
+    // Three factors: the target's, the far group's (placed after the bottom grid's first
+    // rough pass: the continuum state lies 20 times farther from the target than the pair)
+    // and the target's again at the finer levels' shift.
+    assert_eq!(factor.allocation_count, 3, "{factor:?}");
     // So were the Davidson's chunk buffers and small matrices.
     let kernels = m.tag_stats("solver.resonance.kernels").unwrap();
     assert!(kernels.peak_bytes_in_use > 0 && kernels.bytes_in_use == 0);
@@ -262,7 +271,7 @@ fn coarse_to_fine_in_a_magnetic_field_equals_sparse_lu() {
         magnetic_field: 2.0,
         ..spec(&grid, &v, cap)
     };
-    let grid_r = two_level_solve_equal_to_sparse_lu(&m, &spec, "270²");
+    let grid_r = coarse_to_fine_solve_equal_to_sparse_lu(&m, &spec, "270²", 2);
     // The field lifts the m = ±1 degeneracy (by ħω_c ≈ 3.5 meV at 2 T): the two nearest values
     // are no longer a pair.
     assert!((grid_r.values[0] - grid_r.values[1]).norm() > 1e-4);

@@ -22,6 +22,10 @@
 //! inverse at the low energies of quantum dots. The eigensolver does not need more: it only
 //! uses the V-cycle to propose search directions and checks true residuals.
 //!
+//! A hierarchy can serve several shifts ([`ShiftedMultigrid::add_shift`]): each has its own
+//! Jacobi weights and bottom factor, and the levels' operators and work vectors are shared (the
+//! resonance solver's second shift for wanted values far from the target).
+//!
 //! The work vectors are stored in single precision (`Complex32`, the arithmetic in
 //! `Complex64`, each stored value rounded once), as the 2D bottom factor is, unless ‖H‖ lies
 //! outside single precision's range ([`single_range`]).
@@ -45,11 +49,43 @@ use rayon::prelude::*;
 /// One level above the bottom (or the bottom itself, without a transfer).
 struct Level {
     op: StencilOperator<Complex64>,
-    /// ω of the damped Jacobi step x += ω·(D − σ)⁻¹r, ω = 4 / (3·λmax) with λmax a Gershgorin
-    /// bound of (D − σ)⁻¹(H − σ).
-    omega: f64,
     /// Transfers to the next coarser level (None on the bottom level).
     to_coarse: Option<Transfer>,
+}
+
+/// What a shift σ gives the hierarchy: the levels' Jacobi weights and the bottom factor of
+/// `H − σ`. The levels' operators and the V-cycles' work vectors serve every shift.
+struct Shift {
+    sigma: Complex64,
+    /// Per level, ω of the damped Jacobi step x += ω·(D − σ)⁻¹r, ω = 4 / (3·λmax) with λmax a
+    /// Gershgorin bound of (D − σ)⁻¹(H − σ).
+    omegas: Vec<f64>,
+    bottom: AnyShiftedLu,
+    /// The bottom factor's bytes as counted in the manager (faer holds them).
+    bottom_factor_bytes: u64,
+}
+
+impl Shift {
+    /// The weights and bottom factor of `levels` for `H − sigma`, the factor with solve
+    /// workspace for blocks of `block` right-hand sides.
+    fn new(
+        manager: &MemoryManager,
+        levels: &[Level],
+        sigma: Complex64,
+        block: usize,
+    ) -> Result<Self> {
+        let omegas = levels
+            .iter()
+            .map(|level| 4.0 / (3.0 * jacobi_lambda_max(&level.op, sigma)))
+            .collect();
+        let bottom = factor_bottom(manager, levels, sigma, block)?;
+        Ok(Self {
+            sigma,
+            omegas,
+            bottom_factor_bytes: bottom.counted_bytes(),
+            bottom,
+        })
+    }
 }
 
 /// Work vectors per level point that the columns of a block share: [`Scratch`]'s residual and
@@ -152,13 +188,12 @@ fn scratch_bytes(points: Points, block: usize, single: bool, products: u64) -> u
     (shared + lockstep_columns(block) * column) as u64 + products
 }
 
-/// A multigrid hierarchy for `H − σ` with a sparse LU on its bottom level.
+/// A multigrid hierarchy for `H − σ` with a sparse LU on its bottom level, for one shift σ or a
+/// few (each with its own bottom factor, the levels shared).
 pub struct ShiftedMultigrid {
     levels: Vec<Level>,
-    sigma: Complex64,
-    bottom: AnyShiftedLu,
-    /// The bottom factor's bytes as counted in the manager (faer holds them).
-    bottom_factor_bytes: u64,
+    /// The first shift's is the hierarchy's σ; others come from [`Self::add_shift`].
+    shifts: Vec<Shift>,
     smoothing_steps: usize,
     /// Most right-hand sides of one bottom solve (its workspace's size).
     block: usize,
@@ -226,14 +261,9 @@ impl ShiftedMultigrid {
                 &fields.spec(l),
                 &format!("solver.resonance.level{l}"),
             )?;
-            let omega = 4.0 / (3.0 * jacobi_lambda_max(&op, sigma));
             let to_coarse =
                 (l + 1 < fields.count()).then(|| Transfer::new(fields.grid(l), fields.grid(l + 1)));
-            levels.push(Level {
-                op,
-                omega,
-                to_coarse,
-            });
+            levels.push(Level { op, to_coarse });
         }
         let single = single_range(levels[0].op.gershgorin_bounds());
         let scratch_account = manager.external_account(
@@ -245,17 +275,14 @@ impl ShiftedMultigrid {
                 after_product_bytes(&levels[0].op),
             ),
         )?;
-        let bottom = factor_bottom(manager, &levels, sigma, block)?;
-        let bottom_factor_bytes = bottom.counted_bytes();
+        let shift = Shift::new(manager, &levels, sigma, block)?;
         let scratch = Workspace {
             levels: LevelScratch::new(levels.len(), block, single),
             bottom: Vec::new(),
         };
         Ok(Self {
             levels,
-            sigma,
-            bottom,
-            bottom_factor_bytes,
+            shifts: vec![shift],
             smoothing_steps,
             block,
             scratch: Mutex::new(scratch),
@@ -265,32 +292,23 @@ impl ShiftedMultigrid {
 
     /// The hierarchy moved to shift `sigma`: new Jacobi weights and a new bottom factor, made
     /// after the old one is dropped (the two are never held together: at 500² the bottom
-    /// factor is 200 MB). The levels' operators are kept. On failure the hierarchy is gone too.
-    pub fn reshift(self, manager: &MemoryManager, sigma: Complex64) -> Result<Self> {
-        let Self {
-            mut levels,
-            bottom,
-            smoothing_steps,
-            block,
-            scratch,
-            _scratch_account,
-            ..
-        } = self;
-        drop(bottom);
-        for level in &mut levels {
-            level.omega = 4.0 / (3.0 * jacobi_lambda_max(&level.op, sigma));
-        }
-        let bottom = factor_bottom(manager, &levels, sigma, block)?;
-        Ok(Self {
-            bottom_factor_bytes: bottom.counted_bytes(),
-            levels,
-            sigma,
-            bottom,
-            smoothing_steps,
-            block,
-            scratch,
-            _scratch_account,
-        })
+    /// factor is 200 MB). The levels' operators and any [added shifts](Self::add_shift) are
+    /// kept. On failure the hierarchy is gone too.
+    pub fn reshift(mut self, manager: &MemoryManager, sigma: Complex64) -> Result<Self> {
+        drop(self.shifts.remove(0));
+        let shift = Shift::new(manager, &self.levels, sigma, self.block)?;
+        self.shifts.insert(0, shift);
+        Ok(self)
+    }
+
+    /// Adds a shift: V-cycles for `H − sigma` through the same levels, with their own Jacobi
+    /// weights and bottom factor (about [`Self::bottom_factor_bytes`] more in the pool); returns
+    /// its index for [`Self::preconditioner_for`]. On failure (the factor does not fit the
+    /// manager's limit) the hierarchy is unchanged.
+    pub fn add_shift(&mut self, manager: &MemoryManager, sigma: Complex64) -> Result<usize> {
+        let shift = Shift::new(manager, &self.levels, sigma, self.block)?;
+        self.shifts.push(shift);
+        Ok(self.shifts.len() - 1)
     }
 
     /// Number of levels (the last is the factored bottom level).
@@ -303,9 +321,20 @@ impl ShiftedMultigrid {
         &self.levels[l].op
     }
 
-    /// The shift σ.
+    /// The shift σ (the first one's).
     pub fn sigma(&self) -> Complex64 {
-        self.sigma
+        self.shifts[0].sigma
+    }
+
+    /// The shifts, the first one's first.
+    pub fn shifts(&self) -> Vec<Complex64> {
+        self.shifts.iter().map(|shift| shift.sigma).collect()
+    }
+
+    /// The first shift's bottom factor's bytes as counted in the manager: what another shift's
+    /// factor takes, about (the same pattern and ordering; pivoting may change its fill).
+    pub fn bottom_factor_bytes(&self) -> u64 {
+        self.shifts[0].bottom_factor_bytes
     }
 
     /// Bytes the hierarchy holds: the levels' operators (in the pools), the work vectors of a
@@ -318,7 +347,11 @@ impl ShiftedMultigrid {
         let products = after_product_bytes(&self.levels[0].op);
         ops as u64
             + scratch_bytes(Points::of(&self.levels), self.block, single, products)
-            + self.bottom_factor_bytes
+            + self
+                .shifts
+                .iter()
+                .map(|shift| shift.bottom_factor_bytes)
+                .sum::<u64>()
     }
 
     /// The V-cycle's work vectors in double precision from now on, whatever
@@ -345,19 +378,30 @@ impl ShiftedMultigrid {
 
     /// The preconditioner `≈ (H − σ)⁻¹` whose V-cycles start at level `l`.
     pub fn preconditioner(&self, l: usize) -> ShiftedPreconditioner<'_> {
-        ShiftedPreconditioner { mg: self, level: l }
+        self.preconditioner_for(l, 0)
+    }
+
+    /// The preconditioner `≈ (H − σᵢ)⁻¹` of shift `i` (see [`Self::shifts`]) whose V-cycles
+    /// start at level `l`.
+    pub fn preconditioner_for(&self, l: usize, i: usize) -> ShiftedPreconditioner<'_> {
+        ShiftedPreconditioner {
+            mg: self,
+            shift: &self.shifts[i],
+            level: l,
+        }
     }
 
     /// `r = b − (H − σ)·x` on level `l`, in parallel chunks of rows (`H·x` into a chunk of
     /// `Complex64` in cache, the residual rounded as it is stored).
     fn residual<B: Load<Complex64>, S: Store<Complex64>>(
         &self,
+        shift: &Shift,
         l: usize,
         b: &[B],
         x: &[S],
         r: &mut [S],
     ) {
-        let sigma = self.sigma;
+        let sigma = shift.sigma;
         after_product(
             &self.levels[l].op,
             x,
@@ -378,13 +422,14 @@ impl ShiftedMultigrid {
     /// chunk's `H·from` formed in cache and turned into the step).
     fn smooth<B: Load<Complex64>, S: Store<Complex64>>(
         &self,
+        shift: &Shift,
         l: usize,
         b: &[B],
         from: &[S],
         to: &mut [S],
     ) {
         let level = &self.levels[l];
-        let (omega, sigma, diag) = (level.omega, self.sigma, level.op.diagonal());
+        let (omega, sigma, diag) = (shift.omegas[l], shift.sigma, level.op.diagonal());
         after_product(
             &level.op,
             from,
@@ -417,8 +462,10 @@ impl ShiftedMultigrid {
     /// The smoothing steps go back and forth between `x` and the level's work vector `r`
     /// ([`Self::smooth`]: one pass each), the first from x = 0 (`ω·(D − σ)⁻¹·b`) into whichever
     /// of the two makes the last pre-smoothing step end in `x`; `r` then takes the residual.
+    #[allow(clippy::too_many_arguments)]
     fn descend<B: Load<Complex64>, S: Store<Complex64> + Default>(
         &self,
+        shift: &Shift,
         l: usize,
         b: &[B],
         x: &mut [S],
@@ -438,7 +485,7 @@ impl ShiftedMultigrid {
         // are odd in number (the last one then ends in x), else into r.
         let steps = self.smoothing_steps;
         {
-            let (omega, sigma) = (self.levels[l].omega, self.sigma);
+            let (omega, sigma) = (shift.omegas[l], shift.sigma);
             let first: &mut [S] = if steps % 2 == 1 { &mut *x } else { &mut r };
             first
                 .par_iter_mut()
@@ -450,13 +497,13 @@ impl ShiftedMultigrid {
             // This step reads the iterate where the previous one wrote it: in r when
             // `steps − step` is odd.
             if (steps - step) % 2 == 1 {
-                self.smooth(l, b, &r, x);
+                self.smooth(shift, l, b, &r, x);
             } else {
-                self.smooth(l, b, x, &mut r);
+                self.smooth(shift, l, b, x, &mut r);
             }
         }
         // The coarse level's right-hand side.
-        self.residual(l, b, x, &mut r);
+        self.residual(shift, l, b, x, &mut r);
         let transfer = self.levels[l].to_coarse.as_ref().expect("not the bottom");
         let (mut rhs, mut xc) = (
             std::mem::take(&mut column[1].rhs),
@@ -466,6 +513,7 @@ impl ShiftedMultigrid {
         here.r = r;
         resize_exact(&mut xc, rhs.len());
         self.descend(
+            shift,
             l + 1,
             &rhs,
             &mut xc,
@@ -480,8 +528,10 @@ impl ShiftedMultigrid {
     /// bottom solve, whose solution is in `bottom`): on each level the coarse correction
     /// interpolated into `r` and added to `x`, then the post-smoothing steps, back and forth
     /// (an odd number of steps ends with a copy back to `x`).
+    #[allow(clippy::too_many_arguments)]
     fn ascend<B: Load<Complex64>, S: Store<Complex64> + Default>(
         &self,
+        shift: &Shift,
         l: usize,
         b: &[B],
         x: &mut [S],
@@ -499,6 +549,7 @@ impl ShiftedMultigrid {
             std::mem::take(&mut column[1].x),
         );
         self.ascend(
+            shift,
             l + 1,
             &rhs,
             &mut xc,
@@ -518,9 +569,9 @@ impl ShiftedMultigrid {
         let steps = self.smoothing_steps;
         for step in 0..steps {
             if step % 2 == 0 {
-                self.smooth(l, b, x, &mut r);
+                self.smooth(shift, l, b, x, &mut r);
             } else {
-                self.smooth(l, b, &r, x);
+                self.smooth(shift, l, b, &r, x);
             }
         }
         if steps % 2 == 1 {
@@ -535,9 +586,10 @@ impl ShiftedMultigrid {
     /// ([`Self::ascend`]).
     /// The work vectors are in the hierarchy's precision; each result goes through its
     /// column's iterate on level `l`.
-    fn precondition(&self, l: usize, block: MatMut<'_, Complex64>) {
+    fn precondition(&self, shift: &Shift, l: usize, block: MatMut<'_, Complex64>) {
         fn run<S: Store<Complex64> + Default>(
             mg: &ShiftedMultigrid,
+            shift: &Shift,
             l: usize,
             mut block: MatMut<'_, Complex64>,
             scratch: &mut BlockScratch<S>,
@@ -557,17 +609,18 @@ impl ShiftedMultigrid {
                     let mut x = std::mem::take(&mut column[0].x);
                     resize_exact(&mut x, n);
                     let b = column_mut(block.rb_mut(), from + c);
-                    mg.descend(l, b, &mut x, column, shared, rhs);
+                    mg.descend(shift, l, b, &mut x, column, shared, rhs);
                     column[0].x = x;
                 }
-                mg.bottom
+                shift
+                    .bottom
                     .solve_block_in_place(MatMut::from_column_major_slice_mut(bottom, nb, count));
                 for (c, (column, solution)) in columns.iter_mut().zip(bottom.chunks(nb)).enumerate()
                 {
                     let column = &mut column[l..];
                     let mut x = std::mem::take(&mut column[0].x);
                     let b = column_mut(block.rb_mut(), from + c);
-                    mg.ascend(l, &*b, &mut x, column, shared, solution);
+                    mg.ascend(shift, l, &*b, &mut x, column, shared, solution);
                     widen_into(&x, b);
                     column[0].x = x;
                 }
@@ -577,16 +630,17 @@ impl ShiftedMultigrid {
         let mut workspace = self.scratch.lock();
         let Workspace { levels, bottom } = &mut *workspace;
         match levels {
-            LevelScratch::Single(scratch) => run(self, l, block, scratch, bottom),
-            LevelScratch::Full(scratch) => run(self, l, block, scratch, bottom),
+            LevelScratch::Single(scratch) => run(self, shift, l, block, scratch, bottom),
+            LevelScratch::Full(scratch) => run(self, shift, l, block, scratch, bottom),
         }
     }
 }
 
-/// A V-cycle preconditioner starting at one level of a [`ShiftedMultigrid`] (on the bottom
-/// level: the exact solve).
+/// A V-cycle preconditioner for one shift, starting at one level of a [`ShiftedMultigrid`] (on
+/// the bottom level: the exact solve).
 pub struct ShiftedPreconditioner<'a> {
     mg: &'a ShiftedMultigrid,
+    shift: &'a Shift,
     level: usize,
 }
 
@@ -604,12 +658,12 @@ impl Preconditioner<Complex64> for ShiftedPreconditioner<'_> {
     /// grouped the same way ([`ShiftedMultigrid::precondition`]).
     fn apply_block_in_place(&self, mut block: MatMut<'_, Complex64>) {
         if self.level + 1 < self.mg.levels.len() {
-            return self.mg.precondition(self.level, block);
+            return self.mg.precondition(self.shift, self.level, block);
         }
         let mut from = 0;
         while from < block.ncols() {
             let count = self.mg.block.min(block.ncols() - from);
-            self.mg
+            self.shift
                 .bottom
                 .solve_block_in_place(block.rb_mut().subcols_mut(from, count));
             from += count;
@@ -629,7 +683,8 @@ mod tests {
     /// steps from 0, the coarse correction solved on the bottom level, `steps` steps after.
     fn textbook_vcycle(mg: &ShiftedMultigrid, b: &[Complex64], steps: usize) -> Vec<Complex64> {
         let level = &mg.levels[0];
-        let (omega, sigma, diag) = (level.omega, mg.sigma, level.op.diagonal());
+        let shift = &mg.shifts[0];
+        let (omega, sigma, diag) = (shift.omegas[0], shift.sigma, level.op.diagonal());
         let jacobi = |x: &mut [Complex64], r: &[Complex64]| {
             for ((xi, &ri), &d) in x.iter_mut().zip(r).zip(diag) {
                 *xi += ri * (omega / (d - sigma));
@@ -640,10 +695,10 @@ mod tests {
         let (mut x, mut r) = (vec![zero; n], vec![zero; n]);
         jacobi(&mut x, b);
         for _ in 1..steps {
-            mg.residual(0, b, &x, &mut r);
+            mg.residual(shift, 0, b, &x, &mut r);
             jacobi(&mut x, &r);
         }
-        mg.residual(0, b, &x, &mut r);
+        mg.residual(shift, 0, b, &x, &mut r);
         let transfer = level.to_coarse.as_ref().unwrap();
         let (mut coarse, mut correction, mut temp) = (Vec::new(), Vec::new(), Default::default());
         transfer.restrict(&r, &mut coarse, &mut temp);
@@ -651,7 +706,7 @@ mod tests {
         transfer.prolong(&coarse, &mut correction, &mut temp);
         x.iter_mut().zip(&correction).for_each(|(xi, &c)| *xi += c);
         for _ in 0..steps {
-            mg.residual(0, b, &x, &mut r);
+            mg.residual(shift, 0, b, &x, &mut r);
             jacobi(&mut x, &r);
         }
         x
@@ -765,6 +820,38 @@ mod tests {
                     // column mixed up with another, or a stale work vector, differs by O(1).
                     assert!(relative < 1e-5, "level {level}, column {j}: {relative:e}");
                 }
+            }
+        });
+    }
+
+    #[test]
+    fn an_added_shift_cycles_as_a_hierarchy_made_for_it_and_keeps_the_first() {
+        let manager = MemoryManager::with_defaults().unwrap();
+        with_open_dot(161, |spec, b| {
+            // A far shift as the resonance solver places one: among the box's broad states.
+            let far = Complex64::new(0.0145, -0.004);
+            let mut both = three_levels(&manager, spec, 2);
+            let first_only = three_levels(&manager, spec, 2);
+            let alone = ShiftedMultigrid::new(&manager, spec, far, 2000, 2, 2).unwrap();
+            assert_eq!(both.add_shift(&manager, far).unwrap(), 1);
+            assert_eq!(both.shifts(), vec![SIGMA, far]);
+            for level in 0..3 {
+                let n = both.operator(level).dim();
+                let cycled = |p: ShiftedPreconditioner<'_>| {
+                    let mut x = b[..n].to_vec();
+                    p.apply_in_place(&mut x);
+                    x
+                };
+                // The same levels, weights and factor for the shift: the same bits.
+                assert!(
+                    cycled(both.preconditioner_for(level, 1))
+                        == cycled(alone.preconditioner(level)),
+                    "level {level}: the added shift"
+                );
+                assert!(
+                    cycled(both.preconditioner(level)) == cycled(first_only.preconditioner(level)),
+                    "level {level}: the first shift"
+                );
             }
         });
     }

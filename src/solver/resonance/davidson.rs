@@ -5,6 +5,8 @@
 //! residual `t = K·(H − θ)u` per unconverged Ritz pair (among the leading `expand` of the `m`
 //! kept), with `K ≈ (H − σ)⁻¹` a shifted V-cycle
 //! (`precond/shifted.rs`; on the bottom level the sparse LU solve, single precision in 2D).
+//! Given V-cycles for several shifts ([`Correction`]), each pair's correction goes through the
+//! one whose shift lies nearest its Ritz value; the extraction below keeps the one σ.
 //! With `K` exact, `t = u + (σ − θ)·(H − σ)⁻¹u`, so the space grows by shift-invert directions:
 //! a block Krylov space of `(H − σ)⁻¹`, in which the eigenvalues nearest σ are the best
 //! separated ones. With the V-cycle, `K` is close to that near σ and the true residuals decide
@@ -113,6 +115,8 @@ pub(crate) struct LevelParams {
     pub level: usize,
     /// Levels of the solve.
     pub levels: usize,
+    /// Iterations of this level before this run (for progress reports).
+    pub iterations_before: usize,
     /// Operator applications before this level (for progress reports).
     pub applications_before: u64,
 }
@@ -643,6 +647,33 @@ impl Projections {
     }
 }
 
+/// A preconditioner of the corrections, `K ≈ (H − shift)⁻¹`: each unconverged pair's
+/// correction goes through the one whose shift lies nearest its Ritz value.
+pub(crate) struct Correction<'a> {
+    pub preconditioner: &'a dyn Preconditioner<Complex64>,
+    pub shift: Complex64,
+}
+
+/// Moves columns `sources[i]` of `block` to column `i` (the sources distinct), by swaps: the
+/// other columns end up somewhere after `sources.len()`.
+fn gather_columns(mut block: MatMut<'_, Complex64>, sources: &[usize]) {
+    // `who[j]`: the original column now at `j`; `at` its inverse.
+    let mut who: Vec<usize> = (0..block.ncols()).collect();
+    let mut at = who.clone();
+    for (i, &source) in sources.iter().enumerate() {
+        // Columns before i hold sources[..i], so the source is at i or after.
+        let j = at[source];
+        if j != i {
+            let (mut left, mut right) = block.rb_mut().split_at_col_mut(j);
+            let (a, b) = (col_mut(left.rb_mut(), i), col_mut(right.rb_mut(), 0));
+            a.swap_with_slice(b);
+            at[who[i]] = j;
+            at[source] = i;
+            who.swap(i, j);
+        }
+    }
+}
+
 /// Runs block Davidson on a level of dimension `n = op.dim()` from the start vectors in the
 /// first `params.m` columns of `basis.v` (leading `n` rows, any basis of the start space),
 /// leaving the unit Ritz vectors nearest `sigma` there.
@@ -653,7 +684,7 @@ impl Projections {
 /// file's pages were read back (`ErrorKind::Io` otherwise).
 pub(crate) fn davidson(
     op: &StencilOperator<Complex64>,
-    prec: &dyn Preconditioner<Complex64>,
+    corrections: &[Correction<'_>],
     sigma: Complex64,
     basis: &mut Basis,
     params: LevelParams,
@@ -744,7 +775,7 @@ pub(crate) fn davidson(
             let report = Progress {
                 level: params.level,
                 levels: params.levels,
-                iteration: out.iterations,
+                iteration: params.iterations_before + out.iterations,
                 converged: converged.iter().take(params.k).filter(|&&c| c).count(),
                 wanted: params.k,
                 max_residual: worst,
@@ -761,20 +792,39 @@ pub(crate) fn davidson(
         let end = if stop {
             d
         } else {
-            // Corrections t = K·r of the unconverged pairs among the leading `expand`,
-            // compacted to columns d.., orthonormalised (an end at d: every correction lies in
-            // the space already, no progress is possible).
-            let mut b = 0;
-            let expanded = converged.iter().enumerate().take(params.expand);
-            for (c, _) in expanded.filter(|(_, done)| !**done) {
-                if c != b {
-                    let (mut dst, src) = v.rb_mut().split_at_col_mut(d + c);
-                    dst.rb_mut().col_mut(d + b).copy_from(src.col(0));
-                }
-                b += 1;
+            // Corrections t = K·r of the unconverged pairs among the leading `expand`, each
+            // by the preconditioner whose shift lies nearest its Ritz value, compacted to
+            // columns d.. by preconditioner and orthonormalised (an end at d: every correction
+            // lies in the space already, no progress is possible).
+            let nearest = |theta: Complex64| {
+                (0..corrections.len())
+                    .min_by(|&a, &b| {
+                        let distance = |i: usize| (theta - corrections[i].shift).norm();
+                        distance(a).total_cmp(&distance(b))
+                    })
+                    .unwrap_or(0)
+            };
+            let mut sources = Vec::with_capacity(p);
+            let mut groups = Vec::with_capacity(corrections.len());
+            for which in 0..corrections.len() {
+                let start = sources.len();
+                let expanded = converged.iter().enumerate().take(params.expand);
+                sources.extend(
+                    expanded
+                        .filter(|&(c, done)| !*done && nearest(thetas[c]) == which)
+                        .map(|(c, _)| c),
+                );
+                groups.push(start..sources.len());
             }
-            // The V-cycles of the block in lockstep (one pass over the bottom factor for all).
-            prec.apply_block_in_place(v.rb_mut().subcols_mut(d, b));
+            gather_columns(v.rb_mut().subcols_mut(d, p), &sources);
+            for (correction, cols) in corrections.iter().zip(groups) {
+                if !cols.is_empty() {
+                    // The V-cycles of a group in lockstep (one pass over its bottom factor).
+                    let block = v.rb_mut().subcols_mut(d + cols.start, cols.len());
+                    correction.preconditioner.apply_block_in_place(block);
+                }
+            }
+            let b = sources.len();
             orthonormalize(v.rb_mut(), d, d + b, res)
         };
         if end == d {
@@ -806,6 +856,35 @@ mod tests {
             let x = (i * 7 + j * 13) as f64 * seed;
             Complex64::new(x.sin(), (1.3 * x).cos())
         })
+    }
+
+    #[test]
+    fn gathering_columns_moves_each_source_to_its_place() {
+        let (n, p) = (5, 7);
+        let original = filled(n, p, 0.29);
+        for sources in [
+            vec![],
+            vec![3],
+            vec![6, 0, 2],
+            vec![1, 0],
+            vec![4, 5, 6, 0, 1, 2, 3],
+        ] {
+            let mut block = original.clone();
+            gather_columns(block.as_mut(), &sources);
+            for (i, &source) in sources.iter().enumerate() {
+                assert!(
+                    block.col(i) == original.col(source),
+                    "{sources:?}: column {i}"
+                );
+            }
+            // The other columns are kept, somewhere after the gathered ones.
+            for other in (0..p).filter(|c| !sources.contains(c)) {
+                assert!(
+                    (sources.len()..p).any(|j| block.col(j) == original.col(other)),
+                    "{sources:?}: column {other} lost"
+                );
+            }
+        }
     }
 
     #[test]

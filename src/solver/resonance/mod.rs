@@ -11,6 +11,12 @@
 //! preconditioner, and so on up to the finest grid, where the requested tolerance applies. A
 //! grid no larger than a bottom grid is solved by the sparse-LU solver ([`resonances`]) alone.
 //!
+//! When the wanted values lie at clearly different distances from the target (an open dot's
+//! sharp resonances beside the box's broad continuum states), the bottom grid first finds them
+//! roughly, and the far ones get a second shift beside them: a second bottom factor, the levels
+//! shared, through which their corrections go on every level ([`far_shift`]). It is taken
+//! only where the memory budget and the manager's limit leave room for the second factor.
+//!
 //! Out of core (`Placement::OutOfCore`, or `Auto` with a memory budget below the in-core
 //! estimate) the Davidson's search space, most of the solve's memory, lives in an unlinked
 //! scratch file (`out_of_core.rs`); the hierarchy, the work block and the result stay in core.
@@ -37,28 +43,31 @@ use crate::solver::precond::ShiftedMultigrid;
 use crate::solver::progress::ProgressFn;
 use crate::solver::random::fill_random;
 use crate::solver::threads::on_solver_threads;
-use davidson::{Basis, LevelParams, basis_bytes, davidson, kernel_bytes};
+use davidson::{Basis, Correction, LevelParams, basis_bytes, davidson, kernel_bytes};
 use num_complex::Complex64;
 use std::time::Instant;
 
 /// Largest bottom (factored) grid, by dimension, for grids up to about 1000² in 2D: a 1D LU is
-/// banded and cheap at any size; a 2D factor of this size (≈ 250²) takes about a second and
-/// about 95 MB in single precision (what the factorisation makes resident; 190 MB in double),
-/// a 3D one (≈ 30³, double precision: nested dissection order) a few seconds.
-const BOTTOM_POINTS: [usize; 3] = [usize::MAX, 70_000, 30_000];
+/// banded and cheap at any size; a 2D factor of this size (≈ 140²) takes a fraction of a second
+/// and about 25 MB in single precision, a 3D one (≈ 30³, double precision: nested dissection
+/// order) a few seconds.
+const BOTTOM_POINTS: [usize; 3] = [usize::MAX, 20_000, 30_000];
 
 /// The bottom grid's size limit for a grid of `n` points in `dims` dimensions. In 2D the
-/// V-cycle passes through at most two smoothed levels above the bottom (the bottom has at least
-/// n/16 points, with a quarter to spare for halvings that round up): through three (2000²:
-/// 2000², 1000², 500² above a 250² bottom) the Davidson stalled at residual 1.4e-6, while with
-/// the bottom at 500² it converged in 43 iterations on the finest grid, like 1000² does (130 s,
-/// 3.4 GiB, most of it the 500² factor). 3D keeps its limit: its solves stall for another reason
-/// (a bottom grid too coarse for the wavelength, `docs/benchmarks.md`), and a 3D factor of
-/// n/64 points would take far longer than the solve.
+/// V-cycle passes through at most three smoothed levels above the bottom (the bottom has at
+/// least n/64 points, with a quarter to spare for halvings that round up). Before the far
+/// group's second shift ([`far_shift`]) a 2D bottom had to be far larger (n/16 points and at
+/// least 70 000: through three levels 2000² stalled at residual 1.4·10⁻⁶, and 750² over a
+/// bottom of 4500 points past 300 s). With it, on the open dot at 17 meV, 125² under 500²:
+/// 2.0 s and 184 MiB against 3.0 s and 327 MiB with 250²; 125² under 1000² 5.8 s and 660 MiB
+/// against 6.1 s and 792 MiB; 250² under 2000² 55 s and 2.7 GiB against 60 s and 3.3 GiB with
+/// 500² (`docs/benchmarks.md`). 3D keeps its limit: its solves stall for another reason (a
+/// bottom grid too coarse for the wavelength), and a 3D factor of n/64 points would take far
+/// longer than the solve.
 fn bottom_points(dims: usize, n: usize) -> usize {
     let base = BOTTOM_POINTS[dims - 1];
     if dims == 2 {
-        base.max(n / 16 + n / 64)
+        base.max(n / 64 + n / 256)
     } else {
         base
     }
@@ -67,6 +76,12 @@ fn bottom_points(dims: usize, n: usize) -> usize {
 /// Tolerance of the levels below the finest: their Ritz vectors only start the next level,
 /// whose discretisation differs from theirs by far more than this.
 const COARSE_TOLERANCE: f64 = 1e-4;
+
+/// Relative residual to which the bottom grid of a coarse-to-fine solve first takes the wanted
+/// values, to place the far group's shift ([`far_shift`]) before going on to
+/// [`COARSE_TOLERANCE`] with both shifts: the shift's offset is a tenth of the far values'
+/// distance, far more than these values' errors.
+const SCOUT_TOLERANCE: f64 = 1e-2;
 
 /// Damped-Jacobi steps before and after each coarse correction of the V-cycle.
 const SMOOTHING_STEPS: usize = 2;
@@ -118,14 +133,58 @@ fn check_options(options: &EigenOptions, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// How much farther from the target than the nearest wanted value the farthest must lie for
+/// the wanted values to get a second shift ([`far_shift`]).
+const FAR_RATIO: f64 = 1.2;
+
+/// The shift of a second preconditioner for the wanted values far from the target, from the
+/// `k` wanted values found on the bottom grid (`values`): when the farthest lies more than
+/// [`FAR_RATIO`] times as far from `target` as the nearest, the *far group* is the values
+/// nearer the farthest distance than the nearest, and its shift is the group's centre moved
+/// towards positive imaginary parts (away from every resonance, E − iΓ/2) by a tenth of the
+/// farthest distance.
+///
+/// Why: the corrections through V-cycles for `H − σ` at the target grow the space by
+/// shift-invert directions around σ, in which far values are poorly separated from the
+/// pseudo-continuum of the absorbing box around them. The open dot at 17 meV (the bench case)
+/// wants its sharp pair 0.15 meV from the target and two broad states of the box near
+/// 14.5 − 4.5i meV, 5.2 meV away, whose residuals fell by only 0.87 per iteration: the finest
+/// level took 44 iterations at 1000² and 47 at 500²; with their corrections through V-cycles
+/// for a shift beside them, 8 and 10. The offset: at a hundredth of the distance the 500² solve
+/// stalled (the V-cycle's bottom grid has those states about 10⁻³ relative away from the
+/// finest grid's, and a shift that close mostly amplifies the bottom grid's own vector, which
+/// the space holds already); at a fifth, 11 iterations at 1000², at 0.3 15 at 500². The ratio
+/// and the group: on the 270² dot over targets 12–26 meV, a ratio of 4 left the 16 and 20 meV
+/// solves (ratios 3.7 and 2.3) at 89 and 120 iterations, 1.2 took them to 49 and 67, and 14 and
+/// 22 meV (1.23, 1.37) from 71 and 152 to 47 and 89; a group of the values beyond half the
+/// farthest distance took in near values at small ratios (14 meV: 67 iterations). Measured
+/// in `docs/benchmarks.md`.
+fn far_shift(values: &[Complex64], target: Complex64) -> Option<Complex64> {
+    let distance = |v: &Complex64| (v - target).norm();
+    let far = values.iter().map(distance).fold(0.0, f64::max);
+    let near = values.iter().map(distance).fold(f64::INFINITY, f64::min);
+    if !(far.is_finite() && far > FAR_RATIO * near) {
+        return None;
+    }
+    let group: Vec<Complex64> = values
+        .iter()
+        .copied()
+        .filter(|v| distance(v) > 0.5 * (near + far))
+        .collect();
+    let centre = group.iter().sum::<Complex64>() / group.len() as f64;
+    Some(centre + Complex64::new(0.0, 0.1 * far))
+}
+
 /// Vectors of the finest grid's size that interpolation between levels holds (the result and
 /// the transfer's two intermediates).
 const PROLONG_VECTORS: usize = 3;
 
 /// Bytes [`grid_resonances`] holds at its peak for an `n`-point grid: the hierarchy
 /// (`hierarchy_bytes`), the Davidson basis (`dmax` search vectors and a work block of `m + 1`),
-/// its kernels' chunks and small matrices, and the interpolation vectors (before the finest level's solve). The `k < m + 1` result
-/// vectors come after the work block is given back.
+/// its kernels' chunks and small matrices, and the interpolation vectors (before the finest
+/// level's solve). The `k < m + 1` result vectors come after the work block is given back. A far
+/// group's second bottom factor ([`far_shift`]) is not counted: the solve takes it only where the
+/// budget and the manager's limit leave room for it beside this.
 fn estimate(n: usize, dmax: usize, m: usize, hierarchy_bytes: u64) -> u64 {
     hierarchy_bytes
         + basis_bytes(n, dmax, m)
@@ -280,7 +339,7 @@ fn grid_resonances_here(
     for j in 0..m {
         fill_random(&mut basis.v.col_mut(j)[..n_first], options.seed, j);
     }
-    let mut outcome = Default::default();
+    let mut outcome: davidson::LevelOutcome = Default::default();
     for level in (0..=first).rev() {
         if level < first {
             // Interpolation's vectors (`Vec`s the transfers resize), counted in the manager and
@@ -299,34 +358,84 @@ fn grid_resonances_here(
                 basis.v.release_col(j);
             }
         }
-        let params = LevelParams {
-            k: options.k,
-            m,
-            expand: expanded_pairs(options, m),
-            tol: if level == 0 {
-                options.tol
-            } else {
-                options.tol.max(COARSE_TOLERANCE)
-            },
-            scale,
-            max_iterations: options.max_iterations,
-            level,
-            levels: first + 1,
-            applications_before: applications,
+        let level_tol = if level == 0 {
+            options.tol
+        } else {
+            options.tol.max(COARSE_TOLERANCE)
         };
-        let prec = mg.preconditioner(level);
-        // Above the bottom the extraction uses the V-cycle's shift too (see the reshift below).
-        let sigma = if level < first { mg.sigma() } else { target };
-        outcome = davidson(
-            mg.operator(level),
-            &prec,
-            sigma,
-            &mut basis,
-            params,
-            progress.as_deref_mut(),
-        )?;
-        iterations += outcome.iterations;
-        applications += outcome.applications;
+        // The bottom grid of a coarse-to-fine solve first scouts the wanted values (to
+        // SCOUT_TOLERANCE), so that a far group gets its own shift there already.
+        let scout = level == first && level > 0 && level_tol < SCOUT_TOLERANCE;
+        let phases: &[f64] = if scout {
+            &[SCOUT_TOLERANCE, level_tol]
+        } else {
+            &[level_tol]
+        };
+        let mut level_iterations = 0;
+        for (phase, &tol) in phases.iter().enumerate() {
+            let params = LevelParams {
+                k: options.k,
+                m,
+                expand: expanded_pairs(options, m),
+                tol,
+                scale,
+                max_iterations: options
+                    .max_iterations
+                    .saturating_sub(level_iterations)
+                    .max(1),
+                level,
+                levels: first + 1,
+                iterations_before: level_iterations,
+                applications_before: applications,
+            };
+            // Above the bottom the extraction uses the V-cycle's shift too (see the reshift
+            // below).
+            let sigma = if level < first { mg.sigma() } else { target };
+            let preconditioners: Vec<_> = (0..mg.shifts().len())
+                .map(|i| mg.preconditioner_for(level, i))
+                .collect();
+            let corrections: Vec<Correction<'_>> = preconditioners
+                .iter()
+                .zip(mg.shifts())
+                .map(|(preconditioner, shift)| Correction {
+                    preconditioner,
+                    shift,
+                })
+                .collect();
+            outcome = davidson(
+                mg.operator(level),
+                &corrections,
+                sigma,
+                &mut basis,
+                params,
+                progress.as_deref_mut(),
+            )?;
+            iterations += outcome.iterations;
+            level_iterations += outcome.iterations;
+            applications += outcome.applications;
+            let wanted = &outcome.values[..options.k.min(outcome.values.len())];
+            if scout && phase == 0 {
+                if let Some(far) = far_shift(wanted, target) {
+                    // The plan's bytes in core and the second factor's must fit the budget;
+                    // the manager's limit refuses the factor itself. Either way the solve goes
+                    // on with the one shift, as it would without the far group.
+                    let in_core = match plan {
+                        BlockPlan::InCore => need,
+                        BlockPlan::OutOfCore { .. } => resident,
+                    };
+                    let fits = options
+                        .memory_budget
+                        .is_none_or(|budget| in_core + mg.bottom_factor_bytes() <= budget);
+                    if fits {
+                        match mg.add_shift(manager, far) {
+                            Ok(_) => {}
+                            Err(e) if e.kind() == ErrorKind::LimitExceeded => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+            }
+        }
         if level == first && level > 0 {
             // The finer levels' V-cycles and harmonic extraction use a shift 1 % of the wanted
             // values' reach (on the bottom grid) off the target, towards positive imaginary
@@ -396,4 +505,36 @@ fn grid_resonances_here(
         seconds: start.elapsed().as_secs_f64(),
         scratch_bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MEV: f64 = 1e-3;
+
+    fn mev(re: f64, im: f64) -> Complex64 {
+        Complex64::new(re * MEV, im * MEV)
+    }
+
+    #[test]
+    fn a_far_group_gets_a_shift_beside_it_and_an_even_spread_none() {
+        // The open dot at 17 meV: its sharp pair and two broad states of the box.
+        let target = mev(17.0, 0.0);
+        let values = [
+            mev(17.13, -0.077),
+            mev(17.13, -0.077),
+            mev(14.46, -4.41),
+            mev(14.50, -4.56),
+        ];
+        let far = (values[3] - target).norm();
+        let shift = far_shift(&values, target).unwrap();
+        let centre = (values[2] + values[3]) / 2.0;
+        assert!((shift - (centre + Complex64::new(0.0, 0.1 * far))).norm() < 1e-15);
+        // Values at about the same distance (ratio under FAR_RATIO): one shift serves them.
+        let even = [mev(20.0, -0.1), mev(14.0, -0.5), mev(17.0, 3.2)];
+        assert_eq!(far_shift(&even, target), None);
+        // One value: nothing is far.
+        assert_eq!(far_shift(&values[..1], target), None);
+    }
 }
