@@ -43,7 +43,7 @@ use crate::solver::precond::ShiftedMultigrid;
 use crate::solver::progress::ProgressFn;
 use crate::solver::random::fill_random;
 use crate::solver::threads::on_solver_threads;
-use davidson::{Basis, Correction, LevelParams, basis_bytes, davidson, kernel_bytes};
+use davidson::{Basis, Correction, LevelParams, basis_bytes, davidson, kernel_bytes, relax};
 use num_complex::Complex64;
 use std::time::Instant;
 
@@ -357,6 +357,14 @@ fn grid_resonances_here(
                 basis.v.col_mut(j)[..fine.len()].copy_from_slice(&fine);
                 basis.v.release_col(j);
             }
+            // Interpolation leaves high-frequency error that a Davidson iteration of this
+            // level would spend its first step on: one Jacobi step of each Ritz vector damps it
+            // for one operator application (see `relax`).
+            relax(
+                mg.operator(level),
+                &outcome.values[..m.min(outcome.values.len())],
+                &mut basis,
+            );
         }
         let level_tol = if level == 0 {
             options.tol
