@@ -836,18 +836,21 @@ pub(crate) fn davidson(
                     })
                     .unwrap_or(0)
             };
-            let mut sources = Vec::with_capacity(p);
-            let mut groups = Vec::with_capacity(corrections.len());
-            for which in 0..corrections.len() {
-                let start = sources.len();
-                let expanded = converged.iter().enumerate().take(params.expand);
-                sources.extend(
-                    expanded
-                        .filter(|&(c, done)| !*done && nearest(thetas[c]) == which)
-                        .map(|(c, _)| c),
-                );
-                groups.push(start..sources.len());
-            }
+            // (preconditioner, pair) of each correction, by preconditioner (a stable sort: in
+            // pair order within each).
+            let mut keyed: Vec<(usize, usize)> = converged
+                .iter()
+                .enumerate()
+                .take(params.expand)
+                .filter(|(_, done)| !**done)
+                .map(|(c, _)| (nearest(thetas[c]), c))
+                .collect();
+            keyed.sort_by_key(|&(which, _)| which);
+            let sources: Vec<usize> = keyed.iter().map(|&(_, c)| c).collect();
+            let groups = (0..corrections.len()).map(|which| {
+                let start = keyed.partition_point(|&(w, _)| w < which);
+                start..keyed.partition_point(|&(w, _)| w <= which)
+            });
             gather_columns(v.rb_mut().subcols_mut(d, p), &sources);
             for (correction, cols) in corrections.iter().zip(groups) {
                 if !cols.is_empty() {
