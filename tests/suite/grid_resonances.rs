@@ -368,6 +368,9 @@ fn an_iteration_limit_gives_a_flagged_partial_result() {
     let r = grid_resonances(&m, &spec, Complex64::new(0.015, 0.0), &options, None).unwrap();
     assert_eq!(r.values.len(), 4);
     assert!(!r.is_converged(), "{r:?}");
+    // The limit holds on every level, the bottom grid's scouting pass included.
+    assert_eq!(r.levels, 2);
+    assert!(r.iterations <= 2 * options.max_iterations, "{r:?}");
     // Converged pairs first, the others after them, flagged by the count.
     let scale = 1e-3
         * StencilOperator::<Complex64>::new(&m, &spec, "b")

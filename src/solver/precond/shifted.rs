@@ -295,10 +295,29 @@ impl ShiftedMultigrid {
     /// factor is 200 MB). The levels' operators and any [added shifts](Self::add_shift) are
     /// kept. On failure the hierarchy is gone too.
     pub fn reshift(mut self, manager: &MemoryManager, sigma: Complex64) -> Result<Self> {
-        drop(self.shifts.remove(0));
-        let shift = Shift::new(manager, &self.levels, sigma, self.block)?;
-        self.shifts.insert(0, shift);
+        self.replace_shift(manager, 0, sigma)?;
         Ok(self)
+    }
+
+    /// Moves shift `i` to `sigma`: its new Jacobi weights and bottom factor are made after the
+    /// old factor is dropped, so the move needs no more memory than the shift held. On failure
+    /// shift `i` is gone (the others are unchanged).
+    pub fn replace_shift(
+        &mut self,
+        manager: &MemoryManager,
+        i: usize,
+        sigma: Complex64,
+    ) -> Result<()> {
+        drop(self.shifts.remove(i));
+        let shift = Shift::new(manager, &self.levels, sigma, self.block)?;
+        self.shifts.insert(i, shift);
+        Ok(())
+    }
+
+    /// Removes an [added shift](Self::add_shift) `i` (not the first), freeing its bottom factor.
+    pub fn remove_shift(&mut self, i: usize) {
+        assert!(i > 0, "the first shift stays");
+        drop(self.shifts.remove(i));
     }
 
     /// Adds a shift: V-cycles for `H − sigma` through the same levels, with their own Jacobi

@@ -14,8 +14,10 @@
 //! When the wanted values lie at clearly different distances from the target (an open dot's
 //! sharp resonances beside the box's broad continuum states), the bottom grid first finds them
 //! roughly, and the far ones get a second shift beside them: a second bottom factor, the levels
-//! shared, through which their corrections go on every level ([`far_shift`]). It is taken
-//! only where the memory budget and the manager's limit leave room for the second factor.
+//! shared, through which their corrections go on every level ([`far_shift`]); once the bottom
+//! grid has converged, the shift moves if the far values are no longer beside it
+//! ([`place_far_shift`]). It is taken only where the memory budget and the manager's limit
+//! leave room for the second factor.
 //!
 //! Out of core (`Placement::OutOfCore`, or `Auto` with a memory budget below the in-core
 //! estimate) the Davidson's search space, most of the solve's memory, lives in an unlinked
@@ -159,7 +161,7 @@ const FAR_RATIO: f64 = 1.2;
 /// 22 meV (1.23, 1.37) from 71 and 152 to 47 and 89; a group of the values beyond half the
 /// farthest distance took in near values at small ratios (14 meV: 67 iterations). Measured
 /// in `docs/benchmarks.md`.
-fn far_shift(values: &[Complex64], target: Complex64) -> Option<Complex64> {
+fn far_shift(values: &[Complex64], target: Complex64) -> Option<FarShift> {
     let distance = |v: &Complex64| (v - target).norm();
     let far = values.iter().map(distance).fold(0.0, f64::max);
     let near = values.iter().map(distance).fold(f64::INFINITY, f64::min);
@@ -172,7 +174,67 @@ fn far_shift(values: &[Complex64], target: Complex64) -> Option<Complex64> {
         .filter(|v| distance(v) > 0.5 * (near + far))
         .collect();
     let centre = group.iter().sum::<Complex64>() / group.len() as f64;
-    Some(centre + Complex64::new(0.0, 0.1 * far))
+    Some(FarShift {
+        sigma: centre + Complex64::new(0.0, 0.1 * far),
+        group,
+    })
+}
+
+/// A far group's shift ([`far_shift`]) and the group's values.
+#[derive(Clone, Debug, PartialEq)]
+struct FarShift {
+    sigma: Complex64,
+    group: Vec<Complex64>,
+}
+
+/// A placed far shift stays while every value of the far group lies nearer it than this
+/// fraction of the value's distance from the target ([`place_far_shift`]); a new one puts them
+/// at about a tenth.
+const FAR_KEEP: f64 = 0.25;
+
+/// Adds, moves or removes the far group's shift (the second of `mg`) for the wanted `values`
+/// of the bottom grid ([`far_shift`]). Scouted values (residual [`SCOUT_TOLERANCE`]) place it;
+/// the bottom grid's converged values check it, and it moves only where it no longer sits
+/// beside the far group ([`FAR_KEEP`]). On the 2000² open dot at 17 meV the scout put the broad
+/// pair at 16.4 − 2.2i and 17.2 − 2.4i meV where it converged to 14.5 − 4.4i (0.66 of their
+/// distance from the shift placed beside the scouted values): the finest level took 28
+/// iterations with the scouted shift, 8 with the moved one (1000²: 8). At 26 meV on 1000² the
+/// converged far pair lies at 0.2 of its distance, between the scouted shift and the next
+/// continuum states at nearly the same distance (8.2 and 8.4 meV from the target): moved beside
+/// the pair, the shift left the solve unconverged after 549 iterations; kept, it converges in 81.
+/// A move drops the old factor first (no more memory than it held); an added shift needs
+/// `room` (the memory budget) and the manager's limit, and is left out otherwise, as is a
+/// moved one the limit refuses: the solve then goes on with the first shift alone.
+fn place_far_shift(
+    mg: &mut ShiftedMultigrid,
+    manager: &MemoryManager,
+    values: &[Complex64],
+    target: Complex64,
+    room: bool,
+) -> Result<()> {
+    let placed = mg.shifts().get(1).copied();
+    let outcome = match (far_shift(values, target), placed) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => {
+            mg.remove_shift(1);
+            Ok(())
+        }
+        (Some(far), Some(placed))
+            if far
+                .group
+                .iter()
+                .all(|v| (v - placed).norm() <= FAR_KEEP * (v - target).norm()) =>
+        {
+            Ok(())
+        }
+        (Some(far), Some(_)) => mg.replace_shift(manager, 1, far.sigma),
+        (Some(far), None) if room => mg.add_shift(manager, far.sigma).map(|_| ()),
+        (Some(_), None) => Ok(()),
+    };
+    match outcome {
+        Err(e) if e.kind() == ErrorKind::LimitExceeded => Ok(()),
+        other => other,
+    }
 }
 
 /// Vectors of the finest grid's size that interpolation between levels holds (the result and
@@ -380,7 +442,11 @@ fn grid_resonances_here(
             &[level_tol]
         };
         let mut level_iterations = 0;
-        for (phase, &tol) in phases.iter().enumerate() {
+        for &tol in phases {
+            if level_iterations > 0 && level_iterations >= options.max_iterations {
+                // Scouting used up the level's iterations.
+                break;
+            }
             let params = LevelParams {
                 k: options.k,
                 m,
@@ -422,26 +488,17 @@ fn grid_resonances_here(
             level_iterations += outcome.iterations;
             applications += outcome.applications;
             let wanted = &outcome.values[..options.k.min(outcome.values.len())];
-            if scout && phase == 0 {
-                if let Some(far) = far_shift(wanted, target) {
-                    // The plan's bytes in core and the second factor's must fit the budget;
-                    // the manager's limit refuses the factor itself. Either way the solve goes
-                    // on with the one shift, as it would without the far group.
-                    let in_core = match plan {
-                        BlockPlan::InCore => need,
-                        BlockPlan::OutOfCore { .. } => resident,
-                    };
-                    let fits = options
-                        .memory_budget
-                        .is_none_or(|budget| in_core + mg.bottom_factor_bytes() <= budget);
-                    if fits {
-                        match mg.add_shift(manager, far) {
-                            Ok(_) => {}
-                            Err(e) if e.kind() == ErrorKind::LimitExceeded => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                }
+            if scout {
+                // Scouted values place the far group's shift, converged ones check it. The
+                // plan's bytes in core and a second factor's must fit the budget.
+                let in_core = match plan {
+                    BlockPlan::InCore => need,
+                    BlockPlan::OutOfCore { .. } => resident,
+                };
+                let room = options
+                    .memory_budget
+                    .is_none_or(|budget| in_core + mg.bottom_factor_bytes() <= budget);
+                place_far_shift(&mut mg, manager, wanted, target, room)?;
             }
         }
         if level == first && level > 0 {
@@ -538,11 +595,65 @@ mod tests {
         let far = (values[3] - target).norm();
         let shift = far_shift(&values, target).unwrap();
         let centre = (values[2] + values[3]) / 2.0;
-        assert!((shift - (centre + Complex64::new(0.0, 0.1 * far))).norm() < 1e-15);
+        assert!((shift.sigma - (centre + Complex64::new(0.0, 0.1 * far))).norm() < 1e-15);
+        assert_eq!(shift.group, values[2..]);
         // Values at about the same distance (ratio under FAR_RATIO): one shift serves them.
         let even = [mev(20.0, -0.1), mev(14.0, -0.5), mev(17.0, 3.2)];
         assert_eq!(far_shift(&even, target), None);
         // One value: nothing is far.
         assert_eq!(far_shift(&values[..1], target), None);
+    }
+
+    #[test]
+    fn the_far_shift_follows_the_converged_values_and_leaves_when_none_is_far() {
+        use crate::physics::{Absorber, Grid};
+        let manager = MemoryManager::with_defaults().unwrap();
+        let grid = Grid::dirichlet_box(&[80.0, 80.0], &[41, 41]).unwrap();
+        let spec = HamiltonianSpec {
+            absorber: Some(Absorber {
+                faces: 15,
+                width: 15.0,
+                strength: 0.05,
+                order: 2,
+            }),
+            ..HamiltonianSpec::new(grid, 0.067, None)
+        };
+        let target = mev(17.0, 0.0);
+        let mut mg = ShiftedMultigrid::new(&manager, &spec, target, 500, 2, 2).unwrap();
+        let one_factor = mg.memory_bytes();
+        // The 2000² dot's scouted values (residual 10⁻²): the broad pair half-way to the target.
+        let scouted = [
+            mev(17.13, -0.079),
+            mev(17.13, -0.082),
+            mev(16.43, -2.20),
+            mev(17.21, -2.36),
+        ];
+        // No room in the budget: no second factor.
+        place_far_shift(&mut mg, &manager, &scouted, target, false).unwrap();
+        assert_eq!(mg.shifts(), vec![target]);
+        place_far_shift(&mut mg, &manager, &scouted, target, true).unwrap();
+        let placed = far_shift(&scouted, target).unwrap();
+        assert_eq!(mg.shifts(), vec![target, placed.sigma]);
+        assert!(mg.memory_bytes() > one_factor);
+        // Values a little off the scouted ones, still beside the placed shift: it stays.
+        let near = scouted.map(|v| v + mev(0.05, -0.02));
+        place_far_shift(&mut mg, &manager, &near, target, false).unwrap();
+        assert_eq!(mg.shifts(), vec![target, placed.sigma]);
+        // The converged values (the broad pair at 14.5 − 4.5i meV): the shift moves beside them,
+        // without room for a second factor (the old one goes first).
+        let converged = [
+            mev(17.13, -0.077),
+            mev(17.13, -0.077),
+            mev(14.46, -4.41),
+            mev(14.51, -4.56),
+        ];
+        place_far_shift(&mut mg, &manager, &converged, target, false).unwrap();
+        let moved = far_shift(&converged, target).unwrap();
+        assert_eq!(mg.shifts(), vec![target, moved.sigma]);
+        // Nothing far any more: the second shift and its factor go.
+        let even = [mev(17.5, -0.1), mev(16.5, -0.2), mev(17.0, 0.55)];
+        place_far_shift(&mut mg, &manager, &even, target, true).unwrap();
+        assert_eq!(mg.shifts(), vec![target]);
+        assert_eq!(mg.memory_bytes(), one_factor);
     }
 }
