@@ -12,8 +12,8 @@
 //! grid no larger than a bottom grid is solved by the sparse-LU solver ([`resonances`]) alone.
 //!
 //! When the wanted values lie at clearly different distances from the target (an open dot's
-//! sharp resonances beside the box's broad continuum states), the bottom grid first finds them
-//! roughly, and the far ones get a second shift beside them: a second bottom factor, the levels
+//! sharp resonances beside the box's broad continuum states), or all together away from it,
+//! the bottom grid first finds them roughly, and the far ones get a second shift beside them: a second bottom factor, the levels
 //! shared, through which their corrections go on every level ([`far_shift`]); once the bottom
 //! grid has converged, the shift moves if the far values are no longer beside it
 //! ([`place_far_shift`]). It is taken only where the memory budget and the manager's limit
@@ -139,12 +139,27 @@ fn check_options(options: &EigenOptions, n: usize) -> Result<()> {
 /// the wanted values to get a second shift ([`far_shift`]).
 const FAR_RATIO: f64 = 1.2;
 
+/// Wanted values at about the same distance from the target get a second shift when they all
+/// lie nearer their centre than this fraction of the nearest one's distance ([`far_shift`]).
+const CLUSTER_SPREAD: f64 = 0.5;
+
+/// ... and when the nearest lies farther from the target than this fraction of the target's
+/// magnitude. Nearer, the target's V-cycles serve them, and a shift a tenth of their distance
+/// from them would sit within the bottom grid's discretisation error of them: the 280² dot's
+/// degenerate pair alone (k = 2), 0.27 meV from a 17 meV target, got a shift 0.027 meV from it
+/// and its second member stalled at residual 2.3·10⁻⁸ eV (tolerance 1.7·10⁻¹¹) past 500
+/// iterations; the clusters that gain lie 3–3.7 meV from targets of 11–13 meV.
+const CLUSTER_DISTANCE: f64 = 0.1;
+
 /// The shift of a second preconditioner for the wanted values far from the target, from the
 /// `k` wanted values found on the bottom grid (`values`): when the farthest lies more than
 /// [`FAR_RATIO`] times as far from `target` as the nearest, the *far group* is the values
 /// nearer the farthest distance than the nearest, and its shift is the group's centre moved
 /// towards positive imaginary parts (away from every resonance, E − iΓ/2) by a tenth of the
-/// farthest distance.
+/// farthest distance. Wanted values at about the same distance (ratio at most [`FAR_RATIO`])
+/// are a far group as a whole when they lie together away from the target: nearer their centre
+/// than [`CLUSTER_SPREAD`] times the nearest one's distance, which is more than
+/// [`CLUSTER_DISTANCE`] times the target's magnitude.
 ///
 /// Why: the corrections through V-cycles for `H − σ` at the target grow the space by
 /// shift-invert directions around σ, in which far values are poorly separated from the
@@ -159,20 +174,38 @@ const FAR_RATIO: f64 = 1.2;
 /// and the group: on the 270² dot over targets 12–26 meV, a ratio of 4 left the 16 and 20 meV
 /// solves (ratios 3.7 and 2.3) at 89 and 120 iterations, 1.2 took them to 49 and 67, and 14 and
 /// 22 meV (1.23, 1.37) from 71 and 152 to 47 and 89; a group of the values beyond half the
-/// farthest distance took in near values at small ratios (14 meV: 67 iterations). Measured
-/// in `docs/benchmarks.md`.
+/// farthest distance took in near values at small ratios (14 meV: 67 iterations). A cluster:
+/// at 12 meV the four wanted values are broad states of the box 3.3–3.6 meV from the target
+/// (10.4–12.3 meV, Γ ≈ 6–7 meV), within 1.1 meV of their centre; with the target's shift alone
+/// they took 84 / 74 / 74 / 70 iterations at 270² / 500² / 750² / 1000², with a shift beside
+/// them 36 / 37 / 39 / 38 (11 and 13 meV on 270²: 80 → 34, 92 → 37). Measured in
+/// `docs/benchmarks.md`.
 fn far_shift(values: &[Complex64], target: Complex64) -> Option<FarShift> {
     let distance = |v: &Complex64| (v - target).norm();
     let far = values.iter().map(distance).fold(0.0, f64::max);
     let near = values.iter().map(distance).fold(f64::INFINITY, f64::min);
-    if !(far.is_finite() && far > FAR_RATIO * near) {
+    if !far.is_finite() || values.len() < 2 {
         return None;
     }
-    let group: Vec<Complex64> = values
-        .iter()
-        .copied()
-        .filter(|v| distance(v) > 0.5 * (near + far))
-        .collect();
+    let group: Vec<Complex64> = if far > FAR_RATIO * near {
+        values
+            .iter()
+            .copied()
+            .filter(|v| distance(v) > 0.5 * (near + far))
+            .collect()
+    } else {
+        // About the same distance from the target: a far group if they lie together, away
+        // from the target.
+        let centre = values.iter().sum::<Complex64>() / values.len() as f64;
+        let spread = values
+            .iter()
+            .map(|v| (v - centre).norm())
+            .fold(0.0, f64::max);
+        if spread >= CLUSTER_SPREAD * near || near <= CLUSTER_DISTANCE * target.norm() {
+            return None;
+        }
+        values.to_vec()
+    };
     let centre = group.iter().sum::<Complex64>() / group.len() as f64;
     Some(FarShift {
         sigma: centre + Complex64::new(0.0, 0.1 * far),
@@ -602,6 +635,32 @@ mod tests {
         assert_eq!(far_shift(&even, target), None);
         // One value: nothing is far.
         assert_eq!(far_shift(&values[..1], target), None);
+        // A cluster at about the same distance (the dot at 12 meV: the box's broad states),
+        // away from the target: a far group as a whole, its shift beside their centre.
+        let target = mev(12.0, 0.0);
+        let cluster = [
+            mev(10.55, -2.94),
+            mev(10.36, -2.90),
+            mev(12.30, -3.63),
+            mev(12.30, -3.63),
+        ];
+        let far = (cluster[2] - target).norm();
+        let shift = far_shift(&cluster, target).unwrap();
+        let centre = cluster.iter().sum::<Complex64>() / 4.0;
+        assert!((shift.sigma - (centre + Complex64::new(0.0, 0.1 * far))).norm() < 1e-15);
+        assert_eq!(shift.group, cluster);
+        // A degenerate pair alone near the target (0.27 meV from 17 meV): the target's shift
+        // serves it.
+        let pair = [mev(17.27, -0.074), mev(17.27, -0.074)];
+        assert_eq!(far_shift(&pair, mev(17.0, 0.0)), None);
+        // The same values spread around the target: none.
+        let around = [
+            mev(10.0, 0.0),
+            mev(14.0, 0.0),
+            mev(12.0, 2.0),
+            mev(12.0, -2.0),
+        ];
+        assert_eq!(far_shift(&around, target), None);
     }
 
     #[test]
