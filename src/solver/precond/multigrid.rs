@@ -9,9 +9,11 @@
 //!
 //! The V-cycle's work vectors are stored in single precision (`f32` / `Complex32`) with the
 //! arithmetic in `T` (each stored value rounded once): a preconditioner needs a few digits, its
-//! output (LOBPCG's W) is single precision anyway, and the work vectors are a fifth of a 2D
-//! solve's memory. Operators whose norm lies outside single precision's range
-//! ([`single_range`]) keep them in `T`.
+//! output (LOBPCG's W) is single precision anyway. Operators whose norm lies outside single
+//! precision's range ([`single_range`]) keep them in `T`. On 2D and 3D grids a level holds
+//! only its iterate and (below the finest) its right-hand side: the residual is restricted as
+//! it is made and the coarse correction added as it is interpolated, slab by slab
+//! (`transfer.rs`); 1D levels also hold a residual and the transfers' intermediates.
 //!
 //! Why one Jacobi step: the block eigensolver's convergence is limited by the spectral gaps of
 //! H, not by the quality of the preconditioner, so a cheaper V-cycle wins (measured on the 2D
@@ -25,6 +27,7 @@ use crate::matrix::{Load, Scalar, Store, narrow_into, single_range, widen_into};
 use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::operator::Operator;
+use crate::solver::threads::solver_threads;
 use faer::Side;
 use faer::linalg::solvers::Solve;
 use parking_lot::Mutex;
@@ -44,8 +47,13 @@ struct Level<T: Scalar> {
 
 /// Work vectors per level point a V-cycle holds at most: [`Scratch`]'s `rhs`, `x` and `r` and
 /// its two transfer intermediates, each at most half as long as the level (one axis coarsened,
-/// or in 3D two axes of three refined); the finest level has no `rhs`.
+/// or in 3D two axes of three refined); the finest level has no `rhs`. In 2D and 3D the
+/// transfers stream slabs ([`Transfer::streams`]) and a level holds only `rhs` and `x`
+/// ([`STREAMED_SCRATCH_VECTORS`]).
 const SCRATCH_VECTORS: usize = 4;
+
+/// Work vectors per level point of a V-cycle whose transfers stream: `rhs` and `x`.
+const STREAMED_SCRATCH_VECTORS: usize = 2;
 
 /// Every level's work vectors, in single precision or in `T`, and the coarsest solve's
 /// right-hand side in `T`.
@@ -260,7 +268,6 @@ impl<T: Scalar> Multigrid<T> {
         let n = level.op.dim();
         let (here, below) = scratch.split_first_mut().expect("one scratch per level");
         resize_exact(&mut here.x, n);
-        resize_exact(&mut here.r, n);
         // Pre-smoothing from x = 0: one damped Jacobi step.
         let (omega, shift, diag) = (level.omega, self.shift, level.op.diagonal());
         let step = |d: T| omega / (d.to_complex().re + shift);
@@ -272,17 +279,33 @@ impl<T: Scalar> Multigrid<T> {
                 *xi = S::store(bi.load().scale(step(d)));
             });
         // Coarse-grid correction: restrict the residual, solve by recursion, interpolate back.
-        self.residual(l, b, &here.x, &mut here.r);
         let transfer = level.to_coarse.as_ref().expect("not the coarsest");
         let mut rhs = std::mem::take(&mut below[0].rhs);
-        transfer.restrict_stored::<T, S>(&here.r, &mut rhs, &mut here.transfer);
-        self.vcycle(l + 1, &mut rhs, below, coarsest);
-        transfer.prolong_stored::<T, S>(&rhs, &mut here.r, &mut here.transfer);
+        if transfer.streams() {
+            // 2D and 3D: the residual is made slab by slab as the restriction reads it, and
+            // the correction is added to x as it is interpolated (no residual vector).
+            let (x, rhs_in, slab) = (&here.x, &*b, transfer.fine_slab_len());
+            transfer.restrict_streamed::<T, S>(&mut rhs, |k, r| {
+                let rows = k * slab..(k + 1) * slab;
+                level.op.apply_rows_from(x, rows.clone(), r);
+                for ((ri, &bi), &xi) in r.iter_mut().zip(&rhs_in[rows.clone()]).zip(&x[rows]) {
+                    *ri = bi.load() - *ri - xi.load().scale(shift);
+                }
+            });
+            self.vcycle(l + 1, &mut rhs, below, coarsest);
+            transfer.prolong_add::<T, S>(&rhs, &mut here.x);
+        } else {
+            resize_exact(&mut here.r, n);
+            self.residual(l, b, &here.x, &mut here.r);
+            transfer.restrict_stored::<T, S>(&here.r, &mut rhs, &mut here.transfer);
+            self.vcycle(l + 1, &mut rhs, below, coarsest);
+            transfer.prolong_stored::<T, S>(&rhs, &mut here.r, &mut here.transfer);
+            here.x
+                .par_iter_mut()
+                .zip(here.r.par_iter())
+                .for_each(|(xi, &ci)| *xi = S::store(xi.load() + ci.load()));
+        }
         below[0].rhs = rhs;
-        here.x
-            .par_iter_mut()
-            .zip(here.r.par_iter())
-            .for_each(|(xi, &ci)| *xi = S::store(xi.load() + ci.load()));
         // Post-smoothing, one damped Jacobi step, written over b: b ← x + ω·D⁻¹(b − (H + s)·x),
         // a chunk of rows at a time (that chunk's H·x in a work array of `T` in cache).
         let x = &here.x;
@@ -313,9 +336,11 @@ impl<T: Scalar> Multigrid<T> {
     }
 }
 
-/// Bytes of the V-cycle work vectors for `levels`: [`SCRATCH_VECTORS`] per level point (one
-/// fewer on the finest level), in single precision or in `T`, the coarsest solve's right-hand
-/// side in `T`, and the chunks of `H·x` of the passes over the finest level ([`after_product`]).
+/// Bytes of the V-cycle work vectors for `levels`: [`SCRATCH_VECTORS`] (or, when the
+/// transfers stream, [`STREAMED_SCRATCH_VECTORS`]) per level point (one fewer on the finest
+/// level), in single precision or in `T`, the coarsest solve's right-hand side in `T`, the
+/// chunks of `H·x` of the passes over the finest level ([`after_product`]) and each thread's
+/// slabs of a streamed transfer.
 fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool) -> u64 {
     let points: usize = levels.iter().map(|l| l.op.dim()).sum();
     let coarsest = levels.last().map_or(0, |l| l.op.dim());
@@ -327,8 +352,19 @@ fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool) -> u64 {
     let (finest, products) = levels
         .first()
         .map_or((0, 0), |l| (l.op.dim(), after_product_bytes(&l.op)));
+    let transfers = || levels.iter().filter_map(|l| l.to_coarse.as_ref());
+    let per_point = if transfers().all(Transfer::streams) {
+        STREAMED_SCRATCH_VECTORS
+    } else {
+        SCRATCH_VECTORS
+    };
+    let slabs = solver_threads() as u64
+        * transfers()
+            .map(Transfer::stream_bytes::<T>)
+            .max()
+            .unwrap_or(0);
     // The finest level's right-hand side is the caller's vector.
-    ((SCRATCH_VECTORS * points - finest) * stored + coarsest * size_of::<T>()) as u64 + products
+    ((per_point * points - finest) * stored + coarsest * size_of::<T>()) as u64 + products + slabs
 }
 
 /// What the GPU multigrid (`gpu/multigrid.rs`) copies to the device: the smoothing weights,
