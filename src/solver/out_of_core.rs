@@ -225,17 +225,22 @@ pub(crate) enum Advice {
 }
 
 /// Gives the whole pages inside `[ptr, ptr + bytes)` back to the system: they read as zeros on
-/// the next touch. For a pool block about to be freed, whose contents no one reads again.
-fn discard_pages(ptr: *mut u8, bytes: usize) {
+/// the next touch. For a pool block about to be freed, or columns of one whose contents no one
+/// reads again.
+///
+/// # Safety
+/// `[ptr, ptr + bytes)` lies inside one live pool block (private anonymous memory) of the
+/// caller's, and no one reads that range again before writing it.
+pub(crate) unsafe fn discard_pages(ptr: *mut u8, bytes: usize) {
     let page = page_size();
     let start = (ptr as usize).next_multiple_of(page);
     let end = (ptr as usize + bytes) & !(page - 1);
     if end > start {
         // SAFETY: [start, end) lies inside the caller's live pool block (rounded inwards, so no
-        // neighbouring block, red zone or pool metadata is touched), which the caller owns
-        // alone and frees right after without reading it; on private anonymous memory
-        // MADV_DONTNEED only replaces the pages by zero pages, which a block whose contents
-        // are undefined allows. Failure is harmless (the pages stay) and ignored.
+        // neighbouring block, red zone or pool metadata is touched), whose range no one reads
+        // again before writing it (the function's contract); on private anonymous memory
+        // MADV_DONTNEED only replaces the pages by zero pages, which contents that are undefined
+        // allow. Failure is harmless (the pages stay) and ignored.
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
@@ -300,7 +305,8 @@ impl<T: Scalar> Block<T> {
     pub(crate) fn discard(mut self) {
         if let Self::InCore(m) = &mut self {
             let bytes = m.ld() * m.ncols() * size_of::<T>();
-            discard_pages(m.data_ptr().cast(), bytes);
+            // SAFETY: the block's own storage, freed right after without being read.
+            unsafe { discard_pages(m.data_ptr().cast(), bytes) };
         }
     }
 

@@ -17,7 +17,7 @@
 use crate::error::Result;
 use crate::matrix::{Scalar, narrow_into, vectorized, widen_into};
 use crate::solver::operator::{Operator, rows_near};
-use crate::solver::out_of_core::{Advice, Block, advise};
+use crate::solver::out_of_core::{Advice, Block, advise, discard_pages};
 use crate::solver::reduce::{GROUPS, row_groups};
 use crate::solver::scratch_faults::check_address;
 use faer::linalg::matmul::matmul;
@@ -152,6 +152,21 @@ impl<T: Scalar> Cols<T> {
                 .map(|p| p.chunk_limit)
                 .min()
                 .unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Gives the pages wholly inside each in-core column's `n` rows back to the system (columns
+    /// in scratch files are left alone): the columns' contents are undefined from now on.
+    ///
+    /// # Safety
+    /// No one reads these columns' rows again before writing them.
+    pub(crate) unsafe fn discard(&self) {
+        for seg in self.segments.iter().filter(|s| !s.mapped) {
+            for j in 0..seg.ncols {
+                // SAFETY: column j's first n rows lie inside the segment's pool matrix, and the
+                // caller promises no one reads them before writing them.
+                unsafe { discard_pages(seg.column_start(j), self.n * seg.element_bytes()) };
+            }
         }
     }
 

@@ -2,11 +2,11 @@
 //! once over a [`BlockBackend`] — where the blocks live and how `H`, the preconditioner and the
 //! block products are applied — so that the host (`host.rs`: blocks in the pool or in scratch
 //! files) and the GPU (`gpu/solve.rs`) run the same iteration: hard locking of the leading
-//! converged pairs, SVQB orthonormalisation of W and P against the rest
-//! ([`small::orthonormalize`]), Rayleigh–Ritz on `[X_active, W, P]` with the small dense
-//! eigenproblem on the host ([`small::hermitian_eigen`], or the pencil with the Gram matrix
-//! when W and P are stored in single precision: [`small::hermitian_pencil_eigen`]), and
-//! `X ← S·C`, `P ← [0; W; P]·C`.
+//! converged pairs (their X columns and their directions leave the iteration), SVQB
+//! orthonormalisation of W and P against the rest ([`small::orthonormalize`]), Rayleigh–Ritz
+//! on `[X_active, W, P]` with the small dense eigenproblem on the host
+//! ([`small::hermitian_eigen`], or the pencil with the Gram matrix when W and P are stored in
+//! single precision: [`small::hermitian_pencil_eigen`]), and `X ← S·C`, `P ← [0; W; P]·C`.
 //! Because whole blocks are projected at once, every member of a degenerate multiplet that fits
 //! in the block is found (single-vector Lanczos misses copies).
 //!
@@ -162,6 +162,12 @@ fn rayleigh_ritz<T: Scalar>((a, overlap): (Mat<T>, Option<Mat<T>>)) -> Result<(V
 /// vectors — never holds the block (2000² dot: a block of 10 single-precision columns,
 /// 153 MiB). The price, when it goes on, is one
 /// more product of the active columns with H; the iterates are the same bits either way.
+///
+/// Locking is hard: a pair that converges leaves the active columns of X, and its search
+/// direction leaves P (P is a window of its storage's columns that moves past the directions
+/// of the pairs that lock). When the deferred block is made, the old W's columns that held the
+/// directions of the pairs locking at that iteration are given back to the system (in core):
+/// at 5000² they are what kept that iteration's peak above 4 GiB.
 pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     backend: &B,
     [xall, wall]: [&B::Cols; 2],
@@ -204,6 +210,8 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
 
     let mut locked = 0;
     let mut p_count = 0;
+    // P's columns are `p_first..p_first + p_count` of its storage.
+    let mut p_first = 0;
     let threshold = |l: f64| params.tol * l.abs().max(params.scale);
 
     for iteration in 1..=params.max_iter {
@@ -255,7 +263,13 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
                 // Only the active pairs need residuals (and directions) from now on.
                 let active = m - locked;
                 let made = source.make_block(active)?;
-                pall = Some(std::mem::replace(&mut wall, made));
+                let old_w = pall.insert(std::mem::replace(&mut wall, made));
+                // SAFETY: the old W's storage is P from now on, whose window (below) starts
+                // past the directions of the pairs that just locked and only moves on: those
+                // columns are never read again (the workspace's owner writes W and P before
+                // reading them in any later run). Their pages go back to the system: at 5000²
+                // three single-precision columns, 286 MiB of the solve's peak.
+                unsafe { old_w.columns(p_first..p_first + newly).discard() };
                 backend.residuals(
                     &xall.columns(locked..m),
                     &lambda[locked..],
@@ -273,12 +287,19 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         let wk = wa.take(nw);
         // Without a block for them yet, the directions go into W's storage (`W·C` below).
         let pall_now = pall.as_ref().unwrap_or(&wall);
+        // The directions of the pairs that just locked leave P (hard locking): P's window
+        // moves past them.
+        if p_count > 0 {
+            p_first += newly;
+            p_count -= newly;
+        }
+        let p_window = pall_now.columns(p_first..p_first + p_count);
         let np = if p_count > 0 {
-            orthonormalize(&B::Cols::join(&[xall, &wk]), &pall_now.take(p_count))?
+            orthonormalize(&B::Cols::join(&[xall, &wk]), &p_window)?
         } else {
             0
         };
-        let pk = pall_now.take(np);
+        let pk = p_window.take(np);
         // Rayleigh–Ritz on S = [X_active, W, P] (orthonormal).
         let s = B::Cols::join(&[&xall.columns(locked..m), &wk, &pk]);
         let (theta, u) = rayleigh_ritz(backend.gram_op(&s)?)?;
@@ -304,7 +325,10 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         });
         // The outputs may be W's own columns (deferred directions): `combine_into` reads every
         // input of a row before it writes any output.
-        let outputs = B::Cols::join(&[&xall.columns(locked..m), &pall_now.take(active)]);
+        let outputs = B::Cols::join(&[
+            &xall.columns(locked..m),
+            &pall_now.columns(p_first..p_first + active),
+        ]);
         B::Cols::combine_into(&s, coeff.as_ref(), &outputs)?;
         p_count = active;
         lambda[locked..].copy_from_slice(&theta[..active]);

@@ -32,6 +32,12 @@ pub(crate) trait ColumnBlock<T: Scalar>: Sized {
     fn inexact(&self) -> bool {
         false
     }
+    /// Gives the columns' memory back to the system where the storage allows (the host's
+    /// in-core columns); a no-op elsewhere. Their contents are undefined from now on.
+    ///
+    /// # Safety
+    /// No one reads these columns again before writing them.
+    unsafe fn discard(&self) {}
 }
 
 impl<T: Scalar> ColumnBlock<T> for Cols<T> {
@@ -43,6 +49,10 @@ impl<T: Scalar> ColumnBlock<T> for Cols<T> {
     }
     fn join(parts: &[&Self]) -> Self {
         Cols::concat(parts)
+    }
+    unsafe fn discard(&self) {
+        // SAFETY: the caller's promise is the inherent method's.
+        unsafe { Cols::discard(self) }
     }
     fn gram_of(a: &Self, b: &Self) -> Result<Mat<T>> {
         let g = gram(a, b);
