@@ -79,6 +79,7 @@ mod shift_invert;
 /// cbindgen:ignore
 mod sparse;
 mod sparse_lu;
+mod symmetric_lblt;
 /// cbindgen:ignore
 pub(crate) mod threads;
 /// cbindgen:ignore

@@ -14,6 +14,7 @@
 
 use super::dense::dense_general;
 use super::krylov_schur::{KrylovSchur, RitzPairs};
+use super::nested_dissection::GridOrder;
 use super::sparse_lu::{Precision, ShiftedLu};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr, ManagedMatrix};
@@ -97,9 +98,8 @@ pub fn resonances(
     resonances_in_order(manager, h, target, k, tol, seed, None)
 }
 
-/// [`resonances`] with the LU factors computed in the column `order` when given (`order[e]`
-/// is the column eliminated `e`-th: a 3D grid's nested dissection), else in faer's COLAMD
-/// order.
+/// [`resonances`] with the factors computed in a 3D grid's nested-dissection `order` when
+/// given, else in faer's COLAMD order.
 pub(crate) fn resonances_in_order(
     manager: &MemoryManager,
     h: &CsrMatrix<Complex64>,
@@ -107,7 +107,7 @@ pub(crate) fn resonances_in_order(
     k: usize,
     tol: f64,
     seed: u64,
-    order: Option<&[usize]>,
+    order: Option<GridOrder>,
 ) -> Result<Resonances> {
     on_solver_threads(None, |_| {
         resonances_here(manager, h, target, k, tol, seed, order)
@@ -122,7 +122,7 @@ fn resonances_here(
     k: usize,
     tol: f64,
     seed: u64,
-    order: Option<&[usize]>,
+    order: Option<GridOrder>,
 ) -> Result<Resonances> {
     let n = h.nrows();
     super::sparse::require_finite_values(h.values(), "H")?;
@@ -347,7 +347,7 @@ fn solve<I: faer::Index>(
     k: usize,
     tol: f64,
     seed: u64,
-    column_order: Option<&[usize]>,
+    column_order: Option<GridOrder>,
 ) -> Result<Raw> {
     let n = view.nrows();
     let norm_inf = (0..n)

@@ -174,25 +174,30 @@ pub(crate) fn transpose<I: Index>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::solver::nested_dissection::nested_dissection;
 
-    /// A 7-point complex matrix on a 6×5×4 grid with non-symmetric values (different
-    /// couplings each way, as a magnetic field makes them) and a complex diagonal.
-    fn grid_matrix(s: [usize; 3]) -> (Vec<u32>, Vec<u32>, Vec<Complex64>) {
+    /// A 7-point complex matrix on grid `s`, column-major (rows sorted in each column):
+    /// `diag(p)` on the diagonal of point `p`; `hop(axis, down)` couples a point to its
+    /// neighbour along `axis`, below it (`down`) or above it.
+    pub(crate) fn seven_point(
+        s: [usize; 3],
+        diag: impl Fn(usize, [usize; 3]) -> Complex64,
+        hop: impl Fn(usize, bool) -> Complex64,
+    ) -> (Vec<u32>, Vec<u32>, Vec<Complex64>) {
         let n: usize = s.iter().product();
         let (mut ptr, mut idx, mut val) = (vec![0u32], Vec::new(), Vec::new());
         for p in 0..n {
             let c = [p % s[0], (p / s[0]) % s[1], p / (s[0] * s[1])];
-            let mut col = vec![(p, Complex64::new(6.0 + 0.01 * p as f64, 0.3))];
+            let mut col = vec![(p, diag(p, c))];
             let mut stride = 1;
             for a in 0..3 {
                 if c[a] > 0 {
-                    col.push((p - stride, Complex64::new(-1.0, 0.2 * a as f64)));
+                    col.push((p - stride, hop(a, true)));
                 }
                 if c[a] + 1 < s[a] {
-                    col.push((p + stride, Complex64::new(-0.9, -0.1)));
+                    col.push((p + stride, hop(a, false)));
                 }
                 stride *= s[a];
             }
@@ -204,6 +209,22 @@ mod tests {
             ptr.push(idx.len() as u32);
         }
         (ptr, idx, val)
+    }
+
+    /// A 7-point complex matrix with non-symmetric values (different couplings each way, as a
+    /// magnetic field makes them) and a complex diagonal.
+    fn grid_matrix(s: [usize; 3]) -> (Vec<u32>, Vec<u32>, Vec<Complex64>) {
+        seven_point(
+            s,
+            |p, _| Complex64::new(6.0 + 0.01 * p as f64, 0.3),
+            |a, down| {
+                if down {
+                    Complex64::new(-1.0, 0.2 * a as f64)
+                } else {
+                    Complex64::new(-0.9, -0.1)
+                }
+            },
+        )
     }
 
     /// A·x = b solved through the nested-dissection factor: the residual is at rounding level
@@ -219,7 +240,7 @@ mod tests {
         let (t_ptr, t_idx, t_val) = transpose(n, &ptr, &idx, &val);
         let t_sym = SymbolicSparseColMatRef::new_checked(n, n, &t_ptr, None, &t_idx);
         let at = SparseColMatRef::new(t_sym, &t_val);
-        let order = nested_dissection(shape);
+        let order = nested_dissection(shape, 2);
         let lu = OrderedLu::new(a, at, &order, Par::Seq).expect("factor");
         let b: Vec<Complex64> = (0..n)
             .map(|i| Complex64::new((i as f64).sin(), (i as f64 * 0.7).cos()))

@@ -234,7 +234,7 @@ fn factor_bottom(
         sigma,
         block,
         "solver.resonance.bottom",
-        order.as_deref(),
+        order,
         // The bottom factor only preconditions (see `sparse_lu.rs`).
         Precision::Single,
     )

@@ -326,7 +326,7 @@ fn grid_csr_resonances(
         options.k,
         options.tol,
         options.seed,
-        order.as_deref(),
+        order,
     )
 }
 
