@@ -1,8 +1,8 @@
 //! Resonance benchmark: the k = 4 complex eigenvalues E − iΓ/2 nearest 15 meV of the 2D GaAs
 //! open dot of `examples/open_dot.rs` (20 nm well inside a 4 nm × 150 meV ring, 240 nm box, a
 //! quadratic 0.05 eV absorber over the outer 60 nm of every face) on 250² and 500² grids
-//! (`--large`: also 1000² and 2000²; `--3d`: also the 3D dot on 60³; `--grids 250,1000` picks
-//! the 2D grids), three solvers on the same matrix in the same run:
+//! (`--large`: also 1000² and 2000²; `--3d`: also the 3D dot on 60³, `--3d 60,100` on those
+//! grids; `--grids 250,1000` picks the 2D grids), three solvers on the same matrix in the same run:
 //!
 //! - **grid**: our matrix-free coarse-to-fine block Davidson (`grid_resonances`, the default
 //!   path of `qdsim_solve_resonances`). Up to 70 000 points (250² included) a grid is its own
@@ -22,7 +22,7 @@
 //! |E_grid − E_other| over our grid solver's values (each matched to the nearest value of the
 //! other list) in meV and relative to |E|, and scipy's time and RSS divided by this solver's.
 //!
-//! Run with `cargo bench --bench resonance [-- --large] [--3d] [--grids 250,500,1000]
+//! Run with `cargo bench --bench resonance [-- --large] [--3d [60,100]] [--grids 250,500,1000]
 //! [--solvers grid,scipy]` (`--solvers` picks which of grid, csr and scipy run: the CSR solve
 //! is the slowest of the three from 500² on).
 
@@ -348,8 +348,13 @@ fn main() {
             .collect();
     }
     let mut cases: Vec<Case> = sizes.into_iter().map(|n| Case { dims: 2, n }).collect();
-    if args.iter().any(|a| a == "--3d") {
-        cases.push(Case { dims: 3, n: 60 });
+    if let Some(i) = args.iter().position(|a| a == "--3d") {
+        // `--3d` alone: 60³; `--3d 60,100`: those sizes.
+        let sizes: Vec<usize> = args
+            .get(i + 1)
+            .and_then(|list| list.split(',').map(|n| n.parse().ok()).collect())
+            .unwrap_or_else(|| vec![60]);
+        cases.extend(sizes.into_iter().map(|n| Case { dims: 3, n }));
     }
     let solvers: Vec<String> = match args.iter().position(|a| a == "--solvers") {
         Some(i) => args[i + 1].split(',').map(str::to_lowercase).collect(),

@@ -51,9 +51,11 @@ use std::time::Instant;
 
 /// Largest bottom (factored) grid, by dimension, for grids up to about 1000² in 2D: a 1D LU is
 /// banded and cheap at any size; a 2D factor of this size (≈ 140²) takes a fraction of a second
-/// and about 25 MB in single precision, a 3D one (≈ 30³, double precision: nested dissection
-/// order) a few seconds.
-const BOTTOM_POINTS: [usize; 3] = [usize::MAX, 20_000, 30_000];
+/// and about 25 MB in single precision. In 3D the bottom grid must resolve the wavelength
+/// (below), so grids up to 100³ keep a bottom of half their points per axis (50³ under 100³:
+/// two levels); its symmetric factors (`symmetric_lblt.rs`: one per shift) hold most of that
+/// solve's 4.9 GB manager peak.
+const BOTTOM_POINTS: [usize; 3] = [usize::MAX, 20_000, 130_000];
 
 /// The bottom grid's size limit for a grid of `n` points in `dims` dimensions. In 2D the
 /// V-cycle passes through at most three smoothed levels above the bottom (the bottom has at
@@ -63,9 +65,10 @@ const BOTTOM_POINTS: [usize; 3] = [usize::MAX, 20_000, 30_000];
 /// bottom of 4500 points past 300 s). With it, on the open dot at 17 meV, 125² under 500²:
 /// 2.0 s and 184 MiB against 3.0 s and 327 MiB with 250²; 125² under 1000² 5.8 s and 660 MiB
 /// against 6.1 s and 792 MiB; 250² under 2000² 55 s and 2.7 GiB against 60 s and 3.3 GiB with
-/// 500² (`docs/benchmarks.md`). 3D keeps its limit: its solves stall for another reason (a
-/// bottom grid too coarse for the wavelength), and a 3D factor of n/64 points would take far
-/// longer than the solve.
+/// 500² (`docs/benchmarks.md`). 3D keeps a fixed limit: its solves stall when the bottom grid
+/// is too coarse for the wavelength (at 17 meV in the 240 nm box, 25³ under 50³ and 20³ under
+/// 40³ stalled; 30³ under 60³, 40³ under 80³ and 50³ under 100³ converge), and its factors
+/// grow as the square of their points. Above 100³ the bottom is too coarse again.
 fn bottom_points(dims: usize, n: usize) -> usize {
     let base = BOTTOM_POINTS[dims - 1];
     if dims == 2 {
