@@ -122,17 +122,6 @@ fn factor_estimate<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> R
 /// 313 MiB (328 MB).
 const SYMMETRIC_SLACK: f64 = 1.5;
 
-/// True when `view`'s values equal their transpose's (then so do those of H − σ).
-fn values_symmetric<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> bool {
-    let (sym, values) = view.parts();
-    let n = sym.nrows();
-    // SAFETY: the CSR invariants (sorted, in-range, monotone) are the CSC invariants of the
-    // transposed pattern.
-    let csc =
-        unsafe { SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx()) };
-    is_symmetric(SparseColMatRef::new(csc, values))
-}
-
 /// The symmetric `L·B·Lᵀ` factor's bytes (`symmetric_lblt.rs`): each complex entry of the
 /// Cholesky fill is a 2 × 2 block of f64 (32 bytes), times [`SYMMETRIC_SLACK`]; plus the
 /// permutations and pivots.
@@ -325,22 +314,23 @@ impl<I: faer::Index> ShiftedLu<I> {
         } else {
             precision
         };
-        let estimate = match precision {
-            Precision::Double if order.is_some() && values_symmetric(view) => {
-                symmetric_factor_estimate(view)?
-            }
-            Precision::Double => factor_estimate(view)?,
-            Precision::Single => factor_estimate(view)?.div_ceil(2),
-        };
-        let mut count = FactorCount::begin(manager, prefix, estimate, n, nnz)?;
-        let (sym, _) = view.parts();
+        let (sym, values) = view.parts();
         // SAFETY: the CSR invariants (sorted, in-range, monotone) are the CSC invariants of the
         // transposed pattern: read column-major, the arrays hold (H − σ)ᵀ.
         let csc = unsafe {
             SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx())
         };
+        // A grid-ordered factor of a complex symmetric H (then H − σ is too) is the symmetric
+        // one unless it fails its check.
+        let symmetric = order.is_some() && is_symmetric(SparseColMatRef::new(csc, values));
+        let estimate = match precision {
+            Precision::Double if symmetric => symmetric_factor_estimate(view)?,
+            Precision::Double => factor_estimate(view)?,
+            Precision::Single => factor_estimate(view)?.div_ceil(2),
+        };
+        let mut count = FactorCount::begin(manager, prefix, estimate, n, nnz)?;
         if let Some(order) = order {
-            return Self::ordered(manager, h, csc, sigma, m, prefix, order, count);
+            return Self::ordered(manager, h, csc, sigma, m, prefix, order, symmetric, count);
         }
         let symbolic = count
             .measure(|| factorize_symbolic_lu(csc, Default::default()))
@@ -396,7 +386,8 @@ impl<I: faer::Index> ShiftedLu<I> {
         })
     }
 
-    /// [`ShiftedLu::new`] with the caller's column order; `csc` is the pattern of (H − σ)ᵀ.
+    /// [`ShiftedLu::new`] with a grid's order; `csc` is the pattern of (H − σ)ᵀ; `symmetric`:
+    /// H − σ is complex symmetric, so the `L·B·Lᵀ` factor is tried first.
     #[allow(clippy::too_many_arguments)]
     fn ordered(
         manager: &MemoryManager,
@@ -406,7 +397,8 @@ impl<I: faer::Index> ShiftedLu<I> {
         m: usize,
         prefix: &str,
         order: GridOrder,
-        count: FactorCount,
+        symmetric: bool,
+        mut count: FactorCount,
     ) -> Result<Self> {
         let n = csc.nrows();
         if order.len() != n {
@@ -416,16 +408,20 @@ impl<I: faer::Index> ShiftedLu<I> {
             ));
         }
         let par = faer::get_global_parallelism();
-        let mut count = match Self::symmetric(manager, h, csc, sigma, m, prefix, order, count)? {
-            Ok(lu) => return Ok(lu),
-            Err(count) => count,
-        };
+        let mut shifted = shifted_values(manager, h, sigma, prefix)?;
+        if symmetric {
+            (count, shifted) =
+                match Self::symmetric(manager, csc, shifted, sigma, m, prefix, order, count)? {
+                    Ok(lu) => return Ok(lu),
+                    Err(back) => back,
+                };
+        }
+        // Read column-major, the CSR arrays hold (H − σ)ᵀ.
+        let at = SparseColMatRef::new(csc, &shifted);
         // The factorisation's index work arrays (8 per column) or the solves' workspace.
         let req = OrderedLu::<I>::solve_scratch(n, m, par)
             .or(faer::dyn_stack::StackReq::new::<I>(n).array(8));
         let (workspace_account, scratch) = workspace(manager, prefix, req)?;
-        let shifted = shifted_values(manager, h, sigma, prefix)?;
-        let at = SparseColMatRef::new(csc, &shifted);
         // H − σ column-major (the transpose of the arrays), held while it is factored.
         let nnz = shifted.len();
         let _transpose_account = manager.external_account(
@@ -449,37 +445,35 @@ impl<I: faer::Index> ShiftedLu<I> {
         })
     }
 
-    /// [`ShiftedLu::ordered`]'s `L·B·Lᵀ` factor when H − σ is complex symmetric (no magnetic
-    /// field); `Err(count)` gives the count back when it is not, or when the factor fails its
-    /// check (the LU follows).
+    /// [`ShiftedLu::ordered`]'s `L·B·Lᵀ` factor of the complex symmetric H − σ (no magnetic
+    /// field; `shifted` its values on the pattern `csc`, freed before the solve workspace is
+    /// made); `Err` gives the count and the values back when the factor fails its check (the
+    /// LU follows).
     #[allow(clippy::too_many_arguments)]
     fn symmetric(
         manager: &MemoryManager,
-        h: &CsrMatrix<Complex64>,
         csc: SymbolicSparseColMatRef<'_, I>,
+        shifted: PoolBuffer<Complex64>,
         sigma: Complex64,
         m: usize,
         prefix: &str,
         order: GridOrder,
         mut count: FactorCount,
-    ) -> Result<std::result::Result<Self, FactorCount>> {
+    ) -> Result<std::result::Result<Self, (FactorCount, PoolBuffer<Complex64>)>> {
         let par = faer::get_global_parallelism();
-        let shifted = shifted_values(manager, h, sigma, prefix)?;
-        // Read column-major, the CSR arrays hold (H − σ)ᵀ, which is H − σ when symmetric.
+        // Read column-major, the CSR arrays hold (H − σ)ᵀ = H − σ.
         let a = SparseColMatRef::new(csc, &shifted);
-        if !is_symmetric(a) {
-            return Ok(Err(count));
-        }
         let Some(factor) = count
             .measure(|| SymmetricLblt::new(a, &order.symmetric(), par))
             .map_err(|e| Error::new(e.kind(), format!("{e} (σ = {sigma})")))?
         else {
-            return Ok(Err(count));
+            return Ok(Err((count, shifted)));
         };
+        let nnz = shifted.len();
         drop(shifted);
         let (workspace_account, scratch) =
             workspace(manager, prefix, factor.solve_scratch(m, par))?;
-        let factor_account = count.finish(manager, prefix, factor_floor(csc.compute_nnz()))?;
+        let factor_account = count.finish(manager, prefix, factor_floor(nnz))?;
         Ok(Ok(Self {
             factor: Factor::Symmetric(factor),
             sigma,
