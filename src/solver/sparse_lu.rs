@@ -26,7 +26,9 @@
 //! computed in single precision ([`Precision::Single`]): half the memory and half the bytes each
 //! solve reads, at a relative accuracy of about 10⁻⁷ times the condition number, which the
 //! eigensolver around it absorbs (it checks true residuals with the double-precision
-//! operator). The CSR resonance solver's shift-invert needs the exact inverse: double. The
+//! operator). A grid-ordered factor is single only when it is the symmetric `L·B·Lᵀ`
+//! (`symmetric_lblt.rs`, in `f32`); its LU fallback is double. The CSR resonance solver's
+//! shift-invert needs the exact inverse: double. The
 //! single-precision values of H − σ are counted under `<prefix>.matrix` while they are factored,
 //! and the right-hand sides' single-precision copy is part of the workspace.
 
@@ -59,8 +61,9 @@ pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
 pub(crate) enum Precision {
     /// Complex f64: the exact inverse, for shift-invert.
     Double,
-    /// Complex f32: for factors that only precondition. Applies to the COLAMD-ordered factor;
-    /// a factor in the caller's column order is computed in double precision.
+    /// Complex f32 (or f32 for the symmetric factor's real-equivalent form): for factors
+    /// that only precondition. Applies to the COLAMD-ordered and the symmetric factor; an LU in
+    /// the caller's column order is computed in double precision.
     Single,
 }
 
@@ -123,14 +126,22 @@ fn factor_estimate<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> R
 const SYMMETRIC_SLACK: f64 = 1.5;
 
 /// The symmetric `L·B·Lᵀ` factor's bytes (`symmetric_lblt.rs`): each complex entry of the
-/// Cholesky fill is a 2 × 2 block of f64 (32 bytes), times [`SYMMETRIC_SLACK`]; plus the
-/// permutations and pivots.
+/// Cholesky fill is a 2 × 2 block of reals (32 bytes in double precision, 16 in single), times
+/// [`SYMMETRIC_SLACK`]; plus the permutations and pivots.
 fn symmetric_factor_estimate<I: faer::Index>(
     view: SparseRowMatRef<'_, I, Complex64>,
+    precision: Precision,
 ) -> Result<u64> {
     let len_val = symbolic_of(view)?.len_val() as f64;
-    let per_point = 2 * (2 * size_of::<I>() + size_of::<f64>());
-    Ok((SYMMETRIC_SLACK * 32.0 * len_val).ceil() as u64 + (per_point * view.nrows()) as u64)
+    let real = match precision {
+        Precision::Double => size_of::<f64>(),
+        Precision::Single => size_of::<f32>(),
+    };
+    let per_point = 2 * (2 * size_of::<I>() + real);
+    Ok(
+        (SYMMETRIC_SLACK * 4.0 * real as f64 * len_val).ceil() as u64
+            + (per_point * view.nrows()) as u64,
+    )
 }
 
 /// How the factor is counted (see the module notes).
@@ -276,7 +287,9 @@ enum Factor<I: faer::Index> {
     Ordered(OrderedLu<I>),
     /// The `L·B·Lᵀ` factor of a complex symmetric H − σ's real-equivalent form, in the
     /// caller's order (`symmetric_lblt.rs`).
-    Symmetric(SymmetricLblt<I>),
+    Symmetric(SymmetricLblt<I, f64>),
+    /// The same in single precision.
+    SymmetricSingle(SymmetricLblt<I, f32>),
 }
 
 /// The factored H − σ and the workspace of its solves.
@@ -293,7 +306,8 @@ pub(crate) struct ShiftedLu<I: faer::Index> {
 impl<I: faer::Index> ShiftedLu<I> {
     /// Factors H − σ (`view` is `h`'s arrays), its columns eliminated in `order` when given
     /// (`order[e]` is the column eliminated `e`-th: a grid's nested dissection), else in
-    /// faer's COLAMD order, in `precision` (a caller's order: always double). The factor is
+    /// faer's COLAMD order, in `precision` (a caller's order: double unless the factor is the
+    /// symmetric one). The factor is
     /// counted first under `<prefix>.factor` (refused when it cannot fit), then the
     /// factorisation and solve workspace for `m` right-hand sides under `<prefix>.workspace`.
     #[allow(clippy::too_many_arguments)]
@@ -309,11 +323,6 @@ impl<I: faer::Index> ShiftedLu<I> {
     ) -> Result<Self> {
         let n = view.nrows();
         let nnz = view.compute_nnz();
-        let precision = if order.is_some() {
-            Precision::Double
-        } else {
-            precision
-        };
         let (sym, values) = view.parts();
         // SAFETY: the CSR invariants (sorted, in-range, monotone) are the CSC invariants of the
         // transposed pattern: read column-major, the arrays hold (H − σ)ᵀ.
@@ -323,13 +332,20 @@ impl<I: faer::Index> ShiftedLu<I> {
         // A grid-ordered factor of a complex symmetric H (then H − σ is too) is the symmetric
         // one unless it fails its check.
         let symmetric = order.is_some() && is_symmetric(SparseColMatRef::new(csc, values));
+        // An LU in a caller's order is double (`ordered_lu.rs`).
+        let precision = if order.is_some() && !symmetric {
+            Precision::Double
+        } else {
+            precision
+        };
         let estimate = match precision {
-            Precision::Double if symmetric => symmetric_factor_estimate(view)?,
+            _ if symmetric => symmetric_factor_estimate(view, precision)?,
             Precision::Double => factor_estimate(view)?,
             Precision::Single => factor_estimate(view)?.div_ceil(2),
         };
         let mut count = FactorCount::begin(manager, prefix, estimate, n, nnz)?;
         if let Some(order) = order {
+            let symmetric = symmetric.then_some(precision);
             return Self::ordered(manager, h, csc, sigma, m, prefix, order, symmetric, count);
         }
         let symbolic = count
@@ -387,7 +403,7 @@ impl<I: faer::Index> ShiftedLu<I> {
     }
 
     /// [`ShiftedLu::new`] with a grid's order; `csc` is the pattern of (H − σ)ᵀ; `symmetric`:
-    /// H − σ is complex symmetric, so the `L·B·Lᵀ` factor is tried first.
+    /// H − σ is complex symmetric, so the `L·B·Lᵀ` factor is tried first, in this precision.
     #[allow(clippy::too_many_arguments)]
     fn ordered(
         manager: &MemoryManager,
@@ -397,7 +413,7 @@ impl<I: faer::Index> ShiftedLu<I> {
         m: usize,
         prefix: &str,
         order: GridOrder,
-        symmetric: bool,
+        symmetric: Option<Precision>,
         mut count: FactorCount,
     ) -> Result<Self> {
         let n = csc.nrows();
@@ -409,12 +425,12 @@ impl<I: faer::Index> ShiftedLu<I> {
         }
         let par = faer::get_global_parallelism();
         let mut shifted = shifted_values(manager, h, sigma, prefix)?;
-        if symmetric {
-            (count, shifted) =
-                match Self::symmetric(manager, csc, shifted, sigma, m, prefix, order, count)? {
-                    Ok(lu) => return Ok(lu),
-                    Err(back) => back,
-                };
+        if let Some(precision) = symmetric {
+            let attempt = (sigma, m, prefix, order, precision);
+            (count, shifted) = match Self::symmetric(manager, csc, shifted, attempt, count)? {
+                Ok(lu) => return Ok(lu),
+                Err(back) => back,
+            };
         }
         // Read column-major, the CSR arrays hold (H − σ)ᵀ.
         let at = SparseColMatRef::new(csc, &shifted);
@@ -447,35 +463,41 @@ impl<I: faer::Index> ShiftedLu<I> {
 
     /// [`ShiftedLu::ordered`]'s `L·B·Lᵀ` factor of the complex symmetric H − σ (no magnetic
     /// field; `shifted` its values on the pattern `csc`, freed before the solve workspace is
-    /// made); `Err` gives the count and the values back when the factor fails its check (the
-    /// LU follows).
-    #[allow(clippy::too_many_arguments)]
+    /// made), for σ and `m` right-hand sides, counted under `prefix`, in `order`'s symmetric
+    /// order and in `precision`; `Err` gives the count and the values back when the factor
+    /// fails its check (the LU follows).
     fn symmetric(
         manager: &MemoryManager,
         csc: SymbolicSparseColMatRef<'_, I>,
         shifted: PoolBuffer<Complex64>,
-        sigma: Complex64,
-        m: usize,
-        prefix: &str,
-        order: GridOrder,
+        (sigma, m, prefix, order, precision): (Complex64, usize, &str, GridOrder, Precision),
         mut count: FactorCount,
     ) -> Result<std::result::Result<Self, (FactorCount, PoolBuffer<Complex64>)>> {
         let par = faer::get_global_parallelism();
         // Read column-major, the CSR arrays hold (H − σ)ᵀ = H − σ.
         let a = SparseColMatRef::new(csc, &shifted);
-        let Some(factor) = count
-            .measure(|| SymmetricLblt::new(a, &order.symmetric(), par))
-            .map_err(|e| Error::new(e.kind(), format!("{e} (σ = {sigma})")))?
+        let order = order.symmetric();
+        let made = count.measure(|| match precision {
+            Precision::Double => SymmetricLblt::<I, f64>::new(a, &order, par)
+                .map(|f| f.map(|f| (f.solve_scratch(m, par), Factor::Symmetric(f)))),
+            Precision::Single => SymmetricLblt::<I, f32>::new(a, &order, par)
+                .map(|f| f.map(|f| (f.solve_scratch(m, par), Factor::SymmetricSingle(f)))),
+        });
+        let Some((solve_scratch, factor)) =
+            made.map_err(|e| Error::new(e.kind(), format!("{e} (σ = {sigma})")))?
         else {
             return Ok(Err((count, shifted)));
         };
         let nnz = shifted.len();
         drop(shifted);
-        let (workspace_account, scratch) =
-            workspace(manager, prefix, factor.solve_scratch(m, par))?;
-        let factor_account = count.finish(manager, prefix, factor_floor(nnz))?;
+        let (workspace_account, scratch) = workspace(manager, prefix, solve_scratch)?;
+        let floor = match precision {
+            Precision::Double => factor_floor(nnz),
+            Precision::Single => factor_floor(nnz) / 2,
+        };
+        let factor_account = count.finish(manager, prefix, floor)?;
         Ok(Ok(Self {
-            factor: Factor::Symmetric(factor),
+            factor,
             sigma,
             scratch: Mutex::new(scratch),
             accounts: [factor_account, workspace_account],
@@ -522,6 +544,9 @@ impl<I: faer::Index> ShiftedLu<I> {
             }
             Factor::Ordered(lu) => lu.solve_in_place(rhs, par, MemStack::new(&mut scratch)),
             Factor::Symmetric(lblt) => lblt.solve_in_place(rhs, par, MemStack::new(&mut scratch)),
+            Factor::SymmetricSingle(lblt) => {
+                lblt.solve_in_place(rhs, par, MemStack::new(&mut scratch))
+            }
         }
     }
 }
@@ -685,15 +710,22 @@ mod tests {
     }
 
     /// The grid's H − σ is complex symmetric (a 3D grid has no field), so its grid-ordered
-    /// factor is the `L·B·Lᵀ` one; with one value changed the LU takes over. Either way a
-    /// solve reproduces a known vector to 1e-10 (the 10³ matrix's condition number at this σ
-    /// is below 10⁴: rounding leaves errors near 10⁻¹², and a wrong factor misses by far).
+    /// factor is the `L·B·Lᵀ` one, in the precision asked for; with one value changed the LU
+    /// (double) takes over. Either way a solve reproduces a known vector to 1e-10 in double
+    /// precision (the 10³ matrix's condition number at this σ is below 10⁴: rounding leaves
+    /// errors near 10⁻¹², and a wrong factor misses by far), to 1e-3 in single.
     #[test]
     fn a_symmetric_shifted_grid_matrix_gets_the_symmetric_factor() {
         let manager = MemoryManager::with_defaults().unwrap();
         let (symmetric_h, shape) = open_dot_3d(&manager);
         let unsymmetric_h = unsymmetric_copy(&manager, &symmetric_h);
-        for (h, symmetric) in [(&symmetric_h, true), (&unsymmetric_h, false)] {
+        let cases = [
+            (&symmetric_h, true, Precision::Double),
+            (&unsymmetric_h, false, Precision::Double),
+            (&symmetric_h, true, Precision::Single),
+            (&unsymmetric_h, false, Precision::Single),
+        ];
+        for (h, symmetric, precision) in cases {
             let sigma = Complex64::new(0.02, -0.001);
             let FaerCsr::U32(view) = h.as_faer() else {
                 panic!("a small matrix has 32-bit indices")
@@ -706,12 +738,15 @@ mod tests {
                 2,
                 "test",
                 grid_column_order(shape),
-                Precision::Double,
+                precision,
             )
             .unwrap();
-            match (&lu.factor, symmetric) {
-                (Factor::Symmetric(_), true) | (Factor::Ordered(_), false) => {}
-                _ => panic!("symmetric {symmetric}: the wrong factor"),
+            // An LU in a grid's order is double whatever was asked.
+            match (&lu.factor, symmetric, precision) {
+                (Factor::Symmetric(_), true, Precision::Double)
+                | (Factor::SymmetricSingle(_), true, Precision::Single)
+                | (Factor::Ordered(_), false, _) => {}
+                _ => panic!("symmetric {symmetric}, {precision:?}: the wrong factor"),
             }
             let n = h.nrows();
             let x: Vec<Complex64> = (0..2 * n)
@@ -732,9 +767,14 @@ mod tests {
                 .zip(&x)
                 .map(|(y, x)| (y - x).norm())
                 .fold(0.0, f64::max);
+            // Single precision: the rounding unit 6·10⁻⁸ times the same condition number.
+            let bound = match (symmetric, precision) {
+                (true, Precision::Single) => 1e-3,
+                _ => 1e-10,
+            };
             assert!(
-                error < 1e-10,
-                "symmetric {symmetric}: largest error {error:e}"
+                error < bound,
+                "symmetric {symmetric}, {precision:?}: largest error {error:e}"
             );
             assert!(lu.counted_bytes() > 0);
         }

@@ -18,6 +18,11 @@
 //! The pivoting is restricted to supernodes, so the factor is checked once it is made (one
 //! solve against a product with A); a factor that fails the check is not used
 //! ([`SymmetricLblt::new`] returns `None`) and the caller takes the LU.
+//!
+//! **Precision.** The factor is made in `f64` or, where it only preconditions (a multigrid's
+//! bottom level), in `f32` ([`LbltReal`]): half the memory and the solves' traffic, and the
+//! dense kernels of the supernodes do twice the work per vector instruction. The right-hand
+//! sides are narrowed to the factor's precision for the solve and widened after it.
 
 use crate::error::{Error, ErrorKind, Result};
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
@@ -30,17 +35,43 @@ use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{Conj, Index, MatMut, Par, Side};
 use num_complex::Complex64;
 
-/// Backward error a factor's check solve must reach: pivoting confined to supernodes can lose
-/// accuracy on indefinite matrices (growth of the factor's entries), which this catches. A
-/// backward-stable solve leaves about the rounding unit times a modest growth factor,
-/// 10⁻¹⁵–10⁻¹³; 10⁻⁹ refuses only a factor that lost most of its digits.
-const CHECK_RESIDUAL: f64 = 1e-9;
+/// The real scalar a factor is computed and stored in.
+pub(crate) trait LbltReal: faer::traits::RealField + Copy {
+    /// Backward error a factor's check solve must reach: pivoting confined to supernodes can
+    /// lose accuracy on indefinite matrices (growth of the factor's entries), which this
+    /// catches. A backward-stable solve leaves about the rounding unit times a modest growth
+    /// factor: 10⁻¹⁵–10⁻¹³ in `f64`, 10⁻⁷–10⁻⁵ in `f32`; the bound refuses only a factor that
+    /// lost most of its digits (10⁻⁹ and 10⁻³).
+    const CHECK_RESIDUAL: f64;
+    fn narrow(v: f64) -> Self;
+    fn widen(self) -> f64;
+}
 
-/// The `L·B·Lᵀ` factor of the real-equivalent form of a complex symmetric matrix.
-pub(crate) struct SymmetricLblt<I: Index> {
+impl LbltReal for f64 {
+    const CHECK_RESIDUAL: f64 = 1e-9;
+    fn narrow(v: f64) -> Self {
+        v
+    }
+    fn widen(self) -> f64 {
+        self
+    }
+}
+
+impl LbltReal for f32 {
+    const CHECK_RESIDUAL: f64 = 1e-3;
+    fn narrow(v: f64) -> Self {
+        v as f32
+    }
+    fn widen(self) -> f64 {
+        self.into()
+    }
+}
+
+/// The `L·B·Lᵀ` factor of the real-equivalent form of a complex symmetric matrix, in `R`.
+pub(crate) struct SymmetricLblt<I: Index, R: LbltReal> {
     symbolic: SymbolicCholesky<I>,
-    values: Vec<f64>,
-    subdiag: Vec<f64>,
+    values: Vec<R>,
+    subdiag: Vec<R>,
     perm_fwd: Vec<I>,
     perm_inv: Vec<I>,
 }
@@ -69,9 +100,9 @@ pub(crate) fn is_symmetric<I: Index>(a: SparseColMatRef<'_, I, Complex64>) -> bo
 
 /// The lower triangle of the real-equivalent form of the symmetric `a` (column-major): column
 /// pointers, row indices, values; `None` when they do not fit index type `I`.
-fn real_equivalent_lower<I: Index>(
+fn real_equivalent_lower<I: Index, R: LbltReal>(
     a: SparseColMatRef<'_, I, Complex64>,
-) -> Option<(Vec<I>, Vec<I>, Vec<f64>)> {
+) -> Option<(Vec<I>, Vec<I>, Vec<R>)> {
     let n = a.ncols();
     let (ptr, idx, val) = (a.symbolic().col_ptr(), a.symbolic().row_idx(), a.val());
     let nnz_lower: usize = (0..n)
@@ -97,7 +128,7 @@ fn real_equivalent_lower<I: Index>(
         for p in lower.clone() {
             let i = idx[p].zx();
             k_idx.extend([I::truncate(2 * i), I::truncate(2 * i + 1)]);
-            k_val.extend([val[p].re, val[p].im]);
+            k_val.extend([R::narrow(val[p].re), R::narrow(val[p].im)]);
         }
         k_ptr.push(I::truncate(k_idx.len()));
         // Column 2j + 1: rows 2i (Im a_ij; below the diagonal only for i > j) and 2i + 1
@@ -106,17 +137,17 @@ fn real_equivalent_lower<I: Index>(
             let i = idx[p].zx();
             if i > j {
                 k_idx.push(I::truncate(2 * i));
-                k_val.push(val[p].im);
+                k_val.push(R::narrow(val[p].im));
             }
             k_idx.push(I::truncate(2 * i + 1));
-            k_val.push(-val[p].re);
+            k_val.push(R::narrow(-val[p].re));
         }
         k_ptr.push(I::truncate(k_idx.len()));
     }
     Some((k_ptr, k_idx, k_val))
 }
 
-impl<I: Index> SymmetricLblt<I> {
+impl<I: Index, R: LbltReal> SymmetricLblt<I, R> {
     /// Factors the complex symmetric `a` (n × n, column-major, both triangles stored),
     /// eliminating its points in `order` (`order[e]` is the point eliminated `e`-th; each
     /// point's two real unknowns go together). `Ok(None)`: the indices do not fit `I`, or the
@@ -153,10 +184,10 @@ impl<I: Index> SymmetricLblt<I> {
                 format!("symbolic factorisation of H − σ failed: {e:?}"),
             )
         })?;
-        let req = symbolic.factorize_numeric_intranode_lblt_scratch::<f64>(par, Default::default());
+        let req = symbolic.factorize_numeric_intranode_lblt_scratch::<R>(par, Default::default());
         let mut buffer = MemBuffer::try_new(req).map_err(|_| no_memory("factorisation"))?;
-        let mut values = vec![0.0; symbolic.len_val()];
-        let mut subdiag = vec![0.0; 2 * n];
+        let mut values = vec![R::narrow(0.0); symbolic.len_val()];
+        let mut subdiag = vec![R::narrow(0.0); 2 * n];
         let (mut perm_fwd, mut perm_inv) =
             (vec![I::truncate(0); 2 * n], vec![I::truncate(0); 2 * n]);
         symbolic.factorize_numeric_intranode_lblt(
@@ -182,7 +213,7 @@ impl<I: Index> SymmetricLblt<I> {
     }
 
     /// One solve of `a·y = b` for a fixed `b`: the backward error
-    /// `‖b − a·y‖ / (‖a‖·‖y‖ + ‖b‖)` reaches [`CHECK_RESIDUAL`]. (The backward error, not the
+    /// `‖b − a·y‖ / (‖a‖·‖y‖ + ‖b‖)` reaches [`LbltReal::CHECK_RESIDUAL`]. (The backward error, not the
     /// error in y: a shift close to an eigenvalue makes `a` ill-conditioned, and a sound factor
     /// then still solves with a tiny backward error.)
     fn passes_check(&self, a: SparseColMatRef<'_, I, Complex64>, par: Par) -> Result<bool> {
@@ -223,13 +254,13 @@ impl<I: Index> SymmetricLblt<I> {
         let y_norm = norm2(&mut y.iter().map(|z| z.norm_sqr()));
         let b_norm = norm2(&mut b.iter().map(|z| z.norm_sqr()));
         // NaN (a zero pivot) fails too.
-        Ok(residual <= CHECK_RESIDUAL * (a_norm * y_norm + b_norm))
+        Ok(residual <= R::CHECK_RESIDUAL * (a_norm * y_norm + b_norm))
     }
 
     /// Workspace of [`SymmetricLblt::solve_in_place`] for `ncols` right-hand sides.
     pub(crate) fn solve_scratch(&self, ncols: usize, par: Par) -> StackReq {
-        StackReq::new::<f64>(self.subdiag.len() * ncols)
-            .and(self.symbolic.solve_in_place_scratch::<f64>(ncols, par))
+        StackReq::new::<R>(self.subdiag.len() * ncols)
+            .and(self.symbolic.solve_in_place_scratch::<R>(ncols, par))
     }
 
     /// rhs ← A⁻¹·rhs, through the real-equivalent right-hand sides `(Re b, Im b)`, whose
@@ -241,10 +272,10 @@ impl<I: Index> SymmetricLblt<I> {
         stack: &mut MemStack,
     ) {
         let (n, k) = (rhs.nrows(), rhs.ncols());
-        let (mut real, stack) = stack.make_with(2 * n * k, |_| 0.0);
+        let (mut real, stack) = stack.make_with(2 * n * k, |_| R::narrow(0.0));
         for (j, dst) in real.chunks_exact_mut(2 * n).enumerate() {
             for (d, z) in dst.chunks_exact_mut(2).zip(rhs.rb().col(j).iter()) {
-                d.copy_from_slice(&[z.re, z.im]);
+                d.copy_from_slice(&[R::narrow(z.re), R::narrow(z.im)]);
             }
         }
         let lblt = IntranodeLbltRef::new(
@@ -261,7 +292,7 @@ impl<I: Index> SymmetricLblt<I> {
         );
         for (j, src) in real.chunks_exact(2 * n).enumerate() {
             for (z, s) in rhs.rb_mut().col_mut(j).iter_mut().zip(src.chunks_exact(2)) {
-                *z = Complex64::new(s[0], -s[1]);
+                *z = Complex64::new(s[0].widen(), -s[1].widen());
             }
         }
     }
@@ -287,22 +318,13 @@ mod tests {
         )
     }
 
-    /// A·x = b for several right-hand sides: the error against the known x is at rounding
-    /// level times the condition number (below 10³ for this shift: 1e-10 leaves a margin of
-    /// more than 10³ over what was measured). The factor's check passes, and fails for another
-    /// matrix.
-    #[test]
-    fn solves_an_indefinite_complex_symmetric_grid_matrix() {
-        let shape = [9, 7, 6];
-        let n: usize = shape.iter().product();
-        let (ptr, idx, val) = symmetric_grid_matrix(shape);
-        let sym = SymbolicSparseColMatRef::new_checked(n, n, &ptr, None, &idx);
-        let a = SparseColMatRef::new(sym, &val);
-        assert!(is_symmetric(a));
-        let factor = SymmetricLblt::new(a, &nested_dissection(shape, 1), Par::Seq)
-            .expect("factor")
-            .expect("passes its check");
-        let k = 3;
+    /// The largest error of `factor`'s solve of A·x = b for `k` known right-hand sides x.
+    fn solve_error<R: LbltReal>(
+        factor: &SymmetricLblt<u32, R>,
+        (ptr, idx, val): (&[u32], &[u32], &[Complex64]),
+        k: usize,
+    ) -> f64 {
+        let n = ptr.len() - 1;
         let x: Vec<Complex64> = (0..n * k)
             .map(|e| Complex64::new((e as f64 * 0.37).sin(), (e as f64 * 0.11).cos()))
             .collect();
@@ -320,11 +342,28 @@ mod tests {
             Par::Seq,
             MemStack::new(&mut buffer),
         );
-        let error = b
-            .iter()
+        b.iter()
             .zip(&x)
             .map(|(y, x)| (y - x).norm())
-            .fold(0.0, f64::max);
+            .fold(0.0, f64::max)
+    }
+
+    /// A·x = b for several right-hand sides: the error against the known x is at rounding
+    /// level times the condition number (about 6·10³ for this shift: 1e-10 leaves a margin of
+    /// more than 10² over the 7·10⁻¹³ measured). The factor's check passes, and fails for another
+    /// matrix.
+    #[test]
+    fn solves_an_indefinite_complex_symmetric_grid_matrix() {
+        let shape = [9, 7, 6];
+        let n: usize = shape.iter().product();
+        let (ptr, idx, val) = symmetric_grid_matrix(shape);
+        let sym = SymbolicSparseColMatRef::new_checked(n, n, &ptr, None, &idx);
+        let a = SparseColMatRef::new(sym, &val);
+        assert!(is_symmetric(a));
+        let factor = SymmetricLblt::<u32, f64>::new(a, &nested_dissection(shape, 1), Par::Seq)
+            .expect("factor")
+            .expect("passes its check");
+        let error = solve_error(&factor, (&ptr, &idx, &val), 3);
         assert!(error < 1e-10, "largest error {error:e}");
         // The check is not vacuous: it refuses this factor for the matrix with its diagonal
         // 1 % larger.
@@ -335,6 +374,25 @@ mod tests {
             .collect();
         let other = SparseColMatRef::new(sym, &shifted);
         assert!(!factor.passes_check(other, Par::Seq).unwrap());
+    }
+
+    /// The single-precision factor solves the same system to f32's accuracy: its rounding unit
+    /// 6·10⁻⁸ times the matrix's condition number (about 6·10³: the double solve above errs by
+    /// 7·10⁻¹³) is 4·10⁻⁴, measured 3.7·10⁻⁴; 5·10⁻³ leaves a margin and still tells a solve
+    /// from a wrong factor. It passes its own, looser check.
+    #[test]
+    fn the_single_precision_factor_solves_to_its_accuracy() {
+        let shape = [9, 7, 6];
+        let n: usize = shape.iter().product();
+        let (ptr, idx, val) = symmetric_grid_matrix(shape);
+        let sym = SymbolicSparseColMatRef::new_checked(n, n, &ptr, None, &idx);
+        let a = SparseColMatRef::new(sym, &val);
+        let factor = SymmetricLblt::<u32, f32>::new(a, &nested_dissection(shape, 1), Par::Seq)
+            .expect("factor")
+            .expect("passes its check");
+        let error = solve_error(&factor, (&ptr, &idx, &val), 1);
+        assert!(error < 5e-3, "largest error {error:e}");
+        assert!(error > 1e-12, "a single-precision solve rounds ({error:e})");
     }
 
     /// A matrix with one coupling changed on one side is not symmetric.
