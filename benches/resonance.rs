@@ -36,6 +36,7 @@ use qdsim_mem::physics::constants::GAAS_MASS;
 use qdsim_mem::physics::{Absorber, Grid, HamiltonianSpec, StencilOperator, open_dot_potential};
 use qdsim_mem::solver::{
     EigenOptions, Resonances, grid_resonances, resonances, resonances_factor_estimate,
+    sparse_lu_factor_estimate,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -62,7 +63,7 @@ const ABSORBER_WIDTH: f64 = 60.0;
 const ABSORBER_STRENGTH: f64 = 0.05;
 const ABSORBER_ORDER: u32 = 2;
 
-/// scipy's peak RSS per byte of our LU factor estimate (`resonances_factor_estimate`, which has
+/// scipy's peak RSS per byte of our LU factor estimate (`sparse_lu_factor_estimate`, which has
 /// a slack of 4 on the symbolic fill) — which dominates our CSR solver's manager peak. In
 /// `cargo bench --bench resonance` on the 2-core machine of docs/benchmarks.md, scipy's RSS
 /// was 0.52 (250²) and 0.40 (500²) of that peak (SuperLU with COLAMD ordering; interpreter,
@@ -252,18 +253,19 @@ fn plan(case: Case, scipy: &Result<(), String>) -> Plan {
     let (grid, v) = open_dot(&manager, case);
     let h = assemble(&manager, &spec(&grid, &v));
     let factor = resonances_factor_estimate(&h).unwrap() as f64;
+    let lu = sparse_lu_factor_estimate(&h).unwrap() as f64;
     // Leave a tenth of the memory to the system and to this process.
     let available = 0.9 * available_memory() as f64;
     let csr = if factor + h.memory_bytes() as f64 > available {
         Err(format!(
-            "skipped (LU factor estimated at {:.1} GiB, {:.1} GiB available)",
+            "skipped (factor estimated at {:.1} GiB, {:.1} GiB available)",
             gib(factor),
             gib(available)
         ))
     } else {
         Ok(())
     };
-    let scipy_bytes = SCIPY_RSS_PER_ESTIMATE * factor;
+    let scipy_bytes = SCIPY_RSS_PER_ESTIMATE * lu;
     let matrix_file = match scipy {
         Err(why) => Err(why.clone()),
         Ok(()) if scipy_bytes > available => Err(format!(

@@ -1592,12 +1592,14 @@ qdsim_status qdsim_mapped_solve_lowest(struct qdsim_manager *manager, const stru
 
 // The `k` eigenvalues E − iΓ/2 of the complex-symmetric CSR matrix `h` (a Hamiltonian with an
 // absorbing potential) nearest `target` (eV), by shift-invert Krylov–Schur with
-// locking on a sparse LU of H − target; the converged pairs first, each group sorted by
+// locking on a sparse factor of H − target (a symmetric `L·B·Lᵀ` factor of its real-equivalent
+// form in the pattern's AMD order when `h` is complex symmetric, as a Hamiltonian with an
+// absorber and no magnetic field is; else an LU); the converged pairs first, each group sorted by
 // distance to the target; eigenvectors normalised with xᵀx = 1. Converged means
 // ‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³‖H‖∞). A target exactly on an eigenvalue is allowed
 // (that pair converges at once and is deflated). `seed` seeds the random start block.
 //
-// The LU factor, which faer allocates outside the pools, is counted in `h`'s manager under
+// The factor, which faer allocates outside the pools, is counted in `h`'s manager under
 // the tag `solver.resonances.factor` (on Linux what the factorisation made resident, measured
 // around it; elsewhere an estimate) and its workspace under `solver.resonances.workspace`;
 // both count against the manager's limit and in `peak_pool_bytes`. The eigenvectors are in
@@ -1612,7 +1614,7 @@ qdsim_status qdsim_mapped_solve_lowest(struct qdsim_manager *manager, const stru
 //   dimension, tolerance outside (0, 1), a non-finite target or stored value, H − target
 //   singular even after nudging the shift, or a breakdown before any result (fewer than `k`
 //   Ritz pairs, a failed projected eigenproblem: the message says which).
-// - `QDSIM_ERR_LIMIT_EXCEEDED`: the estimated LU factor (the message gives it in MiB), its
+// - `QDSIM_ERR_LIMIT_EXCEEDED`: the estimated factor (the message gives it in MiB), its
 //   workspace or a block does not fit the manager's memory limit, checked before factorising;
 //   or the factor turned out larger than the room left.
 // - `QDSIM_ERR_OUT_OF_MEMORY`: the system refused memory.

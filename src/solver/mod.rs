@@ -98,7 +98,7 @@ pub use resonance::grid_resonances;
 pub use result::EigenResult;
 pub use shift_invert::{shift_invert_lowest, shift_invert_memory_estimate};
 pub use sparse::{csr_lowest, lowest_eigenpairs, mapped_csr_lowest};
-pub use sparse_lu::resonances_factor_estimate;
+pub use sparse_lu::{resonances_factor_estimate, sparse_lu_factor_estimate};
 pub use threads::{MAX_SOLVER_THREADS, set_solver_threads, solver_threads};
 pub use vectors::Eigenvectors;
 

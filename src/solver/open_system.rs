@@ -1,7 +1,9 @@
 //! Resonances of open systems: the eigenvalues E − iΓ/2 nearest a target energy of a complex-
 //! symmetric Hamiltonian (a closed one plus a complex absorbing potential), by shift-invert
-//! Krylov–Schur with locking on a sparse LU factor of H − σ, and a check after convergence for
-//! missed members of multiplets. Eigenvectors are
+//! Krylov–Schur with locking on a sparse factor of H − σ (the symmetric `L·B·Lᵀ` of its
+//! real-equivalent form in the pattern's AMD order, or a grid's nested-dissection order, when H
+//! is complex symmetric — an absorber keeps that, a magnetic field does not —, else an LU), and
+//! a check after convergence for missed members of multiplets. Eigenvectors are
 //! normalised with the unconjugated product (xᵀx = 1), the natural inner product of
 //! complex-symmetric problems.
 //!

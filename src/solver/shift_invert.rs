@@ -50,6 +50,15 @@ pub(crate) struct Symbolic<I: faer::Index> {
 }
 
 impl<I: faer::Index> Symbolic<I> {
+    /// The fill-reducing (AMD) order of the pattern: `order[e]` is the column eliminated
+    /// `e`-th.
+    pub(crate) fn order(&self) -> Vec<usize> {
+        match self.symbolic.perm() {
+            Some(perm) => perm.arrays().0.iter().map(|p| p.zx()).collect(),
+            None => (0..self.symbolic.nrows()).collect(),
+        }
+    }
+
     /// Values in the Cholesky factor L of the pattern (diagonal included).
     pub(crate) fn len_val(&self) -> usize {
         self.symbolic.len_val()

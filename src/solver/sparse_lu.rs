@@ -34,7 +34,7 @@
 
 use super::nested_dissection::GridOrder;
 use super::ordered_lu::{OrderedLu, transpose};
-use super::shift_invert::symbolic_of;
+use super::shift_invert::{Symbolic, symbolic_of};
 use super::symmetric_lblt::{SymmetricLblt, is_symmetric};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr};
@@ -47,9 +47,38 @@ use faer::{Conj, MatMut, Par, c32};
 use num_complex::Complex64;
 use parking_lot::Mutex;
 
-/// Bytes the sparse LU factor of H − σ is estimated to take, counted in the manager (tag
-/// `solver.resonances.factor`) before the factorisation. See `factor_estimate`.
+/// Bytes the smallest factor of H − σ the CSR resonance solver can take is estimated to need
+/// (counted in the manager, tag `solver.resonances.factor`, before the factorisation): the
+/// symmetric `L·B·Lᵀ` factor's for a complex symmetric H, else the LU's. The solver takes the
+/// faster LU where its estimate fits (see [`ShiftedLu::new`]).
 pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
+    fn of<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> Result<u64> {
+        let (sym, values) = view.parts();
+        let n = view.nrows();
+        // SAFETY: the CSR invariants are the CSC invariants of the transposed pattern.
+        let csc = unsafe {
+            SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx())
+        };
+        if is_symmetric(SparseColMatRef::new(csc, values)) {
+            Ok(symmetric_factor_estimate(
+                view,
+                &symbolic_of(view)?,
+                Precision::Double,
+            ))
+        } else {
+            factor_estimate(view)
+        }
+    }
+    match h.as_faer() {
+        FaerCsr::U32(v) => of(v),
+        FaerCsr::U64(v) => of(v),
+    }
+}
+
+/// Bytes an LU factor of H − σ with partial pivoting in a column order chosen for it is
+/// estimated to take (`factor_estimate`), whatever the symmetry of H: what a general sparse
+/// LU (SuperLU's, for example) would hold.
+pub fn sparse_lu_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
     match h.as_faer() {
         FaerCsr::U32(v) => factor_estimate(v),
         FaerCsr::U64(v) => factor_estimate(v),
@@ -130,18 +159,23 @@ const SYMMETRIC_SLACK: f64 = 1.5;
 /// [`SYMMETRIC_SLACK`]; plus the permutations and pivots.
 fn symmetric_factor_estimate<I: faer::Index>(
     view: SparseRowMatRef<'_, I, Complex64>,
+    symbolic: &Symbolic<I>,
     precision: Precision,
-) -> Result<u64> {
-    let len_val = symbolic_of(view)?.len_val() as f64;
+) -> u64 {
+    let len_val = symbolic.len_val() as f64;
     let real = match precision {
         Precision::Double => size_of::<f64>(),
         Precision::Single => size_of::<f32>(),
     };
     let per_point = 2 * (2 * size_of::<I>() + real);
-    Ok(
-        (SYMMETRIC_SLACK * 4.0 * real as f64 * len_val).ceil() as u64
-            + (per_point * view.nrows()) as u64,
-    )
+    (SYMMETRIC_SLACK * 4.0 * real as f64 * len_val).ceil() as u64
+        + (per_point * view.nrows()) as u64
+}
+
+/// True when an LU factor estimated at `bytes` fits the manager's limit and the memory the
+/// system has available.
+fn lu_fits(manager: &MemoryManager, bytes: u64) -> bool {
+    manager.check_room(bytes, "the LU factor").is_ok() && bytes <= os::recent_available_memory()
 }
 
 /// How the factor is counted (see the module notes).
@@ -165,8 +199,7 @@ impl FactorCount {
         n: usize,
         nnz: usize,
     ) -> Result<Self> {
-        let what =
-            format!("the sparse LU factor of H − σ ({n} rows, {nnz} stored values), estimated");
+        let what = format!("the sparse factor of H − σ ({n} rows, {nnz} stored values), estimated");
         if os::resident().is_some() {
             manager.check_room(estimate, &what)?;
             return Ok(Self::Measured { grown: 0, peak: 0 });
@@ -307,9 +340,12 @@ impl<I: faer::Index> ShiftedLu<I> {
     /// Factors H − σ (`view` is `h`'s arrays), its columns eliminated in `order` when given
     /// (`order[e]` is the column eliminated `e`-th: a grid's nested dissection), else in
     /// faer's COLAMD order, in `precision` (a caller's order: double unless the factor is the
-    /// symmetric one). The factor is
-    /// counted first under `<prefix>.factor` (refused when it cannot fit), then the
-    /// factorisation and solve workspace for `m` right-hand sides under `<prefix>.workspace`.
+    /// symmetric one). A complex symmetric H − σ gets the symmetric `L·B·Lᵀ` factor
+    /// (`symmetric_lblt.rs`) in a grid's order, and without one in double precision (the CSR
+    /// solver's shift-invert) in the AMD order of its pattern; the LU when that factor fails
+    /// its check. The factor is counted first under `<prefix>.factor` (refused when it cannot
+    /// fit), then the factorisation and solve workspace for `m` right-hand sides under
+    /// `<prefix>.workspace`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         manager: &MemoryManager,
@@ -330,23 +366,49 @@ impl<I: faer::Index> ShiftedLu<I> {
             SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx())
         };
         // A grid-ordered factor of a complex symmetric H (then H − σ is too) is the symmetric
-        // one unless it fails its check.
-        let symmetric = order.is_some() && is_symmetric(SparseColMatRef::new(csc, values));
+        // one unless it fails its check. Without a grid order (the CSR solver) a double factor
+        // of a complex symmetric H − σ is the LU where the LU's estimate fits the manager's
+        // limit and the memory available — it is faster on 2D grids: the 1000² open dot's CSR
+        // solve took 83 s with the LU against 106 s with the symmetric factor, which held
+        // half the memory — and the symmetric factor, about a third of the LU's estimate, where
+        // it does not (3D: the 60³ dot's LU is estimated at 29.4 GiB). The 2D multigrid's
+        // single-precision bottom LU in COLAMD order stays (`precond/shifted.rs`).
+        let symmetric = match order {
+            Some(_) => is_symmetric(SparseColMatRef::new(csc, values)),
+            None => {
+                precision == Precision::Double
+                    && is_symmetric(SparseColMatRef::new(csc, values))
+                    && !lu_fits(manager, factor_estimate(view)?)
+            }
+        };
         // An LU in a caller's order is double (`ordered_lu.rs`).
         let precision = if order.is_some() && !symmetric {
             Precision::Double
         } else {
             precision
         };
-        let estimate = match precision {
-            _ if symmetric => symmetric_factor_estimate(view, precision)?,
-            Precision::Double => factor_estimate(view)?,
-            Precision::Single => factor_estimate(view)?.div_ceil(2),
+        // The pattern's AMD analysis: the symmetric factor's estimate and, without a grid
+        // order, its elimination order.
+        let amd = symmetric.then(|| symbolic_of(view)).transpose()?;
+        let estimate = match (&amd, precision) {
+            (Some(amd), _) => symmetric_factor_estimate(view, amd, precision),
+            (None, Precision::Double) => factor_estimate(view)?,
+            (None, Precision::Single) => factor_estimate(view)?.div_ceil(2),
         };
         let mut count = FactorCount::begin(manager, prefix, estimate, n, nnz)?;
         if let Some(order) = order {
             let symmetric = symmetric.then_some(precision);
             return Self::ordered(manager, h, csc, sigma, m, prefix, order, symmetric, count);
+        }
+        if let Some(amd) = amd {
+            let shifted = shifted_values(manager, h, sigma, prefix)?;
+            let attempt = (sigma, m, prefix, amd.order(), precision);
+            drop(amd);
+            match Self::symmetric(manager, csc, shifted, attempt, count)? {
+                Ok(lu) => return Ok(lu),
+                // The values are made again below, after the LU's symbolic analysis.
+                Err((back, _)) => count = back,
+            }
         }
         let symbolic = count
             .measure(|| factorize_symbolic_lu(csc, Default::default()))
@@ -426,7 +488,7 @@ impl<I: faer::Index> ShiftedLu<I> {
         let par = faer::get_global_parallelism();
         let mut shifted = shifted_values(manager, h, sigma, prefix)?;
         if let Some(precision) = symmetric {
-            let attempt = (sigma, m, prefix, order, precision);
+            let attempt = (sigma, m, prefix, order.symmetric(), precision);
             (count, shifted) = match Self::symmetric(manager, csc, shifted, attempt, count)? {
                 Ok(lu) => return Ok(lu),
                 Err(back) => back,
@@ -463,20 +525,19 @@ impl<I: faer::Index> ShiftedLu<I> {
 
     /// [`ShiftedLu::ordered`]'s `L·B·Lᵀ` factor of the complex symmetric H − σ (no magnetic
     /// field; `shifted` its values on the pattern `csc`, freed before the solve workspace is
-    /// made), for σ and `m` right-hand sides, counted under `prefix`, in `order`'s symmetric
-    /// order and in `precision`; `Err` gives the count and the values back when the factor
-    /// fails its check (the LU follows).
+    /// made), for σ and `m` right-hand sides, counted under `prefix`, eliminating its points
+    /// in `order` (`order[e]` is the point eliminated `e`-th), in `precision`; `Err` gives the
+    /// count and the values back when the factor fails its check (the LU follows).
     fn symmetric(
         manager: &MemoryManager,
         csc: SymbolicSparseColMatRef<'_, I>,
         shifted: PoolBuffer<Complex64>,
-        (sigma, m, prefix, order, precision): (Complex64, usize, &str, GridOrder, Precision),
+        (sigma, m, prefix, order, precision): (Complex64, usize, &str, Vec<usize>, Precision),
         mut count: FactorCount,
     ) -> Result<std::result::Result<Self, (FactorCount, PoolBuffer<Complex64>)>> {
         let par = faer::get_global_parallelism();
         // Read column-major, the CSR arrays hold (H − σ)ᵀ = H − σ.
         let a = SparseColMatRef::new(csc, &shifted);
-        let order = order.symmetric();
         let made = count.measure(|| match precision {
             Precision::Double => SymmetricLblt::<I, f64>::new(a, &order, par)
                 .map(|f| f.map(|f| (f.solve_scratch(m, par), Factor::Symmetric(f)))),

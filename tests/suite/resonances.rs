@@ -147,7 +147,7 @@ fn resonance_between_eigenvalues_matches_dense() {
     assert_nearest(&res.values, &all, target, 1e-9);
 }
 
-/// The LU factor (faer's memory, outside the pools) is counted under
+/// The factor (faer's memory, outside the pools) is counted under
 /// `solver.resonances.factor` while the solve runs — what the factorisation made resident, at
 /// least the matrix's values (the measurement is process-wide and other tests run meanwhile,
 /// so only that floor is asserted) — and is released after; a manager whose limit cannot hold
@@ -156,7 +156,7 @@ fn resonance_between_eigenvalues_matches_dense() {
 #[test]
 fn resonance_factor_is_counted_and_limited() {
     let m = manager();
-    let h = open_dot(&m, 40);
+    let h = open_dot(&m, 60);
     let estimate = resonances_factor_estimate(&h).unwrap();
     assert!(estimate > 1 << 20, "a factor of {estimate} bytes");
     let res = resonances(&m, &h, Complex64::new(0.02, -0.001), 4, 1e-8, 1).unwrap();
@@ -174,20 +174,50 @@ fn resonance_factor_is_counted_and_limited() {
     );
     m.check_consistency().unwrap();
 
-    // Room for H and half the factor.
+    // Room for H and a byte less than the LU's estimate: the solve takes the symmetric
+    // `L·B·Lᵀ` factor (the open dot's H is complex symmetric), about a third of it, and finds
+    // the same values as without a limit (residual 1e-8·|E|: agreement to ~1e-8 relative). A
+    // 150² grid, where the factor outweighs the blocks and the result.
+    let big = open_dot(&m, 150);
+    let free = resonances(&m, &big, Complex64::new(0.02, -0.001), 4, 1e-8, 1).unwrap();
+    let symmetric_limit = big.memory_bytes() as u64 + sparse_lu_factor_estimate(&big).unwrap() - 1;
+    let fitted = MemoryManager::new(ManagerConfig {
+        memory_limit: Some(symmetric_limit),
+        ..ManagerConfig::default()
+    })
+    .unwrap();
+    let big_fitted = open_dot(&fitted, 150);
+    let within = resonances(
+        &fitted,
+        &big_fitted,
+        Complex64::new(0.02, -0.001),
+        4,
+        1e-8,
+        1,
+    )
+    .unwrap();
+    assert!(within.is_converged(), "{within:?}");
+    for (a, b) in within.values.iter().zip(&free.values) {
+        assert!((a - b).norm() < 1e-7 * b.norm(), "{a} vs {b}");
+    }
+    assert!(fitted.stats().peak_bytes_in_use <= symmetric_limit);
+    drop((within, big_fitted));
+    fitted.check_consistency().unwrap();
+
+    // Room for H and half the smallest factor.
     let limit = h.memory_bytes() as u64 + estimate / 2;
     let small = MemoryManager::new(ManagerConfig {
         memory_limit: Some(limit),
         ..ManagerConfig::default()
     })
     .unwrap();
-    let h2 = open_dot(&small, 40);
+    let h2 = open_dot(&small, 60);
     let before = small.stats().bytes_in_use;
     let e = resonances(&small, &h2, Complex64::new(0.02, -0.001), 4, 1e-8, 1).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::LimitExceeded);
     let mib = format!("{:.1} MiB", estimate as f64 / (1u64 << 20) as f64);
     assert!(
-        e.message().contains(&mib) && e.message().contains("LU factor"),
+        e.message().contains(&mib) && e.message().contains("sparse factor of H − σ"),
         "{mib} not in {:?}",
         e.message()
     );
