@@ -4,7 +4,10 @@
 //! nested-dissection order (`ordered_lu.rs`); or, for a 3D grid whose H − σ is complex
 //! symmetric (no magnetic field), the `L·B·Lᵀ` factor of its real-equivalent form in the
 //! grid's order (`symmetric_lblt.rs`: the 30³ open dot's manager peak 705 → 317 MiB, the solve
-//! in the same time), with the LU as the fallback when that factor fails its check.
+//! in the same time), with the LU as the fallback when that factor fails its check. A complex
+//! symmetric CSR matrix whose LU does not fit gets the same factor in the AMD order of its
+//! pattern (the 60³ open dot: an LU estimated at 29.4 GiB; with the symmetric factor the whole
+//! solve peaked at 7.7 GB).
 //!
 //! Memory: faer keeps L and U in its own `Vec`s and does not expose their sizes (it reserves
 //! far more than it fills: 2.1 GB of address space for a 250² open dot whose factor writes
@@ -341,9 +344,9 @@ impl<I: faer::Index> ShiftedLu<I> {
     /// (`order[e]` is the column eliminated `e`-th: a grid's nested dissection), else in
     /// faer's COLAMD order, in `precision` (a caller's order: double unless the factor is the
     /// symmetric one). A complex symmetric H − σ gets the symmetric `L·B·Lᵀ` factor
-    /// (`symmetric_lblt.rs`) in a grid's order, and without one in double precision (the CSR
-    /// solver's shift-invert) in the AMD order of its pattern; the LU when that factor fails
-    /// its check. The factor is counted first under `<prefix>.factor` (refused when it cannot
+    /// (`symmetric_lblt.rs`) in a grid's order, and without one (the CSR solver's
+    /// shift-invert, double) in the AMD order of its pattern where the LU's estimate does not
+    /// fit; the LU when that factor fails its check. The factor is counted first under `<prefix>.factor` (refused when it cannot
     /// fit), then the factorisation and solve workspace for `m` right-hand sides under
     /// `<prefix>.workspace`.
     #[allow(clippy::too_many_arguments)]
