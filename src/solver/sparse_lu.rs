@@ -53,7 +53,7 @@ use parking_lot::Mutex;
 /// Bytes the smallest factor of H − σ the CSR resonance solver can take is estimated to need
 /// (counted in the manager, tag `solver.resonances.factor`, before the factorisation): the
 /// symmetric `L·B·Lᵀ` factor's for a complex symmetric H, else the LU's. The solver takes the
-/// faster LU where its estimate fits (see [`ShiftedLu::new`]).
+/// faster LU where its estimate fits (`src/solver/sparse_lu.rs`).
 pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
     fn of<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> Result<u64> {
         let (sym, values) = view.parts();
