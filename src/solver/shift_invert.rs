@@ -65,17 +65,23 @@ impl<I: faer::Index> Symbolic<I> {
     }
 }
 
-/// The symbolic Cholesky factorisation of the pattern of `view` (AMD ordering).
-pub(crate) fn symbolic_of<I: faer::Index, T>(
-    view: SparseRowMatRef<'_, I, T>,
-) -> Result<Symbolic<I>> {
-    // A row-major pattern read column-major is its transpose: the same pattern for H = Hᴴ.
+/// The pattern of the square `view` read column-major: its transpose (the same pattern for a
+/// symmetric or Hermitian H), with the values in the same order.
+pub(crate) fn transposed_pattern<'a, I: faer::Index, T>(
+    view: SparseRowMatRef<'a, I, T>,
+) -> SymbolicSparseColMatRef<'a, I> {
     let (sym, _) = view.parts();
     let n = sym.nrows();
     // SAFETY: the CSR invariants (sorted, in-range, monotone) are the CSC invariants of the
     // transposed pattern.
-    let csc =
-        unsafe { SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx()) };
+    unsafe { SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx()) }
+}
+
+/// The symbolic Cholesky factorisation of the pattern of `view` (AMD ordering).
+pub(crate) fn symbolic_of<I: faer::Index, T>(
+    view: SparseRowMatRef<'_, I, T>,
+) -> Result<Symbolic<I>> {
+    let csc = transposed_pattern(view);
     let symbolic =
         factorize_symbolic_cholesky(csc, Side::Lower, Default::default(), Default::default())
             .map_err(|e| {
@@ -152,13 +158,11 @@ fn solve<I: faer::Index, T: Scalar>(
     let n = h.nrows();
     let Symbolic { symbolic } = symbolic_of(view)?;
     // H − σ: the values with the shift on the stored diagonal, in the pool.
-    let (sym, vals) = view.parts();
+    let (_, vals) = view.parts();
     let mut shifted =
         PoolBuffer::<T>::uninit_values(manager, vals.len(), "solver.shift_invert.matrix")?;
     h.shifted_values(T::from_real(sigma), &mut shifted)?;
-    // SAFETY: the CSR invariants are the CSC invariants of the transposed pattern.
-    let csc =
-        unsafe { SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx()) };
+    let csc = transposed_pattern(view);
     let a = SparseColMatRef::new(csc, &shifted);
     let mut factor =
         PoolBuffer::<T>::uninit_values(manager, symbolic.len_val(), "solver.shift_invert.factor")?;

@@ -37,7 +37,7 @@
 
 use super::nested_dissection::GridOrder;
 use super::ordered_lu::{OrderedLu, transpose};
-use super::shift_invert::{Symbolic, symbolic_of};
+use super::shift_invert::{Symbolic, symbolic_of, transposed_pattern};
 use super::symmetric_lblt::{SymmetricLblt, is_symmetric};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::{CsrMatrix, FaerCsr};
@@ -56,21 +56,12 @@ use parking_lot::Mutex;
 /// faster LU where its estimate fits (`src/solver/sparse_lu.rs`).
 pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
     fn of<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> Result<u64> {
-        let (sym, values) = view.parts();
-        let n = view.nrows();
-        // SAFETY: the CSR invariants are the CSC invariants of the transposed pattern.
-        let csc = unsafe {
-            SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx())
-        };
-        if is_symmetric(SparseColMatRef::new(csc, values)) {
-            Ok(symmetric_factor_estimate(
-                view,
-                &symbolic_of(view)?,
-                Precision::Double,
-            ))
+        let amd = symbolic_of(view)?;
+        Ok(if is_symmetric_view(view) {
+            symmetric_factor_estimate(view, &amd, Precision::Double)
         } else {
-            factor_estimate(view)
-        }
+            lu_estimate(view, &amd)
+        })
     }
     match h.as_faer() {
         FaerCsr::U32(v) => of(v),
@@ -79,13 +70,21 @@ pub fn resonances_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
 }
 
 /// Bytes an LU factor of H − σ with partial pivoting in a column order chosen for it is
-/// estimated to take (`factor_estimate`), whatever the symmetry of H: what a general sparse
+/// estimated to take (`lu_estimate`), whatever the symmetry of H: what a general sparse
 /// LU (SuperLU's, for example) would hold.
 pub fn sparse_lu_factor_estimate(h: &CsrMatrix<Complex64>) -> Result<u64> {
     match h.as_faer() {
-        FaerCsr::U32(v) => factor_estimate(v),
-        FaerCsr::U64(v) => factor_estimate(v),
+        FaerCsr::U32(v) => Ok(lu_estimate(v, &symbolic_of(v)?)),
+        FaerCsr::U64(v) => Ok(lu_estimate(v, &symbolic_of(v)?)),
     }
+}
+
+/// True when the square `view` equals its transpose, value for value.
+fn is_symmetric_view<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> bool {
+    is_symmetric(SparseColMatRef::new(
+        transposed_pattern(view),
+        view.parts().1,
+    ))
 }
 
 /// The precision a factor is computed and applied in (see the module notes).
@@ -143,11 +142,14 @@ const FILL_SLACK: f64 = 4.0;
 /// The LU factor's bytes: L and U each have (without pivoting) the fill of the Cholesky factor
 /// of the symmetric pattern, `len_val` values and as many row indices at most, times
 /// [`FILL_SLACK`]; plus the row and column permutations.
-fn factor_estimate<I: faer::Index>(view: SparseRowMatRef<'_, I, Complex64>) -> Result<u64> {
-    let len_val = symbolic_of(view)?.len_val() as f64;
+fn lu_estimate<I: faer::Index>(
+    view: SparseRowMatRef<'_, I, Complex64>,
+    symbolic: &Symbolic<I>,
+) -> u64 {
+    let len_val = symbolic.len_val() as f64;
     let per_value = (size_of::<Complex64>() + size_of::<I>()) as f64;
     let perms = 4 * view.nrows() * size_of::<I>();
-    Ok((FILL_SLACK * 2.0 * len_val * per_value).ceil() as u64 + perms as u64)
+    (FILL_SLACK * 2.0 * len_val * per_value).ceil() as u64 + perms as u64
 }
 
 /// Slack on the symmetric factor's values predicted from the symbolic Cholesky of the
@@ -346,9 +348,9 @@ impl<I: faer::Index> ShiftedLu<I> {
     /// symmetric one). A complex symmetric H − σ gets the symmetric `L·B·Lᵀ` factor
     /// (`symmetric_lblt.rs`) in a grid's order, and without one (the CSR solver's
     /// shift-invert, double) in the AMD order of its pattern where the LU's estimate does not
-    /// fit; the LU when that factor fails its check. The factor is counted first under `<prefix>.factor` (refused when it cannot
-    /// fit), then the factorisation and solve workspace for `m` right-hand sides under
-    /// `<prefix>.workspace`.
+    /// fit; the LU when that factor fails its check. The factor is counted first under
+    /// `<prefix>.factor` (refused when it cannot fit), then the factorisation and solve
+    /// workspace for `m` right-hand sides under `<prefix>.workspace`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         manager: &MemoryManager,
@@ -362,12 +364,11 @@ impl<I: faer::Index> ShiftedLu<I> {
     ) -> Result<Self> {
         let n = view.nrows();
         let nnz = view.compute_nnz();
-        let (sym, values) = view.parts();
-        // SAFETY: the CSR invariants (sorted, in-range, monotone) are the CSC invariants of the
-        // transposed pattern: read column-major, the arrays hold (H − σ)ᵀ.
-        let csc = unsafe {
-            SymbolicSparseColMatRef::new_unchecked(n, n, sym.row_ptr(), None, sym.col_idx())
-        };
+        // Read column-major, the arrays hold (H − σ)ᵀ.
+        let csc = transposed_pattern(view);
+        // The pattern's AMD analysis: every factor's estimate, and the symmetric factor's
+        // elimination order without a grid's.
+        let amd = symbolic_of(view)?;
         // A grid-ordered factor of a complex symmetric H (then H − σ is too) is the symmetric
         // one unless it fails its check. Without a grid order (the CSR solver) a double factor
         // of a complex symmetric H − σ is the LU where the LU's estimate fits the manager's
@@ -377,11 +378,11 @@ impl<I: faer::Index> ShiftedLu<I> {
         // it does not (3D: the 60³ dot's LU is estimated at 29.4 GiB). The 2D multigrid's
         // single-precision bottom LU in COLAMD order stays (`precond/shifted.rs`).
         let symmetric = match order {
-            Some(_) => is_symmetric(SparseColMatRef::new(csc, values)),
+            Some(_) => is_symmetric_view(view),
             None => {
                 precision == Precision::Double
-                    && is_symmetric(SparseColMatRef::new(csc, values))
-                    && !lu_fits(manager, factor_estimate(view)?)
+                    && is_symmetric_view(view)
+                    && !lu_fits(manager, lu_estimate(view, &amd))
             }
         };
         // An LU in a caller's order is double (`ordered_lu.rs`).
@@ -390,23 +391,22 @@ impl<I: faer::Index> ShiftedLu<I> {
         } else {
             precision
         };
-        // The pattern's AMD analysis: the symmetric factor's estimate and, without a grid
-        // order, its elimination order.
-        let amd = symmetric.then(|| symbolic_of(view)).transpose()?;
-        let estimate = match (&amd, precision) {
-            (Some(amd), _) => symmetric_factor_estimate(view, amd, precision),
-            (None, Precision::Double) => factor_estimate(view)?,
-            (None, Precision::Single) => factor_estimate(view)?.div_ceil(2),
+        let estimate = match (symmetric, precision) {
+            (true, _) => symmetric_factor_estimate(view, &amd, precision),
+            (false, Precision::Double) => lu_estimate(view, &amd),
+            (false, Precision::Single) => lu_estimate(view, &amd).div_ceil(2),
         };
+        // The analysis is not held while a factor is made (faer's memory, not counted).
+        let amd_order = (symmetric && order.is_none()).then(|| amd.order());
+        drop(amd);
         let mut count = FactorCount::begin(manager, prefix, estimate, n, nnz)?;
         if let Some(order) = order {
             let symmetric = symmetric.then_some(precision);
             return Self::ordered(manager, h, csc, sigma, m, prefix, order, symmetric, count);
         }
-        if let Some(amd) = amd {
+        if let Some(amd_order) = amd_order {
             let shifted = shifted_values(manager, h, sigma, prefix)?;
-            let attempt = (sigma, m, prefix, amd.order(), precision);
-            drop(amd);
+            let attempt = (sigma, m, prefix, amd_order, precision);
             match Self::symmetric(manager, csc, shifted, attempt, count)? {
                 Ok(lu) => return Ok(lu),
                 // The values are made again below, after the LU's symbolic analysis.
