@@ -29,7 +29,9 @@
 
 mod common;
 
-use common::{K, Measured, available_memory, dot, gib, max_error_mev, measure_self};
+use common::{
+    K, Measured, available_memory, dot, gib, max_error_mev, measure_self, serve_measure_mode,
+};
 use qdsim_mem::memory::MemoryManager;
 use qdsim_mem::physics::constants::GAAS_MASS;
 use qdsim_mem::physics::{HamiltonianSpec, StencilOperator};
@@ -171,6 +173,7 @@ fn row(n: usize, path: &str, m: &Measured, reduction: &str) {
 }
 
 fn main() {
+    serve_measure_mode();
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         child(&args[i + 1], args[i + 2].parse().unwrap());

@@ -28,7 +28,7 @@
 
 mod common;
 
-use common::{available_memory, gib, python_has, run_measured};
+use common::{available_memory, gib, measured, python_has, run_measured, serve_measure_mode};
 use num_complex::Complex64;
 use qdsim_mem::io::write_matrix_market;
 use qdsim_mem::memory::{MemoryManager, PoolBuffer};
@@ -39,7 +39,7 @@ use qdsim_mem::solver::{
     sparse_lu_factor_estimate,
 };
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// Resonances wanted.
 const K: usize = 4;
@@ -195,7 +195,7 @@ fn parse_row(out: &str, rss_mib: f64, with_manager: bool) -> Option<Row> {
 
 /// One of our solvers in a child process of this benchmark.
 fn measure_ours(solver: &str, case: Case) -> Option<Row> {
-    let mut command = Command::new(std::env::current_exe().unwrap());
+    let mut command = measured(std::env::current_exe().unwrap());
     command.args([
         "--child",
         solver,
@@ -212,7 +212,7 @@ fn measure_scipy(path: &Path) -> Option<Row> {
         env!("CARGO_MANIFEST_DIR"),
         "/benches/external/scipy_eigs.py"
     );
-    let mut command = Command::new("python3");
+    let mut command = measured("python3");
     command
         .arg(script)
         .arg(path)
@@ -328,6 +328,7 @@ fn print_row(name: &str, case: Case, row: &Row, grid: Option<&Row>, scipy: Optio
 }
 
 fn main() {
+    serve_measure_mode();
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let case = Case {

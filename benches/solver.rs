@@ -33,13 +33,14 @@
 mod common;
 
 use common::{
-    HW, K, Measured, dot, interpreter_has, max_error_mev, measure_command, measure_self, python_has,
+    HW, K, Measured, dot, interpreter_has, max_error_mev, measure_command, measure_self, measured,
+    python_has, serve_measure_mode,
 };
 use qdsim_mem::memory::{MemoryManager, PoolBuffer};
 use qdsim_mem::physics::constants::GAAS_MASS;
 use qdsim_mem::physics::{Grid, HamiltonianSpec, parabolic_potential};
 use qdsim_mem::solver::{EigenOptions, Method, lowest_states};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// States wanted in 3D: the shells of 1, 3, 6 and 10 states.
 const K3: usize = 20;
@@ -113,7 +114,7 @@ fn baseline_timeout() -> u64 {
 /// coreutils' `timeout` (whose wait4 usage includes the peak RSS of the child it waited for).
 fn measure_python(python: &str, script: &str, args: &[String]) -> Option<Measured> {
     let path = format!("{}/benches/external/{script}", env!("CARGO_MANIFEST_DIR"));
-    let mut command = Command::new("timeout");
+    let mut command = measured("timeout");
     command
         .arg(baseline_timeout().to_string())
         .arg(python)
@@ -141,6 +142,7 @@ fn ratio(base: Option<&Measured>, ours: &Measured) -> String {
 }
 
 fn main() {
+    serve_measure_mode();
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let dims = args.get(i + 3).map_or(2, |d| d.parse().unwrap());

@@ -2,6 +2,15 @@
 //! lowest levels against the exact oscillator spectrum, and one solve per child process so that
 //! its peak resident memory (`wait4`'s `ru_maxrss`) is its own — our solvers as children of the
 //! benchmark itself, the external baselines (scipy) as `python3` children.
+//!
+//! Each child is started by a *measuring parent* ([`measured`], [`serve_measure_mode`]): a
+//! fresh exec of the benchmark binary that starts the child and reports its peak. Linux
+//! carries a process's peak RSS across `exec` (the image it replaced is counted), so a child
+//! spawned straight from a benchmark whose own memory has grown — it assembled a matrix and
+//! wrote it for scipy, estimated a factor — reports at least that memory: a `/bin/true` started
+//! by a process holding 1 GiB has a `ru_maxrss` of 1 GiB, and the 3D grid solve of the
+//! resonance benchmark read 1072 MiB after a 2000² case where alone it peaks at 263 MiB. The
+//! measuring parent holds a few MiB, and that is all its children start from.
 
 // Each benchmark uses a subset of these.
 #![allow(dead_code)]
@@ -9,7 +18,7 @@
 use qdsim_mem::memory::{MemoryManager, PoolBuffer};
 use qdsim_mem::physics::constants::GAAS_MASS;
 use qdsim_mem::physics::{Grid, parabolic_potential};
-use std::io::Read;
+use std::ffi::{OsStr, OsString};
 use std::process::{Command, Stdio};
 
 /// States wanted.
@@ -65,30 +74,19 @@ pub fn measure_command(command: Command) -> Option<Measured> {
     })
 }
 
-/// Runs `command` to its end and returns what it printed on stdout with its peak resident
-/// memory (MiB, `wait4`'s `ru_maxrss`: the child's own, not the benchmark's). `None` when it
-/// cannot start or exits with a failure. For benchmarks whose children print lines of their
-/// own format.
-// The child is reaped by `libc::wait4` (which also returns its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
+/// Runs `command` (made by [`measured`]) to its end and returns what its program printed on
+/// stdout with the program's peak resident memory (MiB, its own: see the module notes). `None`
+/// when it cannot start or exits with a failure. For benchmarks whose children print lines of
+/// their own format.
 pub fn run_measured(mut command: Command) -> Option<(String, f64)> {
-    let mut child = command.stdout(Stdio::piped()).spawn().ok()?;
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child (not waited for elsewhere) and writes into locals.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    if pid < 0 || status != 0 {
+    let output = command.stdout(Stdio::piped()).output().ok()?;
+    if !output.status.success() {
         return None;
     }
-    Some((out, usage.ru_maxrss as f64 / 1024.0))
+    let text = String::from_utf8(output.stdout).ok()?;
+    let (out, report) = text.trim_end().rsplit_once('\n')?;
+    let kib: f64 = report.strip_prefix(PEAK_TAG)?.trim().parse().ok()?;
+    Some((out.to_string(), kib / 1024.0))
 }
 
 /// Whether `python3` can import `module` (the external baselines need numpy and scipy).
@@ -107,9 +105,49 @@ pub fn interpreter_has(python: &str, module: &str) -> bool {
 
 /// This benchmark's own executable run with `args` (its child mode).
 pub fn measure_self(args: &[&str]) -> Option<Measured> {
-    let mut command = Command::new(std::env::current_exe().unwrap());
+    let mut command = measured(std::env::current_exe().unwrap());
     command.args(args);
     measure_command(command)
+}
+
+/// The argument of the measuring-parent mode: `bench --measure PROGRAM ARGS…`.
+const MEASURE: &str = "--measure";
+
+/// What the measuring parent prints after its child's output: this tag and the child's peak
+/// resident memory in KiB.
+const PEAK_TAG: &str = "measured-peak-rss-kib";
+
+/// A command that runs `program` (its arguments, stderr and environment to be added as for
+/// `Command::new(program)`) under a measuring parent, for [`run_measured`].
+pub fn measured(program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.arg(MEASURE).arg(program);
+    command
+}
+
+/// The measuring-parent mode, which every benchmark's `main` enters first: when this process
+/// was started as `bench --measure PROGRAM ARGS…` ([`measured`]), runs PROGRAM with this
+/// process's stdio, waits for it, prints [`PEAK_TAG`] and its peak resident memory on a line
+/// of its own after PROGRAM's output, and exits with PROGRAM's success or failure. Otherwise
+/// returns at once.
+pub fn serve_measure_mode() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if args.len() < 3 || args[1] != MEASURE {
+        return;
+    }
+    let Ok(child) = Command::new(&args[2]).args(&args[3..]).spawn() else {
+        std::process::exit(1);
+    };
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child (not waited for elsewhere) and writes into locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    if pid < 0 || status != 0 {
+        std::process::exit(1);
+    }
+    println!("\n{PEAK_TAG} {}", usage.ru_maxrss);
+    std::process::exit(0);
 }
 
 /// Memory the system could give a new process now (`MemAvailable`), bytes.
