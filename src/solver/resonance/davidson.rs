@@ -103,7 +103,7 @@ pub(crate) struct LevelParams {
     pub k: usize,
     /// Ritz pairs kept (block size; `k < m ≤ dmax / 2`).
     pub m: usize,
-    /// Leading Ritz pairs whose corrections expand the space (`k < expand ≤ m`).
+    /// Leading Ritz pairs whose corrections expand the space (`k ≤ expand ≤ m`).
     pub expand: usize,
     /// Relative residual tolerance: ‖Hu − θu‖ ≤ tol·max(|θ|, scale) with ‖u‖ = 1.
     pub tol: f64,
@@ -726,7 +726,7 @@ pub(crate) fn davidson(
     let dmax = basis.v.ncols();
     let m = params.m;
     debug_assert!(params.k < m && 3 * m <= dmax && n <= basis.v.nrows());
-    debug_assert!(params.k < params.expand && params.expand <= m);
+    debug_assert!(params.k <= params.expand && params.expand <= m);
     debug_assert!(basis.work.ncols() > m && n <= basis.work.nrows());
     let res = basis.residency;
     let mut v = basis.v.as_mat_mut().subrows_mut(0, n);

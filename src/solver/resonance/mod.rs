@@ -117,8 +117,21 @@ fn block_size(options: &EigenOptions, n: usize) -> usize {
 /// 1000² open dot at 17 meV (k = 4, tol 10⁻⁸) with `block_extra` = 6, every pair expanded:
 /// 2 of 4 converged past 320 finest iterations (residual 5.7·10⁻⁷ at the 31st, 3.1·10⁻⁷ at the
 /// 310th); the leading 6 expanded: converged in 38 (docs/benchmarks.md).
-fn expanded_pairs(options: &EigenOptions, m: usize) -> usize {
-    (options.k + default_extra(options.k)).min(m)
+///
+/// On the finest level of a coarse-to-fine solve only the `k` wanted pairs are expanded: the
+/// extra ones only have to be there for the extraction and the restarts, and their directions
+/// came, converged to [`COARSE_TOLERANCE`], from the level below; a correction there is the
+/// most expensive step of the solve (a V-cycle from the finest grid, three operator
+/// applications, a pass of Gram–Schmidt over the whole space). On the open dot at 17 meV
+/// (k = 4, six pairs) the finest level took the same iterations with four corrections as with
+/// six (500²: 9, 1000²: 8, 2000²: 8; 100³: 16 against 14, the same time) and 500² went from
+/// 2.0 to 1.7 s, 1000² from 5.7 to 4.4 s (docs/benchmarks.md).
+fn expanded_pairs(options: &EigenOptions, m: usize, finest_of_several: bool) -> usize {
+    if finest_of_several {
+        options.k.min(m)
+    } else {
+        (options.k + default_extra(options.k)).min(m)
+    }
 }
 
 /// Checks what the grid resonance solver supports of `options`.
@@ -495,7 +508,7 @@ fn solve_over_bottom(
             let params = LevelParams {
                 k: options.k,
                 m,
-                expand: expanded_pairs(options, m),
+                expand: expanded_pairs(options, m, level == 0 && first > 0),
                 tol,
                 scale,
                 max_iterations: options
