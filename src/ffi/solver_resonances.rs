@@ -29,7 +29,8 @@ use crate::solver::grid_resonances;
 /// assembled H − target (as `qdsim_csr_solve_resonances`). Used options: `k`, `tolerance`
 /// (‖Hx − Ex‖ ≤ tolerance · max(|E|, 10⁻³·‖H‖) with ‖x‖₂ = 1), `max_iterations` (per grid
 /// level), `block_extra` (pairs kept beyond k; default max(2, k/4); a larger value keeps more
-/// pairs, but only the leading k + max(2, k/4) expand the search space), `seed`, `coarse_to_fine`,
+/// pairs, but only the leading k + max(2, k/4) expand the search space, and on the finest grid
+/// of a coarse-to-fine solve only the k wanted), `seed`, `coarse_to_fine`,
 /// `placement` and `scratch_dir` (`QDSIM_PLACEMENT_OUT_OF_CORE`, or `_AUTO` with a
 /// `memory_budget` below the in-core estimate: the search space goes to an unlinked scratch
 /// file, `qdsim_eigen_info.scratch_bytes` its size; a grid no larger than the factored bottom
