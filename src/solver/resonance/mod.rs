@@ -124,8 +124,8 @@ fn block_size(options: &EigenOptions, n: usize) -> usize {
 /// most expensive step of the solve (a V-cycle from the finest grid, three operator
 /// applications, a pass of Gram–Schmidt over the whole space). On the open dot at 17 meV
 /// (k = 4, six pairs) the finest level took the same iterations with four corrections as with
-/// six (500²: 9, 1000²: 8, 2000²: 8; 100³: 16 against 14, the same time) and 500² went from
-/// 2.0 to 1.7 s, 1000² from 5.7 to 4.4 s (docs/benchmarks.md).
+/// six (500²: 9, 1000²: 8, 2000²: 8; 100³: 16 against 14, 60.6 against 59.0 s) and 500²
+/// went from 2.0 to 1.7 s, 1000² from 5.7 to 4.4 s (docs/benchmarks.md).
 fn expanded_pairs(options: &EigenOptions, m: usize, finest_of_several: bool) -> usize {
     if finest_of_several {
         options.k.min(m)
