@@ -138,6 +138,13 @@ impl Drop for Borrow<'_> {
     }
 }
 
+/// The destroy epoch now (see the module documentation): an entry found live under this value
+/// stands until it moves.
+#[inline]
+pub(crate) fn destroy_epoch() -> u64 {
+    DESTROY_EPOCH.0.load(Ordering::Acquire)
+}
+
 /// Runs `f` with the object behind live handle `key` of `kind` (`name`: the argument's name for
 /// messages); NULL, destroyed, wrong-type and unknown handles are refused as by
 /// [`handles::lookup`], and `f` does not run.

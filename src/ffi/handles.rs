@@ -143,6 +143,7 @@ pub(crate) fn unregister<T: Any + Send + Sync>(
     };
     // After the removal: a thread that sees the new epoch finds the handle gone.
     super::handle_cache::forget(key);
+    super::manager_lane::forget(key);
     Ok(downcast(entry.object))
 }
 

@@ -10,6 +10,7 @@ use super::boundary::{guard, in_param, out_param, write_out};
 use super::csr::qdsim_csr;
 use super::handle_cache;
 use super::handles::{self, HandleKind};
+use super::manager_lane;
 use super::matrix::qdsim_matrix;
 use super::solver::qdsim_eigen_result;
 use super::status::qdsim_status;
@@ -236,7 +237,7 @@ fn allocate(
     out: *mut *mut c_void,
 ) -> Result<()> {
     let out = out_param(out, "out")?;
-    let ptr = with_manager(manager, |manager| {
+    let ptr = manager_lane::with_manager_heap(manager as usize, |manager, heap| {
         let tag = if tag.is_null() {
             TagText::Str("")
         } else {
@@ -250,7 +251,7 @@ fn allocate(
                 kind.element_size()
             ))
         })?;
-        manager.allocate_tagged(kind, bytes, alignment, tag, zeroed)
+        manager.allocate_tagged(kind, bytes, alignment, tag, zeroed, heap)
     })?;
     // SAFETY: checked by out_param; writable per the contract.
     unsafe { write_out(out, ptr.as_ptr().cast()) };
@@ -413,9 +414,9 @@ pub unsafe extern "C" fn qdsim_manager_free(
     ptr: *mut c_void,
 ) -> qdsim_status {
     guard("qdsim_manager_free", || {
-        with_manager(manager, |manager| {
+        manager_lane::with_manager_heap(manager as usize, |manager, heap| {
             // SAFETY: the caller promises not to use the memory after a successful free.
-            unsafe { manager.free(ptr.cast()) }
+            unsafe { manager.free_kept(ptr.cast(), heap) }
         })
         .map_err(|e| name_block_owner(e, ptr as usize))
     })

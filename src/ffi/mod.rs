@@ -26,6 +26,7 @@
 //! | `version.rs` | `QDSIM_MEM_ABI_VERSION`, `qdsim_abi_version`, `qdsim_version_string` |
 //! | `types.rs` | `qdsim_pool`, `qdsim_scalar`, `qdsim_complex` |
 //! | `manager.rs` | `qdsim_manager`: create, destroy, alloc, free, trim, check |
+//! | `manager_lane.rs` | the fast lane of alloc and free: the thread's last manager and its heap |
 //! | `manager_report.rs` | statistics, tags, leak summary, reports |
 //! | `matrix.rs` | `qdsim_matrix`: dense matrices, blocked copy / transpose / adjoint |
 //! | `csr.rs` | `qdsim_csr_builder`, `qdsim_csr`: sparse assembly, arrays, SpMV |
@@ -52,6 +53,7 @@ pub(crate) mod handle_cache;
 pub(crate) mod handles;
 pub mod last_error;
 pub mod manager;
+pub(crate) mod manager_lane;
 pub mod manager_report;
 pub mod mapped;
 pub mod matrix;

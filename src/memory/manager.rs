@@ -22,7 +22,7 @@ use super::pool_kind::{PoolElement, PoolKind};
 use super::regions::{self, Owner};
 use super::report;
 use super::scopes::OpenScope;
-use super::small::{SmallArena, SmallCounters, slab_map};
+use super::small::{SmallArena, SmallCounters, ThreadHeap, slab_map};
 use super::stats::{AllocationInfo, LeakSummary, Stats, fragmentation};
 use super::tags::{TagStats, TagTable, TagText};
 use crate::error::{Error, ErrorKind, Result};
@@ -226,11 +226,13 @@ impl MemoryManager {
         align: usize,
         tag: &str,
     ) -> Result<NonNull<u8>> {
-        self.allocate_tagged(pool, size, align, TagText::Str(tag), true)
+        self.allocate_tagged(pool, size, align, TagText::Str(tag), true, None)
     }
 
     /// [`allocate`](Self::allocate) or, with `zeroed`, [`allocate_zeroed`](Self::allocate_zeroed)
     /// with a tag whose bytes may not have been checked yet (the C API's).
+    /// `kept_heap`: the calling thread's small-block heap of this manager, kept by the caller
+    /// between calls ([`thread_heap`](Self::thread_heap)); `None` finds it per call.
     #[inline]
     pub(crate) fn allocate_tagged(
         &self,
@@ -239,8 +241,11 @@ impl MemoryManager {
         align: usize,
         tag: TagText<'_>,
         zeroed: bool,
+        kept_heap: Option<&ThreadHeap>,
     ) -> Result<NonNull<u8>> {
-        let (ptr, zero) = self.inner.allocate_block(pool, size, align, tag, false)?;
+        let (ptr, zero) = self
+            .inner
+            .allocate_block(pool, size, align, tag, false, kept_heap)?;
         if zeroed && !zero {
             // SAFETY: `ptr` is a fresh block of at least `size` writable bytes that nobody else
             // uses.
@@ -276,7 +281,7 @@ impl MemoryManager {
     /// # Safety
     /// As for [`free`](Self::free); only the owner of the block calls this.
     pub(crate) unsafe fn free_owned(&self, ptr: *mut u8) -> Result<()> {
-        self.inner.free(ptr as usize, true)
+        self.inner.free(ptr as usize, true, None)
     }
 
     /// Gives the allocation that starts at `ptr` back to its pool; a null `ptr` is a no-op.
@@ -290,7 +295,37 @@ impl MemoryManager {
     /// # Safety
     /// No reference into the allocation may be used after this returns `Ok`.
     pub unsafe fn free(&self, ptr: *mut u8) -> Result<()> {
-        self.inner.free(ptr as usize, false)
+        self.inner.free(ptr as usize, false, None)
+    }
+
+    /// [`free`](Self::free) through the calling thread's small-block heap kept by the caller
+    /// (see [`thread_heap`](Self::thread_heap)).
+    ///
+    /// # Safety
+    /// As for [`free`](Self::free).
+    #[inline]
+    pub(crate) unsafe fn free_kept(
+        &self,
+        ptr: *mut u8,
+        kept_heap: Option<&ThreadHeap>,
+    ) -> Result<()> {
+        self.inner.free(ptr as usize, false, kept_heap)
+    }
+
+    /// The calling thread's small-block heap of this manager (created on first use), for a
+    /// caller that keeps it between calls instead of finding it per call (the C API's fast
+    /// lane: one thread-local lookup per call instead of two). `None` when the manager has no
+    /// thread caches or the thread is exiting.
+    ///
+    /// The keeper passes it only to this manager's calls on this thread, never from inside
+    /// another operation of this manager on the thread (nothing in the library calls back into
+    /// a caller), and drops it when its thread ends; a heap whose thread has finished with it
+    /// is noticed and skipped.
+    pub(crate) fn thread_heap(&self) -> Option<Arc<ThreadHeap>> {
+        if !self.inner.config.thread_cache {
+            return None;
+        }
+        self.inner.small.thread_heap()
     }
 
     /// The live allocation that starts at `ptr`, if there is one.
@@ -571,13 +606,16 @@ impl Inner {
         tag: TagText<'_>,
         owned: bool,
     ) -> Result<NonNull<u8>> {
-        self.allocate_block(kind, size, align, tag, owned)
+        self.allocate_block(kind, size, align, tag, owned, None)
             .map(|(p, _)| p)
     }
 
     /// Allocates a block (`owned`: by a library object, see
     /// [`MemoryManager::allocate_owned`]); the flag says whether it lies in pages mapped for it
     /// just now (which read as zero).
+    ///
+    /// `kept_heap`: the calling thread's small-block heap of this manager when the caller keeps
+    /// it (see [`MemoryManager::thread_heap`]); else the heap is found per call.
     #[inline]
     fn allocate_block(
         &self,
@@ -586,6 +624,7 @@ impl Inner {
         align: usize,
         tag: TagText<'_>,
         owned: bool,
+        kept_heap: Option<&ThreadHeap>,
     ) -> Result<(NonNull<u8>, bool)> {
         let align = if align == 0 {
             self.config.alignment
@@ -599,7 +638,13 @@ impl Inner {
             )));
         }
         if self.small_eligible(size, align) {
-            if let Some(result) = self.allocate_small(kind, size, tag, owned) {
+            let small = match kept_heap {
+                Some(heap) if !heap.is_retired() => {
+                    self.allocate_small_in(heap, kind, size, tag, owned)
+                }
+                _ => self.allocate_small(kind, size, tag, owned),
+            };
+            if let Some(result) = small {
                 return result.map(|p| (p, false));
             }
         }
@@ -806,15 +851,17 @@ impl Inner {
     }
 
     /// Frees the block at `addr`; `by_owner`: the caller is the block's owning library object
-    /// (else an owned block is refused).
+    /// (else an owned block is refused); `kept_heap` as for
+    /// [`allocate_block`](Self::allocate_block).
     #[inline]
-    fn free(&self, addr: usize, by_owner: bool) -> Result<()> {
+    fn free(&self, addr: usize, by_owner: bool, kept_heap: Option<&ThreadHeap>) -> Result<()> {
         if addr == 0 {
             return Ok(());
         }
         if let Some(slab) = slab_map::lookup(addr) {
             if let Some(place) = slab.locate(addr) {
-                return self.free_small(slab, place, addr, by_owner);
+                let kept_heap = kept_heap.filter(|heap| !heap.is_retired());
+                return self.free_small(slab, place, addr, by_owner, kept_heap);
             }
         }
         self.free_pooled(addr, by_owner)

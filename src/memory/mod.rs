@@ -79,6 +79,7 @@ pub use pool::GRANULE;
 pub use pool_kind::{PoolElement, PoolKind};
 pub use pool_vec::PoolVec;
 pub use scopes::{Checkpoint, LeakCheck, ScopeStats};
+pub(crate) use small::ThreadHeap;
 pub use stats::{AllocationInfo, LeakSummary, Stats};
 pub(crate) use tags::TagText;
 pub use tags::{MAX_TAG_LEN, TagStats};

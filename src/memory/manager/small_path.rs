@@ -109,56 +109,71 @@ impl Inner {
         owned: bool,
     ) -> Option<Result<NonNull<u8>>> {
         self.small
-            .with_heap(|heap| {
-                // Allocation and counters as one step for consistency checks.
-                let _active = self.small.enter(heap);
-                let tag = match recent_tag(self, heap, tag_name) {
-                    Ok(tag) => tag,
-                    Err(e) => return Some(Err(e)),
-                };
-                let epoch = self.epoch.load(Relaxed);
-                if tag.id() > MAX_TAG_ID || epoch > MAX_EPOCH {
-                    return None;
-                }
-                if let Err(e) = self.check_open() {
-                    return Some(Err(e));
-                }
-                if let Err(e) = self.reserve(size, kind, tag.name()) {
-                    self.pools[kind.index()].lock().count_failure();
-                    return Some(Err(e));
-                }
-                let (slab, index) = match self.small.pop(heap, kind, class_of(size.max(1)), self) {
-                    Ok(block) => block,
-                    Err(e) => {
-                        self.in_use.fetch_sub(size as u64, Relaxed);
-                        self.pools[kind.index()].lock().count_failure();
-                        return Some(Err(e.context(&format!(
-                            "allocation of {size} bytes (tag {:?}, pool {kind})",
-                            tag.name()
-                        ))));
-                    }
-                };
-                heap.count_alloc(kind, tag.slot(), size as u64);
-                if tag.slot().is_none() {
-                    tag.on_alloc(size as u64);
-                }
-                slab.set_live(
-                    index as usize,
-                    BlockState {
-                        tag: tag.id(),
-                        requested: size,
-                        epoch,
-                        owned,
-                    },
-                );
-                Some(Ok(NonNull::new(slab.address(index as usize) as *mut u8)
-                    .expect("slabs are never at address 0")))
-            })
+            .with_heap(|heap| self.allocate_small_in(heap, kind, size, tag_name, owned))
             .flatten()
     }
 
+    /// [`allocate_small`](Self::allocate_small) through `heap`, the calling thread's heap of
+    /// this manager (from `with_heap`, or kept from [`SmallArena::thread_heap`] and not
+    /// retired), with no other operation on it under way.
+    #[inline]
+    pub(super) fn allocate_small_in(
+        &self,
+        heap: &ThreadHeap,
+        kind: PoolKind,
+        size: usize,
+        tag_name: TagText<'_>,
+        owned: bool,
+    ) -> Option<Result<NonNull<u8>>> {
+        // Allocation and counters as one step for consistency checks.
+        let _active = self.small.enter(heap);
+        let tag = match recent_tag(self, heap, tag_name) {
+            Ok(tag) => tag,
+            Err(e) => return Some(Err(e)),
+        };
+        let epoch = self.epoch.load(Relaxed);
+        if tag.id() > MAX_TAG_ID || epoch > MAX_EPOCH {
+            return None;
+        }
+        if let Err(e) = self.check_open() {
+            return Some(Err(e));
+        }
+        if let Err(e) = self.reserve(size, kind, tag.name()) {
+            self.pools[kind.index()].lock().count_failure();
+            return Some(Err(e));
+        }
+        let (slab, index) = match self.small.pop(heap, kind, class_of(size.max(1)), self) {
+            Ok(block) => block,
+            Err(e) => {
+                self.in_use.fetch_sub(size as u64, Relaxed);
+                self.pools[kind.index()].lock().count_failure();
+                return Some(Err(e.context(&format!(
+                    "allocation of {size} bytes (tag {:?}, pool {kind})",
+                    tag.name()
+                ))));
+            }
+        };
+        heap.count_alloc(kind, tag.slot(), size as u64);
+        if tag.slot().is_none() {
+            tag.on_alloc(size as u64);
+        }
+        slab.set_live(
+            index as usize,
+            BlockState {
+                tag: tag.id(),
+                requested: size,
+                epoch,
+                owned,
+            },
+        );
+        Some(Ok(NonNull::new(slab.address(index as usize) as *mut u8)
+            .expect("slabs are never at address 0")))
+    }
+
     /// Frees a pointer that falls inside `slab`: `place` is `Ok(block)` for a block start or
-    /// `Err((block, offset))` for an interior pointer.
+    /// `Err((block, offset))` for an interior pointer. `kept_heap`: the calling thread's heap
+    /// of this manager, when the caller has it at hand (as for
+    /// [`allocate_small_in`](Self::allocate_small_in)); else it is found here.
     #[inline]
     pub(super) fn free_small(
         &self,
@@ -166,6 +181,7 @@ impl Inner {
         place: std::result::Result<usize, (usize, usize)>,
         addr: usize,
         by_owner: bool,
+        kept_heap: Option<&ThreadHeap>,
     ) -> Result<()> {
         let pool = slab.pool();
         let owner = slab.manager();
@@ -191,10 +207,14 @@ impl Inner {
         };
         // The block's state, the counters and its return to a magazine as one step for
         // consistency checks (see `SmallArena::quiesce`).
-        let freed = self.small.with_heap(|heap| {
+        let release = |heap: &ThreadHeap| {
             let _active = self.small.enter(heap);
             self.release_small(slab, index, addr, by_owner, Some(heap))
-        });
+        };
+        let freed = match kept_heap {
+            Some(heap) => Some(release(heap)),
+            None => self.small.with_heap(release),
+        };
         let state = match freed {
             Some(result) => result?,
             None => {

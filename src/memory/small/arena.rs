@@ -171,6 +171,29 @@ impl SmallArena {
             .flatten()
     }
 
+    /// The calling thread's heap for this arena (created on first use) as a reference of its
+    /// own, for a caller that keeps it between operations (the C API's fast lane) instead of
+    /// finding it through [`with_heap`](Self::with_heap) each time; `None` as for `with_heap`.
+    /// The keeper uses it on this thread only, never while a `with_heap` call of this arena is
+    /// under way on the thread, and drops it once [`ThreadHeap::is_retired`] says so.
+    pub fn thread_heap(self: &Arc<Self>) -> Option<Arc<ThreadHeap>> {
+        REGISTRY
+            .try_with(|registry| {
+                let found = registry
+                    .try_borrow()
+                    .ok()?
+                    .iter()
+                    .position(|e| e.manager == self.manager);
+                let index = match found {
+                    Some(index) => index,
+                    None => self.register(registry)?,
+                };
+                Some(registry.try_borrow().ok()?[index].heap.clone())
+            })
+            .ok()
+            .flatten()
+    }
+
     /// Marks the calling thread's `heap` busy with one small-block operation until the guard
     /// drops; waits first while a consistency check runs. Call before taking any lock.
     #[inline]
@@ -412,6 +435,7 @@ impl SmallArena {
     /// A thread is done with `heap`: its blocks go back to the slabs and its counters into the
     /// arena's totals.
     fn retire(&self, heap: &Arc<ThreadHeap>) {
+        heap.retired.store(true, Relaxed);
         // SAFETY: called from the owning thread's registry entry as it is dropped.
         let local = unsafe { heap.local() };
         self.flush_local(heap, local);

@@ -112,6 +112,10 @@ pub struct ThreadHeap {
     pub tags: [TagCounters; TAG_SLOTS],
     /// True while the owner is inside a small-block operation (see `SmallArena::enter`).
     pub active: std::sync::atomic::AtomicBool,
+    /// Set (by the owner) when its thread is done with the heap: its blocks went back to the
+    /// slabs and its counters into the arena's totals. A caller that kept a reference
+    /// ([`SmallArena::thread_heap`](super::SmallArena::thread_heap)) must not use it any more.
+    pub retired: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: `local` is only accessed by the thread that created the heap (see `local`), and the
@@ -132,7 +136,14 @@ impl ThreadHeap {
             pools: Default::default(),
             tags: Default::default(),
             active: std::sync::atomic::AtomicBool::new(false),
+            retired: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// True once the owning thread is done with the heap (see [`retired`](Self::retired)).
+    #[inline]
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Relaxed)
     }
 
     /// The owner-only part.
