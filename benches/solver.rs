@@ -151,10 +151,11 @@ fn main() {
     }
     let large =
         args.iter().any(|a| a == "--large") || std::env::var_os("QDSIM_BENCH_LARGE").is_some();
-    // `--3d` alone: 64³, 100³ and 128³; `--3d 100,128`: those.
+    // `--3d` alone: 64³, 100³ and 128³; `--3d 100,128`: those; `--3d none` (the default): none.
     let grids_3d: Vec<usize> = match args.iter().position(|a| a == "--3d") {
         None => Vec::new(),
         Some(i) => match args.get(i + 1).filter(|a| !a.starts_with("--")) {
+            Some(list) if list == "none" => Vec::new(),
             Some(list) => list
                 .split(',')
                 .map(|s| s.parse().expect("--3d 64,100"))
