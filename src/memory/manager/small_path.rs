@@ -54,8 +54,9 @@ impl SlabSource for Inner {
 /// miss: a hit needs no UTF-8 check, the bytes equal a checked name).
 #[inline]
 fn recent_tag<'h>(inner: &Inner, heap: &'h ThreadHeap, name: TagText<'_>) -> Result<&'h Arc<Tag>> {
-    // SAFETY: `heap` is the calling thread's own, handed out by `with_heap`, and no other
-    // reference to its recent tags is alive.
+    // SAFETY: `heap` is the calling thread's own (handed out by `with_heap`, or kept from
+    // `thread_heap` by the C API's lane, which holds it only on this thread and for one call at
+    // a time), and no other reference to its recent tags is alive.
     let recent = unsafe { heap.recent_tags() };
     let name = name.as_bytes();
     // Callers usually pass the same literal every time: compare addresses before bytes.

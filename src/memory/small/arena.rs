@@ -278,7 +278,8 @@ impl SmallArena {
         class: usize,
         source: &dyn SlabSource,
     ) -> Result<CachedBlock> {
-        // SAFETY: `heap` is the calling thread's own (handed out by `with_heap`).
+        // SAFETY: `heap` is the calling thread's own (handed out by `with_heap`, or kept from
+        // `thread_heap` on this thread), used by one operation at a time.
         let local = unsafe { heap.local() };
         self.follow_flushes(heap, local);
         let m = pool.index() * CLASS_COUNT + class;
@@ -297,7 +298,8 @@ impl SmallArena {
     /// `heap`, spilling half of the magazine onto the slabs when it is full.
     #[inline]
     pub fn push(&self, heap: &ThreadHeap, slab: &'static Slab, index: u32) {
-        // SAFETY: `heap` is the calling thread's own (handed out by `with_heap`).
+        // SAFETY: `heap` is the calling thread's own (handed out by `with_heap`, or kept from
+        // `thread_heap` on this thread), used by one operation at a time.
         let local = unsafe { heap.local() };
         self.follow_flushes(heap, local);
         let (pool, class) = (slab.pool(), slab.class());

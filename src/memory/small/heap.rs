@@ -3,7 +3,9 @@
 //! thread may read.
 //!
 //! A [`ThreadHeap`] is shared (`Arc`) between its thread's registry entry and the manager's
-//! list of heaps, so statistics can sum the counters of every thread at any moment. The
+//! list of heaps, so statistics can sum the counters of every thread at any moment (the C API's
+//! fast lane keeps a third reference on the owning thread, and stops using it once
+//! [`retired`](ThreadHeap::retired) is set). The
 //! magazines sit in an `UnsafeCell` that only the owning thread accesses; the counters (counts,
 //! bytes allocated, bytes in use per pool and per tag slot) are atomics written by that thread
 //! alone with plain load + store (no read-modify-write), and read by anyone: a reader takes
