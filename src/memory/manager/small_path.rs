@@ -346,6 +346,9 @@ impl Inner {
         own_in_use: u64,
         slabs: &[(usize, usize)],
     ) -> Result<()> {
+        self.small
+            .check_slab_totals(pool)
+            .map_err(|m| Error::new(ErrorKind::Internal, m))?;
         let mut ours = self.small.slab_ranges(pool);
         ours.sort_unstable();
         let mut lent = slabs.to_vec();

@@ -108,6 +108,37 @@ pub struct SmallArena {
     retired_pools: [PoolCounters; PoolKind::ALL.len()],
     retired_tags: [TagCounters; TAG_SLOTS],
     flush_epoch: AtomicU64,
+    /// Per pool, the slabs in aggregate (statistics read these instead of walking the slabs).
+    slab_totals: [SlabTotals; PoolKind::ALL.len()],
+}
+
+/// The slabs of one pool in aggregate, kept up to date wherever blocks or slabs move, so that a
+/// statistics read takes no class lock and walks no slab.
+#[derive(Debug, Default)]
+struct SlabTotals {
+    /// Slabs mapped.
+    slabs: AtomicU64,
+    /// Bytes of those slabs.
+    bytes: AtomicU64,
+    /// Bytes of those slabs in neither a live block nor a magazine: free blocks on the slabs
+    /// (free stack, private list, never handed out) and each slab's tail too short for a block.
+    idle: AtomicU64,
+}
+
+impl SlabTotals {
+    /// A new slab: all of it idle.
+    fn add_slab(&self, len: usize) {
+        self.slabs.fetch_add(1, Relaxed);
+        self.bytes.fetch_add(len as u64, Relaxed);
+        self.idle.fetch_add(len as u64, Relaxed);
+    }
+
+    /// A slab given back to its pool (every block of it free, so all of it idle).
+    fn remove_slab(&self, len: usize) {
+        self.slabs.fetch_sub(1, Relaxed);
+        self.bytes.fetch_sub(len as u64, Relaxed);
+        self.idle.fetch_sub(len as u64, Relaxed);
+    }
 }
 
 /// A thread's heap for one manager, in the thread's registry.
@@ -147,6 +178,7 @@ impl SmallArena {
             retired_pools: Default::default(),
             retired_tags: Default::default(),
             flush_epoch: AtomicU64::new(0),
+            slab_totals: Default::default(),
         }
     }
 
@@ -371,15 +403,23 @@ impl SmallArena {
         let mut current: Option<&'static Slab> = None;
         for (slab, i) in blocks {
             if current.is_some_and(|c| !std::ptr::eq(c, slab)) {
-                current.expect("checked").push(&chain);
+                self.push_chain(current.expect("checked"), &chain);
                 chain.clear();
             }
             current = Some(slab);
             chain.push(i);
         }
         if let Some(slab) = current {
-            slab.push(&chain);
+            self.push_chain(slab, &chain);
         }
+    }
+
+    /// Pushes free blocks `chain` on `slab`'s stack and counts them idle.
+    fn push_chain(&self, slab: &'static Slab, chain: &[u32]) {
+        slab.push(chain);
+        self.slab_totals[slab.pool().index()]
+            .idle
+            .fetch_add((chain.len() * slab.block_size()) as u64, Relaxed);
     }
 
     /// Fills an empty magazine with about half its limit of blocks from the class's slabs,
@@ -397,6 +437,7 @@ impl SmallArena {
             return Err(self.closed_error());
         }
         let want = (cache_limit(class) / 2).max(1);
+        let totals = &self.slab_totals[pool.index()];
         let mut slabs = self.classes[pool.index() * CLASS_COUNT + class].lock();
         let mut scratch = Vec::with_capacity(want);
         // The newest slabs first: they are the likeliest to have room.
@@ -416,10 +457,16 @@ impl SmallArena {
             let slab = Slab::describe(self.manager, pool, class, base, len);
             slab_map::insert(base, len, slab);
             slabs.push(slab);
+            totals.add_slab(len);
             scratch.clear();
             slab.take(want, &mut scratch);
             magazine.extend(scratch.iter().map(|&i| (slab, i)));
         }
+        // Every block in the magazine came off a slab just now (it is refilled only when
+        // empty).
+        totals
+            .idle
+            .fetch_sub((magazine.len() * block_size(class)) as u64, Relaxed);
         bump(
             &heap.pools[pool.index()].cached,
             (magazine.len() * block_size(class)) as u64,
@@ -477,6 +524,7 @@ impl SmallArena {
             *slabs = busy;
             for slab in empty {
                 let (base, len) = (slab.base(), slab.len());
+                self.slab_totals[pool.index()].remove_slab(len);
                 slab_map::remove(base, len);
                 slab.park();
                 source.unmap_slab(pool, base, len);
@@ -497,6 +545,12 @@ impl SmallArena {
                 slab_map::remove(slab.base(), slab.len());
                 slab.park();
             }
+        }
+        // Every slab is gone, whatever its blocks were doing.
+        for totals in &self.slab_totals {
+            totals.slabs.store(0, Relaxed);
+            totals.bytes.store(0, Relaxed);
+            totals.idle.store(0, Relaxed);
         }
     }
 
@@ -525,15 +579,10 @@ impl SmallArena {
                 c.cached = c.cached.wrapping_add(p.cached.load(Relaxed));
             }
         }
-        for class in 0..CLASS_COUNT {
-            let slabs = self.classes[pool.index() * CLASS_COUNT + class].lock();
-            for slab in slabs.iter() {
-                let tail = slab.len() - slab.capacity() * slab.block_size();
-                c.cached += (slab.free_blocks() * slab.block_size() + tail) as u64;
-                c.slabs += 1;
-                c.slab_bytes += slab.len() as u64;
-            }
-        }
+        let totals = &self.slab_totals[pool.index()];
+        c.cached = c.cached.wrapping_add(totals.idle.load(Relaxed));
+        c.slabs = totals.slabs.load(Relaxed);
+        c.slab_bytes = totals.bytes.load(Relaxed);
         c
     }
 
@@ -574,6 +623,39 @@ impl SmallArena {
             }
         }
         live
+    }
+
+    /// Compares `pool`'s slab aggregates with a walk of its slabs (consistency checks: call
+    /// with the arena quiesced and the snapshot read, so that nothing moves meanwhile); the
+    /// message says what differs.
+    pub fn check_slab_totals(&self, pool: PoolKind) -> std::result::Result<(), String> {
+        let (mut slabs, mut bytes, mut idle) = (0u64, 0u64, 0u64);
+        for class in 0..CLASS_COUNT {
+            for slab in self.classes[pool.index() * CLASS_COUNT + class]
+                .lock()
+                .iter()
+            {
+                let tail = slab.len() - slab.capacity() * slab.block_size();
+                slabs += 1;
+                bytes += slab.len() as u64;
+                idle += (slab.free_blocks() * slab.block_size() + tail) as u64;
+            }
+        }
+        let totals = &self.slab_totals[pool.index()];
+        let kept = (
+            totals.slabs.load(Relaxed),
+            totals.bytes.load(Relaxed),
+            totals.idle.load(Relaxed),
+        );
+        if kept == (slabs, bytes, idle) {
+            Ok(())
+        } else {
+            Err(format!(
+                "pool {pool}: the slab totals (slabs, bytes, idle bytes) are {kept:?} but the \
+                 slabs add up to {:?}",
+                (slabs, bytes, idle)
+            ))
+        }
     }
 
     /// `(base, len)` of every slab of `pool` (consistency checks).
