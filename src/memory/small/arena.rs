@@ -187,20 +187,7 @@ impl SmallArena {
     /// further up the stack.
     #[inline]
     pub fn with_heap<R>(self: &Arc<Self>, f: impl FnOnce(&ThreadHeap) -> R) -> Option<R> {
-        REGISTRY
-            .try_with(|registry| {
-                // Exclusive borrow for the call: `f` may use the heap's owner-only part.
-                let entries = registry.try_borrow_mut().ok()?;
-                if let Some(entry) = entries.iter().find(|e| e.manager == self.manager) {
-                    return Some(f(&entry.heap));
-                }
-                drop(entries);
-                let index = self.register(registry)?;
-                let entries = registry.try_borrow_mut().ok()?;
-                Some(f(&entries[index].heap))
-            })
-            .ok()
-            .flatten()
+        self.with_registered_heap(|heap| f(heap))
     }
 
     /// The calling thread's heap for this arena (created on first use) as a reference of its
@@ -209,18 +196,27 @@ impl SmallArena {
     /// The keeper uses it on this thread only, never while a `with_heap` call of this arena is
     /// under way on the thread, and drops it once [`ThreadHeap::is_retired`] says so.
     pub fn thread_heap(self: &Arc<Self>) -> Option<Arc<ThreadHeap>> {
+        self.with_registered_heap(Arc::clone)
+    }
+
+    /// [`with_heap`](Self::with_heap) with the registry's own reference to the heap: the one
+    /// find-or-register of the calling thread's entry (a hit takes one exclusive borrow of
+    /// the registry, held for the call: `f` may use the heap's owner-only part).
+    #[inline]
+    fn with_registered_heap<R>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Arc<ThreadHeap>) -> R,
+    ) -> Option<R> {
         REGISTRY
             .try_with(|registry| {
-                let found = registry
-                    .try_borrow()
-                    .ok()?
-                    .iter()
-                    .position(|e| e.manager == self.manager);
-                let index = match found {
-                    Some(index) => index,
-                    None => self.register(registry)?,
-                };
-                Some(registry.try_borrow().ok()?[index].heap.clone())
+                let entries = registry.try_borrow_mut().ok()?;
+                if let Some(entry) = entries.iter().find(|e| e.manager == self.manager) {
+                    return Some(f(&entry.heap));
+                }
+                drop(entries);
+                let index = self.register(registry)?;
+                let entries = registry.try_borrow_mut().ok()?;
+                Some(f(&entries[index].heap))
             })
             .ok()
             .flatten()
