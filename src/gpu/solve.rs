@@ -76,9 +76,16 @@ struct DeviceBackend<'k, 'p, 'h, T: Scalar> {
 impl<'k, 'p, T: Scalar> BlockBackend<T> for DeviceBackend<'k, 'p, '_, T> {
     type Cols = DeviceCols<'k, 'p, T>;
 
-    fn gram_op(&self, s: &Self::Cols) -> Result<(Mat<T>, Option<Mat<T>>)> {
-        // Device blocks are in full precision: S is orthonormal to working precision.
-        Ok((self.kernels.gram_op(self.op, s)?, None))
+    fn gram_op(&self, s: &Self::Cols, overlap: bool) -> Result<(Mat<T>, Option<Mat<T>>)> {
+        // Device blocks are in full precision: S is orthonormal to working precision unless
+        // the caller left W and P as they were (`overlap`).
+        let g = self.kernels.gram_op(self.op, s)?;
+        let overlap = if overlap {
+            Some(crate::solver::ColumnBlock::gram_of(s, s)?)
+        } else {
+            None
+        };
+        Ok((g, overlap))
     }
 
     fn residuals(&self, x: &Self::Cols, lambda: &[f64], r: &Self::Cols) -> Result<Vec<f64>> {

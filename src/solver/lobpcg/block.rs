@@ -656,19 +656,20 @@ fn mirror_upper<T: Scalar>(g: &mut Mat<T>, s: &Cols<T>) {
     }
 }
 
-/// `Sᴴ·H·S`, applying `op` chunk by chunk (H·S is never stored), and, when some of S is stored
-/// in single precision, the Gram matrix `Sᴴ·S` of the stored columns from the same pass (the
-/// Rayleigh–Ritz step then solves the pencil: the rounded columns are orthonormal only to
-/// single precision).
+/// `Sᴴ·H·S`, applying `op` chunk by chunk (H·S is never stored), and, when `overlap` asks for
+/// it or some of S is stored in single precision, the Gram matrix `Sᴴ·S` of the stored columns
+/// from the same pass (the Rayleigh–Ritz step then solves the pencil: S is not orthonormal,
+/// or its rounded columns are orthonormal only to single precision).
 pub(crate) fn gram_op<T: Scalar, A: Operator<T> + ?Sized>(
     op: &A,
     s: &Cols<T>,
+    overlap: bool,
 ) -> (Mat<T>, Option<Mat<T>>) {
     let b = s.len();
     if b == 0 {
-        return (Mat::zeros(0, 0), None);
+        return (Mat::zeros(0, 0), overlap.then(|| Mat::zeros(0, 0)));
     }
-    if s.any_single() {
+    if overlap || s.any_single() {
         let (g, overlap) = gram_op_with_overlap(op, s);
         return (g, Some(overlap));
     }
@@ -952,7 +953,7 @@ mod tests {
             pool.broadcast(|_| BUFFER_HIGH_WATER.with(|h| h.set(0)));
             combine(&xc, coeff.as_ref(), &wc);
             combine(&xc, coeff.transpose(), &pc);
-            let (g, overlap) = gram_op(op, &s);
+            let (g, overlap) = gram_op(op, &s, false);
             let gram_s = gram(&s, &s);
             let norms = residuals(op, &xc, &lambda, Some(&wc));
             let high_water = pool

@@ -478,8 +478,8 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
 {
     type Cols = Cols<T>;
 
-    fn gram_op(&self, s: &Cols<T>) -> Result<(Mat<T>, Option<Mat<T>>)> {
-        let g = gram_op(self.op, s);
+    fn gram_op(&self, s: &Cols<T>, overlap: bool) -> Result<(Mat<T>, Option<Mat<T>>)> {
+        let g = gram_op(self.op, s, overlap);
         s.check_faults()?;
         Ok(g)
     }

@@ -92,10 +92,20 @@ pub(crate) fn hermitian_pencil_eigen<T: Scalar>(
     a: &Mat<T>,
     g: &Mat<T>,
 ) -> Result<(Vec<f64>, Mat<T>)> {
-    let (m, _) = svqb(g)?;
+    let (values, vectors, _) = hermitian_pencil_eigen_conditioned(a, g)?;
+    Ok((values, vectors))
+}
+
+/// [`hermitian_pencil_eigen`], also returning the condition number of the part of the
+/// column-scaled `G` that SVQB kept (`‖M‖²` up to the scaling).
+pub(crate) fn hermitian_pencil_eigen_conditioned<T: Scalar>(
+    a: &Mat<T>,
+    g: &Mat<T>,
+) -> Result<(Vec<f64>, Mat<T>, f64)> {
+    let (m, condition) = svqb(g)?;
     let reduced = m.adjoint() * a * &m;
     let (values, y) = hermitian_eigen(&reduced)?;
-    Ok((values, &m * y))
+    Ok((values, &m * y, condition))
 }
 
 /// Makes `y` orthogonal to the orthonormal columns `q` and orthonormal itself. Columns that lie
