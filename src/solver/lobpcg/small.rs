@@ -182,6 +182,27 @@ pub(crate) fn orthonormalize<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Resu
     Ok(kept)
 }
 
+/// Makes `y` orthogonal to the orthonormal columns `q`, `y ← y − q·qᴴy`, without normalising
+/// it: one classical Gram–Schmidt pass (a Gram matrix and a combination), and a second one when
+/// a column loses more than 1 − 1/√2 of its norm under the first (the DGKS criterion, as in
+/// [`orthonormalize`]). A column inside span(q) is left as the rounding left it.
+pub(crate) fn project_off<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Result<()> {
+    let (nq, b) = (q.count(), y.count());
+    if nq == 0 || b == 0 {
+        return Ok(());
+    }
+    let qy = C::join(&[q, y]);
+    let g1 = C::gram_of(&qy, y)?;
+    let before = diag_norms(&g1.subrows(nq, b).to_owned());
+    C::combine_into(&qy, project_coeff(&g1, nq, b).as_ref(), y)?;
+    if !keeps_most_of_its_norm(&g1, nq, &before) {
+        // `project_coeff` reads only the rows of q: qᴴy′ is enough.
+        let g2 = C::gram_of(q, y)?;
+        C::combine_into(&qy, project_coeff(&g2, nq, b).as_ref(), y)?;
+    }
+    Ok(())
+}
+
 /// True when every column of y keeps at least 1/√2 of its norm (`before`) once projected off
 /// the `nq` orthonormal columns q, read from `g1 = [q y]ᴴy`: ‖y_j − q·c_j‖² = ‖y_j‖² − ‖c_j‖².
 fn keeps_most_of_its_norm<T: Scalar>(g1: &Mat<T>, nq: usize, before: &[f64]) -> bool {
