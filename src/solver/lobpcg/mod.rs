@@ -174,8 +174,7 @@ fn rayleigh_ritz<T: Scalar>((a, overlap): (Mat<T>, Option<Mat<T>>)) -> Result<Ri
 /// pairs) had condition numbers of 1.6–3·10⁵ (median 37) in the 37 steps of the 2D 1000²
 /// solve, and 1.6–8·10¹¹ (median 11) in the 76 of the 3D 128³ solve, 2 of them above this
 /// limit. Only when S is this well conditioned is the pencil solved directly: its SVQB basis
-/// `M` (`MᴴGM = I`) then
-/// has `‖M‖² ≤ 10⁶`, so the combination `X ← S·M·Y` loses at most six of double precision's
+/// `M` (`MᴴGM = I`) then has `‖M‖² ≤ 10⁶`, so the combination `X ← S·M·Y` loses at most six of double precision's
 /// sixteen digits to rounding (and W and P, stored in single precision, keep their directions
 /// to 10⁻⁴ at worst: each new direction is at least 10⁻³ of its column, the rounding 6·10⁻⁸).
 /// Above it the step falls back to explicit orthonormalisation. What keeps the blocks
@@ -184,8 +183,8 @@ fn rayleigh_ritz<T: Scalar>((a, overlap): (Mat<T>, Option<Mat<T>>)) -> Result<Ri
 /// orthogonal to the pairs locked until then).
 pub(crate) const IMPLICIT_CONDITION_LIMIT: f64 = 1e6;
 
-/// The Rayleigh–Ritz step on `S = [X_active, W, P]` with the blocks as they are (W
-/// orthonormalised or not), by the pencil `(SᴴHS, SᴴS)`. Returns S and the Ritz pairs, or
+/// The Rayleigh–Ritz step on `S = [X_active, W, P]` with W and P as they are (projected off
+/// the locked pairs, not orthonormalised), by the pencil `(SᴴHS, SᴴS)`. Returns S and the Ritz pairs, or
 /// `None` when S's Gram matrix has a condition number above [`IMPLICIT_CONDITION_LIMIT`]:
 /// the step must then run on orthonormalised blocks (nothing was written: W and P are as
 /// given).
@@ -355,15 +354,14 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         if newly > 0 && p_count > 0 {
             project_off(&xall.columns(locked - newly..locked), &p_window)?;
         }
-        let mut wk = wa.take(wa.count());
-        let implicit = implicit_rayleigh_ritz(backend, [&x_active, &wk, &p_window])?;
+        let implicit = implicit_rayleigh_ritz(backend, [&x_active, &wa, &p_window])?;
         let (s, (theta, u)) = match implicit {
             Some(done) => {
                 out.implicit_steps += 1;
                 done
             }
             None => {
-                wk = wa.take(orthonormalize(xall, &wa)?);
+                let wk = wa.take(orthonormalize(xall, &wa)?);
                 let np = if p_count > 0 {
                     orthonormalize(&B::Cols::join(&[xall, &wk]), &p_window)?
                 } else {

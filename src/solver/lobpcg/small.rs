@@ -129,9 +129,7 @@ pub(crate) fn orthonormalize<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Resu
     let qy = C::join(&[q, y]);
     // Pass 1: c₁ = qᴴy and the norms before projection.
     let g1 = C::gram_of(&qy, y)?;
-    let before = (0..b)
-        .map(|j| g1[(nq + j, j)].to_complex().re.max(0.0).sqrt())
-        .collect::<Vec<_>>();
+    let before = norms_of_y(&g1, nq, b);
     // One pass is enough (see the doc) unless a column loses most of its norm: then project,
     // and pass 2 measures what is left, g2 = [q y′]ᴴy′.
     let g_last = if nq > 0 && !keeps_most_of_its_norm(&g1, nq, &before) {
@@ -193,7 +191,7 @@ pub(crate) fn project_off<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Result<
     }
     let qy = C::join(&[q, y]);
     let g1 = C::gram_of(&qy, y)?;
-    let before = diag_norms(&g1.subrows(nq, b).to_owned());
+    let before = norms_of_y(&g1, nq, b);
     C::combine_into(&qy, project_coeff(&g1, nq, b).as_ref(), y)?;
     if !keeps_most_of_its_norm(&g1, nq, &before) {
         // `project_coeff` reads only the rows of q: qᴴy′ is enough.
@@ -201,6 +199,13 @@ pub(crate) fn project_off<T: Scalar, C: ColumnBlock<T>>(q: &C, y: &C) -> Result<
         C::combine_into(&qy, project_coeff(&g2, nq, b).as_ref(), y)?;
     }
     Ok(())
+}
+
+/// The norms of y's `b` columns, read from `g = [q y]ᴴy` (q: `nq` columns).
+fn norms_of_y<T: Scalar>(g: &Mat<T>, nq: usize, b: usize) -> Vec<f64> {
+    (0..b)
+        .map(|j| g[(nq + j, j)].to_complex().re.max(0.0).sqrt())
+        .collect()
 }
 
 /// True when every column of y keeps at least 1/√2 of its norm (`before`) once projected off
