@@ -2,7 +2,7 @@
 //! block of columns at once — the same hierarchy (built on the host and copied: every level's
 //! stencil, the damped-Jacobi steps `ω/(H_ii + s)`, the per-axis interpolation and full-weighting
 //! maps), one damped Jacobi step before and after the coarse-grid correction, and the coarsest
-//! level solved on the host with the CPU's dense Cholesky factor (a few hundred to 1200 points:
+//! level solved on the host with the CPU's sparse Cholesky factor (a few hundred to 1200 points:
 //! its right-hand sides go to the host and back, one transfer per V-cycle).
 //!
 //! Device memory, per level l of n_l points and for blocks of up to `m` columns: the level's
@@ -316,7 +316,7 @@ impl<'p, 'h, T: Scalar> DeviceMultigrid<'p, 'h, T> {
         Ok(())
     }
 
-    /// The coarsest solve on the host: B is copied down, solved with the dense factor, and the
+    /// The coarsest solve on the host: B is copied down, solved with the sparse factor, and the
     /// solution copied into X (one copy each way when the columns are contiguous, as they are
     /// inside a V-cycle).
     fn coarse_solve(&self, n: usize, b: Cols, x: Cols, columns: usize) -> Result<()> {
@@ -331,7 +331,7 @@ impl<'p, 'h, T: Scalar> DeviceMultigrid<'p, 'h, T> {
             }
         }
         self.host
-            .coarse_solve_in_place(MatMut::from_column_major_slice_mut(&mut data, n, columns));
+            .coarse_solve_in_place(MatMut::from_column_major_slice_mut(&mut data, n, columns))?;
         if x.1 == n {
             self.pool.copy_to_device(x.0, bytes_of(&data))?;
         } else {

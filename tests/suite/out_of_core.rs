@@ -262,6 +262,16 @@ fn auto_placement_follows_the_budget() {
     let spilled = run(Some(estimate / 3));
     assert!(spilled.scratch_bytes > 0, "over the budget: out of core");
     assert!(spilled.is_converged());
+    // The result vectors stay in the pool when the budget holds them beside the hierarchy
+    // (which stays in core); one byte less and they go to a scratch file.
+    let resident = Multigrid::<f64>::new(&m, &spec).unwrap().memory_bytes();
+    let held = resident + (base.k * spec.grid.len() * size_of::<f64>()) as u64;
+    assert!(held < estimate / 3, "{held} {estimate}");
+    assert!(!spilled.vectors.is_mapped());
+    drop(spilled);
+    let spilled = run(Some(held - 1));
+    assert!(spilled.scratch_bytes > 0, "over the budget: out of core");
+    assert!(spilled.is_converged());
     // The plain operator entry point follows the same rule.
     let op = StencilOperator::<f64>::new(&m, &spec, "h").unwrap();
     let r = lowest_eigenpairs(

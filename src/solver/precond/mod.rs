@@ -6,10 +6,12 @@
 //! |---|---|
 //! | `mod.rs` | [`Preconditioner`], [`Jacobi`], [`Identity`]; what both multigrids' V-cycles share: a level's work vectors and the chunked `H·x`-then-update pass |
 //! | `multigrid.rs` | [`Multigrid`]: rediscretised hierarchy, damped-Jacobi smoothing, V-cycles |
+//! | `coarse.rs` | the exact solve at the bottom of a V-cycle: sparse Cholesky of the coarsest grid's H + s |
 //! | `hierarchy.rs` | the levels' grids and interpolated fields, shared by both multigrids |
 //! | `shifted.rs` | [`ShiftedMultigrid`]: V-cycles for the complex H − σ of open systems, sparse LU at the bottom |
 //! | `transfer.rs` | linear interpolation and full weighting between grids |
 
+mod coarse;
 mod hierarchy;
 mod multigrid;
 mod shifted;

@@ -1,7 +1,8 @@
 //! Geometric multigrid for grid Hamiltonians: a hierarchy of the same physics rediscretised on
 //! grids coarsened by 2 (potential and mass interpolated, magnetic field kept, so position-
 //! dependent masses and fields work at every level), weighted-Jacobi smoothing of (H + s),
-//! full-weighting transfers, and an exact dense Cholesky solve on the coarsest grid.
+//! full-weighting transfers, and an exact sparse Cholesky solve on the coarsest grid
+//! (`coarse.rs`).
 //!
 //! One V-cycle approximates (H + s)⁻¹ with s ≥ 0 chosen so H + s is positive definite on every
 //! level; it is symmetric (one smoothing step before and one after, restriction = scaled
@@ -19,6 +20,7 @@
 //! H, not by the quality of the preconditioner, so a cheaper V-cycle wins (measured on the 2D
 //! dot at 1000²: same iteration count as degree-2 Chebyshev smoothing, 30 % less time).
 
+use super::coarse::CoarseSolve;
 use super::hierarchy::LevelFields;
 use super::transfer::{Transfer, resize_exact};
 use super::{Preconditioner, Scratch, after_product, after_product_bytes};
@@ -28,12 +30,12 @@ use crate::memory::{ExternalAccount, MemoryManager};
 use crate::physics::{HamiltonianSpec, StencilOperator};
 use crate::solver::operator::Operator;
 use crate::solver::threads::solver_threads;
-use faer::Side;
-use faer::linalg::solvers::Solve;
+use faer::MatMut;
+use faer::dyn_stack::{MemBuffer, MemStack};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
-/// Coarsen until a grid has at most this many points (then solve it densely).
+/// Coarsen until a grid has at most this many points (then solve it exactly).
 const COARSEST_POINTS: usize = 1200;
 
 /// One level of the hierarchy.
@@ -56,10 +58,11 @@ const SCRATCH_VECTORS: usize = 4;
 const STREAMED_SCRATCH_VECTORS: usize = 2;
 
 /// Every level's work vectors, in single precision or in `T`, and the coarsest solve's
-/// right-hand side in `T`.
+/// right-hand side in `T` and workspace.
 struct Workspace<T: Scalar> {
     levels: LevelScratch<T>,
     coarsest: Vec<T>,
+    coarsest_stack: MemBuffer,
 }
 
 /// The levels' work vectors in the precision the hierarchy chose.
@@ -72,12 +75,11 @@ enum LevelScratch<T: Scalar> {
 pub struct Multigrid<T: Scalar> {
     levels: Vec<Level<T>>,
     shift: f64,
-    coarse_factor: faer::linalg::solvers::Llt<T>,
+    coarse: CoarseSolve<T>,
     scratch: Mutex<Workspace<T>>,
-    /// The coarsest level's dense factor and the V-cycle work vectors live in `Vec`s (faer's
-    /// and ours): counted in the manager under `solver.multigrid.coarsest` and
-    /// `solver.multigrid.scratch`.
-    _accounts: [ExternalAccount; 2],
+    /// The V-cycle work vectors and the coarsest solve's workspace live in `Vec`s (ours and
+    /// faer's): counted in the manager under `solver.multigrid.scratch`.
+    _scratch_account: ExternalAccount,
 }
 
 /// Largest absolute row sum of D⁻¹(H + s): a Gershgorin bound of its spectrum.
@@ -124,24 +126,22 @@ impl<T: Scalar> Multigrid<T> {
         for level in &mut levels {
             level.omega = 4.0 / (3.0 * jacobi_lambda_max(&level.op, shift));
         }
-        let coarsest = &levels.last().expect("at least one level").op;
-        // The dense matrix and its factor (faer's `Vec`s), counted before they are made.
-        let dense_bytes = (coarsest.dim() * coarsest.dim() * size_of::<T>()) as u64;
-        let factor_account = manager.external_account("solver.multigrid.coarsest", dense_bytes)?;
+        let coarse = CoarseSolve::new(
+            manager,
+            &levels.last().expect("at least one level").op,
+            shift,
+        )?;
         // Work vectors in single precision unless H's norm lies outside its range.
         let single = single_range((lower + shift, bounds[0].1 + shift));
+        let coarse_scratch = coarse.scratch(1);
         let scratch_account = manager.external_account(
             "solver.multigrid.scratch",
-            scratch_bytes::<T>(&levels, single),
+            scratch_bytes::<T>(&levels, single) + coarse_scratch.size_bytes() as u64,
         )?;
-        let mut dense = coarsest.to_csr("solver.multigrid.coarsest")?.to_dense();
-        for i in 0..dense.nrows() {
-            dense[(i, i)] += T::from_real(shift);
-        }
-        let coarse_factor = dense.llt(Side::Lower).map_err(|e| {
+        let coarsest_stack = MemBuffer::try_new(coarse_scratch).map_err(|_| {
             Error::new(
-                ErrorKind::Internal,
-                format!("coarsest multigrid matrix is not positive definite: {e:?}"),
+                ErrorKind::OutOfMemory,
+                "no memory for the coarsest solve's workspace",
             )
         })?;
         let scratch = Workspace {
@@ -151,24 +151,26 @@ impl<T: Scalar> Multigrid<T> {
                 LevelScratch::Full(levels.iter().map(|_| Scratch::empty()).collect())
             },
             coarsest: Vec::new(),
+            coarsest_stack,
         };
         Ok(Self {
             levels,
             shift,
-            coarse_factor,
+            coarse,
             scratch: Mutex::new(scratch),
-            _accounts: [factor_account, scratch_account],
+            _scratch_account: scratch_account,
         })
     }
 
     /// Bytes the hierarchy holds or uses while preconditioning: every level's operator, the
-    /// dense factor of the coarsest level and the V-cycle work vectors.
+    /// factor of the coarsest level and the V-cycle work vectors.
     pub fn memory_bytes(&self) -> u64 {
         let ops: usize = self.levels.iter().map(|l| l.op.memory_bytes()).sum();
-        let coarsest = self.levels.last().map_or(0, |l| l.op.dim());
         let single = matches!(self.scratch.lock().levels, LevelScratch::Single(_));
-        (ops + coarsest * coarsest * size_of::<T>()) as u64
+        ops as u64
+            + self.coarse.memory_bytes()
             + scratch_bytes::<T>(&self.levels, single)
+            + self.coarse.scratch(1).size_bytes() as u64
     }
 
     /// The V-cycle's work vectors in `T` from now on, whatever [`new`](Self::new) chose (to
@@ -230,23 +232,26 @@ impl<T: Scalar> Multigrid<T> {
     /// One V-cycle from level `l` for `(H + s)·x = b`, in place: `b` (in `T` or in single
     /// precision) holds the right-hand side on entry and the approximate solution on return.
     /// `scratch[0]` belongs to level `l`, `scratch[1]` to level `l + 1`, and so on; the
-    /// coarsest level's solve widens its right-hand side into `coarsest`.
+    /// coarsest level's solve widens its right-hand side into `coarsest` and works in
+    /// `stack`.
     fn vcycle<B: Store<T>, S: Store<T> + Default>(
         &self,
         l: usize,
         b: &mut [B],
         scratch: &mut [Scratch<S>],
-        coarsest: &mut Vec<T>,
+        (coarsest, stack): (&mut Vec<T>, &mut MemBuffer),
     ) {
         if l + 1 == self.levels.len() {
             let n = b.len();
             resize_exact(coarsest, n);
             widen_into(b, coarsest);
-            self.coarse_factor
-                .solve_in_place(faer::MatMut::from_column_major_slice_mut(coarsest, n, 1));
+            self.coarse.solve_in_place(
+                MatMut::from_column_major_slice_mut(coarsest, n, 1),
+                MemStack::new(stack),
+            );
             narrow_into(coarsest, b);
         } else {
-            self.vcycle_above_coarsest(l, b, scratch, coarsest);
+            self.vcycle_above_coarsest(l, b, scratch, (coarsest, stack));
         }
     }
 
@@ -262,7 +267,7 @@ impl<T: Scalar> Multigrid<T> {
         l: usize,
         b: &mut [B],
         scratch: &mut [Scratch<S>],
-        coarsest: &mut Vec<T>,
+        (coarsest, stack): (&mut Vec<T>, &mut MemBuffer),
     ) {
         let level = &self.levels[l];
         let n = level.op.dim();
@@ -292,13 +297,13 @@ impl<T: Scalar> Multigrid<T> {
                     *ri = bi.load() - *ri - xi.load().scale(shift);
                 }
             });
-            self.vcycle(l + 1, &mut rhs, below, coarsest);
+            self.vcycle(l + 1, &mut rhs, below, (&mut *coarsest, &mut *stack));
             transfer.prolong_add::<T, S>(&rhs, &mut here.x);
         } else {
             resize_exact(&mut here.r, n);
             self.residual(l, b, &here.x, &mut here.r);
             transfer.restrict_stored::<T, S>(&here.r, &mut rhs, &mut here.transfer);
-            self.vcycle(l + 1, &mut rhs, below, coarsest);
+            self.vcycle(l + 1, &mut rhs, below, (&mut *coarsest, &mut *stack));
             transfer.prolong_stored::<T, S>(&rhs, &mut here.r, &mut here.transfer);
             here.x
                 .par_iter_mut()
@@ -328,10 +333,15 @@ impl<T: Scalar> Multigrid<T> {
     /// The V-cycle from level `l` on `b`, with the work vectors in the hierarchy's precision.
     fn precondition<B: Store<T>>(&self, l: usize, b: &mut [B]) {
         let mut workspace = self.scratch.lock();
-        let Workspace { levels, coarsest } = &mut *workspace;
+        let Workspace {
+            levels,
+            coarsest,
+            coarsest_stack,
+        } = &mut *workspace;
+        let bottom = (coarsest, coarsest_stack);
         match levels {
-            LevelScratch::Single(scratch) => self.vcycle(l, b, &mut scratch[l..], coarsest),
-            LevelScratch::Full(scratch) => self.vcycle(l, b, &mut scratch[l..], coarsest),
+            LevelScratch::Single(scratch) => self.vcycle(l, b, &mut scratch[l..], bottom),
+            LevelScratch::Full(scratch) => self.vcycle(l, b, &mut scratch[l..], bottom),
         }
     }
 }
@@ -387,8 +397,8 @@ impl<T: Scalar> Multigrid<T> {
     }
 
     /// Solves `(H + s)·X = B` on the coarsest level in place, for every column of `b`.
-    pub(crate) fn coarse_solve_in_place(&self, b: faer::MatMut<'_, T>) {
-        self.coarse_factor.solve_in_place(b);
+    pub(crate) fn coarse_solve_in_place(&self, b: MatMut<'_, T>) -> Result<()> {
+        self.coarse.solve_block_in_place(b)
     }
 }
 
