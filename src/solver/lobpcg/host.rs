@@ -222,8 +222,9 @@ pub(crate) struct HostLevels<'a, T: Scalar> {
     hierarchy: Hierarchy<'a, T>,
 }
 
-/// Vectors of a level's size that interpolation to it holds (the interpolated column and the
-/// transfer's two intermediates, each at most the level's size).
+/// Vectors of a level's size that interpolation to it holds: the transfer's two
+/// intermediates, each at most the level's size, and (in place, on a level above the finest)
+/// the interpolated column.
 const PROLONG_VECTORS: usize = 3;
 
 impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
@@ -262,10 +263,14 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         // The interpolated column and the transfer's two intermediates (`Vec`s), counted while
         // they live.
         let nf = mg.operator(level).dim();
-        let account = self.manager.external_account(
-            "solver.prolong",
-            (PROLONG_VECTORS * nf * size_of::<T>()) as u64,
-        )?;
+        let vectors = if level > 0 {
+            PROLONG_VECTORS
+        } else {
+            PROLONG_VECTORS - 1
+        };
+        let account = self
+            .manager
+            .external_account("solver.prolong", (vectors * nf * size_of::<T>()) as u64)?;
         let (mut column, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
         if level > 0 {
             // A coarser level: interpolate X's leading rows into its longer leading rows.
@@ -342,8 +347,8 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
 
 /// Interpolates the leading `columns` columns of `from` (level `level + 1`'s rows) into the
 /// leading rows of `to`'s (level `level`'s), or those of `to` itself in place when `from` is
-/// `None` (each column is read whole before it is written), a column at a time through
-/// `column` and `temp`.
+/// `None` (each column is read whole before it is written, through `column`), a column at a
+/// time with `temp` between the axes.
 fn interpolate<T: Scalar>(
     mg: &Multigrid<T>,
     level: usize,
@@ -355,11 +360,18 @@ fn interpolate<T: Scalar>(
 ) -> Result<()> {
     let (nc, nf) = (mg.operator(level + 1).dim(), mg.operator(level).dim());
     for j in 0..columns {
-        let source = from.map_or_else(|| to.col(j), |f| f.col(j));
-        mg.prolong(level, &source[..nc], column, temp);
-        to.col_mut(j)[..nf].copy_from_slice(column);
-        if let Some(f) = from {
-            f.release_col(j);
+        match from {
+            // From another block: the last axis's pass writes the column itself (in parallel,
+            // so a fresh block's pages are first touched by both threads; no copy).
+            Some(f) => {
+                mg.prolong_into(level, &f.col(j)[..nc], &mut to.col_mut(j)[..nf], temp);
+                f.release_col(j);
+            }
+            // In place, the column's leading rows growing: through `column`.
+            None => {
+                mg.prolong(level, &to.col(j)[..nc], column, temp);
+                to.col_mut(j)[..nf].copy_from_slice(column);
+            }
         }
         to.release_col(j);
     }

@@ -206,6 +206,22 @@ impl<T: Scalar> Multigrid<T> {
             .prolong(coarse, fine, temp);
     }
 
+    /// Interpolates a vector on level `l + 1` to level `l`, into `fine` (as long as level
+    /// `l`).
+    pub(crate) fn prolong_into(
+        &self,
+        l: usize,
+        coarse: &[T],
+        fine: &mut [T],
+        temp: &mut [Vec<T>; 2],
+    ) {
+        self.levels[l]
+            .to_coarse
+            .as_ref()
+            .expect("not the coarsest level")
+            .prolong_into(coarse, fine, temp);
+    }
+
     /// The preconditioner that starts its V-cycles at level `l`.
     pub fn preconditioner(&self, l: usize) -> MultigridPreconditioner<'_, T> {
         MultigridPreconditioner { mg: self, level: l }

@@ -144,9 +144,15 @@ fn sum_unit<T: Scalar, X: Load<T>, Y: Store<T>>(
     }
 }
 
+/// The shape of an array of `shape` after `map` along axis `axis`.
+fn shape_after(map: &Map1d, axis: usize, shape: [usize; 3]) -> [usize; 3] {
+    let mut out_shape = shape;
+    out_shape[axis] = map.n_out();
+    out_shape
+}
+
 /// Applies `map` along axis `axis` of an array of `shape` (x fastest) into `output` (resized);
-/// returns the new shape. Parallel over whole x-lines (axis > 0) or over slabs (axis 0). The
-/// sums are in `T`, each output value rounded once to `Y`.
+/// returns the new shape (see [`apply_along_into`]).
 fn apply_along<T: Scalar, X: Load<T>, Y: Store<T> + Default>(
     map: &Map1d,
     axis: usize,
@@ -154,13 +160,27 @@ fn apply_along<T: Scalar, X: Load<T>, Y: Store<T> + Default>(
     input: &[X],
     output: &mut Vec<Y>,
 ) -> [usize; 3] {
+    output.clear();
+    resize_exact(output, shape_after(map, axis, shape).iter().product());
+    apply_along_into::<T, X, Y>(map, axis, shape, input, output)
+}
+
+/// Applies `map` along axis `axis` of an array of `shape` (x fastest) into `output` (as long
+/// as the result, every value written); returns the new shape. Parallel over whole x-lines
+/// (axis > 0) or over slabs (axis 0). The sums are in `T`, each output value rounded once to
+/// `Y`.
+fn apply_along_into<T: Scalar, X: Load<T>, Y: Store<T>>(
+    map: &Map1d,
+    axis: usize,
+    shape: [usize; 3],
+    input: &[X],
+    output: &mut [Y],
+) -> [usize; 3] {
     debug_assert_eq!(shape[axis], map.n_in);
-    let mut out_shape = shape;
-    out_shape[axis] = map.n_out();
+    let out_shape = shape_after(map, axis, shape);
+    assert_eq!(output.len(), out_shape.iter().product::<usize>());
     let inner: usize = shape[..axis].iter().product();
     let (n_in, n_out) = (map.n_in, map.n_out());
-    output.clear();
-    resize_exact(output, out_shape.iter().product());
     let unit = |u: usize, dst: &mut [Y]| sum_unit::<T, X, Y>(map, input, inner, u, dst);
     if inner == 1 {
         // Along x: each output line is a short gather from one input line.
@@ -243,7 +263,8 @@ impl Transfer {
         }
     }
 
-    /// Applies `maps` axis after axis; `temp` holds the intermediate arrays (kept for reuse).
+    /// Applies `maps` axis after axis into `output` (resized); `temp` holds the intermediate
+    /// arrays (kept for reuse).
     fn apply<T: Scalar, S: Store<T> + Default>(
         maps: &[Map1d],
         shape: [usize; 3],
@@ -251,9 +272,29 @@ impl Transfer {
         output: &mut Vec<S>,
         temp: &mut [Vec<S>; 2],
     ) {
+        let len = maps
+            .iter()
+            .enumerate()
+            .fold(shape, |shape, (a, map)| shape_after(map, a, shape))
+            .iter()
+            .product();
+        output.clear();
+        resize_exact(output, len);
+        Self::apply_into::<T, S>(maps, shape, input, output, temp);
+    }
+
+    /// [`apply`](Self::apply) into `output`, as long as the result (the last axis writes it
+    /// directly).
+    fn apply_into<T: Scalar, S: Store<T> + Default>(
+        maps: &[Map1d],
+        shape: [usize; 3],
+        input: &[S],
+        output: &mut [S],
+        temp: &mut [Vec<S>; 2],
+    ) {
         let last = maps.len() - 1;
         if last == 0 {
-            apply_along::<T, S, S>(&maps[0], 0, shape, input, output);
+            apply_along_into::<T, S, S>(&maps[0], 0, shape, input, output);
             return;
         }
         let mut shape = apply_along::<T, S, S>(&maps[0], 0, shape, input, &mut temp[0]);
@@ -264,8 +305,11 @@ impl Transfer {
             } else {
                 (&t1[0], &mut t0[0])
             };
-            let dst = if a == last { &mut *output } else { next };
-            shape = apply_along::<T, S, S>(map, a, shape, src, dst);
+            shape = if a == last {
+                apply_along_into::<T, S, S>(map, a, shape, src, output)
+            } else {
+                apply_along::<T, S, S>(map, a, shape, src, next)
+            };
         }
     }
 
@@ -289,6 +333,17 @@ impl Transfer {
         temp: &mut [Vec<T>; 2],
     ) {
         self.prolong_stored::<T, T>(coarse, fine, temp);
+    }
+
+    /// Coarse → fine (linear interpolation) into `fine`, as long as the fine grid; `temp`
+    /// holds intermediate arrays between calls.
+    pub(crate) fn prolong_into<T: Scalar>(
+        &self,
+        coarse: &[T],
+        fine: &mut [T],
+        temp: &mut [Vec<T>; 2],
+    ) {
+        Self::apply_into::<T, T>(&self.prolong, self.coarse_shape, coarse, fine, temp);
     }
 
     /// Fine → coarse (full weighting); `temp` holds intermediate arrays between calls.
@@ -664,6 +719,14 @@ mod tests {
                 assert!((a - b).abs() < 1e-13, "restriction {a} vs {b}");
             }
             t.prolong(&c, &mut stored, &mut [Vec::new(), Vec::new()]);
+            // Into a caller's vector (whatever it held): the same values, to the bit.
+            let mut into = vec![f64::NAN; fine.len()];
+            t.prolong_into(&c, &mut into, &mut [Vec::new(), Vec::new()]);
+            assert!(
+                into.iter()
+                    .zip(&stored)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
             let mut added = u.clone();
             t.prolong_add::<f64, f64>(&c, &mut added);
             for ((a, b), v) in added.iter().zip(&stored).zip(&u) {
