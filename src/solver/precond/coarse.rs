@@ -49,18 +49,24 @@ impl<T: Scalar> CoarseSolve<T> {
     ) -> Result<Self> {
         let n = op.dim();
         let csr = op.to_csr(TAG)?;
-        // The stored entries as faer's column-major matrix (a transient copy: counted while it
-        // lives). For a Hermitian H, entry (r, c) of row r is entry r of column c.
+        // The stored entries as faer's column-major matrix, through a list of the entries and
+        // one of faer's triplets (transient copies: counted while they live). For a Hermitian
+        // H, entry (r, c) of row r is entry r of column c.
+        let entry_bytes = (csr.nnz() * size_of::<(usize, usize, T)>()) as u64;
         let triplet_bytes = (csr.nnz() * size_of::<Triplet<usize, usize, T>>()) as u64;
         let csc_bytes = (csr.nnz() * (size_of::<usize>() + size_of::<T>())
             + (n + 1) * size_of::<usize>()) as u64;
-        let _copy = manager.external_account(TAG, triplet_bytes + csc_bytes)?;
-        let mut triplets = Vec::with_capacity(csr.nnz());
-        for (r, c, v) in csr.entries() {
-            let v = if r == c { v + T::from_real(shift) } else { v };
-            triplets.push(Triplet::new(r, c, v));
-        }
+        let _copy = manager.external_account(TAG, entry_bytes + triplet_bytes + csc_bytes)?;
+        let entries = csr.entries();
         drop(csr);
+        let triplets: Vec<_> = entries
+            .iter()
+            .map(|&(r, c, v)| {
+                let v = if r == c { v + T::from_real(shift) } else { v };
+                Triplet::new(r, c, v)
+            })
+            .collect();
+        drop(entries);
         let a = SparseColMat::<usize, T>::try_new_from_triplets(n, n, &triplets).map_err(|e| {
             Error::new(
                 ErrorKind::Internal,
