@@ -133,12 +133,11 @@ impl<T: Scalar> Multigrid<T> {
         )?;
         // Work vectors in single precision unless H's norm lies outside its range.
         let single = single_range((lower + shift, bounds[0].1 + shift));
-        let coarse_scratch = coarse.scratch(1);
         let scratch_account = manager.external_account(
             "solver.multigrid.scratch",
-            scratch_bytes::<T>(&levels, single) + coarse_scratch.size_bytes() as u64,
+            scratch_bytes::<T>(&levels, single, &coarse),
         )?;
-        let coarsest_stack = MemBuffer::try_new(coarse_scratch).map_err(|_| {
+        let coarsest_stack = MemBuffer::try_new(coarse.scratch(1)).map_err(|_| {
             Error::new(
                 ErrorKind::OutOfMemory,
                 "no memory for the coarsest solve's workspace",
@@ -169,8 +168,7 @@ impl<T: Scalar> Multigrid<T> {
         let single = matches!(self.scratch.lock().levels, LevelScratch::Single(_));
         ops as u64
             + self.coarse.memory_bytes()
-            + scratch_bytes::<T>(&self.levels, single)
-            + self.coarse.scratch(1).size_bytes() as u64
+            + scratch_bytes::<T>(&self.levels, single, &self.coarse)
     }
 
     /// The V-cycle's work vectors in `T` from now on, whatever [`new`](Self::new) chose (to
@@ -191,6 +189,11 @@ impl<T: Scalar> Multigrid<T> {
         &self.levels[l].op
     }
 
+    /// The transfers between level `l` and level `l + 1` (None on the coarsest).
+    pub(crate) fn transfer(&self, l: usize) -> Option<&Transfer> {
+        self.levels[l].to_coarse.as_ref()
+    }
+
     /// Interpolates a vector on level `l + 1` to level `l` (into `fine`, resized).
     pub(crate) fn prolong(
         &self,
@@ -199,11 +202,8 @@ impl<T: Scalar> Multigrid<T> {
         fine: &mut Vec<T>,
         temp: &mut [Vec<T>; 2],
     ) {
-        self.levels[l]
-            .to_coarse
-            .as_ref()
-            .expect("not the coarsest level")
-            .prolong(coarse, fine, temp);
+        let transfer = self.transfer(l).expect("not the coarsest level");
+        transfer.prolong(coarse, fine, temp);
     }
 
     /// Interpolates a vector on level `l + 1` to level `l`, into `fine` (as long as level
@@ -215,11 +215,8 @@ impl<T: Scalar> Multigrid<T> {
         fine: &mut [T],
         temp: &mut [Vec<T>; 2],
     ) {
-        self.levels[l]
-            .to_coarse
-            .as_ref()
-            .expect("not the coarsest level")
-            .prolong_into(coarse, fine, temp);
+        let transfer = self.transfer(l).expect("not the coarsest level");
+        transfer.prolong_into(coarse, fine, temp);
     }
 
     /// The preconditioner that starts its V-cycles at level `l`.
@@ -364,10 +361,10 @@ impl<T: Scalar> Multigrid<T> {
 
 /// Bytes of the V-cycle work vectors for `levels`: [`SCRATCH_VECTORS`] (or, when the
 /// transfers stream, [`STREAMED_SCRATCH_VECTORS`]) per level point (one fewer on the finest
-/// level), in single precision or in `T`, the coarsest solve's right-hand side in `T`, the
-/// chunks of `H·x` of the passes over the finest level ([`after_product`]) and each thread's
-/// slabs of a streamed transfer.
-fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool) -> u64 {
+/// level), in single precision or in `T`, the coarsest solve's right-hand side in `T` and
+/// its workspace (`coarse`'s, for one column), the chunks of `H·x` of the passes over the
+/// finest level ([`after_product`]) and each thread's slabs of a streamed transfer.
+fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool, coarse: &CoarseSolve<T>) -> u64 {
     let points: usize = levels.iter().map(|l| l.op.dim()).sum();
     let coarsest = levels.last().map_or(0, |l| l.op.dim());
     let stored = if single {
@@ -390,7 +387,10 @@ fn scratch_bytes<T: Scalar>(levels: &[Level<T>], single: bool) -> u64 {
             .max()
             .unwrap_or(0);
     // The finest level's right-hand side is the caller's vector.
-    ((per_point * points - finest) * stored + coarsest * size_of::<T>()) as u64 + products + slabs
+    ((per_point * points - finest) * stored + coarsest * size_of::<T>()) as u64
+        + coarse.scratch(1).size_bytes() as u64
+        + products
+        + slabs
 }
 
 /// What the GPU multigrid (`gpu/multigrid.rs`) copies to the device: the smoothing weights,
@@ -405,11 +405,6 @@ impl<T: Scalar> Multigrid<T> {
     /// The shift s of H + s.
     pub(crate) fn shift(&self) -> f64 {
         self.shift
-    }
-
-    /// The transfers between level `l` and level `l + 1` (None on the coarsest).
-    pub(crate) fn transfer(&self, l: usize) -> Option<&Transfer> {
-        self.levels[l].to_coarse.as_ref()
     }
 
     /// Solves `(H + s)·X = B` on the coarsest level in place, for every column of `b`.
