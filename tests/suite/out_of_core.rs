@@ -517,8 +517,10 @@ fn unreadable_scratch_pages_are_an_io_error_not_sigbus() {
 /// child process, since it kills it), after an out-of-core solve installed the handler.
 #[test]
 fn a_foreign_sigbus_still_ends_the_process() {
-    if std::env::var_os("QDSIM_FOREIGN_SIGBUS_CHILD").is_some() {
-        let dir = ScratchDir::new("foreign");
+    if let Some(parent_dir) = std::env::var_os("QDSIM_FOREIGN_SIGBUS_CHILD") {
+        // The parent's directory: the signal ends this process before any destructor runs,
+        // so the parent, which outlives it, removes the directory.
+        let dir = ScratchDir(PathBuf::from(parent_dir));
         let (grid, v) = dot(39);
         let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
         let m = MemoryManager::with_defaults().unwrap();
@@ -543,6 +545,7 @@ fn a_foreign_sigbus_still_ends_the_process() {
         println!("read {byte} from a truncated mapping: SIGBUS expected");
         std::process::exit(0);
     }
+    let dir = ScratchDir::new("foreign");
     let exe = std::env::current_exe().unwrap();
     let status = std::process::Command::new(exe)
         .args([
