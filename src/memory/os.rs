@@ -190,6 +190,53 @@ pub fn reserve_file_space(file: &std::fs::File, len: u64) -> std::io::Result<()>
     file.set_len(len)
 }
 
+/// Copies `len` bytes of `from` at offset `from_offset` into `to` at offset `to_offset` inside
+/// the kernel (`copy_file_range`): page cache to page cache, without mapping or faulting
+/// either range into the process, and without reading the target's pages first (a mapped copy
+/// reads, i.e. zero-fills, every fresh page before it overwrites it). Neither file's position
+/// moves. An error (`EXDEV`, `ENOSYS`, `EINVAL` where the kernel or file system cannot do it,
+/// or an I/O error) may come after part of the range was copied.
+pub fn copy_file_range(
+    from: &std::fs::File,
+    from_offset: u64,
+    to: &std::fs::File,
+    to_offset: u64,
+    len: usize,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let offset = |o: u64| {
+        libc::loff_t::try_from(o).map_err(|_| std::io::Error::from_raw_os_error(libc::EFBIG))
+    };
+    let (mut from_off, mut to_off) = (offset(from_offset)?, offset(to_offset)?);
+    let mut left = len;
+    while left > 0 {
+        // SAFETY: two open descriptors and offsets we own; the kernel reads and writes the
+        // files only, and advances the two offsets by what it copied.
+        let copied = unsafe {
+            libc::copy_file_range(
+                from.as_raw_fd(),
+                &mut from_off,
+                to.as_raw_fd(),
+                &mut to_off,
+                left,
+                0,
+            )
+        };
+        match copied {
+            n if n > 0 => left -= n as usize,
+            // The source ends early: not a range of the file.
+            0 => return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// How long [`recent_available_memory`] reuses a reading.
 const AVAILABLE_TTL: Duration = Duration::from_millis(100);
 

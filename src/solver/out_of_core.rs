@@ -35,8 +35,14 @@ pub(crate) enum BlockPlan {
     /// In the manager's pool.
     InCore,
     /// In scratch files in `dir`; the kernels' chunks of all threads together hold about
-    /// `budget` bytes of the blocks.
-    OutOfCore { dir: PathBuf, budget: u64 },
+    /// `budget` bytes of the blocks. `room` is what the caller's memory budget leaves beside
+    /// what stays in core (0 without a budget): blocks smaller than that, a coarse level's,
+    /// may stay in core instead.
+    OutOfCore {
+        dir: PathBuf,
+        budget: u64,
+        room: u64,
+    },
 }
 
 impl BlockPlan {
@@ -57,12 +63,15 @@ impl BlockPlan {
             .unwrap_or_else(std::env::temp_dir);
         // What the blocks' working set may use: the budget less what must stay in core
         // (operator, multigrid, result), but never less than a few chunks' worth.
+        let room = options
+            .memory_budget
+            .map_or(0, |b| b.saturating_sub(resident_bytes));
         let budget = options
             .memory_budget
             .unwrap_or(estimate)
             .saturating_sub(resident_bytes)
             .max(MIN_CHUNK_BUDGET);
-        Self::OutOfCore { dir, budget }
+        Self::OutOfCore { dir, budget, room }
     }
 }
 
@@ -94,7 +103,7 @@ fn chunk_limit<T: Scalar>(budget: u64, m: usize) -> usize {
 pub(crate) struct ScratchBlock<T: Scalar> {
     guard: GuardedRange,
     map: MmapMut,
-    _file: File,
+    file: File,
     nrows: usize,
     ncols: usize,
     ld: usize,
@@ -192,7 +201,7 @@ impl<T: Scalar> ScratchBlock<T> {
         Ok(Self {
             guard: GuardedRange::new(map.as_ptr(), map.len(), &path),
             map,
-            _file: file,
+            file,
             nrows,
             ncols,
             ld,
@@ -293,7 +302,7 @@ impl<T: Scalar> Block<T> {
             BlockPlan::InCore => {
                 Self::InCore(ManagedMatrix::uninit_values(manager, nrows, ncols, tag)?)
             }
-            BlockPlan::OutOfCore { dir, budget } => {
+            BlockPlan::OutOfCore { dir, budget, .. } => {
                 Self::Mapped(ScratchBlock::new(dir, nrows, ncols, *budget)?)
             }
         })
@@ -413,6 +422,16 @@ impl<T: Scalar> Block<T> {
                 // SAFETY: j < ncols: the column lies inside the mapping.
                 unsafe { std::slice::from_raw_parts(s.data_ptr().add(j * s.ld), s.nrows) }
             }
+        }
+    }
+
+    /// The file holding a scratch-file block and the byte offset of column `j` in it (`None`
+    /// in core).
+    pub(crate) fn col_in_file(&self, j: usize) -> Option<(&File, u64)> {
+        assert!(j < self.ncols(), "column {j} of {}", self.ncols());
+        match self {
+            Self::InCore(_) => None,
+            Self::Mapped(s) => Some((&s.file, (j * s.ld * size_of::<T>()) as u64)),
         }
     }
 

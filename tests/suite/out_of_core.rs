@@ -153,6 +153,75 @@ fn out_of_core_equals_in_core_with_multiplicities() {
     assert_eq!(open_files_in(&dir.0), 0, "the result's file goes with it");
 }
 
+/// Out of core with a memory budget, the coarser levels whose blocks fit beside what stays in
+/// core run in the pool (their scratch-file pages would cost faults the budget need not pay);
+/// the finest level's blocks go to files, and the energies are the in-core ones.
+#[test]
+fn coarse_levels_that_fit_the_budget_run_in_core() {
+    let dir = ScratchDir::new("coarse");
+    let (grid, v) = dot(99);
+    let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+    let in_core = {
+        let m = MemoryManager::with_defaults().unwrap();
+        lowest_states::<f64>(&m, &spec, &options(&dir, Placement::InCore), None).unwrap()
+    };
+    let run = |budget: u64| {
+        let m = MemoryManager::with_defaults().unwrap();
+        // Scratch files open on each level (the coarsest level reports first).
+        let mut open: Vec<(usize, usize)> = Vec::new();
+        let mut watch = |p: &Progress| {
+            open.push((p.level, open_files_in(&dir.0)));
+            false
+        };
+        let r = lowest_states::<f64>(
+            &m,
+            &spec,
+            &EigenOptions {
+                memory_budget: Some(budget),
+                ..options(&dir, Placement::OutOfCore)
+            },
+            Some(&mut watch),
+        )
+        .unwrap();
+        assert!(r.is_converged(), "{r:?}");
+        for (a, b) in r.values.iter().zip(&in_core.values) {
+            // As in out_of_core_equals_in_core_with_multiplicities.
+            assert!((a - b).abs() <= 1e-10 * b.abs(), "{a} vs {b}");
+        }
+        // What the pool served under the blocks' tag over the solve (the tag's peak would
+        // not do: blocks under 256 KiB take the small-block path, whose per-tag peak is
+        // sampled, docs/memory.md).
+        let block_bytes = m
+            .tag_stats("solver.block")
+            .map_or(0, |t| t.total_allocated_bytes);
+        (open, block_bytes, r.scratch_bytes)
+    };
+    // 64 MiB holds the coarse blocks (level 1, 49², is 2401 rows × 11 columns) beside the
+    // hierarchy and the result, not the finest level's blocks (forced out of core).
+    let (open, block_bytes, scratch) = run(64 << 20);
+    let coarse = open.iter().filter(|(level, _)| *level > 0);
+    assert!(
+        coarse.clone().count() > 0 && coarse.clone().all(|&(_, files)| files == 0),
+        "{open:?}"
+    );
+    let finest = open.iter().filter(|(level, _)| *level == 0);
+    assert!(
+        finest.clone().all(|&(_, files)| files >= 2),
+        "X and W in files: {open:?}"
+    );
+    // The coarse X, W (single) and P (single): 2401 rows (leading dimension 2408), 11 columns.
+    assert!(
+        block_bytes >= 2408 * 11 * 8 + 2 * 1208 * 11 * 8,
+        "{block_bytes}"
+    );
+    assert!(scratch > 0);
+    // 1 MiB has no room for them: every level's blocks in files, none in the pool.
+    let (open, block_bytes, _) = run(1 << 20);
+    assert!(open.iter().all(|&(_, files)| files >= 2), "{open:?}");
+    assert_eq!(block_bytes, 0);
+    assert_eq!(dir.entries(), 0);
+}
+
 #[test]
 fn vectors_file_holds_the_result_and_opens_again() {
     let dir = ScratchDir::new("vectors-file");
@@ -201,6 +270,21 @@ fn vectors_file_holds_the_result_and_opens_again() {
             .map(|(x, y)| x * y)
             .sum();
         assert!((dot.abs() - 1.0).abs() < 1e-9, "{dot}");
+        // Every column where it belongs (out of core they are copied file to file by the
+        // kernel, at offsets we compute): an orthonormal set, to rounding (the solver
+        // orthonormalises X to ~1e-15; 1e-12 leaves room for the 3969-term sums).
+        for i in 0..6 {
+            for j in 0..=i {
+                let g: f64 = file
+                    .col(i)
+                    .iter()
+                    .zip(file.col(j))
+                    .map(|(x, y)| x * y)
+                    .sum();
+                let expected = if i == j { 1.0 } else { 0.0 };
+                assert!((g - expected).abs() < 1e-12, "({i}, {j}): {g}");
+            }
+        }
         if placement == Placement::InCore {
             assert_eq!(
                 file.col(5),
@@ -554,7 +638,7 @@ fn a_foreign_sigbus_still_ends_the_process() {
             "--test-threads=1",
             "--nocapture",
         ])
-        .env("QDSIM_FOREIGN_SIGBUS_CHILD", "1")
+        .env("QDSIM_FOREIGN_SIGBUS_CHILD", &dir.0)
         .status()
         .unwrap();
     use std::os::unix::process::ExitStatusExt;

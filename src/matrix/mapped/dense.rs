@@ -215,6 +215,23 @@ impl<T: Scalar> MappedDense<T> {
         Ok(&mut self.as_mut_slice()?[j * ld..j * ld + rows])
     }
 
+    /// Writes column `j` from `from`'s bytes at `from_offset` (a column of this length stored in
+    /// another file) inside the kernel, without faulting either into the process; refused for
+    /// a read-only mapping. The inner `Err` is the system's refusal or failure to copy (part
+    /// of the column may be written): the column can still be written through
+    /// [`col_mut`](Self::col_mut). Panics when `j ≥ ncols`.
+    pub(crate) fn copy_col_from_file(
+        &mut self,
+        j: usize,
+        from: &std::fs::File,
+        from_offset: u64,
+    ) -> Result<std::io::Result<()>> {
+        assert!(j < self.ncols(), "column {j} of {}", self.ncols());
+        let at = (j * self.ld() * size_of::<T>()) as u64;
+        let len = self.nrows() * size_of::<T>();
+        self.file.copy_into_section(0, at, from, from_offset, len)
+    }
+
     /// Extends the matrix to `cols` columns (the new ones zero); the file is unfinalized until
     /// the next [`finalize`](Self::finalize). Fewer columns than now is refused.
     pub fn grow_cols(&mut self, cols: usize) -> Result<()> {

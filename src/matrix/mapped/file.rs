@@ -382,6 +382,36 @@ impl MappedFile {
         })
     }
 
+    /// Copies `len` bytes of `from` at `from_offset` into section `k` at byte `at` inside the
+    /// kernel ([`copy_file_range`](crate::memory::os::copy_file_range)); refused for a
+    /// read-only mapping, and puts a finalized file back in the writing state first, as
+    /// [`slice_mut`](Self::slice_mut). The mapping sees the new bytes (one page cache). An `Err`
+    /// of the inner result is the system's refusal or failure (part of the range may be
+    /// copied): the caller can still write the range through the mapping.
+    pub(crate) fn copy_into_section(
+        &mut self,
+        k: usize,
+        at: u64,
+        from: &File,
+        from_offset: u64,
+        len: usize,
+    ) -> Result<std::io::Result<()>> {
+        self.require_writable()?;
+        if self.header.finalized {
+            self.header.finalized = false;
+            self.write_header()?;
+        }
+        let Section { offset, bytes } = self.header.sections[k];
+        assert!(at + len as u64 <= bytes, "inside section {k}");
+        Ok(crate::memory::os::copy_file_range(
+            from,
+            from_offset,
+            &self.file,
+            offset + at,
+            len,
+        ))
+    }
+
     fn write_header(&mut self) -> Result<()> {
         let bytes = self.header.encode();
         let Mapping::Writable(map) = &mut self.map else {

@@ -33,9 +33,9 @@ use crate::solver::vectors::{Destination, destination, store};
 use faer::Mat;
 use parking_lot::Mutex;
 
-/// The three blocks of LOBPCG. A coarse-to-fine solve has two: one of level 1's size that
-/// every coarser level uses (a coarse grid uses the leading rows), and the finest level's, made
-/// as the first is given back ([`HostLevels`]); a one-level solve has only the latter.
+/// The three blocks of LOBPCG. A coarse-to-fine solve has one for the finest level and one
+/// or two for the coarser levels, each made as the one before is given back ([`HostLevels`]);
+/// a one-level solve has only the finest.
 ///
 /// W and P are stored in single precision (`T::Single`, half the bytes of X) when the
 /// operator reads such vectors in place ([`Operator::fast_single_input`]: the stencil and CSR
@@ -55,6 +55,8 @@ pub(crate) struct Workspace<T: Scalar> {
     pub p: Option<Block<T>>,
     /// How W and P are stored.
     search: SearchBlocks,
+    /// Where the blocks are (a deferred P block is made there too).
+    plan: BlockPlan,
     /// The preconditioner's column for [`SearchBlocks::SingleWithColumn`].
     column: Option<ManagedMatrix<T>>,
 }
@@ -128,6 +130,7 @@ impl<T: Scalar> Workspace<T> {
                 .then(|| ManagedMatrix::uninit_values(manager, n, 1, "solver.block"))
                 .transpose()?,
             search,
+            plan: plan.clone(),
             x,
         })
     }
@@ -204,13 +207,21 @@ pub(crate) enum Hierarchy<'a, T: Scalar> {
 }
 
 /// The host's [`Levels`]: the workspace, the hierarchy and the vectors interpolation needs.
-/// A coarse-to-fine solve runs its coarser levels in a workspace of level 1's size and
+///
+/// A coarse-to-fine solve runs a group of coarser levels in one workspace of the group's
+/// finest size (a coarse grid uses the leading rows: interpolation works in place), and
 /// allocates the finest level's (as wide as the driver asks) as it interpolates to it: block
-/// columns it drops are never allocated at full size, and the coarse workspace is given back as
-/// the finest one is made (W and P first, X once interpolated), so the peak is the finest
-/// workspace's.
+/// columns it drops are never allocated at full size, and each workspace is given back as the
+/// next one is made (W and P first, X once interpolated), so the peak is the finest
+/// workspace's. In core every coarser level is in one group. Out of core, the levels whose
+/// in-core workspace fits the plan's working-set budget form a group in core (their blocks
+/// would otherwise go through scratch-file pages that the budget has room to keep), and the
+/// levels between it and the finest a second group in scratch files ([`coarse_in_core`]).
+///
+/// [`coarse_in_core`]: HostLevels::coarse_in_core
 pub(crate) struct HostLevels<'a, T: Scalar> {
     manager: &'a MemoryManager,
+    /// Where the finest level's blocks go (and the coarser levels' that do not fit in core).
     plan: &'a BlockPlan,
     /// Columns of the blocks the solve starts with.
     width: usize,
@@ -244,9 +255,8 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
 
     fn random_start(&mut self, level: usize, seed: u64) -> Result<()> {
         debug_assert!(self.ws.is_none(), "one start per solve");
-        // A solve from a coarser level runs them all in blocks of level 1's size.
-        let capacity = self.dim(level.min(1));
-        let ws = Workspace::new(self.manager, capacity, self.width, self.plan, self.search)?;
+        let (capacity, plan) = self.workspace_for(level);
+        let ws = Workspace::new(self.manager, capacity, self.width, &plan, self.search)?;
         let rows = self.dim(level);
         let ws = self.ws.insert(ws);
         for j in 0..ws.x.ncols() {
@@ -272,16 +282,19 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             .manager
             .external_account("solver.prolong", (vectors * nf * size_of::<T>()) as u64)?;
         let (mut column, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
-        if level > 0 {
-            // A coarser level: interpolate X's leading rows into its longer leading rows.
-            let ws = self.ws.as_mut().expect("the workspace");
+        let ws = self.ws.as_mut().expect("the workspace");
+        if level > 0 && ws.x.nrows() >= nf {
+            // A coarser level of the same group: interpolate X's leading rows into its longer
+            // leading rows.
             let columns = ws.x.ncols();
             return interpolate(mg, level, None, &mut ws.x, columns, &mut column, &mut temp);
         }
-        // The finest level: new blocks of `width` columns, interpolated straight into X. The
-        // coarse blocks go back as the finest ones come (W and P first, X once read), their
+        // The first level of a group (the finest level is one of its own): new blocks of
+        // `width` columns (all of them above the finest level), interpolated straight into X.
+        // The coarser blocks go back as the new ones come (W and P first, X once read), their
         // pages to the system: the pool would keep them resident beside the new blocks (2000²:
         // 1.41 GB peak RSS with them kept, 1.15 GB given back).
+        let (capacity, plan) = self.workspace_for(level);
         let Workspace {
             x: coarse, w, p, ..
         } = self.ws.take().expect("the workspace");
@@ -289,8 +302,12 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         if let Some(p) = p {
             p.discard();
         }
-        let width = width.min(coarse.ncols());
-        let mut x = Block::new(self.manager, self.plan, nf, width, "solver.block")?;
+        let width = if level == 0 {
+            width.min(coarse.ncols())
+        } else {
+            coarse.ncols()
+        };
+        let mut x = Block::new(self.manager, &plan, capacity, width, "solver.block")?;
         interpolate(
             mg,
             level,
@@ -301,17 +318,17 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             &mut temp,
         )?;
         coarse.discard();
-        // The transfer vectors go back before the finest level's blocks and V-cycles allocate
-        // their own.
+        // The transfer vectors go back before the new blocks and the V-cycles allocate their
+        // own.
         drop((column, temp, account));
         // P comes only if the finest level's LOBPCG needs it (deferred directions).
         self.ws = Some(Workspace::around(
             self.manager,
             x,
-            nf,
-            self.plan,
+            capacity,
+            &plan,
             self.search,
-            false,
+            level > 0,
         )?);
         Ok(())
     }
@@ -321,26 +338,53 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         params: LobpcgParams,
         progress: Option<&mut ProgressFn<'_>>,
     ) -> Result<LobpcgOutcome> {
-        let (manager, plan) = (self.manager, self.plan);
+        let manager = self.manager;
         match &self.hierarchy {
             Hierarchy::Grid(mg) => {
                 let level = params.level;
                 let prec = mg.preconditioner(level);
                 let ws = self.ws.as_mut().expect("the workspace");
-                lobpcg(
-                    manager,
-                    plan,
-                    ws,
-                    mg.operator(level),
-                    &prec,
-                    params,
-                    progress,
-                )
+                lobpcg(manager, ws, mg.operator(level), &prec, params, progress)
             }
             Hierarchy::Single { op, prec } => {
                 let ws = self.ws.as_mut().expect("the workspace");
-                lobpcg(manager, plan, ws, *op, *prec, params, progress)
+                lobpcg(manager, ws, *op, *prec, params, progress)
             }
+        }
+    }
+}
+
+impl<T: Scalar> HostLevels<'_, T> {
+    /// The finest level of the group of coarser levels whose blocks are in core: level 1 in
+    /// core; out of core the finest level above the finest whose whole in-core workspace
+    /// (blocks and the kernels' buffers) fits the room the memory budget leaves, which the
+    /// chunks would otherwise fill with pages of scratch files; `None` when none fits (always
+    /// without a budget: forced out-of-core placement keeps every level's blocks in files).
+    fn coarse_in_core(&self) -> Option<usize> {
+        let BlockPlan::OutOfCore { room, .. } = self.plan else {
+            return Some(1);
+        };
+        let Hierarchy::Grid(mg) = &self.hierarchy else {
+            return None;
+        };
+        (1..mg.levels()).find(|&level| {
+            let (n, op) = (self.dim(level), mg.operator(level));
+            let held = workspace_bytes::<T>(n, self.width, self.search)
+                + kernels_estimate::<T>(n, self.width, op.row_granularity());
+            held <= *room
+        })
+    }
+
+    /// The rows and the plan of the workspace that runs `level`: the finest level's own; for
+    /// a coarser level, that of its group (see [`HostLevels`]): in core, as many rows as the
+    /// group's finest level has.
+    fn workspace_for(&self, level: usize) -> (usize, BlockPlan) {
+        if level == 0 {
+            return (self.dim(0), self.plan.clone());
+        }
+        match self.coarse_in_core() {
+            Some(first) if level >= first => (self.dim(first), BlockPlan::InCore),
+            _ => (self.dim(1), self.plan.clone()),
         }
     }
 }
@@ -527,7 +571,6 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
 /// the block is made (and kept in the workspace) only if the run needs it.
 fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
     manager: &MemoryManager,
-    plan: &BlockPlan,
     ws: &mut Workspace<T>,
     op: &A,
     prec: &P,
@@ -571,7 +614,7 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
         None => {
             let deferred = DeferredBlock {
                 manager,
-                plan,
+                plan: &ws.plan,
                 op,
                 search: ws.search,
                 n,
