@@ -575,6 +575,19 @@ pub(crate) fn element_bytes<T>(count: usize) -> Result<usize> {
 }
 
 impl Inner {
+    /// Raises the peaks of pool `kind` (whose pool-path bytes in use are `pool_now`) and of
+    /// `tag` to what is live now, small blocks included: on every pool-path allocation and
+    /// every small block of a library object (see docs/memory.md on which peaks are exact).
+    fn note_peaks(&self, kind: PoolKind, pool_now: u64, tag: &super::tags::Tag) {
+        self.usage[kind.index()].note_peak(pool_now.wrapping_add(self.small.in_use(kind)));
+        if let Some(slot) = tag.slot() {
+            tag.note_peak(
+                tag.in_use()
+                    .wrapping_add(self.small.tag_counters(slot).in_use),
+            );
+        }
+    }
+
     /// What the small path counted for tag `tag` outside the tag's own counters.
     fn tag_extra(&self, tag: &super::tags::Tag) -> super::tags::Counted {
         tag.slot()
@@ -709,15 +722,8 @@ impl Inner {
             }
         };
         tag.on_alloc(size as u64);
-        // The peaks of the pool and the tag count the small blocks live now too.
         let now = self.usage[kind.index()].add(size as u64);
-        self.usage[kind.index()].note_peak(now.wrapping_add(self.small.in_use(kind)));
-        if let Some(slot) = tag.slot() {
-            tag.note_peak(
-                tag.in_use()
-                    .wrapping_add(self.small.tag_counters(slot).in_use),
-            );
-        }
+        self.note_peaks(kind, now, &tag);
         let serial = self.serial.fetch_add(1, Ordering::AcqRel);
         if self.event_log.is_enabled() {
             self.event_log

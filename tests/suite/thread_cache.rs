@@ -66,6 +66,29 @@ fn small_blocks_are_aligned_distinct_and_counted_exactly() {
     m.check_consistency().unwrap();
 }
 
+/// A library object's small block (a matrix) brings its tag's and its pool's peaks up to date
+/// at once: a tag made only of such blocks reports its real peak, as a solve's block tags must
+/// (anonymous small blocks keep the sampled per-tag peak of docs/memory.md).
+#[test]
+fn small_library_objects_keep_their_tag_peaks_exact() {
+    use qdsim_mem::matrix::ManagedMatrix;
+    let m = quiet_manager();
+    // 3 × 1000 doubles each (24 000 bytes, a small block), two live at once, no statistics
+    // read and no pool-path allocation in between.
+    let a = ManagedMatrix::<f64>::zeros(&m, 1000, 3, "objects").unwrap();
+    let b = ManagedMatrix::<f64>::zeros(&m, 1000, 3, "objects").unwrap();
+    assert!(
+        m.allocation_info(a.data_ptr().cast())
+            .is_some_and(|i| !i.direct)
+    );
+    let bytes = a.ld() as u64 * 3 * 8;
+    drop((a, b));
+    let tag = m.tag_stats("objects").unwrap();
+    assert_eq!((tag.bytes_in_use, tag.peak_bytes_in_use), (0, 2 * bytes));
+    let pool = m.pool_stats(PoolKind::F64);
+    assert_eq!(pool.peak_bytes_in_use, 2 * bytes);
+}
+
 #[test]
 fn misuse_of_small_blocks_is_refused_and_changes_nothing() {
     let m = quiet_manager();

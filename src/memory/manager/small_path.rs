@@ -127,7 +127,7 @@ impl Inner {
         owned: bool,
     ) -> Option<Result<NonNull<u8>>> {
         // Allocation and counters as one step for consistency checks.
-        let _active = self.small.enter(heap);
+        let active = self.small.enter(heap);
         let tag = match recent_tag(self, heap, tag_name) {
             Ok(tag) => tag,
             Err(e) => return Some(Err(e)),
@@ -167,6 +167,16 @@ impl Inner {
                 owned,
             },
         );
+        if owned {
+            // A library object (a matrix, a solver's buffer): few, mostly large, and often a
+            // tag's only blocks, so its pool's and tag's peaks are brought up to date now, as
+            // on the pool path (outside the operation: that reads every heap's counters). A
+            // solve's 141 KB blocks otherwise left their tag's peak at 0.
+            let tag = tag.clone();
+            drop(active);
+            let pool_now = self.usage[kind.index()].in_use.load(Relaxed);
+            self.note_peaks(kind, pool_now, &tag);
+        }
         Some(Ok(NonNull::new(slab.address(index as usize) as *mut u8)
             .expect("slabs are never at address 0")))
     }
