@@ -321,6 +321,45 @@ pub(crate) fn process_memory_lock() -> std::sync::MutexGuard<'static, ()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn copy_file_range_copies_between_offsets_and_reports_a_short_source() {
+        use std::io::{Read, Seek, Write};
+        let mut from = tempfile_in_temp_dir("from");
+        let mut to = tempfile_in_temp_dir("to");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        from.write_all(&data).unwrap();
+        to.set_len(500_000).unwrap();
+        // 200 000 bytes from offset 70 000 to offset 4096 (more than one kernel call may take).
+        copy_file_range(&from, 70_000, &to, 4096, 200_000).unwrap();
+        let mut back = Vec::new();
+        to.rewind().unwrap();
+        to.read_to_end(&mut back).unwrap();
+        assert_eq!(&back[4096..204_096], &data[70_000..270_000]);
+        assert!(back[..4096].iter().chain(&back[204_096..]).all(|&b| b == 0));
+        // Neither file's position moved.
+        assert_eq!(from.stream_position().unwrap(), 300_000);
+        // A range past the source's end is an error, not a silent short copy.
+        let err = copy_file_range(&from, 250_000, &to, 0, 100_000).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+    }
+
+    /// A new file in the temporary directory, unlinked at once (nothing is left behind).
+    fn tempfile_in_temp_dir(what: &str) -> std::fs::File {
+        let path = std::env::temp_dir().join(format!(
+            "qdsim-os-test-{what}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn resident_memory_sees_written_pages_not_reserved_ones_and_keeps_the_peak() {
