@@ -369,9 +369,13 @@ impl<T: Scalar> HostLevels<'_, T> {
         };
         (1..mg.levels()).find(|&level| {
             let (n, op) = (self.dim(level), mg.operator(level));
-            let held = workspace_bytes::<T>(n, self.width, self.search)
+            let running = workspace_bytes::<T>(n, self.width, self.search)
                 + kernels_estimate::<T>(n, self.width, op.row_granularity());
-            held <= *room
+            // Interpolating out of the group keeps its X beside the transfer's vectors of the
+            // next finer level (W and P are given back first).
+            let leaving = block_bytes::<T>(n, self.width)
+                + (PROLONG_VECTORS * self.dim(level - 1) * size_of::<T>()) as u64;
+            running.max(leaving) <= *room
         })
     }
 
