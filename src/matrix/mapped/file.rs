@@ -362,11 +362,7 @@ impl MappedFile {
     /// Section `k` as mutable elements of `T`; refused for a read-only mapping. Puts a finalized
     /// file back in the writing state first.
     pub(crate) fn slice_mut<T: PoolElement>(&mut self, k: usize) -> Result<&mut [T]> {
-        self.require_writable()?;
-        if self.header.finalized {
-            self.header.finalized = false;
-            self.write_header()?;
-        }
+        self.begin_writing()?;
         let Section { offset, bytes } = self.header.sections[k];
         let Mapping::Writable(map) = &mut self.map else {
             unreachable!("checked writable above")
@@ -384,8 +380,8 @@ impl MappedFile {
 
     /// Copies `len` bytes of `from` at `from_offset` into section `k` at byte `at` inside the
     /// kernel ([`copy_file_range`](crate::memory::os::copy_file_range)); refused for a
-    /// read-only mapping, and puts a finalized file back in the writing state first, as
-    /// [`slice_mut`](Self::slice_mut). The mapping sees the new bytes (one page cache). An `Err`
+    /// read-only mapping, and puts a finalized file back in the writing state first
+    /// ([`begin_writing`](Self::begin_writing)). The mapping sees the new bytes (one page cache). An `Err`
     /// of the inner result is the system's refusal or failure (part of the range may be
     /// copied): the caller can still write the range through the mapping.
     pub(crate) fn copy_into_section(
@@ -396,11 +392,7 @@ impl MappedFile {
         from_offset: u64,
         len: usize,
     ) -> Result<std::io::Result<()>> {
-        self.require_writable()?;
-        if self.header.finalized {
-            self.header.finalized = false;
-            self.write_header()?;
-        }
+        self.begin_writing()?;
         let Section { offset, bytes } = self.header.sections[k];
         assert!(at + len as u64 <= bytes, "inside section {k}");
         Ok(crate::memory::os::copy_file_range(
@@ -410,6 +402,17 @@ impl MappedFile {
             offset + at,
             len,
         ))
+    }
+
+    /// Before the data changes: refused for a read-only mapping; a finalized file goes back to
+    /// the writing state (its header says so until the next `finalize`).
+    fn begin_writing(&mut self) -> Result<()> {
+        self.require_writable()?;
+        if self.header.finalized {
+            self.header.finalized = false;
+            self.write_header()?;
+        }
+        Ok(())
     }
 
     fn write_header(&mut self) -> Result<()> {

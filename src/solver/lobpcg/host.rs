@@ -233,10 +233,13 @@ pub(crate) struct HostLevels<'a, T: Scalar> {
     hierarchy: Hierarchy<'a, T>,
 }
 
-/// Vectors of a level's size that interpolation to it holds: the transfer's two
-/// intermediates, each at most the level's size, and (in place, on a level above the finest)
-/// the interpolated column.
-const PROLONG_VECTORS: usize = 3;
+/// Bytes of the vectors of `n` rows (a level's size) that interpolation to that level holds:
+/// the transfer's two intermediates, each at most the level's size, and, in place (within a
+/// group's workspace), the interpolated column.
+fn prolong_bytes<T: Scalar>(n: usize, in_place: bool) -> u64 {
+    let vectors = if in_place { 3 } else { 2 };
+    (vectors * n * size_of::<T>()) as u64
+}
 
 impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
     fn count(&self) -> usize {
@@ -270,20 +273,16 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         let Hierarchy::Grid(mg) = &self.hierarchy else {
             unreachable!("a single level is never interpolated to");
         };
-        // The interpolated column and the transfer's two intermediates (`Vec`s), counted while
-        // they live.
         let nf = mg.operator(level).dim();
-        let vectors = if level > 0 {
-            PROLONG_VECTORS
-        } else {
-            PROLONG_VECTORS - 1
-        };
+        let ws = self.ws.as_mut().expect("the workspace");
+        let in_place = level > 0 && ws.x.nrows() >= nf;
+        // The transfer's intermediates (and the interpolated column) are `Vec`s, counted while
+        // they live.
         let account = self
             .manager
-            .external_account("solver.prolong", (vectors * nf * size_of::<T>()) as u64)?;
+            .external_account("solver.prolong", prolong_bytes::<T>(nf, in_place))?;
         let (mut column, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
-        let ws = self.ws.as_mut().expect("the workspace");
-        if level > 0 && ws.x.nrows() >= nf {
+        if in_place {
             // A coarser level of the same group: interpolate X's leading rows into its longer
             // leading rows.
             let columns = ws.x.ncols();
@@ -373,8 +372,8 @@ impl<T: Scalar> HostLevels<'_, T> {
                 + kernels_estimate::<T>(n, self.width, op.row_granularity());
             // Interpolating out of the group keeps its X beside the transfer's vectors of the
             // next finer level (W and P are given back first).
-            let leaving = block_bytes::<T>(n, self.width)
-                + (PROLONG_VECTORS * self.dim(level - 1) * size_of::<T>()) as u64;
+            let leaving =
+                block_bytes::<T>(n, self.width) + prolong_bytes::<T>(self.dim(level - 1), false);
             running.max(leaving) <= *room
         })
     }
