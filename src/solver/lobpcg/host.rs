@@ -274,17 +274,18 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             unreachable!("a single level is never interpolated to");
         };
         let nf = mg.operator(level).dim();
-        let ws = self.ws.as_mut().expect("the workspace");
-        let in_place = level > 0 && ws.x.nrows() >= nf;
         // The transfer's intermediates (and the interpolated column) are `Vec`s, counted while
-        // they live.
-        let account = self
-            .manager
-            .external_account("solver.prolong", prolong_bytes::<T>(nf, in_place))?;
+        // they live: from before they are made, and after the blocks given back first.
+        let account = |in_place| {
+            self.manager
+                .external_account("solver.prolong", prolong_bytes::<T>(nf, in_place))
+        };
         let (mut column, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
-        if in_place {
+        let ws = self.ws.as_mut().expect("the workspace");
+        if level > 0 && ws.x.nrows() >= nf {
             // A coarser level of the same group: interpolate X's leading rows into its longer
             // leading rows.
+            let _account = account(true)?;
             let columns = ws.x.ncols();
             return interpolate(mg, level, None, &mut ws.x, columns, &mut column, &mut temp);
         }
@@ -301,6 +302,7 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         if let Some(p) = p {
             p.discard();
         }
+        let account = account(false)?;
         let width = if level == 0 {
             width.min(coarse.ncols())
         } else {
