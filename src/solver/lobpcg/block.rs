@@ -13,6 +13,13 @@
 //! Columns in scratch files (out-of-core solves, `out_of_core.rs`) are processed in chunks of
 //! the height their block asks for; each chunk reads ahead the next one and drops its own rows
 //! from the resident memory when done, and every kernel drops its blocks' pages at the end.
+//!
+//! `block/ritz.rs` holds the kernels that share work between one LOBPCG iteration's passes:
+//! the residuals with X's Grams, `Sᴴ·H·S` given them, and the Ritz combination.
+
+mod ritz;
+
+pub(crate) use ritz::{XGrams, combine_ritz, gram_op_with_x_grams, residuals_and_x_grams};
 
 use crate::error::Result;
 use crate::matrix::{Scalar, narrow_into, vectorized, widen_into};

@@ -12,7 +12,10 @@
 //! of rows per thread; the result's vectors are stored where [`Destination`] says once W and P
 //! (and the hierarchy) are freed.
 
-use super::block::{Cols, ColumnMut, gram_op, kernel_bytes, residuals, rows_for_single};
+use super::block::{
+    Cols, ColumnMut, XGrams, gram_op, gram_op_with_x_grams, kernel_bytes, residuals,
+    residuals_and_x_grams, rows_for_single,
+};
 use super::driver::{Levels, SolveClock, coarse_to_fine};
 use super::{
     BlockBackend, Directions, DirectionsSource, LobpcgOutcome, LobpcgParams, block_lobpcg,
@@ -550,6 +553,29 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
         x.check_faults()?;
         r.check_faults()?;
         Ok(norms)
+    }
+
+    fn residuals_with_x_grams(
+        &self,
+        x: &Cols<T>,
+        lambda: &[f64],
+        r: &Cols<T>,
+    ) -> Result<(Vec<f64>, Option<XGrams<T>>)> {
+        let (norms, grams) = residuals_and_x_grams(self.op, x, lambda, r);
+        x.check_faults()?;
+        r.check_faults()?;
+        Ok((norms, Some(grams)))
+    }
+
+    fn gram_op_given_x(
+        &self,
+        s: &Cols<T>,
+        x_count: usize,
+        grams: &XGrams<T>,
+    ) -> Result<(Mat<T>, Mat<T>)> {
+        let g = gram_op_with_x_grams(self.op, s, x_count, grams);
+        s.check_faults()?;
+        Ok(g)
     }
 
     fn precondition(&self, w: &Cols<T>) -> Result<()> {

@@ -18,7 +18,7 @@
 //! | `mod.rs` | [`LobpcgParams`], [`LobpcgOutcome`], [`BlockBackend`], the iteration [`block_lobpcg`] |
 //! | `driver.rs` | the one coarse-to-fine driver every LOBPCG solve runs through (CPU grid and CSR, shift-invert, GPU) |
 //! | `host.rs` | the host's blocks (pool or scratch files) and its backend; [`host::HostLevels`] |
-//! | `block.rs` | row-chunked tall-skinny kernels: Gram matrices, `SᴴHS`, combinations, residuals |
+//! | `block.rs` | row-chunked tall-skinny kernels: Gram matrices, `SᴴHS`, combinations, residuals; `block/ritz.rs`: those sharing one iteration's products (X's Grams from the residual pass, the Ritz combination) |
 //! | `small.rs` | eigen-decomposition of projected matrices, SVQB orthonormalisation |
 //!
 //! The unit tests below also run the loop on a minimal backend of plain vectors and compare with
@@ -33,6 +33,7 @@ use super::options::EigenOptions;
 use super::progress::{Progress, ProgressFn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
+use block::XGrams;
 use faer::Mat;
 use small::{
     ColumnBlock, hermitian_eigen, hermitian_pencil_eigen, hermitian_pencil_eigen_conditioned,
@@ -126,6 +127,30 @@ pub(crate) trait BlockBackend<T: Scalar> {
     fn gram_op(&self, s: &Self::Cols, overlap: bool) -> Result<(Mat<T>, Option<Mat<T>>)>;
     /// `r_j = H·x_j − λ_j·x_j`; returns `‖r_j‖`.
     fn residuals(&self, x: &Self::Cols, lambda: &[f64], r: &Self::Cols) -> Result<Vec<f64>>;
+    /// [`residuals`](Self::residuals), and `Xᴴ·H·X` and `Xᴴ·X` from the same products where the
+    /// backend computes them, for [`gram_op_given_x`](Self::gram_op_given_x) (this default:
+    /// `None`, the Rayleigh–Ritz step computes them itself).
+    fn residuals_with_x_grams(
+        &self,
+        x: &Self::Cols,
+        lambda: &[f64],
+        r: &Self::Cols,
+    ) -> Result<(Vec<f64>, Option<XGrams<T>>)> {
+        Ok((self.residuals(x, lambda, r)?, None))
+    }
+    /// `(Sᴴ·H·S, Sᴴ·S)` for `S = [X, R]` whose first `x_count` columns are X, whose Grams are
+    /// `grams` (X has not changed since the residual pass made them). This default: `gram_op`
+    /// with the overlap.
+    fn gram_op_given_x(
+        &self,
+        s: &Self::Cols,
+        x_count: usize,
+        grams: &XGrams<T>,
+    ) -> Result<(Mat<T>, Mat<T>)> {
+        let _ = (x_count, grams);
+        let (a, g) = self.gram_op(s, true)?;
+        Ok((a, g.expect("the Gram matrix was asked for")))
+    }
     /// `w_j ← T·w_j` for every column (T ≈ (H − σ)⁻¹).
     fn precondition(&self, w: &Self::Cols) -> Result<()>;
 }
@@ -191,10 +216,16 @@ pub(crate) const IMPLICIT_CONDITION_LIMIT: f64 = 1e6;
 fn implicit_rayleigh_ritz<T: Scalar, B: BlockBackend<T>>(
     backend: &B,
     [x_active, w, p]: [&B::Cols; 3],
+    x_grams: Option<&XGrams<T>>,
 ) -> Result<Option<(B::Cols, RitzPairs<T>)>> {
     let s = B::Cols::join(&[x_active, w, p]);
-    let (a, g) = backend.gram_op(&s, true)?;
-    let g = g.expect("the Gram matrix was asked for");
+    let (a, g) = match x_grams {
+        Some(grams) => backend.gram_op_given_x(&s, x_active.count(), grams)?,
+        None => {
+            let (a, g) = backend.gram_op(&s, true)?;
+            (a, g.expect("the Gram matrix was asked for"))
+        }
+    };
     let (values, vectors, condition) = hermitian_pencil_eigen_conditioned(&a, &g)?;
     Ok((condition <= IMPLICIT_CONDITION_LIMIT).then_some((s, (values, vectors))))
 }
@@ -259,6 +290,8 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     let mut res_norms = vec![f64::INFINITY; m];
 
     let mut locked = 0;
+    // X's Grams from the latest residual pass, and the first column of X they cover.
+    let mut x_grams: Option<(usize, XGrams<T>)>;
     let mut p_count = 0;
     // P's columns are `p_first..p_first + p_count` of its storage.
     let mut p_first = 0;
@@ -271,9 +304,18 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         let directions_in_w = pall.is_none() && p_count > 0;
         let norms = match source {
             Some(source) if directions_in_w => {
+                x_grams = None;
                 source.residual_norms(&xall.columns(locked..m), &lambda[locked..])?
             }
-            _ => backend.residuals(&xall.columns(locked..m), &lambda[locked..], &wall.take(na))?,
+            _ => {
+                let (norms, grams) = backend.residuals_with_x_grams(
+                    &xall.columns(locked..m),
+                    &lambda[locked..],
+                    &wall.take(na),
+                )?;
+                x_grams = grams.map(|g| (locked, g));
+                norms
+            }
         };
         out.applications += na as u64;
         res_norms[locked..].copy_from_slice(&norms);
@@ -320,11 +362,12 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
                 // reading them in any later run). Their pages go back to the system: at 5000²
                 // three single-precision columns, 286 MiB of the solve's peak.
                 unsafe { old_w.columns(p_first..p_first + newly).discard() };
-                backend.residuals(
+                let (_, grams) = backend.residuals_with_x_grams(
                     &xall.columns(locked..m),
                     &lambda[locked..],
                     &wall.take(active),
                 )?;
+                x_grams = grams.map(|g| (locked, g));
                 out.applications += active as u64;
                 wall.take(active)
             }
@@ -354,7 +397,18 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         if newly > 0 && p_count > 0 {
             project_off(&xall.columns(locked - newly..locked), &p_window)?;
         }
-        let implicit = implicit_rayleigh_ritz(backend, [&x_active, &wa, &p_window])?;
+        // X is as the residual pass saw it (locking only moved past its leading columns).
+        let x_now = x_grams
+            .as_ref()
+            .map(|(first, g)| g.trailing(locked - first));
+        let implicit =
+            implicit_rayleigh_ritz(backend, [&x_active, &wa, &p_window], x_now.as_ref())?;
+        // The products of X with H came from the residual pass when the step used them.
+        let reused = if implicit.is_some() && x_now.is_some() {
+            active
+        } else {
+            0
+        };
         let (s, (theta, u)) = match implicit {
             Some(done) => {
                 out.implicit_steps += 1;
@@ -382,23 +436,17 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
                 ),
             ));
         }
-        out.applications += s.count() as u64;
-        // X_active ← S·C and P ← [0; W; P]·C, with C the lowest `active` Ritz vectors.
-        let coeff = Mat::<T>::from_fn(s.count(), 2 * active, |i, j| {
-            let c = u[(i, j % active)];
-            if j >= active && i < active {
-                T::ZERO_VALUE
-            } else {
-                c
-            }
-        });
-        // The outputs may be W's own columns (deferred directions): `combine_into` reads every
+        out.applications += (s.count() - reused) as u64;
+        // X_active ← S·C and P ← [0; W; P]·C, with C the lowest `active` Ritz vectors. The
+        // outputs may be W's own columns (deferred directions): the combination reads every
         // input of a row before it writes any output.
-        let outputs = B::Cols::join(&[
+        B::Cols::combine_ritz(
+            &s,
+            active,
+            u.as_ref().subcols(0, active),
             &xall.columns(locked..m),
             &pall_now.columns(p_first..p_first + active),
-        ]);
-        B::Cols::combine_into(&s, coeff.as_ref(), &outputs)?;
+        )?;
         p_count = active;
         lambda[locked..].copy_from_slice(&theta[..active]);
         out.converged = locked;
@@ -755,7 +803,7 @@ mod tests {
         };
         let (x, w, p) = (block(0..4), block(4..8), block(8..12));
         assert_eq!(orthonormalize(&x.take(0), &x).unwrap(), 4);
-        let (values, vectors) = implicit_rayleigh_ritz(&backend, [&x, &w, &p])
+        let (values, vectors) = implicit_rayleigh_ritz(&backend, [&x, &w, &p], None)
             .unwrap()
             .expect("a random S is well conditioned")
             .1;
@@ -784,7 +832,7 @@ mod tests {
         near_x(1e-5);
         let before = arena.borrow().clone();
         assert!(
-            implicit_rayleigh_ritz(&backend, [&x, &w, &p])
+            implicit_rayleigh_ritz(&backend, [&x, &w, &p], None)
                 .unwrap()
                 .is_none()
         );
@@ -792,7 +840,7 @@ mod tests {
         // 1e-9 from it (an eigenvalue of about 1e-18) the direction is dropped, as the explicit
         // orthonormalisation drops it, and the rest is well conditioned: 11 Ritz vectors.
         near_x(1e-9);
-        let (_, (_, vectors)) = implicit_rayleigh_ritz(&backend, [&x, &w, &p])
+        let (_, (_, vectors)) = implicit_rayleigh_ritz(&backend, [&x, &w, &p], None)
             .unwrap()
             .expect("the kept part is well conditioned");
         assert_eq!(vectors.ncols(), 11);

@@ -5,7 +5,7 @@
 //! The orthonormalisation works on any [`ColumnBlock`]: the host's row-chunked columns
 //! (`block.rs`) or the GPU's device blocks (`gpu/block.rs`), so both solvers share the math.
 
-use super::block::{Cols, combine, gram};
+use super::block::{Cols, combine, combine_ritz, gram};
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::Scalar;
 use faer::{Mat, MatRef, Side};
@@ -24,6 +24,27 @@ pub(crate) trait ColumnBlock<T: Scalar>: Sized {
     fn gram_of(a: &Self, b: &Self) -> Result<Mat<T>>;
     /// `outputs = inputs·coeff`; the outputs may be some of the inputs.
     fn combine_into(inputs: &Self, coeff: MatRef<'_, T>, outputs: &Self) -> Result<()>;
+    /// The Ritz combination of `S = [X, R]` (its first `x_count` columns X, then W and P)
+    /// with coefficients `c` (S's columns × the outputs): `x_out = S·C` and `p_out = R·C_R`
+    /// (C's rows of R). The outputs may be some of the inputs. This default makes one
+    /// combination of `[C, [0; C_R]]`.
+    fn combine_ritz(
+        s: &Self,
+        x_count: usize,
+        c: MatRef<'_, T>,
+        x_out: &Self,
+        p_out: &Self,
+    ) -> Result<()> {
+        let a = c.ncols();
+        let coeff = Mat::<T>::from_fn(c.nrows(), 2 * a, |i, j| {
+            if j >= a && i < x_count {
+                T::ZERO_VALUE
+            } else {
+                c[(i, j % a)]
+            }
+        });
+        Self::combine_into(s, coeff.as_ref(), &Self::join(&[x_out, p_out]))
+    }
     /// The first `k` columns.
     fn take(&self, k: usize) -> Self {
         self.columns(0..k)
@@ -64,6 +85,18 @@ impl<T: Scalar> ColumnBlock<T> for Cols<T> {
         combine(inputs, coeff, outputs);
         inputs.check_faults()?;
         outputs.check_faults()
+    }
+    fn combine_ritz(
+        s: &Self,
+        x_count: usize,
+        c: MatRef<'_, T>,
+        x_out: &Self,
+        p_out: &Self,
+    ) -> Result<()> {
+        combine_ritz(s, x_count, c, x_out, p_out);
+        s.check_faults()?;
+        x_out.check_faults()?;
+        p_out.check_faults()
     }
     fn inexact(&self) -> bool {
         self.any_single()
