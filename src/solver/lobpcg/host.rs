@@ -236,12 +236,17 @@ pub(crate) struct HostLevels<'a, T: Scalar> {
     hierarchy: Hierarchy<'a, T>,
 }
 
-/// Bytes of the vectors of `n` rows (a level's size) that interpolation to that level holds:
-/// the transfer's two intermediates, each at most the level's size, and, in place (within a
-/// group's workspace), the interpolated column.
-fn prolong_bytes<T: Scalar>(n: usize, in_place: bool) -> u64 {
-    let vectors = if in_place { 3 } else { 2 };
-    (vectors * n * size_of::<T>()) as u64
+/// Bytes of the vectors that interpolation from level `level + 1` to `level` holds: the
+/// transfer's intermediate arrays and, in place (within a group's workspace), a copy of the
+/// coarse column, which the interpolation reads while it writes the column's longer leading
+/// rows.
+fn prolong_bytes<T: Scalar>(mg: &Multigrid<T>, level: usize, in_place: bool) -> u64 {
+    let copy = if in_place {
+        mg.operator(level + 1).dim()
+    } else {
+        0
+    };
+    ((mg.prolong_temp_len(level) + copy) * size_of::<T>()) as u64
 }
 
 impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
@@ -276,16 +281,15 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         let Hierarchy::Grid(mg) = &self.hierarchy else {
             unreachable!("a single level is never interpolated to");
         };
-        let nf = mg.operator(level).dim();
-        // The transfer's intermediates (and the interpolated column) are `Vec`s, counted while
-        // they live: from before they are made, and after the blocks given back first.
+        // The transfer's intermediates (and the coarse column's copy) are `Vec`s, counted
+        // while they live: from before they are made, and after the blocks given back first.
         let account = |in_place| {
             self.manager
-                .external_account("solver.prolong", prolong_bytes::<T>(nf, in_place))
+                .external_account("solver.prolong", prolong_bytes(mg, level, in_place))
         };
         let (mut column, mut temp) = (Vec::new(), [Vec::new(), Vec::new()]);
         let ws = self.ws.as_mut().expect("the workspace");
-        if level > 0 && ws.x.nrows() >= nf {
+        if level > 0 && ws.x.nrows() >= mg.operator(level).dim() {
             // A coarser level of the same group: interpolate X's leading rows into its longer
             // leading rows.
             let _account = account(true)?;
@@ -373,12 +377,18 @@ impl<T: Scalar> HostLevels<'_, T> {
         };
         (1..mg.levels()).find(|&level| {
             let (n, op) = (self.dim(level), mg.operator(level));
+            // The group's workspace, beside the kernels' buffers while a level runs, or the
+            // vectors of an interpolation into its finest level from the next coarser one.
+            let inward = if level + 1 < mg.levels() {
+                prolong_bytes(mg, level, true)
+            } else {
+                0
+            };
             let running = workspace_bytes::<T>(n, self.width, self.search)
-                + kernels_estimate::<T>(n, self.width, op.row_granularity());
+                + kernels_estimate::<T>(n, self.width, op.row_granularity()).max(inward);
             // Interpolating out of the group keeps its X beside the transfer's vectors of the
             // next finer level (W and P are given back first).
-            let leaving =
-                block_bytes::<T>(n, self.width) + prolong_bytes::<T>(self.dim(level - 1), false);
+            let leaving = block_bytes::<T>(n, self.width) + prolong_bytes(mg, level - 1, false);
             running.max(leaving) <= *room
         })
     }
@@ -419,10 +429,12 @@ fn interpolate<T: Scalar>(
                 mg.prolong_into(level, &f.col(j)[..nc], &mut to.col_mut(j)[..nf], temp);
                 f.release_col(j);
             }
-            // In place, the column's leading rows growing: through `column`.
+            // In place, the column's leading rows growing: from a copy of its coarse rows.
             None => {
-                mg.prolong(level, &to.col(j)[..nc], column, temp);
-                to.col_mut(j)[..nf].copy_from_slice(column);
+                column.clear();
+                column.reserve_exact(nc);
+                column.extend_from_slice(&to.col(j)[..nc]);
+                mg.prolong_into(level, column, &mut to.col_mut(j)[..nf], temp);
             }
         }
         to.release_col(j);

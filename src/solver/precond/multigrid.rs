@@ -195,6 +195,7 @@ impl<T: Scalar> Multigrid<T> {
     }
 
     /// Interpolates a vector on level `l + 1` to level `l` (into `fine`, resized).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     pub(crate) fn prolong(
         &self,
         l: usize,
@@ -217,6 +218,14 @@ impl<T: Scalar> Multigrid<T> {
     ) {
         let transfer = self.transfer(l).expect("not the coarsest level");
         transfer.prolong_into(coarse, fine, temp);
+    }
+
+    /// Elements of the intermediate arrays interpolation from level `l + 1` to level `l`
+    /// holds ([`prolong`](Self::prolong), [`prolong_into`](Self::prolong_into)).
+    pub(crate) fn prolong_temp_len(&self, l: usize) -> usize {
+        self.transfer(l)
+            .expect("not the coarsest level")
+            .prolong_temp_len()
     }
 
     /// The preconditioner that starts its V-cycles at level `l`.

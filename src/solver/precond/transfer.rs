@@ -346,6 +346,20 @@ impl Transfer {
         Self::apply_into::<T, T>(&self.prolong, self.coarse_shape, coarse, fine, temp);
     }
 
+    /// Elements `prolong_into` (and `prolong`) hold in `temp`: the array after each axis's
+    /// pass but the last (which writes the result).
+    pub(crate) fn prolong_temp_len(&self) -> usize {
+        let last = self.prolong.len() - 1;
+        self.prolong[..last]
+            .iter()
+            .enumerate()
+            .scan(self.coarse_shape, |shape, (a, map)| {
+                *shape = shape_after(map, a, *shape);
+                Some(shape.iter().product::<usize>())
+            })
+            .sum()
+    }
+
     /// Fine → coarse (full weighting); `temp` holds intermediate arrays between calls.
     #[cfg(test)]
     pub(crate) fn restrict<T: Scalar>(
@@ -736,6 +750,38 @@ mod tests {
         let line = Grid::dirichlet_box(&[10.0], &[31]).unwrap();
         let half = Grid::dirichlet_box(&[10.0], &[15]).unwrap();
         assert!(!Transfer::new(&line, &half).streams());
+    }
+
+    /// What interpolation holds between its axes' passes is what `prolong_temp_len` counts
+    /// (the solvers' accounts of interpolation use it).
+    #[test]
+    fn the_intermediates_of_interpolation_are_counted_exactly() {
+        let grids = [
+            (
+                Grid::dirichlet_box(&[10.0], &[19]).unwrap(),
+                Grid::dirichlet_box(&[10.0], &[9]).unwrap(),
+            ),
+            (
+                Grid::dirichlet_box(&[10.0, 6.0], &[301, 129]).unwrap(),
+                Grid::dirichlet_box(&[10.0, 6.0], &[150, 64]).unwrap(),
+            ),
+            (
+                Grid::dirichlet_box(&[4.0, 5.0, 6.0], &[23, 40, 71]).unwrap(),
+                Grid::dirichlet_box(&[4.0, 5.0, 6.0], &[11, 20, 35]).unwrap(),
+            ),
+        ];
+        for (fine, coarse) in &grids {
+            let t = Transfer::new(fine, coarse);
+            let c = vec![1.0f64; coarse.len()];
+            let mut f = vec![0.0f64; fine.len()];
+            let mut temp = [Vec::new(), Vec::new()];
+            t.prolong_into(&c, &mut f, &mut temp);
+            let held: usize = temp.iter().map(Vec::capacity).sum();
+            assert_eq!(held, t.prolong_temp_len(), "{} axes", fine.dims());
+            // One axis: no pass before the last; two and three: a half, then a quarter and a
+            // half (of the fine grid, roughly) between them.
+            assert!(held < fine.len(), "{held} of {}", fine.len());
+        }
     }
 
     #[test]
