@@ -806,6 +806,23 @@ fn gram_op_with_overlap<T: Scalar, A: Operator<T> + ?Sized>(
     (g, overlap)
 }
 
+/// `to = V·coeff` for a chunk's views `V` of some columns (`coeff`: those columns × `to`'s);
+/// zero when there are none.
+fn combine_views<T: Scalar>(
+    to: &mut Mat<T>,
+    views: &[(usize, MatRef<'_, T>)],
+    coeff: MatRef<'_, T>,
+) {
+    if views.is_empty() {
+        to.fill(T::ZERO_VALUE);
+    }
+    for (k, &(i0, v)) in views.iter().enumerate() {
+        let c = coeff.subrows(i0, v.ncols());
+        let accum = if k == 0 { Accum::Replace } else { Accum::Add };
+        matmul(to.as_mut(), accum, v, c, T::ONE, Par::Seq);
+    }
+}
+
 /// `outputs = inputs·coeff` (`coeff` is inputs × outputs). The outputs may be some of the inputs:
 /// each chunk of rows is computed into a buffer before it is written.
 pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs: &Cols<T>) {
@@ -826,11 +843,7 @@ pub(crate) fn combine<T: Scalar>(inputs: &Cols<T>, coeff: MatRef<'_, T>, outputs
                     // SAFETY: within this chunk the inputs are only read until the buffer is
                     // complete; other chunks touch other rows.
                     let views = unsafe { inputs.chunk_views(&rows, buf) };
-                    for (k, &(i0, v)) in views.iter().enumerate() {
-                        let c = coeff.subrows(i0, v.ncols());
-                        let accum = if k == 0 { Accum::Replace } else { Accum::Add };
-                        matmul(to.as_mut(), accum, v, c, T::ONE, Par::Seq);
-                    }
+                    combine_views(to, &views, coeff);
                     drop(views);
                     note_buffers(to.nrows() * to.ncols() + buf.nrows() * buf.ncols());
                     outputs.scatter(&rows, to);

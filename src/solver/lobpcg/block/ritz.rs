@@ -12,7 +12,10 @@
 //! [`kernel_bytes`](super::kernel_bytes), hold for these: at most `2·width` columns of chunk
 //! buffers per thread).
 
-use super::{Cols, apply_column, chunk_groups, chunks, note_buffers, ordered_sum, reduce_chunks};
+use super::{
+    Cols, apply_column, chunk_groups, chunks, combine_views, mirror_upper, note_buffers,
+    ordered_sum, reduce_chunks,
+};
 use crate::matrix::Scalar;
 use crate::solver::operator::Operator;
 use faer::linalg::matmul::matmul;
@@ -235,59 +238,37 @@ pub(crate) fn gram_op_with_x_grams<T: Scalar, A: Operator<T> + ?Sized>(
     // The operator read halo rows of neighbouring chunks: drop those pages too.
     s.release_all();
     let sum = ordered_sum(parts, b, width);
-    // Where column j of S lies in the buffer, as itself and as its product with H.
-    let place = |j: usize| -> (usize, Option<usize>) {
-        if j < x {
-            return (j, None);
-        }
-        let &(c0, w, pos) = segments
-            .iter()
-            .find(|&&(c0, w, _)| (c0..c0 + w).contains(&(j - x)))
-            .expect("a column of R");
-        (pos + (j - x - c0), Some(pos + w + (j - x - c0)))
-    };
-    // The last column of S whose products row i holds (its segment's end).
-    let row_end = |i: usize| -> usize {
-        if i < x {
-            return x;
-        }
-        let &(c0, w, _) = segments
-            .iter()
-            .find(|&&(c0, w, _)| (c0..c0 + w).contains(&(i - x)))
-            .expect("a column of R");
-        x + c0 + w
-    };
+    // De-interleave the block lower triangles: X's own blocks from the residual pass, each R
+    // segment's rows against X and against the segments up to its own (R_j at `pos`, H·R_j
+    // right after it), and X's rows of `Sᴴ·H·S` (`Xᴴ·H·Rᵢ`) with their adjoints below.
     let mut g = Mat::<T>::zeros(b, b);
     let mut a = Mat::<T>::zeros(b, b);
-    for i in 0..b {
-        for j in 0..b {
-            let (self_at, product_at) = place(j);
-            if i < x && j < x {
-                g[(i, j)] = grams.overlap[(i, j)];
-                a[(i, j)] = grams.op[(i, j)];
-            } else if i >= x && j < row_end(i) {
-                g[(i, j)] = sum[(i, self_at)];
-                if let Some(at) = product_at {
-                    a[(i, j)] = sum[(i, at)];
-                }
-            } else if i < x {
-                a[(i, j)] = sum[(i, product_at.expect("j is a column of R"))];
-            }
+    g.as_mut()
+        .submatrix_mut(0, 0, x, x)
+        .copy_from(&grams.overlap);
+    a.as_mut().submatrix_mut(0, 0, x, x).copy_from(&grams.op);
+    for (i, &(ci, wi, pi)) in segments.iter().enumerate() {
+        let rows = |c0: usize, w: usize| sum.as_ref().submatrix(x + ci, c0, wi, w);
+        g.as_mut()
+            .submatrix_mut(x + ci, 0, wi, x)
+            .copy_from(rows(0, x));
+        for &(cj, wj, pj) in &segments[..=i] {
+            g.as_mut()
+                .submatrix_mut(x + ci, x + cj, wi, wj)
+                .copy_from(rows(pj, wj));
+            a.as_mut()
+                .submatrix_mut(x + ci, x + cj, wi, wj)
+                .copy_from(rows(pj + wj, wj));
         }
+        let x_rows = sum.as_ref().submatrix(0, pi + wi, x, wi);
+        a.as_mut().submatrix_mut(0, x + ci, x, wi).copy_from(x_rows);
+        a.as_mut()
+            .submatrix_mut(x + ci, 0, wi, x)
+            .copy_from(x_rows.adjoint());
     }
-    // The rest by symmetry: G's block upper triangle, A's rows of R against X and upper R.
-    for i in 0..b {
-        for j in 0..b {
-            if i >= x && j >= row_end(i) {
-                g[(i, j)] = g[(j, i)].conj_value();
-                a[(i, j)] = a[(j, i)].conj_value();
-            } else if i < x && j >= x {
-                g[(i, j)] = g[(j, i)].conj_value();
-            } else if i >= x && j < x {
-                a[(i, j)] = a[(j, i)].conj_value();
-            }
-        }
-    }
+    // The rest by symmetry.
+    mirror_upper(&mut g, s);
+    mirror_upper(&mut a, s);
     (a, g)
 }
 
@@ -307,6 +288,7 @@ pub(crate) fn combine_ritz<T: Scalar>(
         return;
     }
     let limit = s.chunk_limit.min(x_out.chunk_limit).min(p_out.chunk_limit);
+    let parts = (s.slice(0..x_count), s.slice(x_count..b));
     chunks(s.rows(), 1, limit).for_each_init(
         || {
             (
@@ -318,7 +300,7 @@ pub(crate) fn combine_ritz<T: Scalar>(
         |(to_x, to_p, buf), rows| {
             crate::matrix::vectorized(
                 #[inline(always)]
-                || combine_chunk(s, x_count, c, [x_out, p_out], &rows, [to_x, to_p, buf]),
+                || combine_chunk(s, &parts, c, [x_out, p_out], &rows, [to_x, to_p, buf]),
             )
         },
     );
@@ -329,11 +311,11 @@ pub(crate) fn combine_ritz<T: Scalar>(
     }
 }
 
-/// One chunk of [`combine_ritz`].
+/// One chunk of [`combine_ritz`] (`S` split into its X and R columns).
 #[inline(always)]
 fn combine_chunk<T: Scalar>(
     s: &Cols<T>,
-    x_count: usize,
+    (xs, rs): &(Cols<T>, Cols<T>),
     c: MatRef<'_, T>,
     [x_out, p_out]: [&Cols<T>; 2],
     rows: &Range<usize>,
@@ -345,44 +327,20 @@ fn combine_chunk<T: Scalar>(
     p_out.prefetch_after(rows);
     to_x.resize_with(rows.len(), a, |_, _| T::ZERO_VALUE);
     to_p.resize_with(rows.len(), a, |_, _| T::ZERO_VALUE);
+    let x_count = xs.len();
     // SAFETY: within this chunk the inputs are only read until both buffers are complete;
     // other chunks touch other rows.
-    let views = unsafe { s.chunk_views(rows, buf) };
-    // A segment may straddle X's end only if X and R share a matrix; split the views there.
-    let mut started = [false, false];
-    for &(i0, v) in &views {
-        let n = v.ncols();
-        let split = x_count.clamp(i0, i0 + n) - i0;
-        for (part, lo, hi) in [(0, 0, split), (1, split, n)] {
-            if lo == hi {
-                continue;
-            }
-            let into = if part == 0 { &mut *to_x } else { &mut *to_p };
-            let accum = if started[part] {
-                Accum::Add
-            } else {
-                Accum::Replace
-            };
-            started[part] = true;
-            matmul(
-                into.as_mut(),
-                accum,
-                v.subcols(lo, hi - lo),
-                c.subrows(i0 + lo, hi - lo),
-                T::ONE,
-                Par::Seq,
-            );
-        }
-    }
+    let views = unsafe { rs.chunk_views(rows, buf) };
+    combine_views(to_p, &views, c.subrows(x_count, c.nrows() - x_count));
+    drop(views);
+    // SAFETY: as above.
+    let views = unsafe { xs.chunk_views(rows, buf) };
+    combine_views(to_x, &views, c.subrows(0, x_count));
     drop(views);
     for j in 0..a {
         let p = column_mut(to_p, j);
-        if !started[1] {
-            p.fill(T::ZERO_VALUE);
-        }
-        let x = column_mut(to_x, j);
-        for (x, &p) in x.iter_mut().zip(&*p) {
-            *x = if started[0] { *x + p } else { p };
+        for (x, &p) in column_mut(to_x, j).iter_mut().zip(&*p) {
+            *x += p;
         }
     }
     note_buffers(to_x.nrows() * (to_x.ncols() + to_p.ncols()) + buf.nrows() * buf.ncols());
