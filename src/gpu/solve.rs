@@ -27,8 +27,8 @@ use crate::memory::MemoryManager;
 use crate::physics::HamiltonianSpec;
 use crate::solver::{
     BlockBackend, Directions, EigenOptions, EigenResult, Jacobi, Levels, LobpcgOutcome,
-    LobpcgParams, Method, Multigrid, Operator, Placement, ProgressFn, SolveClock, block_lobpcg,
-    coarse_to_fine, fill_random,
+    LobpcgParams, Locked, Method, Multigrid, Operator, Placement, ProgressFn, SolveClock,
+    block_lobpcg, coarse_to_fine, fill_random,
 };
 use cudarc::driver::CudaFunction;
 use faer::Mat;
@@ -286,7 +286,7 @@ impl<T: Scalar> Levels<T> for DeviceLevels<'_, '_, T> {
         Ok(())
     }
 
-    fn prolong(&mut self, level: usize, _width: usize) -> Result<()> {
+    fn prolong(&mut self, level: usize, _width: usize, _group: usize) -> Result<()> {
         let DeviceHierarchy::Grid { mg, device_mg } = &self.hierarchy else {
             unreachable!("a single level is never interpolated to");
         };
@@ -316,8 +316,10 @@ impl<T: Scalar> Levels<T> for DeviceLevels<'_, '_, T> {
     fn lobpcg(
         &mut self,
         params: LobpcgParams,
+        _ends: &[usize],
         progress: Option<&mut ProgressFn<'_>>,
     ) -> Result<LobpcgOutcome> {
+        // One group: the blocks are on the device at full width ([`Levels::runs_groups`]).
         let level = params.level;
         let nl = self.dim(level);
         let (own_op, own_jacobi);
@@ -354,8 +356,15 @@ impl<T: Scalar> Levels<T> for DeviceLevels<'_, '_, T> {
             preconditioner,
         };
         let [x, w, p] = self.blocks.cols(nl);
-        block_lobpcg(&backend, [&x, &w], Directions::Block(&p), params, progress)
-            .map_err(|e| e.context(&format!("GPU LOBPCG on {what}")))
+        block_lobpcg(
+            &backend,
+            [&x, &w],
+            Directions::Block(&p),
+            params,
+            Locked::default(),
+            progress,
+        )
+        .map_err(|e| e.context(&format!("GPU LOBPCG on {what}")))
     }
 }
 

@@ -109,7 +109,7 @@ pub use vectors::Eigenvectors;
 pub(crate) use {
     lobpcg::driver::{Levels, SolveClock, coarse_to_fine},
     lobpcg::small::ColumnBlock,
-    lobpcg::{BlockBackend, Directions, LobpcgOutcome, LobpcgParams, block_lobpcg},
+    lobpcg::{BlockBackend, Directions, LobpcgOutcome, LobpcgParams, Locked, block_lobpcg},
     precond::Map1d,
     random::fill_random,
 };

@@ -98,12 +98,13 @@ fn out_of_core_equals_in_core_with_multiplicities() {
     .unwrap();
     assert!(ooc.is_converged(), "{ooc:?}");
     // X, 9801 × 10 doubles (leading dimension 9808; the finest grid drops the 11th column:
-    // the 10th state ends the 40 meV shell), W and P in single precision (9801 floats per
-    // column: 4901 doubles' worth, leading dimension 4904), each a whole number of pages, and
+    // the 10th state ends the 40 meV shell), W and P of the wider of its two groups (the
+    // 30 meV shell ends at the 6th state: 6 and 4 columns) in single precision (9801 floats
+    // per column: 4901 doubles' worth, leading dimension 4904), each a whole number of pages, and
     // — the 1 MiB budget cannot hold the 10 result vectors beside the multigrid — the result's
     // own scratch file (10 such columns and a header page).
     let block = (9808 * 10 * 8usize).next_multiple_of(4096) as u64;
-    let single = (4904 * 10 * 8usize).next_multiple_of(4096) as u64;
+    let single = (4904 * 6 * 8usize).next_multiple_of(4096) as u64;
     let result = (9808 * 10 * 8 + 4096) as u64;
     let expected = block + 2 * single + result;
     assert!(ooc.vectors.is_mapped() && ooc.vectors.file_path().is_none());

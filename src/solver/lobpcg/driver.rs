@@ -7,7 +7,9 @@
 //! runs LOBPCG to a loose tolerance ([`LobpcgParams::for_level`]), interpolates the block to the
 //! next finer level, and so on up to the finest, where the requested tolerance applies. On fine
 //! grids only a few iterations are then needed. On the finest level the block's extra columns go
-//! when level 1's values show them useless ([`settled_width`]). A backend says where the blocks
+//! when level 1's values show them useless ([`settled_width`]), and the block runs in two
+//! groups, one after the other, where those values show a clear gap near its middle
+//! ([`group_ends`]): W and P need only the wider group's columns. A backend says where the blocks
 //! live and how a level is solved; the schedule, the parameters, the totals and the result are
 //! the driver's.
 
@@ -33,16 +35,25 @@ pub(crate) trait Levels<T: Scalar> {
     /// ([`crate::solver::random::fill_random`], the same numbers on every backend).
     fn random_start(&mut self, level: usize, seed: u64) -> Result<()>;
     /// Interpolates X (`dim(level + 1)` rows) to `level` (`dim(level)` rows). The block needs
-    /// only its leading `width` columns from here on: a backend may drop the others (the host
-    /// does on the finest level, whose blocks it allocates then; the GPU keeps its blocks,
-    /// allocated once on the device).
-    fn prolong(&mut self, level: usize, width: usize) -> Result<()>;
-    /// Runs LOBPCG on level `params.level` from X, leaving the Ritz vectors in X.
+    /// only its leading `width` columns from here on, and W and P only `group` columns (the
+    /// widest group, see [`group_ends`]): a backend may drop the others (the host does on the
+    /// finest level, whose blocks it allocates then; the GPU keeps its blocks, allocated once
+    /// on the device).
+    fn prolong(&mut self, level: usize, width: usize, group: usize) -> Result<()>;
+    /// Runs LOBPCG on level `params.level` from X, leaving the Ritz vectors in X: one run per
+    /// group of X's columns, `ends` the groups' ends (the last one X's width), each run with
+    /// the groups before it locked.
     fn lobpcg(
         &mut self,
         params: LobpcgParams,
+        ends: &[usize],
         progress: Option<&mut ProgressFn<'_>>,
     ) -> Result<LobpcgOutcome>;
+    /// Whether the finest level's block may run in groups (a backend whose W and P are made
+    /// at full width once gains nothing from them).
+    fn runs_groups(&self) -> bool {
+        false
+    }
 }
 
 /// The coarsest level a solve of `m` block columns starts on, among `count` levels of
@@ -90,6 +101,46 @@ pub(crate) fn settled_width(k: usize, values: &[f64]) -> usize {
     }
 }
 
+/// Relative gap (λ_g − λ_{g−1})/(λ_g − lower), `lower` the operator's lower Gershgorin
+/// bound, at which the finest block may split after its g-th column ([`group_ends`]). With a
+/// preconditioner near `H⁻¹` a group converges at a rate set by that ratio for its last
+/// value, as the whole block does by the ratio at its end: the dots' last shells have
+/// (55 − 45)/55 = 0.18 (3D, k = 20) and (50 − 40)/50 = 0.2 (2D, k = 10), and the splits at
+/// their middle shells 10/45 = 0.22 and 10/40 = 0.25. An even ladder of levels (a wide box)
+/// has ratios of a few per cent and stays one group.
+const SPLIT_GAP: f64 = 0.15;
+
+/// Where the finest level's block splits into groups that LOBPCG runs one after another, from
+/// level 1's Ritz values (ascending, as many as the finest block has columns; `k` wanted) and
+/// the operator's lower Gershgorin bound `lower`: the ends of the groups, the last one the
+/// block's width. One split at most, after a wanted value whose gap to the next is clear
+/// ([`SPLIT_GAP`]), the one nearest the middle, and only when it leaves each group at most
+/// three quarters of the block; else one group.
+///
+/// A group's run keeps the pairs of the groups before it locked (hard locking from its start,
+/// [`super::Locked`]), so W and P need only the widest group's columns: the 3D dot at 128³
+/// (k = 20; the 35 meV shell ends at the 10th state) holds two blocks of 10 single-precision
+/// columns instead of 20, 160 MiB of its peak. A group converges at a rate set by the gap to
+/// the first value outside it, so the split is made only where that gap is clear (the first
+/// group's gap is then about as wide as the last one's). The Rayleigh–Ritz passes over
+/// `[X, W, P]` cost the square of the group's width, so two half-width groups also do about
+/// half of that work (docs/benchmarks.md).
+pub(crate) fn group_ends(k: usize, values: &[f64], lower: f64) -> Vec<usize> {
+    let width = values.len();
+    let clear = |g: usize| {
+        let (below, above) = (values[g - 1], values[g]);
+        above > lower && above - below >= SPLIT_GAP * (above - lower)
+    };
+    let widest = |g: usize| g.max(width - g);
+    match (1..k.min(width))
+        .filter(|&g| clear(g))
+        .min_by_key(|&g| widest(g))
+    {
+        Some(g) if 4 * widest(g) <= 3 * width => vec![g, width],
+        _ => vec![width],
+    }
+}
+
 /// What a coarse-to-fine run did: the finest level's outcome and the totals over all levels.
 #[derive(Debug, Default)]
 pub(crate) struct Run {
@@ -120,18 +171,30 @@ pub(crate) fn coarse_to_fine<T: Scalar>(
         levels: first + 1,
         ..Run::default()
     };
+    let mut ends = vec![m];
     for level in (0..=first).rev() {
         if level < first {
-            // The finest level's block: as wide as level 1's values say it needs.
+            // The finest level's block: as wide as level 1's values say it needs, in groups
+            // where they show a clear gap.
             let width = if level == 0 && options.block_extra.is_none() {
                 settled_width(options.k, &run.outcome.values)
             } else {
                 m
             };
-            levels.prolong(level, width)?;
+            ends = if level == 0 && levels.runs_groups() {
+                group_ends(options.k, &run.outcome.values[..width], bounds.0)
+            } else {
+                vec![width]
+            };
+            let group = ends.iter().scan(0, |start, &end| {
+                let g = end - *start;
+                *start = end;
+                Some(g)
+            });
+            levels.prolong(level, width, group.max().unwrap_or(width))?;
         }
         let params = LobpcgParams::for_level(options, bounds, (level, first + 1), run.applications);
-        run.outcome = levels.lobpcg(params, progress.as_deref_mut())?;
+        run.outcome = levels.lobpcg(params, &ends, progress.as_deref_mut())?;
         run.iterations += run.outcome.iterations;
         run.applications += run.outcome.applications;
     }
@@ -183,7 +246,7 @@ impl SolveClock {
 
 #[cfg(test)]
 mod tests {
-    use super::settled_width;
+    use super::{group_ends, settled_width};
 
     #[test]
     fn extra_columns_go_only_when_the_kth_value_is_clearly_apart() {
@@ -205,5 +268,36 @@ mod tests {
         // Nothing to drop when the block is exactly k wide, or the values are all equal.
         assert_eq!(settled_width(11, &dot), 11);
         assert_eq!(settled_width(2, &[5.0, 5.0, 5.0]), 3);
+    }
+
+    #[test]
+    fn the_block_splits_once_at_the_clear_gap_nearest_its_middle() {
+        let shells = |counts: &[(usize, f64)]| -> Vec<f64> {
+            counts
+                .iter()
+                .flat_map(|&(c, e)| std::iter::repeat_n(e, c))
+                .collect()
+        };
+        // The 3D dot's lowest 20: shells of 1, 3, 6, 10 states at 15, 25, 35, 45 meV. Gaps
+        // after 1, 4 and 10 states; 10 is the middle.
+        let dot3 = shells(&[(1, 15.0), (3, 25.0), (6, 35.0), (10, 45.0)]);
+        assert_eq!(group_ends(20, &dot3, 0.0), vec![10, 20]);
+        // The 2D dot's lowest 10: gaps after 1, 3 and 6 states; 6 leaves groups of 6 and 4.
+        let dot2 = shells(&[(1, 10.0), (2, 20.0), (3, 30.0), (4, 40.0)]);
+        assert_eq!(group_ends(10, &dot2, 0.0), vec![6, 10]);
+        // Only wanted values split: with k = 4 of the block's 10, the gap after 6 is not a
+        // candidate, and 3 leaves 7 of 10 (no more than three quarters: it splits); with k = 2
+        // only the gap after 1 is, which would leave 9.
+        assert_eq!(group_ends(4, &dot2, 0.0), vec![3, 10]);
+        assert_eq!(group_ends(2, &dot2, 0.0), vec![10]);
+        // The same shells far above the operator's lower bound: their gaps are no longer
+        // clear (10 of 1040).
+        assert_eq!(group_ends(10, &dot2, -1000.0), vec![10]);
+        // An even ladder: every gap 1 of about 100.
+        let ladder: Vec<f64> = (0..10).map(|i| 100.0 + i as f64).collect();
+        assert_eq!(group_ends(10, &ladder, 0.0), vec![10]);
+        // A clear gap after the first value only (1 of 8): too far from the middle.
+        let lone = shells(&[(1, 1.0), (7, 5.0)]);
+        assert_eq!(group_ends(8, &lone, 0.0), vec![8]);
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! Memory: the three blocks (W and P in single precision where the operator and the
 //! preconditioner work on them in place: [`SearchBlocks`]; on the finest level of a
-//! coarse-to-fine solve P only if LOBPCG needs it, [`Directions::Deferred`]) and a few chunks
+//! coarse-to-fine solve W and P only as wide as the block's widest group, and P only if LOBPCG
+//! needs it, [`Directions::Deferred`]) and a few chunks
 //! of rows per thread; the result's vectors are stored where [`Destination`] says once W and P
 //! (and the hierarchy) are freed.
 
@@ -18,7 +19,7 @@ use super::block::{
 };
 use super::driver::{Levels, SolveClock, coarse_to_fine};
 use super::{
-    BlockBackend, Directions, DirectionsSource, LobpcgOutcome, LobpcgParams, block_lobpcg,
+    BlockBackend, Directions, DirectionsSource, LobpcgOutcome, LobpcgParams, Locked, block_lobpcg,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::matrix::ManagedMatrix;
@@ -111,21 +112,20 @@ impl<T: Scalar> Workspace<T> {
         search: SearchBlocks,
     ) -> Result<Self> {
         let x = Block::new(manager, plan, n, m, "solver.block")?;
-        Self::around(manager, x, n, plan, search, true)
+        Self::around(manager, x, n, plan, search, (m, true))
     }
 
-    /// W (and the preconditioner's column) of `n` rows for the block `x`, stored as `search`
-    /// says, and P too if `directions`.
+    /// W (and the preconditioner's column) of `n` rows and `columns` columns (the widest group
+    /// of X's) for the block `x`, stored as `search` says, and P too if `directions`.
     fn around(
         manager: &MemoryManager,
         x: Block<T>,
         n: usize,
         plan: &BlockPlan,
         search: SearchBlocks,
-        directions: bool,
+        (columns, directions): (usize, bool),
     ) -> Result<Self> {
-        let m = x.ncols();
-        let new_block = || search_block(manager, plan, n, m, search);
+        let new_block = || search_block(manager, plan, n, columns, search);
         Ok(Self {
             w: new_block()?,
             p: directions.then(new_block).transpose()?,
@@ -277,7 +277,7 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         ws.x.check_faults()
     }
 
-    fn prolong(&mut self, level: usize, width: usize) -> Result<()> {
+    fn prolong(&mut self, level: usize, width: usize, group: usize) -> Result<()> {
         let Hierarchy::Grid(mg) = &self.hierarchy else {
             unreachable!("a single level is never interpolated to");
         };
@@ -329,14 +329,16 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         // The transfer vectors go back before the new blocks and the V-cycles allocate their
         // own.
         drop((column, temp, account));
-        // P comes only if the finest level's LOBPCG needs it (deferred directions).
+        // P comes only if the finest level's LOBPCG needs it (deferred directions); W and P
+        // of the widest group's columns.
+        let search_width = if level == 0 { group.min(width) } else { width };
         self.ws = Some(Workspace::around(
             self.manager,
             x,
             capacity,
             &plan,
             self.search,
-            level > 0,
+            (search_width, level > 0),
         )?);
         Ok(())
     }
@@ -344,6 +346,7 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
     fn lobpcg(
         &mut self,
         params: LobpcgParams,
+        ends: &[usize],
         progress: Option<&mut ProgressFn<'_>>,
     ) -> Result<LobpcgOutcome> {
         let manager = self.manager;
@@ -352,13 +355,24 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
                 let level = params.level;
                 let prec = mg.preconditioner(level);
                 let ws = self.ws.as_mut().expect("the workspace");
-                lobpcg(manager, ws, mg.operator(level), &prec, params, progress)
+                lobpcg(
+                    manager,
+                    ws,
+                    (mg.operator(level), &prec),
+                    params,
+                    ends,
+                    progress,
+                )
             }
             Hierarchy::Single { op, prec } => {
                 let ws = self.ws.as_mut().expect("the workspace");
-                lobpcg(manager, ws, *op, *prec, params, progress)
+                lobpcg(manager, ws, (*op, *prec), params, ends, progress)
             }
         }
+    }
+
+    fn runs_groups(&self) -> bool {
+        true
     }
 }
 
@@ -610,20 +624,22 @@ impl<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized> BlockBac
 }
 
 /// Runs LOBPCG on the leading `op.dim()` rows of the workspace's X block (`m` columns,
-/// m ≥ k), overwriting it with Ritz vectors. Without a P block the directions are deferred:
-/// the block is made (and kept in the workspace) only if the run needs it.
+/// m ≥ k), overwriting it with Ritz vectors: one run per group of X's columns (`ends`, the
+/// last one `m`), each with the groups before it locked, in W and P of the widest group's
+/// columns. Without a P block wide enough for a group the directions are deferred: the block
+/// is made (and kept in the workspace) only if the run needs it.
 fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
     manager: &MemoryManager,
     ws: &mut Workspace<T>,
-    op: &A,
-    prec: &P,
+    (op, prec): (&A, &P),
     params: LobpcgParams,
-    progress: Option<&mut ProgressFn<'_>>,
+    ends: &[usize],
+    mut progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<LobpcgOutcome> {
     let (n, m) = (op.dim(), ws.x.ncols());
     assert!(
-        params.k <= m && m <= n,
-        "block size {m} must lie between k = {} and n = {n}",
+        params.k <= m && m <= n && ends.last() == Some(&m),
+        "block size {m} must lie between k = {} and n = {n}, and end its groups {ends:?}",
         params.k
     );
     // The kernels' chunk buffers and partial results, for this level's run (a deferred P block
@@ -644,15 +660,74 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
             rayon::current_num_threads(),
         ),
     )?;
+    let mut total = LobpcgOutcome::default();
+    let mut start = 0;
+    for &end in ends {
+        let last = end == m;
+        let group = LobpcgParams {
+            // A group before the last must converge whole: the next one locks it.
+            k: if last { params.k } else { end },
+            max_iter: params.max_iter.saturating_sub(total.iterations).max(1),
+            applications_before: params.applications_before + total.applications,
+            ..params
+        };
+        let locked = Locked {
+            values: &total.values[..start],
+            residuals: &total.residuals[..start],
+        };
+        let outcome = run_group(
+            manager,
+            ws,
+            (op, prec),
+            group,
+            (end, locked),
+            progress.as_deref_mut(),
+        )?;
+        total = LobpcgOutcome {
+            iterations: total.iterations + outcome.iterations,
+            applications: total.applications + outcome.applications,
+            preconditionings: total.preconditionings + outcome.preconditionings,
+            implicit_steps: total.implicit_steps + outcome.implicit_steps,
+            ..outcome
+        };
+        start = end;
+    }
+    Ok(total)
+}
+
+/// One run of [`block_lobpcg`] on X's columns `0..end`, the `locked` ones converged in the
+/// runs before (W and P hold the others).
+fn run_group<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
+    manager: &MemoryManager,
+    ws: &mut Workspace<T>,
+    (op, prec): (&A, &P),
+    params: LobpcgParams,
+    (end, locked): (usize, Locked<'_>),
+    progress: Option<&mut ProgressFn<'_>>,
+) -> Result<LobpcgOutcome> {
+    let n = op.dim();
+    let width = end - locked.values.len();
     // W and P are always written before they are read.
-    let x = Cols::of_rows(&mut ws.x, 0..m, n);
-    let w = search_cols(&mut ws.w, ws.search, m, n);
+    let x = Cols::of_rows(&mut ws.x, 0..end, n);
+    let w = search_cols(&mut ws.w, ws.search, width, n);
     let column = ws.column.as_mut().map(|c| Mutex::new(c.col_mut(0)));
     let backend = HostBackend { op, prec, column };
+    // A P block made by an earlier group's run is kept if it is wide enough, else given back
+    // before this run may make its own.
+    if ws.p.as_ref().is_some_and(|p| p.ncols() < width) {
+        ws.p.take().expect("the narrow block").discard();
+    }
     match &mut ws.p {
         Some(p) => {
-            let p = search_cols(p, ws.search, m, n);
-            block_lobpcg(&backend, [&x, &w], Directions::Block(&p), params, progress)
+            let p = search_cols(p, ws.search, width, n);
+            block_lobpcg(
+                &backend,
+                [&x, &w],
+                Directions::Block(&p),
+                params,
+                locked,
+                progress,
+            )
         }
         None => {
             let deferred = DeferredBlock {
@@ -668,6 +743,7 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
                 [&x, &w],
                 Directions::Deferred(&deferred),
                 params,
+                locked,
                 progress,
             );
             ws.p = deferred.made.into_inner();

@@ -11,7 +11,9 @@
 //! ([`small::orthonormalize`]) and solves the standard problem ([`small::hermitian_eigen`], or
 //! the pencil when W and P are stored in single precision: [`small::hermitian_pencil_eigen`]).
 //! Because whole blocks are projected at once, every member of a degenerate multiplet that fits
-//! in the block is found (single-vector Lanczos misses copies).
+//! in the block is found (single-vector Lanczos misses copies). A run may start with leading
+//! columns of X locked ([`Locked`]: the pairs of an earlier group of the block, see
+//! [`driver::group_ends`]); W and P then hold only the others.
 //!
 //! | file | what lives there |
 //! |---|---|
@@ -174,6 +176,18 @@ pub(crate) trait DirectionsSource<C> {
     fn make_block(&self, columns: usize) -> Result<C>;
 }
 
+/// The leading columns of X that hold converged pairs of an earlier run on the same level (a
+/// group of the block, see [`driver::group_ends`]): a run keeps them as they are, their values
+/// and residuals as given, and keeps its own columns orthogonal to them (hard locking from the
+/// start). W and P then need columns only for the others.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Locked<'a> {
+    /// Their Ritz values.
+    pub values: &'a [f64],
+    /// Their residual norms.
+    pub residuals: &'a [f64],
+}
+
 /// Ritz values (ascending) and their coefficient vectors in the basis of a Rayleigh–Ritz step.
 type RitzPairs<T> = (Vec<f64>, Mat<T>);
 
@@ -208,16 +222,19 @@ fn rayleigh_ritz<T: Scalar>((a, overlap): (Mat<T>, Option<Mat<T>>)) -> Result<Ri
 /// orthogonal to the pairs locked until then).
 pub(crate) const IMPLICIT_CONDITION_LIMIT: f64 = 1e6;
 
+/// A Rayleigh–Ritz step's S, its Ritz pairs and the norms of S's columns.
+type RitzStep<C, T> = (C, RitzPairs<T>, Vec<f64>);
+
 /// The Rayleigh–Ritz step on `S = [X_active, W, P]` with W and P as they are (projected off
-/// the locked pairs, not orthonormalised), by the pencil `(SᴴHS, SᴴS)`. Returns S and the Ritz pairs, or
-/// `None` when S's Gram matrix has a condition number above [`IMPLICIT_CONDITION_LIMIT`]:
-/// the step must then run on orthonormalised blocks (nothing was written: W and P are as
-/// given).
+/// the locked pairs, not orthonormalised), by the pencil `(SᴴHS, SᴴS)`. Returns S, the Ritz
+/// pairs and the norms of S's columns, or `None` when S's Gram matrix has a condition number
+/// above [`IMPLICIT_CONDITION_LIMIT`]: the step must then run on orthonormalised blocks
+/// (nothing was written: W and P are as given).
 fn implicit_rayleigh_ritz<T: Scalar, B: BlockBackend<T>>(
     backend: &B,
     [x_active, w, p]: [&B::Cols; 3],
     x_grams: Option<&XGrams<T>>,
-) -> Result<Option<(B::Cols, RitzPairs<T>)>> {
+) -> Result<Option<RitzStep<B::Cols, T>>> {
     let s = B::Cols::join(&[x_active, w, p]);
     let (a, g) = match x_grams {
         Some(grams) => backend.gram_op_given_x(&s, x_active.count(), grams)?,
@@ -227,12 +244,46 @@ fn implicit_rayleigh_ritz<T: Scalar, B: BlockBackend<T>>(
         }
     };
     let (values, vectors, condition) = hermitian_pencil_eigen_conditioned(&a, &g)?;
-    Ok((condition <= IMPLICIT_CONDITION_LIMIT).then_some((s, (values, vectors))))
+    let norms = (0..g.nrows())
+        .map(|i| g[(i, i)].to_complex().re.max(0.0).sqrt())
+        .collect();
+    Ok((condition <= IMPLICIT_CONDITION_LIMIT).then_some((s, (values, vectors), norms)))
 }
 
-/// LOBPCG on the blocks `x`, `w` and the search directions `p` (`m` columns each, `k ≤ m`),
-/// overwriting `x` with Ritz vectors; `w` and `p` are work blocks whose contents are ignored.
-/// The iteration of the host and the GPU solvers (see the module doc).
+/// The rounding of W and P (single precision at most: half its machine epsilon) that the
+/// combination `X ← X·C_X + [W, P]·C_R` carries into X's active columns: what those columns
+/// gain along the locked pairs per step, at most `DIRECTIONS_ROUNDING · Σ_i |C_ij|·‖s_i‖`
+/// over W's and P's columns `s_i` (projected off the locked pairs before they were rounded).
+const DIRECTIONS_ROUNDING: f64 = f32::EPSILON as f64 / 2.0;
+
+/// The part of the strictest residual threshold that the locked pairs' components in X's
+/// active columns may take (each adds at most `component · |λ_locked − θ|` to a residual)
+/// before the columns are projected off them again.
+const DRIFT_SHARE: f64 = 0.1;
+
+/// The largest component along the locked pairs that one Rayleigh–Ritz step's combination
+/// can add to X's new active columns (see [`DIRECTIONS_ROUNDING`]): from the coefficients of
+/// the `active` new columns and the norms of S's columns, of which the first `x_count` are X's.
+fn step_drift<T: Scalar>(
+    u: faer::MatRef<'_, T>,
+    norms: &[f64],
+    x_count: usize,
+    active: usize,
+) -> f64 {
+    (0..active)
+        .map(|j| {
+            (x_count..u.nrows())
+                .map(|i| u[(i, j)].to_complex().norm() * norms[i])
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+        * DIRECTIONS_ROUNDING
+}
+
+/// LOBPCG on the blocks `x` (`m` columns, `k ≤ m`), `w` and the search directions `p` (a
+/// column for each of X's but the `locked` ones), overwriting `x`'s columns after the locked
+/// ones with Ritz vectors; `w` and `p` are work blocks whose contents are ignored. The
+/// iteration of the host and the GPU solvers (see the module doc).
 ///
 /// With [`Directions::Deferred`] the run starts without P's block. The first Rayleigh–Ritz
 /// step has no directions yet, and writes the new ones (`W·C`) over W's own columns; the next
@@ -246,7 +297,13 @@ fn implicit_rayleigh_ritz<T: Scalar, B: BlockBackend<T>>(
 ///
 /// Locking is hard: a pair that converges leaves the active columns of X, and its search
 /// direction leaves P (P is a window of its storage's columns that moves past the directions
-/// of the pairs that lock). When the deferred block is made, the old W's columns that held the
+/// of the pairs that lock). W and P are projected off the locked pairs, but what their
+/// rounding leaves along those pairs reaches the active columns of X through the
+/// combinations: the run bounds it ([`step_drift`]) and projects X's active columns off the
+/// locked pairs again when it could take more than [`DRIFT_SHARE`] of a residual threshold
+/// (with single-precision W and P and a tolerance of 10⁻¹¹, every iteration; at 10⁻⁶,
+/// hardly ever), and at the end of a run that started with locked pairs, so that the
+/// returned columns are orthogonal to them to rounding. When the deferred block is made, the old W's columns that held the
 /// directions of the pairs locking at that iteration are given back to the system (in core):
 /// at 5000² they are what kept that iteration's peak above 4 GiB.
 pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
@@ -254,19 +311,26 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     [xall, wall]: [&B::Cols; 2],
     directions: Directions<'_, B::Cols>,
     params: LobpcgParams,
+    start_locked: Locked<'_>,
     mut progress: Option<&mut ProgressFn<'_>>,
 ) -> Result<LobpcgOutcome> {
     let m = xall.count();
+    let l0 = start_locked.values.len();
     let (mut pall, source) = match directions {
         Directions::Block(p) => (Some(p.columns(0..p.count())), None),
         Directions::Deferred(source) => (None, Some(source)),
     };
     let mut wall = wall.columns(0..wall.count());
-    if params.k > m || wall.count() != m || pall.as_ref().is_some_and(|p| p.count() != m) {
+    if params.k > m
+        || l0 >= m
+        || start_locked.residuals.len() != l0
+        || wall.count() != m - l0
+        || pall.as_ref().is_some_and(|p| p.count() != m - l0)
+    {
         return Err(Error::new(
             ErrorKind::Internal,
             format!(
-                "LOBPCG blocks of {m}, {} and {:?} columns for k = {}",
+                "LOBPCG blocks of {m} ({l0} locked), {} and {:?} columns for k = {}",
                 wall.count(),
                 pall.as_ref().map(|p| p.count()),
                 params.k
@@ -275,31 +339,48 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     }
     let mut out = LobpcgOutcome::default();
 
-    // Start: orthonormalise X and rotate it to Ritz vectors.
-    let kept = orthonormalize(&xall.take(0), xall)?;
-    if kept < m {
+    // Start: orthonormalise X's active columns (against the locked ones) and rotate them to
+    // Ritz vectors.
+    let x_start = xall.columns(l0..m);
+    let kept = orthonormalize(&xall.columns(0..l0), &x_start)?;
+    if kept < m - l0 {
         return Err(Error::new(
             ErrorKind::Internal,
-            format!("the initial block has rank {kept} < {m}"),
+            format!("the initial block has rank {kept} < {}", m - l0),
         ));
     }
-    let (theta, u) = rayleigh_ritz(backend.gram_op(xall, false)?)?;
-    out.applications += m as u64;
-    B::Cols::combine_into(xall, u.as_ref(), xall)?;
-    let mut lambda = theta;
-    let mut res_norms = vec![f64::INFINITY; m];
+    let (theta, u) = rayleigh_ritz(backend.gram_op(&x_start, false)?)?;
+    out.applications += (m - l0) as u64;
+    B::Cols::combine_into(&x_start, u.as_ref(), &x_start)?;
+    let mut lambda = start_locked.values.to_vec();
+    lambda.extend_from_slice(&theta);
+    let mut res_norms = start_locked.residuals.to_vec();
+    res_norms.resize(m, f64::INFINITY);
 
-    let mut locked = 0;
+    let mut locked = l0;
     // X's Grams from the latest residual pass, and the first column of X they cover.
     let mut x_grams: Option<(usize, XGrams<T>)>;
     let mut p_count = 0;
     // P's columns are `p_first..p_first + p_count` of its storage.
     let mut p_first = 0;
     let threshold = |l: f64| params.tol * l.abs().max(params.scale);
+    // A bound on the active columns' components along the locked pairs (relative to the
+    // columns' unit norm), since they were last projected off them.
+    let mut drift = 0.0;
 
     for iteration in 1..=params.max_iter {
         out.iterations = iteration;
         let na = m - locked;
+        if locked > 0 && drift > 0.0 {
+            let spread = (lambda[m - 1] - lambda[0]).abs();
+            let strictest = (locked..params.k)
+                .map(|j| threshold(lambda[j]))
+                .fold(f64::INFINITY, f64::min);
+            if drift * spread > DRIFT_SHARE * strictest {
+                project_off(&xall.columns(0..locked), &xall.columns(locked..m))?;
+                drift = 0.0;
+            }
+        }
         // Deferred directions not yet in a block of their own are W's leading columns.
         let directions_in_w = pall.is_none() && p_count > 0;
         let norms = match source {
@@ -409,7 +490,8 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         } else {
             0
         };
-        let (s, (theta, u)) = match implicit {
+        let x_count = x_active.count();
+        let (s, (theta, u), norms) = match implicit {
             Some(done) => {
                 out.implicit_steps += 1;
                 done
@@ -423,7 +505,9 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
                 };
                 let s = B::Cols::join(&[&x_active, &wk, &p_window.take(np)]);
                 let rr = rayleigh_ritz(backend.gram_op(&s, false)?)?;
-                (s, rr)
+                // Orthonormal columns.
+                let norms = vec![1.0; s.count()];
+                (s, rr, norms)
             }
         };
         if u.ncols() < active {
@@ -447,9 +531,16 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
             &xall.columns(locked..m),
             &pall_now.columns(p_first..p_first + active),
         )?;
+        if locked > 0 {
+            drift += step_drift(u.as_ref(), &norms, x_count, active);
+        }
         p_count = active;
         lambda[locked..].copy_from_slice(&theta[..active]);
         out.converged = locked;
+    }
+    // The columns after the pairs locked from the start leave them exactly (to rounding).
+    if l0 > 0 && drift > 0.0 {
+        project_off(&xall.columns(0..l0), &xall.columns(l0..m))?;
     }
     // Locked pairs keep the values they had when they locked; in a degenerate multiplet a pair
     // that converged later can end a few ulps below them. Return the pairs in ascending order
@@ -641,6 +732,20 @@ mod tests {
         }
     }
 
+    /// The vectors of X, W and P (`m` columns of `n` each), all three filled with the seeded
+    /// random start (W and P are written before they are read).
+    fn random_arena<T: Scalar>(n: usize, m: usize) -> RefCell<Vec<Vec<T>>> {
+        RefCell::new(
+            (0..3 * m)
+                .map(|j| {
+                    let mut v = vec![T::ZERO_VALUE; n];
+                    fill_random(&mut v, 7, j % m);
+                    v
+                })
+                .collect(),
+        )
+    }
+
     fn solve<T: Scalar>(op: &StencilOperator<T>, k: usize, m: usize) -> LobpcgOutcome {
         solve_from(op, k, m, None, false).0
     }
@@ -654,16 +759,7 @@ mod tests {
         start: Option<&[Vec<T>]>,
         deferred: bool,
     ) -> (LobpcgOutcome, Vec<Vec<T>>, usize) {
-        let n = op.dim();
-        let arena = RefCell::new(
-            (0..3 * m)
-                .map(|j| {
-                    let mut v = vec![T::ZERO_VALUE; n];
-                    fill_random(&mut v, 7, j % m);
-                    v
-                })
-                .collect::<Vec<_>>(),
-        );
+        let arena = random_arena(op.dim(), m);
         let block = |r: Range<usize>| HostCols {
             arena: &arena,
             index: r.collect(),
@@ -699,6 +795,7 @@ mod tests {
             [&block(0..m), &block(m..2 * m)],
             directions,
             params,
+            Locked::default(),
             None,
         )
         .unwrap();
@@ -840,7 +937,7 @@ mod tests {
         // 1e-9 from it (an eigenvalue of about 1e-18) the direction is dropped, as the explicit
         // orthonormalisation drops it, and the rest is well conditioned: 11 Ritz vectors.
         near_x(1e-9);
-        let (_, (_, vectors)) = implicit_rayleigh_ritz(&backend, [&x, &w, &p], None)
+        let (_, (_, vectors), _) = implicit_rayleigh_ritz(&backend, [&x, &w, &p], None)
             .unwrap()
             .expect("the kept part is well conditioned");
         assert_eq!(vectors.ncols(), 11);
@@ -869,6 +966,77 @@ mod tests {
             (out.values[1] - out.values[2]).abs() < 1e-9,
             "the first pair is degenerate"
         );
+    }
+
+    #[test]
+    fn a_block_run_in_two_groups_finds_the_same_pairs_and_keeps_them_orthonormal() {
+        // The box of case 1 (24²): 1, 2, 1, 2, … states. The first group ends the first pair
+        // (a clear gap); the second runs with it locked, in W and P of its own 5 columns, at a
+        // tolerance (1e-11) where single-precision-sized rounding along the locked pairs would
+        // show: the pairs must match the dense solver, the whole block stay orthonormal.
+        let manager = MemoryManager::with_defaults().unwrap();
+        let op = box_24(&manager);
+        let (m, first) = (8, 3);
+        let arena = random_arena(op.dim(), m);
+        let block = |r: Range<usize>| HostCols {
+            arena: &arena,
+            index: r.collect(),
+        };
+        let backend = HostBackend {
+            op: &op,
+            jacobi: Jacobi::new(&op),
+        };
+        let options = EigenOptions {
+            k: 6,
+            tol: 1e-11,
+            max_iterations: 2000,
+            ..Default::default()
+        };
+        let params = LobpcgParams::for_level(&options, op.gershgorin_bounds(), (0, 1), 0);
+        let (w, p) = (block(m..2 * m), block(2 * m..3 * m));
+        let one = block_lobpcg(
+            &backend,
+            [&block(0..first), &w.columns(0..first)],
+            Directions::Block(&p.columns(0..first)),
+            LobpcgParams { k: first, ..params },
+            Locked::default(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(one.converged, first, "{one:?}");
+        let two = block_lobpcg(
+            &backend,
+            [&block(0..m), &w.columns(0..m - first)],
+            Directions::Block(&p.columns(0..m - first)),
+            params,
+            Locked {
+                values: &one.values,
+                residuals: &one.residuals,
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(two.converged, 6, "{two:?}");
+        assert_eq!(
+            &two.values[..first],
+            &one.values[..],
+            "the locked pairs as given"
+        );
+        let exact = dense_lowest(&manager, &op, 6).values;
+        for (j, (&e, &x)) in two.values.iter().zip(&exact).enumerate() {
+            // As in the one-group test: ‖r‖²/gap is far below 1e-9 eV.
+            assert!((e - x).abs() < 1e-9, "state {j}: {e} vs dense {x}");
+        }
+        let x = arena.borrow();
+        for i in 0..m {
+            for j in 0..=i {
+                let g: f64 = x[i].iter().zip(&x[j]).map(|(a, b)| a * b).sum();
+                let expected = if i == j { 1.0 } else { 0.0 };
+                // Orthonormal to rounding: the columns after the locked ones were projected
+                // off them at the end of the run (sums of 576 terms).
+                assert!((g - expected).abs() < 1e-13, "({i}, {j}): {g:e}");
+            }
+        }
     }
 
     #[test]
