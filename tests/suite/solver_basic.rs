@@ -174,6 +174,39 @@ fn cancellation_and_non_convergence_are_reported() {
     );
 }
 
+#[test]
+fn progress_counts_a_level_s_iterations_on_across_the_finest_block_s_groups() {
+    // The 2D dot's lowest 10 (shells of 1, 2, 3, 4): the finest block runs in two groups (6
+    // and 4, split at the 30 → 40 meV gap). The callback must still see one run per level:
+    // iterations 1, 2, 3, … and 10 wanted pairs throughout, converged pairs never falling.
+    let grid = Grid::dirichlet_box(&[120.0, 120.0], &[99, 99]).unwrap();
+    let v = crate::common::dot_potential(&grid, 0.010);
+    let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+    let m = MemoryManager::with_defaults().unwrap();
+    let mut seen = Vec::new();
+    let mut record = |p: &Progress| {
+        seen.push(*p);
+        false
+    };
+    let options = EigenOptions {
+        k: 10,
+        ..EigenOptions::default()
+    };
+    let r = lowest_states::<f64>(&m, &spec, &options, Some(&mut record)).unwrap();
+    assert!(r.is_converged());
+    let finest: Vec<&Progress> = seen.iter().filter(|p| p.level == 0).collect();
+    assert!(finest.len() >= 2, "{finest:?}");
+    for (i, p) in finest.iter().enumerate() {
+        assert_eq!((p.iteration, p.wanted), (i + 1, 10), "{finest:?}");
+    }
+    assert!(
+        finest.windows(2).all(|w| w[0].converged <= w[1].converged),
+        "{finest:?}"
+    );
+    // The second group starts with the first's 6 pairs converged.
+    assert!(finest.iter().any(|p| p.converged == 6), "{finest:?}");
+}
+
 /// A deterministic, irregular complex entry (no structure for the solver to exploit).
 fn entry(i: usize, j: usize) -> Complex64 {
     Complex64::new(

@@ -301,11 +301,13 @@ fn step_drift<T: Scalar>(
 /// rounding leaves along those pairs reaches the active columns of X through the
 /// combinations: the run bounds it ([`step_drift`]) and projects X's active columns off the
 /// locked pairs again when it could take more than [`DRIFT_SHARE`] of a residual threshold
-/// (with single-precision W and P and a tolerance of 10⁻¹¹, every iteration; at 10⁻⁶,
-/// hardly ever), and at the end of a run that started with locked pairs, so that the
-/// returned columns are orthogonal to them to rounding. When the deferred block is made, the old W's columns that held the
-/// directions of the pairs locking at that iteration are given back to the system (in core):
-/// at 5000² they are what kept that iteration's peak above 4 GiB.
+/// (with single-precision W and P and a tolerance of 10⁻¹¹, at every iteration after the
+/// first pairs lock; at 10⁻⁶, in none of the 2D and 3D dots' solves), and at the end of a run
+/// that started with locked pairs, so that the returned columns are orthogonal to them to
+/// rounding (the 3D dot at 64³: a bound of 2.7·10⁻⁹ before that projection). When the deferred
+/// block is made, the old W's columns that held the directions of the pairs locking at that
+/// iteration are given back to the system (in core): at 5000² they are what kept that
+/// iteration's peak above 4 GiB.
 pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
     backend: &B,
     [xall, wall]: [&B::Cols; 2],
