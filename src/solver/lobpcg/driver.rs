@@ -248,15 +248,17 @@ impl SolveClock {
 mod tests {
     use super::{group_ends, settled_width};
 
+    /// Values of shells of `(count, energy)`, ascending.
+    fn shells(counts: &[(usize, f64)]) -> Vec<f64> {
+        counts
+            .iter()
+            .flat_map(|&(c, e)| std::iter::repeat_n(e, c))
+            .collect()
+    }
+
     #[test]
     fn extra_columns_go_only_when_the_kth_value_is_clearly_apart() {
         // The 2D dot's shells (meV): 1, 2, 3, 4, 5 states at 10, 20, 30, 40, 50.
-        let shells = |counts: &[(usize, f64)]| -> Vec<f64> {
-            counts
-                .iter()
-                .flat_map(|&(c, e)| std::iter::repeat_n(e, c))
-                .collect()
-        };
         let dot = shells(&[(1, 10.0), (2, 20.0), (3, 30.0), (4, 40.0), (1, 50.0)]);
         // k = 10 ends the 40 meV shell: gap 10 of 40 (0.25) — the extra column goes.
         assert_eq!(settled_width(10, &dot), 10);
@@ -272,12 +274,6 @@ mod tests {
 
     #[test]
     fn the_block_splits_once_at_the_clear_gap_nearest_its_middle() {
-        let shells = |counts: &[(usize, f64)]| -> Vec<f64> {
-            counts
-                .iter()
-                .flat_map(|&(c, e)| std::iter::repeat_n(e, c))
-                .collect()
-        };
         // The 3D dot's lowest 20: shells of 1, 3, 6, 10 states at 15, 25, 35, 45 meV. Gaps
         // after 1, 4 and 10 states; 10 is the middle.
         let dot3 = shells(&[(1, 15.0), (3, 25.0), (6, 35.0), (10, 45.0)]);

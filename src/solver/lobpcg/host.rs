@@ -29,7 +29,7 @@ use crate::solver::operator::Operator;
 use crate::solver::options::{EigenOptions, Method};
 use crate::solver::out_of_core::{Block, BlockPlan, block_bytes};
 use crate::solver::precond::{Multigrid, Preconditioner};
-use crate::solver::progress::{Progress, ProgressFn};
+use crate::solver::progress::ProgressFn;
 use crate::solver::random::fill_random;
 use crate::solver::result::EigenResult;
 use crate::solver::threads::solver_threads;
@@ -668,32 +668,23 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
             // A group before the last must converge whole: the next one locks it.
             k: if last { params.k } else { end },
             max_iter: params.max_iter.saturating_sub(total.iterations).max(1),
+            // The callback sees one run per level: applications and iterations counted on
+            // from the groups before, and the level's wanted pairs.
             applications_before: params.applications_before + total.applications,
+            iterations_before: params.iterations_before + total.iterations,
             ..params
         };
         let locked = Locked {
             values: &total.values[..start],
             residuals: &total.residuals[..start],
         };
-        // The callback sees the level's iterations counted on from the groups before, and
-        // the level's wanted pairs.
-        let (before, wanted) = (total.iterations, params.k);
-        let mut relay = progress.as_deref_mut().map(|callback| {
-            move |p: &Progress| {
-                callback(&Progress {
-                    iteration: before + p.iteration,
-                    wanted,
-                    ..*p
-                })
-            }
-        });
         let outcome = run_group(
             manager,
             ws,
             (op, prec),
             group,
             (end, locked),
-            relay.as_mut().map(|r| r as &mut ProgressFn<'_>),
+            progress.as_deref_mut(),
         )?;
         total = LobpcgOutcome {
             iterations: total.iterations + outcome.iterations,

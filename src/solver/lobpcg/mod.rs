@@ -69,6 +69,11 @@ pub(crate) struct LobpcgParams {
     pub levels: usize,
     /// Operator applications on the levels before this one (progress reports count from it).
     pub applications_before: u64,
+    /// Iterations of the earlier runs on this level (the groups before this one: progress
+    /// reports count this level's iterations on from it).
+    pub iterations_before: usize,
+    /// The pairs progress reports call wanted: the level's, where `k` is a group's.
+    pub wanted: usize,
 }
 
 impl LobpcgParams {
@@ -76,7 +81,7 @@ impl LobpcgParams {
     /// operator whose spectrum lies in `bounds` (Gershgorin, of the finest operator): the
     /// requested tolerance on the finest level, the looser of it and [`COARSE_TOLERANCE`] above
     /// it, and a scale of 10⁻³ of the spectrum's width; `applications_before` as done on the
-    /// coarser levels.
+    /// coarser levels; one run on the level, for all `options.k` pairs.
     pub(crate) fn for_level(
         options: &EigenOptions,
         (lower, upper): (f64, f64),
@@ -95,6 +100,8 @@ impl LobpcgParams {
             level,
             levels,
             applications_before,
+            iterations_before: 0,
+            wanted: options.k,
         }
     }
 }
@@ -413,16 +420,19 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
             let report = Progress {
                 level: params.level,
                 levels: params.levels,
-                iteration,
+                iteration: params.iterations_before + iteration,
                 converged: locked + newly,
-                wanted: params.k,
+                wanted: params.wanted,
                 max_residual,
                 applications: params.applications_before + out.applications,
             };
             if callback(&report) {
                 return Err(Error::new(
                     ErrorKind::Cancelled,
-                    format!("cancelled by the progress callback at iteration {iteration}"),
+                    format!(
+                        "cancelled by the progress callback at iteration {}",
+                        report.iteration
+                    ),
                 ));
             }
         }
