@@ -216,9 +216,12 @@ typedef struct qdsim_csr_info {
 typedef struct qdsim_stats {
     // Bytes requested by live allocations.
     uint64_t bytes_in_use;
-    // Highest `bytes_in_use` ever reached. Exact at every moment for the manager's total; for
-    // one pool, blocks of up to 256 KiB from the thread caches count at the moments the peak is
-    // computed (every pool-path allocation and every statistics read).
+    // Highest `bytes_in_use` ever reached. For the manager's total: exact with one thread,
+    // with a memory limit and while a peak tracker or scope is live; with several threads
+    // allocating at once it can miss a rise made only of reused credit, by at most 64 KiB per
+    // other thread (see docs/memory.md). For one pool, blocks of up to 256 KiB from the thread
+    // caches count at the moments the peak is computed (every pool-path allocation and every
+    // statistics read).
     uint64_t peak_bytes_in_use;
     // Bytes currently mapped from the operating system (chunks plus direct mappings).
     uint64_t footprint_bytes;

@@ -38,18 +38,28 @@ pub extern "C" fn qdsim_last_error_message() -> *const c_char {
 pub(crate) fn guard(function: &str, body: impl FnOnce() -> Result<()>) -> qdsim_status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => qdsim_status::QDSIM_OK,
-        Ok(Err(error)) => {
-            set_last_error(&format!("{function}: {}", error.message()));
-            error.kind().into()
-        }
-        Err(payload) => {
-            set_last_error(&format!(
-                "{function}: internal error (panic: {}); please report this",
-                panic_text(payload.as_ref())
-            ));
-            qdsim_status::QDSIM_ERR_INTERNAL
-        }
+        Ok(Err(error)) => report_error(function, error),
+        Err(payload) => report_panic(function, payload),
     }
+}
+
+/// Records `error` of C function `function` as the thread's last error; its status code.
+#[cold]
+#[inline(never)]
+fn report_error(function: &str, error: Error) -> qdsim_status {
+    set_last_error(&format!("{function}: {}", error.message()));
+    error.kind().into()
+}
+
+/// Records a panic in C function `function` as the thread's last error.
+#[cold]
+#[inline(never)]
+fn report_panic(function: &str, payload: Box<dyn Any + Send>) -> qdsim_status {
+    set_last_error(&format!(
+        "{function}: internal error (panic: {}); please report this",
+        panic_text(payload.as_ref())
+    ));
+    qdsim_status::QDSIM_ERR_INTERNAL
 }
 
 fn panic_text(payload: &(dyn Any + Send)) -> &str {

@@ -227,7 +227,39 @@ pub unsafe extern "C" fn qdsim_manager_destroy(manager: *mut qdsim_manager) -> q
     })
 }
 
+/// The body of every `qdsim_manager_alloc*`: the lane's fast path when it serves the request
+/// (kept small, so that the common call saves few registers), else [`allocate_general`].
+#[inline(always)]
 fn allocate(
+    manager: *mut qdsim_manager,
+    kind: PoolKind,
+    count: usize,
+    alignment: usize,
+    zeroed: bool,
+    tag: *const c_char,
+    out: *mut *mut c_void,
+) -> Result<()> {
+    if alignment == 0 && !out.is_null() && out.is_aligned() {
+        if let Some(bytes) = count.checked_mul(kind.element_size()) {
+            // SAFETY: `tag` is NULL or NUL-terminated per the caller's contract.
+            let fast = unsafe { manager_lane::fast_allocate(manager as usize, kind, bytes, tag) };
+            if let Some(ptr) = fast {
+                if zeroed {
+                    // SAFETY: a fresh block of at least `bytes` writable bytes, ours alone.
+                    unsafe { ptr.as_ptr().write_bytes(0, bytes) };
+                }
+                // SAFETY: not NULL and aligned (checked above); writable per the contract.
+                unsafe { out.write(ptr.as_ptr().cast()) };
+                return Ok(());
+            }
+        }
+    }
+    allocate_general(manager, kind, count, alignment, zeroed, tag, out)
+}
+
+/// [`allocate`] through the general path, which also reports every error.
+#[inline(never)]
+fn allocate_general(
     manager: *mut qdsim_manager,
     kind: PoolKind,
     count: usize,
@@ -414,12 +446,22 @@ pub unsafe extern "C" fn qdsim_manager_free(
     ptr: *mut c_void,
 ) -> qdsim_status {
     guard("qdsim_manager_free", || {
-        manager_lane::with_manager_heap(manager as usize, |manager, heap| {
-            // SAFETY: the caller promises not to use the memory after a successful free.
-            unsafe { manager.free_kept(ptr.cast(), heap) }
-        })
-        .map_err(|e| name_block_owner(e, ptr as usize))
+        // SAFETY: the caller promises not to use the memory after a successful free.
+        if !ptr.is_null() && unsafe { manager_lane::fast_free(manager as usize, ptr.cast()) } {
+            return Ok(());
+        }
+        free_general(manager, ptr)
     })
+}
+
+/// `qdsim_manager_free` through the general path, which also reports every error.
+#[inline(never)]
+fn free_general(manager: *mut qdsim_manager, ptr: *mut c_void) -> Result<()> {
+    manager_lane::with_manager_heap(manager as usize, |manager, heap| {
+        // SAFETY: the caller promises not to use the memory after a successful free.
+        unsafe { manager.free_kept(ptr.cast(), heap) }
+    })
+    .map_err(|e| name_block_owner(e, ptr as usize))
 }
 
 /// A refused free of `addr` whose block a live handle owns: the message names that handle.

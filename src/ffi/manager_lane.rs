@@ -25,8 +25,10 @@ use super::handle_cache;
 use super::handles::{self, HandleKind};
 use super::manager::qdsim_manager;
 use crate::error::Result;
-use crate::memory::{MemoryManager, ThreadHeap};
+use crate::memory::{MemoryManager, PoolKind, Tag, TagText, ThreadHeap};
 use std::cell::RefCell;
+use std::ffi::{CStr, c_char};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 struct Lane {
@@ -38,6 +40,9 @@ struct Lane {
     /// The thread's small-block heap of `manager` (`None` when the manager has no thread
     /// caches).
     heap: Option<Arc<ThreadHeap>>,
+    /// The tag of this lane's last fast allocation (interned in `manager`): a caller that
+    /// passes the same name again finds it with one comparison of the bytes.
+    tag: Option<Arc<Tag>>,
 }
 
 impl Lane {
@@ -46,6 +51,7 @@ impl Lane {
         key: 0,
         manager: None,
         heap: None,
+        tag: None,
     };
 }
 
@@ -78,6 +84,72 @@ pub(crate) fn with_manager_heap<R>(
     }
 }
 
+/// The allocation fast path: `size` bytes of `pool` tagged `tag` (a C string or NULL) from the
+/// calling thread's heap of the manager behind `key`, when the lane holds that manager and the
+/// manager's fast path can serve it ([`MemoryManager::allocate_small_fast`]); `None`, with
+/// nothing changed, otherwise (the caller then takes [`with_manager_heap`], which also reports
+/// every error).
+///
+/// # Safety
+/// `tag` is NULL or NUL-terminated.
+#[inline(always)]
+pub(crate) unsafe fn fast_allocate(
+    key: usize,
+    pool: PoolKind,
+    size: usize,
+    tag: *const c_char,
+) -> Option<NonNull<u8>> {
+    let epoch = handle_cache::destroy_epoch();
+    LANE.try_with(|lane| {
+        let mut lane = lane.try_borrow_mut().ok()?;
+        if lane.key != key || lane.epoch != epoch || key == 0 {
+            return None;
+        }
+        let lane = &mut *lane;
+        let manager = &lane.manager.as_deref()?.manager;
+        let heap = lane.heap.as_deref()?;
+        let name: &[u8] = if tag.is_null() {
+            b""
+        } else {
+            // SAFETY: not NULL, so NUL-terminated per the caller's contract.
+            unsafe { CStr::from_ptr(tag) }.to_bytes()
+        };
+        let tag = match &lane.tag {
+            Some(known) if known.name().as_bytes() == name => known,
+            // A tag met for the first time is made by the general path (which checks it).
+            _ => lane.tag.insert(manager.existing_tag(TagText::Bytes(name))?),
+        };
+        manager.allocate_small_fast(heap, pool, size, tag)
+    })
+    .ok()
+    .flatten()
+}
+
+/// The free fast path: `true` when the small block that starts at `ptr` was freed through the
+/// lane's manager (the one behind `key`) and the calling thread's heap of it
+/// ([`MemoryManager::free_small_fast`]); `false`, with nothing changed, otherwise (the caller
+/// then takes [`with_manager_heap`], which also reports every error).
+///
+/// # Safety
+/// As for [`MemoryManager::free`].
+#[inline(always)]
+pub(crate) unsafe fn fast_free(key: usize, ptr: *mut u8) -> bool {
+    let epoch = handle_cache::destroy_epoch();
+    LANE.try_with(|lane| {
+        let lane = lane.try_borrow_mut().ok()?;
+        if lane.key != key || lane.epoch != epoch || key == 0 {
+            return None;
+        }
+        let manager = &lane.manager.as_deref()?.manager;
+        let heap = lane.heap.as_deref()?;
+        // SAFETY: the caller's promise, passed on.
+        Some(unsafe { manager.free_small_fast(heap, ptr) })
+    })
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
 /// The registry path: looks `key` up, runs `f`, and keeps the manager and the thread's heap
 /// of it in the lane (under `epoch`, read before the lookup) for the next call.
 #[cold]
@@ -98,6 +170,7 @@ fn refill<R>(
         key,
         manager: Some(manager),
         heap,
+        tag: None,
     };
     let replaced = LANE
         .try_with(|lane| {
@@ -179,6 +252,108 @@ mod tests {
         drop(handle);
         assert_eq!(alloc(key).unwrap_err().kind(), ErrorKind::InvalidHandle);
         assert_eq!(alloc(0).unwrap_err().kind(), ErrorKind::NullArgument);
+    }
+
+    /// The C entry points' fast path: tags that change from call to call, zeroing of a reused
+    /// block, and every refusal of the general path (too long or non-UTF-8 tag, NULL out,
+    /// interior pointer, double free) with nothing changed.
+    #[test]
+    fn the_fast_path_follows_tags_zeroes_and_refuses_as_the_general_path() {
+        use super::super::manager::{
+            qdsim_manager_alloc_bytes, qdsim_manager_alloc_zeroed, qdsim_manager_free,
+        };
+        use super::super::status::qdsim_status as S;
+        use super::super::types::QDSIM_POOL_BYTES;
+        use std::ffi::c_void;
+        use std::ptr::null_mut;
+        let key = new_manager();
+        let m = key as *mut qdsim_manager;
+        let alloc = |size: usize, tag: *const c_char| {
+            let mut p: *mut c_void = null_mut();
+            // SAFETY: a live manager handle, a NUL-terminated tag or NULL, a writable out.
+            let status = unsafe { qdsim_manager_alloc_bytes(m, size, tag, &mut p) };
+            (status, p)
+        };
+        // SAFETY: frees a pointer of this manager (or a wrong one, refused).
+        let free = |p: *mut c_void| unsafe { qdsim_manager_free(m, p) };
+        let stats = || with_manager_heap(key, |m, _| Ok(m.stats())).unwrap();
+
+        let (status, dirty) = alloc(200, c"a".as_ptr());
+        assert_eq!(status, S::QDSIM_OK);
+        // SAFETY: a fresh block of 200 bytes.
+        unsafe { dirty.cast::<u8>().write_bytes(0xAB, 200) };
+        assert_eq!(free(dirty), S::QDSIM_OK);
+        let mut zeroed: *mut c_void = null_mut();
+        // SAFETY: as above.
+        let status = unsafe {
+            qdsim_manager_alloc_zeroed(m, QDSIM_POOL_BYTES, 200, 0, c"a".as_ptr(), &mut zeroed)
+        };
+        assert_eq!(
+            (status, zeroed),
+            (S::QDSIM_OK, dirty),
+            "the freed block is reused"
+        );
+        // SAFETY: a live block of 200 bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(zeroed.cast::<u8>(), 200) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        assert_eq!(free(zeroed), S::QDSIM_OK);
+
+        let tags = [
+            c"a".as_ptr(),
+            c"bb".as_ptr(),
+            std::ptr::null(),
+            c"a".as_ptr(),
+        ];
+        let blocks: Vec<*mut c_void> = (0..40)
+            .map(|i| {
+                let (status, p) = alloc(64 + i, tags[i % 4]);
+                assert_eq!(status, S::QDSIM_OK);
+                p
+            })
+            .collect();
+        let count = |tag: &str| {
+            with_manager_heap(key, |m, _| Ok(m.tag_stats(tag).unwrap().live_allocations)).unwrap()
+        };
+        assert_eq!((count("a"), count("bb"), count("")), (20, 10, 10));
+
+        let before = stats();
+        let long = std::ffi::CString::new("x".repeat(100)).unwrap();
+        assert_eq!(alloc(64, long.as_ptr()).0, S::QDSIM_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            alloc(64, c"\xff\xfe".as_ptr()).0,
+            S::QDSIM_ERR_INVALID_ARGUMENT
+        );
+        // SAFETY: NULL out is refused before anything is written.
+        let status = unsafe { qdsim_manager_alloc_bytes(m, 64, c"a".as_ptr(), null_mut()) };
+        assert_eq!(status, S::QDSIM_ERR_NULL_ARGUMENT);
+        // SAFETY: a pointer 8 bytes into a live block: refused.
+        let inside = unsafe { blocks[0].cast::<u8>().add(8) }.cast();
+        assert_eq!(free(inside), S::QDSIM_ERR_NOT_OWNED);
+        let after = stats();
+        assert_eq!(
+            (after.allocation_count, after.free_count, after.bytes_in_use),
+            (
+                before.allocation_count,
+                before.free_count,
+                before.bytes_in_use
+            )
+        );
+        for &p in &blocks {
+            assert_eq!(free(p), S::QDSIM_OK);
+        }
+        assert_eq!(
+            free(blocks[5]),
+            S::QDSIM_ERR_NOT_OWNED,
+            "a double free is refused"
+        );
+        let s = stats();
+        assert_eq!((s.bytes_in_use, s.live_allocations), (0, 0));
+        with_manager_heap(key, |m, _| m.check_consistency()).unwrap();
+        drop(handles::unregister::<qdsim_manager>(
+            key,
+            HandleKind::Manager,
+            "manager",
+        ));
     }
 
     #[test]

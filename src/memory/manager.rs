@@ -2,12 +2,13 @@
 //! leak reports, and checks that refuse pointers it does not own.
 //!
 //! Requests up to 256 KiB at the default alignment take the small-block path
-//! ([`small_path`](self::small_path), [`crate::memory::small`]): per-thread caches of size-class
-//! slabs, no lock. Everything else takes its pool's lock and the best-fit path; blocks larger
+//! ([`small_path`](self::small_path), its common case in [`fast_path`](self::fast_path), and
+//! [`credit`](self::credit) for the total bytes in use; [`crate::memory::small`]): per-thread
+//! caches of size-class slabs, no lock. Everything else takes its pool's lock and the best-fit path; blocks larger
 //! than a chunk get mappings of their own, which are kept for reuse up to `retain_bytes`.
 //!
 //! Locking: each pool has its own lock, so threads working on different element types do not
-//! contend. Bytes in use (over all pools and per pool) are atomics; every other counter is
+//! contend. Bytes in use (over all pools, with the threads' credit, and per pool) are atomics; every other counter is
 //! either a pool's (under its lock) or a thread heap's (single writer), and a snapshot sums
 //! them: each figure is exact, and all agree with one another whenever no allocation is in
 //! flight. Lock order: the small arena's locks, then pool locks (in [`PoolKind::ALL`] order),
@@ -24,14 +25,16 @@ use super::report;
 use super::scopes::OpenScope;
 use super::small::{SmallArena, SmallCounters, ThreadHeap, slab_map};
 use super::stats::{AllocationInfo, LeakSummary, Stats, fragmentation};
-use super::tags::{TagStats, TagTable, TagText};
+use super::tags::{Tag, TagStats, TagTable, TagText};
 use crate::error::{Error, ErrorKind, Result};
 use parking_lot::{Mutex, MutexGuard};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+mod credit;
 mod external;
+mod fast_path;
 mod small_path;
 
 pub use external::ExternalAccount;
@@ -312,6 +315,40 @@ impl MemoryManager {
         self.inner.free(ptr as usize, false, kept_heap)
     }
 
+    /// The tag called `name` in this manager if it exists (none is made: a failed allocation
+    /// must not leave a tag behind), for a caller that keeps it between calls
+    /// ([`allocate_small_fast`](Self::allocate_small_fast)).
+    pub(crate) fn existing_tag(&self, name: TagText<'_>) -> Option<Arc<Tag>> {
+        self.inner.tags.get(name.to_str().ok()?)
+    }
+
+    /// The common small allocation in one pass (see `manager/fast_path.rs`): `size` bytes of
+    /// `pool` tagged `tag` (from [`existing_tag`](Self::existing_tag) of this manager) from the
+    /// calling thread's `heap` of this manager (kept as for [`free_kept`](Self::free_kept));
+    /// `None`, with nothing changed, when [`allocate_tagged`](Self::allocate_tagged) must do it.
+    #[inline]
+    pub(crate) fn allocate_small_fast(
+        &self,
+        heap: &ThreadHeap,
+        pool: PoolKind,
+        size: usize,
+        tag: &Tag,
+    ) -> Option<NonNull<u8>> {
+        self.inner.allocate_small_fast(heap, pool, size, tag)
+    }
+
+    /// The common small free in one pass: `true` when the small block that starts at `ptr` was
+    /// freed through `heap` (as for [`allocate_small_fast`](Self::allocate_small_fast));
+    /// `false`, with nothing changed, when [`free_kept`](Self::free_kept) must do it or refuse
+    /// it.
+    ///
+    /// # Safety
+    /// As for [`free`](Self::free).
+    #[inline]
+    pub(crate) unsafe fn free_small_fast(&self, heap: &ThreadHeap, ptr: *mut u8) -> bool {
+        self.inner.free_small_fast(heap, ptr as usize)
+    }
+
     /// The calling thread's small-block heap of this manager (created on first use), for a
     /// caller that keeps it between calls instead of finding it per call (the C API's fast
     /// lane: one thread-local lookup per call instead of two). `None` when the manager has no
@@ -508,7 +545,7 @@ impl MemoryManager {
                 .wrapping_add(inner.small.in_use(kind));
         }
         inner.check_red_zones(&pools)?;
-        let total = inner.in_use.load(Ordering::Relaxed);
+        let total = inner.in_use_now();
         let external = inner.external.load(Ordering::Relaxed);
         if total != in_use.wrapping_add(external) {
             return Err(Error::new(
@@ -596,9 +633,14 @@ impl Inner {
     }
 
     fn register_tracker(&self) -> Arc<AtomicU64> {
+        // Small blocks stop using credit first, then the credit the heaps hold goes: from here
+        // on the total is the bytes in use, and every allocation updates the trackers.
+        self.tracker_count.fetch_add(1, Ordering::SeqCst);
+        if self.config.memory_limit.is_none() {
+            self.reclaim_credit();
+        }
         let cell = Arc::new(AtomicU64::new(self.in_use.load(Ordering::Relaxed)));
         self.trackers.write().push(cell.clone());
-        self.tracker_count.fetch_add(1, Ordering::Release);
         cell
     }
 
@@ -779,12 +821,21 @@ impl Inner {
         };
         match result {
             Ok(previous) => {
-                if previous + size > self.peak.load(Ordering::Relaxed) {
-                    self.peak.fetch_max(previous + size, Ordering::Relaxed);
-                }
-                if self.tracker_count.load(Ordering::Acquire) > 0 {
-                    for cell in self.trackers.read().iter() {
-                        cell.fetch_max(previous + size, Ordering::Relaxed);
+                let total = previous + size;
+                let tracked = self.tracker_count.load(Ordering::Acquire) > 0;
+                if total > self.peak.load(Ordering::Relaxed) || tracked {
+                    // The total counts the threads' credit too (none with a limit): a new peak
+                    // is what is in use without it.
+                    let now = if self.uses_credit() {
+                        total.saturating_sub(self.small.credits())
+                    } else {
+                        total
+                    };
+                    self.peak.fetch_max(now, Ordering::Relaxed);
+                    if tracked {
+                        for cell in self.trackers.read().iter() {
+                            cell.fetch_max(now, Ordering::Relaxed);
+                        }
                     }
                 }
                 Ok(())
@@ -867,6 +918,16 @@ impl Inner {
         if let Some(slab) = slab_map::lookup(addr) {
             if let Some(place) = slab.locate(addr) {
                 let kept_heap = kept_heap.filter(|heap| !heap.is_retired());
+                if let (false, Ok(index), true) = (by_owner, place, slab.manager() == self.id) {
+                    let fast = |heap: &ThreadHeap| self.free_block_fast(heap, slab, index);
+                    let freed = match kept_heap {
+                        Some(heap) => fast(heap),
+                        None => self.small.with_heap(fast).unwrap_or(false),
+                    };
+                    if freed {
+                        return Ok(());
+                    }
+                }
                 return self.free_small(slab, place, addr, by_owner, kept_heap);
             }
         }
@@ -989,16 +1050,24 @@ impl Inner {
         let pools = self.lock_all();
         let mut total = Stats::default();
         let mut largest_per_pool = 0;
+        let mut in_use = self.external.load(Ordering::Relaxed);
         for (i, pool) in pools.iter().enumerate() {
             let stats = small_path::merge_small(pool.stats(), &small[i], &self.usage[i]);
             largest_per_pool += stats.largest_free_block;
+            in_use = in_use.wrapping_add(stats.bytes_in_use);
             total.accumulate(&stats);
         }
         // A pool's free space only ever serves that pool, so the total measures each pool
         // against its own largest run (the free-bytes-weighted mean of the pools' values).
         total.fragmentation = fragmentation(total.free_bytes, largest_per_pool);
+        // Summed from the per-thread counters, as per pool: an operation in flight on another
+        // thread counts whole or not at all (the manager's total would also count the threads'
+        // credit). A sum read across such an operation's two counters can wrap below zero.
+        total.bytes_in_use = if in_use > i64::MAX as u64 { 0 } else { in_use };
+        // A read is a moment the peak is measured too (it can only have been missed between
+        // two threads' credit reuse: see `credit.rs`).
+        self.peak.fetch_max(total.bytes_in_use, Ordering::Relaxed);
         total.peak_bytes_in_use = self.peak.load(Ordering::Relaxed);
-        total.bytes_in_use = self.in_use.load(Ordering::Relaxed);
         self.with_availability(total)
     }
 

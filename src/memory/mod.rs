@@ -4,6 +4,9 @@
 //! | file | what lives there |
 //! |---|---|
 //! | `manager.rs` | [`MemoryManager`]: allocate, free, statistics, reports, trim |
+//! | `manager/small_path.rs` | the manager's side of the small-block path: allocation and free through a thread's heap, every refusal, statistics and checks of small blocks |
+//! | `manager/fast_path.rs` | the small-block common case in one pass (a magazine pop or push), for the C API's lane and the Rust API |
+//! | `manager/credit.rs` | per-thread credit: small blocks in the manager's total without a shared atomic update per operation |
 //! | `manager/external.rs` | [`ExternalAccount`]: bytes a solve holds outside the pools (a sparse factor faer allocates), counted under a tag and against the limit |
 //! | `pool.rs` | one pool's chunks, live blocks and counters |
 //! | `free_list.rs` | best-fit free runs with coalescing |
@@ -81,5 +84,5 @@ pub use pool_vec::PoolVec;
 pub use scopes::{Checkpoint, LeakCheck, ScopeStats};
 pub(crate) use small::ThreadHeap;
 pub use stats::{AllocationInfo, LeakSummary, Stats};
-pub(crate) use tags::TagText;
 pub use tags::{MAX_TAG_LEN, TagStats};
+pub(crate) use tags::{Tag, TagText};

@@ -11,9 +11,12 @@ use super::pool_kind::PoolKind;
 pub struct Stats {
     /// Bytes requested by live allocations.
     pub bytes_in_use: u64,
-    /// Highest `bytes_in_use` ever reached. Exact at every moment for the manager's total; for
-    /// one pool, blocks of up to 256 KiB from the thread caches count at the moments the peak is
-    /// computed (every pool-path allocation and every statistics read).
+    /// Highest `bytes_in_use` ever reached. For the manager's total: exact with one thread,
+    /// with a memory limit and while a peak tracker or scope is live; with several threads
+    /// allocating at once it can miss a rise made only of reused credit, by at most 64 KiB per
+    /// other thread (see docs/memory.md). For one pool, blocks of up to 256 KiB from the thread
+    /// caches count at the moments the peak is computed (every pool-path allocation and every
+    /// statistics read).
     pub peak_bytes_in_use: u64,
     /// Bytes currently mapped from the operating system (chunks plus direct mappings).
     pub footprint_bytes: u64,
@@ -63,7 +66,7 @@ impl Stats {
 
     /// Adds another pool's counters into this one (peak and derived fields excluded).
     pub(crate) fn accumulate(&mut self, other: &Stats) {
-        self.bytes_in_use += other.bytes_in_use;
+        self.bytes_in_use = self.bytes_in_use.wrapping_add(other.bytes_in_use);
         self.footprint_bytes += other.footprint_bytes;
         self.total_allocated_bytes += other.total_allocated_bytes;
         self.allocation_count += other.allocation_count;

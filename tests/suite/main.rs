@@ -12,6 +12,7 @@
 
 mod common;
 
+mod credit;
 mod csr;
 mod fortran;
 mod fuzz_readers;

@@ -2,12 +2,13 @@
 //! thread's heap, the manager as the source of slabs, and the small blocks' share of
 //! statistics, listings and consistency checks.
 //!
-//! Per allocation and free the fast path does one store (or swap: the double-free check) of the
-//! block's state word and one read-modify-write of the manager's bytes in use (the limit and the
-//! exact peak). Everything else — counts, bytes allocated, bytes in use per pool and per tag —
-//! goes to the thread's single-writer counters, summed when read. Per-pool and per-tag peaks
-//! therefore see small blocks when they are computed: at every pool-path allocation and every
-//! statistics read (the manager's total peak is exact at every moment).
+//! Per allocation and free the path does one store (or swap: the double-free check) of the
+//! block's state word; the manager's total bytes in use moves through the heap's credit
+//! (`credit.rs`), and everything else — counts, bytes allocated, bytes in use per pool and per
+//! tag — goes to the thread's single-writer counters, summed when read. Per-pool and per-tag
+//! peaks therefore see small blocks when they are computed: at every pool-path allocation and
+//! every statistics read. The common case takes `fast_path.rs` first; this file does the rest
+//! and reports every refusal.
 
 use super::{Inner, Usage, owned_block_message};
 use crate::error::{Error, ErrorKind, Result};
@@ -84,7 +85,8 @@ fn tag_by_id(inner: &Inner, id: u32) -> Arc<Tag> {
 }
 
 /// The per-thread counter slot of tag id `id`, if it has one.
-fn slot_of(id: u32) -> Option<usize> {
+#[inline]
+pub(super) fn slot_of(id: u32) -> Option<usize> {
     ((id as usize) < TAG_SLOTS).then_some(id as usize)
 }
 
@@ -110,7 +112,16 @@ impl Inner {
         owned: bool,
     ) -> Option<Result<NonNull<u8>>> {
         self.small
-            .with_heap(|heap| self.allocate_small_in(heap, kind, size, tag_name, owned))
+            .with_heap(|heap| {
+                if !owned {
+                    if let Ok(tag) = recent_tag(self, heap, tag_name) {
+                        if let Some(ptr) = self.allocate_small_fast(heap, kind, size, tag) {
+                            return Some(Ok(ptr));
+                        }
+                    }
+                }
+                self.allocate_small_in(heap, kind, size, tag_name, owned)
+            })
             .flatten()
     }
 
@@ -139,14 +150,14 @@ impl Inner {
         if let Err(e) = self.check_open() {
             return Some(Err(e));
         }
-        if let Err(e) = self.reserve(size, kind, tag.name()) {
+        if let Err(e) = self.reserve_small(heap, size, kind, tag.name()) {
             self.pools[kind.index()].lock().count_failure();
             return Some(Err(e));
         }
         let (slab, index) = match self.small.pop(heap, kind, class_of(size.max(1)), self) {
             Ok(block) => block,
             Err(e) => {
-                self.in_use.fetch_sub(size as u64, Relaxed);
+                self.unreserve_small(Some(heap), size as u64);
                 self.pools[kind.index()].lock().count_failure();
                 return Some(Err(e.context(&format!(
                     "allocation of {size} bytes (tag {:?}, pool {kind})",
@@ -287,7 +298,7 @@ impl Inner {
             }
         };
         let bytes = state.requested as u64;
-        self.in_use.fetch_sub(bytes, Relaxed);
+        self.unreserve_small(heap, bytes);
         let slot = slot_of(state.tag);
         match heap {
             Some(heap) => {

@@ -56,7 +56,8 @@ use crate::memory::tags::Counted;
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::cell::RefCell;
 use std::sync::atomic::{
-    AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
+    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+    Ordering::SeqCst,
 };
 use std::sync::{Arc, Weak};
 
@@ -107,6 +108,9 @@ pub struct SmallArena {
     heaps: Mutex<Vec<Arc<ThreadHeap>>>,
     retired_pools: [PoolCounters; PoolKind::ALL.len()],
     retired_tags: [TagCounters; TAG_SLOTS],
+    /// Credit of heaps whose thread ended, until the manager takes it off its total
+    /// ([`take_retired_credit`](Self::take_retired_credit)).
+    retired_credit: AtomicU64,
     flush_epoch: AtomicU64,
     /// Per pool, the slabs in aggregate (statistics read these instead of walking the slabs).
     slab_totals: [SlabTotals; PoolKind::ALL.len()],
@@ -140,6 +144,9 @@ impl SlabTotals {
         self.idle.fetch_sub(len as u64, Relaxed);
     }
 }
+
+/// Blocks pushed on a slab's stack in one chain by [`SmallArena::return_to_slabs`].
+const CHAIN: usize = 64;
 
 /// A thread's heap for one manager, in the thread's registry.
 struct Entry {
@@ -177,6 +184,7 @@ impl SmallArena {
             heaps: Mutex::new(Vec::new()),
             retired_pools: Default::default(),
             retired_tags: Default::default(),
+            retired_credit: AtomicU64::new(0),
             flush_epoch: AtomicU64::new(0),
             slab_totals: Default::default(),
         }
@@ -224,7 +232,7 @@ impl SmallArena {
 
     /// Marks the calling thread's `heap` busy with one small-block operation until the guard
     /// drops; waits first while a consistency check runs. Call before taking any lock.
-    #[inline]
+    #[inline(always)]
     pub fn enter<'h>(&self, heap: &'h ThreadHeap) -> Active<'h> {
         loop {
             let stopped = if self.asymmetric {
@@ -232,7 +240,9 @@ impl SmallArena {
                 // Paired with the heavy barrier in `quiesce`: the store is visible to it, or
                 // this load sees its `stop`.
                 barrier::light();
-                self.stop.load(Relaxed)
+                // Acquire: a check that wrote into this heap (`take_all_credit`) released its
+                // writes with `stop`'s clearing.
+                self.stop.load(Acquire)
             } else {
                 heap.active.swap(true, SeqCst);
                 self.stop.load(SeqCst)
@@ -322,9 +332,33 @@ impl SmallArena {
         Ok(block)
     }
 
+    /// A free block of `class` in `pool` from the calling thread's magazine, when it has one and
+    /// no flush is pending (the allocation fast path; else `None`, nothing changed, and
+    /// [`pop`](Self::pop) does the rest).
+    #[inline(always)]
+    pub fn pop_cached(
+        &self,
+        heap: &ThreadHeap,
+        pool: PoolKind,
+        class: usize,
+    ) -> Option<CachedBlock> {
+        // SAFETY: `heap` is the calling thread's own (handed out by `with_heap`, or kept from
+        // `thread_heap` on this thread), used by one operation at a time.
+        let local = unsafe { heap.local() };
+        if local.seen_flush_epoch != self.flush_epoch.load(Relaxed) {
+            return None;
+        }
+        let block = local.magazines[pool.index() * CLASS_COUNT + class].pop()?;
+        bump(
+            &heap.pools[pool.index()].cached,
+            (block_size(class) as u64).wrapping_neg(),
+        );
+        Some(block)
+    }
+
     /// Takes back block `index` of `slab` (already marked free) into the calling thread's
     /// `heap`, spilling half of the magazine onto the slabs when it is full.
-    #[inline]
+    #[inline(always)]
     pub fn push(&self, heap: &ThreadHeap, slab: &'static Slab, index: u32) {
         // SAFETY: `heap` is the calling thread's own (handed out by `with_heap`, or kept from
         // `thread_heap` on this thread), used by one operation at a time.
@@ -335,14 +369,27 @@ impl SmallArena {
         magazine.push((slab, index));
         bump(&heap.pools[pool.index()].cached, block_size(class) as u64);
         if magazine.len() > cache_limit(class) {
-            let keep = magazine.len() / 2;
-            let spilled: Vec<CachedBlock> = magazine.drain(..keep).collect();
-            bump(
-                &heap.pools[pool.index()].cached,
-                ((spilled.len() * block_size(class)) as u64).wrapping_neg(),
-            );
-            self.return_to_slabs(spilled);
+            self.spill(heap, pool, class, magazine);
         }
+    }
+
+    /// Hands the older half of a full magazine back to the slabs.
+    #[cold]
+    #[inline(never)]
+    fn spill(
+        &self,
+        heap: &ThreadHeap,
+        pool: PoolKind,
+        class: usize,
+        magazine: &mut Vec<CachedBlock>,
+    ) {
+        let spilled = magazine.len() / 2;
+        bump(
+            &heap.pools[pool.index()].cached,
+            ((spilled * block_size(class)) as u64).wrapping_neg(),
+        );
+        self.return_to_slabs(&mut magazine[..spilled]);
+        magazine.drain(..spilled);
     }
 
     /// Counts a free of `bytes` (tag slot `slot`) made while the thread has no heap.
@@ -358,7 +405,7 @@ impl SmallArena {
 
     /// Takes back a freed block when the thread has no heap (it is exiting).
     pub fn push_without_heap(&self, slab: &'static Slab, index: u32) {
-        self.return_to_slabs(vec![(slab, index)]);
+        self.return_to_slabs(&mut [(slab, index)]);
     }
 
     /// Empties the calling thread's magazines once per trim.
@@ -371,6 +418,8 @@ impl SmallArena {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn flush_local(&self, heap: &ThreadHeap, local: &mut Local) {
         // The blocks leave the heap's cached bytes and join their slabs' free blocks as one
         // step for statistics reads.
@@ -382,11 +431,12 @@ impl SmallArena {
         for p in &heap.pools {
             p.cached.store(0, Relaxed);
         }
-        self.return_to_slabs(blocks);
+        self.return_to_slabs(&mut blocks);
     }
 
-    /// Pushes free blocks back on their slabs' stacks (one chain per slab).
-    fn return_to_slabs(&self, mut blocks: Vec<CachedBlock>) {
+    /// Pushes free blocks back on their slabs' stacks (one chain per slab, at most
+    /// [`CHAIN`] blocks at a time, built on the stack: no allocation).
+    fn return_to_slabs(&self, blocks: &mut [CachedBlock]) {
         if blocks.is_empty() {
             return;
         }
@@ -395,18 +445,14 @@ impl SmallArena {
             return; // the memory is being unmapped; the blocks go with it
         }
         blocks.sort_unstable_by_key(|&(slab, i)| (slab as *const Slab as usize, i));
-        let mut chain: Vec<u32> = Vec::new();
-        let mut current: Option<&'static Slab> = None;
-        for (slab, i) in blocks {
-            if current.is_some_and(|c| !std::ptr::eq(c, slab)) {
-                self.push_chain(current.expect("checked"), &chain);
-                chain.clear();
+        let mut chain = [0u32; CHAIN];
+        for run in blocks.chunk_by(|a, b| std::ptr::eq(a.0, b.0)) {
+            for part in run.chunks(CHAIN) {
+                for (link, &(_, i)) in chain.iter_mut().zip(part) {
+                    *link = i;
+                }
+                self.push_chain(part[0].0, &chain[..part.len()]);
             }
-            current = Some(slab);
-            chain.push(i);
-        }
-        if let Some(slab) = current {
-            self.push_chain(slab, &chain);
         }
     }
 
@@ -491,6 +537,8 @@ impl SmallArena {
         for (into, from) in self.retired_tags.iter().zip(&heap.tags) {
             add_tag_counters(into, from);
         }
+        self.retired_credit
+            .fetch_add(heap.credit.swap(0, Relaxed), Relaxed);
         heaps.retain(|h| !Arc::ptr_eq(h, heap));
     }
 
@@ -580,6 +628,41 @@ impl SmallArena {
         c.slabs = totals.slabs.load(Relaxed);
         c.slab_bytes = totals.bytes.load(Relaxed);
         c
+    }
+
+    /// The credit of every heap (see [`ThreadHeap::credit`]), retired ones included: the part of
+    /// the manager's total bytes in use that no live block holds. Exact while operations are
+    /// stopped ([`quiesce`](Self::quiesce)); else each heap's as it stood when read.
+    pub fn credits(&self) -> u64 {
+        let heaps = self.heaps.lock();
+        heaps
+            .iter()
+            .fold(self.retired_credit.load(Relaxed), |sum, h| {
+                sum + h.credit.load(Relaxed)
+            })
+    }
+
+    /// Takes every heap's credit and the ended threads' (see [`credits`](Self::credits)) and
+    /// returns their sum, for the manager to take off its total. Call only with operations
+    /// stopped ([`quiesce`](Self::quiesce)): the owners are then outside any operation, and
+    /// see the zeros when they next enter.
+    pub fn take_all_credit(&self, _quiet: &Quiet<'_>) -> u64 {
+        let heaps = self.heaps.lock();
+        heaps
+            .iter()
+            .fold(self.retired_credit.swap(0, Relaxed), |sum, h| {
+                sum + h.credit.swap(0, Relaxed)
+            })
+    }
+
+    /// The credit of heaps whose thread ended since the last call, for the manager to take off
+    /// its total (a load, and a swap only when there is some).
+    #[inline]
+    pub fn take_retired_credit(&self) -> u64 {
+        if self.retired_credit.load(Relaxed) == 0 {
+            return 0;
+        }
+        self.retired_credit.swap(0, Relaxed)
     }
 
     /// Bytes requested by the live small blocks of `pool`, over every thread (no slab locks).

@@ -18,6 +18,7 @@ pub const CLASS_COUNT: usize = 8 + 4 * 9;
 pub const SLAB_ALIGN: usize = 64 << 10;
 
 /// The class that serves `size` bytes (1 ≤ size ≤ [`SMALL_MAX`]).
+#[inline(always)]
 pub fn class_of(size: usize) -> usize {
     debug_assert!((1..=SMALL_MAX).contains(&size));
     if size <= 512 {
@@ -31,7 +32,7 @@ pub fn class_of(size: usize) -> usize {
 }
 
 /// The block size of class `class`.
-#[inline]
+#[inline(always)]
 pub fn block_size(class: usize) -> usize {
     BLOCK_SIZES[class]
 }
@@ -66,7 +67,7 @@ pub fn slab_len(class: usize) -> usize {
 
 /// Blocks the calling thread keeps in its cache for `class` before handing half back: about
 /// 64 KiB worth, between 4 and 64 blocks.
-#[inline]
+#[inline(always)]
 pub fn cache_limit(class: usize) -> usize {
     CACHE_LIMITS[class]
 }

@@ -41,7 +41,7 @@ const COUNT_READ_TRIES: usize = 64;
 
 /// Adds `delta` to a counter that only the calling thread writes (a release store: whoever
 /// sees the new value also sees the owner's earlier counts).
-#[inline]
+#[inline(always)]
 pub fn bump(counter: &AtomicU64, delta: u64) {
     counter.store(counter.load(Relaxed).wrapping_add(delta), Release);
 }
@@ -112,6 +112,11 @@ pub struct ThreadHeap {
     pub pools: [PoolCounters; PoolKind::ALL.len()],
     /// Per-tag counters for tag ids below [`TAG_SLOTS`].
     pub tags: [TagCounters; TAG_SLOTS],
+    /// Bytes this thread freed that the manager's total bytes in use still counts: the next
+    /// small allocations use them first, so that the total changes only when they run out or
+    /// pile up (see `small_path.rs`). Written by the owner alone inside an operation, or by a
+    /// check that stopped every operation; read by anyone.
+    pub credit: AtomicU64,
     /// True while the owner is inside a small-block operation (see `SmallArena::enter`).
     pub active: std::sync::atomic::AtomicBool,
     /// Set (by the owner) when its thread is done with the heap: its blocks went back to the
@@ -137,13 +142,14 @@ impl ThreadHeap {
             recent_tags: UnsafeCell::new(Vec::new()),
             pools: Default::default(),
             tags: Default::default(),
+            credit: AtomicU64::new(0),
             active: std::sync::atomic::AtomicBool::new(false),
             retired: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// True once the owning thread is done with the heap (see [`retired`](Self::retired)).
-    #[inline]
+    #[inline(always)]
     pub fn is_retired(&self) -> bool {
         self.retired.load(Relaxed)
     }
@@ -170,7 +176,7 @@ impl ThreadHeap {
     }
 
     /// Counts a small allocation of `bytes` in `pool` with the tag slot `tag` (if any).
-    #[inline]
+    #[inline(always)]
     pub fn count_alloc(&self, pool: PoolKind, tag: Option<usize>, bytes: u64) {
         let p = &self.pools[pool.index()];
         bump(&p.allocs, 1);
@@ -185,7 +191,7 @@ impl ThreadHeap {
     }
 
     /// Counts a free of a small block of `bytes` in `pool` with the tag slot `tag` (if any).
-    #[inline]
+    #[inline(always)]
     pub fn count_free(&self, pool: PoolKind, tag: Option<usize>, bytes: u64) {
         let p = &self.pools[pool.index()];
         bump(&p.frees, 1);

@@ -49,6 +49,7 @@ pub struct BlockState {
 }
 
 impl BlockState {
+    #[inline(always)]
     fn pack(self) -> u64 {
         LIVE | if self.owned { OWNED } else { 0 }
             | (u64::from(self.tag) << (SIZE_BITS + EPOCH_BITS))
@@ -56,6 +57,7 @@ impl BlockState {
             | self.epoch
     }
 
+    #[inline(always)]
     fn unpack(word: u64) -> Option<Self> {
         (word & LIVE != 0).then(|| Self {
             tag: ((word >> (SIZE_BITS + EPOCH_BITS)) & u64::from(MAX_TAG_ID)) as u32,
@@ -160,56 +162,56 @@ impl Slab {
     }
 
     /// Start of the mapping (0 once parked).
-    #[inline]
+    #[inline(always)]
     pub fn base(&self) -> usize {
         self.base.load(Ordering::Acquire)
     }
 
     /// Mapped bytes.
-    #[inline]
+    #[inline(always)]
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
 
     /// Owning manager's id (0 once parked).
-    #[inline]
+    #[inline(always)]
     pub fn manager(&self) -> u64 {
         self.manager.load(Ordering::Relaxed)
     }
 
     /// The pool.
-    #[inline]
+    #[inline(always)]
     pub fn pool(&self) -> PoolKind {
         PoolKind::ALL[self.pool.load(Ordering::Relaxed) as usize]
     }
 
     /// The size class.
-    #[inline]
+    #[inline(always)]
     pub fn class(&self) -> usize {
         self.class.load(Ordering::Relaxed) as usize
     }
 
     /// Bytes per block.
-    #[inline]
+    #[inline(always)]
     pub fn block_size(&self) -> usize {
         self.block.load(Ordering::Relaxed)
     }
 
     /// Blocks in the slab.
-    #[inline]
+    #[inline(always)]
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// Address of block `i`.
-    #[inline]
+    #[inline(always)]
     pub fn address(&self, i: usize) -> usize {
         self.base() + i * self.block_size()
     }
 
     /// Where `addr` falls: `Ok(i)` for the start of block `i`, `Err((i, offset))` for a pointer
     /// `offset` bytes into block `i`; `None` outside the slab.
-    #[inline]
+    #[inline(always)]
     pub fn locate(&self, addr: usize) -> Option<Result<usize, (usize, usize)>> {
         let base = self.base();
         let block = self.block_size();
@@ -224,14 +226,14 @@ impl Slab {
     }
 
     /// Marks block `i` live with `state` (the caller owns the free block).
-    #[inline]
+    #[inline(always)]
     pub fn set_live(&self, i: usize, state: BlockState) {
         self.meta[i].store(state.pack(), Ordering::Release);
     }
 
     /// Marks block `i` free and returns what it held; `None` when it was not live (a double
     /// free, or a stale pointer), in which case nothing changes.
-    #[inline]
+    #[inline(always)]
     pub fn take_live(&self, i: usize) -> Option<BlockState> {
         let word = self.meta[i].swap(0, Ordering::AcqRel);
         BlockState::unpack(word)
@@ -239,7 +241,7 @@ impl Slab {
 
     /// Marks block `i` free unless a library object owns it: `Ok` with what it held, `Err(None)`
     /// when it was not live, `Err(Some(state))` when it is owned (nothing changes on `Err`).
-    #[inline]
+    #[inline(always)]
     pub fn take_live_unowned(
         &self,
         i: usize,
@@ -258,7 +260,7 @@ impl Slab {
     }
 
     /// What block `i` holds now, if live.
-    #[inline]
+    #[inline(always)]
     pub fn state(&self, i: usize) -> Option<BlockState> {
         BlockState::unpack(self.meta[i].load(Ordering::Acquire))
     }

@@ -26,11 +26,13 @@ pub fn covers(start: usize, len: usize) -> bool {
         .is_some_and(|end| end <= 1 << ADDRESS_BITS)
 }
 
+#[inline(always)]
 fn split(addr: usize) -> (usize, usize) {
     let granule = addr >> GRANULE_BITS;
     (granule >> LEAF_BITS, granule & ((1 << LEAF_BITS) - 1))
 }
 
+#[inline(always)]
 fn leaf(root: usize, create: bool) -> Option<&'static Leaf> {
     let slot = &ROOT[root];
     let mut ptr = slot.load(Ordering::Acquire);
@@ -81,7 +83,7 @@ pub fn remove(start: usize, len: usize) {
 
 /// The slab whose granule contains `addr`, if any (the caller still checks the slab's range,
 /// its manager and the block).
-#[inline]
+#[inline(always)]
 pub fn lookup(addr: usize) -> Option<&'static Slab> {
     if addr >= 1 << ADDRESS_BITS {
         return None;
