@@ -1452,9 +1452,30 @@ contains
       return
     end if
     do i = 1, size(shape)
-      extents(i) = int_arg(shape(i), 0_c_int64_t, what // ': extent ' // itoa(int(i, c_int64_t)), st)
+      ! The message of a refusal is built only for one (itoa is formatted output: slow).
+      if (.not. plain_extent(shape(i), extents(i))) then
+        extents(i) = int_arg(shape(i), 0_c_int64_t, what // ': extent ' // itoa(int(i, c_int64_t)), st)
+      end if
     end do
   end function shape_arg
+
+  !> True, with `v` set, when `value` is an extent as given in the common case: an integer of
+  !> kind c_int32_t or c_int64_t, not negative (shape_arg's check without a message).
+  logical function plain_extent(value, v)
+    class(*), intent(in) :: value
+    integer(c_int64_t), intent(out) :: v
+    plain_extent = .false.
+    v = 0
+    select type (value)
+    type is (integer(c_int32_t))
+      v = int(value, c_int64_t)
+    type is (integer(c_int64_t))
+      v = value
+    class default
+      return
+    end select
+    plain_extent = v >= 0
+  end function plain_extent
 
   !> QDSIM_OK when a handle's elements (`actual`, a QDSIM_SCALAR_* value) are those of the
   !> caller's array (`wanted`), else a refusal naming `what`.
