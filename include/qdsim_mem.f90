@@ -1420,16 +1420,11 @@ contains
     character(len=*), intent(in) :: what
     integer(c_int32_t), intent(inout) :: st
     integer(c_int64_t) :: v
-    v = minimum
-    select type (value)
-    type is (integer(c_int32_t))
-      v = int(value, c_int64_t)
-    type is (integer(c_int64_t))
-      v = value
-    class default
+    if (.not. int_value(value, v)) then
+      v = minimum
       if (st == QDSIM_OK) st = refuse(what // ' must be an integer of kind c_int32_t (default) or c_int64_t')
       return
-    end select
+    end if
     if (v < minimum) then
       if (st == QDSIM_OK) st = refuse(what // ' is ' // itoa(v) // ', below ' // itoa(minimum))
       v = minimum
@@ -1444,6 +1439,7 @@ contains
     integer(c_int64_t), intent(out) :: extents(:)
     integer(c_int32_t) :: st
     integer :: i
+    logical :: integer_extent
     st = QDSIM_OK
     extents = 0
     if (size(shape) /= size(extents)) then
@@ -1453,18 +1449,19 @@ contains
     end if
     do i = 1, size(shape)
       ! The message of a refusal is built only for one (itoa is formatted output: slow).
-      if (.not. plain_extent(shape(i), extents(i))) then
+      integer_extent = int_value(shape(i), extents(i))
+      if (.not. integer_extent .or. extents(i) < 0) then
         extents(i) = int_arg(shape(i), 0_c_int64_t, what // ': extent ' // itoa(int(i, c_int64_t)), st)
       end if
     end do
   end function shape_arg
 
-  !> True, with `v` set, when `value` is an extent as given in the common case: an integer of
-  !> kind c_int32_t or c_int64_t, not negative (shape_arg's check without a message).
-  logical function plain_extent(value, v)
+  !> True, with `v` set, when `value` is an integer of kind c_int32_t or c_int64_t (else `v` is
+  !> 0): the check of int_arg and shape_arg, without a message.
+  logical function int_value(value, v)
     class(*), intent(in) :: value
     integer(c_int64_t), intent(out) :: v
-    plain_extent = .false.
+    int_value = .true.
     v = 0
     select type (value)
     type is (integer(c_int32_t))
@@ -1472,10 +1469,9 @@ contains
     type is (integer(c_int64_t))
       v = value
     class default
-      return
+      int_value = .false.
     end select
-    plain_extent = v >= 0
-  end function plain_extent
+  end function int_value
 
   !> QDSIM_OK when a handle's elements (`actual`, a QDSIM_SCALAR_* value) are those of the
   !> caller's array (`wanted`), else a refusal naming `what`.

@@ -53,6 +53,13 @@ impl Lane {
         heap: None,
         tag: None,
     };
+
+    /// True when the lane holds handle `key`, found live under the destroy epoch `epoch` (read
+    /// at the start of the call); never for NULL.
+    #[inline(always)]
+    fn holds(&self, key: usize, epoch: u64) -> bool {
+        self.key == key && self.epoch == epoch && key != 0
+    }
 }
 
 thread_local! {
@@ -71,7 +78,7 @@ pub(crate) fn with_manager_heap<R>(
     let mut f = Some(f);
     let hit = LANE.try_with(|lane| {
         let lane = lane.try_borrow_mut().ok()?;
-        if lane.key != key || lane.epoch != epoch || key == 0 {
+        if !lane.holds(key, epoch) {
             return None;
         }
         let manager = lane.manager.as_deref()?;
@@ -102,7 +109,7 @@ pub(crate) unsafe fn fast_allocate(
     let epoch = handle_cache::destroy_epoch();
     LANE.try_with(|lane| {
         let mut lane = lane.try_borrow_mut().ok()?;
-        if lane.key != key || lane.epoch != epoch || key == 0 {
+        if !lane.holds(key, epoch) {
             return None;
         }
         let lane = &mut *lane;
@@ -137,7 +144,7 @@ pub(crate) unsafe fn fast_free(key: usize, ptr: *mut u8) -> bool {
     let epoch = handle_cache::destroy_epoch();
     LANE.try_with(|lane| {
         let lane = lane.try_borrow_mut().ok()?;
-        if lane.key != key || lane.epoch != epoch || key == 0 {
+        if !lane.holds(key, epoch) {
             return None;
         }
         let manager = &lane.manager.as_deref()?.manager;

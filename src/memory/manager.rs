@@ -1050,11 +1050,9 @@ impl Inner {
         let pools = self.lock_all();
         let mut total = Stats::default();
         let mut largest_per_pool = 0;
-        let mut in_use = self.external.load(Ordering::Relaxed);
         for (i, pool) in pools.iter().enumerate() {
             let stats = small_path::merge_small(pool.stats(), &small[i], &self.usage[i]);
             largest_per_pool += stats.largest_free_block;
-            in_use = in_use.wrapping_add(stats.bytes_in_use);
             total.accumulate(&stats);
         }
         // A pool's free space only ever serves that pool, so the total measures each pool
@@ -1063,10 +1061,15 @@ impl Inner {
         // Summed from the per-thread counters, as per pool: an operation in flight on another
         // thread counts whole or not at all (the manager's total would also count the threads'
         // credit). A sum read across such an operation's two counters can wrap below zero.
+        let in_use = total
+            .bytes_in_use
+            .wrapping_add(self.external.load(Ordering::Relaxed));
         total.bytes_in_use = if in_use > i64::MAX as u64 { 0 } else { in_use };
         // A read is a moment the peak is measured too (it can only have been missed between
         // two threads' credit reuse: see `credit.rs`).
-        self.peak.fetch_max(total.bytes_in_use, Ordering::Relaxed);
+        if total.bytes_in_use > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(total.bytes_in_use, Ordering::Relaxed);
+        }
         total.peak_bytes_in_use = self.peak.load(Ordering::Relaxed);
         self.with_availability(total)
     }
