@@ -4,8 +4,10 @@
 //!
 //! A solve is a stack of [`Levels`] (level 0 the finest): the driver picks the coarsest level
 //! that holds the block with room to spare, fills the block with the seeded random start there,
-//! runs LOBPCG to a loose tolerance ([`LobpcgParams::for_level`]), interpolates the block to the
-//! next finer level, and so on up to the finest, where the requested tolerance applies. On fine
+//! runs LOBPCG to a loose tolerance ([`LobpcgParams::for_level`]: looser where the residual the
+//! level before was left with after its first step shows the grids far apart), interpolates the
+//! block to the next finer level, and so on up to the finest, where the requested tolerance
+//! applies. On fine
 //! grids only a few iterations are then needed. On the finest level the block's extra columns go
 //! when level 1's values show them useless ([`settled_width`]), and the block runs in two
 //! groups, one after the other, where those values show a clear gap near its middle
@@ -172,6 +174,8 @@ pub(crate) fn coarse_to_fine<T: Scalar>(
         ..Run::default()
     };
     let mut ends = vec![m];
+    // The first-step residual of the level before, when it started from interpolated vectors.
+    let mut previous = None;
     for level in (0..=first).rev() {
         if level < first {
             // The finest level's block: as wide as level 1's values say it needs, in groups
@@ -193,8 +197,15 @@ pub(crate) fn coarse_to_fine<T: Scalar>(
             });
             levels.prolong(level, width, group.max().unwrap_or(width))?;
         }
-        let params = LobpcgParams::for_level(options, bounds, (level, first + 1), run.applications);
+        let params = LobpcgParams::for_level(
+            options,
+            bounds,
+            (level, first + 1),
+            run.applications,
+            previous,
+        );
         run.outcome = levels.lobpcg(params, &ends, progress.as_deref_mut())?;
+        previous = run.outcome.first_step_residual.filter(|_| level < first);
         run.iterations += run.outcome.iterations;
         run.applications += run.outcome.applications;
     }
@@ -246,7 +257,87 @@ impl SolveClock {
 
 #[cfg(test)]
 mod tests {
-    use super::{group_ends, settled_width};
+    use super::{Levels, coarse_to_fine, group_ends, settled_width};
+    use crate::error::Result;
+    use crate::solver::lobpcg::{LobpcgOutcome, LobpcgParams};
+    use crate::solver::options::EigenOptions;
+    use crate::solver::progress::ProgressFn;
+
+    /// Levels that solve nothing: each run reports the first-step residual given for its
+    /// level and records the tolerance it was asked for.
+    struct Recorded {
+        dims: Vec<usize>,
+        first_step: Vec<Option<f64>>,
+        asked: Vec<(usize, f64)>,
+    }
+
+    impl Levels<f64> for Recorded {
+        fn count(&self) -> usize {
+            self.dims.len()
+        }
+        fn dim(&self, level: usize) -> usize {
+            self.dims[level]
+        }
+        fn random_start(&mut self, _: usize, _: u64) -> Result<()> {
+            Ok(())
+        }
+        fn prolong(&mut self, _: usize, _: usize, _: usize) -> Result<()> {
+            Ok(())
+        }
+        fn lobpcg(
+            &mut self,
+            params: LobpcgParams,
+            ends: &[usize],
+            _: Option<&mut ProgressFn<'_>>,
+        ) -> Result<LobpcgOutcome> {
+            self.asked.push((params.level, params.tol));
+            let m = *ends.last().expect("one group at least");
+            Ok(LobpcgOutcome {
+                values: (0..m).map(|j| j as f64).collect(),
+                residuals: vec![0.0; m],
+                converged: m,
+                iterations: 3,
+                first_step_residual: self.first_step[params.level],
+                ..LobpcgOutcome::default()
+            })
+        }
+    }
+
+    #[test]
+    fn a_coarse_level_stops_where_the_level_before_showed_the_grids_apart() {
+        // Five levels; the run starts on level 4 (the coarsest holding 4·m rows).
+        let mut levels = Recorded {
+            dims: vec![1 << 21, 1 << 18, 1 << 15, 1 << 12, 1 << 9],
+            first_step: vec![
+                Some(1e-3),
+                Some(1.07e-2),
+                Some(5.9e-2),
+                Some(0.32),
+                Some(1.0),
+            ],
+            asked: Vec::new(),
+        };
+        let options = EigenOptions {
+            k: 20,
+            ..EigenOptions::default()
+        };
+        coarse_to_fine(&mut levels, &options, 22, (0.0, 10.0), None).unwrap();
+        let asked = levels.asked;
+        assert_eq!(
+            asked.iter().map(|a| a.0).collect::<Vec<_>>(),
+            vec![4, 3, 2, 1, 0]
+        );
+        // Level 4 starts from random vectors and level 3 from level 4's, whose first step
+        // measured nothing about the grids: both keep 10⁻⁶.
+        assert_eq!(asked[0].1, 1e-6);
+        assert_eq!(asked[1].1, 1e-6);
+        // Level 2 after level 3's 0.32: 2·10⁻⁴, clamped to 10⁻⁴; level 1 after level 2's
+        // 5.9·10⁻²: 5.9·10⁻² / 1600.
+        assert_eq!(asked[2].1, 1e-4);
+        assert!((asked[3].1 - 5.9e-2 / 1600.0).abs() < 1e-18, "{asked:?}");
+        // The finest level takes the requested tolerance whatever the coarse levels showed.
+        assert_eq!(asked[4].1, options.tol);
+    }
 
     /// Values of shells of `(count, energy)`, ascending.
     fn shells(counts: &[(usize, f64)]) -> Vec<f64> {

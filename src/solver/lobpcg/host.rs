@@ -691,6 +691,8 @@ fn lobpcg<T: Scalar, A: Operator<T> + ?Sized, P: Preconditioner<T> + ?Sized>(
             applications: total.applications + outcome.applications,
             preconditionings: total.preconditionings + outcome.preconditionings,
             implicit_steps: total.implicit_steps + outcome.implicit_steps,
+            // The first group's: the level's first step.
+            first_step_residual: total.first_step_residual.or(outcome.first_step_residual),
             ..outcome
         };
         start = end;

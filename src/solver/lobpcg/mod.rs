@@ -42,15 +42,47 @@ use small::{
     orthonormalize, project_off,
 };
 
-/// The loosest residual tolerance of the coarser levels of a coarse-to-fine solve (they take
-/// the requested tolerance when it is looser). A coarse level's iterations cost a quarter (2D)
-/// or an eighth (3D) of the next finer level's, and the better its vectors, the fewer
-/// iterations the finest level needs after interpolation. Measured with the 2D dot (lowest
-/// 10, tol 10⁻⁶; same host, same run), coarse levels at 10⁻³ against 10⁻⁶: the finest level's
-/// iterations at 1000² 7 → 4, time 1.82 → 1.54 s; 2000² 9.7 → 3.8 s (2 finest iterations);
-/// 3D 100³, lowest 20: 10.5 → 8.6 s. 10⁻⁵ and 3·10⁻⁶ lay in between. A finer request (e.g.
-/// 10⁻⁸) still stops the coarse levels at 10⁻⁶ (tighter coarse tolerances were not measured).
+/// The residual tolerance of the coarser levels of a coarse-to-fine solve unless the level
+/// before shows the grids' discretisations to be far apart ([`coarse_tolerance`]; a looser
+/// request applies as it is). A coarse level's iterations cost a quarter (2D) or an eighth (3D)
+/// of the next finer level's, and the better its vectors, the fewer iterations the finest level
+/// needs after interpolation. Measured with the 2D dot (lowest 10, tol 10⁻⁶; same host, same
+/// run), coarse levels at 10⁻³ against 10⁻⁶: the finest level's iterations at 1000² 7 → 4, time
+/// 1.82 → 1.54 s; 2000² 9.7 → 3.8 s (2 finest iterations); 3D 100³, lowest 20: 10.5 → 8.6 s.
+/// 10⁻⁵ and 3·10⁻⁶ lay in between. A finer request (e.g. 10⁻⁸) still stops the coarse levels
+/// at 10⁻⁶ (tighter coarse tolerances were not measured).
 const COARSE_TOLERANCE: f64 = 1e-6;
+
+/// The loosest tolerance [`coarse_tolerance`] gives a coarse level.
+const LOOSEST_COARSE_TOLERANCE: f64 = 1e-4;
+
+/// The share of the previous level's first-step residual at which a coarse level stops
+/// ([`coarse_tolerance`]): 1/16 for the residual the next finer level's first step will leave
+/// (the discretisation error falls as h², and the grids halve h twice between the level that
+/// measured it and the one that will see it; measured ratios per level 3.5–7.5), and 1/100
+/// of that, well below what that step leaves.
+const FIRST_STEP_SHARE: f64 = 1.0 / 1600.0;
+
+/// The tolerance of a coarse level whose next coarser level, itself started from interpolated
+/// vectors, was left by its first step with relative residual `previous` (`None`: no such
+/// level, or its first step converged it).
+///
+/// One step of LOBPCG on a level removes what interpolation adds (the high frequencies); what
+/// it leaves is the difference between the coarse and the fine grid's eigenvectors, smooth,
+/// which the level then removes at the rate the gap to the next shell allows. So a level's
+/// first-step residual measures how far apart its discretisation and the coarser one are, and
+/// the next pair of grids lies about 16 times closer (h²). Converging a coarse level far below
+/// what the next level's first step will leave buys nothing: its vectors reach the finer level
+/// with that difference anyway. Measured (the same finest iterations, 19, either way; same
+/// host, alternated): the 3D dot at 128³, lowest 20, whose 32³ level's first step leaves
+/// 5.9·10⁻² (the 64³ level then stops at 3.7·10⁻⁵ instead of 10⁻⁶), and the 2D dot at 1000²,
+/// whose levels' first steps leave 9·10⁻⁴ at most, keeps 10⁻⁶ on every level — see
+/// docs/benchmarks.md ("Coarse levels stop where the grids' difference shows").
+pub(crate) fn coarse_tolerance(previous: Option<f64>) -> f64 {
+    previous.map_or(COARSE_TOLERANCE, |r| {
+        (r * FIRST_STEP_SHARE).clamp(COARSE_TOLERANCE, LOOSEST_COARSE_TOLERANCE)
+    })
+}
 
 /// What LOBPCG is asked to do on one level.
 #[derive(Clone, Copy, Debug)]
@@ -79,21 +111,23 @@ pub(crate) struct LobpcgParams {
 impl LobpcgParams {
     /// The parameters of `level` (0 = finest) in a solve of `levels` levels for `options`, on an
     /// operator whose spectrum lies in `bounds` (Gershgorin, of the finest operator): the
-    /// requested tolerance on the finest level, the looser of it and [`COARSE_TOLERANCE`] above
-    /// it, and a scale of 10⁻³ of the spectrum's width; `applications_before` as done on the
-    /// coarser levels; one run on the level, for all `options.k` pairs.
+    /// requested tolerance on the finest level, the looser of it and [`coarse_tolerance`] of
+    /// `previous` above it (the first-step residual of the level before, see there), and a
+    /// scale of 10⁻³ of the spectrum's width; `applications_before` as done on the coarser
+    /// levels; one run on the level, for all `options.k` pairs.
     pub(crate) fn for_level(
         options: &EigenOptions,
         (lower, upper): (f64, f64),
         (level, levels): (usize, usize),
         applications_before: u64,
+        previous: Option<f64>,
     ) -> Self {
         Self {
             k: options.k,
             tol: if level == 0 {
                 options.tol
             } else {
-                options.tol.max(COARSE_TOLERANCE)
+                options.tol.max(coarse_tolerance(previous))
             },
             max_iter: options.max_iterations,
             scale: 1e-3 * (upper - lower).abs(),
@@ -124,6 +158,11 @@ pub(crate) struct LobpcgOutcome {
     /// Iterations whose Rayleigh–Ritz step ran on W and P as they were (see
     /// [`IMPLICIT_CONDITION_LIMIT`]).
     pub implicit_steps: usize,
+    /// The largest relative residual of the wanted pairs not yet converged after the first
+    /// step (at the second iteration; `None` when the run ended before it): how far the
+    /// starting vectors were from the level's own pairs, once the first step took out what
+    /// interpolation added ([`coarse_tolerance`]).
+    pub first_step_residual: Option<f64>,
 }
 
 /// Where the blocks live and how the operator and preconditioner act on them.
@@ -416,6 +455,9 @@ pub(crate) fn block_lobpcg<T: Scalar, B: BlockBackend<T>>(
         let max_residual = (locked + newly..params.k)
             .map(|j| res_norms[j] / lambda[j].abs().max(params.scale))
             .fold(0.0, f64::max);
+        if iteration == 2 {
+            out.first_step_residual = Some(max_residual);
+        }
         if let Some(callback) = progress.as_mut() {
             let report = Progress {
                 level: params.level,
@@ -789,7 +831,7 @@ mod tests {
         if let Some(start) = start {
             arena.borrow_mut()[..m].clone_from_slice(start);
         }
-        let params = LobpcgParams::for_level(&options, op.gershgorin_bounds(), (0, 1), 0);
+        let params = LobpcgParams::for_level(&options, op.gershgorin_bounds(), (0, 1), 0, None);
         let source = HostDirections {
             backend: &backend,
             arena: &arena,
@@ -813,6 +855,72 @@ mod tests {
         .unwrap();
         let x = arena.borrow()[..m].to_vec();
         (out, x, source.made.get())
+    }
+
+    #[test]
+    fn coarse_levels_loosen_only_as_far_as_the_grids_difference_allows() {
+        // No measurement, or a first step that left less than 1600 times 10⁻⁶ (the 2D dot's
+        // levels: 9·10⁻⁴ at most): 10⁻⁶.
+        assert_eq!(coarse_tolerance(None), COARSE_TOLERANCE);
+        assert_eq!(coarse_tolerance(Some(9e-4)), COARSE_TOLERANCE);
+        assert_eq!(coarse_tolerance(Some(0.0)), COARSE_TOLERANCE);
+        // The 3D dot's 32³ level left 5.9·10⁻²: its 64³ level stops at 3.7·10⁻⁵.
+        let t = coarse_tolerance(Some(5.9e-2));
+        assert!((t - 3.6875e-5).abs() < 1e-12, "{t}");
+        // Never looser than 10⁻⁴, and monotone in between.
+        assert_eq!(coarse_tolerance(Some(10.0)), LOOSEST_COARSE_TOLERANCE);
+        let steps: Vec<f64> = (0..60)
+            .map(|i| coarse_tolerance(Some(1e-4 * 1.25f64.powi(i))))
+            .collect();
+        assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{steps:?}");
+        // The finest level keeps the request; a coarse one takes the looser of the two.
+        let options = EigenOptions {
+            tol: 1e-3,
+            ..EigenOptions::default()
+        };
+        let bounds = (0.0, 1.0);
+        assert_eq!(
+            LobpcgParams::for_level(&options, bounds, (0, 3), 0, Some(1.0)).tol,
+            1e-3
+        );
+        assert_eq!(
+            LobpcgParams::for_level(&options, bounds, (1, 3), 0, Some(1.0)).tol,
+            1e-3
+        );
+        let strict = EigenOptions {
+            tol: 1e-9,
+            ..EigenOptions::default()
+        };
+        assert_eq!(
+            LobpcgParams::for_level(&strict, bounds, (1, 3), 0, Some(5.9e-2)).tol,
+            t
+        );
+        assert_eq!(
+            LobpcgParams::for_level(&strict, bounds, (0, 3), 0, Some(5.9e-2)).tol,
+            1e-9
+        );
+    }
+
+    #[test]
+    fn the_outcome_keeps_the_residual_the_first_step_left() {
+        // The box from its random start: the progress report of iteration 2 is the first
+        // step's residual.
+        let manager = MemoryManager::with_defaults().unwrap();
+        let op = box_24(&manager);
+        let (outcome, _, _) = solve_from(&op, 6, 8, None, false);
+        assert!(outcome.iterations > 2);
+        let r = outcome.first_step_residual.expect("a second iteration ran");
+        assert!(r > 0.0 && r.is_finite(), "{r}");
+        // Restarted from its own Ritz vectors the run converges within a step or two: the
+        // residual is recorded exactly when a second iteration ran, and lies far below the
+        // random start's.
+        let (_, x, _) = solve_from(&op, 6, 8, None, false);
+        let (again, _, _) = solve_from(&op, 6, 8, Some(&x), false);
+        assert_eq!(again.first_step_residual.is_some(), again.iterations >= 2);
+        assert!(
+            again.first_step_residual.unwrap_or(0.0) < 1e-3 * r,
+            "{again:?}"
+        );
     }
 
     /// The box of docs/validation.md case 1 on a 24² grid (degenerate pairs), GaAs mass.
@@ -1004,7 +1112,7 @@ mod tests {
             max_iterations: 2000,
             ..Default::default()
         };
-        let params = LobpcgParams::for_level(&options, op.gershgorin_bounds(), (0, 1), 0);
+        let params = LobpcgParams::for_level(&options, op.gershgorin_bounds(), (0, 1), 0, None);
         let (w, p) = (block(m..2 * m), block(2 * m..3 * m));
         let one = block_lobpcg(
             &backend,
