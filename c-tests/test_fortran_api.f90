@@ -176,6 +176,17 @@ contains
          'kind refusal message: ' // qdsim_last_error())
     call qdsim_set_solver_threads(-1, st)
     call check_refused(st, 'qdsim_set_solver_threads: threads is -1, below 0')
+    ! Tags: the longest the library takes (63 bytes, passed from the module's stack buffer;
+    ! trailing blanks are not part of a Fortran tag) and one byte more (refused by the library,
+    ! nothing allocated).
+    call qdsim_allocate(m, a, [4], repeat('t', 63) // '   ', st)
+    call check(st == QDSIM_OK .and. associated(a), '63-byte tag')
+    call qdsim_get_tag_stats(m, repeat('t', 63), ts)
+    call check(ts%live_allocations == 1 .and. ts%bytes_in_use == 32, '63-byte tag stats')
+    call qdsim_deallocate(m, a)
+    call qdsim_allocate(m, a, [4], repeat('u', 64), st)
+    call check(st == QDSIM_ERR_INVALID_ARGUMENT .and. .not. associated(a), '64-byte tag refused')
+    call check(index(qdsim_last_error(), 'tag') > 0, '64-byte tag message: ' // qdsim_last_error())
   end subroutine check_shapes_and_refusals
 
   !> The CSR builder copies the grid Hamiltonian; the builder's matrix, the grid and the

@@ -1351,14 +1351,30 @@ contains
     type(c_ptr), intent(out) :: p
     integer(c_int64_t), intent(out) :: extents(:)
     integer(c_int32_t) :: st
+    ! Tags the library accepts (at most 63 bytes) are passed from this buffer on the stack:
+    ! no allocation per call. A longer one goes through `ctag` (and is refused by the library).
+    character(kind=c_char), target :: short_tag(64)
     character(kind=c_char), allocatable, target :: ctag(:)
     type(c_ptr) :: ctag_ptr
     integer(c_size_t) :: count
+    integer :: i, n
     p = c_null_ptr
     st = shape_arg(shape, 'qdsim_allocate', extents)
     if (st /= QDSIM_OK) return
     count = int(product(extents), c_size_t)
-    ctag_ptr = c_str_or_null(tag, ctag)
+    ctag_ptr = c_null_ptr
+    if (present(tag)) then
+      n = len_trim(tag)
+      if (n < size(short_tag)) then
+        do i = 1, n
+          short_tag(i) = tag(i:i)
+        end do
+        short_tag(n + 1) = c_null_char
+        ctag_ptr = c_loc(short_tag)
+      else
+        ctag_ptr = c_str_or_null(tag, ctag)
+      end if
+    end if
     if (c_flag(zeroed) == 1) then
       st = c_qdsim_manager_alloc_zeroed(m%ptr, pool, count, 0_c_size_t, ctag_ptr, p)
     else
