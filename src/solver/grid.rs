@@ -111,11 +111,13 @@ fn lowest_states_here<T: Scalar>(
 /// Bytes an in-core solve of `spec` by [`lowest_states`] (multigrid LOBPCG) holds: the three
 /// LOBPCG blocks (X in full precision, W and P in single), the block kernels' chunk buffers and
 /// partial results, and the multigrid hierarchy (operators, coarsest factor, work vectors). This is
-/// what `Placement::Auto` compares with `EigenOptions::memory_budget`. It is a bound: where the
-/// spectrum shows a clear gap near the block's middle, the finest level runs the block in two
-/// groups and its W and P are narrower (the 3D dot at 128³, lowest 20: 160 MiB less), which
-/// only the coarser levels' values can tell. It builds the hierarchy
-/// to measure it (a small fraction of a solve's time and memory).
+/// what `Placement::Auto` compares with `EigenOptions::memory_budget` before the solve. It is a
+/// bound: where the spectrum shows a clear gap near the block's middle, the finest level runs
+/// the block in two groups and its W and P are narrower (the 3D dot at 128³, lowest 20: 160 MiB
+/// less), which only the coarser levels' values can tell; a solve that chose scratch files by
+/// this bound checks again when it reaches the finest level, and keeps that level's blocks in
+/// core when the narrower workspace fits the budget. It builds the hierarchy to measure it (a
+/// small fraction of a solve's time and memory).
 pub fn lowest_states_memory_estimate<T: Scalar>(
     manager: &MemoryManager,
     spec: &HamiltonianSpec<'_>,

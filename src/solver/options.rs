@@ -20,7 +20,9 @@ pub enum Method {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Placement {
     /// Out of core when a memory budget is set and the in-core estimate of the solve (blocks,
-    /// operator, multigrid levels) exceeds it; otherwise in core.
+    /// operator, multigrid levels) exceeds it; otherwise in core. A multigrid solve checks
+    /// again on its finest level, whose blocks stay in core when the width and groups its
+    /// coarser levels settled fit the budget.
     #[default]
     Auto,
     /// In the manager's pools.

@@ -317,6 +317,20 @@ fn vectors_file_holds_the_result_and_opens_again() {
     assert_eq!(m.stats().bytes_in_use, before);
 }
 
+/// `lowest_states` of `spec` with `base`'s options under `budget`.
+fn solve_within(
+    m: &MemoryManager,
+    spec: &HamiltonianSpec<'_>,
+    base: &EigenOptions,
+    budget: Option<u64>,
+) -> EigenResult<f64> {
+    let options = EigenOptions {
+        memory_budget: budget,
+        ..base.clone()
+    };
+    lowest_states::<f64>(m, spec, &options, None).unwrap()
+}
+
 #[test]
 fn auto_placement_follows_the_budget() {
     let dir = ScratchDir::new("auto");
@@ -330,18 +344,7 @@ fn auto_placement_follows_the_budget() {
     let estimate = lowest_states_memory_estimate::<f64>(&m, &spec, &base).unwrap();
     // At least the three blocks of 63² × 5 doubles.
     assert!(estimate >= 3 * 3976 * 5 * 8, "{estimate}");
-    let run = |budget: Option<u64>| {
-        lowest_states::<f64>(
-            &m,
-            &spec,
-            &EigenOptions {
-                memory_budget: budget,
-                ..base.clone()
-            },
-            None,
-        )
-        .unwrap()
-    };
+    let run = |budget| solve_within(&m, &spec, &base, budget);
     assert_eq!(run(None).scratch_bytes, 0, "no budget: in core");
     assert_eq!(run(Some(estimate)).scratch_bytes, 0, "fits: in core");
     let spilled = run(Some(estimate / 3));
@@ -377,6 +380,43 @@ fn auto_placement_follows_the_budget() {
     assert_eq!(open_files_in(&dir.0), 2);
     drop((spilled, r));
     assert_eq!(dir.entries(), 0);
+    assert_eq!(open_files_in(&dir.0), 0);
+}
+
+#[test]
+fn auto_placement_keeps_the_finest_blocks_in_core_when_their_groups_fit() {
+    // The 3D dot's lowest 20 (shells of 1, 3, 6, 10): the finest block settles at 20 columns
+    // and runs in two groups of 10, so its W and P need 10 columns where the estimate counts
+    // the full block's 22. A budget one byte under the estimate chooses scratch files before
+    // the solve; once level 1's values show the groups, the finest blocks fit in core.
+    let dir = ScratchDir::new("groups");
+    let grid = Grid::dirichlet_box(&[120.0; 3], &[31; 3]).unwrap();
+    let v = dot_potential(&grid, 0.010);
+    let spec = HamiltonianSpec::new(grid, GAAS_MASS, Some(&v));
+    let m = MemoryManager::with_defaults().unwrap();
+    let base = EigenOptions {
+        k: 20,
+        ..options(&dir, Placement::Auto)
+    };
+    let estimate = lowest_states_memory_estimate::<f64>(&m, &spec, &base).unwrap();
+    let run = |budget| solve_within(&m, &spec, &base, budget);
+    let free = run(None);
+    let tight = run(Some(estimate - 1));
+    assert!(free.is_converged() && tight.is_converged());
+    assert_eq!(
+        tight.scratch_bytes, 0,
+        "the finest blocks and the result in core"
+    );
+    assert!(!tight.vectors.is_mapped());
+    // The same solve: only the coarse levels' chunks differ (out-of-core plans size them by the
+    // budget), which changes rounding, not the converged values (tolerance 10⁻⁹ relative).
+    for (a, b) in free.values.iter().zip(&tight.values) {
+        assert!((a - b).abs() <= 1e-9 * a.abs(), "{a} {b}");
+    }
+    // Far below the estimate the finest blocks stay in scratch files.
+    let spilled = run(Some(estimate / 3));
+    assert!(spilled.scratch_bytes > 0 && spilled.is_converged());
+    drop((free, tight, spilled));
     assert_eq!(open_files_in(&dir.0), 0);
 }
 

@@ -26,7 +26,7 @@ use crate::matrix::ManagedMatrix;
 use crate::matrix::{Scalar, single_range};
 use crate::memory::MemoryManager;
 use crate::solver::operator::Operator;
-use crate::solver::options::{EigenOptions, Method};
+use crate::solver::options::{EigenOptions, Method, Placement};
 use crate::solver::out_of_core::{Block, BlockPlan, block_bytes};
 use crate::solver::precond::{Multigrid, Preconditioner};
 use crate::solver::progress::ProgressFn;
@@ -176,8 +176,19 @@ fn search_block<T: Scalar>(
 
 /// Bytes of the workspace of `n × m` blocks: X, W and P stored as `search` says.
 pub(crate) fn workspace_bytes<T: Scalar>(n: usize, m: usize, search: SearchBlocks) -> u64 {
+    grouped_workspace_bytes::<T>(n, m, m, search)
+}
+
+/// [`workspace_bytes`] of a block of `m` columns whose W and P hold `group` (the widest group
+/// the finest level runs, see [`group_ends`](super::driver::group_ends)).
+fn grouped_workspace_bytes<T: Scalar>(
+    n: usize,
+    m: usize,
+    group: usize,
+    search: SearchBlocks,
+) -> u64 {
     let x = block_bytes::<T>(n, m);
-    let wp = block_bytes::<T>(search_rows::<T>(n, search), m);
+    let wp = block_bytes::<T>(search_rows::<T>(n, search), group);
     let column = match search {
         SearchBlocks::SingleWithColumn => block_bytes::<T>(n, 1),
         _ => 0,
@@ -234,6 +245,10 @@ pub(crate) struct HostLevels<'a, T: Scalar> {
     /// (and after it failed, when the solve ends).
     ws: Option<Workspace<T>>,
     hierarchy: Hierarchy<'a, T>,
+    /// The memory budget of an automatic placement that chose scratch files from the estimate
+    /// of full-width blocks: the finest level's blocks go in core after all when the width and
+    /// groups that level 1's values settled fit it ([`HostLevels::finest_plan`]).
+    recheck_within: Option<u64>,
 }
 
 /// Bytes of the vectors that interpolation from level `level + 1` to `level` holds: the
@@ -305,6 +320,11 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
         let Workspace {
             x: coarse, w, p, ..
         } = self.ws.take().expect("the workspace");
+        let plan = if level == 0 {
+            self.finest_plan(plan, width.min(coarse.ncols()), group)
+        } else {
+            plan
+        };
         w.discard();
         if let Some(p) = p {
             p.discard();
@@ -407,6 +427,27 @@ impl<T: Scalar> HostLevels<'_, T> {
         })
     }
 
+    /// Where the finest level's blocks of `width` columns go, W and P of `group` columns:
+    /// `plan`, or in core where an automatic placement chose scratch files for full-width
+    /// blocks and the in-core estimate of these — the hierarchy, the workspace and the
+    /// kernels' buffers, as [`lowest_states_memory_estimate`](crate::solver::lowest_states_memory_estimate)
+    /// counts them — fits its budget (the 3D dot at 128³, lowest 20: W and P of 10 columns
+    /// instead of 20, 160 MiB less).
+    fn finest_plan(&self, plan: BlockPlan, width: usize, group: usize) -> BlockPlan {
+        let (Some(budget), Hierarchy::Grid(mg)) = (self.recheck_within, &self.hierarchy) else {
+            return plan;
+        };
+        let n = self.dim(0);
+        let in_core = mg.memory_bytes()
+            + grouped_workspace_bytes::<T>(n, width, group.min(width), self.search)
+            + kernels_estimate::<T>(n, width, mg.operator(0).row_granularity());
+        if in_core <= budget {
+            BlockPlan::InCore
+        } else {
+            plan
+        }
+    }
+
     /// The rows and the plan of the workspace that runs `level`: the finest level's own; for
     /// a coarser level, that of its group (see [`HostLevels`]): in core, as many rows as the
     /// group's finest level has.
@@ -487,6 +528,10 @@ pub(crate) fn solve<T: Scalar>(
         ),
         Hierarchy::Single { op, prec } => (op.fast_single_input(), prec.single_in_place()),
     };
+    let recheck_within = match (plan, options.placement) {
+        (BlockPlan::OutOfCore { .. }, Placement::Auto) => options.memory_budget,
+        _ => None,
+    };
     let mut levels = HostLevels {
         manager,
         plan,
@@ -494,6 +539,7 @@ pub(crate) fn solve<T: Scalar>(
         search: SearchBlocks::choose(plan, fast_single_input, bounds, preconditioner_in_place),
         ws: None,
         hierarchy,
+        recheck_within,
     };
     let run = coarse_to_fine(&mut levels, options, m, bounds, progress)?;
     let HostLevels { ws, hierarchy, .. } = levels;
