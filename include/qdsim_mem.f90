@@ -1306,13 +1306,21 @@ contains
   subroutine to_c(text, buffer)
     character(len=*), intent(in) :: text
     character(kind=c_char), allocatable, target, intent(out) :: buffer(:)
-    integer :: i
     allocate(buffer(len_trim(text) + 1))
+    call fill_c(text, buffer)
+  end subroutine to_c
+
+  !> `text` (its trailing blanks dropped) and a NUL written to the start of `buffer`, which
+  !> holds at least len_trim(text) + 1 characters.
+  subroutine fill_c(text, buffer)
+    character(len=*), intent(in) :: text
+    character(kind=c_char), intent(inout) :: buffer(:)
+    integer :: i
     do i = 1, len_trim(text)
       buffer(i) = text(i:i)
     end do
     buffer(len_trim(text) + 1) = c_null_char
-  end subroutine to_c
+  end subroutine fill_c
 
   !> An optional logical as a C int flag: 1 when present and true, else 0.
   pure function c_flag(flag) result(value)
@@ -1357,19 +1365,14 @@ contains
     character(kind=c_char), allocatable, target :: ctag(:)
     type(c_ptr) :: ctag_ptr
     integer(c_size_t) :: count
-    integer :: i, n
     p = c_null_ptr
     st = shape_arg(shape, 'qdsim_allocate', extents)
     if (st /= QDSIM_OK) return
     count = int(product(extents), c_size_t)
     ctag_ptr = c_null_ptr
     if (present(tag)) then
-      n = len_trim(tag)
-      if (n < size(short_tag)) then
-        do i = 1, n
-          short_tag(i) = tag(i:i)
-        end do
-        short_tag(n + 1) = c_null_char
+      if (len_trim(tag) < size(short_tag)) then
+        call fill_c(tag, short_tag)
         ctag_ptr = c_loc(short_tag)
       else
         ctag_ptr = c_str_or_null(tag, ctag)

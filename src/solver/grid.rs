@@ -6,7 +6,7 @@
 
 use super::lobpcg::driver::SolveClock;
 use super::lobpcg::host::{Hierarchy, solve};
-use super::lobpcg::host::{SearchBlocks, kernels_estimate, workspace_bytes};
+use super::lobpcg::host::{SearchBlocks, grid_in_core_bytes};
 use super::operator::Operator;
 use super::options::{EigenOptions, Method};
 use super::out_of_core::{BlockPlan, block_bytes};
@@ -84,10 +84,7 @@ fn lowest_states_here<T: Scalar>(
     // preconditions them in place) unless the spectrum is out of its range.
     let bounds = mg.operator(0).gershgorin_bounds();
     let search = SearchBlocks::choose(&BlockPlan::InCore, true, bounds, true);
-    let granularity = mg.operator(0).row_granularity();
-    let estimate = mg.memory_bytes()
-        + workspace_bytes::<T>(n, m, search)
-        + kernels_estimate::<T>(n, m, granularity);
+    let estimate = grid_in_core_bytes(&mg, m, m, search);
     let plan = BlockPlan::choose(options, estimate, mg.memory_bytes());
     let destination = destination::<T>(options, &plan, n, mg.memory_bytes());
     let resident = match destination {
@@ -130,7 +127,5 @@ pub fn lowest_states_memory_estimate<T: Scalar>(
     let bounds = mg.operator(0).gershgorin_bounds();
     let search = SearchBlocks::choose(&BlockPlan::InCore, true, bounds, true);
     let m = options.block_size(n);
-    Ok(mg.memory_bytes()
-        + workspace_bytes::<T>(n, m, search)
-        + kernels_estimate::<T>(n, m, mg.operator(0).row_granularity()))
+    Ok(grid_in_core_bytes(&mg, m, m, search))
 }

@@ -196,6 +196,24 @@ fn grouped_workspace_bytes<T: Scalar>(
     x + 2 * wp + column
 }
 
+/// Bytes an in-core multigrid solve on `mg` holds at its finest level: the hierarchy, a
+/// workspace of `width` columns whose W and P hold `group` (stored as `search` says) and the
+/// block kernels' buffers. `Placement::Auto` compares it with the memory budget: at full width
+/// before the solve ([`lowest_states_memory_estimate`](crate::solver::lowest_states_memory_estimate)),
+/// with the settled width and groups on reaching the finest level ([`HostLevels::finest_plan`]).
+pub(crate) fn grid_in_core_bytes<T: Scalar>(
+    mg: &Multigrid<T>,
+    width: usize,
+    group: usize,
+    search: SearchBlocks,
+) -> u64 {
+    let finest = mg.operator(0);
+    let n = finest.dim();
+    mg.memory_bytes()
+        + grouped_workspace_bytes::<T>(n, width, group, search)
+        + kernels_estimate::<T>(n, width, finest.row_granularity())
+}
+
 /// The tag of the block kernels' chunk buffers and partial results ([`kernel_bytes`]).
 const KERNELS_TAG: &str = "solver.kernels";
 
@@ -429,19 +447,13 @@ impl<T: Scalar> HostLevels<'_, T> {
 
     /// Where the finest level's blocks of `width` columns go, W and P of `group` columns:
     /// `plan`, or in core where an automatic placement chose scratch files for full-width
-    /// blocks and the in-core estimate of these — the hierarchy, the workspace and the
-    /// kernels' buffers, as [`lowest_states_memory_estimate`](crate::solver::lowest_states_memory_estimate)
-    /// counts them — fits its budget (the 3D dot at 128³, lowest 20: W and P of 10 columns
-    /// instead of 20, 160 MiB less).
+    /// blocks and the in-core estimate of these ([`grid_in_core_bytes`]) fits its budget (the
+    /// 3D dot at 128³, lowest 20: W and P of 10 columns instead of 20, 160 MiB less).
     fn finest_plan(&self, plan: BlockPlan, width: usize, group: usize) -> BlockPlan {
         let (Some(budget), Hierarchy::Grid(mg)) = (self.recheck_within, &self.hierarchy) else {
             return plan;
         };
-        let n = self.dim(0);
-        let in_core = mg.memory_bytes()
-            + grouped_workspace_bytes::<T>(n, width, group.min(width), self.search)
-            + kernels_estimate::<T>(n, width, mg.operator(0).row_granularity());
-        if in_core <= budget {
+        if grid_in_core_bytes(mg, width, group.min(width), self.search) <= budget {
             BlockPlan::InCore
         } else {
             plan
