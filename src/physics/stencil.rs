@@ -371,6 +371,9 @@ impl<T: Scalar> StencilOperator<T> {
             vectorized(
                 #[inline(always)]
                 || {
+                    // The lines' sums, made once per task (each block of a line writes the part
+                    // it uses before adding to it).
+                    let mut acc = [V::ZERO_VALUE; LINE_BLOCK];
                     for (l, y_line) in chunk.chunks_mut(nx).enumerate() {
                         self.apply_line::<V, X, H, PHASE, CONJ>(
                             hops,
@@ -379,6 +382,7 @@ impl<T: Scalar> StencilOperator<T> {
                             x,
                             beta,
                             y_line,
+                            &mut acc,
                         );
                     }
                 },
@@ -396,7 +400,9 @@ impl<T: Scalar> StencilOperator<T> {
     }
 
     /// One grid line along x: `y_line = α·(H·x)[line] + β·y_line`. The neighbouring lines along
-    /// y and z are found once per line; inside the line only the x ends need a test.
+    /// y and z are found once per line; inside the line only the x ends need a test. `acc` is
+    /// the caller's work array for the sums (its contents are ignored: zeroing it per line cost
+    /// more than a short line's arithmetic).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn apply_line<V, X: Load<V>, H: HopAt, const PHASE: bool, const CONJ: bool>(
@@ -407,6 +413,7 @@ impl<T: Scalar> StencilOperator<T> {
         x: &[X],
         beta: V,
         y_line: &mut [V],
+        acc: &mut [V; LINE_BLOCK],
     ) where
         V: Scalar + Mul<T, Output = V>,
     {
@@ -468,7 +475,6 @@ impl<T: Scalar> StencilOperator<T> {
 
         // The line is processed in blocks whose sums stay in a small local array; each term is
         // a separate pass over the block, simple enough for the compiler to vectorise.
-        let mut acc = [V::ZERO_VALUE; LINE_BLOCK];
         for start in (0..nx).step_by(LINE_BLOCK) {
             let end = (start + LINE_BLOCK).min(nx);
             let acc = &mut acc[..end - start];

@@ -425,28 +425,43 @@ fn apply_along_serial<T: Scalar>(
     let (n_in, n_out) = (map.n_in, map.n_out());
     let inner: usize = shape[..axis].iter().product();
     let outer: usize = shape[axis + 1..].iter().product();
-    output.clear();
-    output.resize(inner * n_out * outer, T::ZERO_VALUE);
     if inner == 1 {
-        // Along x: each output value is a short gather from one input line.
+        // Along x: each output value is a short gather from one input line, summed in a
+        // register (from 0, the terms in map order) and written once.
+        resize_exact(output, n_out * outer);
         for (src, dst) in input.chunks_exact(n_in).zip(output.chunks_exact_mut(n_out)) {
             for (i, d) in dst.iter_mut().enumerate() {
+                let mut acc = T::ZERO_VALUE;
                 for t in map.offsets[i]..map.offsets[i + 1] {
-                    *d += src[map.index[t]].scale(map.weight[t]);
+                    acc += src[map.index[t]].scale(map.weight[t]);
                 }
+                *d = acc;
             }
         }
         let mut out_shape = shape;
         out_shape[axis] = n_out;
         return out_shape;
     }
+    // Each output line is written by its first term and added to by the others (a line
+    // without terms is zero).
+    resize_exact(output, inner * n_out * outer);
     for o in 0..outer {
         for i in 0..n_out {
             let dst = &mut output[(o * n_out + i) * inner..][..inner];
-            for t in map.offsets[i]..map.offsets[i + 1] {
+            let terms = map.offsets[i]..map.offsets[i + 1];
+            if terms.is_empty() {
+                dst.fill(T::ZERO_VALUE);
+            }
+            for t in terms.clone() {
                 let (w, src) = (map.weight[t], &input[(o * n_in + map.index[t]) * inner..]);
-                for (d, &s) in dst.iter_mut().zip(&src[..inner]) {
-                    *d += s.scale(w);
+                if t == terms.start {
+                    for (d, &s) in dst.iter_mut().zip(&src[..inner]) {
+                        *d = s.scale(w);
+                    }
+                } else {
+                    for (d, &s) in dst.iter_mut().zip(&src[..inner]) {
+                        *d += s.scale(w);
+                    }
                 }
             }
         }
@@ -456,7 +471,11 @@ fn apply_along_serial<T: Scalar>(
     out_shape
 }
 
-/// `maps` applied axis after axis to one slab of `shape`, into `output` (`temp` between).
+/// `maps` applied to one slab of `shape`, into `output` (`temp` between). With two axes the
+/// one that shrinks the slab more goes first: the pass along x gathers each value from its
+/// line (a scalar loop), the pass along y adds whole lines (vectorised), so a restriction
+/// (fine to coarse) runs along y first and gathers along x on the shorter lines, and an
+/// interpolation runs along x first, on the coarse lines.
 #[inline(always)]
 fn apply_slab<T: Scalar>(
     maps: &[Map1d],
@@ -468,6 +487,10 @@ fn apply_slab<T: Scalar>(
     match maps {
         [x] => {
             apply_along_serial(x, 0, shape, input, output);
+        }
+        [x, y] if y.n_out() < y.n_in => {
+            let shape = apply_along_serial(y, 1, shape, input, temp);
+            apply_along_serial(x, 0, shape, temp, output);
         }
         [x, y] => {
             let shape = apply_along_serial(x, 0, shape, input, temp);
@@ -611,13 +634,23 @@ fn stream_slabs<T: Scalar, S: Send>(
                     let mut sum = vec![T::ZERO_VALUE; out_len];
                     for (j, dst) in run.chunks_mut(out_len).enumerate() {
                         let i = c * per_task + j;
-                        sum.fill(T::ZERO_VALUE);
-                        for t in map.offsets[i]..map.offsets[i + 1] {
+                        // The first term writes the sum, the others add to it.
+                        let terms = map.offsets[i]..map.offsets[i + 1];
+                        if terms.is_empty() {
+                            sum.fill(T::ZERO_VALUE);
+                        }
+                        for t in terms.clone() {
                             let k = map.index[t];
                             let slab = cache.get(k, |into| make(k, &mut buffers, into));
                             let w = map.weight[t];
-                            for (s, &v) in sum.iter_mut().zip(slab) {
-                                *s += v.scale(w);
+                            if t == terms.start {
+                                for (s, &v) in sum.iter_mut().zip(slab) {
+                                    *s = v.scale(w);
+                                }
+                            } else {
+                                for (s, &v) in sum.iter_mut().zip(slab) {
+                                    *s += v.scale(w);
+                                }
                             }
                         }
                         write(dst, &sum);
