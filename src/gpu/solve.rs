@@ -26,12 +26,13 @@ use crate::matrix::{CsrMatrix, ManagedMatrix, Scalar, require_square};
 use crate::memory::MemoryManager;
 use crate::physics::HamiltonianSpec;
 use crate::solver::{
-    BlockBackend, Directions, EigenOptions, EigenResult, Jacobi, Levels, LobpcgOutcome,
-    LobpcgParams, Locked, Method, Multigrid, Operator, Placement, ProgressFn, SolveClock,
-    block_lobpcg, coarse_to_fine, fill_random,
+    BlockBackend, Directions, EigenOptions, EigenResult, GUARD_NOISE, Jacobi, Levels,
+    LobpcgOutcome, LobpcgParams, Locked, Method, Multigrid, Operator, Placement, ProgressFn,
+    SolveClock, add_random, block_lobpcg, coarse_to_fine, fill_random,
 };
 use cudarc::driver::CudaFunction;
 use faer::Mat;
+use std::ops::Range;
 
 /// Jacobi scaling on the device.
 struct DeviceJacobi<'p> {
@@ -310,6 +311,17 @@ impl<T: Scalar> Levels<T> for DeviceLevels<'_, '_, T> {
             }
         }
         std::mem::swap(&mut blocks.x, &mut blocks.w);
+        Ok(())
+    }
+
+    fn perturb(&mut self, level: usize, columns: Range<usize>, seed: u64) -> Result<()> {
+        let ld = self.blocks.n;
+        self.column.resize(self.dim(level), T::ZERO_VALUE);
+        for j in columns {
+            self.blocks.x.read(j * ld, &mut self.column)?;
+            add_random(&mut self.column, GUARD_NOISE, seed, j);
+            self.blocks.x.write(j * ld, &self.column)?;
+        }
         Ok(())
     }
 

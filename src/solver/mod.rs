@@ -103,13 +103,13 @@ pub use threads::{MAX_SOLVER_THREADS, set_solver_threads, solver_threads};
 pub use vectors::Eigenvectors;
 
 // What the GPU eigensolver (src/gpu/) shares with the host solver: the coarse-to-fine driver and
-// the LOBPCG iteration over a block backend, the random start, the column blocks the small dense
+// the LOBPCG iteration over a block backend, the random start and guard noise, the column blocks the small dense
 // math (Rayleigh–Ritz, SVQB) is written over, and the grid transfers.
 #[cfg(feature = "gpu")]
 pub(crate) use {
-    lobpcg::driver::{Levels, SolveClock, coarse_to_fine},
+    lobpcg::driver::{GUARD_NOISE, Levels, SolveClock, coarse_to_fine},
     lobpcg::small::ColumnBlock,
     lobpcg::{BlockBackend, Directions, LobpcgOutcome, LobpcgParams, Locked, block_lobpcg},
     precond::Map1d,
-    random::fill_random,
+    random::{add_random, fill_random},
 };

@@ -6,8 +6,9 @@
 //! that holds the block with room to spare, fills the block with the seeded random start there,
 //! runs LOBPCG to a loose tolerance ([`LobpcgParams::for_level`]: looser where the residual the
 //! level before was left with after its first step shows the grids far apart), interpolates the
-//! block to the next finer level, and so on up to the finest, where the requested tolerance
-//! applies. On fine grids only a few iterations are then needed. On the finest level the
+//! block to the next finer level (with a little noise in its extra columns, [`GUARD_NOISE`], for
+//! the states a coarser grid ordered out of the block), and so on up to the finest, where the
+//! requested tolerance applies. On fine grids only a few iterations are then needed. On the finest level the
 //! block's extra columns go when level 1's values show them useless ([`settled_width`]), and
 //! the block runs in two groups, one after the other, where those values show a clear gap near
 //! its middle ([`group_ends`]): W and P need only the wider group's columns. A backend says
@@ -22,6 +23,7 @@ use crate::solver::options::{EigenOptions, Method};
 use crate::solver::progress::ProgressFn;
 use crate::solver::result::EigenResult;
 use crate::solver::vectors::Eigenvectors;
+use std::ops::Range;
 use std::time::Instant;
 
 /// The levels of a solve as a backend (host or GPU) holds them: its blocks X, W, P (a coarser
@@ -41,6 +43,10 @@ pub(crate) trait Levels<T: Scalar> {
     /// finest level, whose blocks it allocates then; the GPU keeps its blocks, allocated once
     /// on the device).
     fn prolong(&mut self, level: usize, width: usize, group: usize) -> Result<()>;
+    /// Adds to X's columns `columns` (leading `dim(level)` rows) seeded random values of
+    /// [`GUARD_NOISE`] times each column's norm ([`crate::solver::random::add_random`], the
+    /// same numbers on every backend).
+    fn perturb(&mut self, level: usize, columns: Range<usize>, seed: u64) -> Result<()>;
     /// Runs LOBPCG on level `params.level` from X, leaving the Ritz vectors in X: one run per
     /// group of X's columns, `ends` the groups' ends (the last one X's width), each run with
     /// the groups before it locked.
@@ -142,6 +148,29 @@ pub(crate) fn group_ends(k: usize, values: &[f64], lower: f64) -> Vec<usize> {
     }
 }
 
+/// Relative size of the random values added to the extra columns of a block interpolated from
+/// the level before ([`Levels::perturb`]).
+///
+/// A coarse grid can order the spectrum differently from a fine one, so a state among the
+/// finest level's lowest `k` may lie above a coarse level's whole block: no column holds it,
+/// and what interpolation and the V-cycles make from the block keeps the symmetry that leaves
+/// it out (the 3D dot's (1,1,1) state, odd in x, y and z, lies above the 22 values of the 12³
+/// block and was missing from the 24³, 48³ and 96³ blocks of a 96³ solve with k = 20). LOBPCG
+/// then finds it only once rounding, 10⁻⁸ of single-precision W and P, has grown along it: on
+/// the 96³ finest level after 20 iterations, 41 in all instead of 22, while a member of the
+/// next shell held its place among the wanted pairs (their largest residual was 2·10⁻⁵ when
+/// it appeared: had they met the tolerance first, the solve would have returned that member
+/// in its place). A random part in the extra columns gives every state a component from the
+/// start; a coarse level's iterations find the state, and the next levels start with it
+/// (test `the_3d_dot_finds_the_state_the_coarse_grids_order_out_of_their_blocks`). The extra
+/// columns are not wanted, and a hundredth of their norm changes their Rayleigh quotients by
+/// about 10⁻⁴ of the operator's largest value.
+pub(crate) const GUARD_NOISE: f64 = 1e-2;
+
+/// Mixed into the solve's seed for [`GUARD_NOISE`]'s streams (with the level), so they differ
+/// from the random start's.
+const GUARD_SEED: u64 = 0x5DEE_CE66_D1CE_4E5B;
+
 /// What a coarse-to-fine run did: the finest level's outcome and the totals over all levels.
 #[derive(Debug, Default)]
 pub(crate) struct Run {
@@ -195,6 +224,13 @@ pub(crate) fn coarse_to_fine<T: Scalar>(
                 Some(g)
             });
             levels.prolong(level, width, group.max().unwrap_or(width))?;
+            if width > options.k {
+                levels.perturb(
+                    level,
+                    options.k..width,
+                    options.seed ^ GUARD_SEED ^ level as u64,
+                )?;
+            }
         }
         let params = LobpcgParams::for_level(
             options,
@@ -261,13 +297,15 @@ mod tests {
     use crate::solver::lobpcg::{LobpcgOutcome, LobpcgParams};
     use crate::solver::options::EigenOptions;
     use crate::solver::progress::ProgressFn;
+    use std::ops::Range;
 
     /// Levels that solve nothing: each run reports the first-step residual given for its
-    /// level and records the tolerance it was asked for.
+    /// level and records the tolerance it was asked for, and the columns given noise.
     struct Recorded {
         dims: Vec<usize>,
         first_step: Vec<Option<f64>>,
         asked: Vec<(usize, f64)>,
+        perturbed: Vec<(usize, Range<usize>)>,
     }
 
     impl Levels<f64> for Recorded {
@@ -281,6 +319,10 @@ mod tests {
             Ok(())
         }
         fn prolong(&mut self, _: usize, _: usize, _: usize) -> Result<()> {
+            Ok(())
+        }
+        fn perturb(&mut self, level: usize, columns: Range<usize>, _: u64) -> Result<()> {
+            self.perturbed.push((level, columns));
             Ok(())
         }
         fn lobpcg(
@@ -315,12 +357,19 @@ mod tests {
                 Some(1.0),
             ],
             asked: Vec::new(),
+            perturbed: Vec::new(),
         };
         let options = EigenOptions {
             k: 20,
             ..EigenOptions::default()
         };
         coarse_to_fine(&mut levels, &options, 22, (0.0, 10.0), None).unwrap();
+        // Every interpolated block, the finest one's too (its values 0, 1, …, 21 keep the
+        // extra columns), gets noise in its two extra columns; the random start none.
+        assert_eq!(
+            levels.perturbed,
+            (0..4).rev().map(|l| (l, 20..22)).collect::<Vec<_>>()
+        );
         let asked = levels.asked;
         assert_eq!(
             asked.iter().map(|a| a.0).collect::<Vec<_>>(),

@@ -17,7 +17,7 @@ use super::block::{
     Cols, ColumnMut, XGrams, gram_op, gram_op_with_x_grams, kernel_bytes, residuals,
     residuals_and_x_grams, rows_for_single,
 };
-use super::driver::{Levels, SolveClock, coarse_to_fine};
+use super::driver::{GUARD_NOISE, Levels, SolveClock, coarse_to_fine};
 use super::{
     BlockBackend, Directions, DirectionsSource, LobpcgOutcome, LobpcgParams, Locked, block_lobpcg,
 };
@@ -30,12 +30,13 @@ use crate::solver::options::{EigenOptions, Method, Placement};
 use crate::solver::out_of_core::{Block, BlockPlan, block_bytes};
 use crate::solver::precond::{Multigrid, Preconditioner};
 use crate::solver::progress::ProgressFn;
-use crate::solver::random::fill_random;
+use crate::solver::random::{add_random, fill_random};
 use crate::solver::result::EigenResult;
 use crate::solver::threads::solver_threads;
 use crate::solver::vectors::{Destination, destination, store};
 use faer::Mat;
 use parking_lot::Mutex;
+use std::ops::Range;
 
 /// The three blocks of LOBPCG. A coarse-to-fine solve has one for the finest level and one
 /// or two for the coarser levels, each made as the one before is given back ([`HostLevels`]);
@@ -379,6 +380,16 @@ impl<T: Scalar> Levels<T> for HostLevels<'_, T> {
             (search_width, level > 0),
         )?);
         Ok(())
+    }
+
+    fn perturb(&mut self, level: usize, columns: Range<usize>, seed: u64) -> Result<()> {
+        let rows = self.dim(level);
+        let ws = self.ws.as_mut().expect("the workspace");
+        for j in columns {
+            add_random(&mut ws.x.col_mut(j)[..rows], GUARD_NOISE, seed, j);
+            ws.x.release_col(j);
+        }
+        ws.x.check_faults()
     }
 
     fn lobpcg(
