@@ -33,10 +33,15 @@ impl SplitMix {
     }
 }
 
-/// Fills `x` with seeded random values; column `j` uses its own stream so the result does not
-/// depend on the number of threads.
+/// The stream of column `column` of a block seeded with `seed` (each column its own, so a
+/// result does not depend on the number of threads).
+fn column_stream(seed: u64, column: usize) -> SplitMix {
+    SplitMix::new(seed ^ (column as u64).wrapping_mul(0xA076_1D64_78BD_642F))
+}
+
+/// Fills `x` with seeded random values, from column `column`'s stream.
 pub(crate) fn fill_random<T: Scalar>(x: &mut [T], seed: u64, column: usize) {
-    let mut rng = SplitMix::new(seed ^ (column as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+    let mut rng = column_stream(seed, column);
     for v in x {
         *v = rng.scalar();
     }
@@ -57,7 +62,7 @@ pub(crate) fn add_random<T: Scalar>(x: &mut [T], relative: f64, seed: u64, colum
         (1.0f64 / 12.0).sqrt()
     };
     let scale = relative * norm / (rms * (x.len().max(1) as f64).sqrt());
-    let mut rng = SplitMix::new(seed ^ (column as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+    let mut rng = column_stream(seed, column);
     for v in x {
         *v += rng.scalar::<T>().scale(scale);
     }

@@ -8,12 +8,12 @@
 //! level before was left with after its first step shows the grids far apart), interpolates the
 //! block to the next finer level (with a little noise in its extra columns, [`GUARD_NOISE`], for
 //! the states a coarser grid ordered out of the block), and so on up to the finest, where the
-//! requested tolerance applies. On fine grids only a few iterations are then needed. On the finest level the
-//! block's extra columns go when level 1's values show them useless ([`settled_width`]), and
-//! the block runs in two groups, one after the other, where those values show a clear gap near
-//! its middle ([`group_ends`]): W and P need only the wider group's columns. A backend says
-//! where the blocks live and how a level is solved; the schedule, the parameters, the totals
-//! and the result are the driver's.
+//! requested tolerance applies. On fine grids only a few iterations are then needed. On the
+//! finest level the block's extra columns go when level 1's values show them useless
+//! ([`settled_width`]), and the block runs in two groups, one after the other, where those
+//! values show a clear gap near its middle ([`group_ends`]): W and P need only the wider
+//! group's columns. A backend says where the blocks live and how a level is solved; the
+//! schedule, the parameters, the totals and the result are the driver's.
 
 use super::{LobpcgOutcome, LobpcgParams};
 use crate::error::Result;

@@ -425,10 +425,10 @@ fn apply_along_serial<T: Scalar>(
     let (n_in, n_out) = (map.n_in, map.n_out());
     let inner: usize = shape[..axis].iter().product();
     let outer: usize = shape[axis + 1..].iter().product();
+    resize_exact(output, inner * n_out * outer);
     if inner == 1 {
         // Along x: each output value is a short gather from one input line, summed in a
         // register (from 0, the terms in map order) and written once.
-        resize_exact(output, n_out * outer);
         for (src, dst) in input.chunks_exact(n_in).zip(output.chunks_exact_mut(n_out)) {
             for (i, d) in dst.iter_mut().enumerate() {
                 let mut acc = T::ZERO_VALUE;
@@ -444,7 +444,6 @@ fn apply_along_serial<T: Scalar>(
     }
     // Each output line is written by its first term and added to by the others (a line
     // without terms is zero).
-    resize_exact(output, inner * n_out * outer);
     for o in 0..outer {
         for i in 0..n_out {
             let dst = &mut output[(o * n_out + i) * inner..][..inner];
@@ -453,22 +452,29 @@ fn apply_along_serial<T: Scalar>(
                 dst.fill(T::ZERO_VALUE);
             }
             for t in terms.clone() {
-                let (w, src) = (map.weight[t], &input[(o * n_in + map.index[t]) * inner..]);
-                if t == terms.start {
-                    for (d, &s) in dst.iter_mut().zip(&src[..inner]) {
-                        *d = s.scale(w);
-                    }
-                } else {
-                    for (d, &s) in dst.iter_mut().zip(&src[..inner]) {
-                        *d += s.scale(w);
-                    }
-                }
+                let src = &input[(o * n_in + map.index[t]) * inner..][..inner];
+                add_term(dst, src, map.weight[t], t == terms.start);
             }
         }
     }
     let mut out_shape = shape;
     out_shape[axis] = n_out;
     out_shape
+}
+
+/// One term `w·src` of a sum of lines into `dst`: written when it is the `first`, added
+/// otherwise (so a sum needs no zero-fill before its first term).
+#[inline(always)]
+fn add_term<T: Scalar>(dst: &mut [T], src: &[T], w: f64, first: bool) {
+    if first {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = v.scale(w);
+        }
+    } else {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d += v.scale(w);
+        }
+    }
 }
 
 /// `maps` applied to one slab of `shape`, into `output` (`temp` between). With two axes the
@@ -642,16 +648,7 @@ fn stream_slabs<T: Scalar, S: Send>(
                         for t in terms.clone() {
                             let k = map.index[t];
                             let slab = cache.get(k, |into| make(k, &mut buffers, into));
-                            let w = map.weight[t];
-                            if t == terms.start {
-                                for (s, &v) in sum.iter_mut().zip(slab) {
-                                    *s = v.scale(w);
-                                }
-                            } else {
-                                for (s, &v) in sum.iter_mut().zip(slab) {
-                                    *s += v.scale(w);
-                                }
-                            }
+                            add_term(&mut sum, slab, map.weight[t], t == terms.start);
                         }
                         write(dst, &sum);
                     }
